@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/store"
+)
+
+func newMigrate(e *env) *cobra.Command {
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Apply every pending migration",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return e.withStore(cmd.Context(), func(db store.Store) error {
+				if err := db.Migrate(cmd.Context()); err != nil {
+					return err
+				}
+				st, err := db.MigrationStatus(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "database is at version %d\n", st.Current)
+				return nil
+			})
+		},
+	}
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "List migrations and whether each is applied",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return e.withStore(cmd.Context(), func(db store.Store) error {
+				st, err := db.MigrationStatus(cmd.Context())
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED")
+				for _, m := range st.Migrations {
+					applied := "pending"
+					if !m.AppliedAt.IsZero() {
+						applied = m.AppliedAt.Format(time.RFC3339)
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\n", m.Version, m.Name, applied)
+				}
+				tw.Flush()
+				fmt.Fprintf(e.stdout, "database version %d, binary version %d\n", st.Current, st.Latest)
+				if st.Current > st.Latest {
+					return store.ErrDatabaseTooNew
+				}
+				return nil
+			})
+		},
+	}
+	c := group("migrate", "Apply or list database migrations (bare 'migrate' applies them)", up, status)
+	c.RunE = up.RunE
+	return c
+}
+
+// withStore opens the database without migrating, for the migrate
+// commands.
+func (e *env) withStore(ctx context.Context, fn func(store.Store) error) error {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	return fn(db)
+}
+
+// withApp runs an admin command against a migrated database.
+func (e *env) withApp(ctx context.Context, fn func(*app) error) error {
+	a, err := e.openApp(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	return fn(a)
+}
+
+func newUser(e *env) *cobra.Command {
+	var verified, passwordStdin bool
+	create := &cobra.Command{
+		Use:   "create EMAIL",
+		Short: "Create a user; the password is read from standard input",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.withApp(cmd.Context(), func(a *app) error {
+				pw, err := e.readPassword(passwordStdin)
+				if err != nil {
+					return err
+				}
+				u, err := a.auth.CreateUser(cmd.Context(), args[0], pw, verified)
+				var weak *auth.WeakPasswordError
+				if errors.As(err, &weak) {
+					var why []string
+					for _, r := range weak.Reasons {
+						why = append(why, r.Message)
+					}
+					return fmt.Errorf("password refused: %s", strings.Join(why, "; "))
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "created user %s (%s)\n", u.ID, u.Email)
+				return nil
+			})
+		},
+	}
+	create.Flags().BoolVar(&verified, "verified", false, "mark the email address as verified")
+	create.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input without prompting")
+
+	var limit int
+	var after string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List users in creation order",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return e.withApp(cmd.Context(), func(a *app) error {
+				users, err := a.auth.ListUsers(cmd.Context(), after, limit)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tEMAIL\tVERIFIED\tDISABLED\tCREATED")
+				for _, u := range users {
+					fmt.Fprintf(tw, "%s\t%s\t%t\t%t\t%s\n", u.ID, u.Email, u.EmailVerified, u.Disabled, u.CreatedAt.Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	list.Flags().IntVar(&limit, "limit", 100, "list at most this many users")
+	list.Flags().StringVar(&after, "after", "", "list users created after this user id")
+
+	simple := func(use, short, done string, fn func(ctx context.Context, a *app, who string) error) *cobra.Command {
+		return &cobra.Command{
+			Use:   use + " EMAIL|ID",
+			Short: short,
+			Args:  usageArgs(cobra.ExactArgs(1)),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return e.withApp(cmd.Context(), func(a *app) error {
+					if err := fn(cmd.Context(), a, args[0]); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "%s %s\n", done, args[0])
+					return nil
+				})
+			},
+		}
+	}
+	disable := simple("disable", "Disable a user and end all their sessions", "disabled", func(ctx context.Context, a *app, who string) error {
+		_, err := a.auth.SetDisabled(ctx, who, true)
+		return err
+	})
+	enable := simple("enable", "Enable a disabled user", "enabled", func(ctx context.Context, a *app, who string) error {
+		_, err := a.auth.SetDisabled(ctx, who, false)
+		return err
+	})
+	del := simple("delete", "Delete a user and their sessions", "deleted", func(ctx context.Context, a *app, who string) error {
+		return a.auth.DeleteUser(ctx, who)
+	})
+	verify := simple("verify", "Mark a user's email address verified", "verified", func(ctx context.Context, a *app, who string) error {
+		_, err := a.auth.VerifyEmail(ctx, who)
+		return err
+	})
+	unlock := simple("unlock", "Clear a user's failed-login throttling", "unlocked", func(ctx context.Context, a *app, who string) error {
+		return a.limit.Unlock(ctx, auth.NormalizeEmail(who))
+	})
+	return group("user", "Manage users", create, list, disable, enable, del, verify, unlock)
+}
+
+func newKeys(e *env) *cobra.Command {
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List signing keys and their states",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return e.withApp(cmd.Context(), func(a *app) error {
+				keys, err := a.tokens.Keys(cmd.Context())
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRES")
+				for _, k := range keys {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, stamp(k.CreatedAt), stamp(k.ActivatedAt), stamp(k.RetireAt))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Promote the next key to current and create a new next key",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return e.withApp(cmd.Context(), func(a *app) error {
+				kid, err := a.tokens.Rotate(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "rotated: %s now signs; running instances pick it up on their next key reload\n", kid)
+				return nil
+			})
+		},
+	}
+	return group("keys", "Manage signing keys", list, rotate)
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// readPassword reads the password: without echo from a terminal (unless
+// --password-stdin), else one line of standard input.
+func (e *env) readPassword(noPrompt bool) (string, error) {
+	if f, ok := e.stdin.(*os.File); ok && !noPrompt && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(e.stderr, "Password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return string(b), nil
+	}
+	sc := bufio.NewScanner(e.stdin)
+	sc.Buffer(make([]byte, 4096), 4096)
+	if !sc.Scan() {
+		if err := sc.Err(); err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return "", usageError{errors.New("no password on standard input")}
+	}
+	return strings.TrimRight(sc.Text(), "\r"), nil
+}

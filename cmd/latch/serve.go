@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/latchauth/latch/internal/server"
+)
+
+func newServe(e *env) *cobra.Command {
+	var noMigrate bool
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the latch HTTP server",
+		Long: `Run the latch HTTP server. Pending database migrations are applied
+first unless --no-migrate is given; signing keys are generated on first
+start. SIGTERM or Ctrl-C stops accepting connections and lets in-flight
+requests finish (up to LATCH_SHUTDOWN_TIMEOUT).`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return e.serve(cmd.Context(), !noMigrate)
+		},
+	}
+	c.Flags().BoolVar(&noMigrate, "no-migrate", false, "do not apply pending migrations; refuse to start if any are pending")
+	return c
+}
+
+func (e *env) serve(ctx context.Context, migrate bool) error {
+	started := time.Now()
+	a, err := e.openApp(ctx, migrate)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	cfg, log := a.cfg, a.log
+	if !cfg.RateLimit {
+		log.Warn("LATCH_RATE_LIMIT=off: login throttling is DISABLED; use this only for benchmarks", "event", "ratelimit.off")
+	}
+
+	bg, stopBg := context.WithCancel(context.Background())
+	defer stopBg()
+	go a.tokens.Run(bg)
+
+	ver, _ := version()
+	reg := prometheus.NewRegistry()
+	handler := server.New(server.Deps{
+		Config: cfg, Auth: a.auth, Keys: a.tokens, DB: a.db, Log: log, Registry: reg, Version: ver,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return bg },
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	scheme := "http"
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("TLS: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme = "https"
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+	log.Info("latch is listening", "event", "server.start", "addr", addr, "url", scheme+"://"+addr,
+		"public_url", cfg.PublicURL, "version", ver, "startup_ms", time.Since(started).Milliseconds())
+	if e.ready != nil {
+		e.ready(addr)
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "event", "server.stop", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped", "event", "server.stopped")
+	return nil
+}

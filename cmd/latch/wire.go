@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/config"
+	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/ratelimit"
+	"github.com/latchauth/latch/internal/store"
+	"github.com/latchauth/latch/internal/store/postgres"
+	"github.com/latchauth/latch/internal/store/sqlite"
+	"github.com/latchauth/latch/internal/token"
+)
+
+// newLogger builds the slog logger the configuration asks for.
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if isTerminal(w) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// openStore opens the configured database. It does not migrate.
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	kind, dsn, err := cfg.Database()
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case config.SQLite:
+		return sqlite.Open(ctx, dsn)
+	default:
+		return postgres.Open(ctx, dsn)
+	}
+}
+
+// checkSchema refuses a database that is newer than the binary or, when
+// latch is told not to migrate, one with pending migrations.
+func checkSchema(ctx context.Context, db store.Store) error {
+	st, err := db.MigrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.Current > st.Latest:
+		return fmt.Errorf("%w: database at version %d, this binary knows up to %d; upgrade latch", store.ErrDatabaseTooNew, st.Current, st.Latest)
+	case st.Current < st.Latest:
+		return fmt.Errorf("%w: database at version %d, this binary needs %d; run 'latch migrate up'", store.ErrMigrationsPending, st.Current, st.Latest)
+	}
+	return nil
+}
+
+// secretKey returns the configured secret key or, for SQLite only, the one
+// kept in latch.secret beside the database, generating it on first use.
+func secretKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
+	if cfg.SecretKey != "" {
+		return []byte(string(cfg.SecretKey)), nil
+	}
+	path := cfg.SecretFile()
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		k := strings.TrimSpace(string(b))
+		if len(k) < config.MinSecretLen {
+			return nil, fmt.Errorf("secret key file %s: shorter than %d characters", path, config.MinSecretLen)
+		}
+		return []byte(k), nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("secret key file: %w", err)
+	}
+	var raw [32]byte
+	rand.Read(raw[:])
+	k := base64.RawURLEncoding.EncodeToString(raw[:])
+	// O_EXCL: two processes starting at once must not each write a key.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return secretKey(cfg, log)
+	} else if err != nil {
+		return nil, fmt.Errorf("create secret key file: %w", err)
+	}
+	if _, err := f.WriteString(k + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write secret key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write secret key file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("write secret key file: %w", err)
+	}
+	log.Warn("generated a secret key into "+path+"; it encrypts the signing keys, so keep it with the database. In production set LATCH_SECRET_KEY instead.",
+		"event", "secret.generated", "path", path)
+	return []byte(k), nil
+}
+
+// app is a wired latch: what serve and the admin commands share.
+type app struct {
+	cfg    config.Config
+	log    *slog.Logger
+	db     store.Store
+	tokens *token.Manager
+	auth   *auth.Service
+	limit  *ratelimit.Throttler
+}
+
+// openApp loads the configuration, opens and (optionally) migrates the
+// database, and wires the domain. The caller closes a.db.
+func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	log := newLogger(cfg, e.stderr)
+	secret, err := secretKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := token.NewSealer(secret)
+	if err != nil {
+		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			db.Close()
+		}
+	}()
+	if migrate {
+		if err := db.Migrate(ctx); err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if err := checkSchema(ctx, db); err != nil {
+		return nil, err
+	}
+	tokens, err := token.NewManager(db, sealer, token.Options{
+		Issuer:    cfg.PublicURL,
+		Audience:  cfg.TokenAudience,
+		Algorithm: cfg.SigningAlg,
+		AccessTTL: cfg.AccessTokenTTL,
+		ClientID:  "latch",
+		Now:       time.Now,
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := tokens.Init(ctx); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	hasher, err := password.NewHasher(password.DefaultParams(), password.Limits{Concurrency: cfg.HashConcurrency})
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, db: db, tokens: tokens}
+	deps := auth.Deps{Store: db, Hasher: hasher, Tokens: tokens, MAC: sealer, Now: time.Now, Log: log}
+	a.limit = ratelimit.New(db, ratelimit.DefaultPolicy(), time.Now)
+	if cfg.RateLimit {
+		deps.Throttler = a.limit
+	}
+	a.auth = auth.NewService(deps, auth.Options{
+		SessionMaxAge:       cfg.SessionMaxAge,
+		SessionIdleTimeout:  cfg.SessionIdleTimeout,
+		RefreshReuseGrace:   cfg.RefreshReuseGrace,
+		RequireVerification: cfg.SignupRequireVerification,
+		AdminKey:            string(cfg.AdminKey),
+		Policy:              password.DefaultPolicy(),
+	})
+	ok = true
+	return a, nil
+}

@@ -1,0 +1,285 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/store"
+)
+
+// SignupInput is a registration request.
+type SignupInput struct {
+	Email    string
+	Password string
+	Metadata json.RawMessage
+	Client   Client
+}
+
+// SignupResult is either a signed-in session or, when verification is
+// required, only the fact that a message is on its way.
+type SignupResult struct {
+	VerificationSent bool
+	Tokens           TokenResponse
+}
+
+// Signup registers a user. Without required verification the new user is
+// signed in at once and a taken email is ErrEmailTaken; with it, a new and
+// a taken email get the same answer after the same work (a hash), so that
+// signup cannot be used to find out who has an account.
+func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, error) {
+	email, err := ParseEmail(in.Email)
+	if err != nil {
+		return SignupResult{}, err
+	}
+	if in.Password == "" {
+		return SignupResult{}, invalid("password", "is required")
+	}
+	meta, err := checkMetadata(in.Metadata)
+	if err != nil {
+		return SignupResult{}, err
+	}
+	pw := password.Normalize(in.Password)
+	if reasons := s.opts.Policy.Check(pw, email); len(reasons) > 0 {
+		return SignupResult{}, &WeakPasswordError{Reasons: reasons}
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return SignupResult{}, fmt.Errorf("signup: %w", err)
+	}
+	now := s.now().UTC()
+	u := store.User{
+		ID:                uuid.Must(uuid.NewV7()).String(),
+		Email:             email,
+		PasswordHash:      hash,
+		Metadata:          meta,
+		CreatedAt:         now,
+		UpdatedAt:         now,
+		PasswordChangedAt: now,
+	}
+	if !s.opts.RequireVerification {
+		u.LastSignInAt = now
+	}
+	err = s.store.CreateUser(ctx, u)
+	switch {
+	case errors.Is(err, store.ErrAlreadyExists):
+		if s.opts.RequireVerification {
+			s.log.InfoContext(ctx, "signup of an existing email answered as new", "event", "signup.existing")
+			return SignupResult{VerificationSent: true}, nil
+		}
+		return SignupResult{}, ErrEmailTaken
+	case err != nil:
+		return SignupResult{}, fmt.Errorf("signup: %w", err)
+	}
+	s.log.InfoContext(ctx, "user signed up", "event", "signup", "user_id", u.ID)
+	if s.opts.RequireVerification {
+		// No mail transport is wired yet: an administrator verifies the
+		// address with `latch user verify`.
+		return SignupResult{VerificationSent: true}, nil
+	}
+	sess, rt := s.newSession(u, in.Client, []string{"pwd"})
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return SignupResult{}, fmt.Errorf("signup: create session: %w", err)
+	}
+	tr, err := s.issue(u, sess, rt)
+	return SignupResult{Tokens: tr}, err
+}
+
+// PasswordLogin signs a user in with email and password. Unknown email,
+// wrong password and disabled account give the same error after the same
+// work, and every attempt passes the throttler first.
+func (s *Service) PasswordLogin(ctx context.Context, email, pw string, c Client) (TokenResponse, error) {
+	if email == "" {
+		return TokenResponse{}, invalid("email", "is required")
+	}
+	if pw == "" {
+		return TokenResponse{}, invalid("password", "is required")
+	}
+	email = NormalizeEmail(email)
+	if len(email) > maxEmailLen {
+		// Cannot be an account; cap what reaches the throttle keys.
+		email = email[:maxEmailLen]
+	}
+	if s.throttler != nil {
+		wait, err := s.throttler.Check(ctx, email, c.IP)
+		if err != nil {
+			return TokenResponse{}, fmt.Errorf("login: %w", err)
+		}
+		if wait > 0 {
+			s.log.WarnContext(ctx, "login throttled", "event", "login.throttled", "ip", c.IP, "retry_after", wait.String())
+			return TokenResponse{}, &ThrottledError{RetryAfter: wait}
+		}
+	}
+	u, ok, rehash, err := s.checkPassword(ctx, email, pw)
+	if err != nil {
+		return TokenResponse{}, fmt.Errorf("login: %w", err)
+	}
+	if !ok {
+		s.log.InfoContext(ctx, "login failed", "event", "login.failure", "ip", c.IP)
+		if s.throttler != nil {
+			if err := s.throttler.Fail(ctx, email, c.IP); err != nil {
+				return TokenResponse{}, fmt.Errorf("login: %w", err)
+			}
+		}
+		return TokenResponse{}, ErrInvalidCredentials
+	}
+	if s.throttler != nil {
+		if err := s.throttler.Succeed(ctx, email, c.IP); err != nil {
+			return TokenResponse{}, fmt.Errorf("login: %w", err)
+		}
+	}
+	if s.opts.RequireVerification && !u.EmailVerified {
+		return TokenResponse{}, ErrEmailNotVerified
+	}
+	return s.startSession(ctx, u, pw, rehash, c)
+}
+
+// checkPassword finds the user and checks the password, running a dummy
+// hash for an unknown email so both cases cost the same. A disabled user
+// is a failure, decided only after the hash.
+func (s *Service) checkPassword(ctx context.Context, email, pw string) (u store.User, ok, rehash bool, err error) {
+	if s.opts.Policy.TooLong(pw) {
+		// Refused before any hashing: no valid password is this long.
+		return store.User{}, false, false, nil
+	}
+	pw = password.Normalize(pw)
+	u, err = s.store.GetUserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.PasswordHash == "") {
+		return store.User{}, false, false, s.hasher.VerifyDummy(ctx, pw)
+	}
+	if err != nil {
+		return store.User{}, false, false, err
+	}
+	ok, rehash, err = s.hasher.Verify(ctx, pw, u.PasswordHash)
+	if err != nil {
+		return store.User{}, false, false, err
+	}
+	if !ok || u.Disabled {
+		return store.User{}, false, false, nil
+	}
+	return u, true, rehash, nil
+}
+
+// startSession records the sign-in, upgrades an outdated password hash
+// and opens a session.
+func (s *Service) startSession(ctx context.Context, u store.User, pw string, rehash bool, c Client) (TokenResponse, error) {
+	var newHash string
+	var err error
+	if rehash {
+		if newHash, err = s.hasher.Hash(ctx, password.Normalize(pw)); err != nil {
+			return TokenResponse{}, fmt.Errorf("login: rehash: %w", err)
+		}
+	}
+	now := s.now().UTC()
+	old := u.PasswordHash
+	u, err = s.store.UpdateUser(ctx, u.ID, func(x *store.User) error {
+		x.LastSignInAt = now
+		// Upgrade only if nobody changed the password meanwhile.
+		if newHash != "" && x.PasswordHash == old {
+			x.PasswordHash = newHash
+		}
+		return nil
+	})
+	if err != nil {
+		return TokenResponse{}, fmt.Errorf("login: %w", err)
+	}
+	if newHash != "" {
+		s.log.InfoContext(ctx, "password hash upgraded to current parameters", "event", "password.rehash", "user_id", u.ID)
+	}
+	sess, rt := s.newSession(u, c, []string{"pwd"})
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return TokenResponse{}, fmt.Errorf("login: create session: %w", err)
+	}
+	s.log.InfoContext(ctx, "login succeeded", "event", "login.success", "user_id", u.ID, "session_id", sess.ID)
+	return s.issue(u, sess, rt)
+}
+
+// errNoWrite aborts an UpdateSession whose decision needs no write.
+var errNoWrite = errors.New("no write needed")
+
+// Refresh rotates a refresh token: the presented token must be the
+// session's live one, which is replaced by its successor. Presenting the
+// immediate parent of the live token within the grace window returns the
+// same successor again (two tabs refreshing at once); presenting any other
+// earlier token is re-use, which revokes the whole session (RFC 9700
+// §4.14.2).
+func (s *Service) Refresh(ctx context.Context, presented string, c Client) (TokenResponse, error) {
+	if presented == "" {
+		return TokenResponse{}, invalid("refresh_token", "is required")
+	}
+	if !wellFormedRefresh(presented) {
+		return TokenResponse{}, ErrInvalidGrant
+	}
+	h := hashToken(presented)
+	sess, err := s.store.GetSessionByRefreshHash(ctx, h)
+	if errors.Is(err, store.ErrNotFound) {
+		return TokenResponse{}, ErrInvalidGrant
+	} else if err != nil {
+		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
+	}
+	u, err := s.store.GetUser(ctx, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return TokenResponse{}, ErrInvalidGrant
+	} else if err != nil {
+		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
+	}
+	if u.Disabled {
+		return TokenResponse{}, ErrInvalidGrant
+	}
+
+	next := s.successor(presented)
+	nextHash := hashToken(next)
+	var reused bool
+	sess, err = s.store.UpdateSession(ctx, sess.ID, func(x *store.Session) error {
+		now := s.now().UTC()
+		if !s.sessionLive(*x, now) {
+			return ErrInvalidGrant
+		}
+		switch {
+		case bytes.Equal(h, x.RefreshHash):
+			x.ParentHash = x.RefreshHash
+			x.RefreshHash = nextHash
+			x.RotatedAt = now
+			x.LastActiveAt = now
+			x.Generation++
+			return nil
+		case bytes.Equal(h, x.ParentHash) && bytes.Equal(nextHash, x.RefreshHash) &&
+			now.Sub(x.RotatedAt) <= s.opts.RefreshReuseGrace:
+			return errNoWrite
+		default:
+			reused = true
+			x.RevokedAt = now
+			return nil
+		}
+	})
+	switch {
+	case errors.Is(err, errNoWrite):
+		// sess was not returned by the aborted update; the one read above
+		// carries the right id and claims.
+	case err != nil:
+		if errors.Is(err, ErrInvalidGrant) {
+			return TokenResponse{}, ErrInvalidGrant
+		}
+		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
+	}
+	if reused {
+		s.log.WarnContext(ctx, "refresh token re-used; session revoked", "event", "refresh.reuse", "user_id", u.ID, "session_id", sess.ID, "ip", c.IP)
+		return TokenResponse{}, ErrInvalidGrant
+	}
+	return s.issue(u, sess, next)
+}
+
+// sessionRemaining is how long a live session can still be refreshed.
+func (s *Service) sessionRemaining(sess store.Session, now time.Time) time.Duration {
+	end := sess.ExpiresAt
+	if idle := sess.LastActiveAt.Add(s.opts.SessionIdleTimeout); idle.Before(end) {
+		end = idle
+	}
+	return end.Sub(now)
+}

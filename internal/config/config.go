@@ -1,0 +1,406 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Secret is a configuration value that must never reach a log or an error
+// message in clear.
+type Secret string
+
+// String redacts the value, so fmt and %v print nothing sensitive.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// LogValue redacts the value in slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Config is every setting of a latch server. Load fills it from defaults,
+// a YAML file, LATCH_* environment variables and flags, in that order.
+type Config struct {
+	Addr                      string
+	PublicURL                 string
+	DatabaseURL               string
+	SecretKey                 Secret
+	AdminKey                  Secret
+	AccessTokenTTL            time.Duration
+	TokenAudience             []string
+	SessionMaxAge             time.Duration
+	SessionIdleTimeout        time.Duration
+	RefreshReuseGrace         time.Duration
+	SigningAlg                string
+	RateLimit                 bool
+	TLSCertFile               string
+	TLSKeyFile                string
+	LogFormat                 string // "text", "json" or "" (text on a terminal, else json)
+	LogLevel                  slog.Level
+	SignupRequireVerification bool
+	MaxBodyBytes              int64
+	HashConcurrency           int // 0: the number of CPUs
+	ShutdownTimeout           time.Duration
+}
+
+// Setting describes one configuration value: its YAML key, environment
+// variable and flag are derived from Name, so the four sources cannot
+// drift apart.
+type Setting struct {
+	Name    string // YAML key and flag name with '_' → '-'; env is LATCH_ + upper-case
+	Default string
+	Usage   string
+	set     func(c *Config, v string) error
+}
+
+// Env is the setting's environment variable.
+func (s Setting) Env() string { return "LATCH_" + strings.ToUpper(s.Name) }
+
+// Flag is the setting's command-line flag name (without dashes).
+func (s Setting) Flag() string { return strings.ReplaceAll(s.Name, "_", "-") }
+
+// Settings lists every setting in the order the README documents them.
+func Settings() []Setting {
+	return []Setting{
+		{"addr", "127.0.0.1:8080", "listen address (host:port)", func(c *Config, v string) error {
+			c.Addr = v
+			return nil
+		}},
+		{"public_url", "http://localhost:8080", "public URL of this server: the token issuer and link base", func(c *Config, v string) error {
+			c.PublicURL = strings.TrimRight(v, "/")
+			return nil
+		}},
+		{"database_url", "sqlite:latch.db", "sqlite:PATH or postgres://...", func(c *Config, v string) error {
+			c.DatabaseURL = v
+			return nil
+		}},
+		{"secret_key", "", "secret (≥32 characters) that encrypts signing keys at rest; generated into latch.secret beside the SQLite file when unset", func(c *Config, v string) error {
+			c.SecretKey = Secret(v)
+			return nil
+		}},
+		{"admin_key", "", "bearer secret (≥32 characters) for admin endpoints such as introspection; unset: admin endpoints off", func(c *Config, v string) error {
+			c.AdminKey = Secret(v)
+			return nil
+		}},
+		{"access_token_ttl", "15m", "access-token lifetime", durationInto(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
+		{"token_audience", "", "aud of access tokens, comma-separated; default: the public URL", func(c *Config, v string) error {
+			c.TokenAudience = splitList(v)
+			return nil
+		}},
+		{"session_max_age", "720h", "absolute session lifetime", durationInto(func(c *Config) *time.Duration { return &c.SessionMaxAge })},
+		{"session_idle_timeout", "168h", "a session unused this long ends", durationInto(func(c *Config) *time.Duration { return &c.SessionIdleTimeout })},
+		{"refresh_reuse_grace", "10s", "window in which the previous refresh token still gets its successor back", durationInto(func(c *Config) *time.Duration { return &c.RefreshReuseGrace })},
+		{"signing_alg", "ES256", "access-token signing algorithm: ES256, EdDSA or RS256", func(c *Config, v string) error {
+			c.SigningAlg = v
+			return nil
+		}},
+		{"rate_limit", "on", "login throttling: on or off (off only for benchmarks)", boolInto(func(c *Config) *bool { return &c.RateLimit })},
+		{"tls_cert_file", "", "serve HTTPS with this certificate (PEM)", func(c *Config, v string) error {
+			c.TLSCertFile = v
+			return nil
+		}},
+		{"tls_key_file", "", "private key (PEM) for tls_cert_file", func(c *Config, v string) error {
+			c.TLSKeyFile = v
+			return nil
+		}},
+		{"log_format", "", "text or json; default: text on a terminal, else json", func(c *Config, v string) error {
+			c.LogFormat = v
+			return nil
+		}},
+		{"log_level", "info", "debug, info, warn or error", func(c *Config, v string) error {
+			return c.LogLevel.UnmarshalText([]byte(v))
+		}},
+		{"signup_require_verification", "off", "on: signup answers 202 and sign-in needs a verified email", boolInto(func(c *Config) *bool { return &c.SignupRequireVerification })},
+		{"max_body_bytes", "65536", "largest request body accepted", func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return errors.New("not a whole number")
+			}
+			c.MaxBodyBytes = n
+			return nil
+		}},
+		{"hash_concurrency", "0", "password hashes computed at once; 0: the number of CPUs", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return errors.New("not a whole number")
+			}
+			c.HashConcurrency = n
+			return nil
+		}},
+		{"shutdown_timeout", "20s", "how long in-flight requests may run on after SIGTERM", durationInto(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	}
+}
+
+func durationInto(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("not a duration (e.g. 15m, 720h, 10s)")
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func boolInto(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		switch strings.ToLower(v) {
+		case "on", "true", "1", "yes":
+			*field(c) = true
+		case "off", "false", "0", "no":
+			*field(c) = false
+		default:
+			return errors.New("want on or off")
+		}
+		return nil
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Sources are where Load reads settings from, lowest precedence first
+// after the defaults.
+type Sources struct {
+	File   string                      // YAML file path; "" for none
+	Getenv func(string) string         // LATCH_* variables
+	Flags  map[string]string           // setting name → value, only flags the user set
+	Stat   func(string) (bool, error) // reports whether a file exists; nil: os.Stat
+}
+
+// Load builds a Config from defaults < YAML file < environment < flags and
+// validates it. Every problem is reported in the one returned error, one
+// per line.
+func Load(src Sources) (Config, error) {
+	var c Config
+	var problems []string
+	settings := Settings()
+	byName := make(map[string]Setting, len(settings))
+	for _, s := range settings {
+		byName[s.Name] = s
+		if err := s.set(&c, s.Default); err != nil {
+			panic(fmt.Sprintf("config: bad default for %s: %v", s.Name, err)) // a programming error
+		}
+	}
+
+	if src.File != "" {
+		values, err := readFile(src.File)
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+		for _, k := range sortedKeys(values) {
+			s, ok := byName[k]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("%s: unknown setting %q", src.File, k))
+				continue
+			}
+			if err := s.set(&c, values[k]); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %s: %v", src.File, k, err))
+			}
+		}
+	}
+	if src.Getenv != nil {
+		for _, s := range settings {
+			if v := src.Getenv(s.Env()); v != "" {
+				if err := s.set(&c, v); err != nil {
+					problems = append(problems, fmt.Sprintf("%s: %v", s.Env(), err))
+				}
+			}
+		}
+	}
+	for _, k := range sortedKeys(src.Flags) {
+		s, ok := byName[k]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("--%s: unknown setting", k))
+			continue
+		}
+		if err := s.set(&c, src.Flags[k]); err != nil {
+			problems = append(problems, fmt.Sprintf("--%s: %v", s.Flag(), err))
+		}
+	}
+	if len(c.TokenAudience) == 0 {
+		c.TokenAudience = []string{c.PublicURL}
+	}
+	problems = append(problems, c.validate()...)
+	if len(problems) > 0 {
+		return c, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// Error lists every problem found in a configuration.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// readFile reads a flat YAML mapping of setting names to scalars (or, for
+// lists, sequences of scalars) into strings the setters understand.
+func readFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: not valid YAML: %v", path, err)
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		switch v := v.(type) {
+		case []any:
+			parts := make([]string, len(v))
+			for i, p := range v {
+				parts[i] = fmt.Sprint(p)
+			}
+			out[k] = strings.Join(parts, ",")
+		case bool:
+			out[k] = map[bool]string{true: "on", false: "off"}[v]
+		case nil:
+			out[k] = ""
+		case map[string]any:
+			return nil, fmt.Errorf("config file %s: %s: want a value, not a mapping", path, k)
+		default:
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out, nil
+}
+
+// Database kinds.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Database splits DatabaseURL into its kind and what the driver takes: a
+// file path for SQLite, the URL itself for PostgreSQL.
+func (c Config) Database() (kind, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(c.DatabaseURL, "sqlite:"):
+		p := strings.TrimPrefix(c.DatabaseURL, "sqlite:")
+		p = strings.TrimPrefix(p, "//") // also accept sqlite://path
+		if p == "" {
+			return "", "", errors.New("database_url: sqlite: needs a file path, e.g. sqlite:latch.db")
+		}
+		return SQLite, p, nil
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		return Postgres, c.DatabaseURL, nil
+	default:
+		return "", "", errors.New("database_url: want sqlite:PATH or postgres://...")
+	}
+}
+
+// SecretFile is where a generated secret key is kept for a SQLite
+// database: beside the database file.
+func (c Config) SecretFile() string {
+	_, path, err := c.Database()
+	if err != nil {
+		return "latch.secret"
+	}
+	return filepath.Join(filepath.Dir(path), "latch.secret")
+}
+
+// MinSecretLen is the shortest secret or admin key accepted: 32 characters
+// carry at least 128 bits even when drawn from a small alphabet.
+const MinSecretLen = 32
+
+func (c Config) validate() []string {
+	var p []string
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		p = append(p, fmt.Sprintf("LATCH_ADDR: %q is not host:port", c.Addr))
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		p = append(p, fmt.Sprintf("LATCH_PUBLIC_URL: %q is not an absolute http(s) URL without query or fragment", c.PublicURL))
+	}
+	kind, _, err := c.Database()
+	if err != nil {
+		p = append(p, "LATCH_DATABASE_URL: "+strings.TrimPrefix(err.Error(), "database_url: "))
+	}
+	if c.SecretKey != "" && len(c.SecretKey) < MinSecretLen {
+		p = append(p, fmt.Sprintf("LATCH_SECRET_KEY: too short: want at least %d characters (e.g. `openssl rand -base64 32`)", MinSecretLen))
+	}
+	if c.SecretKey == "" && kind == Postgres {
+		p = append(p, "LATCH_SECRET_KEY: required with PostgreSQL, so that every instance shares it")
+	}
+	if c.AdminKey != "" && len(c.AdminKey) < MinSecretLen {
+		p = append(p, fmt.Sprintf("LATCH_ADMIN_KEY: too short: want at least %d characters", MinSecretLen))
+	}
+	positive := []struct {
+		env string
+		d   time.Duration
+	}{
+		{"LATCH_ACCESS_TOKEN_TTL", c.AccessTokenTTL},
+		{"LATCH_SESSION_MAX_AGE", c.SessionMaxAge},
+		{"LATCH_SESSION_IDLE_TIMEOUT", c.SessionIdleTimeout},
+	}
+	for _, d := range positive {
+		if d.d <= 0 {
+			p = append(p, fmt.Sprintf("%s: must be positive", d.env))
+		}
+	}
+	if c.AccessTokenTTL > 24*time.Hour {
+		p = append(p, "LATCH_ACCESS_TOKEN_TTL: at most 24h; access tokens cannot be recalled from other services, so keep them short")
+	}
+	if c.RefreshReuseGrace < 0 || c.RefreshReuseGrace > time.Minute {
+		p = append(p, "LATCH_REFRESH_REUSE_GRACE: between 0s and 1m")
+	}
+	if c.ShutdownTimeout < 0 {
+		p = append(p, "LATCH_SHUTDOWN_TIMEOUT: must not be negative")
+	}
+	switch c.SigningAlg {
+	case "ES256", "EdDSA", "RS256":
+	default:
+		p = append(p, fmt.Sprintf("LATCH_SIGNING_ALG: %q: want ES256, EdDSA or RS256", c.SigningAlg))
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		p = append(p, fmt.Sprintf("LATCH_LOG_FORMAT: %q: want text or json", c.LogFormat))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		p = append(p, "LATCH_TLS_CERT_FILE and LATCH_TLS_KEY_FILE: set both or neither")
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 16<<20 {
+		p = append(p, "LATCH_MAX_BODY_BYTES: between 1024 and 16777216")
+	}
+	if c.HashConcurrency < 0 {
+		p = append(p, "LATCH_HASH_CONCURRENCY: must not be negative")
+	}
+	for _, a := range c.TokenAudience {
+		if strings.TrimSpace(a) == "" {
+			p = append(p, "LATCH_TOKEN_AUDIENCE: empty audience")
+		}
+	}
+	return p
+}

@@ -1,0 +1,140 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+// Store is the part of store.Store the throttler uses.
+type Store interface {
+	GetThrottles(ctx context.Context, keys []string) ([]store.Throttle, error)
+	UpdateThrottle(ctx context.Context, key string, fn func(*store.Throttle) error) (store.Throttle, error)
+	DeleteThrottles(ctx context.Context, keys []string) error
+}
+
+// Rule is the delay schedule of one kind of key: Free failures cost
+// nothing, then each further failure doubles the wait from Base up to Max.
+// Failures are forgotten Window after the last one.
+type Rule struct {
+	Free   int64
+	Base   time.Duration
+	Max    time.Duration
+	Window time.Duration
+}
+
+// delay is the wait after the n-th consecutive failure.
+func (r Rule) delay(n int64) time.Duration {
+	if n <= r.Free {
+		return 0
+	}
+	d := r.Base
+	for i := r.Free + 1; i < n && d < r.Max; i++ {
+		d *= 2
+	}
+	return min(d, r.Max)
+}
+
+// Policy holds the rule of each kind of key.
+type Policy struct {
+	Account Rule // per email, whether or not the account exists
+	Address Rule // per client address, across accounts
+}
+
+// DefaultPolicy lets a user mistype a few times for free, then slows down
+// guessing on one account to well under 100 attempts a day (NIST SP
+// 800-63B §5.2.2) without ever locking the owner out for good. An address
+// gets more free failures because many users can share one (NAT).
+func DefaultPolicy() Policy {
+	return Policy{
+		Account: Rule{Free: 5, Base: time.Second, Max: 15 * time.Minute, Window: 24 * time.Hour},
+		Address: Rule{Free: 20, Base: time.Second, Max: 15 * time.Minute, Window: time.Hour},
+	}
+}
+
+// Throttler records failures and tells callers how long to wait.
+type Throttler struct {
+	store  Store
+	policy Policy
+	now    func() time.Time
+}
+
+// New returns a Throttler.
+func New(s Store, p Policy, now func() time.Time) *Throttler {
+	if now == nil {
+		now = time.Now
+	}
+	return &Throttler{store: s, policy: p, now: now}
+}
+
+type keyRule struct {
+	key  string
+	rule Rule
+}
+
+func (t *Throttler) keys(email, ip string) []keyRule {
+	ks := []keyRule{{"acct:" + email, t.policy.Account}}
+	if ip != "" {
+		ks = append(ks, keyRule{"ip:" + ip, t.policy.Address})
+	}
+	return ks
+}
+
+// Check returns how long the caller must wait before an attempt on email
+// from ip; 0 means go ahead.
+func (t *Throttler) Check(ctx context.Context, email, ip string) (time.Duration, error) {
+	ks := t.keys(email, ip)
+	names := make([]string, len(ks))
+	for i, k := range ks {
+		names[i] = k.key
+	}
+	rows, err := t.store.GetThrottles(ctx, names)
+	if err != nil {
+		return 0, fmt.Errorf("throttle check: %w", err)
+	}
+	now := t.now()
+	var wait time.Duration
+	for _, r := range rows {
+		wait = max(wait, r.BlockedUntil.Sub(now))
+	}
+	return wait, nil
+}
+
+// Fail records a failed attempt. Callers only reach it after Check said
+// go ahead, so attempts made during a delay never extend it.
+func (t *Throttler) Fail(ctx context.Context, email, ip string) error {
+	now := t.now().UTC()
+	for _, k := range t.keys(email, ip) {
+		_, err := t.store.UpdateThrottle(ctx, k.key, func(th *store.Throttle) error {
+			if !th.LastFailureAt.IsZero() && now.Sub(th.LastFailureAt) > k.rule.Window {
+				th.Failures = 0
+			}
+			th.Failures++
+			th.LastFailureAt = now
+			if d := k.rule.delay(th.Failures); d > 0 {
+				th.BlockedUntil = now.Add(d)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("throttle fail: %w", err)
+		}
+	}
+	return nil
+}
+
+// Succeed forgets the account's failures. The address's failures stay:
+// one right password must not reset a guesser's count across accounts.
+func (t *Throttler) Succeed(ctx context.Context, email, _ string) error {
+	if err := t.store.DeleteThrottles(ctx, []string{"acct:" + email}); err != nil {
+		return fmt.Errorf("throttle succeed: %w", err)
+	}
+	return nil
+}
+
+// Unlock clears an account's failures (`latch user unlock`).
+func (t *Throttler) Unlock(ctx context.Context, email string) error {
+	return t.Succeed(ctx, email, "")
+}

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/latchauth/latch/internal/auth"
+)
+
+type principalKey struct{}
+
+func principal(ctx context.Context) auth.Principal {
+	p, _ := ctx.Value(principalKey{}).(auth.Principal)
+	return p
+}
+
+// bearer extracts the token of an "Authorization: Bearer" header (RFC
+// 6750 §2.1). Tokens in the query or the body are never read.
+func bearer(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// requireUser lets through only a request with a valid access token of a
+// live session and an enabled user.
+func (s *Server) requireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := bearer(r)
+		if tok == "" {
+			// RFC 6750 §3.1: no error code in the challenge when the
+			// request carried no credentials.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="latch"`)
+			encode(w, http.StatusUnauthorized, errorBody{Error: codeInvalidToken, Description: "an access token is required: send Authorization: Bearer <token>"})
+			return
+		}
+		if s.auth.IsAdminKey(tok) {
+			s.writeError(w, r, auth.ErrForbidden)
+			return
+		}
+		p, err := s.auth.Authenticate(r.Context(), tok)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// requireAdmin lets through only the admin key. A user's valid access
+// token is 403 forbidden; anything else 401.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.auth.AdminEnabled() {
+			s.writeError(w, r, newError(http.StatusForbidden, codeForbidden, "admin endpoints are disabled; set LATCH_ADMIN_KEY to enable them"))
+			return
+		}
+		tok := bearer(r)
+		if s.auth.IsAdminKey(tok) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if tok != "" {
+			if _, err := s.auth.Authenticate(r.Context(), tok); err == nil {
+				s.writeError(w, r, newError(http.StatusForbidden, codeForbidden, "this endpoint needs the admin key, not a user token"))
+				return
+			}
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="latch admin"`)
+		encode(w, http.StatusUnauthorized, errorBody{Error: codeInvalidToken, Description: "the admin key is required: send Authorization: Bearer <admin key>"})
+	})
+}

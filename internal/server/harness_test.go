@@ -1,0 +1,307 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/config"
+	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/ratelimit"
+	"github.com/latchauth/latch/internal/server"
+	"github.com/latchauth/latch/internal/store"
+	"github.com/latchauth/latch/internal/store/postgres"
+	"github.com/latchauth/latch/internal/store/postgres/pgtest"
+	"github.com/latchauth/latch/internal/store/sqlite"
+	"github.com/latchauth/latch/internal/token"
+)
+
+// clock is a stepped clock: tests move time instead of sleeping.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// backend opens a fresh, migrated store for one test.
+type backend struct {
+	name string
+	open func(t *testing.T) store.Store
+}
+
+func backends() []backend {
+	return []backend{
+		{"sqlite", func(t *testing.T) store.Store {
+			t.Helper()
+			db, err := sqlite.Open(context.Background(), t.TempDir()+"/latch.db")
+			if err != nil {
+				t.Fatalf("open sqlite: %v", err)
+			}
+			return db
+		}},
+		{"postgres", func(t *testing.T) store.Store {
+			t.Helper()
+			db, err := postgres.Open(context.Background(), pgtest.URL(t))
+			if err != nil {
+				t.Fatalf("open postgres: %v", err)
+			}
+			return db
+		}},
+	}
+}
+
+// forEachBackend runs test once per database backend.
+func forEachBackend(t *testing.T, test func(t *testing.T, b backend)) {
+	t.Helper()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, b)
+		})
+	}
+}
+
+// harness is a latch server on httptest with a real store and a stepped
+// clock.
+type harness struct {
+	t      *testing.T
+	srv    *httptest.Server
+	clock  *clock
+	db     store.Store
+	auth   *auth.Service
+	tokens *token.Manager
+	cfg    config.Config
+}
+
+const testAdminKey = "test-admin-key-0123456789abcdef0123456789"
+
+type harnessOption func(*config.Config)
+
+func withEnv(kv ...string) harnessOption {
+	return func(c *config.Config) {
+		env := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		loaded, err := config.Load(config.Sources{Getenv: func(k string) string { return env[k] }})
+		if err != nil {
+			panic(err)
+		}
+		*c = loaded
+	}
+}
+
+// testParams keeps argon2id cheap in HTTP tests (-race makes it ~10x
+// slower); the real parameters are tested in internal/password and the
+// end-to-end test.
+var testParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
+	t.Helper()
+	cfg, err := config.Load(config.Sources{Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	db := b.open(t)
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	log := slog.New(slog.DiscardHandler)
+	sealer, err := token.NewSealer([]byte("test-secret-key-0123456789abcdef0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := token.NewManager(db, sealer, token.Options{
+		Issuer: cfg.PublicURL, Audience: cfg.TokenAudience, Algorithm: cfg.SigningAlg,
+		AccessTTL: cfg.AccessTokenTTL, ClientID: "latch", Now: clk.Now,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tokens.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := password.NewHasher(testParams, password.Limits{Concurrency: 4, Queue: 64, MaxWait: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := auth.Deps{Store: db, Hasher: hasher, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log}
+	if cfg.RateLimit {
+		deps.Throttler = ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
+	}
+	svc := auth.NewService(deps, auth.Options{
+		SessionMaxAge: cfg.SessionMaxAge, SessionIdleTimeout: cfg.SessionIdleTimeout,
+		RefreshReuseGrace: cfg.RefreshReuseGrace, RequireVerification: cfg.SignupRequireVerification,
+		AdminKey: string(cfg.AdminKey), Policy: password.DefaultPolicy(),
+	})
+	h := server.New(server.Deps{Config: cfg, Auth: svc, Keys: tokens, DB: db, Log: log, Version: "test"})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &harness{t: t, srv: srv, clock: clk, db: db, auth: svc, tokens: tokens, cfg: cfg}
+}
+
+// response is a finished HTTP exchange.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+func (r response) str(t *testing.T, key string) string {
+	t.Helper()
+	s, _ := r.json(t)[key].(string)
+	return s
+}
+
+// do sends a request; body may be a string (sent as is), url.Values (form)
+// or anything else (JSON).
+func (h *harness) do(method, path, bearer string, body any, header ...string) response {
+	h.t.Helper()
+	var rd io.Reader
+	ctype := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd, ctype = strings.NewReader(b), "application/json"
+	case url.Values:
+		rd, ctype = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd, ctype = bytes.NewReader(j), "application/json"
+	}
+	req, err := http.NewRequest(method, h.srv.URL+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// want checks status and, for errors, the error code.
+func want(t *testing.T, r response, status int, code string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status: got %d, want %d; body %s", r.status, status, r.body)
+	}
+	if code != "" {
+		if got := r.str(t, "error"); got != code {
+			t.Fatalf("error code: got %q, want %q; body %s", got, code, r.body)
+		}
+		if r.str(t, "error_description") == "" {
+			t.Fatalf("error_description is empty: %s", r.body)
+		}
+	}
+}
+
+const goodPassword = "correct horse battery staple"
+
+type tokens struct {
+	access, refresh, userID string
+}
+
+func (r response) tokens(t *testing.T) tokens {
+	t.Helper()
+	m := r.json(t)
+	u, _ := m["user"].(map[string]any)
+	id, _ := u["id"].(string)
+	tk := tokens{access: r.str(t, "access_token"), refresh: r.str(t, "refresh_token"), userID: id}
+	if tk.access == "" || tk.refresh == "" || id == "" {
+		t.Fatalf("not a token response: %s", r.body)
+	}
+	return tk
+}
+
+func (h *harness) signup(email string) tokens {
+	h.t.Helper()
+	r := h.do("POST", "/v1/signup", "", map[string]any{"email": email, "password": goodPassword})
+	want(h.t, r, http.StatusCreated, "")
+	return r.tokens(h.t)
+}
+
+func (h *harness) login(email, pw string) response {
+	h.t.Helper()
+	return h.do("POST", "/v1/token", "", map[string]any{"grant_type": "password", "email": email, "password": pw})
+}
+
+func (h *harness) refresh(rt string) response {
+	h.t.Helper()
+	return h.do("POST", "/v1/token", "", map[string]any{"grant_type": "refresh_token", "refresh_token": rt})
+}
+
+// jwtParts decodes a compact JWT's header and payload without verifying.
+func jwtParts(t *testing.T, raw string) (header, claims map[string]any) {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token has %d segments, want 3", len(parts))
+	}
+	dec := func(s string) map[string]any {
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil {
+			t.Fatalf("bad base64: %v", err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("bad JSON: %v", err)
+		}
+		return m
+	}
+	return dec(parts[0]), dec(parts[1])
+}

@@ -1,0 +1,146 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+)
+
+// encode writes v as JSON with the status. Every JSON answer goes through
+// here.
+func encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	if v == nil {
+		return
+	}
+	// The status is sent; an encoding error now can only be a broken
+	// connection, which nobody can be told about.
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// bodyKind is the media type a handler accepts besides JSON.
+type bodyKind int
+
+const (
+	jsonOnly bodyKind = iota
+	jsonOrForm
+)
+
+// decode reads the request body into dst, a pointer to a struct whose
+// fields carry json tags. It answers 415 for another media type, 413 past
+// the size limit and 400 for anything malformed, naming the field. Unknown
+// fields are ignored, as RFC 6749 §3.2 requires of the token endpoint;
+// they are never applied, because only the struct's fields exist.
+func (s *Server) decode(r *http.Request, dst any, kind bodyKind) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil && r.Header.Get("Content-Type") != "" {
+		return newError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "Content-Type is malformed")
+	}
+	body := http.MaxBytesReader(nil, r.Body, s.cfg.MaxBodyBytes)
+	switch {
+	case mt == "application/json":
+		return decodeJSON(body, dst)
+	case mt == "application/x-www-form-urlencoded" && kind == jsonOrForm:
+		return decodeForm(body, dst)
+	case kind == jsonOrForm:
+		return newError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "send application/json or application/x-www-form-urlencoded")
+	default:
+		return newError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "send application/json")
+	}
+}
+
+func tooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+var errTooLarge = newError(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body is too large")
+
+func decodeJSON(body io.Reader, dst any) error {
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		var syntaxErr *json.SyntaxError
+		switch {
+		case tooLarge(err):
+			return errTooLarge
+		case errors.Is(err, io.EOF):
+			return badRequest("request body is empty; send a JSON object")
+		case errors.As(err, &typeErr):
+			if typeErr.Field != "" {
+				return badRequest("field %q has the wrong type: want %s", typeErr.Field, typeErr.Type)
+			}
+			return badRequest("request body must be a JSON object")
+		case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+			return badRequest("request body is not valid JSON")
+		default:
+			return badRequest("request body is not valid JSON")
+		}
+	}
+	// Anything after the object is a client bug worth reporting.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if tooLarge(err) {
+			return errTooLarge
+		}
+		return badRequest("request body must hold one JSON object")
+	}
+	return nil
+}
+
+// decodeForm fills dst's string fields from a form body, by json tag.
+// Repeating a parameter is refused (RFC 6749 §3.2); query parameters are
+// never read, so a token in the URL is ignored (RFC 6750 §2.3 is not
+// supported on purpose).
+func decodeForm(body io.Reader, dst any) error {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		if tooLarge(err) {
+			return errTooLarge
+		}
+		return badRequest("request body could not be read")
+	}
+	vals, err := url.ParseQuery(string(b))
+	if err != nil {
+		return badRequest("request body is not a valid form")
+	}
+	v := reflect.ValueOf(dst).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		got, ok := vals[name]
+		if !ok || v.Field(i).Kind() != reflect.String {
+			continue
+		}
+		if len(got) > 1 {
+			return badRequest("parameter %q is repeated", name)
+		}
+		v.Field(i).SetString(got[0])
+	}
+	return nil
+}
+
+// required reports the first empty field among name/value pairs.
+func required(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return badRequest("%s is required", pairs[i])
+		}
+	}
+	return nil
+}
+
+// describe formats a value for an error description without echoing long
+// client input back.
+func describe(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}

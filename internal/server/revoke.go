@@ -1,0 +1,113 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+)
+
+// handleRevoke implements RFC 7009. It answers 200 for an unknown token
+// too (§2.2), so revocation tells nothing about which tokens exist.
+func (s *Server) handleRevoke() http.Handler {
+	type request struct {
+		Token         string `json:"token"`
+		TokenTypeHint string `json:"token_type_hint"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := s.decode(r, &req, jsonOrForm); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := required("token", req.Token); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.auth.RevokeToken(r.Context(), req.Token); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, struct{}{})
+	})
+}
+
+// introspectionJSON is an RFC 7662 §2.2 answer. Only "active" is present
+// for an inactive token.
+type introspectionJSON struct {
+	Active        bool     `json:"active"`
+	TokenType     string   `json:"token_type,omitempty"`
+	ClientID      string   `json:"client_id,omitempty"`
+	Scope         string   `json:"scope,omitempty"`
+	Subject       string   `json:"sub,omitempty"`
+	Username      string   `json:"username,omitempty"`
+	Audience      []string `json:"aud,omitempty"`
+	Issuer        string   `json:"iss,omitempty"`
+	ExpiresAt     int64    `json:"exp,omitempty"`
+	IssuedAt      int64    `json:"iat,omitempty"`
+	ID            string   `json:"jti,omitempty"`
+	SessionID     string   `json:"sid,omitempty"`
+	AMR           []string `json:"amr,omitempty"`
+	AAL           string   `json:"aal,omitempty"`
+	Email         string   `json:"email,omitempty"`
+	EmailVerified *bool    `json:"email_verified,omitempty"`
+}
+
+func (s *Server) handleIntrospect() http.Handler {
+	type request struct {
+		Token         string `json:"token"`
+		TokenTypeHint string `json:"token_type_hint"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := s.decode(r, &req, jsonOrForm); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := required("token", req.Token); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		in, err := s.auth.Introspect(r.Context(), req.Token)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !in.Active {
+			encode(w, http.StatusOK, introspectionJSON{})
+			return
+		}
+		c := in.Claims
+		out := introspectionJSON{
+			Active:    true,
+			TokenType: in.TokenType,
+			ClientID:  c.ClientID,
+			Scope:     c.Scope,
+			Subject:   c.Subject,
+			Username:  c.Email,
+			Audience:  c.Audience,
+			Issuer:    c.Issuer,
+			ExpiresAt: c.ExpiresAt.Unix(),
+			IssuedAt:  c.IssuedAt.Unix(),
+			ID:        c.ID,
+			SessionID: c.SessionID,
+			AMR:       c.AMR,
+			AAL:       c.AAL,
+		}
+		if in.TokenType == "access_token" {
+			out.Email = c.Email
+			v := c.EmailVerified
+			out.EmailVerified = &v
+		}
+		if out.Issuer == "" {
+			out.Issuer = s.cfg.PublicURL
+		}
+		if out.ClientID == "" {
+			out.ClientID = "latch"
+		}
+		encode(w, http.StatusOK, out)
+	})
+}
+
+// endpoint is an absolute URL of this server's path.
+func (s *Server) endpoint(path string) string {
+	return strings.TrimRight(s.cfg.PublicURL, "/") + path
+}

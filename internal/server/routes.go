@@ -1,0 +1,55 @@
+package server
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes registers every endpoint of the v1 API. Each path also gets a
+// catch-all so that a wrong method answers a JSON 405 with Allow, and "/"
+// answers a JSON 404.
+func (s *Server) routes(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	paths := map[string][]string{}
+	handle := func(pattern string, h http.Handler) {
+		method, path, _ := strings.Cut(pattern, " ")
+		paths[path] = append(paths[path], method)
+		mux.Handle(pattern, h)
+	}
+
+	handle("POST /v1/signup", s.handleSignup())
+	handle("POST /v1/token", s.handleToken())
+	handle("GET /v1/user", s.requireUser(s.handleGetUser()))
+	handle("PATCH /v1/user", s.requireUser(s.handlePatchUser()))
+	handle("POST /v1/logout", s.requireUser(s.handleLogout()))
+	handle("GET /v1/sessions", s.requireUser(s.handleListSessions()))
+	handle("DELETE /v1/sessions/{id}", s.requireUser(s.handleDeleteSession()))
+	handle("POST /v1/revoke", s.handleRevoke())
+	handle("POST /v1/introspect", s.requireAdmin(s.handleIntrospect()))
+	handle("GET /.well-known/jwks.json", s.handleJWKS())
+	handle("GET /.well-known/openid-configuration", s.handleDiscovery())
+	handle("GET /.well-known/oauth-authorization-server", s.handleDiscovery())
+	handle("GET /healthz", s.handleHealthz())
+	handle("GET /readyz", s.handleReadyz())
+	handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	for path, methods := range paths {
+		if slices.Contains(methods, "GET") {
+			methods = append(methods, "HEAD")
+		}
+		slices.Sort(methods)
+		allow := strings.Join(methods, ", ")
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			s.writeError(w, r, newError(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method "+r.Method+" is not allowed here; allowed: "+allow))
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, newError(http.StatusNotFound, codeNotFound, "no such endpoint"))
+	})
+	return mux
+}

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/config"
+)
+
+// Keys is what the server needs of the signing keys; *token.Manager
+// implements it.
+type Keys interface {
+	JWKS() []byte
+	Algorithms() []string
+}
+
+// Pinger checks the database; store.Store implements it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are everything the HTTP layer needs.
+type Deps struct {
+	Config   config.Config
+	Auth     *auth.Service
+	Keys     Keys
+	DB       Pinger
+	Log      *slog.Logger
+	Registry *prometheus.Registry // metrics are registered here and served at /metrics
+	Version  string
+}
+
+// Server is latch's HTTP handler.
+type Server struct {
+	cfg     config.Config
+	auth    *auth.Service
+	keys    Keys
+	db      Pinger
+	log     *slog.Logger
+	metrics *metrics
+	version string
+	handler http.Handler
+}
+
+// New builds the handler with every route and middleware.
+func New(d Deps) *Server {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{
+		cfg:     d.Config,
+		auth:    d.Auth,
+		keys:    d.Keys,
+		db:      d.DB,
+		log:     d.Log,
+		metrics: newMetrics(d.Registry, d.Version),
+		version: d.Version,
+	}
+	s.handler = s.middleware(s.routes(d.Registry))
+	return s
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/latchauth/latch/internal/auth"
+)
+
+// tokenJSON is the token response of RFC 6749 §5.1 with the user added.
+type tokenJSON struct {
+	AccessToken  string   `json:"access_token"`
+	TokenType    string   `json:"token_type"`
+	ExpiresIn    int64    `json:"expires_in"`
+	RefreshToken string   `json:"refresh_token"`
+	User         userJSON `json:"user"`
+}
+
+func writeTokens(w http.ResponseWriter, status int, t auth.TokenResponse) {
+	encode(w, status, tokenJSON{
+		AccessToken:  t.AccessToken,
+		TokenType:    "Bearer",
+		ExpiresIn:    t.ExpiresIn,
+		RefreshToken: t.RefreshToken,
+		User:         newUserJSON(t.User),
+	})
+}
+
+func (s *Server) client(r *http.Request) auth.Client {
+	return auth.Client{IP: clientIP(r.Context()), UserAgent: r.UserAgent()}
+}
+
+func (s *Server) handleSignup() http.Handler {
+	type request struct {
+		Email    string          `json:"email"`
+		Password string          `json:"password"`
+		Metadata json.RawMessage `json:"metadata"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := s.decode(r, &req, jsonOnly); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		res, err := s.auth.Signup(r.Context(), auth.SignupInput{
+			Email: req.Email, Password: req.Password, Metadata: req.Metadata, Client: s.client(r),
+		})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if res.VerificationSent {
+			encode(w, http.StatusAccepted, map[string]string{"status": "verification_sent"})
+			return
+		}
+		writeTokens(w, http.StatusCreated, res.Tokens)
+	})
+}
+
+// handleToken is the token endpoint (RFC 6749 §3.2): the password grant
+// and the refresh-token grant, in JSON or form encoding.
+func (s *Server) handleToken() http.Handler {
+	type request struct {
+		GrantType    string `json:"grant_type"`
+		Email        string `json:"email"`
+		Username     string `json:"username"` // RFC 6749 §4.3.2 calls the email this
+		Password     string `json:"password"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := s.decode(r, &req, jsonOrForm); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var (
+			t   auth.TokenResponse
+			err error
+		)
+		switch req.GrantType {
+		case "password":
+			email := req.Email
+			if email == "" {
+				email = req.Username
+			}
+			t, err = s.auth.PasswordLogin(r.Context(), email, req.Password, s.client(r))
+		case "refresh_token":
+			t, err = s.auth.Refresh(r.Context(), req.RefreshToken, s.client(r))
+		case "":
+			err = badRequest("grant_type is required: password or refresh_token")
+		default:
+			err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type "+describe(req.GrantType)+" is not supported; use password or refresh_token")
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeTokens(w, http.StatusOK, t)
+	})
+}

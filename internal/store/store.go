@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends map driver errors onto these so that callers
+// match with errors.Is and never look at driver types or error strings.
+var (
+	// ErrNotFound: no row with that key.
+	ErrNotFound = errors.New("store: not found")
+	// ErrAlreadyExists: a unique key (user id, email, session id, key id)
+	// is already taken.
+	ErrAlreadyExists = errors.New("store: already exists")
+	// ErrUnavailable: the database could not be reached, is busy past its
+	// timeout, is read-only or out of space. Callers answer 503 and retry
+	// later; nothing was written.
+	ErrUnavailable = errors.New("store: database unavailable")
+	// ErrDatabaseTooNew: the database has migrations that this binary does
+	// not know; latch refuses to run against it.
+	ErrDatabaseTooNew = errors.New("store: database schema is newer than this binary")
+	// ErrMigrationsPending: the database lacks migrations that this binary
+	// needs (run `latch migrate up`).
+	ErrMigrationsPending = errors.New("store: database schema has pending migrations")
+)
+
+// User is an account. Email is stored in its normalised form (trimmed,
+// lower-case); the backends enforce its uniqueness.
+type User struct {
+	ID            string // UUID
+	Email         string
+	EmailVerified bool
+	// PasswordHash is a PHC string (argon2id) or a bcrypt hash; empty for
+	// an account that has no password.
+	PasswordHash string
+	// Metadata is a JSON object owned by the user; never nil once stored
+	// (an empty object is "{}").
+	Metadata     json.RawMessage
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastSignInAt time.Time // zero: never signed in
+	// PasswordChangedAt is when the password was last set; zero if never.
+	PasswordChangedAt time.Time
+}
+
+// Session is one signed-in device: the chain of refresh tokens it has been
+// issued and the state needed to rotate them.
+type Session struct {
+	ID           string // UUID; the access token's sid claim
+	UserID       string
+	CreatedAt    time.Time
+	LastActiveAt time.Time // last sign-in or refresh; drives the idle timeout
+	ExpiresAt    time.Time // absolute end of the session
+	RevokedAt    time.Time // zero while the session is live
+	UserAgent    string
+	IP           string
+	AMR          []string // authentication methods, e.g. ["pwd"]
+	AAL          string   // e.g. "aal1"
+
+	// RefreshHash is the SHA-256 of the live refresh token.
+	RefreshHash []byte
+	// ParentHash is the hash of the token RefreshHash replaced; nil until
+	// the first rotation.
+	ParentHash []byte
+	// RotatedAt is when RefreshHash last changed (the creation time before
+	// the first rotation).
+	RotatedAt time.Time
+	// Generation counts rotations: 0 for the first token.
+	Generation int64
+}
+
+// KeyState is where a signing key is in its life.
+type KeyState string
+
+// The states of a signing key, in the order a key passes through them.
+const (
+	KeyNext     KeyState = "next"     // published, not yet signing
+	KeyCurrent  KeyState = "current"  // signing
+	KeyPrevious KeyState = "previous" // published until its tokens expire
+	KeyRetired  KeyState = "retired"  // no longer published
+)
+
+// SigningKey is an asymmetric key that signs access tokens. The private
+// part is sealed (AES-GCM under the server's secret key) before it reaches
+// the store; the store never sees it in clear.
+type SigningKey struct {
+	ID           string // kid
+	Algorithm    string // ES256, EdDSA, RS256
+	State        KeyState
+	SealedKey    []byte // sealed private key
+	PublicKey    []byte // public key as a JWK (JSON)
+	CreatedAt    time.Time
+	ActivatedAt  time.Time // became current; zero if never
+	DeactivateAt time.Time // became previous; zero if never
+	// RetireAt is when a previous key stops being published: the moment the
+	// last token it signed expires. Zero unless State is KeyPrevious or
+	// KeyRetired.
+	RetireAt time.Time
+}
+
+// Throttle counts recent failures for one key (an account, an address, or
+// both) so that instances sharing a database share one limit.
+type Throttle struct {
+	Key           string
+	Failures      int64
+	LastFailureAt time.Time
+	BlockedUntil  time.Time // zero: not blocked
+}
+
+// ListUsersOptions pages through users in creation order.
+type ListUsersOptions struct {
+	After string // a user id: list users created after it; "" from the start
+	Limit int    // at most this many; 0 means 100
+}
+
+// MigrationStatus describes the schema of a database against the
+// migrations embedded in the binary.
+type MigrationStatus struct {
+	Current    int64 // highest version applied to the database
+	Latest     int64 // highest version this binary knows
+	Migrations []Migration
+}
+
+// Migration is one embedded migration.
+type Migration struct {
+	Version   int64
+	Name      string
+	AppliedAt time.Time // zero: pending
+}
+
+// Store is what every database backend implements. Each method is covered
+// by the conformance suite in storetest, which every backend must pass.
+//
+// Times go in and come out in UTC with microsecond precision. A method
+// taking a func runs it inside one transaction that holds a write lock on
+// the row (BEGIN IMMEDIATE on SQLite, SELECT ... FOR UPDATE on
+// PostgreSQL); if the func returns an error nothing is written and that
+// error is returned unchanged, so errors.Is works on it.
+type Store interface {
+	// CreateUser inserts u; ErrAlreadyExists if the id or the email exists.
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByEmail looks up the normalised email.
+	GetUserByEmail(ctx context.Context, email string) (User, error)
+	ListUsers(ctx context.Context, opts ListUsersOptions) ([]User, error)
+	// UpdateUser applies fn to the locked row and saves the result; the id
+	// cannot change. ErrAlreadyExists if the new email is taken.
+	UpdateUser(ctx context.Context, id string, fn func(*User) error) (User, error)
+	// DeleteUser removes the user, its sessions and their refresh tokens.
+	DeleteUser(ctx context.Context, id string) error
+
+	// CreateSession inserts s and records s.RefreshHash as issued by it.
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, id string) (Session, error)
+	// GetSessionByRefreshHash finds the session that issued the refresh
+	// token with this hash at any time: its live token, its parent or any
+	// older one. ErrNotFound if no session ever issued it.
+	GetSessionByRefreshHash(ctx context.Context, hash []byte) (Session, error)
+	// ListSessions returns the user's sessions that are not revoked, newest
+	// first. Expired ones are included; the caller judges expiry.
+	ListSessions(ctx context.Context, userID string) ([]Session, error)
+	// UpdateSession applies fn to the locked row and saves the result. When
+	// fn changes RefreshHash, the new hash is recorded as issued by the
+	// session in the same transaction.
+	UpdateSession(ctx context.Context, id string, fn func(*Session) error) (Session, error)
+	// RevokeSessions marks every live session of the user revoked at the
+	// given time, except the one with id except (if not ""). It returns how
+	// many it revoked.
+	RevokeSessions(ctx context.Context, userID, except string, at time.Time) (int64, error)
+
+	// ListSigningKeys returns every key, oldest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// UpdateSigningKeys runs fn with every key, under a lock that excludes
+	// any other UpdateSigningKeys on the same database (in this process or
+	// another), and inserts or replaces (by ID) the keys fn returns.
+	UpdateSigningKeys(ctx context.Context, fn func(keys []SigningKey) ([]SigningKey, error)) error
+
+	// GetThrottles returns the rows that exist for the keys, in no order.
+	GetThrottles(ctx context.Context, keys []string) ([]Throttle, error)
+	// UpdateThrottle applies fn to the locked row, creating it if missing
+	// (fn then sees a zero Throttle with Key set), and saves the result.
+	UpdateThrottle(ctx context.Context, key string, fn func(*Throttle) error) (Throttle, error)
+	// DeleteThrottles removes the rows for the keys; missing keys are fine.
+	DeleteThrottles(ctx context.Context, keys []string) error
+
+	// Migrate applies every pending migration; ErrDatabaseTooNew if the
+	// database is ahead of the binary. Safe to call from several processes
+	// at once.
+	Migrate(ctx context.Context) error
+	MigrationStatus(ctx context.Context) (MigrationStatus, error)
+
+	// Ping checks that the database answers; ErrUnavailable if not.
+	Ping(ctx context.Context) error
+	Close() error
+}
