@@ -1,0 +1,149 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchauth/latch/internal/store"
+	"github.com/latchauth/latch/internal/store/postgres/pgtest"
+	"github.com/latchauth/latch/internal/store/storetest"
+)
+
+// open opens a store on a new schema of the test database.
+func open(tb testing.TB) *DB {
+	tb.Helper()
+	db, err := Open(context.Background(), pgtest.URL(tb))
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+func TestShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		url := pgtest.URL(t)
+		a, err := Open(t.Context(), url)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		b, err := Open(t.Context(), url)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return a, b
+	})
+}
+
+func BenchmarkRotate(b *testing.B) {
+	storetest.BenchRotate(b, func(b *testing.B) store.Store { return open(b) })
+}
+
+// TestSchemaIsolation checks that the search_path in pgtest's URL reaches
+// every query, goose's included: the version table and the schema live in
+// the test's schema, not in public.
+func TestSchemaIsolation(t *testing.T) {
+	ctx := t.Context()
+	db := open(t)
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	var schema string
+	if err := db.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"goose_db_version", "users", "sessions", "refresh_tokens", "signing_keys", "throttles"} {
+		var got string
+		err := db.pool.QueryRow(ctx, `SELECT table_schema FROM information_schema.tables WHERE table_name = $1 AND table_schema = $2`,
+			table, schema).Scan(&got)
+		if err != nil {
+			t.Errorf("table %s in schema %s: %v", table, schema, err)
+		}
+	}
+}
+
+func TestOpenDoesNotMigrate(t *testing.T) {
+	db := open(t)
+	defer db.Close()
+	var n int
+	err := db.pool.QueryRow(t.Context(), `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("Open created %d tables, want 0", n)
+	}
+}
+
+func TestDatabaseTooNew(t *testing.T) {
+	ctx := t.Context()
+	db := open(t)
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	// As if a newer latch had migrated this database.
+	if _, err := db.pool.Exec(ctx,
+		`INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, true)`); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Migrate(ctx)
+	if !errors.Is(err, store.ErrDatabaseTooNew) {
+		t.Errorf("Migrate: got %v, want ErrDatabaseTooNew", err)
+	}
+	st, err := db.MigrationStatus(ctx)
+	if !errors.Is(err, store.ErrDatabaseTooNew) {
+		t.Errorf("MigrationStatus: got %v, want ErrDatabaseTooNew", err)
+	}
+	if st.Current != 99999 {
+		t.Errorf("MigrationStatus.Current = %d, want 99999", st.Current)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	// Nothing listens on port 1.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err := Open(ctx, "postgres://latch@127.0.0.1:1/latch?sslmode=disable&connect_timeout=2")
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Open(unreachable): got %v, want ErrUnavailable", err)
+	}
+
+	db := open(t)
+	defer db.Close()
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// A row locked by another transaction past lock_timeout.
+	tx, err := db.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), `LOCK TABLE signing_keys IN EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel2 := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel2()
+	err = db.UpdateSigningKeys(short, func(keys []store.SigningKey) ([]store.SigningKey, error) { return nil, nil })
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("UpdateSigningKeys past its deadline: got %v, want ErrUnavailable", err)
+	}
+}
+
+func TestOpenMalformedURL(t *testing.T) {
+	_, err := Open(t.Context(), "postgres://latch:s3cret@[::1/latch")
+	if err == nil {
+		t.Fatal("Open(malformed URL): got nil error, want one")
+	}
+	if msg := err.Error(); strings.Contains(msg, "s3cret") {
+		t.Errorf("Open(malformed URL) error %q quotes the password", msg)
+	}
+}

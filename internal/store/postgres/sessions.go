@@ -1,0 +1,230 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+const sessionColumns = `id, user_id, created_at, last_active_at, expires_at, revoked_at,
+	user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation`
+
+// sessionColumnsOf is sessionColumns qualified with the alias s, for joins.
+const sessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at,
+	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation`
+
+var errEmptyRefreshHash = errors.New("refresh hash is empty")
+
+func scanSession(row pgx.Row) (store.Session, error) {
+	var (
+		s                                     store.Session
+		created, active, expires, revoked, rt pgtype.Timestamptz
+	)
+	err := row.Scan(&s.ID, &s.UserID, &created, &active, &expires, &revoked,
+		&s.UserAgent, &s.IP, &s.AMR, &s.AAL, &s.RefreshHash, &s.ParentHash, &rt, &s.Generation)
+	if err != nil {
+		return store.Session{}, err
+	}
+	if len(s.AMR) == 0 {
+		s.AMR = nil
+	}
+	if len(s.RefreshHash) == 0 {
+		s.RefreshHash = nil
+	}
+	if len(s.ParentHash) == 0 {
+		s.ParentHash = nil
+	}
+	s.CreatedAt = fromTS(created)
+	s.LastActiveAt = fromTS(active)
+	s.ExpiresAt = fromTS(expires)
+	s.RevokedAt = fromTS(revoked)
+	s.RotatedAt = fromTS(rt)
+	return s, nil
+}
+
+// amrArray returns AMR for a NOT NULL text[]: nil becomes the empty
+// array, and comes back nil.
+func amrArray(amr []string) []string {
+	if amr == nil {
+		return []string{}
+	}
+	return amr
+}
+
+// issuedAt is when a session's live refresh token was issued.
+func issuedAt(s store.Session) time.Time {
+	if s.RotatedAt.IsZero() {
+		return s.CreatedAt
+	}
+	return s.RotatedAt
+}
+
+// CreateSession inserts s and records s.RefreshHash as issued by it, in one
+// transaction. store.ErrAlreadyExists if the id or the refresh hash is
+// taken; store.ErrNotFound if the user does not exist.
+func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
+	id, ok := canonicalID(s.ID)
+	if !ok {
+		return wrap("create session", errInvalidID)
+	}
+	userID, ok := canonicalID(s.UserID)
+	if !ok {
+		return wrap("create session", store.ErrNotFound)
+	}
+	if len(s.RefreshHash) == 0 {
+		return wrap("create session", errEmptyRefreshHash)
+	}
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			id, userID, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
+			s.UserAgent, s.IP, amrArray(s.AMR), s.AAL, s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation)
+		if pgCode(err) == codeForeignKeyViolation {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
+			s.RefreshHash, id, issuedAt(s))
+		return err
+	})
+	return finish("create session", err)
+}
+
+// GetSession returns the session with this id, revoked or not;
+// store.ErrNotFound if none.
+func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return store.Session{}, wrap("get session", store.ErrNotFound)
+	}
+	s, err := scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
+	if err != nil {
+		return store.Session{}, wrap("get session", err)
+	}
+	return s, nil
+}
+
+// GetSessionByRefreshHash returns the session that issued the refresh
+// token with this hash, whether it is the live token or an older one.
+func (db *DB) GetSessionByRefreshHash(ctx context.Context, hash []byte) (store.Session, error) {
+	if len(hash) == 0 {
+		return store.Session{}, wrap("get session by refresh hash", store.ErrNotFound)
+	}
+	s, err := scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumnsOf+`
+		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+		WHERE r.hash = $1`, hash))
+	if err != nil {
+		return store.Session{}, wrap("get session by refresh hash", err)
+	}
+	return s, nil
+}
+
+// ListSessions returns the user's sessions that are not revoked, newest
+// first (ties broken by id, descending).
+func (db *DB) ListSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	userID, ok := canonicalID(userID)
+	if !ok {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE user_id = $1 AND revoked_at IS NULL
+		ORDER BY created_at DESC, id DESC`, userID)
+	if err != nil {
+		return nil, wrap("list sessions", err)
+	}
+	sessions, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Session, error) { return scanSession(row) })
+	if err != nil {
+		return nil, wrap("list sessions", err)
+	}
+	return sessions, nil
+}
+
+// UpdateSession applies fn to the session, locked with FOR UPDATE, and
+// saves the result; a new RefreshHash is recorded as issued by the session
+// in the same transaction (store.ErrAlreadyExists, and nothing written, if
+// any session issued it before). The id and the user id cannot change.
+//
+// Concurrent refreshes of one session queue on the row lock, and each
+// sees the row as the previous one left it: that is what lets exactly one
+// of them rotate a given token.
+func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Session) error) (store.Session, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return store.Session{}, wrap("update session", store.ErrNotFound)
+	}
+	var saved store.Session
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		old, err := scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		s := old
+		// fn must not be able to reach old's slices through s.
+		s.AMR = append([]string(nil), old.AMR...)
+		s.RefreshHash = bytes.Clone(old.RefreshHash)
+		s.ParentHash = bytes.Clone(old.ParentHash)
+		if err := fn(&s); err != nil {
+			return callerError{err}
+		}
+		if s.ID != old.ID || s.UserID != old.UserID {
+			return errors.New("the id and the user id cannot change")
+		}
+		if len(s.RefreshHash) == 0 {
+			return errEmptyRefreshHash
+		}
+		if !bytes.Equal(s.RefreshHash, old.RefreshHash) {
+			_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
+				s.RefreshHash, id, issuedAt(s))
+			if err != nil {
+				return err
+			}
+		}
+		saved, err = scanSession(tx.QueryRow(ctx, `UPDATE sessions SET
+			created_at = $2, last_active_at = $3, expires_at = $4, revoked_at = $5,
+			user_agent = $6, ip = $7, amr = $8, aal = $9,
+			refresh_hash = $10, parent_hash = $11, rotated_at = $12, generation = $13
+			WHERE id = $1 RETURNING `+sessionColumns,
+			id, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
+			s.UserAgent, s.IP, amrArray(s.AMR), s.AAL,
+			s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation))
+		return err
+	})
+	if err != nil {
+		return store.Session{}, finish("update session", err)
+	}
+	return saved, nil
+}
+
+// RevokeSessions marks the user's live sessions revoked at at, except the
+// one with id except (if not ""), and returns how many it marked.
+func (db *DB) RevokeSessions(ctx context.Context, userID, except string, at time.Time) (int64, error) {
+	if at.IsZero() {
+		return 0, wrap("revoke sessions", errors.New("the revocation time is zero"))
+	}
+	userID, ok := canonicalID(userID)
+	if !ok {
+		return 0, nil
+	}
+	// A malformed except names no session, so every live one is revoked:
+	// failing towards signing out is the safe direction. NULL (no
+	// exception) is distinct from every id.
+	var exceptID any
+	if id, ok := canonicalID(except); ok {
+		exceptID = id
+	}
+	tag, err := db.pool.Exec(ctx, `UPDATE sessions SET revoked_at = $1
+		WHERE user_id = $2 AND revoked_at IS NULL AND id IS DISTINCT FROM $3`,
+		at, userID, exceptID)
+	if err != nil {
+		return 0, wrap("revoke sessions", err)
+	}
+	return tag.RowsAffected(), nil
+}

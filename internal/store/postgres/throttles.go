@@ -1,0 +1,91 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+const throttleColumns = `key, failures, last_failure_at, blocked_until`
+
+func scanThrottle(row pgx.Row) (store.Throttle, error) {
+	var (
+		th            store.Throttle
+		last, blocked pgtype.Timestamptz
+	)
+	if err := row.Scan(&th.Key, &th.Failures, &last, &blocked); err != nil {
+		return store.Throttle{}, err
+	}
+	th.LastFailureAt = fromTS(last)
+	th.BlockedUntil = fromTS(blocked)
+	return th, nil
+}
+
+// GetThrottles returns the rows that exist for the keys, in no order.
+func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+throttleColumns+` FROM throttles WHERE key = ANY($1)`, keys)
+	if err != nil {
+		return nil, wrap("get throttles", err)
+	}
+	ths, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Throttle, error) { return scanThrottle(row) })
+	if err != nil {
+		return nil, wrap("get throttles", err)
+	}
+	return ths, nil
+}
+
+// UpdateThrottle applies fn to the row for key, creating it if missing (fn
+// then sees a zero Throttle with Key set), and saves the result. The key
+// cannot change.
+//
+// The row is first created empty if missing, then locked: two callers on
+// a new key cannot both insert it (the second INSERT waits for the first
+// transaction and then does nothing), and both then queue on the row
+// lock, so no increment is lost. If fn fails, the rollback takes the empty
+// row away again.
+func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Throttle) error) (store.Throttle, error) {
+	var saved store.Throttle
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO throttles (key) VALUES ($1) ON CONFLICT (key) DO NOTHING`, key)
+		if err != nil {
+			return err
+		}
+		th, err := scanThrottle(tx.QueryRow(ctx, `SELECT `+throttleColumns+` FROM throttles WHERE key = $1 FOR UPDATE`, key))
+		if err != nil {
+			return err
+		}
+		if err := fn(&th); err != nil {
+			return callerError{err}
+		}
+		if th.Key != key {
+			return errors.New("the key cannot change")
+		}
+		saved, err = scanThrottle(tx.QueryRow(ctx, `UPDATE throttles
+			SET failures = $2, last_failure_at = $3, blocked_until = $4
+			WHERE key = $1 RETURNING `+throttleColumns,
+			key, th.Failures, nullTime(th.LastFailureAt), nullTime(th.BlockedUntil)))
+		return err
+	})
+	if err != nil {
+		return store.Throttle{}, finish("update throttle", err)
+	}
+	return saved, nil
+}
+
+// DeleteThrottles removes the rows for the keys; missing keys are fine.
+func (db *DB) DeleteThrottles(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if _, err := db.pool.Exec(ctx, `DELETE FROM throttles WHERE key = ANY($1)`, keys); err != nil {
+		return wrap("delete throttles", err)
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+const userColumns = `id, email, email_verified, password_hash, metadata, disabled,
+	created_at, updated_at, last_sign_in_at, password_changed_at`
+
+func scanUser(row pgx.Row) (store.User, error) {
+	var (
+		u                                 store.User
+		metadata                          []byte
+		created, updated, signIn, pwdChgd pgtype.Timestamptz
+	)
+	err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.PasswordHash, &metadata, &u.Disabled,
+		&created, &updated, &signIn, &pwdChgd)
+	if err != nil {
+		return store.User{}, err
+	}
+	u.Metadata = json.RawMessage(metadata)
+	u.CreatedAt = fromTS(created)
+	u.UpdatedAt = fromTS(updated)
+	u.LastSignInAt = fromTS(signIn)
+	u.PasswordChangedAt = fromTS(pwdChgd)
+	return u, nil
+}
+
+// metadataJSON validates a user's metadata; nil or empty is stored as the
+// empty object, as store.User promises. jsonb normalises it: it comes back
+// as equal JSON, not byte for byte.
+func metadataJSON(m json.RawMessage) (json.RawMessage, error) {
+	if len(m) == 0 {
+		return json.RawMessage(`{}`), nil
+	}
+	if !json.Valid(m) {
+		return nil, errors.New("metadata is not valid JSON")
+	}
+	return m, nil
+}
+
+// CreateUser inserts u; store.ErrAlreadyExists if its id or email is
+// taken. u.ID must be a UUID.
+func (db *DB) CreateUser(ctx context.Context, u store.User) error {
+	id, ok := canonicalID(u.ID)
+	if !ok {
+		return wrap("create user", errInvalidID)
+	}
+	metadata, err := metadataJSON(u.Metadata)
+	if err != nil {
+		return wrap("create user", err)
+	}
+	_, err = db.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
+		u.CreatedAt, u.UpdatedAt, nullTime(u.LastSignInAt), nullTime(u.PasswordChangedAt))
+	if err != nil {
+		return wrap("create user", err)
+	}
+	return nil
+}
+
+// GetUser returns the user with this id; store.ErrNotFound if none.
+func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return store.User{}, wrap("get user", store.ErrNotFound)
+	}
+	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	if err != nil {
+		return store.User{}, wrap("get user", err)
+	}
+	return u, nil
+}
+
+// GetUserByEmail returns the user with this (already normalised) email;
+// store.ErrNotFound if none.
+func (db *DB) GetUserByEmail(ctx context.Context, email string) (store.User, error) {
+	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+	if err != nil {
+		return store.User{}, wrap("get user by email", err)
+	}
+	return u, nil
+}
+
+// ListUsers pages through users in creation order (ties broken by id).
+// store.ErrNotFound if opts.After names no user, so that a deleted cursor
+// is not mistaken for the end of the list.
+func (db *DB) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([]store.User, error) {
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if opts.After == "" {
+		rows, err = db.pool.Query(ctx, `SELECT `+userColumns+` FROM users
+			ORDER BY created_at, id LIMIT $1`, limit)
+	} else {
+		after, ok := canonicalID(opts.After)
+		if !ok {
+			return nil, wrap("list users", store.ErrNotFound)
+		}
+		var created pgtype.Timestamptz
+		err = db.pool.QueryRow(ctx, `SELECT created_at FROM users WHERE id = $1`, after).Scan(&created)
+		if err != nil {
+			return nil, wrap("list users", err)
+		}
+		rows, err = db.pool.Query(ctx, `SELECT `+userColumns+` FROM users
+			WHERE (created_at, id) > ($1, $2)
+			ORDER BY created_at, id LIMIT $3`, created, after, limit)
+	}
+	if err != nil {
+		return nil, wrap("list users", err)
+	}
+	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.User, error) { return scanUser(row) })
+	if err != nil {
+		return nil, wrap("list users", err)
+	}
+	return users, nil
+}
+
+// UpdateUser applies fn to the user, locked with FOR UPDATE, and saves the
+// result; see store.Store. Changing the id is an error.
+func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return store.User{}, wrap("update user", store.ErrNotFound)
+	}
+	var saved store.User
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if err := fn(&u); err != nil {
+			return callerError{err}
+		}
+		if u.ID != id {
+			return errors.New("the id cannot change")
+		}
+		metadata, err := metadataJSON(u.Metadata)
+		if err != nil {
+			return err
+		}
+		saved, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET
+			email = $2, email_verified = $3, password_hash = $4, metadata = $5, disabled = $6,
+			created_at = $7, updated_at = $8, last_sign_in_at = $9, password_changed_at = $10
+			WHERE id = $1 RETURNING `+userColumns,
+			id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
+			u.CreatedAt, u.UpdatedAt, nullTime(u.LastSignInAt), nullTime(u.PasswordChangedAt)))
+		return err
+	})
+	if err != nil {
+		return store.User{}, finish("update user", err)
+	}
+	return saved, nil
+}
+
+// DeleteUser removes the user; the schema's cascades remove its sessions
+// and their refresh tokens in the same statement. store.ErrNotFound if
+// there is no such user.
+func (db *DB) DeleteUser(ctx context.Context, id string) error {
+	id, ok := canonicalID(id)
+	if !ok {
+		return wrap("delete user", store.ErrNotFound)
+	}
+	tag, err := db.pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	if err != nil {
+		return wrap("delete user", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return wrap("delete user", store.ErrNotFound)
+	}
+	return nil
+}

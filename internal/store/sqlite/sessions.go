@@ -1,0 +1,245 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+const sessionColumns = `id, user_id, created_at, last_active_at, expires_at, revoked_at,
+	user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation`
+
+// sessionColumnsOf is sessionColumns qualified with the alias s, for joins.
+const sessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at,
+	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation`
+
+var errEmptyRefreshHash = errors.New("refresh hash is empty")
+
+func scanSession(row scanner) (store.Session, error) {
+	var (
+		s                                     store.Session
+		amr                                   string
+		created, active, expires, revoked, rt sql.NullInt64
+	)
+	err := row.Scan(&s.ID, &s.UserID, &created, &active, &expires, &revoked,
+		&s.UserAgent, &s.IP, &amr, &s.AAL, &s.RefreshHash, &s.ParentHash, &rt, &s.Generation)
+	if err != nil {
+		return store.Session{}, err
+	}
+	if err := json.Unmarshal([]byte(amr), &s.AMR); err != nil {
+		return store.Session{}, err
+	}
+	if len(s.AMR) == 0 {
+		s.AMR = nil
+	}
+	s.CreatedAt = fromMicros(created)
+	s.LastActiveAt = fromMicros(active)
+	s.ExpiresAt = fromMicros(expires)
+	s.RevokedAt = fromMicros(revoked)
+	s.RotatedAt = fromMicros(rt)
+	s.RefreshHash = nilIfEmpty(s.RefreshHash)
+	s.ParentHash = nilIfEmpty(s.ParentHash)
+	return s, nil
+}
+
+// amrText encodes AMR as a JSON array; nil and empty are both "[]" and
+// come back nil.
+func amrText(amr []string) (string, error) {
+	if len(amr) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(amr)
+	return string(b), err
+}
+
+// issuedAt is when a session's live refresh token was issued.
+func issuedAt(s store.Session) time.Time {
+	if s.RotatedAt.IsZero() {
+		return s.CreatedAt
+	}
+	return s.RotatedAt
+}
+
+// CreateSession inserts s and records s.RefreshHash as issued by it, in one
+// transaction. store.ErrAlreadyExists if the id or the refresh hash is
+// taken; store.ErrNotFound if the user does not exist.
+func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
+	id, ok := canonicalID(s.ID)
+	if !ok {
+		return wrap("create session", errInvalidID)
+	}
+	userID, ok := canonicalID(s.UserID)
+	if !ok {
+		return wrap("create session", store.ErrNotFound)
+	}
+	if len(s.RefreshHash) == 0 {
+		return wrap("create session", errEmptyRefreshHash)
+	}
+	amr, err := amrText(s.AMR)
+	if err != nil {
+		return wrap("create session", err)
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, userID, micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
+			s.UserAgent, s.IP, amr, s.AAL, s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation)
+		if isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`,
+			s.RefreshHash, id, micros(issuedAt(s)))
+		return err
+	})
+	return finish("create session", err)
+}
+
+// GetSession returns the session with this id, revoked or not;
+// store.ErrNotFound if none.
+func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return store.Session{}, wrap("get session", store.ErrNotFound)
+	}
+	s, err := scanSession(db.read.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	if err != nil {
+		return store.Session{}, wrap("get session", err)
+	}
+	return s, nil
+}
+
+// GetSessionByRefreshHash returns the session that issued the refresh
+// token with this hash, whether it is the live token or an older one.
+func (db *DB) GetSessionByRefreshHash(ctx context.Context, hash []byte) (store.Session, error) {
+	if len(hash) == 0 {
+		return store.Session{}, wrap("get session by refresh hash", store.ErrNotFound)
+	}
+	s, err := scanSession(db.read.QueryRowContext(ctx, `SELECT `+sessionColumnsOf+`
+		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+		WHERE r.hash = ?`, hash))
+	if err != nil {
+		return store.Session{}, wrap("get session by refresh hash", err)
+	}
+	return s, nil
+}
+
+// ListSessions returns the user's sessions that are not revoked, newest
+// first (ties broken by id, descending).
+func (db *DB) ListSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	userID, ok := canonicalID(userID)
+	if !ok {
+		return nil, nil
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE user_id = ? AND revoked_at IS NULL
+		ORDER BY created_at DESC, id DESC`, userID)
+	if err != nil {
+		return nil, wrap("list sessions", err)
+	}
+	defer rows.Close()
+	var sessions []store.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, wrap("list sessions", err)
+		}
+		sessions = append(sessions, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list sessions", err)
+	}
+	return sessions, nil
+}
+
+// UpdateSession applies fn to the session under the write lock and saves
+// the result; a new RefreshHash is recorded as issued by the session in the
+// same transaction (store.ErrAlreadyExists, and nothing written, if any
+// session issued it before). The id and the user id cannot change.
+func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Session) error) (store.Session, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return store.Session{}, wrap("update session", store.ErrNotFound)
+	}
+	var saved store.Session
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		old, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		s := old
+		// fn must not be able to reach old's slices through s.
+		s.AMR = append([]string(nil), old.AMR...)
+		s.RefreshHash = bytes.Clone(old.RefreshHash)
+		s.ParentHash = bytes.Clone(old.ParentHash)
+		if err := fn(&s); err != nil {
+			return callerError{err}
+		}
+		if s.ID != old.ID || s.UserID != old.UserID {
+			return errors.New("the id and the user id cannot change")
+		}
+		if len(s.RefreshHash) == 0 {
+			return errEmptyRefreshHash
+		}
+		if !bytes.Equal(s.RefreshHash, old.RefreshHash) {
+			_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`,
+				s.RefreshHash, id, micros(issuedAt(s)))
+			if err != nil {
+				return err
+			}
+		}
+		amr, err := amrText(s.AMR)
+		if err != nil {
+			return err
+		}
+		saved, err = scanSession(tx.QueryRowContext(ctx, `UPDATE sessions SET
+			created_at = ?, last_active_at = ?, expires_at = ?, revoked_at = ?,
+			user_agent = ?, ip = ?, amr = ?, aal = ?,
+			refresh_hash = ?, parent_hash = ?, rotated_at = ?, generation = ?
+			WHERE id = ? RETURNING `+sessionColumns,
+			micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
+			s.UserAgent, s.IP, amr, s.AAL,
+			s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
+			id))
+		return err
+	})
+	if err != nil {
+		return store.Session{}, finish("update session", err)
+	}
+	return saved, nil
+}
+
+// RevokeSessions marks the user's live sessions revoked at at, except the
+// one with id except (if not ""), and returns how many it marked.
+func (db *DB) RevokeSessions(ctx context.Context, userID, except string, at time.Time) (int64, error) {
+	if at.IsZero() {
+		return 0, wrap("revoke sessions", errors.New("the revocation time is zero"))
+	}
+	userID, ok := canonicalID(userID)
+	if !ok {
+		return 0, nil
+	}
+	// A malformed except names no session, so every live one is revoked:
+	// failing towards signing out is the safe direction.
+	except, _ = canonicalID(except)
+	res, err := db.write.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?
+		WHERE user_id = ? AND revoked_at IS NULL AND id <> ?`,
+		micros(at), userID, except)
+	if err != nil {
+		return 0, wrap("revoke sessions", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, wrap("revoke sessions", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,262 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+var _ store.Store = (*DB)(nil)
+
+// busyTimeout is how long a statement waits for another connection's lock
+// (another process's writer, or a checkpoint) before SQLite gives up with
+// SQLITE_BUSY, which callers see as store.ErrUnavailable.
+const busyTimeout = 5 * time.Second
+
+// DB is a store.Store on one SQLite file. It is safe for concurrent use.
+//
+// SQLite admits one writer at a time, so DB keeps two pools: a single
+// writer connection, which runs every write (those of more than one
+// statement as BEGIN IMMEDIATE transactions), and a pool of read-only
+// connections that WAL lets run alongside the writer. Writers in this process therefore queue in
+// database/sql, honouring their contexts, instead of spinning in SQLite's
+// busy handler; busy_timeout only arbitrates between processes.
+//
+// The funcs given to the Update methods run while that writer is held, so
+// every other write in the process waits for them: they must be quick (no
+// network calls, no password hashing) and must not call the DB's write
+// methods, which would wait for themselves.
+type DB struct {
+	path  string
+	write *sql.DB
+	read  *sql.DB
+}
+
+// Open opens (creating it if missing) the SQLite database at path, a file
+// name without URI parameters. Its directory must exist. Open checks that
+// the file can be opened but does not touch the schema: call Migrate.
+func Open(ctx context.Context, path string) (*DB, error) {
+	// The pragmas go after a '?', and each pooled connection to
+	// ":memory:" would get a database of its own.
+	if path == "" || strings.Contains(path, "?") || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return nil, errors.New("sqlite: open: path must be a plain file name")
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("sqlite: open: directory of %s: %w", path, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("sqlite: open: %s is not a directory", dir)
+	}
+
+	// The pragmas travel in the DSN so that the driver applies them to
+	// every connection it opens, not only the first one.
+	//
+	// synchronous=NORMAL in WAL mode fsyncs at checkpoints, not at every
+	// commit: a commit survives the process crashing or being killed, but
+	// the last few commits can be lost if the machine loses power. Login
+	// throttles and refresh rotations are worth that trade; FULL would cost
+	// an fsync per refresh.
+	common := fmt.Sprintf("_busy_timeout=%d&_foreign_keys=1&_journal_mode=WAL&_synchronous=NORMAL",
+		busyTimeout.Milliseconds())
+	write, err := sql.Open("sqlite", path+"?"+common+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	// One connection: SQLite has one writer anyway, and a second writer
+	// connection in this process would only wait in the busy handler.
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+
+	read, err := sql.Open("sqlite", path+"?"+common+"&_query_only=1")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+
+	db := &DB{path: path, write: write, read: read}
+	// The writer first: it creates the file and switches it to WAL before a
+	// read-only connection could try to.
+	if err := write.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, wrap("open", err)
+	}
+	if err := read.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, wrap("open", err)
+	}
+	return db, nil
+}
+
+// Close closes both connection pools.
+func (db *DB) Close() error {
+	return errors.Join(db.write.Close(), db.read.Close())
+}
+
+// Ping checks that both pools can reach the file; store.ErrUnavailable if
+// not.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.write.PingContext(ctx); err != nil {
+		return wrap("ping", err)
+	}
+	if err := db.read.PingContext(ctx); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a write transaction; BEGIN IMMEDIATE (from the DSN's
+// _txlock) takes the write lock up front, so the rows fn reads cannot
+// change before it writes, and no deferred-to-write upgrade can fail with
+// SQLITE_BUSY halfway.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	// A no-op after Commit; on every other path (an error, a panic in a
+	// caller's func) it undoes everything.
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// callerError carries an error returned by a caller's func out of a
+// transaction, so that it is returned unchanged rather than wrapped like a
+// database error.
+type callerError struct{ err error }
+
+func (e callerError) Error() string { return e.err.Error() }
+
+// finish turns the error of a transaction into what a method returns: the
+// caller's own error as it was, anything else wrapped and mapped.
+func finish(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce callerError
+	if errors.As(err, &ce) {
+		return ce.err
+	}
+	return wrap(op, err)
+}
+
+// wrap maps a driver error onto the store sentinels and adds the
+// operation. The driver's message is kept (for logs) only where it helps an
+// operator: for ErrAlreadyExists and ErrNotFound the sentinel says it all.
+func wrap(op string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyExists):
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+	case isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE), isCode(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY):
+		return fmt.Errorf("sqlite: %s: %w", op, store.ErrAlreadyExists)
+	case unavailable(err):
+		return fmt.Errorf("sqlite: %s: %w: %w", op, store.ErrUnavailable, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// isCode reports whether err is a SQLite error with this extended result
+// code.
+func isCode(err error, code int) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == code
+}
+
+// unavailable reports whether err means that the database cannot serve
+// now, as opposed to a bad request: the file is locked past the busy
+// timeout, read-only, full, failing I/O or cannot be opened, or the caller
+// ran out of time waiting for it.
+func unavailable(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff { // the primary code of an extended one
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY,
+			sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
+			sqlite3.SQLITE_NOMEM:
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn)
+}
+
+// canonicalID returns the canonical (lower-case, hyphenated) form of a
+// UUID, the form PostgreSQL returns, so that both backends agree on ids.
+func canonicalID(id string) (string, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// errInvalidID is returned when a caller inserts a row whose id is not a
+// UUID; lookups by such an id answer store.ErrNotFound instead.
+var errInvalidID = errors.New("id is not a UUID")
+
+// micros encodes a time for a NOT NULL column.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// nullMicros encodes a time for a nullable column: the zero time is NULL.
+func nullMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros decodes a time column; NULL and the encoded zero time both
+// come back as the zero time.
+func fromMicros(v sql.NullInt64) time.Time {
+	if !v.Valid || v.Int64 == zeroMicros {
+		return time.Time{}
+	}
+	return time.UnixMicro(v.Int64).UTC()
+}
+
+var zeroMicros = time.Time{}.UnixMicro()
+
+// blob returns nil for an empty slice so that an empty hash is stored as
+// NULL and comes back nil.
+func blob(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// nilIfEmpty normalises a scanned BLOB: empty comes back nil.
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}

@@ -1,0 +1,111 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+const throttleColumns = `key, failures, last_failure_at, blocked_until`
+
+func scanThrottle(row scanner) (store.Throttle, error) {
+	var (
+		th            store.Throttle
+		last, blocked sql.NullInt64
+	)
+	if err := row.Scan(&th.Key, &th.Failures, &last, &blocked); err != nil {
+		return store.Throttle{}, err
+	}
+	th.LastFailureAt = fromMicros(last)
+	th.BlockedUntil = fromMicros(blocked)
+	return th, nil
+}
+
+// keyList passes a list of keys as one JSON parameter that json_each
+// expands, so that the statement text does not depend on how many keys
+// there are and no key is ever spliced into SQL.
+func keyList(keys []string) (string, error) {
+	b, err := json.Marshal(keys)
+	return string(b), err
+}
+
+// GetThrottles returns the rows that exist for the keys, in no order.
+func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	list, err := keyList(keys)
+	if err != nil {
+		return nil, wrap("get throttles", err)
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+throttleColumns+` FROM throttles
+		WHERE key IN (SELECT value FROM json_each(?))`, list)
+	if err != nil {
+		return nil, wrap("get throttles", err)
+	}
+	defer rows.Close()
+	var out []store.Throttle
+	for rows.Next() {
+		th, err := scanThrottle(rows)
+		if err != nil {
+			return nil, wrap("get throttles", err)
+		}
+		out = append(out, th)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("get throttles", err)
+	}
+	return out, nil
+}
+
+// UpdateThrottle applies fn to the row for key under the write lock,
+// creating it if missing (fn then sees a zero Throttle with Key set), and
+// saves the result. The key cannot change.
+func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Throttle) error) (store.Throttle, error) {
+	var saved store.Throttle
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		th, err := scanThrottle(tx.QueryRowContext(ctx, `SELECT `+throttleColumns+` FROM throttles WHERE key = ?`, key))
+		if errors.Is(err, sql.ErrNoRows) {
+			th, err = store.Throttle{Key: key}, nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(&th); err != nil {
+			return callerError{err}
+		}
+		if th.Key != key {
+			return errors.New("the key cannot change")
+		}
+		saved, err = scanThrottle(tx.QueryRowContext(ctx, `INSERT INTO throttles (`+throttleColumns+`)
+			VALUES (?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+				last_failure_at = excluded.last_failure_at, blocked_until = excluded.blocked_until
+			RETURNING `+throttleColumns,
+			key, th.Failures, nullMicros(th.LastFailureAt), nullMicros(th.BlockedUntil)))
+		return err
+	})
+	if err != nil {
+		return store.Throttle{}, finish("update throttle", err)
+	}
+	return saved, nil
+}
+
+// DeleteThrottles removes the rows for the keys; missing keys are fine.
+func (db *DB) DeleteThrottles(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	list, err := keyList(keys)
+	if err != nil {
+		return wrap("delete throttles", err)
+	}
+	_, err = db.write.ExecContext(ctx, `DELETE FROM throttles WHERE key IN (SELECT value FROM json_each(?))`, list)
+	if err != nil {
+		return wrap("delete throttles", err)
+	}
+	return nil
+}

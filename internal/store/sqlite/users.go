@@ -1,0 +1,195 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+const userColumns = `id, email, email_verified, password_hash, metadata, disabled,
+	created_at, updated_at, last_sign_in_at, password_changed_at`
+
+func scanUser(row scanner) (store.User, error) {
+	var (
+		u                                 store.User
+		metadata                          string
+		created, updated, signIn, pwdChgd sql.NullInt64
+	)
+	err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.PasswordHash, &metadata, &u.Disabled,
+		&created, &updated, &signIn, &pwdChgd)
+	if err != nil {
+		return store.User{}, err
+	}
+	u.Metadata = json.RawMessage(metadata)
+	u.CreatedAt = fromMicros(created)
+	u.UpdatedAt = fromMicros(updated)
+	u.LastSignInAt = fromMicros(signIn)
+	u.PasswordChangedAt = fromMicros(pwdChgd)
+	return u, nil
+}
+
+// metadataText validates a user's metadata; nil or empty is stored as the
+// empty object, as store.User promises.
+func metadataText(m json.RawMessage) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	if !json.Valid(m) {
+		return "", errors.New("metadata is not valid JSON")
+	}
+	return string(m), nil
+}
+
+// CreateUser inserts u; store.ErrAlreadyExists if its id or email is
+// taken. u.ID must be a UUID.
+func (db *DB) CreateUser(ctx context.Context, u store.User) error {
+	id, ok := canonicalID(u.ID)
+	if !ok {
+		return wrap("create user", errInvalidID)
+	}
+	metadata, err := metadataText(u.Metadata)
+	if err != nil {
+		return wrap("create user", err)
+	}
+	_, err = db.write.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
+		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastSignInAt), nullMicros(u.PasswordChangedAt))
+	if err != nil {
+		return wrap("create user", err)
+	}
+	return nil
+}
+
+// GetUser returns the user with this id; store.ErrNotFound if none.
+func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return store.User{}, wrap("get user", store.ErrNotFound)
+	}
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if err != nil {
+		return store.User{}, wrap("get user", err)
+	}
+	return u, nil
+}
+
+// GetUserByEmail returns the user with this (already normalised) email;
+// store.ErrNotFound if none.
+func (db *DB) GetUserByEmail(ctx context.Context, email string) (store.User, error) {
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	if err != nil {
+		return store.User{}, wrap("get user by email", err)
+	}
+	return u, nil
+}
+
+// ListUsers pages through users in creation order (ties broken by id).
+// store.ErrNotFound if opts.After names no user, so that a deleted cursor
+// is not mistaken for the end of the list.
+func (db *DB) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([]store.User, error) {
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if opts.After == "" {
+		rows, err = db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+			ORDER BY created_at, id LIMIT ?`, limit)
+	} else {
+		after, ok := canonicalID(opts.After)
+		if !ok {
+			return nil, wrap("list users", store.ErrNotFound)
+		}
+		var created int64
+		err = db.read.QueryRowContext(ctx, `SELECT created_at FROM users WHERE id = ?`, after).Scan(&created)
+		if err != nil {
+			return nil, wrap("list users", err)
+		}
+		rows, err = db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+			WHERE (created_at, id) > (?, ?)
+			ORDER BY created_at, id LIMIT ?`, created, after, limit)
+	}
+	if err != nil {
+		return nil, wrap("list users", err)
+	}
+	defer rows.Close()
+	var users []store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, wrap("list users", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list users", err)
+	}
+	return users, nil
+}
+
+// UpdateUser applies fn to the user under the write lock and saves the
+// result; see store.Store. Changing the id is an error.
+func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return store.User{}, wrap("update user", store.ErrNotFound)
+	}
+	var saved store.User
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		if err := fn(&u); err != nil {
+			return callerError{err}
+		}
+		if u.ID != id {
+			return errors.New("the id cannot change")
+		}
+		metadata, err := metadataText(u.Metadata)
+		if err != nil {
+			return err
+		}
+		saved, err = scanUser(tx.QueryRowContext(ctx, `UPDATE users SET
+			email = ?, email_verified = ?, password_hash = ?, metadata = ?, disabled = ?,
+			created_at = ?, updated_at = ?, last_sign_in_at = ?, password_changed_at = ?
+			WHERE id = ? RETURNING `+userColumns,
+			u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
+			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastSignInAt), nullMicros(u.PasswordChangedAt),
+			id))
+		return err
+	})
+	if err != nil {
+		return store.User{}, finish("update user", err)
+	}
+	return saved, nil
+}
+
+// DeleteUser removes the user; the schema's cascades remove its sessions
+// and their refresh tokens in the same statement. store.ErrNotFound if
+// there is no such user.
+func (db *DB) DeleteUser(ctx context.Context, id string) error {
+	id, ok := canonicalID(id)
+	if !ok {
+		return wrap("delete user", store.ErrNotFound)
+	}
+	res, err := db.write.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	if err != nil {
+		return wrap("delete user", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap("delete user", err)
+	}
+	if n == 0 {
+		return wrap("delete user", store.ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,444 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+func testSessionRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := mustCreateUser(t, s, newUser(1))
+
+	fresh := newSession(u.ID, 1)
+
+	rotated := newSession(u.ID, 2)
+	rotated.RevokedAt = at(50 * time.Hour)
+	rotated.AMR = []string{"pwd", "otp"}
+	rotated.AAL = "aal2"
+	rotated.ParentHash = hash("rotated/6")
+	rotated.RotatedAt = at(49 * time.Hour)
+	rotated.Generation = 7
+
+	// Empty AMR and hashes come back nil, whatever their spelling.
+	bare := newSession(u.ID, 3)
+	bare.UserAgent, bare.IP, bare.AAL = "", "", ""
+	bare.AMR = []string{}
+	bare.ParentHash = []byte{}
+	wantBare := stored(bare)
+	wantBare.AMR = nil
+	wantBare.ParentHash = nil
+
+	nilAMR := newSession(u.ID, 4)
+	nilAMR.AMR = nil
+
+	tests := []struct {
+		name string
+		in   store.Session
+		want store.Session
+	}{
+		{"fresh: nil parent hash, zero revoked time", fresh, stored(fresh)},
+		{"rotated and revoked", rotated, stored(rotated)},
+		{"empty slices", bare, wantBare},
+		{"nil AMR", nilAMR, stored(nilAMR)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mustCreateSession(t, s, tt.in)
+			got, err := s.GetSession(ctx, tt.in.ID)
+			if err != nil {
+				t.Fatalf("GetSession: %v", err)
+			}
+			diff(t, "GetSession", got, tt.want)
+			got, err = s.GetSessionByRefreshHash(ctx, tt.in.RefreshHash)
+			if err != nil {
+				t.Fatalf("GetSessionByRefreshHash: %v", err)
+			}
+			diff(t, "GetSessionByRefreshHash", got, tt.want)
+		})
+	}
+}
+
+func testCreateSessionErrors(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := mustCreateUser(t, s, newUser(1))
+	orig := mustCreateSession(t, s, newSession(u.ID, 1))
+	if _, err := s.UpdateSession(ctx, orig.ID, rotate("orig/1", at(time.Hour))); err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	want, err := s.GetSession(ctx, orig.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+
+	tests := []struct {
+		name   string
+		change func(*store.Session)
+		want   error // nil: any error will do
+	}{
+		{"same id", func(ss *store.Session) { ss.ID = orig.ID }, store.ErrAlreadyExists},
+		{"unknown user", func(ss *store.Session) { ss.UserID = uuid.NewString() }, store.ErrNotFound},
+		{"malformed user id", func(ss *store.Session) { ss.UserID = "nope" }, store.ErrNotFound},
+		{"live refresh hash of another session", func(ss *store.Session) { ss.RefreshHash = hash("orig/1") }, store.ErrAlreadyExists},
+		{"rotated-away refresh hash of another session", func(ss *store.Session) { ss.RefreshHash = orig.RefreshHash }, store.ErrAlreadyExists},
+		{"no refresh hash", func(ss *store.Session) { ss.RefreshHash = nil }, nil},
+		{"malformed id", func(ss *store.Session) { ss.ID = "nope" }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ss := newSession(u.ID, 2)
+			tt.change(&ss)
+			err := s.CreateSession(ctx, ss)
+			if tt.want != nil {
+				wantErr(t, "CreateSession", err, tt.want)
+			} else if err == nil {
+				t.Errorf("CreateSession: got nil error, want one")
+			}
+			if ss.ID != orig.ID {
+				if _, err := s.GetSession(ctx, ss.ID); !isNotFound(err) {
+					t.Errorf("GetSession(refused session): got %v, want ErrNotFound", err)
+				}
+			}
+			got, err := s.GetSession(ctx, orig.ID)
+			if err != nil {
+				t.Fatalf("GetSession(orig): %v", err)
+			}
+			diff(t, "existing session", got, want)
+			list, err := s.ListSessions(ctx, u.ID)
+			if err != nil || len(list) != 1 {
+				t.Errorf("ListSessions = %d sessions, %v; want 1, nil", len(list), err)
+			}
+		})
+	}
+}
+
+func testSessionNotFound(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := mustCreateUser(t, s, newUser(1))
+	mustCreateSession(t, s, newSession(u.ID, 1))
+	tests := []struct {
+		name string
+		get  func() (store.Session, error)
+	}{
+		{"unknown id", func() (store.Session, error) { return s.GetSession(ctx, uuid.NewString()) }},
+		{"malformed id", func() (store.Session, error) { return s.GetSession(ctx, "nope") }},
+		{"unknown hash", func() (store.Session, error) { return s.GetSessionByRefreshHash(ctx, hash("unknown")) }},
+		{"nil hash", func() (store.Session, error) { return s.GetSessionByRefreshHash(ctx, nil) }},
+		{"empty hash", func() (store.Session, error) { return s.GetSessionByRefreshHash(ctx, []byte{}) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.get()
+			wantErr(t, "get", err, store.ErrNotFound)
+		})
+	}
+}
+
+func testRefreshHashHistory(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := mustCreateUser(t, s, newUser(1))
+	sess := mustCreateSession(t, s, newSession(u.ID, 1))
+	other := mustCreateSession(t, s, newSession(u.ID, 2))
+
+	hashes := [][]byte{sess.RefreshHash}
+	var last store.Session
+	for i := 1; i <= 3; i++ {
+		next := fmt.Sprintf("history/%d", i)
+		var err error
+		last, err = s.UpdateSession(ctx, sess.ID, rotate(next, at(time.Duration(i)*time.Minute)))
+		if err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+		hashes = append(hashes, hash(next))
+	}
+	if last.Generation != 3 {
+		t.Errorf("Generation after 3 rotations = %d, want 3", last.Generation)
+	}
+	diff(t, "RefreshHash after 3 rotations", last.RefreshHash, hash("history/3"))
+	diff(t, "ParentHash after 3 rotations", last.ParentHash, hash("history/2"))
+
+	for i, h := range hashes {
+		got, err := s.GetSessionByRefreshHash(ctx, h)
+		if err != nil {
+			t.Errorf("GetSessionByRefreshHash(hash %d): %v", i, err)
+			continue
+		}
+		diff(t, fmt.Sprintf("session found by hash %d", i), got, last)
+	}
+	got, err := s.GetSessionByRefreshHash(ctx, other.RefreshHash)
+	if err != nil {
+		t.Fatalf("GetSessionByRefreshHash(other): %v", err)
+	}
+	diff(t, "other session", got, stored(other))
+}
+
+func testUpdateSession(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := mustCreateUser(t, s, newUser(1))
+	orig := mustCreateSession(t, s, newSession(u.ID, 1))
+
+	var seen store.Session
+	got, err := s.UpdateSession(ctx, orig.ID, func(ss *store.Session) error {
+		seen = *ss
+		ss.LastActiveAt = at(10 * time.Hour)
+		ss.ExpiresAt = at(20 * time.Hour)
+		ss.RevokedAt = at(11 * time.Hour)
+		ss.UserAgent = "curl/8"
+		ss.IP = "192.0.2.7"
+		ss.AMR = []string{"pwd", "webauthn"}
+		ss.AAL = "aal2"
+		ss.ParentHash = ss.RefreshHash
+		ss.RefreshHash = hash("update/1")
+		ss.RotatedAt = at(10 * time.Hour)
+		ss.Generation = 1
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	diff(t, "session seen by fn", seen, stored(orig))
+
+	want := stored(orig)
+	want.LastActiveAt = at(10 * time.Hour).Truncate(time.Microsecond)
+	want.ExpiresAt = at(20 * time.Hour).Truncate(time.Microsecond)
+	want.RevokedAt = at(11 * time.Hour).Truncate(time.Microsecond)
+	want.UserAgent = "curl/8"
+	want.IP = "192.0.2.7"
+	want.AMR = []string{"pwd", "webauthn"}
+	want.AAL = "aal2"
+	want.ParentHash = orig.RefreshHash
+	want.RefreshHash = hash("update/1")
+	want.RotatedAt = at(10 * time.Hour).Truncate(time.Microsecond)
+	want.Generation = 1
+	diff(t, "UpdateSession result", got, want)
+	reread, err := s.GetSession(ctx, orig.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	diff(t, "GetSession after UpdateSession", reread, want)
+
+	// Without a rotation: fields back to zero and nil, hashes kept.
+	got, err = s.UpdateSession(ctx, orig.ID, func(ss *store.Session) error {
+		ss.RevokedAt = time.Time{}
+		ss.AMR = nil
+		ss.ParentHash = nil
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateSession (no rotation): %v", err)
+	}
+	want.RevokedAt = time.Time{}
+	want.AMR = nil
+	want.ParentHash = nil
+	diff(t, "UpdateSession result (no rotation)", got, want)
+	for _, h := range [][]byte{orig.RefreshHash, hash("update/1")} {
+		if _, err := s.GetSessionByRefreshHash(ctx, h); err != nil {
+			t.Errorf("GetSessionByRefreshHash after update: %v", err)
+		}
+	}
+}
+
+func testUpdateSessionErrors(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := mustCreateUser(t, s, newUser(1))
+	orig := mustCreateSession(t, s, newSession(u.ID, 1))
+	if _, err := s.UpdateSession(ctx, orig.ID, rotate("orig/1", at(time.Hour))); err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	want, err := s.GetSession(ctx, orig.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	other := mustCreateSession(t, s, newSession(u.ID, 2))
+	otherUser := mustCreateUser(t, s, newUser(2))
+
+	tests := []struct {
+		name    string
+		id      string
+		fn      func(*store.Session) error
+		want    error // nil: any error will do
+		wantRun bool
+	}{
+		{"unknown id", uuid.NewString(), func(*store.Session) error { return nil }, store.ErrNotFound, false},
+		{"malformed id", "nope", func(*store.Session) error { return nil }, store.ErrNotFound, false},
+		{"fn error after rotating", orig.ID, func(ss *store.Session) error {
+			if err := rotate("never", at(2*time.Hour))(ss); err != nil {
+				return err
+			}
+			ss.RevokedAt = at(2 * time.Hour)
+			return errBoom
+		}, errBoom, true},
+		{"rotation to another session's hash", orig.ID, func(ss *store.Session) error {
+			ss.RefreshHash = other.RefreshHash
+			ss.Generation++
+			return nil
+		}, store.ErrAlreadyExists, true},
+		{"rotation back to an old hash", orig.ID, func(ss *store.Session) error {
+			ss.RefreshHash = orig.RefreshHash
+			ss.Generation++
+			return nil
+		}, store.ErrAlreadyExists, true},
+		{"empty refresh hash", orig.ID, func(ss *store.Session) error { ss.RefreshHash = nil; return nil }, nil, true},
+		{"id changed", orig.ID, func(ss *store.Session) error { ss.ID = uuid.NewString(); return nil }, nil, true},
+		{"user id changed", orig.ID, func(ss *store.Session) error { ss.UserID = otherUser.ID; return nil }, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ran := false
+			_, err := s.UpdateSession(ctx, tt.id, func(ss *store.Session) error { ran = true; return tt.fn(ss) })
+			if tt.want != nil {
+				wantErr(t, "UpdateSession", err, tt.want)
+			} else if err == nil {
+				t.Errorf("UpdateSession: got nil error, want one")
+			}
+			if ran != tt.wantRun {
+				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
+			}
+			got, err := s.GetSession(ctx, orig.ID)
+			if err != nil {
+				t.Fatalf("GetSession: %v", err)
+			}
+			diff(t, "session after failed update", got, want)
+			if _, err := s.GetSessionByRefreshHash(ctx, hash("never")); !isNotFound(err) {
+				t.Errorf("GetSessionByRefreshHash(hash of a rolled-back rotation): got %v, want ErrNotFound", err)
+			}
+			got, err = s.GetSessionByRefreshHash(ctx, other.RefreshHash)
+			if err != nil {
+				t.Fatalf("GetSessionByRefreshHash(other): %v", err)
+			}
+			if got.ID != other.ID {
+				t.Errorf("other session's hash now finds session %s, want %s", got.ID, other.ID)
+			}
+		})
+	}
+}
+
+func testListSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := mustCreateUser(t, s, newUser(1))
+	v := mustCreateUser(t, s, newUser(2))
+	var mine []store.Session
+	// Created out of order so that insertion order cannot pass for
+	// "newest first".
+	for _, n := range []int{3, 1, 4, 2} {
+		mine = append(mine, mustCreateSession(t, s, newSession(u.ID, n)))
+	}
+	revoked := mine[3] // n == 2
+	if _, err := s.UpdateSession(ctx, revoked.ID, func(ss *store.Session) error {
+		ss.RevokedAt = at(100 * time.Hour)
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	// Expired sessions are listed; the caller judges expiry.
+	expired := mine[1] // n == 1
+	if _, err := s.UpdateSession(ctx, expired.ID, func(ss *store.Session) error {
+		ss.ExpiresAt = at(-time.Hour)
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	theirs := mustCreateSession(t, s, newSession(v.ID, 9))
+
+	wantExpired := stored(expired)
+	wantExpired.ExpiresAt = at(-time.Hour).Truncate(time.Microsecond)
+	tests := []struct {
+		name   string
+		userID string
+		want   []store.Session
+	}{
+		{"newest first, revoked left out", u.ID, []store.Session{stored(mine[2]), stored(mine[0]), wantExpired}},
+		{"other user", v.ID, []store.Session{stored(theirs)}},
+		{"unknown user", uuid.NewString(), nil},
+		{"malformed user id", "nope", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.ListSessions(ctx, tt.userID)
+			if err != nil {
+				t.Fatalf("ListSessions: %v", err)
+			}
+			if len(got) == 0 && len(tt.want) == 0 {
+				return
+			}
+			diff(t, "ListSessions", got, tt.want)
+		})
+	}
+}
+
+func testRevokeSessions(t *testing.T, s store.Store) {
+	tests := []struct {
+		name   string
+		except int // index of the session to keep, or -1
+		want   int64
+	}{
+		{"all", -1, 3},
+		{"all but one", 1, 2},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			u := mustCreateUser(t, s, newUser(10*i+1))
+			v := mustCreateUser(t, s, newUser(10*i+2))
+			var live []store.Session
+			for n := range 3 {
+				live = append(live, mustCreateSession(t, s, newSession(u.ID, n)))
+			}
+			old := mustCreateSession(t, s, newSession(u.ID, 5))
+			earlier := at(time.Minute)
+			if _, err := s.UpdateSession(ctx, old.ID, func(ss *store.Session) error {
+				ss.RevokedAt = earlier
+				return nil
+			}); err != nil {
+				t.Fatalf("UpdateSession: %v", err)
+			}
+			theirs := mustCreateSession(t, s, newSession(v.ID, 1))
+
+			except := ""
+			if tt.except >= 0 {
+				except = live[tt.except].ID
+			}
+			when := at(time.Hour)
+			n, err := s.RevokeSessions(ctx, u.ID, except, when)
+			if err != nil {
+				t.Fatalf("RevokeSessions: %v", err)
+			}
+			if n != tt.want {
+				t.Errorf("RevokeSessions = %d, want %d", n, tt.want)
+			}
+
+			check := func(id string, want time.Time) {
+				t.Helper()
+				got, err := s.GetSession(ctx, id)
+				if err != nil {
+					t.Fatalf("GetSession: %v", err)
+				}
+				if !got.RevokedAt.Equal(want.Truncate(time.Microsecond)) {
+					t.Errorf("session %s RevokedAt = %v, want %v", id, got.RevokedAt, want)
+				}
+			}
+			for j, ss := range live {
+				if j == tt.except {
+					check(ss.ID, time.Time{})
+				} else {
+					check(ss.ID, when)
+				}
+			}
+			check(old.ID, earlier)
+			check(theirs.ID, time.Time{})
+
+			n, err = s.RevokeSessions(ctx, u.ID, except, when.Add(time.Hour))
+			if err != nil || n != 0 {
+				t.Errorf("RevokeSessions again = %d, %v; want 0, nil", n, err)
+			}
+		})
+	}
+	n, err := s.RevokeSessions(t.Context(), uuid.NewString(), "", at(time.Hour))
+	if err != nil || n != 0 {
+		t.Errorf("RevokeSessions(unknown user) = %d, %v; want 0, nil", n, err)
+	}
+}

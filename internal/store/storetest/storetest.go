@@ -1,0 +1,273 @@
+package storetest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+// Run runs the conformance suite against a backend. open must return a
+// store on a new, empty database that has not been migrated, and register
+// with t.Cleanup whatever the database itself needs (a temporary file, a
+// schema); Run migrates the store and closes it at the end of the test.
+//
+// The subtests run in parallel, each on its own database.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Ping", testPing},
+		{"UserRoundTrip", testUserRoundTrip},
+		{"CreateUserConflicts", testCreateUserConflicts},
+		{"UserNotFound", testUserNotFound},
+		{"UpdateUser", testUpdateUser},
+		{"UpdateUserErrors", testUpdateUserErrors},
+		{"DeleteUserCascades", testDeleteUserCascades},
+		{"ListUsers", testListUsers},
+		{"SessionRoundTrip", testSessionRoundTrip},
+		{"CreateSessionErrors", testCreateSessionErrors},
+		{"SessionNotFound", testSessionNotFound},
+		{"RefreshHashHistory", testRefreshHashHistory},
+		{"UpdateSession", testUpdateSession},
+		{"UpdateSessionErrors", testUpdateSessionErrors},
+		{"ListSessions", testListSessions},
+		{"RevokeSessions", testRevokeSessions},
+		{"SigningKeys", testSigningKeys},
+		{"SigningKeysFuncError", testSigningKeysFuncError},
+		{"Throttles", testThrottles},
+		{"ThrottleFuncError", testThrottleFuncError},
+		{"Migrations", testMigrations},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, migrated(t, open(t)))
+		})
+	}
+	t.Run("MigrationStatusBeforeMigrate", func(t *testing.T) {
+		t.Parallel()
+		testStatusBeforeMigrate(t, closing(t, open(t)))
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		t.Parallel()
+		s := migrated(t, open(t))
+		runConcurrent(t, []store.Store{s})
+	})
+}
+
+// RunShared runs the tests that need two stores on one database, as two
+// latch instances (or two processes) would have: concurrent migrations and
+// the races of Run's concurrency tests, spread over both stores. open must
+// return two stores opened separately on the same new, empty, unmigrated
+// database.
+func RunShared(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
+	a, b := open(t)
+	closing(t, a)
+	closing(t, b)
+	t.Run("ConcurrentMigrate", func(t *testing.T) {
+		testConcurrentMigrate(t, []store.Store{a, b})
+	})
+	if t.Failed() {
+		return
+	}
+	runConcurrent(t, []store.Store{a, b})
+}
+
+// closing registers s.Close with t.Cleanup and returns s.
+func closing(t *testing.T, s store.Store) store.Store {
+	t.Helper()
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// migrated closes s at the end of the test and migrates it now.
+func migrated(t *testing.T, s store.Store) store.Store {
+	t.Helper()
+	closing(t, s)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+// t0 has nanoseconds and a zone on purpose: stores must come back in UTC,
+// truncated to microseconds.
+var t0 = time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.FixedZone("UTC+5:30", 5*3600+1800))
+
+// at returns t0 plus d.
+func at(d time.Duration) time.Time { return t0.Add(d) }
+
+// errBoom is what callers' funcs return to test rollback.
+var errBoom = errors.New("storetest: boom")
+
+// hash returns a SHA-256, like a refresh token hash.
+func hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// newUser returns a user with every field set, unique by n.
+func newUser(n int) store.User {
+	return store.User{
+		ID:                uuid.NewString(),
+		Email:             fmt.Sprintf("user%d@example.com", n),
+		EmailVerified:     true,
+		PasswordHash:      "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+		Metadata:          json.RawMessage(`{"name": "User ` + fmt.Sprint(n) + `", "tags": ["a", "b"], "n": 1.5}`),
+		Disabled:          false,
+		CreatedAt:         at(time.Duration(n) * time.Minute),
+		UpdatedAt:         at(time.Duration(n)*time.Minute + time.Second),
+		LastSignInAt:      at(time.Duration(n)*time.Minute + 2*time.Second),
+		PasswordChangedAt: at(time.Duration(n)*time.Minute + 3*time.Second),
+	}
+}
+
+// newSession returns a session of user with every field set except the
+// ones a fresh session leaves zero (RevokedAt, ParentHash, Generation).
+func newSession(userID string, n int) store.Session {
+	created := at(time.Duration(n) * time.Hour)
+	return store.Session{
+		ID:           uuid.NewString(),
+		UserID:       userID,
+		CreatedAt:    created,
+		LastActiveAt: created.Add(time.Second),
+		ExpiresAt:    created.Add(30 * 24 * time.Hour),
+		UserAgent:    "Mozilla/5.0 (X11; Linux x86_64) storetest",
+		IP:           "2001:db8::1",
+		AMR:          []string{"pwd"},
+		AAL:          "aal1",
+		RefreshHash:  hash(fmt.Sprintf("%s/0", uuid.NewString())),
+		RotatedAt:    created,
+	}
+}
+
+// newKey returns a signing key created at t0 plus n hours.
+func newKey(n int, state store.KeyState) store.SigningKey {
+	return store.SigningKey{
+		ID:        fmt.Sprintf("key-%d", n),
+		Algorithm: "ES256",
+		State:     state,
+		SealedKey: []byte(fmt.Sprintf("sealed-%d\x00\xff", n)),
+		PublicKey: []byte(fmt.Sprintf(`{"kty":"EC","crv":"P-256","kid":"key-%d"}`, n)),
+		CreatedAt: at(time.Duration(n) * time.Hour),
+	}
+}
+
+// stored returns v as a store gives it back: times truncated to
+// microseconds (cmp compares times with Equal, so the zone is checked
+// apart, by checkUTC).
+func stored[T any](v T) T {
+	rv := reflect.ValueOf(&v).Elem()
+	for i := range rv.NumField() {
+		f := rv.Field(i)
+		if tm, ok := f.Interface().(time.Time); ok {
+			f.Set(reflect.ValueOf(tm.Truncate(time.Microsecond)))
+		}
+	}
+	return v
+}
+
+// checkUTC fails unless every non-zero time in v (a struct, or a slice of
+// them) is in UTC.
+func checkUTC(t *testing.T, v any) {
+	t.Helper()
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice:
+		for i := range rv.Len() {
+			checkUTC(t, rv.Index(i).Interface())
+		}
+	case reflect.Struct:
+		for i := range rv.NumField() {
+			tm, ok := rv.Field(i).Interface().(time.Time)
+			if ok && !tm.IsZero() && tm.Location() != time.UTC {
+				t.Errorf("%T.%s location = %v, want UTC", v, rv.Type().Field(i).Name, tm.Location())
+			}
+		}
+	}
+}
+
+// cmpOpts compares metadata as JSON values: PostgreSQL's jsonb keeps
+// neither whitespace nor key order.
+var cmpOpts = cmp.Options{
+	cmp.Comparer(func(a, b json.RawMessage) bool {
+		var x, y any
+		if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+			return bytes.Equal(a, b)
+		}
+		return reflect.DeepEqual(x, y)
+	}),
+}
+
+// diff reports the difference between got and want, which it checks for
+// UTC times too.
+func diff[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if d := cmp.Diff(want, got, cmpOpts); d != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", what, d)
+	}
+	checkUTC(t, got)
+}
+
+// wantErr fails unless errors.Is(err, want).
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+// isNotFound reports whether err is store.ErrNotFound.
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// mustCreateUser creates u or stops the test.
+func mustCreateUser(t *testing.T, s store.Store, u store.User) store.User {
+	t.Helper()
+	if err := s.CreateUser(t.Context(), u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	return u
+}
+
+// mustCreateSession creates ss or stops the test.
+func mustCreateSession(t *testing.T, s store.Store, ss store.Session) store.Session {
+	t.Helper()
+	if err := s.CreateSession(t.Context(), ss); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	return ss
+}
+
+// rotate returns fn for UpdateSession that rotates the refresh token to
+// hash(next) at when.
+func rotate(next string, when time.Time) func(*store.Session) error {
+	return func(s *store.Session) error {
+		s.ParentHash = s.RefreshHash
+		s.RefreshHash = hash(next)
+		s.RotatedAt = when
+		s.LastActiveAt = when
+		s.Generation++
+		return nil
+	}
+}
+
+func testPing(t *testing.T, s store.Store) {
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping: got %v, want nil", err)
+	}
+}
