@@ -298,7 +298,7 @@ func TestCommandLine(t *testing.T) {
 		{"no command", "", nil, 2, "a command is required"},
 		{"unknown command", "", []string{"frobnicate"}, 2, "frobnicate"},
 		{"unknown flag", "", []string{"serve", "--nope"}, 2, "unknown flag"},
-		{"bad config", "", []string{"migrate", "status", "--access-token-ttl", "soon"}, 1, "LATCH_ACCESS_TOKEN_TTL"},
+		{"bad config", "", []string{"migrate", "status", "--access-token-ttl", "soon"}, 1, "--access-token-ttl: not a duration"},
 		{"migrate status before", "", []string{"migrate", "status"}, 0, "pending"},
 		{"migrate up", "", []string{"migrate", "up"}, 0, "database is at version"},
 		{"migrate status after", "", []string{"migrate", "status"}, 0, "database version"},

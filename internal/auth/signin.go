@@ -236,7 +236,7 @@ func (s *Service) Refresh(ctx context.Context, presented string, c Client) (Toke
 	next := s.successor(presented)
 	nextHash := hashToken(next)
 	var reused bool
-	sess, err = s.store.UpdateSession(ctx, sess.ID, func(x *store.Session) error {
+	updated, err := s.store.UpdateSession(ctx, sess.ID, func(x *store.Session) error {
 		now := s.now().UTC()
 		if !s.sessionLive(*x, now) {
 			return ErrInvalidGrant
@@ -260,13 +260,15 @@ func (s *Service) Refresh(ctx context.Context, presented string, c Client) (Toke
 	})
 	switch {
 	case errors.Is(err, errNoWrite):
-		// sess was not returned by the aborted update; the one read above
-		// carries the right id and claims.
+		// The grace path wrote nothing; the session read above carries the
+		// same id and claims.
 	case err != nil:
 		if errors.Is(err, ErrInvalidGrant) {
 			return TokenResponse{}, ErrInvalidGrant
 		}
 		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
+	default:
+		sess = updated
 	}
 	if reused {
 		s.log.WarnContext(ctx, "refresh token re-used; session revoked", "event", "refresh.reuse", "user_id", u.ID, "session_id", sess.ID, "ip", c.IP)
