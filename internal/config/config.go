@@ -317,7 +317,7 @@ func (c Config) Database() (kind, dsn string, err error) {
 	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
 		return Postgres, c.DatabaseURL, nil
 	default:
-		return "", "", errors.New("database_url: want sqlite:PATH or postgres://...")
+		return "", "", errors.New("database_url: want sqlite:PATH or postgres://USER@HOST/DB")
 	}
 }
 
