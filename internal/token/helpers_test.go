@@ -1,0 +1,300 @@
+package token
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+// fakeKeys is an in-memory KeyStore. Like the real backends it hands out
+// copies, keeps times in UTC at microsecond precision and runs
+// UpdateSigningKeys under one lock.
+type fakeKeys struct {
+	mu    sync.Mutex
+	keys  []store.SigningKey
+	lists int // ListSigningKeys calls
+}
+
+var _ KeyStore = (*fakeKeys)(nil)
+
+func (f *fakeKeys) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lists++
+	return cloneKeys(f.keys), nil
+}
+
+func (f *fakeKeys) UpdateSigningKeys(ctx context.Context, fn func([]store.SigningKey) ([]store.SigningKey, error)) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out, err := fn(cloneKeys(f.keys))
+	if err != nil {
+		return err
+	}
+	for _, k := range cloneKeys(out) {
+		for _, t := range []*time.Time{&k.CreatedAt, &k.ActivatedAt, &k.DeactivateAt, &k.RetireAt} {
+			*t = t.UTC().Truncate(time.Microsecond)
+		}
+		if i := slices.IndexFunc(f.keys, func(o store.SigningKey) bool { return o.ID == k.ID }); i >= 0 {
+			f.keys[i] = k
+		} else {
+			f.keys = append(f.keys, k)
+		}
+	}
+	return nil
+}
+
+func (f *fakeKeys) listCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists
+}
+
+// snapshot returns a new fakeKeys holding a copy of f's keys.
+func (f *fakeKeys) snapshot() *fakeKeys {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &fakeKeys{keys: cloneKeys(f.keys)}
+}
+
+func (f *fakeKeys) inState(s store.KeyState) []store.SigningKey {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []store.SigningKey
+	for _, k := range f.keys {
+		if k.State == s {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func cloneKeys(keys []store.SigningKey) []store.SigningKey {
+	out := make([]store.SigningKey, len(keys))
+	for i, k := range keys {
+		k.SealedKey = slices.Clone(k.SealedKey)
+		k.PublicKey = slices.Clone(k.PublicKey)
+		out[i] = k
+	}
+	return out
+}
+
+// clock is a manual clock: tests step it instead of sleeping.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+const (
+	testIssuer   = "https://auth.example.com"
+	testAudience = "https://api.example.com"
+)
+
+func testSealer(t testing.TB) *Sealer {
+	t.Helper()
+	s, err := NewSealer([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func testOptions(alg string, c *clock) Options {
+	return Options{
+		Issuer:    testIssuer,
+		Audience:  []string{testAudience, "https://other.example.com"},
+		Algorithm: alg,
+		Now:       c.Now,
+	}
+}
+
+// newManager returns an initialised Manager on ks.
+func newManager(t testing.TB, ks KeyStore, opts Options) *Manager {
+	t.Helper()
+	m, err := NewManager(ks, testSealer(t), opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+var (
+	storesMu sync.Mutex
+	stores   = map[string]*fakeKeys{}
+)
+
+// initialisedStore returns a store that Init has filled with keys of alg.
+// The keys are generated once per test binary (a 3072-bit RSA key takes
+// long under -race) and each caller gets its own copy.
+func initialisedStore(t testing.TB, alg string) *fakeKeys {
+	t.Helper()
+	storesMu.Lock()
+	defer storesMu.Unlock()
+	if s, ok := stores[alg]; ok {
+		return s.snapshot()
+	}
+	s := &fakeKeys{}
+	newManager(t, s, testOptions(alg, newClock()))
+	stores[alg] = s
+	return s.snapshot()
+}
+
+// fixture is a Manager with keys of one algorithm and a manual clock.
+type fixture struct {
+	alg   string
+	store *fakeKeys
+	clock *clock
+	m     *Manager
+}
+
+func newFixture(t testing.TB, alg string) *fixture {
+	t.Helper()
+	ks := initialisedStore(t, alg)
+	c := newClock()
+	return &fixture{alg: alg, store: ks, clock: c, m: newManager(t, ks, testOptions(alg, c))}
+}
+
+func (fx *fixture) current() *signingKey { return fx.m.set.Load().current }
+
+// claims returns the claims Issue would fill in, as a JSON object that
+// tests can edit before signing it themselves.
+func (fx *fixture) claims(t testing.TB) map[string]any {
+	t.Helper()
+	now := fx.clock.Now()
+	return map[string]any{
+		"iss":            testIssuer,
+		"sub":            "0190c3d8-7a4e-7c3b-9a1e-3f5d2b8c9e01",
+		"aud":            testAudience,
+		"exp":            now.Add(15 * time.Minute).Unix(),
+		"iat":            now.Unix(),
+		"jti":            "jti-1",
+		"client_id":      "latch",
+		"sid":            "0190c3d8-7a4e-7c3b-9a1e-3f5d2b8c9e02",
+		"amr":            []string{"pwd"},
+		"aal":            "aal1",
+		"email":          "ada@example.com",
+		"email_verified": true,
+	}
+}
+
+// header returns the header Issue writes for the fixture's current key.
+func (fx *fixture) header() map[string]any {
+	return map[string]any{"alg": fx.alg, "kid": fx.current().id, "typ": "at+jwt"}
+}
+
+// sign signs claims under header with the fixture's real private key, so
+// that only the edited part can make Verify refuse the token.
+func (fx *fixture) sign(t testing.TB, header map[string]any, claims any) string {
+	t.Helper()
+	return forge(t, header, claims, signer(t, fx.current().priv))
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	if b, ok := v.([]byte); ok {
+		return b
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// forge builds a compact JWS by hand, so that tests can produce what no
+// well-behaved library would.
+func forge(t testing.TB, header map[string]any, claims any, sign func([]byte) []byte) string {
+	t.Helper()
+	input := b64(mustJSON(t, header)) + "." + b64(mustJSON(t, claims))
+	return input + "." + b64(sign([]byte(input)))
+}
+
+// signer signs a JWS signing input with priv, by the algorithm its type
+// implies, using the standard library only.
+func signer(t testing.TB, priv crypto.Signer) func([]byte) []byte {
+	t.Helper()
+	return func(in []byte) []byte {
+		h := sha256.Sum256(in)
+		switch k := priv.(type) {
+		case *ecdsa.PrivateKey:
+			r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := make([]byte, 64)
+			r.FillBytes(out[:32])
+			s.FillBytes(out[32:])
+			return out
+		case ed25519.PrivateKey:
+			return ed25519.Sign(k, in)
+		case *rsa.PrivateKey:
+			sig, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, h[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sig
+		}
+		t.Fatalf("signer: unexpected key type %T", priv)
+		return nil
+	}
+}
+
+func hmacSigner(secret []byte) func([]byte) []byte {
+	return func(in []byte) []byte {
+		h := hmac.New(sha256.New, secret)
+		h.Write(in)
+		return h.Sum(nil)
+	}
+}
+
+func foreignKey(t testing.TB, alg string) crypto.Signer {
+	t.Helper()
+	k, err := generatePrivate(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// wantInvalid fails unless err wraps ErrInvalidToken.
+func wantInvalid(t testing.TB, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("got error %v, want one wrapping ErrInvalidToken", err)
+	}
+}
+
+var algs = []string{ES256, EdDSA, RS256}
