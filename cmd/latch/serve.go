@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/server"
 )
 
@@ -52,9 +53,11 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 
 	ver, _ := version()
 	reg := prometheus.NewRegistry()
-	handler := server.New(server.Deps{
-		Config: cfg, Auth: a.auth, Keys: a.tokens, DB: a.db, Log: log, Registry: reg, Version: ver,
-	})
+	deps := server.Deps{Config: cfg, Auth: a.auth, Keys: a.tokens, DB: a.db, Log: log, Registry: reg, Version: ver}
+	if cfg.RateLimit {
+		deps.Buckets = ratelimit.NewBuckets(cfg.AddressRate, cfg.AddressBurst, time.Now)
+	}
+	handler := server.New(deps)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -54,6 +55,13 @@ type Config struct {
 	MaxBodyBytes              int64
 	HashConcurrency           int // 0: the number of CPUs
 	ShutdownTimeout           time.Duration
+	TrustedProxies            []netip.Prefix
+	CORSOrigins               []string
+	BreachedPasswordsURL      string
+	BreachedFailClosed        bool
+	KeyRotationInterval       time.Duration // 0: off
+	AddressRate               float64       // requests per second per client address on credential endpoints
+	AddressBurst              int
 }
 
 // Setting describes one configuration value: its YAML key, environment
@@ -141,6 +149,54 @@ func Settings() []Setting {
 			return nil
 		}},
 		{"shutdown_timeout", "20s", "how long in-flight requests may run on after SIGTERM", durationInto(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"trusted_proxies", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For / Forwarded headers name the client", func(c *Config, v string) error {
+			c.TrustedProxies = nil
+			for _, p := range splitList(v) {
+				prefix, err := netip.ParsePrefix(p)
+				if err != nil {
+					addr, aerr := netip.ParseAddr(p)
+					if aerr != nil {
+						return fmt.Errorf("%q is not an address or CIDR range", p)
+					}
+					prefix = netip.PrefixFrom(addr, addr.BitLen())
+				}
+				c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
+			}
+			return nil
+		}},
+		{"cors_origins", "", "comma-separated origins (scheme://host[:port]) allowed to call latch from a browser", func(c *Config, v string) error {
+			c.CORSOrigins = nil
+			for _, o := range splitList(v) {
+				u, err := url.Parse(o)
+				if o == "*" || o == "null" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+					return fmt.Errorf("%q is not an origin like https://app.example.com (no *, no null, no path)", o)
+				}
+				c.CORSOrigins = append(c.CORSOrigins, strings.ToLower(o))
+			}
+			return nil
+		}},
+		{"breached_passwords_url", "", "k-anonymity range API (e.g. https://api.pwnedpasswords.com/range/) to refuse breached passwords; unset: off", func(c *Config, v string) error {
+			c.BreachedPasswordsURL = v
+			return nil
+		}},
+		{"breached_passwords_fail_closed", "off", "on: refuse new passwords while the breach API cannot be reached; off: let them through", boolInto(func(c *Config) *bool { return &c.BreachedFailClosed })},
+		{"key_rotation_interval", "0s", "rotate signing keys automatically this often (e.g. 720h); 0s: only by 'latch keys rotate'", durationInto(func(c *Config) *time.Duration { return &c.KeyRotationInterval })},
+		{"address_rate", "20", "requests per second each client address may make to the credential endpoints, before login throttling", func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f <= 0 {
+				return errors.New("want a positive number")
+			}
+			c.AddressRate = f
+			return nil
+		}},
+		{"address_burst", "40", "burst allowed above address_rate", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return errors.New("want a whole number of at least 1")
+			}
+			c.AddressBurst = n
+			return nil
+		}},
 	}
 }
 
@@ -396,6 +452,14 @@ func (c Config) validate() []string {
 	}
 	if c.HashConcurrency < 0 {
 		p = append(p, "LATCH_HASH_CONCURRENCY: must not be negative")
+	}
+	if c.BreachedPasswordsURL != "" {
+		if u, err := url.Parse(c.BreachedPasswordsURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p = append(p, "LATCH_BREACHED_PASSWORDS_URL: want an http(s) URL such as https://api.pwnedpasswords.com/range/")
+		}
+	}
+	if c.KeyRotationInterval < 0 {
+		p = append(p, "LATCH_KEY_ROTATION_INTERVAL: must not be negative")
 	}
 	for _, a := range c.TokenAudience {
 		if strings.TrimSpace(a) == "" {

@@ -41,16 +41,25 @@ func (r Rule) delay(n int64) time.Duration {
 type Policy struct {
 	Account Rule // per email, whether or not the account exists
 	Address Rule // per client address, across accounts
+	Pair    Rule // per email and address together
 }
 
-// DefaultPolicy lets a user mistype a few times for free, then slows down
-// guessing on one account to well under 100 attempts a day (NIST SP
-// 800-63B §5.2.2) without ever locking the owner out for good. An address
-// gets more free failures because many users can share one (NAT).
+// DefaultPolicy slows guessing down without ever locking an owner out for
+// good (delays, not lockout):
+//
+//   - one address guessing one account is slowed first (Pair: 5 free, then
+//     1 s doubling to 1 h);
+//   - an account guessed from many addresses next (Account: 10 free, then
+//     1 s doubling to 1 h), which holds one account to about 45 failures a
+//     day, well under NIST SP 800-63B §5.2.2's 100 consecutive failures;
+//   - an address spraying many accounts last (Address: 30 free, then 1 s
+//     doubling to 15 min, forgotten after an hour), since many users can
+//     share one address behind NAT.
 func DefaultPolicy() Policy {
 	return Policy{
-		Account: Rule{Free: 5, Base: time.Second, Max: 15 * time.Minute, Window: 24 * time.Hour},
-		Address: Rule{Free: 20, Base: time.Second, Max: 15 * time.Minute, Window: time.Hour},
+		Account: Rule{Free: 10, Base: time.Second, Max: time.Hour, Window: 24 * time.Hour},
+		Address: Rule{Free: 30, Base: time.Second, Max: 15 * time.Minute, Window: time.Hour},
+		Pair:    Rule{Free: 5, Base: time.Second, Max: time.Hour, Window: 24 * time.Hour},
 	}
 }
 
@@ -75,9 +84,9 @@ type keyRule struct {
 }
 
 func (t *Throttler) keys(email, ip string) []keyRule {
-	ks := []keyRule{{"acct:" + email, t.policy.Account}}
+	ks := []keyRule{{accountKey(email), t.policy.Account}}
 	if ip != "" {
-		ks = append(ks, keyRule{"ip:" + ip, t.policy.Address})
+		ks = append(ks, keyRule{"ip:" + ip, t.policy.Address}, keyRule{pairKey(email, ip), t.policy.Pair})
 	}
 	return ks
 }
@@ -125,16 +134,25 @@ func (t *Throttler) Fail(ctx context.Context, email, ip string) error {
 	return nil
 }
 
-// Succeed forgets the account's failures. The address's failures stay:
-// one right password must not reset a guesser's count across accounts.
-func (t *Throttler) Succeed(ctx context.Context, email, _ string) error {
-	if err := t.store.DeleteThrottles(ctx, []string{"acct:" + email}); err != nil {
+func accountKey(email string) string  { return "acct:" + email }
+func pairKey(email, ip string) string { return "pair:" + email + "|" + ip }
+
+// Succeed forgets the account's failures and those of the account from
+// this address. The address's own failures stay: one right password must
+// not reset a guesser's count across other accounts.
+func (t *Throttler) Succeed(ctx context.Context, email, ip string) error {
+	keys := []string{accountKey(email)}
+	if ip != "" {
+		keys = append(keys, pairKey(email, ip))
+	}
+	if err := t.store.DeleteThrottles(ctx, keys); err != nil {
 		return fmt.Errorf("throttle succeed: %w", err)
 	}
 	return nil
 }
 
-// Unlock clears an account's failures (`latch user unlock`).
+// Unlock clears an account's failures (`latch user unlock`). Per-address
+// rows of the account expire on their own within their window.
 func (t *Throttler) Unlock(ctx context.Context, email string) error {
 	return t.Succeed(ctx, email, "")
 }

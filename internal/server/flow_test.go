@@ -101,7 +101,13 @@ func TestSignupRefusesBadInput(t *testing.T) {
 			{"form not accepted", url.Values{"email": {"a@example.com"}}, "", 415, "unsupported_media_type"},
 			{"text/plain", `{}`, "text/plain", 415, "unsupported_media_type"},
 			{"too large", `{"email":"` + long + `"}`, "", 413, "payload_too_large"},
-			{"deep nesting", strings.Repeat("[", 100000), "", 400, "invalid_request"},
+			{"100,000 nested brackets", strings.Repeat("[", 100000), "", 413, "payload_too_large"},
+			{"60,000 nested brackets", strings.Repeat("[", 60000), "", 400, "invalid_request"},
+			{"nested objects", `{"email":"a@b.co","metadata":` + strings.Repeat(`{"a":`, 10001) + "1" + strings.Repeat("}", 10001) + `}`, "", 400, "invalid_request"},
+			// A duplicate key is refused rather than resolved silently (a
+			// proxy might read the first, encoding/json keeps the last).
+			{"duplicate key", `{"email":"a@example.com","password":"x","password":"` + goodPassword + `"}`, "", 400, "invalid_request"},
+			{"duplicate nested key", `{"email":"dup@example.com","password":"` + goodPassword + `","metadata":{"a":1,"a":2}}`, "", 400, "invalid_request"},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {

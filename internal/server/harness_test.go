@@ -97,19 +97,14 @@ type harness struct {
 
 const testAdminKey = "test-admin-key-0123456789abcdef0123456789"
 
-type harnessOption func(*config.Config)
+// harnessOption sets LATCH_* variables for the harness's configuration.
+type harnessOption func(env map[string]string)
 
 func withEnv(kv ...string) harnessOption {
-	return func(c *config.Config) {
-		env := map[string]string{}
+	return func(env map[string]string) {
 		for i := 0; i+1 < len(kv); i += 2 {
 			env[kv[i]] = kv[i+1]
 		}
-		loaded, err := config.Load(config.Sources{Getenv: func(k string) string { return env[k] }})
-		if err != nil {
-			panic(err)
-		}
-		*c = loaded
 	}
 }
 
@@ -120,12 +115,15 @@ var testParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, K
 
 func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	t.Helper()
-	cfg, err := config.Load(config.Sources{Getenv: func(string) string { return "" }})
+	// The clock stands still, so the per-address bucket never refills:
+	// only tests of the bucket set a burst a test can reach.
+	env := map[string]string{"LATCH_ADDRESS_BURST": "100000"}
+	for _, o := range opts {
+		o(env)
+	}
+	cfg, err := config.Load(config.Sources{Getenv: func(k string) string { return env[k] }})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, o := range opts {
-		o(&cfg)
 	}
 	db := b.open(t)
 	t.Cleanup(func() { db.Close() })
@@ -153,16 +151,20 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := auth.Deps{Store: db, Hasher: hasher, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log}
+	authDeps := auth.Deps{Store: db, Hasher: hasher, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log}
 	if cfg.RateLimit {
-		deps.Throttler = ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
+		authDeps.Throttler = ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
 	}
-	svc := auth.NewService(deps, auth.Options{
+	svc := auth.NewService(authDeps, auth.Options{
 		SessionMaxAge: cfg.SessionMaxAge, SessionIdleTimeout: cfg.SessionIdleTimeout,
 		RefreshReuseGrace: cfg.RefreshReuseGrace, RequireVerification: cfg.SignupRequireVerification,
 		AdminKey: string(cfg.AdminKey), Policy: password.DefaultPolicy(),
 	})
-	h := server.New(server.Deps{Config: cfg, Auth: svc, Keys: tokens, DB: db, Log: log, Version: "test"})
+	deps := server.Deps{Config: cfg, Auth: svc, Keys: tokens, DB: db, Log: log, Version: "test"}
+	if cfg.RateLimit {
+		deps.Buckets = ratelimit.NewBuckets(cfg.AddressRate, cfg.AddressBurst, clk.Now)
+	}
+	h := server.New(deps)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &harness{t: t, srv: srv, clock: clk, db: db, auth: svc, tokens: tokens, cfg: cfg}

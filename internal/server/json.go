@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,34 +65,72 @@ func tooLarge(err error) bool {
 var errTooLarge = newError(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body is too large")
 
 func decodeJSON(body io.Reader, dst any) error {
-	dec := json.NewDecoder(body)
-	if err := dec.Decode(dst); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		var syntaxErr *json.SyntaxError
-		switch {
-		case tooLarge(err):
+	b, err := io.ReadAll(body)
+	if err != nil {
+		if tooLarge(err) {
 			return errTooLarge
-		case errors.Is(err, io.EOF):
-			return badRequest("request body is empty; send a JSON object")
-		case errors.As(err, &typeErr):
+		}
+		return badRequest("request body could not be read")
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return badRequest("request body is empty; send a JSON object")
+	}
+	if err := json.Unmarshal(b, dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
 			if typeErr.Field != "" {
 				return badRequest("field %q has the wrong type: want %s", typeErr.Field, typeErr.Type)
 			}
 			return badRequest("request body must be a JSON object")
-		case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-			return badRequest("request body is not valid JSON")
-		default:
-			return badRequest("request body is not valid JSON")
 		}
+		return badRequest("request body is not valid JSON")
 	}
-	// Anything after the object is a client bug worth reporting.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if tooLarge(err) {
-			return errTooLarge
-		}
-		return badRequest("request body must hold one JSON object")
+	if key, dup := duplicateKey(b); dup {
+		return badRequest("field %s appears more than once", describe(key))
 	}
 	return nil
+}
+
+// duplicateKey finds a key repeated within one JSON object anywhere in b,
+// which must be valid JSON. encoding/json would silently keep the last
+// value, so a body read one way by a proxy or a WAF and another way by
+// latch could smuggle a field past the first.
+func duplicateKey(b []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	// One set of seen keys per open object; nil for an open array.
+	var stack []map[string]bool
+	expectKey := func() bool { return len(stack) > 0 && stack[len(stack)-1] != nil }
+	afterKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				stack = append(stack, map[string]bool{})
+			case '[':
+				stack = append(stack, nil)
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			afterKey = false
+			continue
+		case string:
+			if expectKey() && !afterKey {
+				seen := stack[len(stack)-1]
+				if seen[v] {
+					return v, true
+				}
+				seen[v] = true
+				afterKey = true
+				continue
+			}
+		}
+		afterKey = false
+	}
 }
 
 // decodeForm fills dst's string fields from a form body, by json tag.

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -72,10 +71,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if !validRequestID(id) {
 			id = rand.Text()
 		}
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
+		ip := s.clientAddress(r)
 		ctx := context.WithValue(r.Context(), ctxRequestID, id)
 		ctx = context.WithValue(ctx, ctxClientIP, ip)
 		r = r.WithContext(ctx)
@@ -95,6 +91,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 
 		sw := &statusWriter{ResponseWriter: w}
+		if s.cors(sw, r) {
+			s.metrics.observe("preflight", r.Method, sw.status, time.Since(start))
+			return
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {

@@ -21,14 +21,14 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 		mux.Handle(pattern, h)
 	}
 
-	handle("POST /v1/signup", s.handleSignup())
-	handle("POST /v1/token", s.handleToken())
+	handle("POST /v1/signup", s.limitAddress(s.handleSignup()))
+	handle("POST /v1/token", s.limitAddress(s.handleToken()))
 	handle("GET /v1/user", s.requireUser(s.handleGetUser()))
 	handle("PATCH /v1/user", s.requireUser(s.handlePatchUser()))
 	handle("POST /v1/logout", s.requireUser(s.handleLogout()))
 	handle("GET /v1/sessions", s.requireUser(s.handleListSessions()))
 	handle("DELETE /v1/sessions/{id}", s.requireUser(s.handleDeleteSession()))
-	handle("POST /v1/revoke", s.handleRevoke())
+	handle("POST /v1/revoke", s.limitAddress(s.handleRevoke()))
 	handle("POST /v1/introspect", s.requireAdmin(s.handleIntrospect()))
 	handle("GET /.well-known/jwks.json", s.handleJWKS())
 	handle("GET /.well-known/openid-configuration", s.handleDiscovery())

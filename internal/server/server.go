@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/config"
+	"github.com/latchauth/latch/internal/ratelimit"
 )
 
 // Keys is what the server needs of the signing keys; *token.Manager
@@ -16,6 +17,7 @@ import (
 type Keys interface {
 	JWKS() []byte
 	Algorithms() []string
+	Ready() bool
 }
 
 // Pinger checks the database; store.Store implements it.
@@ -32,6 +34,9 @@ type Deps struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry // metrics are registered here and served at /metrics
 	Version  string
+	// Buckets limits each client address on the credential endpoints;
+	// nil: no limit.
+	Buckets *ratelimit.Buckets
 }
 
 // Server is latch's HTTP handler.
@@ -43,6 +48,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	version string
+	buckets *ratelimit.Buckets
 	handler http.Handler
 }
 
@@ -62,6 +68,7 @@ func New(d Deps) *Server {
 		log:     d.Log,
 		metrics: newMetrics(d.Registry, d.Version),
 		version: d.Version,
+		buckets: d.Buckets,
 	}
 	s.handler = s.middleware(s.routes(d.Registry))
 	return s

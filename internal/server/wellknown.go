@@ -65,7 +65,7 @@ func (s *Server) handleReadyz() http.Handler {
 			encode(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unreachable"})
 			return
 		}
-		if len(s.keys.Algorithms()) == 0 {
+		if !s.keys.Ready() {
 			encode(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "signing keys not loaded"})
 			return
 		}

@@ -1,0 +1,174 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchauth/latch/internal/store/sqlite"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newThrottler(t *testing.T) (*Throttler, *clock) {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), t.TempDir()+"/t.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)}
+	return New(db, DefaultPolicy(), c.now), c
+}
+
+func TestRuleDelay(t *testing.T) {
+	r := Rule{Free: 3, Base: time.Second, Max: 10 * time.Second}
+	for n, want := range map[int64]time.Duration{0: 0, 3: 0, 4: time.Second, 5: 2 * time.Second, 6: 4 * time.Second, 7: 8 * time.Second, 8: 10 * time.Second, 100: 10 * time.Second} {
+		if got := r.delay(n); got != want {
+			t.Errorf("delay(%d): got %v, want %v", n, got, want)
+		}
+	}
+}
+
+// attempt is what a login does: check, then record the outcome.
+func attempt(t *testing.T, th *Throttler, email, ip string, ok bool) time.Duration {
+	t.Helper()
+	ctx := context.Background()
+	wait, err := th.Check(ctx, email, ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wait > 0 {
+		return wait
+	}
+	if ok {
+		err = th.Succeed(ctx, email, ip)
+	} else {
+		err = th.Fail(ctx, email, ip)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+// One address guessing one account is slowed after 5 failures; the same
+// account from another address is not (yet).
+func TestPairSlowsFirst(t *testing.T) {
+	th, _ := newThrottler(t)
+	for i := range 5 {
+		if w := attempt(t, th, "a@x.io", "1.1.1.1", false); w != 0 {
+			t.Fatalf("failure %d throttled early: %v", i+1, w)
+		}
+	}
+	if w := attempt(t, th, "a@x.io", "1.1.1.1", false); w != 0 {
+		t.Fatalf("6th failure: throttled before it was recorded: %v", w)
+	}
+	if w := attempt(t, th, "a@x.io", "1.1.1.1", true); w != time.Second {
+		t.Fatalf("after 6 failures: got wait %v, want 1s", w)
+	}
+	if w := attempt(t, th, "a@x.io", "2.2.2.2", true); w != 0 {
+		t.Fatalf("the owner from another address: got wait %v, want none", w)
+	}
+}
+
+// Many addresses against one account: the account key slows them all
+// after 10 failures, and attempts during a delay do not extend it.
+func TestAccountSlowsDistributedGuessing(t *testing.T) {
+	th, c := newThrottler(t)
+	for i := range 10 {
+		attempt(t, th, "v@x.io", fmt.Sprintf("10.0.0.%d", i), false)
+	}
+	attempt(t, th, "v@x.io", "10.0.1.1", false) // 11th: 1 s
+	for range 50 {
+		if w := attempt(t, th, "v@x.io", "10.0.2.2", false); w != time.Second {
+			t.Fatalf("during the delay: got wait %v, want an unchanged 1s", w)
+		}
+	}
+	c.advance(time.Second)
+	// The real user, after the delay, gets in.
+	if w := attempt(t, th, "v@x.io", "192.0.2.7", true); w != 0 {
+		t.Fatalf("owner after the delay: got wait %v", w)
+	}
+	// Success forgot the account's failures.
+	if w := attempt(t, th, "v@x.io", "10.0.3.3", false); w != 0 {
+		t.Fatalf("after a success: got wait %v", w)
+	}
+}
+
+// An address spraying many accounts is slowed after 30 failures, and a
+// right password on one account does not reset that.
+func TestAddressSlowsSpraying(t *testing.T) {
+	th, c := newThrottler(t)
+	for i := range 31 {
+		attempt(t, th, fmt.Sprintf("u%d@x.io", i), "3.3.3.3", false)
+	}
+	if w := attempt(t, th, "fresh@x.io", "3.3.3.3", true); w != time.Second {
+		t.Fatalf("sprayer: got wait %v, want 1s", w)
+	}
+	c.advance(time.Second)
+	attempt(t, th, "mine@x.io", "3.3.3.3", true)
+	attempt(t, th, "u99@x.io", "3.3.3.3", false) // 32nd: 2 s
+	if w := attempt(t, th, "u100@x.io", "3.3.3.3", false); w != 2*time.Second {
+		t.Fatalf("after a success elsewhere: got wait %v, want 2s", w)
+	}
+	// Forgotten an hour after the last failure.
+	c.advance(time.Hour + 3*time.Second)
+	attempt(t, th, "u101@x.io", "3.3.3.3", false)
+	if w := attempt(t, th, "u102@x.io", "3.3.3.3", false); w != 0 {
+		t.Fatalf("after the window: got wait %v, want none", w)
+	}
+}
+
+// NIST SP 800-63B §5.2.2: well under 100 consecutive failures a day on
+// one account, however many addresses the guesser has.
+func TestAccountFailuresPerDay(t *testing.T) {
+	th, c := newThrottler(t)
+	failures := 0
+	for step := 0; step < 24*60*6; step++ { // every 10 s for a day
+		if attempt(t, th, "target@x.io", fmt.Sprintf("10.1.%d.%d", step/250%250, step%250), false) == 0 {
+			failures++
+		}
+		c.advance(10 * time.Second)
+	}
+	if failures >= 100 {
+		t.Fatalf("%d failures recorded in a day, want well under 100", failures)
+	}
+	t.Logf("%d failures recorded in 24 h against one account from many addresses", failures)
+}
+
+func TestUnlock(t *testing.T) {
+	th, _ := newThrottler(t)
+	for range 12 {
+		attempt(t, th, "lock@x.io", "", false)
+	}
+	if w := attempt(t, th, "lock@x.io", "", true); w == 0 {
+		t.Fatal("not throttled before unlock")
+	}
+	if err := th.Unlock(context.Background(), "lock@x.io"); err != nil {
+		t.Fatal(err)
+	}
+	if w := attempt(t, th, "lock@x.io", "", true); w != 0 {
+		t.Fatalf("after unlock: got wait %v", w)
+	}
+}

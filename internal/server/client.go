@@ -1,0 +1,149 @@
+package server
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clientAddress is the address of the client a request comes from: the
+// connection's peer, or, when that peer is a trusted proxy, the nearest
+// address in X-Forwarded-For (or Forwarded, RFC 7239) that is not a
+// trusted proxy. Walking from the right means a client cannot forge its
+// address by sending the header itself: only what trusted proxies appended
+// is believed.
+func (s *Server) clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	peer = peer.Unmap()
+	if !s.trusted(peer) {
+		return peer.String()
+	}
+	hops := forwardedFor(r.Header)
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := parseHop(hops[i])
+		if err != nil {
+			// Garbage where an address should be: believe nothing past it.
+			return peer.String()
+		}
+		if !s.trusted(a) {
+			return a.String()
+		}
+		peer = a
+	}
+	return peer.String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedFor lists the hops of X-Forwarded-For, or of Forwarded's for=
+// parameters when there is no X-Forwarded-For, in order.
+func forwardedFor(h http.Header) []string {
+	var hops []string
+	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
+		for _, v := range xff {
+			for _, hop := range strings.Split(v, ",") {
+				hops = append(hops, strings.TrimSpace(hop))
+			}
+		}
+		return hops
+	}
+	for _, v := range h.Values("Forwarded") {
+		for _, elem := range strings.Split(v, ",") {
+			for _, pair := range strings.Split(elem, ";") {
+				k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
+				if ok && strings.EqualFold(k, "for") {
+					hops = append(hops, strings.Trim(val, `"`))
+				}
+			}
+		}
+	}
+	return hops
+}
+
+// parseHop reads "1.2.3.4", "1.2.3.4:5678", "2001:db8::1" or
+// "[2001:db8::1]:5678".
+func parseHop(s string) (netip.Addr, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), nil
+	}
+	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
+	return a.Unmap(), err
+}
+
+// limitAddress turns away a client address that exceeds its request rate
+// on a credential endpoint, before the request costs a query or a hash.
+func (s *Server) limitAddress(next http.Handler) http.Handler {
+	if s.buckets == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, wait := s.buckets.Allow(clientIP(r.Context())); !ok {
+			s.log.WarnContext(r.Context(), "address rate exceeded", "event", "address.throttled", "ip", clientIP(r.Context()))
+			s.writeError(w, r, &apiError{Status: http.StatusTooManyRequests, Code: codeRateLimited, Description: "too many requests from this address; retry later", RetryAfter: max(wait, time.Second)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors answers preflight requests and marks answers readable by the
+// origins of LATCH_CORS_ORIGINS, echoing the exact origin (never "*", and
+// never "null"). latch authenticates with bearer tokens, not cookies, so
+// it never sends Access-Control-Allow-Credentials. It reports whether it
+// answered the request itself.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	if len(s.cfg.CORSOrigins) == 0 {
+		return false
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	origin := r.Header.Get("Origin")
+	allowed := origin != "" && s.allowedOrigin(origin)
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	if preflight {
+		h.Add("Vary", "Access-Control-Request-Method")
+		h.Add("Vary", "Access-Control-Request-Headers")
+		if !allowed {
+			s.writeError(w, r, newError(http.StatusForbidden, codeForbidden, "this origin is not allowed"))
+			return true
+		}
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+		h.Set("Access-Control-Max-Age", strconv.Itoa(600))
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	if allowed {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate, X-Request-Id")
+	}
+	return false
+}
+
+func (s *Server) allowedOrigin(origin string) bool {
+	origin = strings.ToLower(origin)
+	for _, o := range s.cfg.CORSOrigins {
+		if o == origin {
+			return true
+		}
+	}
+	return false
+}
