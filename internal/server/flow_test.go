@@ -130,8 +130,8 @@ func TestSignupWeakPassword(t *testing.T) {
 			password string
 			reason   string
 		}{
-			{"short1!", "too_short"},          // NIST SP 800-63B §3.1.1.2: at least 8
-			{"password1", "common"},           // NIST SP 800-63B §3.1.1.2: blocklist
+			{"short1!", "too_short"},             // NIST SP 800-63B §3.1.1.2: at least 8
+			{"password1", "common"},              // NIST SP 800-63B §3.1.1.2: blocklist
 			{"bob@example.com", "matches_email"}, // ASVS 5.0 V6.2: not the user's identifier
 			{strings.Repeat("é", 257), "too_long"},
 		}

@@ -25,13 +25,13 @@ func (s *Server) handleJWKS() http.Handler {
 func (s *Server) handleDiscovery() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		doc := map[string]any{
-			"issuer":                                s.cfg.PublicURL,
-			"jwks_uri":                              s.endpoint("/.well-known/jwks.json"),
-			"token_endpoint":                        s.endpoint("/v1/token"),
-			"revocation_endpoint":                   s.endpoint("/v1/revoke"),
-			"grant_types_supported":                 []string{"password", "refresh_token"},
-			"response_types_supported":              []string{},
-			"token_endpoint_auth_methods_supported": []string{"none"},
+			"issuer":                                     s.cfg.PublicURL,
+			"jwks_uri":                                   s.endpoint("/.well-known/jwks.json"),
+			"token_endpoint":                             s.endpoint("/v1/token"),
+			"revocation_endpoint":                        s.endpoint("/v1/revoke"),
+			"grant_types_supported":                      []string{"password", "refresh_token"},
+			"response_types_supported":                   []string{},
+			"token_endpoint_auth_methods_supported":      []string{"none"},
 			"revocation_endpoint_auth_methods_supported": []string{"none"},
 			"access_token_signing_alg_values_supported":  s.keys.Algorithms(),
 			"userinfo_endpoint":                          s.endpoint("/v1/user"),
