@@ -238,10 +238,9 @@ func splitList(v string) []string {
 // Sources are where Load reads settings from, lowest precedence first
 // after the defaults.
 type Sources struct {
-	File   string                     // YAML file path; "" for none
-	Getenv func(string) string        // LATCH_* variables
-	Flags  map[string]string          // setting name → value, only flags the user set
-	Stat   func(string) (bool, error) // reports whether a file exists; nil: os.Stat
+	File   string              // YAML file path; "" for none
+	Getenv func(string) string // LATCH_* variables
+	Flags  map[string]string   // setting name → value, only flags the user set
 }
 
 // Load builds a Config from defaults < YAML file < environment < flags and

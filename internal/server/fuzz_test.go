@@ -1,0 +1,64 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+type fuzzBody struct {
+	GrantType    string          `json:"grant_type"`
+	Email        string          `json:"email"`
+	Password     string          `json:"password"`
+	RefreshToken string          `json:"refresh_token"`
+	Metadata     json.RawMessage `json:"metadata"`
+	Current      *string         `json:"current_password"`
+}
+
+// FuzzDecodeJSON: the JSON decoder never panics, answers only 400 or 413
+// for what it refuses, and never accepts a body with a repeated key.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"grant_type":"password","email":"a@b.co","password":"x"}`,
+		`{"email":"a","email":"b"}`, `{"metadata":{"a":{"b":1,"b":2}}}`, `[]`, `null`, `{`, `{"password":123}`,
+		`{"a":[{"x":1},{"x":1}]}`, `{"metadata":{}} {}`, "\xff", strings.Repeat("[", 1000), `{"current_password":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var dst fuzzBody
+		err := decodeJSON(bytes.NewReader(b), &dst)
+		if err == nil {
+			if key, dup := duplicateKey(b); dup {
+				t.Fatalf("accepted a body repeating %q", key)
+			}
+			if !json.Valid(b) {
+				t.Fatalf("accepted invalid JSON %q", b)
+			}
+			return
+		}
+		var ae *apiError
+		if !errors.As(err, &ae) || (ae.Status != http.StatusBadRequest && ae.Status != http.StatusRequestEntityTooLarge) {
+			t.Fatalf("refusal is not a 400/413 apiError: %v", err)
+		}
+	})
+}
+
+// FuzzDecodeForm: the form decoder never panics and never takes a
+// repeated parameter.
+func FuzzDecodeForm(f *testing.F) {
+	for _, s := range []string{"grant_type=password&email=a%40b.co&password=x", "a=1&a=2", "grant_type=x&grant_type=y", "%zz", "=&=&", ";"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var dst fuzzBody
+		err := decodeForm(bytes.NewReader(b), &dst)
+		var ae *apiError
+		if err != nil && (!errors.As(err, &ae) || ae.Status != http.StatusBadRequest) {
+			t.Fatalf("refusal is not a 400 apiError: %v", err)
+		}
+	})
+}
