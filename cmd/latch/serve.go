@@ -53,6 +53,7 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 
 	ver, _ := version()
 	reg := prometheus.NewRegistry()
+	registerHashMetrics(reg, a.hasher)
 	deps := server.Deps{Config: cfg, Auth: a.auth, Keys: a.tokens, DB: a.db, Log: log, Registry: reg, Version: ver}
 	if cfg.RateLimit {
 		deps.Buckets = ratelimit.NewBuckets(cfg.AddressRate, cfg.AddressBurst, time.Now)

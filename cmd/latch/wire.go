@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -121,6 +122,7 @@ type app struct {
 	tokens *token.Manager
 	auth   *auth.Service
 	limit  *ratelimit.Throttler
+	hasher *password.Hasher
 }
 
 // openApp loads the configuration, opens and (optionally) migrates the
@@ -171,11 +173,19 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 	if err := tokens.Init(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
-	hasher, err := password.NewHasher(password.DefaultParams(), password.Limits{Concurrency: cfg.HashConcurrency})
+	conc := cfg.HashConcurrency
+	if conc == 0 {
+		conc = runtime.GOMAXPROCS(0)
+	}
+	// A waiting request holds no hashing memory, so the queue is sized to
+	// what the slots drain within MaxWait (about 45 ms a hash here): a
+	// burst is served a little later instead of refused, and a flood
+	// still meets 503 within two seconds.
+	hasher, err := password.NewHasher(password.DefaultParams(), password.Limits{Concurrency: conc, Queue: 32 * conc, MaxWait: 2 * time.Second})
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db, tokens: tokens}
+	a := &app{cfg: cfg, log: log, db: db, tokens: tokens, hasher: hasher}
 	deps := auth.Deps{Store: db, Hasher: hasher, Tokens: tokens, MAC: sealer, Now: time.Now, Log: log}
 	a.limit = ratelimit.New(db, ratelimit.DefaultPolicy(), time.Now)
 	if cfg.RateLimit {

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// These are measurements, not unit tests: they take a minute, depend on
+// the machine, and run only when asked:
+//
+//	LATCH_MEASURE=1 go test -run Measure -v ./cmd/latch/
+func measuring(t *testing.T) {
+	t.Helper()
+	if os.Getenv("LATCH_MEASURE") == "" {
+		t.Skip("a measurement; set LATCH_MEASURE=1 to run it")
+	}
+}
+
+// peakRSS reads the peak resident set size of a process (VmHWM) in MiB.
+func peakRSS(t *testing.T, pid int) float64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb / 1024
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+func postLogin(client *http.Client, url, email, pw string) (int, time.Duration, error) {
+	body, _ := json.Marshal(map[string]string{"grant_type": "password", "email": email, "password": pw})
+	start := time.Now()
+	resp, err := client.Post(url+"/v1/token", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(start), nil
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// An unknown email and a wrong password cost the same (ASVS 5.0 V6.3.8):
+// their median times must be within 10% over interleaved tries.
+func TestMeasureLoginTiming(t *testing.T) {
+	measuring(t)
+	dir := t.TempDir()
+	p := start(t, dir, "LATCH_RATE_LIMIT=off")
+	expect(t, "signup", do(t, "POST", p.url+"/v1/signup", "", map[string]any{"email": "timing@example.com", "password": "a long and lovely passphrase"}), 201)
+	client := &http.Client{Timeout: 30 * time.Second}
+	const tries = 300
+	var wrong, unknown []time.Duration
+	for i := range 2 * tries {
+		email := "timing@example.com"
+		if i%2 == 1 {
+			email = fmt.Sprintf("nobody%d@example.com", i)
+		}
+		status, d, err := postLogin(client, p.url, email, "not the password at all")
+		if err != nil || status != 400 {
+			t.Fatalf("try %d: %d %v", i, status, err)
+		}
+		if i%2 == 0 {
+			wrong = append(wrong, d)
+		} else {
+			unknown = append(unknown, d)
+		}
+	}
+	mw, mu := median(wrong), median(unknown)
+	ratio := float64(mu) / float64(mw)
+	t.Logf("median over %d interleaved tries each: wrong password %v, unknown email %v, ratio %.3f", tries, mw, mu, ratio)
+	if ratio < 0.9 || ratio > 1.1 {
+		t.Errorf("unknown/wrong median ratio %.3f outside [0.9, 1.1]", ratio)
+	}
+}
+
+// 400 concurrent logins: hashing is admission-controlled, so memory stays
+// bounded and the excess gets 503 + Retry-After instead of a queue that
+// grows without bound.
+func TestMeasureLoginFlood(t *testing.T) {
+	measuring(t)
+	dir := t.TempDir()
+	p := start(t, dir, "LATCH_RATE_LIMIT=off")
+	expect(t, "signup", do(t, "POST", p.url+"/v1/signup", "", map[string]any{"email": "flood@example.com", "password": "a long and lovely passphrase"}), 201)
+	idle := peakRSS(t, p.cmd.Process.Pid)
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 400}}
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range 400 {
+		wg.Go(func() {
+			pw := "a long and lovely passphrase"
+			if i%2 == 1 {
+				pw = "wrong password number " + strconv.Itoa(i)
+			}
+			status, _, err := postLogin(client, p.url, "flood@example.com", pw)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				statuses[-1]++
+				return
+			}
+			statuses[status]++
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	peak := peakRSS(t, p.cmd.Process.Pid)
+	t.Logf("400 concurrent logins in %v: statuses %v; peak RSS %.1f MiB (%.1f MiB before the flood)", elapsed.Round(time.Millisecond), statuses, peak, idle)
+	if statuses[-1] > 0 || statuses[500] > 0 {
+		t.Errorf("transport errors or 500s: %v", statuses)
+	}
+	if peak > 300 {
+		t.Errorf("peak RSS %.1f MiB, want at most 300", peak)
+	}
+}
