@@ -68,8 +68,8 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, upd UserUpdate) (
 			return store.User{}, ErrWrongPassword
 		}
 		pw := password.Normalize(*upd.Password)
-		if reasons := s.opts.Policy.Check(pw, email); len(reasons) > 0 {
-			return store.User{}, &WeakPasswordError{Reasons: reasons}
+		if err := s.checkPolicy(ctx, pw, email); err != nil {
+			return store.User{}, err
 		}
 		if newHash, err = s.hasher.Hash(ctx, pw); err != nil {
 			return store.User{}, fmt.Errorf("update user: %w", err)

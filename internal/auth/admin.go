@@ -22,8 +22,8 @@ func (s *Service) CreateUser(ctx context.Context, email, pw string, verified boo
 		return store.User{}, err
 	}
 	pw = password.Normalize(pw)
-	if reasons := s.opts.Policy.Check(pw, email); len(reasons) > 0 {
-		return store.User{}, &WeakPasswordError{Reasons: reasons}
+	if err := s.checkPolicy(ctx, pw, email); err != nil {
+		return store.User{}, err
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {

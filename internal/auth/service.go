@@ -251,6 +251,20 @@ func (s *Service) IsAdminKey(bearer string) bool {
 // AdminEnabled reports whether admin endpoints are on.
 func (s *Service) AdminEnabled() bool { return s.opts.AdminKey != "" }
 
+// checkPolicy runs the password policy: the local checks, then the
+// breached-password lookup when one is configured. The same policy guards
+// signup, password change and administrator-created users.
+func (s *Service) checkPolicy(ctx context.Context, pw, email string) error {
+	reasons, err := s.opts.Policy.CheckContext(ctx, pw, email)
+	if err != nil {
+		return fmt.Errorf("password policy: %w", err)
+	}
+	if len(reasons) > 0 {
+		return &WeakPasswordError{Reasons: reasons}
+	}
+	return nil
+}
+
 // maxMetadataBytes bounds the user-owned metadata object.
 const maxMetadataBytes = 16 << 10
 

@@ -46,8 +46,8 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 		return SignupResult{}, err
 	}
 	pw := password.Normalize(in.Password)
-	if reasons := s.opts.Policy.Check(pw, email); len(reasons) > 0 {
-		return SignupResult{}, &WeakPasswordError{Reasons: reasons}
+	if err := s.checkPolicy(ctx, pw, email); err != nil {
+		return SignupResult{}, err
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {

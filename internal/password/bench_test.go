@@ -2,6 +2,7 @@ package password
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -64,4 +65,38 @@ func BenchmarkPolicyCheck(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRangeCount parses a padded range answer of the real service's
+// size (some 800 lines, 40 KB) for a suffix it does not hold, the usual
+// case: the whole answer is scanned with constant-time comparisons, as for
+// every lookup.
+func BenchmarkRangeCount(b *testing.B) {
+	body := []byte(benchRangeAnswer(40 << 10))
+	suffix := []byte(upperSHA1(cleanPW)[5:])
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, n := rangeCount(body, suffix); n == 0 {
+			b.Fatal("no entries parsed")
+		}
+	}
+}
+
+// benchRangeAnswer returns CRLF-separated SUFFIX:COUNT lines totalling at
+// least size bytes, one in five of them padding.
+func benchRangeAnswer(size int) string {
+	var sb strings.Builder
+	for i := 0; sb.Len() < size; i++ {
+		if i > 0 {
+			sb.WriteString("\r\n")
+		}
+		h := upperSHA1(fmt.Sprint("bench ", i))
+		count := i%4000 + 1
+		if i%5 == 0 {
+			count = 0
+		}
+		fmt.Fprintf(&sb, "%s:%d", h[5:], count)
+	}
+	return sb.String()
 }

@@ -1,13 +1,15 @@
 // Package password owns everything latch does with a clear-text password:
 // Unicode normalisation (NFKC), the acceptance policy (length in code points,
-// common passwords, the account's email), hashing with argon2id into PHC
-// strings, verification of stored argon2id and bcrypt hashes with a re-hash
-// signal, and the admission control that bounds how many hashes run at once.
+// common passwords, the account's email, optionally breached passwords),
+// hashing with argon2id into PHC strings, verification of stored argon2id
+// and bcrypt hashes with a re-hash signal, and the admission control that
+// bounds how many hashes run at once.
 //
-// It must not know about HTTP, JSON bodies, the store or users: callers pass
-// strings in and map the results (Reason codes, ErrBusy, ErrInvalidHash) onto
-// their own answers. It never logs and never returns a password or a hash
-// inside an error, so nothing it says can leak a secret.
+// It must not know about latch's HTTP API, JSON bodies, the store or users:
+// callers pass strings in and map the results (Reason codes, ErrBusy,
+// ErrInvalidHash) onto their own answers. It never returns a password or a
+// hash inside an error, and it logs only from the breach check, through an
+// injected logger, so nothing it says can leak a secret.
 //
 // Callers run TooLong on untrusted input before anything else, so that an
 // oversized body costs no normalisation and no hashing; Hash, Verify and
@@ -20,4 +22,21 @@
 // Inc., © 2021 @zxcvbn-ts), lower-cased, NFKC-normalised, deduplicated and
 // sorted bytewise; SOURCE.md says how it was extracted and carries the
 // licence.
+//
+// # Breached passwords
+//
+// Policy.Breached optionally adds a check against passwords seen in data
+// breaches (NIST SP 800-63B-4 §3.1.1.2, OWASP ASVS 5.0 V6.2.12).
+// RangeChecker implements it against a Have I Been Pwned-style range API
+// (LATCH_BREACHED_PASSWORDS_URL) by k-anonymity: only the first 5 hex
+// characters of the normalised password's SHA-1 are sent, padding is
+// requested so that the answer's size does not betray the prefix, and the
+// rest of the hash is compared here. It is the package's only network
+// access and its only logging — a debug line per lookup, a warning when the
+// service cannot answer, never the password, its hash or the prefix — and
+// when the service cannot answer it fails open (accepts) by default, or
+// closed (breach_check_unavailable) if so configured. Only
+// Policy.CheckContext consults it, and only once every local check has
+// passed, so a password refused anyway is never looked up; Policy.Check
+// stays local and synchronous.
 package password

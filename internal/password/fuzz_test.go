@@ -1,8 +1,11 @@
 package password
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -126,6 +129,37 @@ func FuzzVerify(f *testing.F) {
 		}
 		if needsRehash && !ok {
 			t.Fatalf("Verify(%q): needsRehash without ok", encoded)
+		}
+	})
+}
+
+// FuzzRangeCount: a range answer is untrusted input. Parsing it never
+// panics, counts at most one entry per line and no count without an entry,
+// and a well-formed line for the suffix is found whatever precedes it.
+func FuzzRangeCount(f *testing.F) {
+	suffix := upperSHA1(breachedPW)[5:]
+	for _, seed := range []string{
+		"",
+		suffix + ":3",
+		strings.ToLower(suffix) + ":0\r\n" + suffix + ":12",
+		"<html>\n" + suffix + ":-1\n" + suffix + ":+1\n" + suffix + ": 1",
+		strings.Repeat("F", 35) + ":99999999999999999999\r\n\r\n",
+		suffix + ":3\x00\n" + suffix + "\r:3",
+	} {
+		f.Add([]byte(seed), uint16(1))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, n uint16) {
+		count, entries := rangeCount(body, []byte(suffix))
+		if count < 0 || entries < 0 || entries > bytes.Count(body, []byte("\n"))+1 {
+			t.Fatalf("rangeCount = %d, %d entries for %d lines", count, entries, bytes.Count(body, []byte("\n"))+1)
+		}
+		if entries == 0 && count != 0 {
+			t.Fatalf("rangeCount = %d with no entries", count)
+		}
+		more := append(append(slices.Clone(body), '\n'), fmt.Sprintf("%s:%d", suffix, n)...)
+		count2, entries2 := rangeCount(more, []byte(suffix))
+		if count2 != max(count, int(n)) || entries2 != entries+1 {
+			t.Fatalf("after appending %s:%d: rangeCount = %d, %d entries; want %d, %d", suffix, n, count2, entries2, max(count, int(n)), entries+1)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package password
 
 import (
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -39,6 +40,18 @@ const (
 	// CodeControlCharacter: contains a control character (Unicode Cc: C0,
 	// DEL, C1), such as a tab or a line break.
 	CodeControlCharacter = "control_character"
+	// CodeBreached: seen in a data breach, per Policy.Breached (only from
+	// CheckContext).
+	CodeBreached = "breached"
+	// CodeBreachCheckUnavailable: Policy.Breached could not consult its
+	// corpus and fails closed (only from CheckContext). The password may be
+	// fine; trying again later may succeed.
+	CodeBreachCheckUnavailable = "breach_check_unavailable"
+)
+
+const (
+	breachedMessage               = "Password has appeared in a data breach; choose another."
+	breachCheckUnavailableMessage = "Password could not be checked against known data breaches; try again later."
 )
 
 // Reason is one ground for refusing a password: a stable machine code and a
@@ -52,10 +65,10 @@ type Reason struct {
 
 // Policy is what latch requires of a new password, following NIST SP
 // 800-63B-4 §3.1.1.2 and OWASP ASVS 5.0 V6.2: a length range counted in
-// Unicode code points after NFKC, no common passwords, not the email — and
-// no composition rules (no required digits, symbols or mixed case), no
-// character-class bans: all printing characters, spaces and any Unicode are
-// accepted.
+// Unicode code points after NFKC, no common passwords, not the email,
+// optionally none seen in a data breach (Breached) — and no composition
+// rules (no required digits, symbols or mixed case), no character-class
+// bans: all printing characters, spaces and any Unicode are accepted.
 //
 // Beyond NIST it refuses two things that cannot be a password a person can
 // type again: invalid UTF-8 (NFKC, and so hashing, is undefined on it) and
@@ -68,6 +81,10 @@ type Policy struct {
 	MinLength int
 	// MaxLength is the most code points allowed; 0 means 256.
 	MaxLength int
+	// Breached, when not nil, is the breached-password check CheckContext
+	// runs after the local checks pass (a RangeChecker, usually). Check
+	// never consults it. nil means no such check.
+	Breached BreachChecker
 }
 
 // Bounds for Validate. NIST SP 800-63B-4 §3.1.1.2 sets a floor of 8 (15 when
@@ -162,6 +179,32 @@ func (p Policy) Check(password, email string) []Reason {
 		reasons = append(reasons, Reason{CodeMatchesEmail, "Password must not be your email address or its part before the @."})
 	}
 	return reasons
+}
+
+// CheckContext is Check followed, when p.Breached is set and Check found
+// nothing, by the breached-password check (NIST SP 800-63B-4 §3.1.1.2:
+// compromised passwords; OWASP ASVS 5.0 V6.2.12), which may add
+// breached or breach_check_unavailable. A password refused locally is never
+// looked up, so not even its hash prefix leaves the process, and a request
+// refused anyway costs no network round trip. Use it where a password is
+// set — signup, change, reset, admin creation — not on login.
+//
+// The error is non-nil only when ctx ended during the lookup; the reasons
+// are then nil and the caller abandons the request. A service that cannot
+// be reached is not an error: Breached's fail-open or fail-closed choice
+// has already turned it into a verdict.
+func (p Policy) CheckContext(ctx context.Context, password, email string) ([]Reason, error) {
+	if reasons := p.Check(password, email); len(reasons) > 0 || p.Breached == nil {
+		return reasons, nil
+	}
+	r, err := p.Breached.Check(ctx, password)
+	if err != nil {
+		return nil, fmt.Errorf("password policy: %w", err)
+	}
+	if r == nil {
+		return nil, nil
+	}
+	return []Reason{*r}, nil
 }
 
 func (p Policy) tooLong() Reason {

@@ -155,10 +155,18 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	if cfg.RateLimit {
 		authDeps.Throttler = ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
 	}
+	policy := password.DefaultPolicy()
+	if cfg.BreachedPasswordsURL != "" {
+		checker, err := password.NewRangeChecker(password.RangeOptions{URL: cfg.BreachedPasswordsURL, FailClosed: cfg.BreachedFailClosed, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		policy.Breached = checker
+	}
 	svc := auth.NewService(authDeps, auth.Options{
 		SessionMaxAge: cfg.SessionMaxAge, SessionIdleTimeout: cfg.SessionIdleTimeout,
 		RefreshReuseGrace: cfg.RefreshReuseGrace, RequireVerification: cfg.SignupRequireVerification,
-		AdminKey: string(cfg.AdminKey), Policy: password.DefaultPolicy(),
+		AdminKey: string(cfg.AdminKey), Policy: policy,
 	})
 	deps := server.Deps{Config: cfg, Auth: svc, Keys: tokens, DB: db, Log: log, Version: "test"}
 	if cfg.RateLimit {
