@@ -24,9 +24,10 @@ import (
 // copies, keeps times in UTC at microsecond precision and runs
 // UpdateSigningKeys under one lock.
 type fakeKeys struct {
-	mu    sync.Mutex
-	keys  []store.SigningKey
-	lists int // ListSigningKeys calls
+	mu      sync.Mutex
+	keys    []store.SigningKey
+	lists   int // ListSigningKeys calls
+	updates int // UpdateSigningKeys calls
 }
 
 var _ KeyStore = (*fakeKeys)(nil)
@@ -41,6 +42,7 @@ func (f *fakeKeys) ListSigningKeys(ctx context.Context) ([]store.SigningKey, err
 func (f *fakeKeys) UpdateSigningKeys(ctx context.Context, fn func([]store.SigningKey) ([]store.SigningKey, error)) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.updates++
 	out, err := fn(cloneKeys(f.keys))
 	if err != nil {
 		return err
@@ -62,6 +64,12 @@ func (f *fakeKeys) listCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.lists
+}
+
+func (f *fakeKeys) updateCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.updates
 }
 
 // snapshot returns a new fakeKeys holding a copy of f's keys.
@@ -117,6 +125,10 @@ const (
 	testIssuer   = "https://auth.example.com"
 	testAudience = "https://api.example.com"
 )
+
+// publishDelay is the default Options.PublishDelay: how long a next key
+// must have been stored before Rotate lets it sign.
+const publishDelay = JWKSMaxAge + DefaultReloadInterval + publishMargin
 
 func testSealer(t testing.TB) *Sealer {
 	t.Helper()

@@ -42,11 +42,15 @@ const kidLen = 43
 // every Issue and Verify.
 type signingKey struct {
 	id     string
-	alg    jose.SignatureAlgorithm
+	alg    string
 	public crypto.PublicKey // *ecdsa.PublicKey, ed25519.PublicKey or *rsa.PublicKey
 	jwk    jose.JSONWebKey  // public part as published, with kid, alg and use
 	priv   crypto.Signer
-	signer jose.Signer // signs with alg, kid and typ at+jwt in the header
+	// header is the encoded protected header and its dot: the first
+	// segment of every token the key signs, built once per key.
+	header string
+	// sigSize is the exact length of the key's signatures.
+	sigSize int
 }
 
 func validAlg(alg string) bool {
@@ -149,20 +153,18 @@ func loadKey(sk store.SigningKey, sealer *Sealer) (*signingKey, error) {
 	if t, err := thumbprint(stored); err != nil || t != kid {
 		return nil, errors.New("stored public key does not match the private key")
 	}
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(sk.Algorithm), Key: priv},
-		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", sk.ID),
-	)
+	header, err := protectedHeader(sk.Algorithm, sk.ID)
 	if err != nil {
-		return nil, fmt.Errorf("signer: %w", err)
+		return nil, err
 	}
 	return &signingKey{
-		id:     sk.ID,
-		alg:    jose.SignatureAlgorithm(sk.Algorithm),
-		public: priv.Public(),
-		jwk:    jwk,
-		priv:   priv,
-		signer: signer,
+		id:      sk.ID,
+		alg:     sk.Algorithm,
+		public:  priv.Public(),
+		jwk:     jwk,
+		priv:    priv,
+		header:  header,
+		sigSize: sigSize(priv.Public()),
 	}, nil
 }
 

@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-
 	"github.com/latchauth/latch/internal/store"
 )
 
@@ -40,6 +38,16 @@ const (
 	DefaultReloadInterval    = 30 * time.Second
 	DefaultKidReloadInterval = 5 * time.Second
 )
+
+// JWKSMaxAge is how long a JWKS document may be cached: the HTTP layer
+// serves it with Cache-Control max-age of this many seconds, and the
+// rotation guard waits for it (see Options.PublishDelay).
+const JWKSMaxAge = 5 * time.Minute
+
+// publishMargin is added to the default PublishDelay for the clock skew
+// between the instance that created a key and the one that rotates, and
+// for a cache's fetch taking a moment.
+const publishMargin = 30 * time.Second
 
 // MaxTokenSize is the longest token Verify looks at. latch's tokens are
 // under 1.5 KiB even with RS256; the cap bounds the work an attacker can
@@ -77,6 +85,20 @@ type Options struct {
 	// KidReloadInterval is the least time between two store reads
 	// triggered by tokens whose kid is unknown.
 	KidReloadInterval time.Duration
+	// PublishDelay is how long a next key must have been in the store
+	// before Rotate lets it sign: every instance publishes it within
+	// ReloadInterval, and a verifier's cached JWKS is at most JWKSMaxAge
+	// old, so that none meets a kid it does not know. Zero means
+	// JWKSMaxAge + ReloadInterval + 30 s (6 minutes with the default
+	// ReloadInterval); less than JWKSMaxAge + ReloadInterval is refused.
+	PublishDelay time.Duration
+	// RotationInterval, when not zero, makes Run rotate the keys once the
+	// current key has signed this long, whichever instance gets there
+	// first, exactly once per interval however many instances share the
+	// store. It must be at least PublishDelay + AccessTTL, so that the next
+	// key is published when its turn comes and the previous key retires
+	// before the following rotation.
+	RotationInterval time.Duration
 	// Now is the clock for every expiry decision; time.Now if nil.
 	Now func() time.Time
 }
@@ -90,6 +112,10 @@ var (
 	// ErrNoSigningKey: Issue was called before Init loaded a current key,
 	// or the store holds none.
 	ErrNoSigningKey = errors.New("token: no current signing key")
+	// ErrNextKeyTooNew: Rotate refused because the next key was stored
+	// less than Options.PublishDelay ago; the message says how long to
+	// wait. RotateForce rotates all the same.
+	ErrNextKeyTooNew = errors.New("token: next signing key is too new to sign")
 )
 
 // Manager issues and verifies access tokens and keeps the signing keys:
@@ -97,11 +123,10 @@ var (
 // Issue, JWKS, and Verify of a token whose kid is known read an immutable
 // key set through an atomic pointer and take no lock.
 type Manager struct {
-	store     KeyStore
-	sealer    *Sealer
-	opts      Options
-	log       *slog.Logger
-	parseAlgs []jose.SignatureAlgorithm
+	store  KeyStore
+	sealer *Sealer
+	opts   Options
+	log    *slog.Logger
 
 	set atomic.Pointer[keySet]
 
@@ -166,6 +191,9 @@ func NewManager(ks KeyStore, s *Sealer, opts Options, log *slog.Logger) (*Manage
 		{"Leeway", &opts.Leeway, DefaultLeeway},
 		{"ReloadInterval", &opts.ReloadInterval, DefaultReloadInterval},
 		{"KidReloadInterval", &opts.KidReloadInterval, DefaultKidReloadInterval},
+		// Its default depends on ReloadInterval: set below.
+		{"PublishDelay", &opts.PublishDelay, 0},
+		{"RotationInterval", &opts.RotationInterval, 0},
 	} {
 		if *d.v < 0 {
 			return nil, fmt.Errorf("token: Options.%s is negative", d.name)
@@ -173,6 +201,17 @@ func NewManager(ks KeyStore, s *Sealer, opts Options, log *slog.Logger) (*Manage
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	if opts.PublishDelay == 0 {
+		opts.PublishDelay = JWKSMaxAge + opts.ReloadInterval + publishMargin
+	}
+	if least := JWKSMaxAge + opts.ReloadInterval; opts.PublishDelay < least {
+		return nil, fmt.Errorf("token: Options.PublishDelay %s is shorter than %s: a verifier may cache the JWKS for %s and an instance publish a new key %s late, so a key must wait that long before it signs",
+			opts.PublishDelay, least, JWKSMaxAge, opts.ReloadInterval)
+	}
+	if least := minRotationInterval(opts); opts.RotationInterval != 0 && opts.RotationInterval < least {
+		return nil, fmt.Errorf("token: Options.RotationInterval %s is shorter than %s: the next key must be published for PublishDelay (%s) before it signs, and the key it replaces must stay published until its last token has expired (AccessTTL %s)",
+			opts.RotationInterval, least, opts.PublishDelay, opts.AccessTTL)
 	}
 	if opts.ClientID == "" {
 		opts.ClientID = DefaultClientID
@@ -185,13 +224,10 @@ func NewManager(ks KeyStore, s *Sealer, opts Options, log *slog.Logger) (*Manage
 	}
 	opts.Audience = slices.Clone(opts.Audience)
 	return &Manager{
-		store:  ks,
-		sealer: s,
-		opts:   opts,
-		log:    log,
-		// The parse-time allow-list never holds "none" or an HMAC
-		// algorithm; the key found by kid then narrows it to that key's.
-		parseAlgs: []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256},
+		store:     ks,
+		sealer:    s,
+		opts:      opts,
+		log:       log,
 		reloadSem: make(chan struct{}, 1),
 		cache:     map[string]*signingKey{},
 	}, nil
@@ -203,8 +239,19 @@ func (m *Manager) now() time.Time { return m.opts.Now() }
 // here: until the last token it signed expires, allowing for the clock
 // skew of verifiers and for other instances that sign with it until
 // their next reload.
-func (m *Manager) retireDelay() time.Duration {
-	return m.opts.AccessTTL + m.opts.Leeway + m.opts.ReloadInterval
+func (m *Manager) retireDelay() time.Duration { return retireDelay(m.opts) }
+
+func retireDelay(opts Options) time.Duration {
+	return opts.AccessTTL + opts.Leeway + opts.ReloadInterval
+}
+
+// minRotationInterval is the shortest automatic rotation interval: the
+// next key, stored at the previous rotation, must have been published for
+// PublishDelay, and the key that rotation retired must be gone, so that
+// the store never holds more than one previous key. PublishDelay +
+// AccessTTL covers the second too unless Leeway is longer than JWKSMaxAge.
+func minRotationInterval(opts Options) time.Duration {
+	return max(opts.PublishDelay+opts.AccessTTL, retireDelay(opts))
 }
 
 // Init makes sure the store holds a current key and a next key of the
@@ -299,6 +346,7 @@ func (m *Manager) ensure(keys []store.SigningKey, now time.Time, gen func() (sto
 			if c, err = gen(); err != nil {
 				return nil, err
 			}
+			c.CreatedAt = now
 		}
 		c.State, c.ActivatedAt = store.KeyCurrent, now
 		out = append(out, c)
@@ -308,7 +356,9 @@ func (m *Manager) ensure(keys []store.SigningKey, now time.Time, gen func() (sto
 		if err != nil {
 			return nil, err
 		}
-		n.State = store.KeyNext
+		// A key generated before the lock was taken is stamped with the
+		// moment it is stored: PublishDelay counts from there.
+		n.State, n.CreatedAt = store.KeyNext, now
 		out = append(out, n)
 	}
 	return out, nil
@@ -338,62 +388,176 @@ func pick(keys []store.SigningKey) (cur, next *store.SigningKey) {
 // previous (published until its last token has expired), retires previous
 // keys whose time is up and creates a new next key, all in one
 // UpdateSigningKeys; then it reloads. It returns the new current kid.
+//
+// It refuses, with an error wrapping ErrNextKeyTooNew that says how long
+// to wait, while the next key has been stored for less than
+// Options.PublishDelay: a verifier holding an older cached JWKS would not
+// know the key. A fresh install stores its current and next keys
+// together, so its first rotation is possible PublishDelay after Init.
+// A next key of another algorithm than configured (stored by an instance
+// configured differently) is promoted all the same, since it is the one
+// verifiers know; the new next key has the configured algorithm. If the
+// store holds no next key, Rotate stores one and refuses.
 func (m *Manager) Rotate(ctx context.Context) (string, error) {
-	fresh, err := newStoredKey(m.opts.Algorithm, m.sealer, m.now())
-	if err != nil {
-		return "", fmt.Errorf("rotate signing keys: %w", err)
+	return m.rotate(ctx, rotateChecked, true)
+}
+
+// RotateForce rotates like Rotate without waiting for PublishDelay, for
+// when the current key must stop signing now (it leaked, say). Verifiers
+// whose cached JWKS lacks the new key refuse its tokens until they fetch
+// the JWKS again; RFC 8725 verifiers and latch's own instances refetch on
+// an unknown kid. If the store holds no next key of the configured
+// algorithm, a key generated on the spot signs at once.
+func (m *Manager) RotateForce(ctx context.Context) (string, error) {
+	return m.rotate(ctx, rotateForced, true)
+}
+
+// rotateMode says which rotation to make.
+type rotateMode int
+
+const (
+	rotateChecked rotateMode = iota // Rotate: PublishDelay applies
+	rotateForced                    // RotateForce: no delay
+	// rotateAuto is Run's: like rotateChecked, and only when the current
+	// key has signed for RotationInterval. Deciding that under the
+	// store's lock makes a fleet rotate once, not once per instance.
+	rotateAuto
+)
+
+// rotate makes a rotation of mode and reloads. pregenerate says whether a
+// new next key is likely to be needed: it is then generated before the
+// lock is taken, since an RSA key takes a second or more, during which
+// other instances would wait.
+func (m *Manager) rotate(ctx context.Context, mode rotateMode, pregenerate bool) (string, error) {
+	var pre *store.SigningKey
+	if pregenerate {
+		k, err := newStoredKey(m.opts.Algorithm, m.sealer, m.now())
+		if err != nil {
+			return "", fmt.Errorf("rotate signing keys: %w", err)
+		}
+		pre = &k
+	}
+	gen := func() (store.SigningKey, error) {
+		if k := pre; k != nil {
+			pre = nil
+			return *k, nil
+		}
+		return newStoredKey(m.opts.Algorithm, m.sealer, m.now())
 	}
 	var kid string
 	var changes []store.SigningKey
-	err = m.store.UpdateSigningKeys(ctx, func(keys []store.SigningKey) ([]store.SigningKey, error) {
-		now := m.now().UTC()
-		cur, next := pick(keys)
-		changes = nil
-		for _, k := range keys {
-			if k.State == store.KeyPrevious && !k.RetireAt.After(now) {
-				k.State = store.KeyRetired
-				changes = append(changes, k)
-			}
-		}
-		if cur != nil {
-			p := *cur
-			p.State, p.DeactivateAt, p.RetireAt = store.KeyPrevious, now, now.Add(m.retireDelay())
-			changes = append(changes, p)
-		}
-		var c, n store.SigningKey
-		if next != nil && next.Algorithm == m.opts.Algorithm {
-			c, n = *next, fresh
-		} else {
-			// No published successor of the configured algorithm (Init
-			// normally sees to one): a fresh key signs at once, and
-			// verifiers refetch the JWKS when they meet its kid.
-			if next != nil {
-				r := *next
-				r.State, r.RetireAt = store.KeyRetired, now
-				changes = append(changes, r)
-			}
-			c = fresh
-			var err error
-			if n, err = newStoredKey(m.opts.Algorithm, m.sealer, now); err != nil {
-				return nil, err
-			}
-		}
-		c.State, c.ActivatedAt = store.KeyCurrent, now
-		n.State = store.KeyNext
-		kid = c.ID
-		changes = append(changes, c, n)
-		return changes, nil
+	var refused error
+	err := m.store.UpdateSigningKeys(ctx, func(keys []store.SigningKey) ([]store.SigningKey, error) {
+		var err error
+		changes, kid, refused, err = m.rotation(keys, m.now().UTC(), mode, gen)
+		return changes, err
 	})
 	if err != nil {
 		return "", fmt.Errorf("rotate signing keys: %w", err)
 	}
 	for _, k := range changes {
 		m.log.Info("signing key stored", "kid", k.ID, "alg", k.Algorithm, "state", string(k.State))
+		if age := k.ActivatedAt.Sub(k.CreatedAt); k.State == store.KeyCurrent && age < m.opts.PublishDelay {
+			m.log.Warn("forced rotation to a key published less than PublishDelay ago; verifiers whose cached JWKS lacks it must fetch it again",
+				"kid", k.ID, "published", age.Round(time.Second).String(), "publish_delay", m.opts.PublishDelay.String())
+		}
 	}
-	if err := m.Reload(ctx); err != nil {
+	var reloadErr error
+	if len(changes) > 0 {
+		reloadErr = m.Reload(ctx)
+	}
+	if err := errors.Join(refused, reloadErr); err != nil {
 		return kid, fmt.Errorf("rotate signing keys: %w", err)
 	}
 	return kid, nil
+}
+
+// rotation returns the changes that a rotation of mode makes to keys at
+// now, and the new current kid; it runs under the store's lock. gen
+// supplies new keys. When the rotation must wait, refused says
+// why, and the changes are only those that need no rotation: retiring
+// previous keys whose time is up, and storing a next key if there is
+// none. With nothing to rotate (rotateAuto before its time), kid is
+// empty.
+func (m *Manager) rotation(keys []store.SigningKey, now time.Time, mode rotateMode, gen func() (store.SigningKey, error)) (changes []store.SigningKey, kid string, refused error, err error) {
+	cur, next := pick(keys)
+	for _, k := range keys {
+		if k.State == store.KeyPrevious && !k.RetireAt.After(now) {
+			k.State = store.KeyRetired
+			changes = append(changes, k)
+		}
+	}
+	if mode == rotateAuto && !m.rotationDue(cur, now) {
+		return changes, "", nil, nil
+	}
+	if mode != rotateForced {
+		if next == nil {
+			n, err := gen()
+			if err != nil {
+				return nil, "", nil, err
+			}
+			n.State, n.CreatedAt = store.KeyNext, now
+			return append(changes, n), "", m.tooNew(n, now), nil
+		}
+		if now.Sub(next.CreatedAt) < m.opts.PublishDelay {
+			return changes, "", m.tooNew(*next, now), nil
+		}
+	}
+	if cur != nil {
+		p := *cur
+		p.State, p.DeactivateAt, p.RetireAt = store.KeyPrevious, now, now.Add(m.retireDelay())
+		changes = append(changes, p)
+	}
+	var c store.SigningKey
+	if next != nil && (mode != rotateForced || next.Algorithm == m.opts.Algorithm) {
+		c = *next
+	} else {
+		// Forced, with no published successor of the configured
+		// algorithm: a fresh key signs at once, and verifiers refetch
+		// the JWKS when they meet its kid.
+		if next != nil {
+			r := *next
+			r.State, r.RetireAt = store.KeyRetired, now
+			changes = append(changes, r)
+		}
+		if c, err = gen(); err != nil {
+			return nil, "", nil, err
+		}
+		c.CreatedAt = now
+	}
+	n, err := gen()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	c.State, c.ActivatedAt = store.KeyCurrent, now
+	n.State, n.CreatedAt = store.KeyNext, now
+	return append(changes, c, n), c.ID, nil, nil
+}
+
+// rotationDue reports whether cur has signed for RotationInterval. A key
+// that was never activated (a store written by hand) counts from its
+// creation.
+func (m *Manager) rotationDue(cur *store.SigningKey, now time.Time) bool {
+	if m.opts.RotationInterval == 0 || cur == nil {
+		return false
+	}
+	since := cur.ActivatedAt
+	if since.IsZero() {
+		since = cur.CreatedAt
+	}
+	return !now.Before(since.Add(m.opts.RotationInterval))
+}
+
+// tooNew is the refusal to let next sign at now.
+func (m *Manager) tooNew(next store.SigningKey, now time.Time) error {
+	ready := next.CreatedAt.Add(m.opts.PublishDelay)
+	wait := ready.Sub(now)
+	// Rounded up, so that waiting as told is always enough.
+	if r := wait.Truncate(time.Second); r < wait {
+		wait = r + time.Second
+	}
+	return fmt.Errorf("%w: next key %s was stored %s ago and may sign from %s, in %s, once every cached JWKS (max-age %s) can hold it",
+		ErrNextKeyTooNew, next.ID, now.Sub(next.CreatedAt).Round(time.Second), ready.UTC().Format(time.RFC3339), wait, JWKSMaxAge)
 }
 
 // Keys lists every key in the store, oldest first, without private parts.
@@ -418,8 +582,10 @@ func (m *Manager) Keys(ctx context.Context) ([]KeyInfo, error) {
 }
 
 // Run reloads the keys every ReloadInterval until ctx is done, so that a
-// rotation made by any instance reaches this one. A failed reload is
-// logged and the keys in memory stay in use.
+// rotation made by any instance reaches this one; it marks previous keys
+// retired once their time is up and, when Options.RotationInterval is
+// set, rotates when the current key has signed that long. A failed turn
+// is logged and the keys in memory stay in use.
 func (m *Manager) Run(ctx context.Context) {
 	t := time.NewTicker(m.opts.ReloadInterval)
 	defer t.Stop()
@@ -428,11 +594,38 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("reload signing keys", "err", err)
+			if err := m.tick(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("signing keys", "err", err)
 			}
 		}
 	}
+}
+
+// tick is one turn of Run. It takes the store's lock only when the keys
+// it has just read say there is something to write, and decides again
+// under the lock, where another instance may have done it already.
+func (m *Manager) tick(ctx context.Context) error {
+	keys, err := m.reload(ctx)
+	if err != nil {
+		return err
+	}
+	now := m.now()
+	cur, _ := pick(keys)
+	due := m.rotationDue(cur, now)
+	if !due && !slices.ContainsFunc(keys, func(k store.SigningKey) bool {
+		return k.State == store.KeyPrevious && !k.RetireAt.After(now)
+	}) {
+		return nil
+	}
+	if _, err := m.rotate(ctx, rotateAuto, due); errors.Is(err, ErrNextKeyTooNew) {
+		// Only when the next key was replaced (an algorithm change) or
+		// missing, since the interval is longer than PublishDelay; a later
+		// turn rotates.
+		m.log.Info("automatic key rotation waits for the next key to be published", "err", err)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // Reload reads the keys from the store and swaps in the new set at once.
@@ -440,20 +633,26 @@ func (m *Manager) Run(ctx context.Context) {
 // cannot be loaded the previous set stays in use and Reload fails; a
 // published key that cannot be loaded is logged and left out.
 func (m *Manager) Reload(ctx context.Context) error {
+	_, err := m.reload(ctx)
+	return err
+}
+
+// reload is Reload, returning the keys it read.
+func (m *Manager) reload(ctx context.Context) ([]store.SigningKey, error) {
 	select {
 	case m.reloadSem <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("reload signing keys: %w", ctx.Err())
+		return nil, fmt.Errorf("reload signing keys: %w", ctx.Err())
 	}
 	defer func() { <-m.reloadSem }()
 	keys, err := m.store.ListSigningKeys(ctx)
 	if err != nil {
-		return fmt.Errorf("reload signing keys: %w", err)
+		return nil, fmt.Errorf("reload signing keys: %w", err)
 	}
 	if err := m.load(keys); err != nil {
-		return fmt.Errorf("reload signing keys: %w", err)
+		return nil, fmt.Errorf("reload signing keys: %w", err)
 	}
-	return nil
+	return keys, nil
 }
 
 // load builds and swaps in the key set for keys. The caller holds
