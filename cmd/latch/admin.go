@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/store"
+	"github.com/latchauth/latch/internal/token"
 )
 
 func newMigrate(e *env) *cobra.Command {
@@ -84,8 +85,11 @@ func (e *env) withStore(ctx context.Context, fn func(store.Store) error) error {
 	return fn(db)
 }
 
-// withApp runs an admin command against a migrated database.
+// withApp runs an admin command against a migrated database. Its log
+// shows warnings and errors only, so that the command's own output stands
+// out.
 func (e *env) withApp(ctx context.Context, fn func(*app) error) error {
+	e.quiet = true
 	a, err := e.openApp(ctx, false)
 	if err != nil {
 		return err
@@ -207,13 +211,27 @@ func newKeys(e *env) *cobra.Command {
 			})
 		},
 	}
+	var force bool
 	rotate := &cobra.Command{
 		Use:   "rotate",
 		Short: "Promote the next key to current and create a new next key",
-		Args:  usageArgs(cobra.NoArgs),
+		Long: `Promote the next key to current, keep the old current key published as
+previous until its last token has expired, and create a new next key.
+
+The next key must have been published for at least the JWKS cache
+lifetime (about 6 minutes) so that no verifier meets a key it has not
+seen; --force skips that wait (verifiers then refetch on the unknown kid).`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return e.withApp(cmd.Context(), func(a *app) error {
-				kid, err := a.tokens.Rotate(cmd.Context())
+				rotate := a.tokens.Rotate
+				if force {
+					rotate = a.tokens.RotateForce
+				}
+				kid, err := rotate(cmd.Context())
+				if errors.Is(err, token.ErrNextKeyTooNew) {
+					return fmt.Errorf("%w (or run 'latch keys rotate --force')", err)
+				}
 				if err != nil {
 					return err
 				}
@@ -222,6 +240,7 @@ func newKeys(e *env) *cobra.Command {
 			})
 		},
 	}
+	rotate.Flags().BoolVar(&force, "force", false, "rotate even if the next key was published only moments ago")
 	return group("keys", "Manage signing keys", list, rotate)
 }
 

@@ -48,6 +48,8 @@ type env struct {
 	// configFile and flags are filled from the command line.
 	configFile string
 	flags      *pflag.FlagSet
+	// quiet raises the log level to warnings for admin commands.
+	quiet bool
 	// ready, if set, receives the listening address once serve accepts
 	// connections (tests use it instead of polling).
 	ready func(addr string)
@@ -99,7 +101,7 @@ defaults < --config FILE < LATCH_* environment < flags.`,
 		root.PersistentFlags().String(s.Flag(), "", fmt.Sprintf("%s (env %s, default %q)", s.Usage, s.Env(), s.Default))
 	}
 	e.flags = root.PersistentFlags()
-	root.AddCommand(newServe(e), newMigrate(e), newUser(e), newKeys(e), newVersion(e))
+	root.AddCommand(newServe(e), newMigrate(e), newUser(e), newKeys(e), newVersion(e), newHealthcheck(e))
 	return root
 }
 

@@ -132,6 +132,9 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.quiet && cfg.LogLevel < slog.LevelWarn {
+		cfg.LogLevel = slog.LevelWarn
+	}
 	log := newLogger(cfg, e.stderr)
 	secret, err := secretKey(cfg, log)
 	if err != nil {
@@ -166,6 +169,9 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 		AccessTTL: cfg.AccessTokenTTL,
 		ClientID:  "latch",
 		Now:       time.Now,
+
+		ReloadInterval:   cfg.KeyReloadInterval,
+		RotationInterval: cfg.KeyRotationInterval,
 	}, log)
 	if err != nil {
 		return nil, err
@@ -191,13 +197,21 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 	if cfg.RateLimit {
 		deps.Throttler = a.limit
 	}
+	policy := password.DefaultPolicy()
+	if cfg.BreachedPasswordsURL != "" {
+		checker, err := password.NewRangeChecker(password.RangeOptions{URL: cfg.BreachedPasswordsURL, FailClosed: cfg.BreachedFailClosed, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("breached passwords: %w", err)
+		}
+		policy.Breached = checker
+	}
 	a.auth = auth.NewService(deps, auth.Options{
 		SessionMaxAge:       cfg.SessionMaxAge,
 		SessionIdleTimeout:  cfg.SessionIdleTimeout,
 		RefreshReuseGrace:   cfg.RefreshReuseGrace,
 		RequireVerification: cfg.SignupRequireVerification,
 		AdminKey:            string(cfg.AdminKey),
-		Policy:              password.DefaultPolicy(),
+		Policy:              policy,
 	})
 	ok = true
 	return a, nil

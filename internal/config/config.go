@@ -60,6 +60,7 @@ type Config struct {
 	BreachedPasswordsURL      string
 	BreachedFailClosed        bool
 	KeyRotationInterval       time.Duration // 0: off
+	KeyReloadInterval         time.Duration
 	AddressRate               float64       // requests per second per client address on credential endpoints
 	AddressBurst              int
 }
@@ -181,6 +182,7 @@ func Settings() []Setting {
 		}},
 		{"breached_passwords_fail_closed", "off", "on: refuse new passwords while the breach API cannot be reached; off: let them through", boolInto(func(c *Config) *bool { return &c.BreachedFailClosed })},
 		{"key_rotation_interval", "0s", "rotate signing keys automatically this often (e.g. 720h); 0s: only by 'latch keys rotate'", durationInto(func(c *Config) *time.Duration { return &c.KeyRotationInterval })},
+		{"key_reload_interval", "30s", "how often each instance reloads signing keys, picking up rotations made elsewhere", durationInto(func(c *Config) *time.Duration { return &c.KeyReloadInterval })},
 		{"address_rate", "20", "requests per second each client address may make to the credential endpoints, before login throttling", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f <= 0 {
@@ -459,6 +461,9 @@ func (c Config) validate() []string {
 	}
 	if c.KeyRotationInterval < 0 {
 		p = append(p, "LATCH_KEY_ROTATION_INTERVAL: must not be negative")
+	}
+	if c.KeyReloadInterval < time.Second || c.KeyReloadInterval > 10*time.Minute {
+		p = append(p, "LATCH_KEY_RELOAD_INTERVAL: between 1s and 10m")
 	}
 	for _, a := range c.TokenAudience {
 		if strings.TrimSpace(a) == "" {

@@ -3,18 +3,21 @@ package server
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
+
+	"github.com/latchauth/latch/internal/token"
 )
 
-// jwksMaxAge is how long caches may keep the JWKS. It must stay shorter
-// than the time a next key waits before it signs, so that every cache
-// knows a key before it meets a token signed with it.
-const jwksMaxAge = 5 * time.Minute
+// jwksCacheControl lets caches keep the JWKS for token.JWKSMaxAge, which
+// is shorter than the time a next key is published before it signs, so
+// every cache knows a key before it meets a token signed with it.
+var jwksCacheControl = "public, max-age=" + strconv.Itoa(int(token.JWKSMaxAge/time.Second))
 
 func (s *Server) handleJWKS() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/jwk-set+json")
-		w.Header().Set("Cache-Control", "public, max-age=300")
+		w.Header().Set("Cache-Control", jwksCacheControl)
 		w.Header().Del("Pragma")
 		_, _ = w.Write(s.keys.JWKS())
 	})
@@ -41,7 +44,7 @@ func (s *Server) handleDiscovery() http.Handler {
 			doc["introspection_endpoint"] = s.endpoint("/v1/introspect")
 			doc["introspection_endpoint_auth_methods_supported"] = []string{"bearer"}
 		}
-		w.Header().Set("Cache-Control", "public, max-age=300")
+		w.Header().Set("Cache-Control", jwksCacheControl)
 		w.Header().Del("Pragma")
 		encode(w, http.StatusOK, doc)
 	})
