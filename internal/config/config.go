@@ -61,7 +61,7 @@ type Config struct {
 	BreachedFailClosed        bool
 	KeyRotationInterval       time.Duration // 0: off
 	KeyReloadInterval         time.Duration
-	AddressRate               float64       // requests per second per client address on credential endpoints
+	AddressRate               float64 // requests per second per client address on credential endpoints
 	AddressBurst              int
 }
 
