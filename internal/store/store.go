@@ -117,6 +117,43 @@ type ListUsersOptions struct {
 	Limit int    // at most this many; 0 means 100
 }
 
+// AuditEvent is one security event in the audit trail. Rows outlive the
+// user and session they name: the ids are kept as plain values, not
+// references, so that deleting an account does not erase its history.
+type AuditEvent struct {
+	// ID is assigned by AppendAudit and increases with every event; it is
+	// never reused, even after DeleteAuditBefore removed the newest rows,
+	// but it may skip values. What AppendAudit is given here is ignored.
+	ID   int64
+	Time time.Time
+	// Type names the event, e.g. "signup", "login.success",
+	// "login.failure", "login.throttled", "refresh.reuse", "logout",
+	// "password.change", "session.revoke", "key.rotate",
+	// "admin.user.disable". Required.
+	Type      string
+	UserID    string // a user UUID; "" if none (a failed login for an unknown email)
+	SessionID string // a session UUID; "" if none
+	IP        string
+	UserAgent string
+	// Detail is a small JSON object, or nil. PostgreSQL keeps neither its
+	// whitespace nor its key order: it comes back as equal JSON, not byte
+	// for byte.
+	Detail json.RawMessage
+}
+
+// ListAuditOptions selects and pages audit events, newest (highest ID)
+// first. The filters combine with AND.
+type ListAuditOptions struct {
+	// Before is an event id: list events with a lower id; 0 from the
+	// newest. The id need not exist any more, so a cursor stays valid
+	// while retention deletes old rows.
+	Before int64
+	Limit  int       // at most this many; 0 means 100
+	UserID string    // only this user's events; "" for every user
+	Type   string    // only events of this type; "" for every type
+	Since  time.Time // only events at or after this time; zero for no bound
+}
+
 // MigrationStatus describes the schema of a database against the
 // migrations embedded in the binary.
 type MigrationStatus struct {
@@ -151,6 +188,7 @@ type Store interface {
 	// cannot change. ErrAlreadyExists if the new email is taken.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (User, error)
 	// DeleteUser removes the user, its sessions and their refresh tokens.
+	// Its audit events stay, still naming the user id.
 	DeleteUser(ctx context.Context, id string) error
 
 	// CreateSession inserts s and records s.RefreshHash as issued by it.
@@ -172,6 +210,23 @@ type Store interface {
 	// many it revoked.
 	RevokeSessions(ctx context.Context, userID, except string, at time.Time) (int64, error)
 
+	// DeleteEndedSessions removes sessions (and, by cascade, their
+	// refresh-token rows) that were revoked before revokedBefore, or whose
+	// absolute expiry is before expiredBefore, or whose LastActiveAt is
+	// before idleBefore, and returns how many. Before means strictly
+	// before; a zero cutoff matches nothing. A deleted session's refresh
+	// tokens become unknown: GetSessionByRefreshHash answers ErrNotFound
+	// for them, so keep revoked sessions as long as re-use of their tokens
+	// should still be recognised. The rows go in batches, each committed on
+	// its own (see the backends), so on an error some may already be gone:
+	// the count says how many.
+	DeleteEndedSessions(ctx context.Context, revokedBefore, expiredBefore, idleBefore time.Time) (int64, error)
+	// CountActiveSessions counts the sessions that are not revoked, whose
+	// ExpiresAt is after now and whose LastActiveAt is after idleAfter.
+	// It reads every such row: meant for a gauge sampled now and then, not
+	// for each request.
+	CountActiveSessions(ctx context.Context, now, idleAfter time.Time) (int64, error)
+
 	// ListSigningKeys returns every key, oldest first.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	// UpdateSigningKeys runs fn with every key, under a lock that excludes
@@ -186,6 +241,25 @@ type Store interface {
 	UpdateThrottle(ctx context.Context, key string, fn func(*Throttle) error) (Throttle, error)
 	// DeleteThrottles removes the rows for the keys; missing keys are fine.
 	DeleteThrottles(ctx context.Context, keys []string) error
+	// DeleteThrottlesBefore removes throttle rows whose LastFailureAt is
+	// before t and whose BlockedUntil (if set) is before t too, and
+	// returns how many. A zero LastFailureAt counts as before any t; a
+	// zero t matches nothing. Batched like DeleteEndedSessions.
+	DeleteThrottlesBefore(ctx context.Context, t time.Time) (int64, error)
+
+	// AppendAudit records e and returns the id it assigned. e.Time must
+	// not be zero and e.Type not empty; e.UserID and e.SessionID must be
+	// UUIDs or empty (stored in canonical form); e.Detail valid JSON or
+	// nil.
+	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
+	// ListAudit returns the events that opts selects, newest (highest id)
+	// first; pass the last id of a page as Before to get the next one. An
+	// opts.UserID that is not a UUID selects nothing.
+	ListAudit(ctx context.Context, opts ListAuditOptions) ([]AuditEvent, error)
+	// DeleteAuditBefore removes the events whose Time is strictly before
+	// t, for retention, and returns how many; a zero t matches nothing.
+	// Batched like DeleteEndedSessions.
+	DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
 
 	// Migrate applies every pending migration; ErrDatabaseTooNew if the
 	// database is ahead of the binary. Safe to call from several processes

@@ -21,6 +21,13 @@ import (
 
 var _ store.Store = (*DB)(nil)
 
+// cleanupBatch is how many rows one statement of a clean-up method
+// deletes at most. PostgreSQL's writers do not queue behind one another as
+// SQLite's do, but one huge DELETE would hold its row locks, and keep
+// vacuum from reclaiming anything, until it committed; a thousand rows per
+// transaction keeps both short.
+const cleanupBatch = 1000
+
 // DB is a store.Store on a PostgreSQL database. It is safe for concurrent
 // use, and any number of DBs, in any number of processes, may share one
 // database: every read-modify-write takes a database lock, never a Go one.
@@ -34,6 +41,9 @@ type DB struct {
 	// sqlDB borrows connections from pool for goose, which needs a
 	// database/sql handle.
 	sqlDB *sql.DB
+	// cleanupBatch is the package constant; tests lower it so that small
+	// data sets take several batches.
+	cleanupBatch int
 }
 
 // Open connects to the database at url (a postgres:// URL or a key=value
@@ -63,7 +73,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, wrap("open", err)
 	}
-	return &DB{pool: pool, sqlDB: stdlib.OpenDBFromPool(pool)}, nil
+	return &DB{pool: pool, sqlDB: stdlib.OpenDBFromPool(pool), cleanupBatch: cleanupBatch}, nil
 }
 
 // Close closes every connection; it waits for those in use to be
@@ -98,6 +108,35 @@ func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// deleteInBatches runs query, a DELETE whose last parameter is the
+// number of rows to delete at most (deleteInBatches appends it to args),
+// until a run deletes fewer, and returns how many it deleted in all. Each
+// run is a transaction of its own; if one fails, the earlier ones stay
+// committed and are counted.
+//
+// The queries pick their rows with FOR UPDATE SKIP LOCKED: a row that a
+// refresh or a failed login holds right now is left for the next
+// clean-up instead of making this one wait, and instances cleaning up at
+// once share the rows out instead of queueing on the same ones. Under
+// READ COMMITTED the lock re-checks the WHERE clause on the row's latest
+// version, so a session refreshed since the statement began is not
+// deleted for an idleness it no longer has.
+func (db *DB) deleteInBatches(ctx context.Context, op, query string, args ...any) (int64, error) {
+	args = append(args, db.cleanupBatch)
+	var total int64
+	for {
+		tag, err := db.pool.Exec(ctx, query, args...)
+		if err != nil {
+			return total, wrap(op, err)
+		}
+		n := tag.RowsAffected()
+		total += n
+		if n < int64(db.cleanupBatch) {
+			return total, nil
+		}
+	}
 }
 
 // callerError carries an error returned by a caller's func out of a

@@ -228,3 +228,29 @@ func (db *DB) RevokeSessions(ctx context.Context, userID, except string, at time
 	}
 	return tag.RowsAffected(), nil
 }
+
+// DeleteEndedSessions deletes, in batches (see deleteInBatches), the
+// sessions revoked before revokedBefore, expired before expiredBefore or
+// idle since before idleBefore; the schema's cascade deletes their refresh
+// tokens in the same statement.
+func (db *DB) DeleteEndedSessions(ctx context.Context, revokedBefore, expiredBefore, idleBefore time.Time) (int64, error) {
+	// revoked_at < $1 is false for NULL, the live sessions.
+	return db.deleteInBatches(ctx, "delete ended sessions", `DELETE FROM sessions WHERE id IN (
+		SELECT id FROM sessions
+		WHERE revoked_at < $1 OR expires_at < $2 OR last_active_at < $3
+		LIMIT $4 FOR UPDATE SKIP LOCKED)`,
+		revokedBefore, expiredBefore, idleBefore)
+}
+
+// CountActiveSessions counts the sessions not revoked, expiring after now
+// and active after idleAfter.
+func (db *DB) CountActiveSessions(ctx context.Context, now, idleAfter time.Time) (int64, error) {
+	var n int64
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM sessions
+		WHERE revoked_at IS NULL AND expires_at > $1 AND last_active_at > $2`,
+		now, idleAfter).Scan(&n)
+	if err != nil {
+		return 0, wrap("count active sessions", err)
+	}
+	return n, nil
+}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -45,19 +46,20 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 // then sees a zero Throttle with Key set), and saves the result. The key
 // cannot change.
 //
-// The row is first created empty if missing, then locked: two callers on
-// a new key cannot both insert it (the second INSERT waits for the first
-// transaction and then does nothing), and both then queue on the row
-// lock, so no increment is lost. If fn fails, the rollback takes the empty
-// row away again.
+// One statement creates the row empty if missing and locks it either
+// way: two callers on a new key cannot both insert it (the second waits
+// for the first transaction and then takes the update path), and both
+// then queue on the row lock, so no increment is lost. A no-op DO UPDATE,
+// not DO NOTHING and a separate SELECT ... FOR UPDATE: between those two
+// statements DeleteThrottlesBefore could delete the row, and the SELECT
+// would find nothing; PostgreSQL guarantees that an upsert either inserts
+// or updates. If fn fails, the rollback takes the empty row away again.
 func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Throttle) error) (store.Throttle, error) {
 	var saved store.Throttle
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO throttles (key) VALUES ($1) ON CONFLICT (key) DO NOTHING`, key)
-		if err != nil {
-			return err
-		}
-		th, err := scanThrottle(tx.QueryRow(ctx, `SELECT `+throttleColumns+` FROM throttles WHERE key = $1 FOR UPDATE`, key))
+		th, err := scanThrottle(tx.QueryRow(ctx, `INSERT INTO throttles (key) VALUES ($1)
+			ON CONFLICT (key) DO UPDATE SET key = excluded.key
+			RETURNING `+throttleColumns, key))
 		if err != nil {
 			return err
 		}
@@ -88,4 +90,19 @@ func (db *DB) DeleteThrottles(ctx context.Context, keys []string) error {
 		return wrap("delete throttles", err)
 	}
 	return nil
+}
+
+// DeleteThrottlesBefore deletes, in batches (see deleteInBatches), the
+// rows whose last failure (NULL: none, the zero time) and block (NULL:
+// none) both lie before t.
+func (db *DB) DeleteThrottlesBefore(ctx context.Context, t time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, nil // nothing is before the zero time, not even a NULL
+	}
+	return db.deleteInBatches(ctx, "delete throttles before", `DELETE FROM throttles WHERE key IN (
+		SELECT key FROM throttles
+		WHERE (last_failure_at IS NULL OR last_failure_at < $1)
+			AND (blocked_until IS NULL OR blocked_until < $1)
+		LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+		t)
 }

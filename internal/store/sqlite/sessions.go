@@ -243,3 +243,31 @@ func (db *DB) RevokeSessions(ctx context.Context, userID, except string, at time
 	}
 	return n, nil
 }
+
+// DeleteEndedSessions deletes, in batches (see deleteInBatches), the
+// sessions revoked before revokedBefore, expired before expiredBefore or
+// idle since before idleBefore; the schema's cascade deletes their refresh
+// tokens in the same statement.
+func (db *DB) DeleteEndedSessions(ctx context.Context, revokedBefore, expiredBefore, idleBefore time.Time) (int64, error) {
+	// rowid: sessions has a TEXT key, and the rowid is the table's own
+	// b-tree key, the cheapest way back from the subquery to the rows.
+	// revoked_at < ? is false for NULL, the live sessions.
+	return db.deleteInBatches(ctx, "delete ended sessions", `DELETE FROM sessions WHERE rowid IN (
+		SELECT rowid FROM sessions
+		WHERE revoked_at < ? OR expires_at < ? OR last_active_at < ?
+		LIMIT ?)`,
+		micros(revokedBefore), micros(expiredBefore), micros(idleBefore))
+}
+
+// CountActiveSessions counts the sessions not revoked, expiring after now
+// and active after idleAfter.
+func (db *DB) CountActiveSessions(ctx context.Context, now, idleAfter time.Time) (int64, error) {
+	var n int64
+	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM sessions
+		WHERE revoked_at IS NULL AND expires_at > ? AND last_active_at > ?`,
+		micros(now), micros(idleAfter)).Scan(&n)
+	if err != nil {
+		return 0, wrap("count active sessions", err)
+	}
+	return n, nil
+}

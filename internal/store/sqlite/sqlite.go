@@ -26,6 +26,14 @@ var _ store.Store = (*DB)(nil)
 // SQLITE_BUSY, which callers see as store.ErrUnavailable.
 const busyTimeout = 5 * time.Second
 
+// cleanupBatch is how many rows one statement of a clean-up method
+// deletes at most. Each statement holds the single writer, so every other
+// write (in this process, and other processes' writers) waits for it; a
+// thousand sessions with their refresh tokens go in milliseconds, so a
+// sign-in queued behind a clean-up waits about that long instead of for
+// the whole clean-up.
+const cleanupBatch = 1000
+
 // DB is a store.Store on one SQLite file. It is safe for concurrent use.
 //
 // SQLite admits one writer at a time, so DB keeps two pools: a single
@@ -43,6 +51,9 @@ type DB struct {
 	path  string
 	write *sql.DB
 	read  *sql.DB
+	// cleanupBatch is the package constant; tests lower it so that small
+	// data sets take several batches.
+	cleanupBatch int
 }
 
 // Open opens (creating it if missing) the SQLite database at path, a file
@@ -91,7 +102,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	db := &DB{path: path, write: write, read: read}
+	db := &DB{path: path, write: write, read: read, cleanupBatch: cleanupBatch}
 	// The writer first: it creates the file and switches it to WAL before a
 	// read-only connection could try to.
 	if err := write.PingContext(ctx); err != nil {
@@ -138,6 +149,31 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// deleteInBatches runs query, a DELETE that ends in "LIMIT ?" (the
+// parameter deleteInBatches appends to args), until a run deletes fewer
+// rows than the limit, and returns how many it deleted in all. Each run is
+// a transaction of its own that gives the writer back, so that writes
+// queued behind a long clean-up get their turn between batches; if a run
+// fails, the earlier ones stay committed and are counted.
+func (db *DB) deleteInBatches(ctx context.Context, op, query string, args ...any) (int64, error) {
+	args = append(args, db.cleanupBatch)
+	var total int64
+	for {
+		res, err := db.write.ExecContext(ctx, query, args...)
+		if err != nil {
+			return total, wrap(op, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, wrap(op, err)
+		}
+		total += n
+		if n < int64(db.cleanupBatch) {
+			return total, nil
+		}
+	}
 }
 
 // callerError carries an error returned by a caller's func out of a
