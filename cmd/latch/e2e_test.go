@@ -269,9 +269,14 @@ func TestEndToEndPostgres(t *testing.T) {
 // runCLI runs a latch command in the real binary.
 func runCLI(t *testing.T, dir, stdin string, args ...string) (string, int) {
 	t.Helper()
+	return runCLIWith(t, dir, nil, stdin, args...)
+}
+
+func runCLIWith(t *testing.T, dir string, env []string, stdin string, args ...string) (string, int) {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LATCH_LOG_FORMAT=json"}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LATCH_LOG_FORMAT=json"}, env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	code := 0

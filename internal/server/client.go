@@ -90,17 +90,25 @@ func parseHop(s string) (netip.Addr, error) {
 // limitAddress turns away a client address that exceeds its request rate
 // on a credential endpoint, before the request costs a query or a hash.
 func (s *Server) limitAddress(next http.Handler) http.Handler {
-	if s.buckets == nil {
-		return next
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ok, wait := s.buckets.Allow(clientIP(r.Context())); !ok {
-			s.log.WarnContext(r.Context(), "address rate exceeded", "event", "address.throttled", "ip", clientIP(r.Context()))
-			s.writeError(w, r, &apiError{Status: http.StatusTooManyRequests, Code: codeRateLimited, Description: "too many requests from this address; retry later", RetryAfter: max(wait, time.Second)})
-			return
+		if s.addressAllowed(w, r) {
+			next.ServeHTTP(w, r)
 		}
-		next.ServeHTTP(w, r)
 	})
+}
+
+// addressAllowed takes a token from the client address's bucket, or
+// answers 429 and reports false.
+func (s *Server) addressAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if s.buckets == nil {
+		return true
+	}
+	ok, wait := s.buckets.Allow(clientIP(r.Context()))
+	if !ok {
+		s.log.WarnContext(r.Context(), "address rate exceeded", "event", "address.throttled", "ip", clientIP(r.Context()))
+		s.writeError(w, r, &apiError{Status: http.StatusTooManyRequests, Code: codeRateLimited, Description: "too many requests from this address; retry later", RetryAfter: max(wait, time.Second)})
+	}
+	return ok
 }
 
 // cors answers preflight requests and marks answers readable by the

@@ -86,13 +86,20 @@ func TestCORS(t *testing.T) {
 func TestAddressRateLimit(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		h := newHarness(t, b, withEnv("LATCH_ADDRESS_RATE", "1", "LATCH_ADDRESS_BURST", "3"))
-		for i := range 3 {
+		tk := h.signup("bucket@example.com")
+		for i := range 2 {
 			want(t, h.login("nobody@example.com", "wrong password "+string(rune('a'+i))), http.StatusBadRequest, "invalid_grant")
 		}
-		r := h.login("nobody@example.com", "another wrong one")
+		r := h.login("bucket@example.com", goodPassword)
 		want(t, r, http.StatusTooManyRequests, "rate_limited")
 		if r.header.Get("Retry-After") != "1" {
 			t.Errorf("Retry-After: got %q, want 1", r.header.Get("Retry-After"))
+		}
+		// Refreshes cost no hash and are not limited by it.
+		for range 5 {
+			r := h.refresh(tk.refresh)
+			want(t, r, http.StatusOK, "")
+			tk.refresh = r.tokens(t).refresh
 		}
 		// Other endpoints are not limited by it.
 		want(t, h.do("GET", "/healthz", "", nil), http.StatusOK, "")

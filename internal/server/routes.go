@@ -22,7 +22,7 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	}
 
 	handle("POST /v1/signup", s.limitAddress(s.handleSignup()))
-	handle("POST /v1/token", s.limitAddress(s.handleToken()))
+	handle("POST /v1/token", s.handleToken()) // limits the password grant itself
 	handle("GET /v1/user", s.requireUser(s.handleGetUser()))
 	handle("PATCH /v1/user", s.requireUser(s.handlePatchUser()))
 	handle("POST /v1/logout", s.requireUser(s.handleLogout()))

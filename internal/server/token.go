@@ -79,6 +79,11 @@ func (s *Server) handleToken() http.Handler {
 		)
 		switch req.GrantType {
 		case "password":
+			// Only the password grant meets the address bucket: it costs a
+			// hash. Refreshes are cheap, and a NAT full of users makes many.
+			if !s.addressAllowed(w, r) {
+				return
+			}
 			email := req.Email
 			if email == "" {
 				email = req.Username
