@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latchauth/latch/internal/e2e"
 )
 
 // These are measurements, not unit tests: they take a minute, depend on
@@ -70,8 +72,8 @@ func median(d []time.Duration) time.Duration {
 func TestMeasureLoginTiming(t *testing.T) {
 	measuring(t)
 	dir := t.TempDir()
-	p := start(t, dir, "LATCH_RATE_LIMIT=off")
-	expect(t, "signup", do(t, "POST", p.url+"/v1/signup", "", map[string]any{"email": "timing@example.com", "password": "a long and lovely passphrase"}), 201)
+	p := e2e.Start(t, dir, "LATCH_RATE_LIMIT=off")
+	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": "timing@example.com", "password": "a long and lovely passphrase"}), 201)
 	client := &http.Client{Timeout: 30 * time.Second}
 	const tries = 300
 	var wrong, unknown []time.Duration
@@ -80,7 +82,7 @@ func TestMeasureLoginTiming(t *testing.T) {
 		if i%2 == 1 {
 			email = fmt.Sprintf("nobody%d@example.com", i)
 		}
-		status, d, err := postLogin(client, p.url, email, "not the password at all")
+		status, d, err := postLogin(client, p.URL, email, "not the password at all")
 		if err != nil || status != 400 {
 			t.Fatalf("try %d: %d %v", i, status, err)
 		}
@@ -104,9 +106,9 @@ func TestMeasureLoginTiming(t *testing.T) {
 func TestMeasureLoginFlood(t *testing.T) {
 	measuring(t)
 	dir := t.TempDir()
-	p := start(t, dir, "LATCH_RATE_LIMIT=off")
-	expect(t, "signup", do(t, "POST", p.url+"/v1/signup", "", map[string]any{"email": "flood@example.com", "password": "a long and lovely passphrase"}), 201)
-	idle := peakRSS(t, p.cmd.Process.Pid)
+	p := e2e.Start(t, dir, "LATCH_RATE_LIMIT=off")
+	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": "flood@example.com", "password": "a long and lovely passphrase"}), 201)
+	idle := peakRSS(t, p.Pid())
 	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 400}}
 	var mu sync.Mutex
 	statuses := map[int]int{}
@@ -118,7 +120,7 @@ func TestMeasureLoginFlood(t *testing.T) {
 			if i%2 == 1 {
 				pw = "wrong password number " + strconv.Itoa(i)
 			}
-			status, _, err := postLogin(client, p.url, "flood@example.com", pw)
+			status, _, err := postLogin(client, p.URL, "flood@example.com", pw)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -130,7 +132,7 @@ func TestMeasureLoginFlood(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	peak := peakRSS(t, p.cmd.Process.Pid)
+	peak := peakRSS(t, p.Pid())
 	t.Logf("400 concurrent logins in %v: statuses %v; peak RSS %.1f MiB (%.1f MiB before the flood)", elapsed.Round(time.Millisecond), statuses, peak, idle)
 	if statuses[-1] > 0 || statuses[500] > 0 {
 		t.Errorf("transport errors or 500s: %v", statuses)

@@ -4,27 +4,15 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/latchauth/latch/internal/e2e"
 	"github.com/latchauth/latch/verify"
 )
-
-// freeAddr finds a free loopback port, so that the public URL (the token
-// issuer) can name the address latch will listen on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // Keys rotate under load with zero failed verifications, at latch and at a
 // verify instance that fetched the JWKS before the first rotation: the
@@ -34,13 +22,13 @@ func freeAddr(t *testing.T) string {
 // stay valid for their whole lifetime at both.
 func TestKeyRotationUnderLoad(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := e2e.FreeAddr(t)
 	url := "http://" + addr
-	p := start(t, dir, "LATCH_ADDR="+addr, "LATCH_PUBLIC_URL="+url, "LATCH_KEY_RELOAD_INTERVAL=1s", "LATCH_RATE_LIMIT=off")
+	p := e2e.Start(t, dir, "LATCH_ADDR="+addr, "LATCH_PUBLIC_URL="+url, "LATCH_KEY_RELOAD_INTERVAL=1s", "LATCH_RATE_LIMIT=off")
 
 	const pw = "a long and lovely passphrase"
-	r := expect(t, "signup", do(t, "POST", url+"/v1/signup", "", map[string]any{"email": "rot@example.com", "password": pw}), 201)
-	firstToken := r.body["access_token"].(string)
+	r := e2e.Expect(t, "signup", e2e.Do(t, "POST", url+"/v1/signup", "", map[string]any{"email": "rot@example.com", "password": pw}), 201)
+	firstToken := r.Body["access_token"].(string)
 
 	ctx := context.Background()
 	v, err := verify.New(ctx, url, verify.Options{Audience: []string{url}})
@@ -54,9 +42,9 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 		kids      sync.Map
 	)
 	check := func(tok string) {
-		if r := do(t, "GET", url+"/v1/user", tok, nil); r.status != 200 {
+		if r := e2e.Do(t, "GET", url+"/v1/user", tok, nil); r.Status != 200 {
 			fails.Add(1)
-			t.Errorf("latch refused a token: %d %v", r.status, r.body)
+			t.Errorf("latch refused a token: %d %v", r.Status, r.Body)
 			return
 		}
 		if _, err := v.Verify(ctx, tok); err != nil {
@@ -70,22 +58,22 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
-			r := expect(t, "login", do(t, "POST", url+"/v1/token", "", map[string]any{"grant_type": "password", "email": "rot@example.com", "password": pw}), 200)
-			rt := r.body["refresh_token"].(string)
+			r := e2e.Expect(t, "login", e2e.Do(t, "POST", url+"/v1/token", "", map[string]any{"grant_type": "password", "email": "rot@example.com", "password": pw}), 200)
+			rt := r.Body["refresh_token"].(string)
 			for {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				r := do(t, "POST", url+"/v1/token", "", map[string]any{"grant_type": "refresh_token", "refresh_token": rt})
-				if r.status != 200 {
+				r := e2e.Do(t, "POST", url+"/v1/token", "", map[string]any{"grant_type": "refresh_token", "refresh_token": rt})
+				if r.Status != 200 {
 					fails.Add(1)
-					t.Errorf("worker %d: refresh: %d %v", w, r.status, r.body)
+					t.Errorf("worker %d: refresh: %d %v", w, r.Status, r.Body)
 					return
 				}
-				rt = r.body["refresh_token"].(string)
-				tok := r.body["access_token"].(string)
+				rt = r.Body["refresh_token"].(string)
+				tok := r.Body["access_token"].(string)
 				issued.Store(tok, true)
 				hdr, _ := decodeHeader(tok)
 				kids.Store(hdr, true)
@@ -95,7 +83,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	}
 
 	rotate := func() {
-		out, code := runCLI(t, dir, "", "keys", "rotate", "--force")
+		out, code := e2e.RunCLI(t, dir, nil, "", "keys", "rotate", "--force")
 		if code != 0 {
 			t.Fatalf("keys rotate: exit %d: %s", code, out)
 		}
@@ -123,7 +111,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	if nkids != 3 {
 		t.Fatalf("tokens were signed by %d keys, want 3 (before, between and after the rotations)", nkids)
 	}
-	p.stop(t)
+	p.Stop(t)
 }
 
 // decodeHeader returns the kid of a compact JWS without verifying it.

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchauth/latch/internal/e2e"
 )
 
 // writeCert makes a self-signed certificate for 127.0.0.1 and returns the
@@ -64,8 +66,8 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.C
 func TestServeTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := writeCert(t, dir)
-	cmd := start(t, dir, "LATCH_TLS_CERT_FILE="+certFile, "LATCH_TLS_KEY_FILE="+keyFile, "LATCH_PUBLIC_URL=https://127.0.0.1")
-	addr := strings.TrimPrefix(cmd.url, "https://")
+	cmd := e2e.Start(t, dir, "LATCH_TLS_CERT_FILE="+certFile, "LATCH_TLS_KEY_FILE="+keyFile, "LATCH_PUBLIC_URL=https://127.0.0.1")
+	addr := strings.TrimPrefix(cmd.URL, "https://")
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	resp, err := client.Get("https://" + addr + "/healthz")
 	if err != nil {
@@ -90,5 +92,5 @@ func TestServeTLS(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	cmd.stop(t)
+	cmd.Stop(t)
 }
