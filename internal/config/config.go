@@ -61,6 +61,7 @@ type Config struct {
 	BreachedFailClosed        bool
 	KeyRotationInterval       time.Duration // 0: off
 	KeyReloadInterval         time.Duration
+	RequestTimeout            time.Duration
 	AddressRate               float64 // requests per second per client address on credential endpoints
 	AddressBurst              int
 }
@@ -182,6 +183,7 @@ func Settings() []Setting {
 		}},
 		{"breached_passwords_fail_closed", "off", "on: refuse new passwords while the breach API cannot be reached; off: let them through", boolInto(func(c *Config) *bool { return &c.BreachedFailClosed })},
 		{"key_rotation_interval", "0s", "rotate signing keys automatically this often (e.g. 720h); 0s: only by 'latch keys rotate'", durationInto(func(c *Config) *time.Duration { return &c.KeyRotationInterval })},
+		{"request_timeout", "10s", "a request still waiting on the database or the hasher after this long gets 503", durationInto(func(c *Config) *time.Duration { return &c.RequestTimeout })},
 		{"key_reload_interval", "30s", "how often each instance reloads signing keys, picking up rotations made elsewhere", durationInto(func(c *Config) *time.Duration { return &c.KeyReloadInterval })},
 		{"address_rate", "20", "requests per second each client address may make to the credential endpoints, before login throttling", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
@@ -461,6 +463,9 @@ func (c Config) validate() []string {
 	}
 	if c.KeyRotationInterval < 0 {
 		p = append(p, "LATCH_KEY_ROTATION_INTERVAL: must not be negative")
+	}
+	if c.RequestTimeout < time.Second || c.RequestTimeout > 5*time.Minute {
+		p = append(p, "LATCH_REQUEST_TIMEOUT: between 1s and 5m")
 	}
 	if c.KeyReloadInterval < time.Second || c.KeyReloadInterval > 10*time.Minute {
 		p = append(p, "LATCH_KEY_RELOAD_INTERVAL: between 1s and 10m")

@@ -72,7 +72,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			id = rand.Text()
 		}
 		ip := s.clientAddress(r)
-		ctx := context.WithValue(r.Context(), ctxRequestID, id)
+		// A database that hangs instead of refusing must still give the
+		// client an answer (503) in bounded time.
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		ctx = context.WithValue(ctx, ctxRequestID, id)
 		ctx = context.WithValue(ctx, ctxClientIP, ip)
 		r = r.WithContext(ctx)
 

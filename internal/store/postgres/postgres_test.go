@@ -19,6 +19,8 @@ func open(tb testing.TB) *DB {
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
+	// Small batches, so that the suite's few rows take several.
+	db.cleanupBatch = 3
 	return db
 }
 
@@ -41,6 +43,20 @@ func TestShared(t *testing.T) {
 	})
 }
 
+func TestUpgrade(t *testing.T) {
+	storetest.RunUpgrade(t, func(t *testing.T) (store.Store, storetest.MigrateTo) {
+		db := open(t)
+		return db, func(ctx context.Context, version int64) error {
+			p, err := db.provider(ctx)
+			if err != nil {
+				return err
+			}
+			_, err = p.UpTo(ctx, version)
+			return err
+		}
+	})
+}
+
 func BenchmarkRotate(b *testing.B) {
 	storetest.BenchRotate(b, func(b *testing.B) store.Store { return open(b) })
 }
@@ -59,7 +75,7 @@ func TestSchemaIsolation(t *testing.T) {
 	if err := db.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"goose_db_version", "users", "sessions", "refresh_tokens", "signing_keys", "throttles"} {
+	for _, table := range []string{"goose_db_version", "users", "sessions", "refresh_tokens", "signing_keys", "throttles", "audit_events"} {
 		var got string
 		err := db.pool.QueryRow(ctx, `SELECT table_schema FROM information_schema.tables WHERE table_name = $1 AND table_schema = $2`,
 			table, schema).Scan(&got)

@@ -20,6 +20,8 @@ func open(tb testing.TB) *DB {
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
+	// Small batches, so that the suite's few rows take several.
+	db.cleanupBatch = 3
 	return db
 }
 
@@ -39,6 +41,20 @@ func TestShared(t *testing.T) {
 			t.Fatalf("Open: %v", err)
 		}
 		return a, b
+	})
+}
+
+func TestUpgrade(t *testing.T) {
+	storetest.RunUpgrade(t, func(t *testing.T) (store.Store, storetest.MigrateTo) {
+		db := open(t)
+		return db, func(ctx context.Context, version int64) error {
+			p, err := db.provider()
+			if err != nil {
+				return err
+			}
+			_, err = p.UpTo(ctx, version)
+			return err
+		}
 	})
 }
 

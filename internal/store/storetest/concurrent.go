@@ -21,6 +21,7 @@ func runConcurrent(t *testing.T, stores []store.Store) {
 	t.Run("RotateRace", func(t *testing.T) { testRotateRace(t, stores) })
 	t.Run("ThrottleRace", func(t *testing.T) { testThrottleRace(t, stores) })
 	t.Run("SigningKeyRace", func(t *testing.T) { testSigningKeyRace(t, stores) })
+	t.Run("CleanupRace", func(t *testing.T) { testCleanupRace(t, stores) })
 }
 
 // race runs fn(i) in n goroutines released at the same moment.
@@ -207,4 +208,158 @@ func testSigningKeyRace(t *testing.T, stores []store.Store) {
 	if len(keys) != 1 || keys[0].State != store.KeyCurrent {
 		t.Errorf("ListSigningKeys = %+v, want exactly one current key", keys)
 	}
+}
+
+// testCleanupRace: clean-ups on every store at once, while refreshes and
+// failed logins touch the rows they look at. Every ended row must go
+// exactly once, no live one may go, and no caller may see an error: a
+// failed login on a key being cleaned up either finds the old row or
+// starts a new one.
+//
+// The rows it ends lie long before t0 and its cut-offs before t0 too, so
+// that the rows of the races before it, on the same stores, are left
+// alone.
+func testCleanupRace(t *testing.T, stores []store.Store) {
+	ctx := t.Context()
+	s := stores[0]
+	u := mustCreateUser(t, s, newUser(300))
+	long, cut, now := at(-1000*time.Hour), at(-500*time.Hour), at(time.Minute)
+
+	var endedIDs []string
+	for i := range 30 {
+		ss := newSession(u.ID, i)
+		switch i % 3 {
+		case 0:
+			ss.RevokedAt = long
+		case 1:
+			ss.CreatedAt, ss.RotatedAt, ss.LastActiveAt, ss.ExpiresAt = long, long, long, long.Add(time.Hour)
+		case 2:
+			ss.LastActiveAt = long
+		}
+		endedIDs = append(endedIDs, mustCreateSession(t, s, ss).ID)
+	}
+	var liveIDs []string
+	for i := range 8 {
+		liveIDs = append(liveIDs, mustCreateSession(t, s, newSession(u.ID, 40+i)).ID)
+	}
+	const oldFailures, updaters = 3, 4
+	var keys []string
+	for i := range 8 {
+		key := fmt.Sprintf("cleanup-race:%d:%s", i, uuid.NewString())
+		keys = append(keys, key)
+		if _, err := s.UpdateThrottle(ctx, key, func(th *store.Throttle) error {
+			th.Failures, th.LastFailureAt = oldFailures, long
+			return nil
+		}); err != nil {
+			t.Fatalf("UpdateThrottle: %v", err)
+		}
+	}
+	const oldEvents = 40
+	for i := range oldEvents {
+		e := newEvent(i, "login.failure", u.ID)
+		e.Time = long
+		mustAppend(t, s, e)
+	}
+	recent := mustAppend(t, s, newEvent(1, "login.success", u.ID))
+
+	const n = 4 * updaters
+	errs := make([]error, n)
+	deleted := make([]int64, n)
+	race(n, func(i int) {
+		st := stores[i%len(stores)]
+		switch i % 4 {
+		case 0:
+			deleted[i], errs[i] = st.DeleteEndedSessions(ctx, cut, cut, cut)
+		case 1:
+			deleted[i], errs[i] = st.DeleteThrottlesBefore(ctx, cut)
+		case 2:
+			deleted[i], errs[i] = st.DeleteAuditBefore(ctx, cut)
+		case 3:
+			// Updater i/4 refreshes its share of the live sessions and
+			// fails on every key.
+			for j, id := range liveIDs {
+				if j%updaters != i/4 {
+					continue
+				}
+				if _, err := st.UpdateSession(ctx, id, rotate(id+"/1", now)); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+			for _, key := range keys {
+				if _, err := st.UpdateThrottle(ctx, key, func(th *store.Throttle) error {
+					th.Failures++
+					th.LastFailureAt = now
+					return nil
+				}); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		}
+	})
+	var sessionsGone, throttlesGone, eventsGone int64
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("goroutine %d: %v", i, err)
+		}
+		switch i % 4 {
+		case 0:
+			sessionsGone += deleted[i]
+		case 1:
+			throttlesGone += deleted[i]
+		case 2:
+			eventsGone += deleted[i]
+		}
+	}
+	if sessionsGone != int64(len(endedIDs)) {
+		t.Errorf("DeleteEndedSessions deleted %d in all, want %d", sessionsGone, len(endedIDs))
+	}
+	for _, id := range endedIDs {
+		if _, err := s.GetSession(ctx, id); !isNotFound(err) {
+			t.Errorf("GetSession(ended): got %v, want ErrNotFound", err)
+		}
+	}
+	for _, id := range liveIDs {
+		got, err := s.GetSessionByRefreshHash(ctx, hash(id+"/1"))
+		if err != nil || got.ID != id || got.Generation != 1 {
+			t.Errorf("live session after the race = %s generation %d, %v; want %s generation 1", got.ID, got.Generation, err, id)
+		}
+	}
+
+	// Once a failure at now is recorded the row is no longer stale, so
+	// the clean-up can only have deleted a row before every update: its
+	// count then restarted from zero.
+	got, err := s.GetThrottles(ctx, keys)
+	if err != nil {
+		t.Fatalf("GetThrottles: %v", err)
+	}
+	if len(got) != len(keys) {
+		t.Fatalf("GetThrottles = %d rows, want %d", len(got), len(keys))
+	}
+	var restarted int64
+	for _, th := range got {
+		switch th.Failures {
+		case updaters:
+			restarted++
+		case oldFailures + updaters:
+		default:
+			t.Errorf("throttle %s Failures = %d, want %d or %d", th.Key, th.Failures, updaters, oldFailures+updaters)
+		}
+		if !th.LastFailureAt.Equal(now.Truncate(time.Microsecond)) {
+			t.Errorf("throttle %s LastFailureAt = %v, want %v", th.Key, th.LastFailureAt, now)
+		}
+	}
+	if throttlesGone != restarted {
+		t.Errorf("DeleteThrottlesBefore deleted %d in all, but %d rows restarted from zero", throttlesGone, restarted)
+	}
+
+	if eventsGone != oldEvents {
+		t.Errorf("DeleteAuditBefore deleted %d in all, want %d", eventsGone, oldEvents)
+	}
+	events, err := s.ListAudit(ctx, store.ListAuditOptions{UserID: u.ID})
+	if err != nil {
+		t.Fatalf("ListAudit: %v", err)
+	}
+	diff(t, "audit events after the race", events, []store.AuditEvent{recent})
 }

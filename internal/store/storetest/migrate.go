@@ -30,6 +30,14 @@ func checkStatus(t *testing.T, st store.MigrationStatus, applied bool) {
 	if st.Current != wantCurrent {
 		t.Errorf("Current = %d, want %d", st.Current, wantCurrent)
 	}
+	// Every dialect has the same history.
+	var names []store.Migration
+	for _, m := range st.Migrations {
+		names = append(names, store.Migration{Version: m.Version, Name: m.Name})
+	}
+	if d := cmp.Diff(migrations, names); d != "" {
+		t.Errorf("migrations (-want +got):\n%s", d)
+	}
 	var prev int64
 	for _, m := range st.Migrations {
 		if m.Version <= prev {

@@ -47,6 +47,15 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SigningKeysFuncError", testSigningKeysFuncError},
 		{"Throttles", testThrottles},
 		{"ThrottleFuncError", testThrottleFuncError},
+		{"DeleteEndedSessions", testDeleteEndedSessions},
+		{"CountActiveSessions", testCountActiveSessions},
+		{"DeleteThrottlesBefore", testDeleteThrottlesBefore},
+		{"AuditRoundTrip", testAuditRoundTrip},
+		{"AppendAuditErrors", testAppendAuditErrors},
+		{"ListAudit", testListAudit},
+		{"DeleteAuditBefore", testDeleteAuditBefore},
+		{"AuditSurvivesDeleteUser", testAuditSurvivesDeleteUser},
+		{"Growth", testGrowth},
 		{"Migrations", testMigrations},
 	}
 	for _, tt := range tests {
