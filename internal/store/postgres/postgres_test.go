@@ -163,3 +163,87 @@ func TestOpenMalformedURL(t *testing.T) {
 		t.Errorf("Open(malformed URL) error %q quotes the password", msg)
 	}
 }
+
+// TestUpdateThrottleRowDeleted: a clean-up deletes a throttle row while
+// UpdateThrottle waits for its lock. UpdateThrottle must then start the
+// key again from zero, not fail because the row it was waiting for is
+// gone.
+func TestUpdateThrottleRowDeleted(t *testing.T) {
+	ctx := t.Context()
+	db := open(t)
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	const key = "account:user1@example.com"
+	old := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := db.UpdateThrottle(ctx, key, func(th *store.Throttle) error {
+		th.Failures, th.LastFailureAt = 5, old
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateThrottle: %v", err)
+	}
+
+	// What DeleteThrottlesBefore does, held open half way: the row is
+	// locked, not yet deleted.
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	var pid int32
+	if err := tx.QueryRow(ctx, `SELECT pg_backend_pid() FROM throttles WHERE key = $1 FOR UPDATE`, key).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+
+	type result struct {
+		th   store.Throttle
+		seen store.Throttle
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		r.th, r.err = db.UpdateThrottle(ctx, key, func(th *store.Throttle) error {
+			r.seen = *th
+			th.Failures++
+			th.LastFailureAt = old.Add(time.Hour)
+			return nil
+		})
+		done <- r
+	}()
+
+	// Wait until UpdateThrottle queues on the lock.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		err := db.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`, pid).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("UpdateThrottle did not wait for the locked row")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM throttles WHERE key = $1`, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("UpdateThrottle on a row deleted while it waited: %v", r.err)
+	}
+	if want := (store.Throttle{Key: key}); r.seen != want {
+		t.Errorf("fn saw %+v, want %+v", r.seen, want)
+	}
+	if r.th.Failures != 1 {
+		t.Errorf("Failures = %d, want 1", r.th.Failures)
+	}
+}
