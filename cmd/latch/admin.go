@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/store"
 	"github.com/latchauth/latch/internal/token"
@@ -186,7 +187,12 @@ func newUser(e *env) *cobra.Command {
 		return err
 	})
 	unlock := simple("unlock", "Clear a user's failed-login throttling", "unlocked", func(ctx context.Context, a *app, who string) error {
-		return a.limit.Unlock(ctx, auth.NormalizeEmail(who))
+		email := auth.NormalizeEmail(who)
+		if err := a.limit.Unlock(ctx, email); err != nil {
+			return err
+		}
+		a.audit.Record(ctx, audit.Event{Type: "admin.user.unlock", Detail: map[string]any{"email": email}})
+		return nil
 	})
 	return group("user", "Manage users", create, list, disable, enable, del, verify, unlock)
 }
@@ -235,6 +241,7 @@ seen; --force skips that wait (verifiers then refetch on the unknown kid).`,
 				if err != nil {
 					return err
 				}
+				a.audit.Record(cmd.Context(), audit.Event{Type: "key.rotate", Detail: map[string]any{"kid": kid, "forced": force}})
 				fmt.Fprintf(e.stdout, "rotated: %s now signs; running instances pick it up on their next key reload\n", kid)
 				return nil
 			})
@@ -272,4 +279,61 @@ func (e *env) readPassword(noPrompt bool) (string, error) {
 		return "", usageError{errors.New("no password on standard input")}
 	}
 	return strings.TrimRight(sc.Text(), "\r"), nil
+}
+
+func newAudit(e *env) *cobra.Command {
+	var (
+		user, typ string
+		limit     int
+		before    int64
+		since     time.Duration
+	)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List security events, newest first",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return e.withApp(cmd.Context(), func(a *app) error {
+				opts := store.ListAuditOptions{Type: typ, Limit: limit, Before: before}
+				if user != "" {
+					u, err := a.auth.FindUser(cmd.Context(), user)
+					switch {
+					case err == nil:
+						opts.UserID = u.ID
+					case errors.Is(err, auth.ErrUserNotFound):
+						opts.UserID = user // a deleted user's events keep their id
+					default:
+						return err
+					}
+				}
+				if since > 0 {
+					opts.Since = time.Now().Add(-since)
+				}
+				events, err := a.db.ListAudit(cmd.Context(), opts)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tTIME\tTYPE\tUSER\tSESSION\tIP\tDETAIL")
+				for _, ev := range events {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.ID, ev.Time.UTC().Format(time.RFC3339), ev.Type,
+						dash(ev.UserID), dash(ev.SessionID), dash(ev.IP), dash(string(ev.Detail)))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	list.Flags().StringVar(&user, "user", "", "only this user's events (email or id)")
+	list.Flags().StringVar(&typ, "type", "", "only events of this type, e.g. login.failure")
+	list.Flags().IntVar(&limit, "limit", 50, "list at most this many")
+	list.Flags().Int64Var(&before, "before", 0, "list events older than this event id (paging)")
+	list.Flags().DurationVar(&since, "since", 0, "only events of the last DURATION, e.g. 24h")
+	return group("audit", "Read the audit trail of security events", list)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -135,6 +135,10 @@ func TestCommandLine(t *testing.T) {
 		{"keys rotate", "", []string{"keys", "rotate", "--force"}, 0, "rotated"},
 		{"keys list after", "", []string{"keys", "list"}, 0, "previous"},
 		{"user delete", "", []string{"user", "delete", "cli@example.com"}, 0, "deleted"},
+		{"audit list", "", []string{"audit", "list"}, 0, "admin.user.delete"},
+		{"audit list by type", "", []string{"audit", "list", "--type", "key.rotate"}, 0, "key.rotate"},
+		{"audit list of a deleted user", "", []string{"audit", "list", "--user", "cli@example.com"}, 0, "ID"},
+		{"healthcheck with nothing running", "", []string{"healthcheck", "--addr", "127.0.0.1:1"}, 1, "unhealthy"},
 		{"user group alone", "", []string{"user"}, 2, "needs a subcommand"},
 	}
 	for _, c := range cases {

@@ -92,7 +92,7 @@ defaults < --config FILE < LATCH_* environment < flags.`,
 		SilenceErrors: true,
 		Args:          usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usageError{errors.New("a command is required (serve, migrate, user, keys, version)")}
+			return usageError{errors.New("a command is required (serve, migrate, user, keys, audit, healthcheck, version)")}
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
@@ -101,7 +101,7 @@ defaults < --config FILE < LATCH_* environment < flags.`,
 		root.PersistentFlags().String(s.Flag(), "", fmt.Sprintf("%s (env %s, default %q)", s.Usage, s.Env(), s.Default))
 	}
 	e.flags = root.PersistentFlags()
-	root.AddCommand(newServe(e), newMigrate(e), newUser(e), newKeys(e), newVersion(e), newHealthcheck(e))
+	root.AddCommand(newServe(e), newMigrate(e), newUser(e), newKeys(e), newVersion(e), newHealthcheck(e), newAudit(e))
 	return root
 }
 

@@ -52,8 +52,11 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	go a.tokens.Run(bg)
 
 	ver, _ := version()
-	reg := prometheus.NewRegistry()
+	reg := a.reg
 	registerHashMetrics(reg, a.hasher)
+	active := prometheus.NewGauge(prometheus.GaugeOpts{Name: "latch_active_sessions", Help: "Sessions that can be used now (sampled at each clean-up)."})
+	reg.MustRegister(active)
+	go a.maintain(bg, active)
 	deps := server.Deps{Config: cfg, Auth: a.auth, Keys: a.tokens, DB: a.db, Log: log, Registry: reg, Version: ver}
 	if cfg.RateLimit {
 		deps.Buckets = ratelimit.NewBuckets(cfg.AddressRate, cfg.AddressBurst, time.Now)
@@ -110,4 +113,30 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	}
 	log.Info("stopped", "event", "server.stopped")
 	return nil
+}
+
+// maintain removes ended sessions, old throttle counters and expired
+// audit events every LATCH_CLEANUP_INTERVAL, and samples the number of
+// active sessions, until ctx is done. Every instance may run it: the
+// deletes are idempotent and batched.
+func (a *app) maintain(ctx context.Context, active prometheus.Gauge) {
+	t := time.NewTicker(a.cfg.CleanupInterval)
+	defer t.Stop()
+	for {
+		if n, err := a.auth.ActiveSessions(ctx); err == nil {
+			active.Set(float64(n))
+		}
+		c, err := a.auth.Cleanup(ctx, a.cfg.AuditRetention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("clean-up failed; will retry", "event", "cleanup.error", "error", err)
+		case c.Sessions+c.Throttles+c.AuditEvents > 0:
+			a.log.Info("cleaned up", "event", "cleanup", "sessions", c.Sessions, "throttles", c.Throttles, "audit_events", c.AuditEvents)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

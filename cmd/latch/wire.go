@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/config"
 	"github.com/latchauth/latch/internal/password"
@@ -123,6 +126,8 @@ type app struct {
 	auth   *auth.Service
 	limit  *ratelimit.Throttler
 	hasher *password.Hasher
+	audit  *audit.Recorder
+	reg    *prometheus.Registry
 }
 
 // openApp loads the configuration, opens and (optionally) migrates the
@@ -191,8 +196,10 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: db, tokens: tokens, hasher: hasher}
-	deps := auth.Deps{Store: db, Hasher: hasher, Tokens: tokens, MAC: sealer, Now: time.Now, Log: log}
+	reg := prometheus.NewRegistry()
+	rec := audit.New(db, log, time.Now, reg)
+	a := &app{cfg: cfg, log: log, db: db, tokens: tokens, hasher: hasher, audit: rec, reg: reg}
+	deps := auth.Deps{Store: db, Hasher: hasher, Tokens: tokens, MAC: sealer, Audit: rec, Now: time.Now, Log: log}
 	a.limit = ratelimit.New(db, ratelimit.DefaultPolicy(), time.Now)
 	if cfg.RateLimit {
 		deps.Throttler = a.limit

@@ -60,6 +60,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, upd UserUpdate) (
 			return store.User{}, fmt.Errorf("update user: %w", err)
 		}
 		if !ok {
+			s.record(ctx, "password.change.failure", p.User.ID, p.Session.ID, nil)
 			if s.throttler != nil {
 				if err := s.throttler.Fail(ctx, email, ""); err != nil {
 					return store.User{}, fmt.Errorf("update user: %w", err)
@@ -95,7 +96,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, upd UserUpdate) (
 		if err != nil {
 			return store.User{}, fmt.Errorf("update user: revoke other sessions: %w", err)
 		}
-		s.log.InfoContext(ctx, "password changed; other sessions revoked", "event", "password.change", "user_id", u.ID, "revoked", n)
+		s.record(ctx, "password.change", u.ID, p.Session.ID, map[string]any{"sessions_revoked": n})
 	}
 	return u, nil
 }
@@ -125,7 +126,10 @@ func (s *Service) Logout(ctx context.Context, p Principal, scope string) error {
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
-	s.log.InfoContext(ctx, "logged out", "event", "logout", "user_id", p.User.ID, "session_id", p.Session.ID, "scope", scope)
+	if scope == "" {
+		scope = ScopeLocal
+	}
+	s.record(ctx, "logout", p.User.ID, p.Session.ID, map[string]any{"scope": scope})
 	return nil
 }
 
@@ -180,7 +184,7 @@ func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) err
 	if err := s.revokeSession(ctx, id, s.now().UTC()); err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
-	s.log.InfoContext(ctx, "session revoked", "event", "session.revoke", "user_id", p.User.ID, "session_id", id)
+	s.record(ctx, "session.revoke", p.User.ID, id, nil)
 	return nil
 }
 
@@ -212,7 +216,7 @@ func (s *Service) RevokeToken(ctx context.Context, tok string) error {
 	if err := s.revokeSession(ctx, sessionID, s.now().UTC()); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
-	s.log.InfoContext(ctx, "token revoked", "event", "token.revoke", "session_id", sessionID)
+	s.record(ctx, "token.revoke", "", sessionID, nil)
 	return nil
 }
 

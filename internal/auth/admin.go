@@ -45,7 +45,7 @@ func (s *Service) CreateUser(ctx context.Context, email, pw string, verified boo
 	} else if err != nil {
 		return store.User{}, fmt.Errorf("create user: %w", err)
 	}
-	s.log.InfoContext(ctx, "user created by an administrator", "event", "admin.user.create", "user_id", u.ID)
+	s.record(ctx, "admin.user.create", u.ID, "", nil)
 	return u, nil
 }
 
@@ -91,7 +91,11 @@ func (s *Service) SetDisabled(ctx context.Context, emailOrID string, disabled bo
 			return store.User{}, fmt.Errorf("set disabled: revoke sessions: %w", err)
 		}
 	}
-	s.log.InfoContext(ctx, "user disabled flag set", "event", "admin.user.disable", "user_id", u.ID, "disabled", disabled)
+	typ := "admin.user.enable"
+	if disabled {
+		typ = "admin.user.disable"
+	}
+	s.record(ctx, typ, u.ID, "", nil)
 	return u, nil
 }
 
@@ -103,11 +107,16 @@ func (s *Service) VerifyEmail(ctx context.Context, emailOrID string) (store.User
 		return store.User{}, err
 	}
 	now := s.now().UTC()
-	return s.store.UpdateUser(ctx, u.ID, func(x *store.User) error {
+	u, err = s.store.UpdateUser(ctx, u.ID, func(x *store.User) error {
 		x.EmailVerified = true
 		x.UpdatedAt = now
 		return nil
 	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("verify email: %w", err)
+	}
+	s.record(ctx, "admin.user.verify", u.ID, "", nil)
+	return u, nil
 }
 
 // DeleteUser removes a user with their sessions.
@@ -121,6 +130,6 @@ func (s *Service) DeleteUser(ctx context.Context, emailOrID string) error {
 	} else if err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
-	s.log.InfoContext(ctx, "user deleted by an administrator", "event", "admin.user.delete", "user_id", u.ID)
+	s.record(ctx, "admin.user.delete", u.ID, "", map[string]any{"email": u.Email})
 	return nil
 }

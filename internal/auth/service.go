@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/store"
 	"github.com/latchauth/latch/internal/token"
@@ -47,6 +48,12 @@ type Throttler interface {
 	Succeed(ctx context.Context, email, ip string) error
 }
 
+// Auditor records security events; *audit.Recorder implements it.
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event)
+	Count(typ string)
+}
+
 // Options are the service's rules.
 type Options struct {
 	SessionMaxAge      time.Duration
@@ -67,6 +74,7 @@ type Service struct {
 	tokens    Tokens
 	mac       MACer
 	throttler Throttler // nil: no throttling
+	audit     Auditor
 	opts      Options
 	now       func() time.Time
 	log       *slog.Logger
@@ -79,6 +87,7 @@ type Deps struct {
 	Tokens    Tokens
 	MAC       MACer
 	Throttler Throttler // optional
+	Audit     Auditor   // optional: events then only reach the log
 	Now       func() time.Time
 	Log       *slog.Logger
 }
@@ -91,7 +100,29 @@ func NewService(d Deps, o Options) *Service {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: d.Store, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, opts: o, now: d.Now, log: d.Log}
+	if d.Audit == nil {
+		d.Audit = audit.New(nil, d.Log, d.Now, nil)
+	}
+	return &Service{store: d.Store, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit, opts: o, now: d.Now, log: d.Log}
+}
+
+type clientKey struct{}
+
+// WithClient attaches where a request comes from, for the audit trail of
+// operations that take no Client argument.
+func WithClient(ctx context.Context, c Client) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+func clientFrom(ctx context.Context) Client {
+	c, _ := ctx.Value(clientKey{}).(Client)
+	return c
+}
+
+// record writes a security event with the request's client.
+func (s *Service) record(ctx context.Context, typ, userID, sessionID string, detail map[string]any) {
+	c := clientFrom(ctx)
+	s.audit.Record(ctx, audit.Event{Type: typ, UserID: userID, SessionID: sessionID, IP: c.IP, UserAgent: c.UserAgent, Detail: detail})
 }
 
 // Client describes where a request comes from, kept on the session.

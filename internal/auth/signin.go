@@ -34,6 +34,7 @@ type SignupResult struct {
 // a taken email get the same answer after the same work (a hash), so that
 // signup cannot be used to find out who has an account.
 func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, error) {
+	ctx = WithClient(ctx, in.Client)
 	email, err := ParseEmail(in.Email)
 	if err != nil {
 		return SignupResult{}, err
@@ -70,14 +71,14 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 	switch {
 	case errors.Is(err, store.ErrAlreadyExists):
 		if s.opts.RequireVerification {
-			s.log.InfoContext(ctx, "signup of an existing email answered as new", "event", "signup.existing")
+			s.record(ctx, "signup.existing", "", "", map[string]any{"email": email})
 			return SignupResult{VerificationSent: true}, nil
 		}
 		return SignupResult{}, ErrEmailTaken
 	case err != nil:
 		return SignupResult{}, fmt.Errorf("signup: %w", err)
 	}
-	s.log.InfoContext(ctx, "user signed up", "event", "signup", "user_id", u.ID)
+	s.record(ctx, "signup", u.ID, "", nil)
 	if s.opts.RequireVerification {
 		// No mail transport is wired yet: an administrator verifies the
 		// address with `latch user verify`.
@@ -95,6 +96,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 // wrong password and disabled account give the same error after the same
 // work, and every attempt passes the throttler first.
 func (s *Service) PasswordLogin(ctx context.Context, email, pw string, c Client) (TokenResponse, error) {
+	ctx = WithClient(ctx, c)
 	if email == "" {
 		return TokenResponse{}, invalid("email", "is required")
 	}
@@ -112,7 +114,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, pw string, c Client)
 			return TokenResponse{}, fmt.Errorf("login: %w", err)
 		}
 		if wait > 0 {
-			s.log.WarnContext(ctx, "login throttled", "event", "login.throttled", "ip", c.IP, "retry_after", wait.String())
+			s.record(ctx, "login.throttled", "", "", map[string]any{"email": email, "retry_after_s": int64(wait.Round(time.Second) / time.Second)})
 			return TokenResponse{}, &ThrottledError{RetryAfter: wait}
 		}
 	}
@@ -121,7 +123,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, pw string, c Client)
 		return TokenResponse{}, fmt.Errorf("login: %w", err)
 	}
 	if !ok {
-		s.log.InfoContext(ctx, "login failed", "event", "login.failure", "ip", c.IP)
+		s.record(ctx, "login.failure", "", "", map[string]any{"email": email})
 		if s.throttler != nil {
 			if err := s.throttler.Fail(ctx, email, c.IP); err != nil {
 				return TokenResponse{}, fmt.Errorf("login: %w", err)
@@ -190,13 +192,13 @@ func (s *Service) startSession(ctx context.Context, u store.User, pw string, reh
 		return TokenResponse{}, fmt.Errorf("login: %w", err)
 	}
 	if newHash != "" {
-		s.log.InfoContext(ctx, "password hash upgraded to current parameters", "event", "password.rehash", "user_id", u.ID)
+		s.record(ctx, "password.rehash", u.ID, "", nil)
 	}
 	sess, rt := s.newSession(u, c, []string{"pwd"})
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return TokenResponse{}, fmt.Errorf("login: create session: %w", err)
 	}
-	s.log.InfoContext(ctx, "login succeeded", "event", "login.success", "user_id", u.ID, "session_id", sess.ID)
+	s.record(ctx, "login.success", u.ID, sess.ID, nil)
 	return s.issue(u, sess, rt)
 }
 
@@ -210,6 +212,7 @@ var errNoWrite = errors.New("no write needed")
 // earlier token is re-use, which revokes the whole session (RFC 9700
 // §4.14.2).
 func (s *Service) Refresh(ctx context.Context, presented string, c Client) (TokenResponse, error) {
+	ctx = WithClient(ctx, c)
 	if presented == "" {
 		return TokenResponse{}, invalid("refresh_token", "is required")
 	}
@@ -271,8 +274,13 @@ func (s *Service) Refresh(ctx context.Context, presented string, c Client) (Toke
 		sess = updated
 	}
 	if reused {
-		s.log.WarnContext(ctx, "refresh token re-used; session revoked", "event", "refresh.reuse", "user_id", u.ID, "session_id", sess.ID, "ip", c.IP)
+		s.record(ctx, "refresh.reuse", u.ID, sess.ID, map[string]any{"session_revoked": true})
 		return TokenResponse{}, ErrInvalidGrant
+	}
+	if errors.Is(err, errNoWrite) {
+		s.audit.Count("refresh.grace")
+	} else {
+		s.audit.Count("refresh.rotate")
 	}
 	return s.issue(u, sess, next)
 }

@@ -62,6 +62,8 @@ type Config struct {
 	KeyRotationInterval       time.Duration // 0: off
 	KeyReloadInterval         time.Duration
 	RequestTimeout            time.Duration
+	AuditRetention            time.Duration // 0: keep forever
+	CleanupInterval           time.Duration
 	AddressRate               float64 // requests per second per client address on credential endpoints
 	AddressBurst              int
 }
@@ -183,6 +185,8 @@ func Settings() []Setting {
 		}},
 		{"breached_passwords_fail_closed", "off", "on: refuse new passwords while the breach API cannot be reached; off: let them through", boolInto(func(c *Config) *bool { return &c.BreachedFailClosed })},
 		{"key_rotation_interval", "0s", "rotate signing keys automatically this often (e.g. 720h); 0s: only by 'latch keys rotate'", durationInto(func(c *Config) *time.Duration { return &c.KeyRotationInterval })},
+		{"audit_retention", "2160h", "audit events older than this are deleted (2160h = 90 days); 0s keeps them forever", durationInto(func(c *Config) *time.Duration { return &c.AuditRetention })},
+		{"cleanup_interval", "10m", "how often ended sessions, old throttle counters and expired audit events are removed", durationInto(func(c *Config) *time.Duration { return &c.CleanupInterval })},
 		{"request_timeout", "10s", "a request still waiting on the database or the hasher after this long gets 503", durationInto(func(c *Config) *time.Duration { return &c.RequestTimeout })},
 		{"key_reload_interval", "30s", "how often each instance reloads signing keys, picking up rotations made elsewhere", durationInto(func(c *Config) *time.Duration { return &c.KeyReloadInterval })},
 		{"address_rate", "20", "requests per second each client address may make to the credential endpoints, before login throttling", func(c *Config, v string) error {
@@ -463,6 +467,12 @@ func (c Config) validate() []string {
 	}
 	if c.KeyRotationInterval < 0 {
 		p = append(p, "LATCH_KEY_ROTATION_INTERVAL: must not be negative")
+	}
+	if c.AuditRetention < 0 {
+		p = append(p, "LATCH_AUDIT_RETENTION: must not be negative")
+	}
+	if c.CleanupInterval < time.Second {
+		p = append(p, "LATCH_CLEANUP_INTERVAL: at least 1s")
 	}
 	if c.RequestTimeout < time.Second || c.RequestTimeout > 5*time.Minute {
 		p = append(p, "LATCH_REQUEST_TIMEOUT: between 1s and 5m")

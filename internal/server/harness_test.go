@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/config"
 	"github.com/latchauth/latch/internal/password"
@@ -151,7 +152,7 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authDeps := auth.Deps{Store: db, Hasher: hasher, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log}
+	authDeps := auth.Deps{Store: db, Hasher: hasher, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log, Audit: audit.New(db, log, clk.Now, nil)}
 	if cfg.RateLimit {
 		authDeps.Throttler = ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
 	}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/latchauth/latch/internal/auth"
 )
 
 type ctxKey int
@@ -78,6 +80,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		defer cancel()
 		ctx = context.WithValue(ctx, ctxRequestID, id)
 		ctx = context.WithValue(ctx, ctxClientIP, ip)
+		ctx = auth.WithClient(ctx, auth.Client{IP: ip, UserAgent: r.UserAgent()})
 		r = r.WithContext(ctx)
 
 		h := w.Header()

@@ -1,0 +1,107 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+// Store is the part of store.Store the recorder writes to.
+type Store interface {
+	AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error)
+}
+
+// Recorder writes security events.
+type Recorder struct {
+	store  Store
+	log    *slog.Logger
+	now    func() time.Time
+	counts *prometheus.CounterVec
+}
+
+// New returns a Recorder; reg may be nil (no metrics).
+func New(s Store, log *slog.Logger, now func() time.Time, reg prometheus.Registerer) *Recorder {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Recorder{store: s, log: log, now: now, counts: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "latch_security_events_total",
+		Help: "Security events by type (login.success, login.failure, login.throttled, refresh.reuse, ...).",
+	}, []string{"type"})}
+	if reg != nil {
+		reg.MustRegister(r.counts)
+	}
+	return r
+}
+
+// Event is one security event. Zero fields are left empty.
+type Event struct {
+	Type      string
+	UserID    string
+	SessionID string
+	IP        string
+	UserAgent string
+	Detail    map[string]any
+}
+
+// warnTypes are logged at Warn: they mean someone is probably attacking.
+var warnTypes = map[string]bool{"login.throttled": true, "refresh.reuse": true, "address.throttled": true}
+
+// Record stores, logs and counts e. It never fails the caller: a store
+// error is logged (the log line still carries the event).
+func (r *Recorder) Record(ctx context.Context, e Event) {
+	r.counts.WithLabelValues(e.Type).Inc()
+	attrs := []any{"event", e.Type}
+	for _, kv := range [][2]string{{"user_id", e.UserID}, {"session_id", e.SessionID}, {"ip", e.IP}} {
+		if kv[1] != "" {
+			attrs = append(attrs, kv[0], kv[1])
+		}
+	}
+	for k, v := range e.Detail {
+		attrs = append(attrs, k, v)
+	}
+	level := slog.LevelInfo
+	if warnTypes[e.Type] {
+		level = slog.LevelWarn
+	}
+	r.log.Log(ctx, level, "security event", attrs...)
+	if r.store == nil {
+		return
+	}
+	var detail json.RawMessage
+	if len(e.Detail) > 0 {
+		detail, _ = json.Marshal(e.Detail)
+	}
+	// Detached from the request's cancellation: an event that happened is
+	// recorded even if the client has gone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := r.store.AppendAudit(ctx, store.AuditEvent{
+		Time: r.now().UTC(), Type: e.Type, UserID: e.UserID, SessionID: e.SessionID,
+		IP: e.IP, UserAgent: truncate(e.UserAgent, 512), Detail: detail,
+	}); err != nil {
+		r.log.ErrorContext(ctx, "audit event not stored", "event", e.Type, "error", err)
+	}
+}
+
+// Count counts an event without storing it: frequent, routine events
+// (a refresh) that metrics should show but the trail need not keep.
+func (r *Recorder) Count(typ string) { r.counts.WithLabelValues(typ).Inc() }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
