@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +49,18 @@ func walk(t *testing.T, url string) {
 		t.Fatalf("jwks: %v", r.Body)
 	}
 	e2e.Expect(t, "readyz", e2e.Do(t, "GET", url+"/readyz", "", nil), 200)
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"latch_http_requests_total", "latch_password_hash_queue_depth", "latch_db_connections_open",
+		`latch_security_events_total{type="refresh.reuse"} 1`, `latch_security_events_total{type="refresh.rotate"}`, "latch_active_sessions", "latch_build_info"} {
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
 }
 
 func TestEndToEndSQLite(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/store"
 )
 
 // registerHashMetrics exposes the password hasher's admission control:
@@ -26,5 +27,27 @@ func registerHashMetrics(reg prometheus.Registerer, h *password.Hasher) {
 			Name: "latch_password_hash_abandoned_total",
 			Help: "Requests that gave up while waiting for a password-hashing slot.",
 		}, func() float64 { return float64(h.Stats().Abandoned) }),
+	)
+}
+
+// registerPoolMetrics exposes the database connection pool when the
+// backend reports it.
+func registerPoolMetrics(reg prometheus.Registerer, db any) {
+	p, ok := db.(interface{ PoolStats() store.PoolStats })
+	if !ok {
+		return
+	}
+	gauge := func(name, help string, f func(store.PoolStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(p.PoolStats()) })
+	}
+	counter := func(name, help string, f func(store.PoolStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(p.PoolStats()) })
+	}
+	reg.MustRegister(
+		gauge("latch_db_connections_open", "Open database connections.", func(s store.PoolStats) float64 { return float64(s.Open) }),
+		gauge("latch_db_connections_in_use", "Database connections in use.", func(s store.PoolStats) float64 { return float64(s.InUse) }),
+		gauge("latch_db_connections_idle", "Idle database connections.", func(s store.PoolStats) float64 { return float64(s.Idle) }),
+		counter("latch_db_connection_waits_total", "Times a request waited for a database connection.", func(s store.PoolStats) float64 { return float64(s.WaitCount) }),
+		counter("latch_db_connection_wait_seconds_total", "Time spent waiting for database connections.", func(s store.PoolStats) float64 { return s.WaitDuration.Seconds() }),
 	)
 }

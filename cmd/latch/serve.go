@@ -54,6 +54,7 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	ver, _ := version()
 	reg := a.reg
 	registerHashMetrics(reg, a.hasher)
+	registerPoolMetrics(reg, a.db)
 	active := prometheus.NewGauge(prometheus.GaugeOpts{Name: "latch_active_sessions", Help: "Sessions that can be used now (sampled at each clean-up)."})
 	reg.MustRegister(active)
 	go a.maintain(bg, active)

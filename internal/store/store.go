@@ -169,6 +169,14 @@ type Migration struct {
 	AppliedAt time.Time // zero: pending
 }
 
+// PoolStats describes a backend's connection pool, for metrics. Backends
+// offer it through an optional PoolStats() method; it is not part of Store.
+type PoolStats struct {
+	Open, InUse, Idle int
+	WaitCount         int64         // connections waited for, since start
+	WaitDuration      time.Duration // total time spent waiting, since start
+}
+
 // Store is what every database backend implements. Each method is covered
 // by the conformance suite in storetest, which every backend must pass.
 //

@@ -263,3 +263,15 @@ func blob(b []byte) []byte {
 	}
 	return b
 }
+
+// PoolStats reports the pgx pool, for metrics.
+func (db *DB) PoolStats() store.PoolStats {
+	s := db.pool.Stat()
+	return store.PoolStats{
+		Open:         int(s.TotalConns()),
+		InUse:        int(s.AcquiredConns()),
+		Idle:         int(s.IdleConns()),
+		WaitCount:    s.EmptyAcquireCount(),
+		WaitDuration: s.EmptyAcquireWaitTime(),
+	}
+}

@@ -296,3 +296,17 @@ func nilIfEmpty(b []byte) []byte {
 type scanner interface {
 	Scan(dest ...any) error
 }
+
+// PoolStats sums the writer and reader pools, for metrics.
+func (db *DB) PoolStats() store.PoolStats {
+	var out store.PoolStats
+	for _, p := range []*sql.DB{db.write, db.read} {
+		s := p.Stats()
+		out.Open += s.OpenConnections
+		out.InUse += s.InUse
+		out.Idle += s.Idle
+		out.WaitCount += s.WaitCount
+		out.WaitDuration += s.WaitDuration
+	}
+	return out
+}
