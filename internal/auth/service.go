@@ -247,20 +247,18 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 		}
 		return Principal{}, err
 	}
-	sess, err := s.store.GetSession(ctx, claims.SessionID)
+	// One query for both: a session cannot outlive its user (deleting the
+	// user deletes its sessions), so a missing row means the session is
+	// gone.
+	sess, u, err := s.store.GetSessionWithUser(ctx, claims.SessionID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, fmt.Errorf("%w: session gone", ErrInvalidToken)
 	} else if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
+	// u is the session's user; the check makes it the token's too.
 	if sess.UserID != claims.Subject || !s.sessionLive(sess, s.now()) {
 		return Principal{}, fmt.Errorf("%w: session ended", ErrInvalidToken)
-	}
-	u, err := s.store.GetUser(ctx, claims.Subject)
-	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, fmt.Errorf("%w: user gone", ErrInvalidToken)
-	} else if err != nil {
-		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
 	if u.Disabled {
 		return Principal{}, fmt.Errorf("%w: user disabled", ErrInvalidToken)

@@ -202,6 +202,10 @@ type Store interface {
 	// CreateSession inserts s and records s.RefreshHash as issued by it.
 	CreateSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, id string) (Session, error)
+	// GetSessionWithUser returns the session, revoked or not, and its
+	// user, read in one query: what authenticating a request needs.
+	// ErrNotFound if either is missing. The caller judges liveness.
+	GetSessionWithUser(ctx context.Context, sessionID string) (Session, User, error)
 	// GetSessionByRefreshHash finds the session that issued the refresh
 	// token with this hash at any time: its live token, its parent or any
 	// older one. ErrNotFound if no session ever issued it.

@@ -21,16 +21,21 @@ const sessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.exp
 
 var errEmptyRefreshHash = errors.New("refresh hash is empty")
 
-func scanSession(row pgx.Row) (store.Session, error) {
-	var (
-		s                                     store.Session
-		created, active, expires, revoked, rt pgtype.Timestamptz
-	)
-	err := row.Scan(&s.ID, &s.UserID, &created, &active, &expires, &revoked,
-		&s.UserAgent, &s.IP, &s.AMR, &s.AAL, &s.RefreshHash, &s.ParentHash, &rt, &s.Generation)
-	if err != nil {
-		return store.Session{}, err
-	}
+// sessionRow receives the columns of sessionColumns, in order, from a
+// Scan.
+type sessionRow struct {
+	s                                          store.Session
+	created, active, expires, revoked, rotated pgtype.Timestamptz
+}
+
+func (r *sessionRow) dest() []any {
+	return []any{&r.s.ID, &r.s.UserID, &r.created, &r.active, &r.expires, &r.revoked,
+		&r.s.UserAgent, &r.s.IP, &r.s.AMR, &r.s.AAL, &r.s.RefreshHash, &r.s.ParentHash, &r.rotated, &r.s.Generation}
+}
+
+// session decodes the scanned columns.
+func (r *sessionRow) session() store.Session {
+	s := r.s
 	if len(s.AMR) == 0 {
 		s.AMR = nil
 	}
@@ -40,12 +45,20 @@ func scanSession(row pgx.Row) (store.Session, error) {
 	if len(s.ParentHash) == 0 {
 		s.ParentHash = nil
 	}
-	s.CreatedAt = fromTS(created)
-	s.LastActiveAt = fromTS(active)
-	s.ExpiresAt = fromTS(expires)
-	s.RevokedAt = fromTS(revoked)
-	s.RotatedAt = fromTS(rt)
-	return s, nil
+	s.CreatedAt = fromTS(r.created)
+	s.LastActiveAt = fromTS(r.active)
+	s.ExpiresAt = fromTS(r.expires)
+	s.RevokedAt = fromTS(r.revoked)
+	s.RotatedAt = fromTS(r.rotated)
+	return s
+}
+
+func scanSession(row pgx.Row) (store.Session, error) {
+	var r sessionRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return store.Session{}, err
+	}
+	return r.session(), nil
 }
 
 // amrArray returns AMR for a NOT NULL text[]: nil becomes the empty
@@ -110,6 +123,26 @@ func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) 
 		return store.Session{}, wrap("get session", err)
 	}
 	return s, nil
+}
+
+// GetSessionWithUser returns the session with this id, revoked or not,
+// and its user, in one query; store.ErrNotFound if either is missing.
+func (db *DB) GetSessionWithUser(ctx context.Context, id string) (store.Session, store.User, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return store.Session{}, store.User{}, wrap("get session with user", store.ErrNotFound)
+	}
+	var (
+		sr sessionRow
+		ur userRow
+	)
+	err := db.pool.QueryRow(ctx, `SELECT `+sessionColumnsOf+`, `+userColumnsOf+`
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id = $1`, id).Scan(append(sr.dest(), ur.dest()...)...)
+	if err != nil {
+		return store.Session{}, store.User{}, wrap("get session with user", err)
+	}
+	return sr.session(), ur.user(), nil
 }
 
 // GetSessionByRefreshHash returns the session that issued the refresh

@@ -14,23 +14,39 @@ import (
 const userColumns = `id, email, email_verified, password_hash, metadata, disabled,
 	created_at, updated_at, last_sign_in_at, password_changed_at`
 
+// userColumnsOf is userColumns qualified with the alias u, for joins.
+const userColumnsOf = `u.id, u.email, u.email_verified, u.password_hash, u.metadata, u.disabled,
+	u.created_at, u.updated_at, u.last_sign_in_at, u.password_changed_at`
+
+// userRow receives the columns of userColumns, in order, from a Scan.
+type userRow struct {
+	u                                 store.User
+	metadata                          []byte
+	created, updated, signIn, pwdChgd pgtype.Timestamptz
+}
+
+func (r *userRow) dest() []any {
+	return []any{&r.u.ID, &r.u.Email, &r.u.EmailVerified, &r.u.PasswordHash, &r.metadata, &r.u.Disabled,
+		&r.created, &r.updated, &r.signIn, &r.pwdChgd}
+}
+
+// user decodes the scanned columns.
+func (r *userRow) user() store.User {
+	u := r.u
+	u.Metadata = json.RawMessage(r.metadata)
+	u.CreatedAt = fromTS(r.created)
+	u.UpdatedAt = fromTS(r.updated)
+	u.LastSignInAt = fromTS(r.signIn)
+	u.PasswordChangedAt = fromTS(r.pwdChgd)
+	return u
+}
+
 func scanUser(row pgx.Row) (store.User, error) {
-	var (
-		u                                 store.User
-		metadata                          []byte
-		created, updated, signIn, pwdChgd pgtype.Timestamptz
-	)
-	err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.PasswordHash, &metadata, &u.Disabled,
-		&created, &updated, &signIn, &pwdChgd)
-	if err != nil {
+	var r userRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return store.User{}, err
 	}
-	u.Metadata = json.RawMessage(metadata)
-	u.CreatedAt = fromTS(created)
-	u.UpdatedAt = fromTS(updated)
-	u.LastSignInAt = fromTS(signIn)
-	u.PasswordChangedAt = fromTS(pwdChgd)
-	return u, nil
+	return r.user(), nil
 }
 
 // metadataJSON validates a user's metadata; nil or empty is stored as the

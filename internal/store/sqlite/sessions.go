@@ -22,31 +22,44 @@ const sessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.exp
 
 var errEmptyRefreshHash = errors.New("refresh hash is empty")
 
-func scanSession(row scanner) (store.Session, error) {
-	var (
-		s                                     store.Session
-		amr                                   string
-		created, active, expires, revoked, rt sql.NullInt64
-	)
-	err := row.Scan(&s.ID, &s.UserID, &created, &active, &expires, &revoked,
-		&s.UserAgent, &s.IP, &amr, &s.AAL, &s.RefreshHash, &s.ParentHash, &rt, &s.Generation)
-	if err != nil {
-		return store.Session{}, err
-	}
-	if err := json.Unmarshal([]byte(amr), &s.AMR); err != nil {
+// sessionRow receives the columns of sessionColumns, in order, from a
+// Scan.
+type sessionRow struct {
+	s                                          store.Session
+	amr                                        string
+	created, active, expires, revoked, rotated sql.NullInt64
+}
+
+func (r *sessionRow) dest() []any {
+	return []any{&r.s.ID, &r.s.UserID, &r.created, &r.active, &r.expires, &r.revoked,
+		&r.s.UserAgent, &r.s.IP, &r.amr, &r.s.AAL, &r.s.RefreshHash, &r.s.ParentHash, &r.rotated, &r.s.Generation}
+}
+
+// session decodes the scanned columns.
+func (r *sessionRow) session() (store.Session, error) {
+	s := r.s
+	if err := json.Unmarshal([]byte(r.amr), &s.AMR); err != nil {
 		return store.Session{}, err
 	}
 	if len(s.AMR) == 0 {
 		s.AMR = nil
 	}
-	s.CreatedAt = fromMicros(created)
-	s.LastActiveAt = fromMicros(active)
-	s.ExpiresAt = fromMicros(expires)
-	s.RevokedAt = fromMicros(revoked)
-	s.RotatedAt = fromMicros(rt)
+	s.CreatedAt = fromMicros(r.created)
+	s.LastActiveAt = fromMicros(r.active)
+	s.ExpiresAt = fromMicros(r.expires)
+	s.RevokedAt = fromMicros(r.revoked)
+	s.RotatedAt = fromMicros(r.rotated)
 	s.RefreshHash = nilIfEmpty(s.RefreshHash)
 	s.ParentHash = nilIfEmpty(s.ParentHash)
 	return s, nil
+}
+
+func scanSession(row scanner) (store.Session, error) {
+	var r sessionRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return store.Session{}, err
+	}
+	return r.session()
 }
 
 // amrText encodes AMR as a JSON array; nil and empty are both "[]" and
@@ -86,9 +99,12 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
 	if err != nil {
 		return wrap("create session", err)
 	}
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return wrap("create session", err)
+	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.StmtContext(ctx, st.insertSession).ExecContext(ctx,
 			id, userID, micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
 			s.UserAgent, s.IP, amr, s.AAL, s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation)
 		if isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
@@ -97,7 +113,7 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`,
+		_, err = tx.StmtContext(ctx, st.insertRefreshToken).ExecContext(ctx,
 			s.RefreshHash, id, micros(issuedAt(s)))
 		return err
 	})
@@ -111,11 +127,41 @@ func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) 
 	if !ok {
 		return store.Session{}, wrap("get session", store.ErrNotFound)
 	}
-	s, err := scanSession(db.read.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return store.Session{}, wrap("get session", err)
+	}
+	s, err := scanSession(st.getSession.QueryRowContext(ctx, id))
 	if err != nil {
 		return store.Session{}, wrap("get session", err)
 	}
 	return s, nil
+}
+
+// GetSessionWithUser returns the session with this id, revoked or not,
+// and its user, in one query; store.ErrNotFound if either is missing.
+func (db *DB) GetSessionWithUser(ctx context.Context, id string) (store.Session, store.User, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return store.Session{}, store.User{}, wrap("get session with user", store.ErrNotFound)
+	}
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return store.Session{}, store.User{}, wrap("get session with user", err)
+	}
+	var (
+		sr sessionRow
+		ur userRow
+	)
+	err = st.getSessionWithUser.QueryRowContext(ctx, id).Scan(append(sr.dest(), ur.dest()...)...)
+	if err != nil {
+		return store.Session{}, store.User{}, wrap("get session with user", err)
+	}
+	s, err := sr.session()
+	if err != nil {
+		return store.Session{}, store.User{}, wrap("get session with user", err)
+	}
+	return s, ur.user(), nil
 }
 
 // GetSessionByRefreshHash returns the session that issued the refresh
@@ -124,9 +170,11 @@ func (db *DB) GetSessionByRefreshHash(ctx context.Context, hash []byte) (store.S
 	if len(hash) == 0 {
 		return store.Session{}, wrap("get session by refresh hash", store.ErrNotFound)
 	}
-	s, err := scanSession(db.read.QueryRowContext(ctx, `SELECT `+sessionColumnsOf+`
-		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
-		WHERE r.hash = ?`, hash))
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return store.Session{}, wrap("get session by refresh hash", err)
+	}
+	s, err := scanSession(st.getSessionByRefreshHash.QueryRowContext(ctx, hash))
 	if err != nil {
 		return store.Session{}, wrap("get session by refresh hash", err)
 	}
@@ -170,9 +218,13 @@ func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Sessi
 	if !ok {
 		return store.Session{}, wrap("update session", store.ErrNotFound)
 	}
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return store.Session{}, wrap("update session", err)
+	}
 	var saved store.Session
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		old, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		old, err := scanSession(tx.StmtContext(ctx, st.selectSession).QueryRowContext(ctx, id))
 		if err != nil {
 			return err
 		}
@@ -191,7 +243,7 @@ func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Sessi
 			return errEmptyRefreshHash
 		}
 		if !bytes.Equal(s.RefreshHash, old.RefreshHash) {
-			_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`,
+			_, err := tx.StmtContext(ctx, st.insertRefreshToken).ExecContext(ctx,
 				s.RefreshHash, id, micros(issuedAt(s)))
 			if err != nil {
 				return err
@@ -201,11 +253,7 @@ func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Sessi
 		if err != nil {
 			return err
 		}
-		saved, err = scanSession(tx.QueryRowContext(ctx, `UPDATE sessions SET
-			created_at = ?, last_active_at = ?, expires_at = ?, revoked_at = ?,
-			user_agent = ?, ip = ?, amr = ?, aal = ?,
-			refresh_hash = ?, parent_hash = ?, rotated_at = ?, generation = ?
-			WHERE id = ? RETURNING `+sessionColumns,
+		saved, err = scanSession(tx.StmtContext(ctx, st.updateSession).QueryRowContext(ctx,
 			micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
 			s.UserAgent, s.IP, amr, s.AAL,
 			s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,

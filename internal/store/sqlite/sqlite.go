@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,6 +56,11 @@ type DB struct {
 	// cleanupBatch is the package constant; tests lower it so that small
 	// data sets take several batches.
 	cleanupBatch int
+
+	// prepared holds the hot statements once stmts has prepared them;
+	// prepareMu lets one caller at a time prepare them.
+	prepared  atomic.Pointer[statements]
+	prepareMu sync.Mutex
 }
 
 // Open opens (creating it if missing) the SQLite database at path, a file
@@ -116,9 +123,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
-// Close closes both connection pools.
+// Close closes the prepared statements and both connection pools.
 func (db *DB) Close() error {
-	return errors.Join(db.write.Close(), db.read.Close())
+	db.prepareMu.Lock()
+	defer db.prepareMu.Unlock()
+	var err error
+	if st := db.prepared.Swap(nil); st != nil {
+		err = st.close()
+	}
+	return errors.Join(err, db.write.Close(), db.read.Close())
 }
 
 // Ping checks that both pools can reach the file; store.ErrUnavailable if

@@ -243,3 +243,34 @@ func TestUnavailable(t *testing.T) {
 		t.Errorf("SQLITE_READONLY: got %v, want ErrUnavailable", err)
 	}
 }
+
+func BenchmarkGetSessionAndUser(b *testing.B) {
+	storetest.BenchGetSessionAndUser(b, func(b *testing.B) store.Store { return open(b) })
+}
+
+func BenchmarkGetSessionWithUser(b *testing.B) {
+	storetest.BenchGetSessionWithUser(b, func(b *testing.B) store.Store { return open(b) })
+}
+
+// TestStatementsBeforeMigrate checks that the prepared statements, which
+// cannot be prepared before the tables exist, are prepared once they do:
+// a failed preparation is not kept.
+func TestStatementsBeforeMigrate(t *testing.T) {
+	ctx := t.Context()
+	db := open(t)
+	if _, err := db.GetUser(ctx, "00000000-0000-0000-0000-000000000001"); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetUser before Migrate: got %v, want an error other than ErrNotFound", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if _, err := db.GetUser(ctx, "00000000-0000-0000-0000-000000000001"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetUser after Migrate: got %v, want ErrNotFound", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if _, err := db.GetUser(ctx, "00000000-0000-0000-0000-000000000001"); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetUser after Close: got %v, want an error other than ErrNotFound", err)
+	}
+}

@@ -42,8 +42,11 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 	if err != nil {
 		return nil, wrap("get throttles", err)
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+throttleColumns+` FROM throttles
-		WHERE key IN (SELECT value FROM json_each(?))`, list)
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return nil, wrap("get throttles", err)
+	}
+	rows, err := st.getThrottles.QueryContext(ctx, list)
 	if err != nil {
 		return nil, wrap("get throttles", err)
 	}
@@ -66,9 +69,13 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 // creating it if missing (fn then sees a zero Throttle with Key set), and
 // saves the result. The key cannot change.
 func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Throttle) error) (store.Throttle, error) {
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return store.Throttle{}, wrap("update throttle", err)
+	}
 	var saved store.Throttle
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		th, err := scanThrottle(tx.QueryRowContext(ctx, `SELECT `+throttleColumns+` FROM throttles WHERE key = ?`, key))
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		th, err := scanThrottle(tx.StmtContext(ctx, st.selectThrottle).QueryRowContext(ctx, key))
 		if errors.Is(err, sql.ErrNoRows) {
 			th, err = store.Throttle{Key: key}, nil
 		}
@@ -81,11 +88,7 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 		if th.Key != key {
 			return errors.New("the key cannot change")
 		}
-		saved, err = scanThrottle(tx.QueryRowContext(ctx, `INSERT INTO throttles (`+throttleColumns+`)
-			VALUES (?, ?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
-				last_failure_at = excluded.last_failure_at, blocked_until = excluded.blocked_until
-			RETURNING `+throttleColumns,
+		saved, err = scanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx,
 			key, th.Failures, nullMicros(th.LastFailureAt), nullMicros(th.BlockedUntil)))
 		return err
 	})

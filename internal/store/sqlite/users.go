@@ -12,23 +12,39 @@ import (
 const userColumns = `id, email, email_verified, password_hash, metadata, disabled,
 	created_at, updated_at, last_sign_in_at, password_changed_at`
 
+// userColumnsOf is userColumns qualified with the alias u, for joins.
+const userColumnsOf = `u.id, u.email, u.email_verified, u.password_hash, u.metadata, u.disabled,
+	u.created_at, u.updated_at, u.last_sign_in_at, u.password_changed_at`
+
+// userRow receives the columns of userColumns, in order, from a Scan.
+type userRow struct {
+	u                                 store.User
+	metadata                          string
+	created, updated, signIn, pwdChgd sql.NullInt64
+}
+
+func (r *userRow) dest() []any {
+	return []any{&r.u.ID, &r.u.Email, &r.u.EmailVerified, &r.u.PasswordHash, &r.metadata, &r.u.Disabled,
+		&r.created, &r.updated, &r.signIn, &r.pwdChgd}
+}
+
+// user decodes the scanned columns.
+func (r *userRow) user() store.User {
+	u := r.u
+	u.Metadata = json.RawMessage(r.metadata)
+	u.CreatedAt = fromMicros(r.created)
+	u.UpdatedAt = fromMicros(r.updated)
+	u.LastSignInAt = fromMicros(r.signIn)
+	u.PasswordChangedAt = fromMicros(r.pwdChgd)
+	return u
+}
+
 func scanUser(row scanner) (store.User, error) {
-	var (
-		u                                 store.User
-		metadata                          string
-		created, updated, signIn, pwdChgd sql.NullInt64
-	)
-	err := row.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.PasswordHash, &metadata, &u.Disabled,
-		&created, &updated, &signIn, &pwdChgd)
-	if err != nil {
+	var r userRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return store.User{}, err
 	}
-	u.Metadata = json.RawMessage(metadata)
-	u.CreatedAt = fromMicros(created)
-	u.UpdatedAt = fromMicros(updated)
-	u.LastSignInAt = fromMicros(signIn)
-	u.PasswordChangedAt = fromMicros(pwdChgd)
-	return u, nil
+	return r.user(), nil
 }
 
 // metadataText validates a user's metadata; nil or empty is stored as the
@@ -70,7 +86,11 @@ func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
 	if !ok {
 		return store.User{}, wrap("get user", store.ErrNotFound)
 	}
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return store.User{}, wrap("get user", err)
+	}
+	u, err := scanUser(st.getUser.QueryRowContext(ctx, id))
 	if err != nil {
 		return store.User{}, wrap("get user", err)
 	}
@@ -80,7 +100,11 @@ func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
 // GetUserByEmail returns the user with this (already normalised) email;
 // store.ErrNotFound if none.
 func (db *DB) GetUserByEmail(ctx context.Context, email string) (store.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return store.User{}, wrap("get user by email", err)
+	}
+	u, err := scanUser(st.getUserByEmail.QueryRowContext(ctx, email))
 	if err != nil {
 		return store.User{}, wrap("get user by email", err)
 	}

@@ -50,3 +50,52 @@ func BenchRotate(b *testing.B, open func(b *testing.B) store.Store) {
 		}
 	}
 }
+
+// BenchGetSessionAndUser measures what authenticating a request cost
+// before GetSessionWithUser: a GetSession, then a GetUser.
+func BenchGetSessionAndUser(b *testing.B, open func(b *testing.B) store.Store) {
+	ctx := context.Background()
+	s, sess := benchSession(b, open)
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := s.GetSession(ctx, sess.ID)
+		if err != nil {
+			b.Fatalf("GetSession: %v", err)
+		}
+		if _, err := s.GetUser(ctx, got.UserID); err != nil {
+			b.Fatalf("GetUser: %v", err)
+		}
+	}
+}
+
+// BenchGetSessionWithUser measures what authenticating a request costs:
+// one GetSessionWithUser.
+func BenchGetSessionWithUser(b *testing.B, open func(b *testing.B) store.Store) {
+	ctx := context.Background()
+	s, sess := benchSession(b, open)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.GetSessionWithUser(ctx, sess.ID); err != nil {
+			b.Fatalf("GetSessionWithUser: %v", err)
+		}
+	}
+}
+
+// benchSession returns a migrated store holding one user with one session.
+func benchSession(b *testing.B, open func(b *testing.B) store.Store) (store.Store, store.Session) {
+	ctx := context.Background()
+	s := open(b)
+	b.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		b.Fatalf("Migrate: %v", err)
+	}
+	u := newUser(1)
+	if err := s.CreateUser(ctx, u); err != nil {
+		b.Fatalf("CreateUser: %v", err)
+	}
+	sess := newSession(u.ID, 1)
+	if err := s.CreateSession(ctx, sess); err != nil {
+		b.Fatalf("CreateSession: %v", err)
+	}
+	return s, sess
+}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -441,4 +442,81 @@ func testRevokeSessions(t *testing.T, s store.Store) {
 	if err != nil || n != 0 {
 		t.Errorf("RevokeSessions(unknown user) = %d, %v; want 0, nil", n, err)
 	}
+}
+
+func testSessionWithUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := mustCreateUser(t, s, newUser(1))
+	disabled := newUser(2)
+	disabled.Disabled = true
+	mustCreateUser(t, s, disabled)
+	bare := mustCreateUser(t, s, store.User{ID: uuid.NewString(), Email: "bare@example.com", CreatedAt: at(time.Hour), UpdatedAt: at(time.Hour)})
+	wantBare := stored(bare)
+	wantBare.Metadata = json.RawMessage(`{}`)
+
+	fresh := newSession(u.ID, 1)
+	// A revoked session comes back all the same: the caller judges
+	// liveness.
+	revoked := newSession(u.ID, 2)
+	revoked.RevokedAt = at(50 * time.Hour)
+	revoked.AMR, revoked.AAL = []string{"pwd", "otp"}, "aal2"
+	revoked.ParentHash, revoked.Generation = hash("revoked/0"), 1
+	expired := newSession(disabled.ID, 3)
+	expired.ExpiresAt = at(4 * time.Hour)
+	nulls := newSession(bare.ID, 4)
+	nulls.AMR, nulls.UserAgent, nulls.IP, nulls.AAL = nil, "", "", ""
+
+	tests := []struct {
+		name     string
+		in       store.Session
+		wantUser store.User
+	}{
+		{"fresh", fresh, stored(u)},
+		{"revoked", revoked, stored(u)},
+		{"expired, of a disabled user", expired, stored(disabled)},
+		{"zero values of session and user", nulls, wantBare},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mustCreateSession(t, s, tt.in)
+			gotS, gotU, err := s.GetSessionWithUser(ctx, tt.in.ID)
+			if err != nil {
+				t.Fatalf("GetSessionWithUser: %v", err)
+			}
+			diff(t, "session", gotS, stored(tt.in))
+			diff(t, "user", gotU, tt.wantUser)
+		})
+	}
+
+	// The session as UpdateSession left it, not as it was created.
+	if _, err := s.UpdateSession(ctx, fresh.ID, rotate("fresh/1", at(2*time.Hour))); err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	want, err := s.GetSession(ctx, fresh.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	got, _, err := s.GetSessionWithUser(ctx, fresh.ID)
+	if err != nil {
+		t.Fatalf("GetSessionWithUser after UpdateSession: %v", err)
+	}
+	diff(t, "session after UpdateSession", got, want)
+
+	for _, tt := range []struct{ name, id string }{
+		{"unknown id", uuid.NewString()},
+		{"malformed id", "nope"},
+		{"a user's id", u.ID},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := s.GetSessionWithUser(ctx, tt.id)
+			wantErr(t, "GetSessionWithUser", err, store.ErrNotFound)
+		})
+	}
+
+	// Deleting the user takes its sessions: neither half is left.
+	if err := s.DeleteUser(ctx, disabled.ID); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	_, _, err = s.GetSessionWithUser(ctx, expired.ID)
+	wantErr(t, "GetSessionWithUser(session of a deleted user)", err, store.ErrNotFound)
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SessionRoundTrip", testSessionRoundTrip},
 		{"CreateSessionErrors", testCreateSessionErrors},
 		{"SessionNotFound", testSessionNotFound},
+		{"SessionWithUser", testSessionWithUser},
 		{"RefreshHashHistory", testRefreshHashHistory},
 		{"UpdateSession", testUpdateSession},
 		{"UpdateSessionErrors", testUpdateSessionErrors},

@@ -1,0 +1,123 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// statements are the statements of the hot paths (authenticating a
+// request, signing in, refreshing, throttling), prepared once and reused:
+// SQLite parsing and planning a statement costs more than running one of
+// these. Those on the reader pool are used directly (database/sql prepares
+// them again on each connection that runs them, once); those on the
+// writer are used inside transactions through tx.StmtContext, which
+// reuses the writer connection's prepared statement.
+type statements struct {
+	// On the reader pool.
+	getSession              *sql.Stmt
+	getSessionWithUser      *sql.Stmt
+	getSessionByRefreshHash *sql.Stmt
+	getUser                 *sql.Stmt
+	getUserByEmail          *sql.Stmt
+	getThrottles            *sql.Stmt
+
+	// On the writer.
+	insertSession      *sql.Stmt
+	insertRefreshToken *sql.Stmt
+	selectSession      *sql.Stmt // the row UpdateSession changes
+	updateSession      *sql.Stmt
+	selectThrottle     *sql.Stmt
+	upsertThrottle     *sql.Stmt
+}
+
+// prepareStatements prepares every statement of statements, read ones on
+// read and write ones on write; on an error it closes those it prepared.
+func prepareStatements(ctx context.Context, read, write *sql.DB) (*statements, error) {
+	var (
+		st   statements
+		errs []error
+		all  []*sql.Stmt
+	)
+	prepare := func(db *sql.DB, query string) *sql.Stmt {
+		s, err := db.PrepareContext(ctx, query)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		all = append(all, s)
+		return s
+	}
+	st.getSession = prepare(read, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`)
+	st.getSessionWithUser = prepare(read, `SELECT `+sessionColumnsOf+`, `+userColumnsOf+`
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id = ?`)
+	st.getSessionByRefreshHash = prepare(read, `SELECT `+sessionColumnsOf+`
+		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+		WHERE r.hash = ?`)
+	st.getUser = prepare(read, `SELECT `+userColumns+` FROM users WHERE id = ?`)
+	st.getUserByEmail = prepare(read, `SELECT `+userColumns+` FROM users WHERE email = ?`)
+	st.getThrottles = prepare(read, `SELECT `+throttleColumns+` FROM throttles
+		WHERE key IN (SELECT value FROM json_each(?))`)
+
+	st.insertSession = prepare(write, `INSERT INTO sessions (`+sessionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	st.insertRefreshToken = prepare(write, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`)
+	st.selectSession = prepare(write, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`)
+	st.updateSession = prepare(write, `UPDATE sessions SET
+		created_at = ?, last_active_at = ?, expires_at = ?, revoked_at = ?,
+		user_agent = ?, ip = ?, amr = ?, aal = ?,
+		refresh_hash = ?, parent_hash = ?, rotated_at = ?, generation = ?
+		WHERE id = ? RETURNING `+sessionColumns)
+	st.selectThrottle = prepare(write, `SELECT `+throttleColumns+` FROM throttles WHERE key = ?`)
+	st.upsertThrottle = prepare(write, `INSERT INTO throttles (`+throttleColumns+`)
+		VALUES (?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
+			last_failure_at = excluded.last_failure_at, blocked_until = excluded.blocked_until
+		RETURNING `+throttleColumns)
+
+	if len(errs) > 0 {
+		for _, s := range all {
+			s.Close()
+		}
+		return nil, errors.Join(errs...)
+	}
+	return &st, nil
+}
+
+// close closes every statement.
+func (st *statements) close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{
+		st.getSession, st.getSessionWithUser, st.getSessionByRefreshHash,
+		st.getUser, st.getUserByEmail, st.getThrottles,
+		st.insertSession, st.insertRefreshToken, st.selectSession, st.updateSession,
+		st.selectThrottle, st.upsertThrottle,
+	} {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// stmts returns the prepared statements, preparing them on the first call
+// that finds none. Not at Open: Open does not migrate, and SQLite cannot
+// prepare a statement on a table that does not exist yet; a failure is
+// returned, and the next call tries again. It takes the writer connection
+// for a moment, so it must not be called inside a transaction (inTx),
+// which holds it: call it first.
+func (db *DB) stmts(ctx context.Context) (*statements, error) {
+	if st := db.prepared.Load(); st != nil {
+		return st, nil
+	}
+	db.prepareMu.Lock()
+	defer db.prepareMu.Unlock()
+	if st := db.prepared.Load(); st != nil {
+		return st, nil
+	}
+	st, err := prepareStatements(ctx, db.read, db.write)
+	if err != nil {
+		return nil, err
+	}
+	db.prepared.Store(st)
+	return st, nil
+}
