@@ -80,9 +80,15 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 	if len(e.Detail) > 0 {
 		detail, _ = json.Marshal(e.Detail)
 	}
-	// Detached from the request's cancellation: an event that happened is
-	// recorded even if the client has gone.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// Detached from the request's cancellation, so an event that happened
+	// is recorded even if the client has gone; but never past the
+	// request's deadline, so a slow or locked database cannot hold the
+	// answer (or SQLite's single writer) longer than the request may take.
+	deadline := time.Now().Add(5 * time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	if _, err := r.store.AppendAudit(ctx, store.AuditEvent{
 		Time: r.now().UTC(), Type: e.Type, UserID: e.UserID, SessionID: e.SessionID,
