@@ -64,30 +64,33 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 		UpdatedAt:         now,
 		PasswordChangedAt: now,
 	}
-	if !s.opts.RequireVerification {
-		u.LastSignInAt = now
-	}
-	err = s.store.CreateUser(ctx, u)
-	switch {
-	case errors.Is(err, store.ErrAlreadyExists):
-		if s.opts.RequireVerification {
+	if s.opts.RequireVerification {
+		err = s.store.CreateUser(ctx, u)
+		switch {
+		case errors.Is(err, store.ErrAlreadyExists):
 			s.record(ctx, "signup.existing", "", "", map[string]any{"email": email})
 			return SignupResult{VerificationSent: true}, nil
+		case err != nil:
+			return SignupResult{}, fmt.Errorf("signup: %w", err)
 		}
+		s.record(ctx, "signup", u.ID, "", nil)
+		// No mail transport is wired yet: an administrator verifies the
+		// address with `latch user verify`.
+		return SignupResult{VerificationSent: true}, nil
+	}
+	// Signed in at once: the account and its first session are written in
+	// one transaction, so that a failure leaves no account behind for the
+	// client's retry to find taken.
+	u.LastSignInAt = now
+	sess, rt := s.newSession(u, in.Client, []string{"pwd"})
+	err = s.store.CreateUserWithSession(ctx, u, sess)
+	switch {
+	case errors.Is(err, store.ErrAlreadyExists):
 		return SignupResult{}, ErrEmailTaken
 	case err != nil:
 		return SignupResult{}, fmt.Errorf("signup: %w", err)
 	}
 	s.record(ctx, "signup", u.ID, "", nil)
-	if s.opts.RequireVerification {
-		// No mail transport is wired yet: an administrator verifies the
-		// address with `latch user verify`.
-		return SignupResult{VerificationSent: true}, nil
-	}
-	sess, rt := s.newSession(u, in.Client, []string{"pwd"})
-	if err := s.store.CreateSession(ctx, sess); err != nil {
-		return SignupResult{}, fmt.Errorf("signup: create session: %w", err)
-	}
 	tr, err := s.issue(u, sess, rt)
 	return SignupResult{Tokens: tr}, err
 }

@@ -188,6 +188,13 @@ type PoolStats struct {
 type Store interface {
 	// CreateUser inserts u; ErrAlreadyExists if the id or the email exists.
 	CreateUser(ctx context.Context, u User) error
+	// CreateUserWithSession inserts u, then s (whose UserID must be u's)
+	// and s.RefreshHash as issued by it, in one transaction: a signup that
+	// signs the user in either commits both or writes nothing.
+	// ErrAlreadyExists if u's id or email, or s's id or refresh hash, is
+	// taken. u and s are checked as CreateUser and CreateSession check
+	// them.
+	CreateUserWithSession(ctx context.Context, u User, s Session) error
 	GetUser(ctx context.Context, id string) (User, error)
 	// GetUserByEmail looks up the normalised email.
 	GetUserByEmail(ctx context.Context, email string) (User, error)

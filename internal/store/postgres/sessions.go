@@ -78,35 +78,59 @@ func issuedAt(s store.Session) time.Time {
 	return s.RotatedAt
 }
 
+// newSession is a session checked for insertSession.
+type newSession struct {
+	s          store.Session
+	id, userID string // canonical
+}
+
+// newSessionOf checks s for insertSession: its id must be a UUID (a
+// malformed user id is store.ErrNotFound, no such user) and its refresh
+// hash not empty.
+func newSessionOf(s store.Session) (newSession, error) {
+	id, ok := canonicalID(s.ID)
+	if !ok {
+		return newSession{}, errInvalidID
+	}
+	userID, ok := canonicalID(s.UserID)
+	if !ok {
+		return newSession{}, store.ErrNotFound
+	}
+	if len(s.RefreshHash) == 0 {
+		return newSession{}, errEmptyRefreshHash
+	}
+	return newSession{s: s, id: id, userID: userID}, nil
+}
+
+// insertSession inserts the session and records its refresh hash as
+// issued by it, in tx; store.ErrNotFound if the user does not exist.
+func insertSession(ctx context.Context, tx pgx.Tx, ns newSession) error {
+	s := ns.s
+	_, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		ns.id, ns.userID, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
+		s.UserAgent, s.IP, amrArray(s.AMR), s.AAL, s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation)
+	if pgCode(err) == codeForeignKeyViolation {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
+		s.RefreshHash, ns.id, issuedAt(s))
+	return err
+}
+
 // CreateSession inserts s and records s.RefreshHash as issued by it, in one
 // transaction. store.ErrAlreadyExists if the id or the refresh hash is
 // taken; store.ErrNotFound if the user does not exist.
 func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
-	id, ok := canonicalID(s.ID)
-	if !ok {
-		return wrap("create session", errInvalidID)
+	ns, err := newSessionOf(s)
+	if err != nil {
+		return wrap("create session", err)
 	}
-	userID, ok := canonicalID(s.UserID)
-	if !ok {
-		return wrap("create session", store.ErrNotFound)
-	}
-	if len(s.RefreshHash) == 0 {
-		return wrap("create session", errEmptyRefreshHash)
-	}
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-			id, userID, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
-			s.UserAgent, s.IP, amrArray(s.AMR), s.AAL, s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation)
-		if pgCode(err) == codeForeignKeyViolation {
-			return store.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
-			s.RefreshHash, id, issuedAt(s))
-		return err
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		return insertSession(ctx, tx, ns)
 	})
 	return finish("create session", err)
 }

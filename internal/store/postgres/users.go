@@ -62,25 +62,61 @@ func metadataJSON(m json.RawMessage) (json.RawMessage, error) {
 	return m, nil
 }
 
-// CreateUser inserts u; store.ErrAlreadyExists if its id or email is
-// taken. u.ID must be a UUID.
-func (db *DB) CreateUser(ctx context.Context, u store.User) error {
+// insertUserSQL inserts a user; its arguments are those of userArgs.
+const insertUserSQL = `INSERT INTO users (` + userColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+
+// userArgs checks u and returns the arguments of insertUserSQL. u.ID must
+// be a UUID; it is stored in canonical form.
+func userArgs(u store.User) ([]any, error) {
 	id, ok := canonicalID(u.ID)
 	if !ok {
-		return wrap("create user", errInvalidID)
+		return nil, errInvalidID
 	}
 	metadata, err := metadataJSON(u.Metadata)
 	if err != nil {
-		return wrap("create user", err)
+		return nil, err
 	}
-	_, err = db.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
-		u.CreatedAt, u.UpdatedAt, nullTime(u.LastSignInAt), nullTime(u.PasswordChangedAt))
+	return []any{id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
+		u.CreatedAt, u.UpdatedAt, nullTime(u.LastSignInAt), nullTime(u.PasswordChangedAt)}, nil
+}
+
+// CreateUser inserts u; store.ErrAlreadyExists if its id or email is
+// taken. u.ID must be a UUID.
+func (db *DB) CreateUser(ctx context.Context, u store.User) error {
+	args, err := userArgs(u)
 	if err != nil {
 		return wrap("create user", err)
 	}
+	if _, err := db.pool.Exec(ctx, insertUserSQL, args...); err != nil {
+		return wrap("create user", err)
+	}
 	return nil
+}
+
+// CreateUserWithSession inserts u, then s and its refresh token, in one
+// transaction: store.ErrAlreadyExists, and nothing written, if the user's
+// id or email, or the session's id or refresh hash, is taken. s.UserID must
+// name u.
+func (db *DB) CreateUserWithSession(ctx context.Context, u store.User, s store.Session) error {
+	args, err := userArgs(u)
+	if err != nil {
+		return wrap("create user with session", err)
+	}
+	ns, err := newSessionOf(s)
+	if err != nil {
+		return wrap("create user with session", err)
+	}
+	if id, _ := canonicalID(u.ID); ns.userID != id {
+		return wrap("create user with session", errors.New("the session's user id is not the user's"))
+	}
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, insertUserSQL, args...); err != nil {
+			return err
+		}
+		return insertSession(ctx, tx, ns)
+	})
+	return finish("create user with session", err)
 }
 
 // GetUser returns the user with this id; store.ErrNotFound if none.

@@ -80,22 +80,58 @@ func issuedAt(s store.Session) time.Time {
 	return s.RotatedAt
 }
 
+// newSession is a session checked and encoded for insertSession.
+type newSession struct {
+	s          store.Session
+	id, userID string // canonical
+	amr        string
+}
+
+// newSessionOf checks s for insertSession: its id must be a UUID (a
+// malformed user id is store.ErrNotFound, no such user) and its refresh
+// hash not empty.
+func newSessionOf(s store.Session) (newSession, error) {
+	id, ok := canonicalID(s.ID)
+	if !ok {
+		return newSession{}, errInvalidID
+	}
+	userID, ok := canonicalID(s.UserID)
+	if !ok {
+		return newSession{}, store.ErrNotFound
+	}
+	if len(s.RefreshHash) == 0 {
+		return newSession{}, errEmptyRefreshHash
+	}
+	amr, err := amrText(s.AMR)
+	if err != nil {
+		return newSession{}, err
+	}
+	return newSession{s: s, id: id, userID: userID, amr: amr}, nil
+}
+
+// insertSession inserts the session and records its refresh hash as
+// issued by it, in tx; store.ErrNotFound if the user does not exist.
+func insertSession(ctx context.Context, tx *sql.Tx, st *statements, ns newSession) error {
+	s := ns.s
+	_, err := tx.StmtContext(ctx, st.insertSession).ExecContext(ctx,
+		ns.id, ns.userID, micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
+		s.UserAgent, s.IP, ns.amr, s.AAL, s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation)
+	if isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	_, err = tx.StmtContext(ctx, st.insertRefreshToken).ExecContext(ctx,
+		s.RefreshHash, ns.id, micros(issuedAt(s)))
+	return err
+}
+
 // CreateSession inserts s and records s.RefreshHash as issued by it, in one
 // transaction. store.ErrAlreadyExists if the id or the refresh hash is
 // taken; store.ErrNotFound if the user does not exist.
 func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
-	id, ok := canonicalID(s.ID)
-	if !ok {
-		return wrap("create session", errInvalidID)
-	}
-	userID, ok := canonicalID(s.UserID)
-	if !ok {
-		return wrap("create session", store.ErrNotFound)
-	}
-	if len(s.RefreshHash) == 0 {
-		return wrap("create session", errEmptyRefreshHash)
-	}
-	amr, err := amrText(s.AMR)
+	ns, err := newSessionOf(s)
 	if err != nil {
 		return wrap("create session", err)
 	}
@@ -104,18 +140,7 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
 		return wrap("create session", err)
 	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.StmtContext(ctx, st.insertSession).ExecContext(ctx,
-			id, userID, micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
-			s.UserAgent, s.IP, amr, s.AAL, s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation)
-		if isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
-			return store.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.StmtContext(ctx, st.insertRefreshToken).ExecContext(ctx,
-			s.RefreshHash, id, micros(issuedAt(s)))
-		return err
+		return insertSession(ctx, tx, st, ns)
 	})
 	return finish("create session", err)
 }

@@ -59,25 +59,65 @@ func metadataText(m json.RawMessage) (string, error) {
 	return string(m), nil
 }
 
-// CreateUser inserts u; store.ErrAlreadyExists if its id or email is
-// taken. u.ID must be a UUID.
-func (db *DB) CreateUser(ctx context.Context, u store.User) error {
+// insertUserSQL inserts a user; its arguments are those of userArgs.
+const insertUserSQL = `INSERT INTO users (` + userColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// userArgs checks u and returns the arguments of insertUserSQL. u.ID must
+// be a UUID; it is stored in canonical form.
+func userArgs(u store.User) ([]any, error) {
 	id, ok := canonicalID(u.ID)
 	if !ok {
-		return wrap("create user", errInvalidID)
+		return nil, errInvalidID
 	}
 	metadata, err := metadataText(u.Metadata)
 	if err != nil {
-		return wrap("create user", err)
+		return nil, err
 	}
-	_, err = db.write.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
-		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastSignInAt), nullMicros(u.PasswordChangedAt))
+	return []any{id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
+		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastSignInAt), nullMicros(u.PasswordChangedAt)}, nil
+}
+
+// CreateUser inserts u; store.ErrAlreadyExists if its id or email is
+// taken. u.ID must be a UUID.
+func (db *DB) CreateUser(ctx context.Context, u store.User) error {
+	args, err := userArgs(u)
 	if err != nil {
 		return wrap("create user", err)
 	}
+	if _, err := db.write.ExecContext(ctx, insertUserSQL, args...); err != nil {
+		return wrap("create user", err)
+	}
 	return nil
+}
+
+// CreateUserWithSession inserts u, then s and its refresh token, in one
+// transaction: store.ErrAlreadyExists, and nothing written, if the user's
+// id or email, or the session's id or refresh hash, is taken. s.UserID must
+// name u.
+func (db *DB) CreateUserWithSession(ctx context.Context, u store.User, s store.Session) error {
+	args, err := userArgs(u)
+	if err != nil {
+		return wrap("create user with session", err)
+	}
+	ns, err := newSessionOf(s)
+	if err != nil {
+		return wrap("create user with session", err)
+	}
+	if id, _ := canonicalID(u.ID); ns.userID != id {
+		return wrap("create user with session", errors.New("the session's user id is not the user's"))
+	}
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return wrap("create user with session", err)
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, insertUserSQL, args...); err != nil {
+			return err
+		}
+		return insertSession(ctx, tx, st, ns)
+	})
+	return finish("create user with session", err)
 }
 
 // GetUser returns the user with this id; store.ErrNotFound if none.

@@ -18,6 +18,7 @@ import (
 // database the race is between two instances, not two goroutines of one.
 func runConcurrent(t *testing.T, stores []store.Store) {
 	t.Run("SignupRace", func(t *testing.T) { testSignupRace(t, stores) })
+	t.Run("SignupWithSessionRace", func(t *testing.T) { testSignupWithSessionRace(t, stores) })
 	t.Run("RotateRace", func(t *testing.T) { testRotateRace(t, stores) })
 	t.Run("ThrottleRace", func(t *testing.T) { testThrottleRace(t, stores) })
 	t.Run("SigningKeyRace", func(t *testing.T) { testSigningKeyRace(t, stores) })
@@ -38,32 +39,41 @@ func race(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// testSignupRace: twelve signups with one email create one account.
+// testSignupRace: twelve signups with one email create one account, half
+// of them with CreateUser and half signing in at once with
+// CreateUserWithSession; a loser of the latter leaves no session behind.
 func testSignupRace(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
 	const n = 12
 	const email = "race@example.com"
 	errs := make([]error, n)
 	ids := make([]string, n)
+	sessions := make([]store.Session, n)
 	race(n, func(i int) {
 		u := newUser(100 + i)
 		u.Email = email
 		ids[i] = u.ID
-		errs[i] = stores[i%len(stores)].CreateUser(ctx, u)
+		db := stores[i%len(stores)]
+		if i%4 < 2 {
+			errs[i] = db.CreateUser(ctx, u)
+			return
+		}
+		sessions[i] = newSession(u.ID, i)
+		errs[i] = db.CreateUserWithSession(ctx, u, sessions[i])
 	})
 	won := -1
 	for i, err := range errs {
 		switch {
 		case err == nil && won >= 0:
-			t.Errorf("CreateUser %d and %d both succeeded", won, i)
+			t.Errorf("signup %d and %d both succeeded", won, i)
 		case err == nil:
 			won = i
 		case !errors.Is(err, store.ErrAlreadyExists):
-			t.Errorf("CreateUser %d: got %v, want nil or ErrAlreadyExists", i, err)
+			t.Errorf("signup %d: got %v, want nil or ErrAlreadyExists", i, err)
 		}
 	}
 	if won < 0 {
-		t.Fatalf("no CreateUser succeeded")
+		t.Fatalf("no signup succeeded")
 	}
 	got, err := stores[0].GetUserByEmail(ctx, email)
 	if err != nil {
@@ -71,6 +81,90 @@ func testSignupRace(t *testing.T, stores []store.Store) {
 	}
 	if got.ID != ids[won] {
 		t.Errorf("user with the email is %s, want the winner %s", got.ID, ids[won])
+	}
+	checkSignupSessions(t, stores[0], sessions, won)
+}
+
+// testSignupWithSessionRace: twelve signups with one email, each signing
+// in at once: exactly one succeeds and exactly one session exists, the
+// winner's.
+func testSignupWithSessionRace(t *testing.T, stores []store.Store) {
+	ctx := t.Context()
+	const n = 12
+	const email = "race-session@example.com"
+	errs := make([]error, n)
+	ids := make([]string, n)
+	sessions := make([]store.Session, n)
+	race(n, func(i int) {
+		u := newUser(200 + i)
+		u.Email = email
+		ids[i] = u.ID
+		sessions[i] = newSession(u.ID, i)
+		errs[i] = stores[i%len(stores)].CreateUserWithSession(ctx, u, sessions[i])
+	})
+	won, lost := -1, 0
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Errorf("CreateUserWithSession %d and %d both succeeded", won, i)
+		case err == nil:
+			won = i
+		case errors.Is(err, store.ErrAlreadyExists):
+			lost++
+		default:
+			t.Errorf("CreateUserWithSession %d: got %v, want nil or ErrAlreadyExists", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatalf("no CreateUserWithSession succeeded")
+	}
+	if lost != n-1 {
+		t.Errorf("%d CreateUserWithSession got ErrAlreadyExists, want %d", lost, n-1)
+	}
+	got, err := stores[0].GetUserByEmail(ctx, email)
+	if err != nil {
+		t.Fatalf("GetUserByEmail: %v", err)
+	}
+	if got.ID != ids[won] {
+		t.Errorf("user with the email is %s, want the winner %s", got.ID, ids[won])
+	}
+	checkSignupSessions(t, stores[0], sessions, won)
+	list, err := stores[0].ListSessions(ctx, ids[won])
+	if err != nil || len(list) != 1 || list[0].ID != sessions[won].ID {
+		t.Errorf("ListSessions(winner) = %d sessions, %v; want 1 (the winner's), nil", len(list), err)
+	}
+}
+
+// checkSignupSessions checks, after a signup race, that of the sessions
+// (zero where the goroutine made none) only the winner's exists, and
+// that its refresh token finds it.
+func checkSignupSessions(t *testing.T, s store.Store, sessions []store.Session, won int) {
+	t.Helper()
+	ctx := t.Context()
+	live := 0
+	for i, ss := range sessions {
+		if ss.ID == "" {
+			continue
+		}
+		_, err := s.GetSession(ctx, ss.ID)
+		_, herr := s.GetSessionByRefreshHash(ctx, ss.RefreshHash)
+		switch {
+		case i == won:
+			if err != nil || herr != nil {
+				t.Errorf("winner's session %d: GetSession %v, GetSessionByRefreshHash %v; want both found", i, err, herr)
+			}
+			live++
+		case !isNotFound(err) || !isNotFound(herr):
+			t.Errorf("loser's session %d: GetSession %v, GetSessionByRefreshHash %v; want ErrNotFound from both", i, err, herr)
+			live++
+		}
+	}
+	want := 1
+	if sessions[won].ID == "" {
+		want = 0 // the winner signed up without a session
+	}
+	if live != want {
+		t.Errorf("%d sessions exist after the race, want %d", live, want)
 	}
 }
 

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,6 +113,127 @@ func testCreateSessionErrors(t *testing.T, s store.Store) {
 			list, err := s.ListSessions(ctx, u.ID)
 			if err != nil || len(list) != 1 {
 				t.Errorf("ListSessions = %d sessions, %v; want 1, nil", len(list), err)
+			}
+		})
+	}
+}
+
+func testUserWithSessionRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(1)
+	ss := newSession(u.ID, 1)
+	if err := s.CreateUserWithSession(ctx, u, ss); err != nil {
+		t.Fatalf("CreateUserWithSession: %v", err)
+	}
+	gotU, err := s.GetUser(ctx, u.ID)
+	if err != nil {
+		t.Fatalf("GetUser: %v", err)
+	}
+	diff(t, "GetUser", gotU, stored(u))
+	got, err := s.GetSession(ctx, ss.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	diff(t, "GetSession", got, stored(ss))
+	got, err = s.GetSessionByRefreshHash(ctx, ss.RefreshHash)
+	if err != nil {
+		t.Fatalf("GetSessionByRefreshHash: %v", err)
+	}
+	diff(t, "GetSessionByRefreshHash", got, stored(ss))
+	got, gotU, err = s.GetSessionWithUser(ctx, ss.ID)
+	if err != nil {
+		t.Fatalf("GetSessionWithUser: %v", err)
+	}
+	diff(t, "GetSessionWithUser session", got, stored(ss))
+	diff(t, "GetSessionWithUser user", gotU, stored(u))
+
+	// Ids in another accepted spelling are stored in canonical form.
+	upper := newUser(2)
+	canonical := upper.ID
+	upper.ID = "{" + strings.ToUpper(canonical) + "}"
+	us := newSession(strings.ToUpper(canonical), 2)
+	if err := s.CreateUserWithSession(ctx, upper, us); err != nil {
+		t.Fatalf("CreateUserWithSession with non-canonical ids: %v", err)
+	}
+	got, err = s.GetSession(ctx, us.ID)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	if got.UserID != canonical {
+		t.Errorf("session's user id = %q, want %q", got.UserID, canonical)
+	}
+}
+
+func testCreateUserWithSessionConflicts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	orig := mustCreateUser(t, s, newUser(1))
+	origSess := mustCreateSession(t, s, newSession(orig.ID, 1))
+
+	tests := []struct {
+		name   string
+		change func(*store.User, *store.Session)
+		want   error // nil: any error will do
+	}{
+		{"same email", func(u *store.User, _ *store.Session) { u.Email = orig.Email }, store.ErrAlreadyExists},
+		{"same user id", func(u *store.User, ss *store.Session) { u.ID, ss.UserID = orig.ID, orig.ID }, store.ErrAlreadyExists},
+		{"same session id", func(_ *store.User, ss *store.Session) { ss.ID = origSess.ID }, store.ErrAlreadyExists},
+		{"taken refresh hash", func(_ *store.User, ss *store.Session) { ss.RefreshHash = origSess.RefreshHash }, store.ErrAlreadyExists},
+		{"session of another user", func(_ *store.User, ss *store.Session) { ss.UserID = orig.ID }, nil},
+		{"no refresh hash", func(_ *store.User, ss *store.Session) { ss.RefreshHash = nil }, nil},
+		{"malformed session id", func(_ *store.User, ss *store.Session) { ss.ID = "nope" }, nil},
+		{"malformed user id", func(u *store.User, ss *store.Session) { u.ID, ss.UserID = "nope", "nope" }, nil},
+		{"invalid metadata", func(u *store.User, _ *store.Session) { u.Metadata = json.RawMessage(`{`) }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newUser(2)
+			ss := newSession(u.ID, 2)
+			tt.change(&u, &ss)
+			err := s.CreateUserWithSession(ctx, u, ss)
+			if tt.want != nil {
+				wantErr(t, "CreateUserWithSession", err, tt.want)
+			} else if err == nil {
+				t.Errorf("CreateUserWithSession: got nil error, want one")
+			}
+			// Nothing written: no new user, no new session, no new
+			// refresh token.
+			if u.ID != orig.ID {
+				if _, err := s.GetUser(ctx, u.ID); !isNotFound(err) {
+					t.Errorf("GetUser(refused user): got %v, want ErrNotFound", err)
+				}
+			}
+			if u.Email != orig.Email {
+				if _, err := s.GetUserByEmail(ctx, u.Email); !isNotFound(err) {
+					t.Errorf("GetUserByEmail(refused user): got %v, want ErrNotFound", err)
+				}
+			}
+			if ss.ID != origSess.ID {
+				if _, err := s.GetSession(ctx, ss.ID); !isNotFound(err) {
+					t.Errorf("GetSession(refused session): got %v, want ErrNotFound", err)
+				}
+			}
+			if len(ss.RefreshHash) > 0 && string(ss.RefreshHash) != string(origSess.RefreshHash) {
+				if _, err := s.GetSessionByRefreshHash(ctx, ss.RefreshHash); !isNotFound(err) {
+					t.Errorf("GetSessionByRefreshHash(refused session): got %v, want ErrNotFound", err)
+				}
+			}
+			gotU, err := s.GetUser(ctx, orig.ID)
+			if err != nil {
+				t.Fatalf("GetUser(orig): %v", err)
+			}
+			diff(t, "existing user", gotU, stored(orig))
+			got, err := s.GetSession(ctx, origSess.ID)
+			if err != nil {
+				t.Fatalf("GetSession(orig): %v", err)
+			}
+			diff(t, "existing session", got, stored(origSess))
+			list, err := s.ListSessions(ctx, orig.ID)
+			if err != nil || len(list) != 1 {
+				t.Errorf("ListSessions = %d sessions, %v; want 1, nil", len(list), err)
+			}
+			users, err := s.ListUsers(ctx, store.ListUsersOptions{})
+			if err != nil || len(users) != 1 {
+				t.Errorf("ListUsers = %d users, %v; want 1, nil", len(users), err)
 			}
 		})
 	}

@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListUsers", testListUsers},
 		{"SessionRoundTrip", testSessionRoundTrip},
 		{"CreateSessionErrors", testCreateSessionErrors},
+		{"UserWithSessionRoundTrip", testUserWithSessionRoundTrip},
+		{"CreateUserWithSessionConflicts", testCreateUserWithSessionConflicts},
 		{"SessionNotFound", testSessionNotFound},
 		{"SessionWithUser", testSessionWithUser},
 		{"RefreshHashHistory", testRefreshHashHistory},
