@@ -38,7 +38,6 @@ func (s *Server) handleDiscovery() http.Handler {
 			"revocation_endpoint_auth_methods_supported": []string{"none"},
 			"access_token_signing_alg_values_supported":  s.keys.Algorithms(),
 			"userinfo_endpoint":                          s.endpoint("/v1/user"),
-			"service_documentation":                      "https://github.com/latchauth/latch",
 		}
 		if s.auth.AdminEnabled() {
 			doc["introspection_endpoint"] = s.endpoint("/v1/introspect")
