@@ -1,3 +1,5 @@
+//go:build measure
+
 package main
 
 import (
@@ -17,16 +19,10 @@ import (
 	"github.com/latchauth/latch/internal/e2e"
 )
 
-// These are measurements, not unit tests: they take a minute, depend on
-// the machine, and run only when asked:
+// These are measurements, not unit tests: they take a minute and depend
+// on the machine, so they are built only when asked for:
 //
-//	LATCH_MEASURE=1 go test -run Measure -v ./cmd/latch/
-func measuring(t *testing.T) {
-	t.Helper()
-	if os.Getenv("LATCH_MEASURE") == "" {
-		t.Skip("a measurement; set LATCH_MEASURE=1 to run it")
-	}
-}
+//	go test -tags measure -run Measure -v ./cmd/latch/
 
 // peakRSS reads the peak resident set size of a process (VmHWM) in MiB.
 func peakRSS(t *testing.T, pid int) float64 {
@@ -70,7 +66,6 @@ func median(d []time.Duration) time.Duration {
 // An unknown email and a wrong password cost the same (ASVS 5.0 V6.3.8):
 // their median times must be within 10% over interleaved tries.
 func TestMeasureLoginTiming(t *testing.T) {
-	measuring(t)
 	dir := t.TempDir()
 	p := e2e.Start(t, dir, "LATCH_RATE_LIMIT=off")
 	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": "timing@example.com", "password": "a long and lovely passphrase"}), 201)
@@ -104,7 +99,6 @@ func TestMeasureLoginTiming(t *testing.T) {
 // bounded and the excess gets 503 + Retry-After instead of a queue that
 // grows without bound.
 func TestMeasureLoginFlood(t *testing.T) {
-	measuring(t)
 	dir := t.TempDir()
 	p := e2e.Start(t, dir, "LATCH_RATE_LIMIT=off")
 	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": "flood@example.com", "password": "a long and lovely passphrase"}), 201)
