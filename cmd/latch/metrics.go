@@ -24,6 +24,14 @@ func registerHashMetrics(reg prometheus.Registerer, h *password.Hasher) {
 			Help: "Requests answered 503 because password hashing was saturated.",
 		}, func() float64 { return float64(h.Stats().Rejected) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "latch_password_hash_queued_total",
+			Help: "Requests that waited in the queue for a password-hashing slot and got one.",
+		}, func() float64 { return float64(h.Stats().Queued) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "latch_password_hash_queue_wait_seconds_total",
+			Help: "Time requests spent queued for a password-hashing slot; divide by latch_password_hash_queued_total for the mean wait.",
+		}, func() float64 { return h.Stats().WaitTotal.Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "latch_password_hash_abandoned_total",
 			Help: "Requests that gave up while waiting for a password-hashing slot.",
 		}, func() float64 { return float64(h.Stats().Abandoned) }),

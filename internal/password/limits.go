@@ -84,6 +84,11 @@ type Stats struct {
 	// Abandoned counts queued callers whose context ended before a slot
 	// came free, since start.
 	Abandoned uint64
+	// Admitted counts callers that got a slot, since start; Queued those of
+	// them that had to wait for it, and WaitTotal how long they waited in
+	// all (WaitTotal / Queued is the mean wait of a queued caller).
+	Admitted, Queued uint64
+	WaitTotal        time.Duration
 }
 
 // Stats returns the current admission counters. Each is read atomically; the
@@ -94,6 +99,9 @@ func (h *Hasher) Stats() Stats {
 		Waiting:   h.gate.waiting.Load(),
 		Rejected:  h.gate.rejected.Load(),
 		Abandoned: h.gate.abandoned.Load(),
+		Admitted:  h.gate.admitted.Load(),
+		Queued:    h.gate.queued.Load(),
+		WaitTotal: time.Duration(h.gate.waitNanos.Load()),
 	}
 }
 
@@ -110,6 +118,9 @@ type gate struct {
 	waiting   atomic.Int64
 	rejected  atomic.Uint64
 	abandoned atomic.Uint64
+	admitted  atomic.Uint64
+	queued    atomic.Uint64
+	waitNanos atomic.Int64
 }
 
 func newGate(l Limits) *gate {
@@ -130,6 +141,7 @@ func (g *gate) acquire(ctx context.Context) error {
 	select {
 	case g.slots <- struct{}{}:
 		g.inFlight.Add(1)
+		g.admitted.Add(1)
 		return nil
 	default:
 	}
@@ -139,11 +151,15 @@ func (g *gate) acquire(ctx context.Context) error {
 		return ErrBusy
 	}
 	defer g.waiting.Add(-1)
+	start := time.Now()
 	timer := time.NewTimer(g.maxWait)
 	defer timer.Stop()
 	select {
 	case g.slots <- struct{}{}:
 		g.inFlight.Add(1)
+		g.admitted.Add(1)
+		g.queued.Add(1)
+		g.waitNanos.Add(int64(time.Since(start)))
 		return nil
 	case <-ctx.Done():
 		g.abandoned.Add(1)

@@ -80,8 +80,8 @@ func TestLimitsQueueFullRejectsAtOnce(t *testing.T) {
 	if !errors.Is(third.err, ErrBusy) {
 		t.Errorf("third caller: err = %v, want ErrBusy", third.err)
 	}
-	if got := h.Stats(); got != (Stats{InFlight: 1, Waiting: 1, Rejected: 1}) {
-		t.Errorf("Stats = %+v, want 1 in flight, 1 waiting, 1 rejected", got)
+	if got := h.Stats(); got != (Stats{InFlight: 1, Waiting: 1, Rejected: 1, Admitted: 1}) {
+		t.Errorf("Stats = %+v, want 1 in flight (admitted), 1 waiting, 1 rejected", got)
 	}
 	// The VerifyDummy of an unknown email is admitted like any other hash.
 	if err := h.VerifyDummy(ctx, "x"); !errors.Is(err, ErrBusy) {
@@ -94,8 +94,12 @@ func TestLimitsQueueFullRejectsAtOnce(t *testing.T) {
 			t.Errorf("caller %d: err = %v, want nil", i+1, r.err)
 		}
 	}
-	if got := h.Stats(); got != (Stats{Rejected: 2}) {
-		t.Errorf("Stats after release = %+v, want only 2 rejected", got)
+	got := h.Stats()
+	if got.WaitTotal <= 0 {
+		t.Errorf("WaitTotal = %v, want the queued caller's wait", got.WaitTotal)
+	}
+	if got != (Stats{Rejected: 2, Admitted: 2, Queued: 1, WaitTotal: got.WaitTotal}) {
+		t.Errorf("Stats after release = %+v, want 2 rejected, 2 admitted, 1 of them queued", got)
 	}
 }
 
@@ -113,7 +117,7 @@ func TestLimitsCancelledWaiterLeavesQueue(t *testing.T) {
 	if r := recv(t, "the cancelled waiter", waiter); !errors.Is(r.err, context.Canceled) {
 		t.Errorf("cancelled waiter: err = %v, want context.Canceled", r.err)
 	}
-	if got := h.Stats(); got != (Stats{InFlight: 1, Abandoned: 1}) {
+	if got := h.Stats(); got != (Stats{InFlight: 1, Abandoned: 1, Admitted: 1}) {
 		t.Errorf("Stats = %+v, want 1 in flight, 1 abandoned, none waiting", got)
 	}
 	// Its place in the queue is free again: a new caller waits, not ErrBusy.
