@@ -6,14 +6,13 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
-	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/latchauth/latch/internal/store"
+	"github.com/latchauth/latch/internal/store/migration"
 )
 
 // migrations holds the schema, forward-only and numbered like the
@@ -54,15 +53,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return wrap("migrate", err)
 	}
-	current, err := p.GetDBVersion(ctx)
-	if err != nil {
-		return wrap("migrate", err)
-	}
-	if latest := latestVersion(p); current > latest {
-		return fmt.Errorf("sqlite: migrate: database is at version %d, this binary knows up to %d: %w",
-			current, latest, store.ErrDatabaseTooNew)
-	}
-	if _, err := p.Up(ctx); err != nil {
+	if err := migration.Up(ctx, p); err != nil {
 		return wrap("migrate", err)
 	}
 	return nil
@@ -111,40 +102,9 @@ func (db *DB) MigrationStatus(ctx context.Context) (store.MigrationStatus, error
 	if err != nil {
 		return store.MigrationStatus{}, wrap("migration status", err)
 	}
-	current, err := p.GetDBVersion(ctx)
+	st, err := migration.Status(ctx, p)
 	if err != nil {
-		return store.MigrationStatus{}, wrap("migration status", err)
-	}
-	list, err := p.Status(ctx)
-	if err != nil {
-		return store.MigrationStatus{}, wrap("migration status", err)
-	}
-	st := store.MigrationStatus{Current: current, Latest: latestVersion(p)}
-	for _, m := range list {
-		mig := store.Migration{Version: m.Source.Version, Name: migrationName(m.Source.Path)}
-		if m.State == goose.StateApplied {
-			// goose's tstamp is datetime('now'): UTC.
-			mig.AppliedAt = m.AppliedAt.UTC()
-		}
-		st.Migrations = append(st.Migrations, mig)
-	}
-	if st.Current > st.Latest {
-		return st, fmt.Errorf("sqlite: migration status: database is at version %d, this binary knows up to %d: %w",
-			st.Current, st.Latest, store.ErrDatabaseTooNew)
+		return st, wrap("migration status", err)
 	}
 	return st, nil
-}
-
-func latestVersion(p *goose.Provider) int64 {
-	sources := p.ListSources()
-	return sources[len(sources)-1].Version // goose refuses an empty set
-}
-
-// migrationName turns "00001_init.sql" into "init".
-func migrationName(file string) string {
-	name := strings.TrimSuffix(path.Base(file), ".sql")
-	if _, rest, ok := strings.Cut(name, "_"); ok {
-		return rest
-	}
-	return name
 }
