@@ -1,0 +1,268 @@
+package mail
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"time"
+)
+
+// Data is what a template may show. Which fields a kind needs is listed
+// with Templates.Render.
+type Data struct {
+	Link      string        // the URL to follow; "" if none
+	Code      string        // a short one-time code; "" if none
+	NewEmail  string        // email change: the address moving to
+	ExpiresIn time.Duration // how long Link/Code stay valid
+	Time      time.Time     // when the event happened (notices)
+	IP        string        // from where (notices); "" if unknown
+}
+
+//go:embed templates
+var files embed.FS
+
+// needs is what a kind cannot be rendered without.
+type needs uint8
+
+const (
+	needLink needs = 1 << iota
+	needCode
+	needNewEmail
+)
+
+// kinds lists every message latch sends and what each one needs.
+func kinds() map[string]needs {
+	return map[string]needs{
+		"verify":              needLink,
+		"signup_existing":     0,
+		"recover":             needLink,
+		"password_changed":    0,
+		"email_change":        needLink,
+		"email_change_notice": needNewEmail,
+		"email_change_taken":  0,
+		"otp":                 needCode,
+	}
+}
+
+// Templates renders latch's messages from the templates embedded under
+// templates/: for each kind, KIND.txt defines "subject" and "text" (with
+// text/template) and KIND.html defines "content" inside layout.html (with
+// html/template, which escapes every value).
+type Templates struct {
+	product string
+	kinds   map[string]kind
+}
+
+type kind struct {
+	needs needs
+	text  *texttemplate.Template
+	html  *htmltemplate.Template
+}
+
+// NewTemplates parses the embedded templates for product, the name shown
+// in every subject and body ("Example"). product must not be empty or hold
+// a control character.
+func NewTemplates(product string) (*Templates, error) {
+	product = strings.TrimSpace(product)
+	if product == "" {
+		return nil, fmt.Errorf("mail: empty product name")
+	}
+	if hasControl(product) {
+		return nil, fmt.Errorf("mail: product name %q has a control character", product)
+	}
+	t := &Templates{product: product, kinds: map[string]kind{}}
+	for name, n := range kinds() {
+		text, err := texttemplate.ParseFS(files, "templates/"+name+".txt")
+		if err != nil {
+			return nil, fmt.Errorf("mail: template %s: %w", name, err)
+		}
+		html, err := htmltemplate.New("layout.html").Funcs(htmltemplate.FuncMap{"button": newButton}).
+			ParseFS(files, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("mail: template %s: %w", name, err)
+		}
+		for _, def := range []string{"subject", "text"} {
+			if text.Lookup(def) == nil {
+				return nil, fmt.Errorf("mail: template %s.txt defines no %q", name, def)
+			}
+		}
+		if html.Lookup("content") == nil {
+			return nil, fmt.Errorf("mail: template %s.html defines no \"content\"", name)
+		}
+		t.kinds[name] = kind{needs: n, text: text, html: html}
+	}
+	return t, nil
+}
+
+// Kinds lists the kinds Render knows, sorted.
+func (t *Templates) Kinds() []string {
+	names := make([]string, 0, len(t.kinds))
+	for name := range t.kinds {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Render makes the message of kind for the address to.
+//
+// The kinds, and the Data each one needs (Render fails without it):
+//
+//	verify               confirm your address: Link
+//	signup_existing      someone signed up with your address: Link optional (the reset page)
+//	recover              reset your password: Link
+//	password_changed     your password was changed: Time, IP and Link (reset) optional
+//	email_change         to the NEW address, confirm the move: Link; NewEmail defaults to to
+//	email_change_notice  to the OLD address, a move was asked: NewEmail; Time, IP, Link optional
+//	email_change_taken   to an address that has an account, someone tried to move another to it
+//	otp                  a sign-in code: Code; Link optional (a sign-in link)
+//
+// ExpiresIn, when set, is written out ("1 hour", "10 minutes") wherever
+// there is a link or a code. Link must be an absolute http or https URL.
+func (t *Templates) Render(kind, to string, d Data) (Message, error) {
+	k, ok := t.kinds[kind]
+	if !ok {
+		return Message{}, fmt.Errorf("mail: unknown message kind %q", kind)
+	}
+	if err := checkAddress(to); err != nil {
+		return Message{}, err
+	}
+	if err := d.check(kind, k.needs); err != nil {
+		return Message{}, err
+	}
+	v := view{
+		Product:  t.product,
+		To:       to,
+		Link:     d.Link,
+		Code:     d.Code,
+		NewEmail: d.NewEmail,
+		Expires:  duration(d.ExpiresIn),
+		IP:       d.IP,
+	}
+	if v.NewEmail == "" && kind == "email_change" {
+		v.NewEmail = to
+	}
+	if !d.Time.IsZero() {
+		v.When = d.Time.UTC().Format("2 January 2006 at 15:04 UTC")
+	}
+
+	var subject, text, html bytes.Buffer
+	if err := k.text.ExecuteTemplate(&subject, "subject", v); err != nil {
+		return Message{}, fmt.Errorf("mail: render %s subject: %w", kind, err)
+	}
+	v.Subject = strings.Join(strings.Fields(subject.String()), " ")
+	if err := k.text.ExecuteTemplate(&text, "text", v); err != nil {
+		return Message{}, fmt.Errorf("mail: render %s text: %w", kind, err)
+	}
+	if err := k.html.ExecuteTemplate(&html, "layout", v); err != nil {
+		return Message{}, fmt.Errorf("mail: render %s html: %w", kind, err)
+	}
+	m := Message{Kind: kind, To: to, Subject: v.Subject, Text: tidy(text.String()), HTML: html.String()}
+	if err := m.check(); err != nil {
+		return Message{}, fmt.Errorf("mail: render %s: %w", kind, err)
+	}
+	return m, nil
+}
+
+// view is what the templates see.
+type view struct {
+	Product  string
+	Subject  string // set once rendered, for the HTML title
+	To       string
+	Link     string
+	Code     string
+	NewEmail string
+	Expires  string // "1 hour"; "" when ExpiresIn is 0
+	When     string // "2 January 2006 at 15:04 UTC"; "" when Time is zero
+	IP       string
+}
+
+// check refuses missing fields the kind needs and values that could
+// change the meaning of the text around them (a line break in a code).
+func (d Data) check(kind string, n needs) error {
+	for _, f := range []struct {
+		name, value string
+		need        bool
+	}{
+		{"Link", d.Link, n&needLink != 0},
+		{"Code", d.Code, n&needCode != 0},
+		{"NewEmail", d.NewEmail, n&needNewEmail != 0},
+		{"IP", d.IP, false},
+	} {
+		if f.need && f.value == "" {
+			return fmt.Errorf("mail: render %s: %s is required", kind, f.name)
+		}
+		if hasControl(f.value) {
+			return fmt.Errorf("mail: render %s: %s has a control character", kind, f.name)
+		}
+	}
+	if d.Link != "" {
+		u, err := url.Parse(d.Link)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(d.Link, " <>\"") {
+			return fmt.Errorf("mail: render %s: Link is not an absolute http(s) URL", kind)
+		}
+	}
+	if strings.ContainsAny(d.Code, " ") {
+		return fmt.Errorf("mail: render %s: Code has a space", kind)
+	}
+	if d.ExpiresIn < 0 {
+		return fmt.Errorf("mail: render %s: negative ExpiresIn", kind)
+	}
+	return nil
+}
+
+// button is the argument of the layout's "button" template.
+type button struct {
+	Link, Label string
+}
+
+func newButton(link, label string) button { return button{Link: link, Label: label} }
+
+// duration writes d as people say it: "1 hour", "10 minutes", "24 hours",
+// "1 hour 30 minutes", "3 days". Seconds are rounded up to a minute.
+func duration(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	mins := int((d + time.Minute - 1) / time.Minute)
+	days, hours, mins := mins/(24*60), mins/60%24, mins%60
+	if days >= 2 && hours == 0 && mins == 0 {
+		return plural(days, "day")
+	}
+	hours += 24 * days
+	switch {
+	case hours > 0 && mins > 0:
+		return plural(hours, "hour") + " " + plural(mins, "minute")
+	case hours > 0:
+		return plural(hours, "hour")
+	default:
+		return plural(mins, "minute")
+	}
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+var (
+	trailingSpace = regexp.MustCompile(`[ \t]+\n`)
+	blankLines    = regexp.MustCompile(`\n{3,}`)
+)
+
+// tidy lets the .txt templates be laid out for reading: it drops trailing
+// spaces and runs of blank lines that conditionals leave behind.
+func tidy(s string) string {
+	s = trailingSpace.ReplaceAllString(s, "\n")
+	s = blankLines.ReplaceAllString(s, "\n\n")
+	return strings.TrimSpace(s) + "\n"
+}

@@ -1,0 +1,263 @@
+package mail_test
+
+import (
+	"context"
+	"errors"
+	"html"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/mail/mailtest"
+)
+
+func newTemplates(t *testing.T) *mail.Templates {
+	t.Helper()
+	tp, err := mail.NewTemplates("Acme ID")
+	if err != nil {
+		t.Fatalf("NewTemplates: %v", err)
+	}
+	return tp
+}
+
+var fullData = mail.Data{
+	Link:      "https://auth.example.com/v1/verify?token=abc123&next=%2F",
+	Code:      "493021",
+	NewEmail:  "new@example.com",
+	ExpiresIn: time.Hour,
+	Time:      time.Date(2026, 3, 14, 15, 9, 26, 0, time.FixedZone("CET", 3600)),
+	IP:        "192.0.2.7",
+}
+
+func TestKinds(t *testing.T) {
+	want := []string{
+		"email_change", "email_change_notice", "email_change_taken", "otp",
+		"password_changed", "recover", "signup_existing", "verify",
+	}
+	if diff := cmp.Diff(want, newTemplates(t).Kinds()); diff != "" {
+		t.Errorf("Kinds (-want +got):\n%s", diff)
+	}
+}
+
+func TestRenderEveryKind(t *testing.T) {
+	tp := newTemplates(t)
+	// What each kind must show with fullData, besides the product, the
+	// link and the recipient, which all show.
+	extra := map[string][]string{
+		"verify":              {"1 hour"},
+		"signup_existing":     {"1 hour", "already has an account"},
+		"recover":             {"1 hour", "your password is unchanged"},
+		"password_changed":    {"14 March 2026 at 14:09 UTC", "192.0.2.7"},
+		"email_change":        {"1 hour", "new@example.com"},
+		"email_change_notice": {"new@example.com", "14 March 2026 at 14:09 UTC", "192.0.2.7", "Nothing changes unless"},
+		"email_change_taken":  {"nothing was changed"},
+		"otp":                 {"493021", "1 hour", "Never share this code"},
+	}
+	for _, kind := range tp.Kinds() {
+		t.Run(kind, func(t *testing.T) {
+			m, err := tp.Render(kind, "ada@example.com", fullData)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			if m.Kind != kind || m.To != "ada@example.com" {
+				t.Errorf("Kind, To = %q, %q; want %q, ada@example.com", m.Kind, m.To, kind)
+			}
+			if !strings.Contains(m.Subject, "Acme ID") || strings.ContainsAny(m.Subject, "\r\n") {
+				t.Errorf("Subject = %q, want one line naming the product", m.Subject)
+			}
+			wants := append([]string{"Acme ID", fullData.Link}, extra[kind]...)
+			if kind != "email_change" {
+				wants = append(wants, "ada@example.com")
+			}
+			for _, w := range wants {
+				if !strings.Contains(m.Text, w) {
+					t.Errorf("Text lacks %q:\n%s", w, m.Text)
+				}
+				if !strings.Contains(m.HTML, html.EscapeString(w)) {
+					t.Errorf("HTML lacks %q:\n%s", html.EscapeString(w), m.HTML)
+				}
+			}
+			// The link is both a button (href) and printed as text.
+			if n := strings.Count(m.HTML, `href="`+html.EscapeString(fullData.Link)+`"`); n != 2 {
+				t.Errorf("HTML has the link in %d hrefs, want 2 (button and text):\n%s", n, m.HTML)
+			}
+			checkTidy(t, m.Text)
+		})
+	}
+}
+
+func checkTidy(t *testing.T, text string) {
+	t.Helper()
+	if strings.Contains(text, "\n\n\n") || regexp.MustCompile(`[ \t]\n`).MatchString(text) ||
+		strings.HasPrefix(text, "\n") || !strings.HasSuffix(text, "\n") {
+		t.Errorf("text is not tidy (blank runs, trailing spaces):\n%q", text)
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "    ") {
+			t.Errorf("line starts with a stray space: %q", line)
+		}
+	}
+}
+
+// Render never panics on zero Data: it renders, or says which field the
+// kind needs.
+func TestRenderZeroData(t *testing.T) {
+	tp := newTemplates(t)
+	needs := map[string]string{
+		"verify": "Link", "recover": "Link", "email_change": "Link",
+		"email_change_notice": "NewEmail", "otp": "Code",
+	}
+	for _, kind := range tp.Kinds() {
+		t.Run(kind, func(t *testing.T) {
+			m, err := tp.Render(kind, "ada@example.com", mail.Data{})
+			if field, ok := needs[kind]; ok {
+				if err == nil || !strings.Contains(err.Error(), field) {
+					t.Fatalf("Render = %v, want an error naming %s", err, field)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			if m.Subject == "" || m.Text == "" || m.HTML == "" {
+				t.Errorf("empty part: %+v", m)
+			}
+			checkTidy(t, m.Text)
+		})
+	}
+	// The least each kind needs is enough.
+	for kind, field := range needs {
+		var d mail.Data
+		switch field {
+		case "Link":
+			d.Link = "https://auth.example.com/x"
+		case "NewEmail":
+			d.NewEmail = "new@example.com"
+		case "Code":
+			d.Code = "123456"
+		}
+		m, err := tp.Render(kind, "ada@example.com", d)
+		if err != nil {
+			t.Errorf("Render(%s, only %s): %v", kind, field, err)
+			continue
+		}
+		checkTidy(t, m.Text)
+	}
+}
+
+func TestRenderEscapesHTML(t *testing.T) {
+	tp, err := mail.NewTemplates(`Acme <b>"ID"</b>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := `<script>alert("x")</script>@example.com`
+	for _, kind := range []string{"email_change", "email_change_notice"} {
+		m, err := tp.Render(kind, "ada@example.com", mail.Data{Link: "https://auth.example.com/x", NewEmail: hostile})
+		if err != nil {
+			t.Fatalf("Render %s: %v", kind, err)
+		}
+		for _, bad := range []string{"<script>", "<b>"} {
+			if strings.Contains(m.HTML, bad) {
+				t.Errorf("%s HTML contains %q unescaped", kind, bad)
+			}
+		}
+		if !strings.Contains(m.HTML, "&lt;script&gt;") {
+			t.Errorf("%s HTML lacks the escaped address", kind)
+		}
+		// The text part is plain text: shown as written.
+		if !strings.Contains(m.Text, hostile) {
+			t.Errorf("%s Text lacks %q", kind, hostile)
+		}
+	}
+}
+
+func TestRenderRefuses(t *testing.T) {
+	tp := newTemplates(t)
+	tests := []struct {
+		name, kind, to string
+		d              mail.Data
+		wantErr        string
+	}{
+		{"unknown kind", "recover_unknown", "ada@example.com", fullData, "unknown message kind"},
+		{"empty kind", "", "ada@example.com", fullData, "unknown message kind"},
+		{"bad to", "verify", "ada@example.com\r\nBcc: x@example.com", fullData, "invalid message"},
+		{"named to", "verify", "Ada <ada@example.com>", fullData, "invalid message"},
+		{"javascript link", "verify", "ada@example.com", mail.Data{Link: "javascript:alert(1)"}, "Link"},
+		{"relative link", "verify", "ada@example.com", mail.Data{Link: "/v1/verify?token=x"}, "Link"},
+		{"link with a line break", "verify", "ada@example.com", mail.Data{Link: "https://a.example/x\nClick here: https://evil.example"}, "Link"},
+		{"code with a line break", "otp", "ada@example.com", mail.Data{Code: "123\n456"}, "Code"},
+		{"negative expiry", "otp", "ada@example.com", mail.Data{Code: "123456", ExpiresIn: -time.Minute}, "ExpiresIn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tp.Render(tt.kind, tt.to, tt.d)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Render = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+	_, err := tp.Render("verify", "x", fullData)
+	if !errors.Is(err, mail.ErrInvalidMessage) {
+		t.Errorf("Render to a bad address = %v, want ErrInvalidMessage", err)
+	}
+}
+
+func TestNewTemplatesRefusesProduct(t *testing.T) {
+	for _, product := range []string{"", "   ", "Acme\nBcc: x@example.com", "Acme\x00"} {
+		if _, err := mail.NewTemplates(product); err == nil {
+			t.Errorf("NewTemplates(%q): nil error", product)
+		}
+	}
+}
+
+func TestRenderExpiresWording(t *testing.T) {
+	tp := newTemplates(t)
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{30 * time.Second, "1 minute"},
+		{time.Minute, "1 minute"},
+		{10 * time.Minute, "10 minutes"},
+		{time.Hour, "1 hour"},
+		{90 * time.Minute, "1 hour 30 minutes"},
+		{24 * time.Hour, "24 hours"},
+		{72 * time.Hour, "3 days"},
+	}
+	for _, tt := range tests {
+		m, err := tp.Render("otp", "ada@example.com", mail.Data{Code: "123456", ExpiresIn: tt.d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "valid for " + tt.want + "."; !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, want) {
+			t.Errorf("ExpiresIn %v: text and HTML should say %q:\n%s", tt.d, want, m.Text)
+		}
+	}
+}
+
+// Every rendered kind survives the trip through SMTP, and a test can pick
+// its link out of what arrived.
+func TestRenderedMessagesArrive(t *testing.T) {
+	tp := newTemplates(t)
+	srv := mailtest.Start(t, mailtest.Options{})
+	mailer := newMailer(t, srv, "", mail.SMTPOptions{})
+	for _, kind := range tp.Kinds() {
+		m, err := tp.Render(kind, kind+"@example.com", fullData)
+		if err != nil {
+			t.Fatalf("Render %s: %v", kind, err)
+		}
+		if err := mailer.Send(context.Background(), m); err != nil {
+			t.Fatalf("Send %s: %v", kind, err)
+		}
+		got := srv.Wait(t, 5*time.Second, func(r mailtest.Received) bool { return r.To[0] == kind+"@example.com" })
+		if got.Subject != m.Subject || got.Text != m.Text || got.HTML != m.HTML {
+			t.Errorf("%s arrived changed:\nsubject %q\ntext %q", kind, got.Subject, got.Text)
+		}
+		if link := got.Link("https://auth.example.com/"); link != fullData.Link {
+			t.Errorf("%s: Link = %q, want %q", kind, link, fullData.Link)
+		}
+	}
+}
