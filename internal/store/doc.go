@@ -1,5 +1,6 @@
 // Package store defines latch's persistent entities (users, sessions,
-// signing keys, throttle counters, audit events), the Store interface every
+// signing keys, throttle counters, audit events, one-time email tokens and
+// the mail outbox), the Store interface every
 // database backend implements, and the sentinel errors backends map driver
 // errors onto.
 //

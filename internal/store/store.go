@@ -111,6 +111,65 @@ type Throttle struct {
 	BlockedUntil  time.Time // zero: not blocked
 }
 
+// TokenPurpose says what a one-time token proves or allows.
+type TokenPurpose string
+
+// The purposes of one-time tokens.
+const (
+	// PurposeVerify confirms the address of an account.
+	PurposeVerify TokenPurpose = "verify"
+	// PurposeRecover lets the holder set a new password.
+	PurposeRecover TokenPurpose = "recover"
+	// PurposeEmailChange moves the account to NewEmail.
+	PurposeEmailChange TokenPurpose = "email_change"
+	// PurposeOTP signs in without a password.
+	PurposeOTP TokenPurpose = "otp"
+)
+
+// OneTimeToken is a single-use secret sent by email: a link token and,
+// for some purposes, a short code. Only their hashes are stored. Deleting
+// the user deletes its tokens.
+type OneTimeToken struct {
+	ID      string // UUID
+	UserID  string // the account it acts on; must exist
+	Purpose TokenPurpose
+	// Email is the account's address when the token was issued; callers
+	// refuse the token once the account's address differs.
+	Email string
+	// NewEmail is the address to move to (PurposeEmailChange); "" else.
+	NewEmail string
+	// Hash is the SHA-256 of the link token; unique across all tokens.
+	Hash []byte
+	// CodeHash is a keyed MAC of the short code; nil when there is none.
+	CodeHash  []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero: not used yet
+	Attempts  int       // wrong codes tried against it
+}
+
+// OutboxMessage is an email waiting to be sent. The HTTP request that
+// causes a message only stores it; a sender claims it, delivers it and
+// deletes it, so a restart or a mail-server outage loses nothing.
+type OutboxMessage struct {
+	// ID is assigned by EnqueueMail and increases with every message;
+	// what EnqueueMail is given here is ignored.
+	ID     int64
+	Kind   string // what to send, e.g. "verify", "recover"; required
+	To     string // recipient address; required
+	UserID string // the account concerned, a UUID or ""; not a reference
+	// Data is a JSON object with what the sender needs to build the
+	// message, or nil. It must hold no secret that works on its own.
+	Data          json.RawMessage
+	CreatedAt     time.Time
+	ExpiresAt     time.Time // dropped unsent after this
+	Attempts      int       // failed deliveries so far
+	NextAttemptAt time.Time // not tried before this
+	// LockedUntil is when a sender's claim lapses; zero: not claimed.
+	LockedUntil time.Time
+	LastError   string // why the last attempt failed; no secrets
+}
+
 // ListUsersOptions pages through users in creation order.
 type ListUsersOptions struct {
 	After string // a user id: list users created after it; "" from the start
@@ -279,6 +338,50 @@ type Store interface {
 	// t, for retention, and returns how many; a zero t matches nothing.
 	// Batched like DeleteEndedSessions.
 	DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
+
+	// CreateOneTimeToken inserts t. ErrAlreadyExists if its ID or Hash is
+	// taken; ErrNotFound if its user does not exist.
+	CreateOneTimeToken(ctx context.Context, t OneTimeToken) error
+	// UseOneTimeToken finds the token with this hash, locks it and its
+	// user, and runs fn on both; if fn returns nil it saves the token's
+	// UsedAt and Attempts and the user (as UpdateUser does: everything but
+	// the id; ErrAlreadyExists if the new email is taken) in the same
+	// transaction. ErrNotFound if no token has this hash. fn sees used and
+	// expired tokens too: the caller judges.
+	UseOneTimeToken(ctx context.Context, hash []byte, fn func(*OneTimeToken, *User) error) (OneTimeToken, User, error)
+	// ListOneTimeTokens returns the user's unused tokens of one purpose,
+	// newest first, expired ones included.
+	ListOneTimeTokens(ctx context.Context, userID string, purpose TokenPurpose) ([]OneTimeToken, error)
+	// UpdateOneTimeToken applies fn to the locked token and saves its
+	// UsedAt and Attempts. ErrNotFound if there is no token with that id.
+	UpdateOneTimeToken(ctx context.Context, id string, fn func(*OneTimeToken) error) (OneTimeToken, error)
+	// DeleteOneTimeTokensBefore removes tokens, used or not, whose
+	// ExpiresAt is strictly before t, and returns how many; a zero t
+	// matches nothing. Batched like DeleteEndedSessions.
+	DeleteOneTimeTokensBefore(ctx context.Context, t time.Time) (int64, error)
+
+	// EnqueueMail stores m for sending and returns the id it assigned.
+	// m.Kind, m.To, m.CreatedAt and m.ExpiresAt are required; a zero
+	// NextAttemptAt means at once (CreatedAt); Attempts, LockedUntil and
+	// LastError are ignored and start empty.
+	EnqueueMail(ctx context.Context, m OutboxMessage) (int64, error)
+	// ClaimMail leases to the caller up to limit messages whose
+	// NextAttemptAt is at or before now and whose LockedUntil is zero or
+	// at or before now, oldest (lowest id) first, setting their
+	// LockedUntil to until. No other ClaimMail, in this process or
+	// another, returns them until then. limit <= 0 means 10. Expired
+	// messages are returned too: the caller deletes them.
+	ClaimMail(ctx context.Context, now, until time.Time, limit int) ([]OutboxMessage, error)
+	// RetryMail records a failed delivery: Attempts+1, NextAttemptAt =
+	// next, LastError = lastErr (NUL bytes and invalid UTF-8, which a mail
+	// server's reply may hold, stored as U+FFFD), LockedUntil cleared.
+	// ErrNotFound if the message is gone.
+	RetryMail(ctx context.Context, id int64, next time.Time, lastErr string) error
+	// DeleteMail removes a message once sent, expired or given up;
+	// deleting a missing message is not an error.
+	DeleteMail(ctx context.Context, id int64) error
+	// CountMail returns how many messages wait in the outbox.
+	CountMail(ctx context.Context) (int64, error)
 
 	// Migrate applies every pending migration; ErrDatabaseTooNew if the
 	// database is ahead of the binary. Safe to call from several processes

@@ -75,7 +75,8 @@ func TestSchemaIsolation(t *testing.T) {
 	if err := db.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"goose_db_version", "users", "sessions", "refresh_tokens", "signing_keys", "throttles", "audit_events"} {
+	for _, table := range []string{"goose_db_version", "users", "sessions", "refresh_tokens", "signing_keys", "throttles", "audit_events",
+		"one_time_tokens", "mail_outbox"} {
 		var got string
 		err := db.pool.QueryRow(ctx, `SELECT table_schema FROM information_schema.tables WHERE table_name = $1 AND table_schema = $2`,
 			table, schema).Scan(&got)

@@ -190,26 +190,14 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) er
 	}
 	var saved store.User
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
+		u, err := lockUser(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		if err := fn(&u); err != nil {
 			return callerError{err}
 		}
-		if u.ID != id {
-			return errors.New("the id cannot change")
-		}
-		metadata, err := metadataJSON(u.Metadata)
-		if err != nil {
-			return err
-		}
-		saved, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET
-			email = $2, email_verified = $3, password_hash = $4, metadata = $5, disabled = $6,
-			created_at = $7, updated_at = $8, last_sign_in_at = $9, password_changed_at = $10
-			WHERE id = $1 RETURNING `+userColumns,
-			id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
-			u.CreatedAt, u.UpdatedAt, nullTime(u.LastSignInAt), nullTime(u.PasswordChangedAt)))
+		saved, err = saveUser(ctx, tx, id, u)
 		return err
 	})
 	if err != nil {
@@ -218,9 +206,37 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) er
 	return saved, nil
 }
 
-// DeleteUser removes the user; the schema's cascades remove its sessions
-// and their refresh tokens in the same statement. store.ErrNotFound if
-// there is no such user.
+// lockUser reads the user with id (canonical) in tx and locks its row
+// (FOR UPDATE) until tx ends, for a caller's func to change and saveUser
+// to save.
+func lockUser(ctx context.Context, tx pgx.Tx, id string) (store.User, error) {
+	return scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
+}
+
+// saveUser saves u, the user with id (canonical) as a caller's func left
+// it, in tx, and returns it as stored: every column but the id, which must
+// not have changed. store.ErrAlreadyExists (through wrap) if the new email
+// is taken.
+func saveUser(ctx context.Context, tx pgx.Tx, id string, u store.User) (store.User, error) {
+	if u.ID != id {
+		return store.User{}, errors.New("the id cannot change")
+	}
+	metadata, err := metadataJSON(u.Metadata)
+	if err != nil {
+		return store.User{}, err
+	}
+	return scanUser(tx.QueryRow(ctx, `UPDATE users SET
+		email = $2, email_verified = $3, password_hash = $4, metadata = $5, disabled = $6,
+		created_at = $7, updated_at = $8, last_sign_in_at = $9, password_changed_at = $10
+		WHERE id = $1 RETURNING `+userColumns,
+		id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
+		u.CreatedAt, u.UpdatedAt, nullTime(u.LastSignInAt), nullTime(u.PasswordChangedAt)))
+}
+
+// DeleteUser removes the user; the schema's cascades remove its sessions,
+// their refresh tokens and its one-time tokens in the same statement. Its
+// audit events and queued mail stay: they reference nothing.
+// store.ErrNotFound if there is no such user.
 func (db *DB) DeleteUser(ctx context.Context, id string) error {
 	id, ok := canonicalID(id)
 	if !ok {

@@ -207,27 +207,14 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) er
 	}
 	var saved store.User
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+		u, err := selectUser(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		if err := fn(&u); err != nil {
 			return callerError{err}
 		}
-		if u.ID != id {
-			return errors.New("the id cannot change")
-		}
-		metadata, err := metadataText(u.Metadata)
-		if err != nil {
-			return err
-		}
-		saved, err = scanUser(tx.QueryRowContext(ctx, `UPDATE users SET
-			email = ?, email_verified = ?, password_hash = ?, metadata = ?, disabled = ?,
-			created_at = ?, updated_at = ?, last_sign_in_at = ?, password_changed_at = ?
-			WHERE id = ? RETURNING `+userColumns,
-			u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
-			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastSignInAt), nullMicros(u.PasswordChangedAt),
-			id))
+		saved, err = saveUser(ctx, tx, id, u)
 		return err
 	})
 	if err != nil {
@@ -236,9 +223,38 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) er
 	return saved, nil
 }
 
-// DeleteUser removes the user; the schema's cascades remove its sessions
-// and their refresh tokens in the same statement. store.ErrNotFound if
-// there is no such user.
+// selectUser reads the user with id (canonical) in tx, whose BEGIN
+// IMMEDIATE already holds the write lock, for a caller's func to change
+// and saveUser to save.
+func selectUser(ctx context.Context, tx *sql.Tx, id string) (store.User, error) {
+	return scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+}
+
+// saveUser saves u, the user with id (canonical) as a caller's func left
+// it, in tx, and returns it as stored: every column but the id, which must
+// not have changed. store.ErrAlreadyExists (through wrap) if the new email
+// is taken.
+func saveUser(ctx context.Context, tx *sql.Tx, id string, u store.User) (store.User, error) {
+	if u.ID != id {
+		return store.User{}, errors.New("the id cannot change")
+	}
+	metadata, err := metadataText(u.Metadata)
+	if err != nil {
+		return store.User{}, err
+	}
+	return scanUser(tx.QueryRowContext(ctx, `UPDATE users SET
+		email = ?, email_verified = ?, password_hash = ?, metadata = ?, disabled = ?,
+		created_at = ?, updated_at = ?, last_sign_in_at = ?, password_changed_at = ?
+		WHERE id = ? RETURNING `+userColumns,
+		u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
+		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastSignInAt), nullMicros(u.PasswordChangedAt),
+		id))
+}
+
+// DeleteUser removes the user; the schema's cascades remove its sessions,
+// their refresh tokens and its one-time tokens in the same statement. Its
+// audit events and queued mail stay: they reference nothing.
+// store.ErrNotFound if there is no such user.
 func (db *DB) DeleteUser(ctx context.Context, id string) error {
 	id, ok := canonicalID(id)
 	if !ok {

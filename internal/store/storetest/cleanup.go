@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"testing"
@@ -288,6 +289,11 @@ func testGrowth(t *testing.T, s store.Store) {
 		sessionsPerStep = 2
 		keysPerStep     = 2 // new throttle keys; one more key fails every step
 		eventsPerStep   = 4
+		tokenLifetime   = 24 * time.Hour
+		tokensPerStep   = 2 // one of the previous step's is used
+		mailLifetime    = 2 * 24 * time.Hour
+		mailPerStep     = 3 // the first of each step bounces until it expires
+		lease           = 5 * time.Minute
 	)
 	// Fates of a session, by its number.
 	const (
@@ -311,6 +317,11 @@ func testGrowth(t *testing.T, s store.Store) {
 		events    []store.AuditEvent   // oldest first
 		created   = map[string]int{}   // rows ever created, by table
 		removed   = map[string]int64{} // rows the clean-up reported
+		tokens    = map[string]store.OneTimeToken{}
+		goneTok   []store.OneTimeToken
+		fresh     []store.OneTimeToken // created in the last step
+		outbox    = map[int64]store.OutboxMessage{}
+		bouncing  = map[string]bool{} // recipients whose mail fails
 	)
 	for i := range 3 {
 		users = append(users, mustCreateUser(t, s, newUser(i)))
@@ -382,6 +393,20 @@ func testGrowth(t *testing.T, s store.Store) {
 			t.Fatalf("at %v: CountActiveSessions = %d, %v; want %d, nil", now, n, err, activeNow)
 		}
 
+		want = 0
+		for id, tok := range tokens {
+			if tok.ExpiresAt.Before(now.Truncate(micro)) {
+				want++
+				goneTok = append(goneTok, tok)
+				delete(tokens, id)
+			}
+		}
+		n, err = s.DeleteOneTimeTokensBefore(ctx, now)
+		if err != nil || n != want {
+			t.Fatalf("at %v: DeleteOneTimeTokensBefore = %d, %v; want %d, nil", now, n, err, want)
+		}
+		removed["tokens"] += n
+
 		cut := now.Add(-keepThrottles)
 		want = 0
 		for key, th := range throttles {
@@ -422,6 +447,12 @@ func testGrowth(t *testing.T, s store.Store) {
 			{"throttles", len(throttles), keysPerStep*(int(keepThrottles/step)+1) + 1 +
 				int((lockout+keepThrottles)/(lockEvery*step)) + 1},
 			{"audit events", len(events), eventsPerStep * (int(keepAudit/step) + 1)},
+			// Tokens that expire at or after now, so created within the
+			// last lifetime.
+			{"one-time tokens", len(tokens), tokensPerStep * (int(tokenLifetime/step) + 1)},
+			// The sender runs every step: what waits is bouncing mail,
+			// dropped at the first attempt after it expired.
+			{"queued messages", len(outbox), int(mailLifetime/step) + 2},
 		}
 		for _, b := range bounds {
 			if b.got > b.most {
@@ -478,6 +509,74 @@ func testGrowth(t *testing.T, s store.Store) {
 			events = append(events, mustAppend(t, s, e))
 			created["audit"]++
 		}
+
+		// Sign-in links and codes: one of the last step's is used, the
+		// others are left to expire.
+		if len(fresh) > 0 {
+			got, _, err := s.UseOneTimeToken(ctx, fresh[0].Hash, func(x *store.OneTimeToken, _ *store.User) error {
+				x.UsedAt = now
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("UseOneTimeToken: %v", err)
+			}
+			tokens[got.ID] = got
+		}
+		fresh = nil
+		for j := range tokensPerStep {
+			n := k*tokensPerStep + j
+			tok := newToken(users[n%len(users)], []store.TokenPurpose{store.PurposeVerify, store.PurposeOTP}[j%2], 0)
+			tok.CreatedAt, tok.ExpiresAt = now, now.Add(tokenLifetime)
+			tok = mustCreateToken(t, s, tok)
+			tokens[tok.ID] = tok
+			fresh = append(fresh, tok)
+			created["tokens"]++
+		}
+
+		// Mail: queued, then sent by a sender that drops what expired
+		// and retries what bounced a step later.
+		for j := range mailPerStep {
+			m := newMail(0, users[j%len(users)].ID)
+			m.To = fmt.Sprintf("step-%d-%d@example.com", k, j)
+			m.CreatedAt, m.ExpiresAt = now, now.Add(mailLifetime)
+			m = mustEnqueue(t, s, m)
+			outbox[m.ID] = m
+			bouncing[m.To] = j == 0
+			created["mail"]++
+		}
+		for {
+			claimed, err := s.ClaimMail(ctx, now, now.Add(lease), 0)
+			if err != nil {
+				t.Fatalf("ClaimMail: %v", err)
+			}
+			if len(claimed) == 0 {
+				break
+			}
+			for _, m := range claimed {
+				want := outbox[m.ID]
+				want.LockedUntil = now.Add(lease).Truncate(micro)
+				diff(t, "claimed message", m, want)
+				if !m.ExpiresAt.Before(now.Truncate(micro)) && bouncing[m.To] {
+					if err := s.RetryMail(ctx, m.ID, now.Add(step), "550 5.1.1 mailbox unavailable"); err != nil {
+						t.Fatalf("RetryMail: %v", err)
+					}
+					want.Attempts++
+					want.NextAttemptAt = now.Add(step).Truncate(micro)
+					want.LastError = "550 5.1.1 mailbox unavailable"
+					want.LockedUntil = time.Time{}
+					outbox[m.ID] = want
+					continue
+				}
+				// Sent, or expired: gone either way.
+				if err := s.DeleteMail(ctx, m.ID); err != nil {
+					t.Fatalf("DeleteMail: %v", err)
+				}
+				delete(outbox, m.ID)
+				removed["mail"]++
+			}
+		}
+		wantCount(t, s, fmt.Sprintf("at %v", now), int64(len(outbox)))
+
 		if k%2 == 1 {
 			cleanUp(now)
 		}
@@ -485,7 +584,7 @@ func testGrowth(t *testing.T, s store.Store) {
 	cleanUp(at(steps * step))
 
 	// Most of what was created is gone.
-	for _, table := range []string{"sessions", "throttles", "audit"} {
+	for _, table := range []string{"sessions", "throttles", "audit", "tokens", "mail"} {
 		if kept := int64(created[table]) - removed[table]; removed[table] == 0 || kept*2 > int64(created[table]) {
 			t.Errorf("%s: created %d, clean-up removed %d; want most removed", table, created[table], removed[table])
 		}
@@ -528,4 +627,27 @@ func testGrowth(t *testing.T, s store.Store) {
 	wantEvents := slices.Clone(events)
 	slices.Reverse(wantEvents)
 	diff(t, "audit events kept", listAllAudit(t, s, store.ListAuditOptions{Limit: 50}), wantEvents)
+	for _, tok := range tokens {
+		got, _, err := peek(t, s, tok.Hash)
+		if err != nil {
+			t.Fatalf("UseOneTimeToken(kept token): %v", err)
+		}
+		diff(t, "kept token", got, tok)
+	}
+	for _, tok := range goneTok {
+		if _, _, err := peek(t, s, tok.Hash); !isNotFound(err) {
+			t.Errorf("UseOneTimeToken(deleted token): got %v, want ErrNotFound", err)
+		}
+	}
+	end := at(steps*step + time.Hour)
+	claimed, err := s.ClaimMail(ctx, end, end.Add(lease), 1000)
+	if err != nil {
+		t.Fatalf("ClaimMail: %v", err)
+	}
+	var wantMail mailModel
+	for _, m := range outbox {
+		wantMail = append(wantMail, m)
+	}
+	slices.SortFunc(wantMail, func(a, b store.OutboxMessage) int { return cmp.Compare(a.ID, b.ID) })
+	diff(t, "queued messages kept", claimed, wantMail.claim(end, end.Add(lease), 1000))
 }

@@ -22,6 +22,11 @@ func runConcurrent(t *testing.T, stores []store.Store) {
 	t.Run("RotateRace", func(t *testing.T) { testRotateRace(t, stores) })
 	t.Run("ThrottleRace", func(t *testing.T) { testThrottleRace(t, stores) })
 	t.Run("SigningKeyRace", func(t *testing.T) { testSigningKeyRace(t, stores) })
+	t.Run("ClaimMailRace", func(t *testing.T) { testClaimMailRace(t, stores) })
+	t.Run("UseTokenRace", func(t *testing.T) { testUseTokenRace(t, stores) })
+	t.Run("TokenAttemptsRace", func(t *testing.T) { testTokenAttemptsRace(t, stores) })
+	t.Run("EmailChangeRace", func(t *testing.T) { testEmailChangeRace(t, stores) })
+	t.Run("UseTokenDeleteUserRace", func(t *testing.T) { testUseTokenDeleteUserRace(t, stores) })
 	t.Run("CleanupRace", func(t *testing.T) { testCleanupRace(t, stores) })
 }
 
@@ -304,11 +309,11 @@ func testSigningKeyRace(t *testing.T, stores []store.Store) {
 	}
 }
 
-// testCleanupRace: clean-ups on every store at once, while refreshes and
-// failed logins touch the rows they look at. Every ended row must go
-// exactly once, no live one may go, and no caller may see an error: a
-// failed login on a key being cleaned up either finds the old row or
-// starts a new one.
+// testCleanupRace: clean-ups on every store at once, while refreshes,
+// failed logins and one-time codes touch the rows they look at. Every
+// ended row must go exactly once, no live one may go, and no caller may
+// see an error: a failed login on a key being cleaned up either finds the
+// old row or starts a new one.
 //
 // The rows it ends lie long before t0 and its cut-offs before t0 too, so
 // that the rows of the races before it, on the same stores, are left
@@ -355,13 +360,29 @@ func testCleanupRace(t *testing.T, stores []store.Store) {
 		mustAppend(t, s, e)
 	}
 	recent := mustAppend(t, s, newEvent(1, "login.success", u.ID))
+	const oldTokens = 30
+	for i := range oldTokens {
+		tok := newToken(u, store.PurposeVerify, i)
+		tok.CreatedAt, tok.ExpiresAt = long, long.Add(time.Hour)
+		if i%2 == 0 {
+			tok.UsedAt = long
+		}
+		mustCreateToken(t, s, tok)
+	}
+	var liveTokens []store.OneTimeToken
+	for i := range 8 {
+		tok := newToken(u, store.PurposeOTP, i)
+		tok.ExpiresAt = now.Add(time.Hour)
+		liveTokens = append(liveTokens, mustCreateToken(t, s, tok))
+	}
 
-	const n = 4 * updaters
+	const kinds = 5 // of goroutine, by i%kinds
+	const n = kinds * updaters
 	errs := make([]error, n)
 	deleted := make([]int64, n)
 	race(n, func(i int) {
 		st := stores[i%len(stores)]
-		switch i % 4 {
+		switch i % kinds {
 		case 0:
 			deleted[i], errs[i] = st.DeleteEndedSessions(ctx, cut, cut, cut)
 		case 1:
@@ -369,13 +390,27 @@ func testCleanupRace(t *testing.T, stores []store.Store) {
 		case 2:
 			deleted[i], errs[i] = st.DeleteAuditBefore(ctx, cut)
 		case 3:
-			// Updater i/4 refreshes its share of the live sessions and
-			// fails on every key.
+			// Updater i/kinds refreshes its share of the live sessions,
+			// tries a wrong code and then the right one on its share of
+			// the live tokens, and fails on every key.
 			for j, id := range liveIDs {
-				if j%updaters != i/4 {
+				if j%updaters != i/kinds {
 					continue
 				}
 				if _, err := st.UpdateSession(ctx, id, rotate(id+"/1", now)); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+			for j, tok := range liveTokens {
+				if j%updaters != i/kinds {
+					continue
+				}
+				if _, err := st.UpdateOneTimeToken(ctx, tok.ID, func(x *store.OneTimeToken) error { x.Attempts++; return nil }); err != nil {
+					errs[i] = err
+					return
+				}
+				if _, _, err := st.UseOneTimeToken(ctx, tok.Hash, useOnce(now)); err != nil {
 					errs[i] = err
 					return
 				}
@@ -390,20 +425,24 @@ func testCleanupRace(t *testing.T, stores []store.Store) {
 					return
 				}
 			}
+		case 4:
+			deleted[i], errs[i] = st.DeleteOneTimeTokensBefore(ctx, cut)
 		}
 	})
-	var sessionsGone, throttlesGone, eventsGone int64
+	var sessionsGone, throttlesGone, eventsGone, tokensGone int64
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("goroutine %d: %v", i, err)
 		}
-		switch i % 4 {
+		switch i % kinds {
 		case 0:
 			sessionsGone += deleted[i]
 		case 1:
 			throttlesGone += deleted[i]
 		case 2:
 			eventsGone += deleted[i]
+		case 4:
+			tokensGone += deleted[i]
 		}
 	}
 	if sessionsGone != int64(len(endedIDs)) {
@@ -456,4 +495,21 @@ func testCleanupRace(t *testing.T, stores []store.Store) {
 		t.Fatalf("ListAudit: %v", err)
 	}
 	diff(t, "audit events after the race", events, []store.AuditEvent{recent})
+
+	if tokensGone != oldTokens {
+		t.Errorf("DeleteOneTimeTokensBefore deleted %d in all, want %d", tokensGone, oldTokens)
+	}
+	if list, err := s.ListOneTimeTokens(ctx, u.ID, store.PurposeVerify); err != nil || list != nil {
+		t.Errorf("ListOneTimeTokens(expired tokens) after the race = %d tokens, %v; want nil, nil", len(list), err)
+	}
+	for _, tok := range liveTokens {
+		got, _, err := peek(t, s, tok.Hash)
+		want := tok
+		want.Attempts, want.UsedAt = 1, now.Truncate(micro)
+		if err != nil {
+			t.Errorf("live token after the race: %v", err)
+		} else {
+			diff(t, "live token after the race", got, want)
+		}
+	}
 }

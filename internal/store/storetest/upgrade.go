@@ -17,6 +17,7 @@ import (
 var migrations = []store.Migration{
 	{Version: 1, Name: "init"},
 	{Version: 2, Name: "audit_cleanup"},
+	{Version: 3, Name: "mail"},
 }
 
 // MigrateTo applies a backend's embedded migrations up to and including
@@ -189,9 +190,25 @@ func testUpgradeFrom1(t *testing.T, s store.Store, migrateTo MigrateTo) {
 	e := newEvent(1, "signup", full.ID)
 	e.SessionID = rotated.ID
 	want := mustAppend(t, s, e)
+	tok := mustCreateToken(t, s, newToken(full, store.PurposeVerify, 1))
+	if got, u, err := peek(t, s, tok.Hash); err != nil {
+		t.Errorf("UseOneTimeToken(token of a user created at version 1): %v", err)
+	} else {
+		diff(t, "token of a user created at version 1", got, tok)
+		diff(t, "user created at version 1, seen with its token", u, before.Users[0])
+	}
+	mail := mailModel{mustEnqueue(t, s, newMail(1, full.ID))}
 	if err := s.DeleteUser(ctx, full.ID); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
+	if _, _, err := peek(t, s, tok.Hash); !isNotFound(err) {
+		t.Errorf("UseOneTimeToken(token of a deleted user): got %v, want ErrNotFound", err)
+	}
+	claimed, err := s.ClaimMail(ctx, now, now.Add(time.Hour), 10)
+	if err != nil {
+		t.Fatalf("ClaimMail: %v", err)
+	}
+	diff(t, "mail for a deleted user", claimed, mail.claim(now, now.Add(time.Hour), 10))
 	got, err := s.ListAudit(ctx, store.ListAuditOptions{UserID: full.ID})
 	if err != nil {
 		t.Fatalf("ListAudit: %v", err)

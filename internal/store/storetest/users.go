@@ -223,10 +223,48 @@ func testDeleteUserCascades(t *testing.T, s store.Store) {
 	if _, err := s.UpdateSession(ctx, s1.ID, rotate("s1/1", at(time.Hour))); err != nil {
 		t.Fatalf("UpdateSession: %v", err)
 	}
+	// One-time tokens, used or not, go with their user; queued mail
+	// naming the user stays, as it references nothing.
+	doomedTokens := []store.OneTimeToken{
+		mustCreateToken(t, s, newToken(doomed, store.PurposeVerify, 1)),
+		mustCreateToken(t, s, newToken(doomed, store.PurposeEmailChange, 2)),
+	}
+	if _, err := s.UpdateOneTimeToken(ctx, doomedTokens[1].ID, func(x *store.OneTimeToken) error {
+		x.UsedAt = at(time.Hour)
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateOneTimeToken: %v", err)
+	}
+	keptToken := mustCreateToken(t, s, newToken(kept, store.PurposeVerify, 3))
+	mail := mailModel{mustEnqueue(t, s, newMail(1, doomed.ID)), mustEnqueue(t, s, newMail(2, kept.ID))}
 
 	if err := s.DeleteUser(ctx, doomed.ID); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
+	for _, tok := range doomedTokens {
+		if _, _, err := peek(t, s, tok.Hash); !isNotFound(err) {
+			t.Errorf("UseOneTimeToken(token of deleted user): got %v, want ErrNotFound", err)
+		}
+		if _, err := s.UpdateOneTimeToken(ctx, tok.ID, func(*store.OneTimeToken) error { return nil }); !isNotFound(err) {
+			t.Errorf("UpdateOneTimeToken(token of deleted user): got %v, want ErrNotFound", err)
+		}
+	}
+	if list, err := s.ListOneTimeTokens(ctx, doomed.ID, store.PurposeVerify); err != nil || list != nil {
+		t.Errorf("ListOneTimeTokens(deleted user) = %d tokens, %v; want nil, nil", len(list), err)
+	}
+	if got, _, err := peek(t, s, keptToken.Hash); err != nil {
+		t.Errorf("UseOneTimeToken(other user's token): %v", err)
+	} else {
+		diff(t, "other user's token", got, keptToken)
+	}
+	now := at(100 * time.Hour)
+	claimed, err := s.ClaimMail(ctx, now, now.Add(time.Hour), 100)
+	if err != nil {
+		t.Fatalf("ClaimMail: %v", err)
+	}
+	diff(t, "mail after DeleteUser", claimed, mail.claim(now, now.Add(time.Hour), 100))
+	err = s.CreateOneTimeToken(ctx, newToken(doomed, store.PurposeRecover, 4))
+	wantErr(t, "CreateOneTimeToken(deleted user)", err, store.ErrNotFound)
 	if _, err := s.GetUser(ctx, doomed.ID); !isNotFound(err) {
 		t.Errorf("GetUser(deleted): got %v, want ErrNotFound", err)
 	}

@@ -1,0 +1,202 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+const tokenColumns = `id, user_id, purpose, email, new_email, hash, code_hash,
+	created_at, expires_at, used_at, attempts`
+
+func scanToken(row pgx.Row) (store.OneTimeToken, error) {
+	var (
+		t                      store.OneTimeToken
+		purpose                string
+		created, expires, used pgtype.Timestamptz
+	)
+	err := row.Scan(&t.ID, &t.UserID, &purpose, &t.Email, &t.NewEmail, &t.Hash, &t.CodeHash,
+		&created, &expires, &used, &t.Attempts)
+	if err != nil {
+		return store.OneTimeToken{}, err
+	}
+	t.Purpose = store.TokenPurpose(purpose)
+	t.Hash = blob(t.Hash)
+	t.CodeHash = blob(t.CodeHash)
+	t.CreatedAt = fromTS(created)
+	t.ExpiresAt = fromTS(expires)
+	t.UsedAt = fromTS(used)
+	return t, nil
+}
+
+// validPurpose reports whether p is one of the purposes the schema's CHECK
+// admits; checking first gives the caller a clear error instead of a
+// constraint violation.
+func validPurpose(p store.TokenPurpose) bool {
+	switch p {
+	case store.PurposeVerify, store.PurposeRecover, store.PurposeEmailChange, store.PurposeOTP:
+		return true
+	}
+	return false
+}
+
+// CreateOneTimeToken inserts t. store.ErrAlreadyExists if its id or hash
+// is taken; store.ErrNotFound if its user does not exist (a user id that
+// is not a UUID names no user). t.ID must be a UUID, t.Hash not empty,
+// t.Purpose one of the store's purposes, and t.CreatedAt and t.ExpiresAt
+// not zero.
+func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) error {
+	id, ok := canonicalID(t.ID)
+	if !ok {
+		return wrap("create one-time token", errInvalidID)
+	}
+	userID, ok := canonicalID(t.UserID)
+	if !ok {
+		return wrap("create one-time token", store.ErrNotFound)
+	}
+	switch {
+	case len(t.Hash) == 0:
+		return wrap("create one-time token", errors.New("the hash is empty"))
+	case !validPurpose(t.Purpose):
+		return wrap("create one-time token", errors.New("unknown purpose"))
+	case t.CreatedAt.IsZero() || t.ExpiresAt.IsZero():
+		return wrap("create one-time token", errors.New("the creation or expiry time is zero"))
+	}
+	_, err := db.pool.Exec(ctx, `INSERT INTO one_time_tokens (`+tokenColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		id, userID, string(t.Purpose), t.Email, t.NewEmail, t.Hash, blob(t.CodeHash),
+		t.CreatedAt, t.ExpiresAt, nullTime(t.UsedAt), t.Attempts)
+	if pgCode(err) == codeForeignKeyViolation {
+		return wrap("create one-time token", store.ErrNotFound)
+	}
+	if err != nil {
+		return wrap("create one-time token", err)
+	}
+	return nil
+}
+
+// UseOneTimeToken runs fn on the token with this hash and its user, both
+// locked with FOR UPDATE, then saves the token's UsedAt and Attempts and
+// the user as UpdateUser does (the same code), in the same transaction;
+// see store.Store.
+//
+// It locks the user before the token, the order DeleteUser takes them in
+// (the user's row, then its tokens by cascade): in the other order, one of
+// the two could wait for the other's lock while holding the one the other
+// waits for. So it first reads the token's user id without a lock; the
+// token cannot move to another user, but it can be deleted in between, in
+// which case the locking read finds nothing: store.ErrNotFound, as if it
+// had been deleted just before.
+func (db *DB) UseOneTimeToken(ctx context.Context, hash []byte, fn func(*store.OneTimeToken, *store.User) error) (store.OneTimeToken, store.User, error) {
+	if len(hash) == 0 {
+		return store.OneTimeToken{}, store.User{}, wrap("use one-time token", store.ErrNotFound)
+	}
+	var (
+		savedToken store.OneTimeToken
+		savedUser  store.User
+	)
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var userID string
+		if err := tx.QueryRow(ctx, `SELECT user_id FROM one_time_tokens WHERE hash = $1`, hash).Scan(&userID); err != nil {
+			return err
+		}
+		u, err := lockUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		t, err := scanToken(tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens
+			WHERE hash = $1 AND user_id = $2 FOR UPDATE`, hash, userID))
+		if err != nil {
+			return err
+		}
+		tokenID := t.ID
+		if err := fn(&t, &u); err != nil {
+			return callerError{err}
+		}
+		savedToken, err = saveToken(ctx, tx, tokenID, t)
+		if err != nil {
+			return err
+		}
+		savedUser, err = saveUser(ctx, tx, userID, u)
+		return err
+	})
+	if err != nil {
+		return store.OneTimeToken{}, store.User{}, finish("use one-time token", err)
+	}
+	return savedToken, savedUser, nil
+}
+
+// saveToken saves the fields of t that a caller's func may change (UsedAt
+// and Attempts) to the token with id, in tx, and returns the token as
+// stored.
+func saveToken(ctx context.Context, tx pgx.Tx, id string, t store.OneTimeToken) (store.OneTimeToken, error) {
+	return scanToken(tx.QueryRow(ctx, `UPDATE one_time_tokens SET used_at = $2, attempts = $3
+		WHERE id = $1 RETURNING `+tokenColumns,
+		id, nullTime(t.UsedAt), t.Attempts))
+}
+
+// ListOneTimeTokens returns the user's unused tokens of one purpose,
+// newest first (ties broken by id, descending), expired ones included.
+func (db *DB) ListOneTimeTokens(ctx context.Context, userID string, purpose store.TokenPurpose) ([]store.OneTimeToken, error) {
+	userID, ok := canonicalID(userID)
+	if !ok {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens
+		WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL
+		ORDER BY created_at DESC, id DESC`, userID, string(purpose))
+	if err != nil {
+		return nil, wrap("list one-time tokens", err)
+	}
+	tokens, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.OneTimeToken, error) { return scanToken(row) })
+	if err != nil {
+		return nil, wrap("list one-time tokens", err)
+	}
+	if len(tokens) == 0 {
+		return nil, nil // as the SQLite backend answers
+	}
+	return tokens, nil
+}
+
+// UpdateOneTimeToken applies fn to the token, locked with FOR UPDATE, and
+// saves its UsedAt and Attempts; changes to its other fields are dropped.
+func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.OneTimeToken) error) (store.OneTimeToken, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return store.OneTimeToken{}, wrap("update one-time token", store.ErrNotFound)
+	}
+	var saved store.OneTimeToken
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		t, err := scanToken(tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if err := fn(&t); err != nil {
+			return callerError{err}
+		}
+		saved, err = saveToken(ctx, tx, id, t)
+		return err
+	})
+	if err != nil {
+		return store.OneTimeToken{}, finish("update one-time token", err)
+	}
+	return saved, nil
+}
+
+// DeleteOneTimeTokensBefore deletes, in batches (see deleteInBatches), the
+// tokens, used or not, that expired before t. A token that UseOneTimeToken
+// or UpdateOneTimeToken holds right now is left for the next clean-up.
+func (db *DB) DeleteOneTimeTokensBefore(ctx context.Context, t time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, nil
+	}
+	return db.deleteInBatches(ctx, "delete one-time tokens before", `DELETE FROM one_time_tokens WHERE id IN (
+		SELECT id FROM one_time_tokens WHERE expires_at < $1
+		LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+		t)
+}

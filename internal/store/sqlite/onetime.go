@@ -1,0 +1,193 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+const tokenColumns = `id, user_id, purpose, email, new_email, hash, code_hash,
+	created_at, expires_at, used_at, attempts`
+
+func scanToken(row scanner) (store.OneTimeToken, error) {
+	var (
+		t                      store.OneTimeToken
+		created, expires, used sql.NullInt64
+	)
+	err := row.Scan(&t.ID, &t.UserID, &t.Purpose, &t.Email, &t.NewEmail, &t.Hash, &t.CodeHash,
+		&created, &expires, &used, &t.Attempts)
+	if err != nil {
+		return store.OneTimeToken{}, err
+	}
+	t.Hash = nilIfEmpty(t.Hash)
+	t.CodeHash = nilIfEmpty(t.CodeHash)
+	t.CreatedAt = fromMicros(created)
+	t.ExpiresAt = fromMicros(expires)
+	t.UsedAt = fromMicros(used)
+	return t, nil
+}
+
+// validPurpose reports whether p is one of the purposes the schema's CHECK
+// admits; checking first gives the caller a clear error instead of a
+// constraint failure.
+func validPurpose(p store.TokenPurpose) bool {
+	switch p {
+	case store.PurposeVerify, store.PurposeRecover, store.PurposeEmailChange, store.PurposeOTP:
+		return true
+	}
+	return false
+}
+
+// CreateOneTimeToken inserts t. store.ErrAlreadyExists if its id or hash
+// is taken; store.ErrNotFound if its user does not exist (a user id that
+// is not a UUID names no user). t.ID must be a UUID, t.Hash not empty,
+// t.Purpose one of the store's purposes, and t.CreatedAt and t.ExpiresAt
+// not zero.
+func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) error {
+	id, ok := canonicalID(t.ID)
+	if !ok {
+		return wrap("create one-time token", errInvalidID)
+	}
+	userID, ok := canonicalID(t.UserID)
+	if !ok {
+		return wrap("create one-time token", store.ErrNotFound)
+	}
+	switch {
+	case len(t.Hash) == 0:
+		return wrap("create one-time token", errors.New("the hash is empty"))
+	case !validPurpose(t.Purpose):
+		return wrap("create one-time token", errors.New("unknown purpose"))
+	case t.CreatedAt.IsZero() || t.ExpiresAt.IsZero():
+		return wrap("create one-time token", errors.New("the creation or expiry time is zero"))
+	}
+	_, err := db.write.ExecContext(ctx, `INSERT INTO one_time_tokens (`+tokenColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, userID, string(t.Purpose), t.Email, t.NewEmail, t.Hash, blob(t.CodeHash),
+		micros(t.CreatedAt), micros(t.ExpiresAt), nullMicros(t.UsedAt), t.Attempts)
+	if isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+		return wrap("create one-time token", store.ErrNotFound)
+	}
+	if err != nil {
+		return wrap("create one-time token", err)
+	}
+	return nil
+}
+
+// UseOneTimeToken runs fn on the token with this hash and its user under
+// the write lock, then saves the token's UsedAt and Attempts and the user
+// as UpdateUser does (the same code), in the same transaction; see
+// store.Store.
+func (db *DB) UseOneTimeToken(ctx context.Context, hash []byte, fn func(*store.OneTimeToken, *store.User) error) (store.OneTimeToken, store.User, error) {
+	if len(hash) == 0 {
+		return store.OneTimeToken{}, store.User{}, wrap("use one-time token", store.ErrNotFound)
+	}
+	var (
+		savedToken store.OneTimeToken
+		savedUser  store.User
+	)
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		t, err := scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens WHERE hash = ?`, hash))
+		if err != nil {
+			return err
+		}
+		// The foreign key guarantees the user; ErrNoRows would still map
+		// to ErrNotFound.
+		u, err := selectUser(ctx, tx, t.UserID)
+		if err != nil {
+			return err
+		}
+		tokenID, userID := t.ID, u.ID
+		if err := fn(&t, &u); err != nil {
+			return callerError{err}
+		}
+		savedToken, err = saveToken(ctx, tx, tokenID, t)
+		if err != nil {
+			return err
+		}
+		savedUser, err = saveUser(ctx, tx, userID, u)
+		return err
+	})
+	if err != nil {
+		return store.OneTimeToken{}, store.User{}, finish("use one-time token", err)
+	}
+	return savedToken, savedUser, nil
+}
+
+// saveToken saves the fields of t that a caller's func may change (UsedAt
+// and Attempts) to the token with id, in tx, and returns the token as
+// stored.
+func saveToken(ctx context.Context, tx *sql.Tx, id string, t store.OneTimeToken) (store.OneTimeToken, error) {
+	return scanToken(tx.QueryRowContext(ctx, `UPDATE one_time_tokens SET used_at = ?, attempts = ?
+		WHERE id = ? RETURNING `+tokenColumns,
+		nullMicros(t.UsedAt), t.Attempts, id))
+}
+
+// ListOneTimeTokens returns the user's unused tokens of one purpose,
+// newest first (ties broken by id, descending), expired ones included.
+func (db *DB) ListOneTimeTokens(ctx context.Context, userID string, purpose store.TokenPurpose) ([]store.OneTimeToken, error) {
+	userID, ok := canonicalID(userID)
+	if !ok {
+		return nil, nil
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens
+		WHERE user_id = ? AND purpose = ? AND used_at IS NULL
+		ORDER BY created_at DESC, id DESC`, userID, string(purpose))
+	if err != nil {
+		return nil, wrap("list one-time tokens", err)
+	}
+	defer rows.Close()
+	var tokens []store.OneTimeToken
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, wrap("list one-time tokens", err)
+		}
+		tokens = append(tokens, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list one-time tokens", err)
+	}
+	return tokens, nil
+}
+
+// UpdateOneTimeToken applies fn to the token under the write lock and
+// saves its UsedAt and Attempts; changes to its other fields are
+// dropped.
+func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.OneTimeToken) error) (store.OneTimeToken, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return store.OneTimeToken{}, wrap("update one-time token", store.ErrNotFound)
+	}
+	var saved store.OneTimeToken
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		t, err := scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		if err := fn(&t); err != nil {
+			return callerError{err}
+		}
+		saved, err = saveToken(ctx, tx, id, t)
+		return err
+	})
+	if err != nil {
+		return store.OneTimeToken{}, finish("update one-time token", err)
+	}
+	return saved, nil
+}
+
+// DeleteOneTimeTokensBefore deletes, in batches (see deleteInBatches), the
+// tokens, used or not, that expired before t.
+func (db *DB) DeleteOneTimeTokensBefore(ctx context.Context, t time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, nil
+	}
+	return db.deleteInBatches(ctx, "delete one-time tokens before", `DELETE FROM one_time_tokens WHERE rowid IN (
+		SELECT rowid FROM one_time_tokens WHERE expires_at < ? LIMIT ?)`,
+		micros(t))
+}

@@ -1,0 +1,182 @@
+package sqlite
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+const mailColumns = `id, kind, recipient, user_id, data, created_at, expires_at,
+	attempts, next_attempt_at, locked_until, last_error`
+
+func scanMail(row scanner) (store.OutboxMessage, error) {
+	var (
+		m                                    store.OutboxMessage
+		userID, data                         sql.NullString
+		created, expires, nextAttempt, until sql.NullInt64
+	)
+	err := row.Scan(&m.ID, &m.Kind, &m.To, &userID, &data, &created, &expires,
+		&m.Attempts, &nextAttempt, &until, &m.LastError)
+	if err != nil {
+		return store.OutboxMessage{}, err
+	}
+	m.UserID = userID.String
+	if data.Valid {
+		m.Data = json.RawMessage(data.String)
+	}
+	m.CreatedAt = fromMicros(created)
+	m.ExpiresAt = fromMicros(expires)
+	m.NextAttemptAt = fromMicros(nextAttempt)
+	m.LockedUntil = fromMicros(until)
+	return m, nil
+}
+
+// mailData checks a message's data: nil or empty is stored as NULL and
+// comes back nil; anything else must be a JSON object.
+func mailData(d json.RawMessage) (any, error) {
+	if len(d) == 0 {
+		return nil, nil
+	}
+	if !json.Valid(d) || bytes.TrimLeft(d, " \t\r\n")[0] != '{' {
+		return nil, errors.New("data is not a JSON object")
+	}
+	return string(d), nil
+}
+
+// errorText makes a delivery error storable alike by both backends:
+// PostgreSQL's text refuses NUL and invalid UTF-8, which a mail server's
+// reply may well contain, and RetryMail must not fail on them, or the
+// message would be retried at once, with no attempt counted, once its
+// lease lapsed.
+func errorText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// EnqueueMail inserts m and returns the id SQLite assigned to it. m.Kind
+// and m.To must not be empty, m.CreatedAt and m.ExpiresAt not zero,
+// m.UserID a UUID or empty (stored in canonical form), m.Data a JSON
+// object or nil. A zero m.NextAttemptAt is stored as m.CreatedAt; m.ID,
+// m.Attempts, m.LockedUntil and m.LastError are ignored.
+func (db *DB) EnqueueMail(ctx context.Context, m store.OutboxMessage) (int64, error) {
+	switch {
+	case m.Kind == "":
+		return 0, wrap("enqueue mail", errors.New("the kind is empty"))
+	case m.To == "":
+		return 0, wrap("enqueue mail", errors.New("the recipient is empty"))
+	case m.CreatedAt.IsZero() || m.ExpiresAt.IsZero():
+		return 0, wrap("enqueue mail", errors.New("the creation or expiry time is zero"))
+	}
+	userID, err := optionalID(m.UserID)
+	if err != nil {
+		return 0, wrap("enqueue mail: user id", err)
+	}
+	data, err := mailData(m.Data)
+	if err != nil {
+		return 0, wrap("enqueue mail", err)
+	}
+	next := m.NextAttemptAt
+	if next.IsZero() {
+		next = m.CreatedAt
+	}
+	var id int64
+	err = db.write.QueryRowContext(ctx, `INSERT INTO mail_outbox
+		(kind, recipient, user_id, data, created_at, expires_at, next_attempt_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		m.Kind, m.To, userID, data, micros(m.CreatedAt), micros(m.ExpiresAt), micros(next)).Scan(&id)
+	if err != nil {
+		return 0, wrap("enqueue mail", err)
+	}
+	return id, nil
+}
+
+// claimMailSQL leases the due messages: ?1 until, ?2 now, ?3 limit.
+const claimMailSQL = `UPDATE mail_outbox SET locked_until = ?1
+	WHERE id IN (
+		SELECT id FROM mail_outbox
+		WHERE next_attempt_at <= ?2 AND (locked_until IS NULL OR locked_until <= ?2)
+		ORDER BY id LIMIT ?3)
+	RETURNING ` + mailColumns
+
+// ClaimMail leases up to limit due messages to the caller until until,
+// oldest first; see store.Store. The BEGIN IMMEDIATE transaction holds
+// SQLite's one write lock from the read to the commit, so no other claim,
+// in this process or another, sees the rows before their LockedUntil is
+// set.
+//
+// The statement is not among the prepared ones (statements): a sender
+// polls every few seconds, not once per request, and those are prepared
+// together, so one on a table of migration 3 would keep a database at an
+// older version from serving anything before it is migrated.
+func (db *DB) ClaimMail(ctx context.Context, now, until time.Time, limit int) ([]store.OutboxMessage, error) {
+	if limit <= 0 {
+		limit = 10
+	}
+	var claimed []store.OutboxMessage
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, claimMailSQL, nullMicros(until), micros(now), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanMail(rows)
+			if err != nil {
+				return err
+			}
+			claimed = append(claimed, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, finish("claim mail", err)
+	}
+	// RETURNING gives the rows in no particular order.
+	slices.SortFunc(claimed, func(a, b store.OutboxMessage) int { return cmp.Compare(a.ID, b.ID) })
+	return claimed, nil
+}
+
+// RetryMail records a failed delivery of the message; store.ErrNotFound if
+// it is gone. lastErr is stored with NUL bytes and invalid UTF-8 replaced
+// by U+FFFD, as the PostgreSQL backend must.
+func (db *DB) RetryMail(ctx context.Context, id int64, next time.Time, lastErr string) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE mail_outbox
+		SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, locked_until = NULL
+		WHERE id = ?`,
+		micros(next), errorText(lastErr), id)
+	if err != nil {
+		return wrap("retry mail", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap("retry mail", err)
+	}
+	if n == 0 {
+		return wrap("retry mail", store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteMail removes the message; a missing one is not an error.
+func (db *DB) DeleteMail(ctx context.Context, id int64) error {
+	if _, err := db.write.ExecContext(ctx, `DELETE FROM mail_outbox WHERE id = ?`, id); err != nil {
+		return wrap("delete mail", err)
+	}
+	return nil
+}
+
+// CountMail counts the messages in the outbox, claimed or not.
+func (db *DB) CountMail(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM mail_outbox`).Scan(&n); err != nil {
+		return 0, wrap("count mail", err)
+	}
+	return n, nil
+}
