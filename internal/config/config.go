@@ -66,6 +66,18 @@ type Config struct {
 	CleanupInterval           time.Duration
 	AddressRate               float64 // requests per second per client address on credential endpoints
 	AddressBurst              int
+	SMTPURL                   Secret // "": messages go to the log
+	MailFrom                  string
+	ProductName               string
+	AppURL                    string // "": links open latch's own pages
+	Passwordless              bool
+	VerificationTTL           time.Duration
+	RecoveryTTL               time.Duration
+	OTPTTL                    time.Duration
+
+	// verificationAuto: signup_require_verification is "auto", decided
+	// once every source is read: on exactly when SMTP is configured.
+	verificationAuto bool
 }
 
 // Setting describes one configuration value: its YAML key, environment
@@ -135,7 +147,14 @@ func Settings() []Setting {
 		{"log_level", "info", "debug, info, warn or error", func(c *Config, v string) error {
 			return c.LogLevel.UnmarshalText([]byte(v))
 		}},
-		{"signup_require_verification", "off", "on: signup answers 202 and sign-in needs a verified email", boolInto(func(c *Config) *bool { return &c.SignupRequireVerification })},
+		{"signup_require_verification", "auto", "on: signup answers 202 and sign-in needs a verified email; auto: on exactly when smtp_url is set", func(c *Config, v string) error {
+			if strings.EqualFold(v, "auto") {
+				c.verificationAuto = true
+				return nil
+			}
+			c.verificationAuto = false
+			return boolInto(func(c *Config) *bool { return &c.SignupRequireVerification })(c, v)
+		}},
 		{"max_body_bytes", "65536", "largest request body accepted", func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
@@ -197,6 +216,26 @@ func Settings() []Setting {
 			c.AddressRate = f
 			return nil
 		}},
+		{"smtp_url", "", "mail server, smtp://user:pass@host:587 (STARTTLS required; ?tls=opportunistic or ?tls=none to relax) or smtps://...:465; unset: messages and their links are written to the log", func(c *Config, v string) error {
+			c.SMTPURL = Secret(v)
+			return nil
+		}},
+		{"mail_from", "", "sender of latch's messages, e.g. \"Example <no-reply@example.com>\"; default: PRODUCT_NAME <no-reply@ the public URL's host>", func(c *Config, v string) error {
+			c.MailFrom = v
+			return nil
+		}},
+		{"product_name", "latch", "the name messages and pages show to users", func(c *Config, v string) error {
+			c.ProductName = strings.TrimSpace(v)
+			return nil
+		}},
+		{"app_url", "", "base URL of your application's pages that receive links (APP_URL/verify, /recover, /email-change, /otp ?token=...); unset: links open latch's own pages under the public URL", func(c *Config, v string) error {
+			c.AppURL = strings.TrimRight(v, "/")
+			return nil
+		}},
+		{"passwordless", "off", "on: sign-in by a code (and, with app_url, a link) sent by email: POST /v1/otp and grant_type=otp", boolInto(func(c *Config) *bool { return &c.Passwordless })},
+		{"verification_ttl", "24h", "how long an email verification or email change link stays valid", durationInto(func(c *Config) *time.Duration { return &c.VerificationTTL })},
+		{"recovery_ttl", "1h", "how long a password reset link stays valid", durationInto(func(c *Config) *time.Duration { return &c.RecoveryTTL })},
+		{"otp_ttl", "10m", "how long a sign-in code or link stays valid", durationInto(func(c *Config) *time.Duration { return &c.OTPTTL })},
 		{"address_burst", "40", "burst allowed above address_rate", func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
@@ -303,6 +342,16 @@ func Load(src Sources) (Config, error) {
 	}
 	if len(c.TokenAudience) == 0 {
 		c.TokenAudience = []string{c.PublicURL}
+	}
+	if c.verificationAuto {
+		c.SignupRequireVerification = c.SMTPURL != ""
+	}
+	if c.MailFrom == "" {
+		host := "localhost"
+		if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+		}
+		c.MailFrom = fmt.Sprintf("%s <no-reply@%s>", c.ProductName, host)
 	}
 	problems = append(problems, c.validate()...)
 	if len(problems) > 0 {
@@ -479,6 +528,31 @@ func (c Config) validate() []string {
 	}
 	if c.KeyReloadInterval < time.Second || c.KeyReloadInterval > 10*time.Minute {
 		p = append(p, "LATCH_KEY_RELOAD_INTERVAL: between 1s and 10m")
+	}
+	if c.SMTPURL != "" {
+		if u, err := url.Parse(string(c.SMTPURL)); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			// The URL may hold a password: never echo it.
+			p = append(p, "LATCH_SMTP_URL: want smtp://[user:pass@]host[:port] or smtps://...")
+		}
+	}
+	if c.ProductName == "" || strings.ContainsFunc(c.ProductName, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '<' || r == '>' || r == '"' }) {
+		p = append(p, "LATCH_PRODUCT_NAME: must be a non-empty name without control characters, quotes or angle brackets")
+	}
+	if c.AppURL != "" {
+		if u, err := url.Parse(c.AppURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			p = append(p, fmt.Sprintf("LATCH_APP_URL: %q is not an absolute http(s) URL without query or fragment", c.AppURL))
+		}
+	}
+	for _, d := range []struct {
+		env string
+		d   time.Duration
+	}{{"LATCH_VERIFICATION_TTL", c.VerificationTTL}, {"LATCH_RECOVERY_TTL", c.RecoveryTTL}, {"LATCH_OTP_TTL", c.OTPTTL}} {
+		if d.d < time.Minute || d.d > 7*24*time.Hour {
+			p = append(p, d.env+": between 1m and 168h")
+		}
+	}
+	if c.OTPTTL > time.Hour {
+		p = append(p, "LATCH_OTP_TTL: at most 1h; a six-digit code must not live long")
 	}
 	for _, a := range c.TokenAudience {
 		if strings.TrimSpace(a) == "" {

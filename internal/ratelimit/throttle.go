@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -156,3 +157,36 @@ func (t *Throttler) Succeed(ctx context.Context, email, ip string) error {
 func (t *Throttler) Unlock(ctx context.Context, email string) error {
 	return t.Succeed(ctx, email, "")
 }
+
+// Take counts one event for key and reports how long the caller must wait
+// when it is over limit: at most limit events are allowed until window
+// has passed since the last one counted. A refused event is not counted,
+// so asking during the wait never extends it. It shares the throttle
+// table, so every instance sees one count and clean-up removes stale
+// rows.
+func (t *Throttler) Take(ctx context.Context, key string, limit int64, window time.Duration) (time.Duration, error) {
+	now := t.now().UTC()
+	var wait time.Duration
+	_, err := t.store.UpdateThrottle(ctx, "quota:"+key, func(th *store.Throttle) error {
+		wait = 0
+		if !th.LastFailureAt.IsZero() && now.Sub(th.LastFailureAt) >= window {
+			th.Failures = 0
+		}
+		if th.Failures >= limit {
+			wait = th.LastFailureAt.Add(window).Sub(now)
+			return errQuotaFull
+		}
+		th.Failures++
+		th.LastFailureAt = now
+		return nil
+	})
+	if errors.Is(err, errQuotaFull) {
+		return wait, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("quota: %w", err)
+	}
+	return 0, nil
+}
+
+var errQuotaFull = errors.New("quota full")

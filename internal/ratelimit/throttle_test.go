@@ -172,3 +172,40 @@ func TestUnlock(t *testing.T) {
 		t.Fatalf("after unlock: got wait %v", w)
 	}
 }
+
+// TestTake: a quota allows limit events, refuses the next ones with the
+// time left until the window has passed since the last counted event,
+// does not count refusals, and keeps keys apart.
+func TestTake(t *testing.T) {
+	th, c := newThrottler(t)
+	ctx := context.Background()
+	take := func(key string) time.Duration {
+		t.Helper()
+		wait, err := th.Take(ctx, key, 3, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wait
+	}
+	for i := range 3 {
+		if w := take("a"); w != 0 {
+			t.Fatalf("event %d: got wait %v, want 0", i+1, w)
+		}
+		c.advance(time.Minute)
+	}
+	// Last counted event at +2m; now +3m.
+	if w := take("a"); w != 59*time.Minute {
+		t.Fatalf("4th event: got wait %v, want 59m", w)
+	}
+	c.advance(30 * time.Minute)
+	if w := take("a"); w != 29*time.Minute {
+		t.Fatalf("refusals must not extend the wait: got %v, want 29m", w)
+	}
+	if w := take("b"); w != 0 {
+		t.Fatalf("another key: got wait %v, want 0", w)
+	}
+	c.advance(29 * time.Minute)
+	if w := take("a"); w != 0 {
+		t.Fatalf("after the window: got wait %v, want 0", w)
+	}
+}
