@@ -50,6 +50,12 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	bg, stopBg := context.WithCancel(context.Background())
 	defer stopBg()
 	go a.tokens.Run(bg)
+	if cfg.SMTPURL == "" {
+		log.Warn("no SMTP server configured (LATCH_SMTP_URL): messages, with their links, are written to this log; fine for development only", "event", "mail.log")
+	}
+	// Every instance sends: claims are leased, so no message goes twice
+	// and one instance's death delays its claimed messages by a lease.
+	go a.auth.RunMail(bg, 5*time.Second)
 
 	ver, _ := version()
 	reg := a.reg
@@ -57,7 +63,9 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	registerPoolMetrics(reg, a.db)
 	active := prometheus.NewGauge(prometheus.GaugeOpts{Name: "latch_active_sessions", Help: "Sessions that can be used now (sampled at each clean-up)."})
 	reg.MustRegister(active)
-	go a.maintain(bg, active)
+	outbox := prometheus.NewGauge(prometheus.GaugeOpts{Name: "latch_mail_outbox_messages", Help: "Messages waiting in the outbox to be sent (sampled at each clean-up)."})
+	reg.MustRegister(outbox)
+	go a.maintain(bg, active, outbox)
 	deps := server.Deps{Config: cfg, Auth: a.auth, Keys: a.tokens, DB: a.db, Log: log, Registry: reg, Version: ver}
 	if cfg.RateLimit {
 		deps.Buckets = ratelimit.NewBuckets(cfg.AddressRate, cfg.AddressBurst, time.Now)
@@ -116,23 +124,26 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	return nil
 }
 
-// maintain removes ended sessions, old throttle counters and expired
-// audit events every LATCH_CLEANUP_INTERVAL, and samples the number of
-// active sessions, until ctx is done. Every instance may run it: the
+// maintain removes ended sessions, old throttle counters, expired
+// one-time tokens and expired audit events every LATCH_CLEANUP_INTERVAL,
+// and samples the number of active sessions and of waiting messages, until ctx is done. Every instance may run it: the
 // deletes are idempotent and batched.
-func (a *app) maintain(ctx context.Context, active prometheus.Gauge) {
+func (a *app) maintain(ctx context.Context, active, outbox prometheus.Gauge) {
 	t := time.NewTicker(a.cfg.CleanupInterval)
 	defer t.Stop()
 	for {
 		if n, err := a.auth.ActiveSessions(ctx); err == nil {
 			active.Set(float64(n))
 		}
+		if n, err := a.db.CountMail(ctx); err == nil {
+			outbox.Set(float64(n))
+		}
 		c, err := a.auth.Cleanup(ctx, a.cfg.AuditRetention)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			a.log.Warn("clean-up failed; will retry", "event", "cleanup.error", "error", err)
-		case c.Sessions+c.Throttles+c.AuditEvents > 0:
-			a.log.Info("cleaned up", "event", "cleanup", "sessions", c.Sessions, "throttles", c.Throttles, "audit_events", c.AuditEvents)
+		case c.Sessions+c.Throttles+c.AuditEvents+c.OneTimeTokens > 0:
+			a.log.Info("cleaned up", "event", "cleanup", "sessions", c.Sessions, "throttles", c.Throttles, "audit_events", c.AuditEvents, "one_time_tokens", c.OneTimeTokens)
 		}
 		select {
 		case <-ctx.Done():

@@ -19,6 +19,7 @@ import (
 	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/config"
+	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/store"
@@ -203,6 +204,21 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 	a.limit = ratelimit.New(db, ratelimit.DefaultPolicy(), time.Now)
 	if cfg.RateLimit {
 		deps.Throttler = a.limit
+		deps.Quota = a.limit
+	}
+	if deps.Renderer, err = mail.NewTemplates(cfg.ProductName); err != nil {
+		return nil, fmt.Errorf("mail templates: %w", err)
+	}
+	if cfg.SMTPURL != "" {
+		// One quick retry inside a delivery for a blip; the outbox
+		// retries anything longer (10 s, doubling, up to 30 min).
+		smtp, err := mail.NewSMTP(string(cfg.SMTPURL), cfg.MailFrom, mail.SMTPOptions{Timeout: 10 * time.Second, Retries: 1})
+		if err != nil {
+			return nil, fmt.Errorf("LATCH_SMTP_URL: %w", err)
+		}
+		deps.Mailer = smtp
+	} else {
+		deps.Mailer = mail.NewLog(log)
 	}
 	policy := password.DefaultPolicy()
 	if cfg.BreachedPasswordsURL != "" {
@@ -219,7 +235,25 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 		RequireVerification: cfg.SignupRequireVerification,
 		AdminKey:            string(cfg.AdminKey),
 		Policy:              policy,
+		Mail:                mailOptions(cfg),
 	})
 	ok = true
 	return a, nil
+}
+
+// mailOptions are the rules of the email flows. Links point at the
+// application's pages when LATCH_APP_URL is set, else at latch's own.
+func mailOptions(cfg config.Config) auth.MailOptions {
+	o := auth.MailOptions{
+		LinkBase:     cfg.PublicURL,
+		VerifyTTL:    cfg.VerificationTTL,
+		RecoverTTL:   cfg.RecoveryTTL,
+		EmailTTL:     cfg.VerificationTTL,
+		OTPTTL:       cfg.OTPTTL,
+		Passwordless: cfg.Passwordless,
+	}
+	if cfg.AppURL != "" {
+		o.LinkBase, o.AppLinks = cfg.AppURL, true
+	}
+	return o
 }

@@ -99,8 +99,8 @@ func (s *Service) SetDisabled(ctx context.Context, emailOrID string, disabled bo
 	return u, nil
 }
 
-// VerifyEmail marks a user's email verified (until latch sends mail, the
-// way an administrator confirms an address).
+// VerifyEmail marks a user's email verified: how an administrator
+// confirms an address without a link (`latch user verify`).
 func (s *Service) VerifyEmail(ctx context.Context, emailOrID string) (store.User, error) {
 	u, err := s.FindUser(ctx, emailOrID)
 	if err != nil {

@@ -17,13 +17,14 @@ const throttleMemory = 25 * time.Hour
 
 // Cleaned counts what one clean-up removed.
 type Cleaned struct {
-	Sessions, Throttles, AuditEvents int64
+	Sessions, Throttles, AuditEvents, OneTimeTokens int64
 }
 
 // Cleanup removes sessions ended more than a week ago (revoked, expired
 // or idle), throttle counters past every window, and audit events older
-// than auditRetention (0 keeps them forever), so that no table grows
-// without bound.
+// than auditRetention (0 keeps them forever), and one-time tokens that
+// expired a day ago, so that no table grows without bound. The outbox
+// needs no clean-up: every message is deleted once sent or expired.
 func (s *Service) Cleanup(ctx context.Context, auditRetention time.Duration) (Cleaned, error) {
 	now := s.now().UTC()
 	var c Cleaned
@@ -34,6 +35,9 @@ func (s *Service) Cleanup(ctx context.Context, auditRetention time.Duration) (Cl
 	}
 	if c.Throttles, err = s.store.DeleteThrottlesBefore(ctx, now.Add(-throttleMemory)); err != nil {
 		return c, fmt.Errorf("clean up throttles: %w", err)
+	}
+	if c.OneTimeTokens, err = s.store.DeleteOneTimeTokensBefore(ctx, now.Add(-24*time.Hour)); err != nil {
+		return c, fmt.Errorf("clean up one-time tokens: %w", err)
 	}
 	if auditRetention > 0 {
 		if c.AuditEvents, err = s.store.DeleteAuditBefore(ctx, now.Add(-auditRetention)); err != nil {

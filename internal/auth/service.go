@@ -65,6 +65,7 @@ type Options struct {
 	// AdminKey enables admin endpoints when not empty.
 	AdminKey string
 	Policy   password.Policy
+	Mail     MailOptions
 }
 
 // Service carries out every account and session operation.
@@ -75,6 +76,10 @@ type Service struct {
 	mac       MACer
 	throttler Throttler // nil: no throttling
 	audit     Auditor
+	mailer    Mailer   // nil: messages wait in the outbox
+	renderer  Renderer // nil: messages wait in the outbox
+	quotas    Quota    // nil: no per-address message limit
+	mailWake  chan struct{}
 	opts      Options
 	adminHash [sha256.Size]byte // of opts.AdminKey, computed once
 	now       func() time.Time
@@ -89,6 +94,9 @@ type Deps struct {
 	MAC       MACer
 	Throttler Throttler // optional
 	Audit     Auditor   // optional: events then only reach the log
+	Mailer    Mailer    // optional: without it and Renderer, mail waits in the outbox
+	Renderer  Renderer  // optional
+	Quota     Quota     // optional: per-address message limits
 	Now       func() time.Time
 	Log       *slog.Logger
 }
@@ -104,7 +112,9 @@ func NewService(d Deps, o Options) *Service {
 	if d.Audit == nil {
 		d.Audit = audit.New(nil, d.Log, d.Now, nil)
 	}
+	o.Mail.defaults()
 	return &Service{store: d.Store, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit,
+		mailer: d.Mailer, renderer: d.Renderer, quotas: d.Quota, mailWake: make(chan struct{}, 1),
 		opts: o, adminHash: sha256.Sum256([]byte(o.AdminKey)), now: d.Now, log: d.Log}
 }
 

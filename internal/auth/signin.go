@@ -50,6 +50,13 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 	if err := s.checkPolicy(ctx, pw, email); err != nil {
 		return SignupResult{}, err
 	}
+	if s.opts.RequireVerification {
+		// Counted before anything else, so that new and taken addresses
+		// meet the limit alike and nobody can flood an inbox.
+		if err := s.quota(ctx, "signup", email); err != nil {
+			return SignupResult{}, err
+		}
+	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
 		return SignupResult{}, fmt.Errorf("signup: %w", err)
@@ -68,14 +75,21 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 		err = s.store.CreateUser(ctx, u)
 		switch {
 		case errors.Is(err, store.ErrAlreadyExists):
+			// The owner hears of it, with a reset link in case they
+			// forgot they had an account; the caller cannot tell.
 			s.record(ctx, "signup.existing", "", "", map[string]any{"email": email})
+			if err := s.enqueue(ctx, kindSignupExisting, email, "", mailData{}, s.opts.Mail.RecoverTTL); err != nil {
+				return SignupResult{}, fmt.Errorf("signup: %w", err)
+			}
 			return SignupResult{VerificationSent: true}, nil
 		case err != nil:
 			return SignupResult{}, fmt.Errorf("signup: %w", err)
 		}
 		s.record(ctx, "signup", u.ID, "", nil)
-		// No mail transport is wired yet: an administrator verifies the
-		// address with `latch user verify`.
+		if err := s.enqueue(ctx, kindVerify, email, u.ID, mailData{}, s.opts.Mail.VerifyTTL); err != nil {
+			// The account stands; POST /v1/verify/resend sends the link.
+			return SignupResult{}, fmt.Errorf("signup: %w", err)
+		}
 		return SignupResult{VerificationSent: true}, nil
 	}
 	// Signed in at once: the account and its first session are written in

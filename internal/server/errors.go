@@ -77,6 +77,10 @@ func toAPIError(err error) *apiError {
 		return newError(http.StatusBadRequest, codeInvalidGrant, "invalid email or password")
 	case errors.Is(err, auth.ErrWrongPassword):
 		return newError(http.StatusBadRequest, codeInvalidGrant, "current password is wrong")
+	case errors.Is(err, auth.ErrInvalidLink):
+		return newError(http.StatusBadRequest, codeInvalidGrant, "the link or code is invalid or has expired; ask for a new one")
+	case errors.Is(err, auth.ErrPasswordlessOff):
+		return newError(http.StatusBadRequest, codeUnsupportedGrantType, "passwordless sign-in is not enabled on this server")
 	case errors.Is(err, auth.ErrInvalidGrant):
 		return newError(http.StatusBadRequest, codeInvalidGrant, "refresh token is invalid, expired or revoked")
 	case errors.Is(err, auth.ErrInvalidToken):
@@ -114,11 +118,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case ae.Status >= 500:
 		body.RequestID = requestID(r.Context())
-		level := slog.LevelError
-		if ae.Status == http.StatusServiceUnavailable {
-			level = slog.LevelWarn
-		}
-		s.log.Log(r.Context(), level, "request failed", "status", ae.Status, "error", err)
+		s.log.Log(r.Context(), levelFor(ae.Status), "request failed", "status", ae.Status, "error", err)
 	default:
 		s.log.DebugContext(r.Context(), "request refused", "status", ae.Status, "code", ae.Code, "error", err)
 	}
@@ -130,4 +130,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+ae.Description+`"`)
 	}
 	encode(w, ae.Status, body)
+}
+
+// levelFor is the log level of a 5xx: Warn for 503 (the database or the
+// hasher is saturated, expected under faults), Error otherwise.
+func levelFor(status int) slog.Level {
+	if status == http.StatusServiceUnavailable {
+		return slog.LevelWarn
+	}
+	return slog.LevelError
 }

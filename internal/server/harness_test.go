@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +19,8 @@ import (
 	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/config"
+	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/mail/mailtest"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/server"
@@ -94,6 +97,14 @@ type harness struct {
 	auth   *auth.Service
 	tokens *token.Manager
 	cfg    config.Config
+	smtp   *mailtest.Server // with withSMTP: the mail server messages reach
+	taken  map[int]bool     // messages mailTo returned already
+}
+
+// withSMTP starts an SMTP server on loopback for the harness and points
+// LATCH_SMTP_URL at it, which also turns signup verification on.
+func withSMTP() harnessOption {
+	return withEnv("LATCH_SMTP_URL", "mailtest")
 }
 
 const testAdminKey = "test-admin-key-0123456789abcdef0123456789"
@@ -121,6 +132,11 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	env := map[string]string{"LATCH_ADDRESS_BURST": "100000"}
 	for _, o := range opts {
 		o(env)
+	}
+	var smtp *mailtest.Server
+	if env["LATCH_SMTP_URL"] == "mailtest" {
+		smtp = mailtest.Start(t, mailtest.Options{})
+		env["LATCH_SMTP_URL"] = smtp.URL()
 	}
 	cfg, err := config.Load(config.Sources{Getenv: func(k string) string { return env[k] }})
 	if err != nil {
@@ -154,7 +170,18 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	}
 	authDeps := auth.Deps{Store: db, Hasher: hasher, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log, Audit: audit.New(db, log, clk.Now, nil)}
 	if cfg.RateLimit {
-		authDeps.Throttler = ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
+		th := ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
+		authDeps.Throttler, authDeps.Quota = th, th
+	}
+	if authDeps.Renderer, err = mail.NewTemplates(cfg.ProductName); err != nil {
+		t.Fatal(err)
+	}
+	if smtp != nil {
+		m, err := mail.NewSMTP(string(cfg.SMTPURL), cfg.MailFrom, mail.SMTPOptions{Retries: -1, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		authDeps.Mailer = m
 	}
 	policy := password.DefaultPolicy()
 	if cfg.BreachedPasswordsURL != "" {
@@ -168,6 +195,11 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 		SessionMaxAge: cfg.SessionMaxAge, SessionIdleTimeout: cfg.SessionIdleTimeout,
 		RefreshReuseGrace: cfg.RefreshReuseGrace, RequireVerification: cfg.SignupRequireVerification,
 		AdminKey: string(cfg.AdminKey), Policy: policy,
+		Mail: auth.MailOptions{
+			LinkBase: cmp.Or(cfg.AppURL, cfg.PublicURL), AppLinks: cfg.AppURL != "",
+			VerifyTTL: cfg.VerificationTTL, RecoverTTL: cfg.RecoveryTTL, EmailTTL: cfg.VerificationTTL, OTPTTL: cfg.OTPTTL,
+			Passwordless: cfg.Passwordless,
+		},
 	})
 	deps := server.Deps{Config: cfg, Auth: svc, Keys: tokens, DB: db, Log: log, Version: "test"}
 	if cfg.RateLimit {
@@ -176,7 +208,7 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	h := server.New(deps)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &harness{t: t, srv: srv, clock: clk, db: db, auth: svc, tokens: tokens, cfg: cfg}
+	return &harness{t: t, srv: srv, clock: clk, db: db, auth: svc, tokens: tokens, cfg: cfg, smtp: smtp, taken: map[int]bool{}}
 }
 
 // response is a finished HTTP exchange.
@@ -315,4 +347,15 @@ func jwtParts(t *testing.T, raw string) (header, claims map[string]any) {
 		return m
 	}
 	return dec(parts[0]), dec(parts[1])
+}
+
+// sendMail runs the outbox sender once, as the server's background loop
+// would, and returns how many messages it delivered.
+func (h *harness) sendMail() int {
+	h.t.Helper()
+	n, err := h.auth.SendMail(context.Background())
+	if err != nil {
+		h.t.Fatalf("send mail: %v", err)
+	}
+	return n
 }

@@ -30,6 +30,22 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	handle("DELETE /v1/sessions/{id}", s.requireUser(s.handleDeleteSession()))
 	handle("POST /v1/revoke", s.limitAddress(s.handleRevoke()))
 	handle("POST /v1/introspect", s.requireAdmin(s.handleIntrospect()))
+	handle("POST /v1/verify", s.limitAddress(s.handleVerify()))
+	handle("POST /v1/verify/resend", s.limitAddress(s.handleResend()))
+	handle("POST /v1/recover", s.limitAddress(s.handleRecover()))
+	handle("POST /v1/recover/confirm", s.limitAddress(s.handleRecoverConfirm()))
+	handle("POST /v1/user/email/confirm", s.limitAddress(s.handleEmailConfirm()))
+	if s.cfg.Passwordless {
+		handle("POST /v1/otp", s.limitAddress(s.handleOTP()))
+	}
+	// latch's own pages for the links in its messages, for applications
+	// that do not host their own (LATCH_APP_URL unset).
+	handle("GET /verify", s.handlePage(pageVerify))
+	handle("POST /verify", s.limitAddress(s.handlePage(pageVerify)))
+	handle("GET /recover", s.handlePage(pageRecover))
+	handle("POST /recover", s.limitAddress(s.handlePage(pageRecover)))
+	handle("GET /email-change", s.handlePage(pageEmailChange))
+	handle("POST /email-change", s.limitAddress(s.handlePage(pageEmailChange)))
 	handle("GET /.well-known/jwks.json", s.handleJWKS())
 	handle("GET /.well-known/openid-configuration", s.handleDiscovery())
 	handle("GET /.well-known/oauth-authorization-server", s.handleDiscovery())

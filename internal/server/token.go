@@ -66,6 +66,8 @@ func (s *Server) handleToken() http.Handler {
 		Username     string `json:"username"` // RFC 6749 §4.3.2 calls the email this
 		Password     string `json:"password"`
 		RefreshToken string `json:"refresh_token"`
+		Code         string `json:"code"`  // grant_type=otp: the emailed code, with email
+		Token        string `json:"token"` // grant_type=otp: the token of the emailed link
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -91,10 +93,19 @@ func (s *Server) handleToken() http.Handler {
 			t, err = s.auth.PasswordLogin(r.Context(), email, req.Password, s.client(r))
 		case "refresh_token":
 			t, err = s.auth.Refresh(r.Context(), req.RefreshToken, s.client(r))
+		case "otp":
+			if !s.addressAllowed(w, r) {
+				return
+			}
+			if req.Token != "" {
+				t, err = s.auth.OTPLinkLogin(r.Context(), req.Token, s.client(r))
+			} else {
+				t, err = s.auth.OTPCodeLogin(r.Context(), req.Email, req.Code, s.client(r))
+			}
 		case "":
-			err = badRequest("grant_type is required: password or refresh_token")
+			err = badRequest("grant_type is required: %s", s.grantTypes())
 		default:
-			err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type "+describe(req.GrantType)+" is not supported; use password or refresh_token")
+			err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type "+describe(req.GrantType)+" is not supported; use "+s.grantTypes())
 		}
 		if err != nil {
 			s.writeError(w, r, err)
@@ -102,4 +113,11 @@ func (s *Server) handleToken() http.Handler {
 		}
 		writeTokens(w, http.StatusOK, t)
 	})
+}
+
+func (s *Server) grantTypes() string {
+	if s.cfg.Passwordless {
+		return "password, refresh_token or otp"
+	}
+	return "password or refresh_token"
 }

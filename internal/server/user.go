@@ -58,17 +58,20 @@ func (s *Server) handlePatchUser() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if req.Email != nil {
-			s.writeError(w, r, badRequest("changing the email address is not supported yet"))
-			return
-		}
 		u, err := s.auth.UpdateUser(r.Context(), principal(r.Context()), auth.UserUpdate{
 			Metadata:        req.Metadata,
 			Password:        req.Password,
 			CurrentPassword: req.CurrentPassword,
+			Email:           req.Email,
 		})
 		if err != nil {
 			s.writeError(w, r, err)
+			return
+		}
+		if req.Email != nil {
+			// The address changes only when the link sent to it is
+			// followed: 202, and the user as it stands.
+			encode(w, http.StatusAccepted, newUserJSON(u))
 			return
 		}
 		encode(w, http.StatusOK, newUserJSON(u))

@@ -1,0 +1,107 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/latchauth/latch/internal/auth"
+)
+
+// The email flows: verification, password reset, email change and the
+// passwordless code. Every endpoint that takes an address answers the
+// same whether or not it has an account.
+
+func (s *Server) handleVerify() http.Handler {
+	type request struct {
+		Token string `json:"token"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := s.decode(r, &req, jsonOrForm); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		t, err := s.auth.VerifyEmailLink(r.Context(), req.Token, s.client(r), true)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeTokens(w, http.StatusOK, t)
+	})
+}
+
+// handleSendByEmail serves the endpoints that take only an address and
+// send something to it: 202 with status, whatever the address.
+func (s *Server) handleSendByEmail(status string, send func(s *auth.Service, r *http.Request, email string) error) http.Handler {
+	type request struct {
+		Email string `json:"email"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := s.decode(r, &req, jsonOrForm); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := send(s.auth, r, req.Email); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusAccepted, map[string]string{"status": status})
+	})
+}
+
+func (s *Server) handleResend() http.Handler {
+	return s.handleSendByEmail("verification_sent", func(a *auth.Service, r *http.Request, email string) error {
+		return a.ResendVerification(r.Context(), email, s.client(r))
+	})
+}
+
+func (s *Server) handleRecover() http.Handler {
+	return s.handleSendByEmail("recovery_sent", func(a *auth.Service, r *http.Request, email string) error {
+		return a.Recover(r.Context(), email, s.client(r))
+	})
+}
+
+func (s *Server) handleOTP() http.Handler {
+	return s.handleSendByEmail("otp_sent", func(a *auth.Service, r *http.Request, email string) error {
+		return a.RequestOTP(r.Context(), email, s.client(r))
+	})
+}
+
+func (s *Server) handleRecoverConfirm() http.Handler {
+	type request struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := s.decode(r, &req, jsonOrForm); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.auth.ResetPassword(r.Context(), req.Token, req.Password, s.client(r)); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func (s *Server) handleEmailConfirm() http.Handler {
+	type request struct {
+		Token string `json:"token"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := s.decode(r, &req, jsonOrForm); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		u, err := s.auth.ConfirmEmailChange(r.Context(), req.Token, s.client(r))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, newUserJSON(u))
+	})
+}

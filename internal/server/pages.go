@@ -1,0 +1,165 @@
+package server
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+
+	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/password"
+)
+
+// latch's own pages for the links in its messages. Opening a link (GET)
+// changes nothing: it shows a form whose button POSTs the token back, so
+// mail scanners that fetch every link cannot spend a token. They are
+// plain HTML with no script, for applications that host no pages of
+// their own (LATCH_APP_URL unset).
+
+type pageKind int
+
+const (
+	pageVerify pageKind = iota
+	pageRecover
+	pageEmailChange
+)
+
+type pageData struct {
+	Product string
+	Title   string
+	Message string
+	Token   string
+	Action  string // the path the form posts to; "" for no form
+	Button  string
+	// Password: the form asks for a new password.
+	Password bool
+	Reasons  []password.Reason
+}
+
+var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{.Title}} · {{.Product}}</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a}
+h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem}
+input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
+button{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem;cursor:pointer}
+.reasons{color:#a00}
+</style>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+{{if .Message}}<p>{{.Message}}</p>{{end}}
+{{if .Reasons}}<ul class="reasons">{{range .Reasons}}<li>{{.Message}}</li>{{end}}</ul>{{end}}
+{{if .Action}}<form method="post" action="{{.Action}}">
+<input type="hidden" name="token" value="{{.Token}}">
+{{if .Password}}<label for="password">New password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" minlength="8" maxlength="256" required autofocus>
+{{end}}<button type="submit">{{.Button}}</button>
+</form>{{end}}
+<p><small>{{.Product}}</small></p>
+</body>
+</html>
+`))
+
+// form is the page that asks the user to confirm, before anything
+// changes.
+func (k pageKind) form(tok string) pageData {
+	switch k {
+	case pageRecover:
+		return pageData{Title: "Choose a new password", Action: "/recover", Button: "Set password", Password: true, Token: tok,
+			Message: "Every device signed in to your account will be signed out."}
+	case pageEmailChange:
+		return pageData{Title: "Confirm your new address", Action: "/email-change", Button: "Confirm", Token: tok,
+			Message: "Your account will use this address from now on."}
+	default:
+		return pageData{Title: "Verify your address", Action: "/verify", Button: "Verify", Token: tok}
+	}
+}
+
+func (k pageKind) done() pageData {
+	switch k {
+	case pageRecover:
+		return pageData{Title: "Password changed", Message: "Your password is set. Sign in with it in your application."}
+	case pageEmailChange:
+		return pageData{Title: "Address changed", Message: "Your account now uses this address."}
+	default:
+		return pageData{Title: "Address verified", Message: "Thank you. You can close this page and sign in."}
+	}
+}
+
+func (s *Server) handlePage(k pageKind) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Inline styles and a form that posts here; nothing else.
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			tok := r.URL.Query().Get("token")
+			if tok == "" {
+				s.page(w, http.StatusBadRequest, pageData{Title: "Incomplete link", Message: "This link is missing its token. Open the whole link from the message, or ask for a new one."})
+				return
+			}
+			s.page(w, http.StatusOK, k.form(tok))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if err := r.ParseForm(); err != nil {
+			s.page(w, http.StatusBadRequest, pageData{Title: "Something is wrong", Message: "The form could not be read. Open the link from the message again."})
+			return
+		}
+		tok := r.PostForm.Get("token")
+		var err error
+		switch k {
+		case pageRecover:
+			err = s.auth.ResetPassword(r.Context(), tok, r.PostForm.Get("password"), s.client(r))
+		case pageEmailChange:
+			_, err = s.auth.ConfirmEmailChange(r.Context(), tok, s.client(r))
+		default:
+			_, err = s.auth.VerifyEmailLink(r.Context(), tok, s.client(r), false)
+		}
+		if err != nil {
+			s.pageError(w, r, k, tok, err)
+			return
+		}
+		s.page(w, http.StatusOK, k.done())
+	})
+}
+
+// pageError shows an error as a page, with the status the API would give.
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, k pageKind, tok string, err error) {
+	ae := toAPIError(err)
+	var weak *auth.WeakPasswordError
+	var inv *auth.InvalidRequestError
+	d := pageData{Title: "Something went wrong", Message: "Please try again in a moment."}
+	switch {
+	case errors.As(err, &weak):
+		d = k.form(tok)
+		d.Reasons = weak.Reasons
+	case errors.As(err, &inv) && inv.Field == "password":
+		d = k.form(tok)
+		d.Message = "Enter a new password."
+	case errors.Is(err, auth.ErrInvalidLink), errors.As(err, &inv):
+		d = pageData{Title: "This link no longer works", Message: "It was already used, has expired, or your account changed since it was sent. Ask for a new one from your application."}
+	case errors.Is(err, auth.ErrEmailTaken):
+		d = pageData{Title: "Address taken", Message: "Another account uses this address now, so yours was not changed."}
+	case ae.Status == http.StatusTooManyRequests:
+		d = pageData{Title: "Too many attempts", Message: "Wait a while and try again."}
+	}
+	if ae.Status >= 500 {
+		s.log.Log(r.Context(), levelFor(ae.Status), "request failed", "status", ae.Status, "error", err)
+	}
+	s.page(w, ae.Status, d)
+}
+
+func (s *Server) page(w http.ResponseWriter, status int, d pageData) {
+	d.Product = s.cfg.ProductName
+	if d.Product == "" {
+		d.Product = "latch"
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	// The status is sent; an error now is a broken connection.
+	_ = pageTemplate.Execute(w, d)
+}
