@@ -237,26 +237,23 @@ func (s *Service) Refresh(ctx context.Context, presented string, c Client) (Toke
 		return TokenResponse{}, ErrInvalidGrant
 	}
 	h := hashToken(presented)
-	sess, err := s.store.GetSessionByRefreshHash(ctx, h)
-	if errors.Is(err, store.ErrNotFound) {
-		return TokenResponse{}, ErrInvalidGrant
-	} else if err != nil {
-		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
-	}
-	u, err := s.store.GetUser(ctx, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return TokenResponse{}, ErrInvalidGrant
-	} else if err != nil {
-		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
-	}
-	if u.Disabled {
-		return TokenResponse{}, ErrInvalidGrant
-	}
-
 	next := s.successor(presented)
 	nextHash := hashToken(next)
-	var reused bool
-	updated, err := s.store.UpdateSession(ctx, sess.ID, func(x *store.Session) error {
+	// One transaction finds the session by the presented token, reads its
+	// user and rotates, with the session row locked throughout: a
+	// concurrent refresh, logout or re-use waits for it, and none can
+	// slip in between a read and the write.
+	var (
+		sess    store.Session
+		u       store.User
+		reused  bool
+		noWrite bool
+	)
+	updated, _, err := s.store.UpdateSessionByRefreshHash(ctx, h, func(x *store.Session, user store.User) error {
+		sess, u = *x, user
+		if u.Disabled {
+			return ErrInvalidGrant
+		}
 		now := s.now().UTC()
 		if !s.sessionLive(*x, now) {
 			return ErrInvalidGrant
@@ -271,6 +268,7 @@ func (s *Service) Refresh(ctx context.Context, presented string, c Client) (Toke
 			return nil
 		case bytes.Equal(h, x.ParentHash) && bytes.Equal(nextHash, x.RefreshHash) &&
 			now.Sub(x.RotatedAt) <= s.opts.RefreshReuseGrace:
+			noWrite = true
 			return errNoWrite
 		default:
 			reused = true
@@ -279,13 +277,12 @@ func (s *Service) Refresh(ctx context.Context, presented string, c Client) (Toke
 		}
 	})
 	switch {
-	case errors.Is(err, errNoWrite):
-		// The grace path wrote nothing; the session read above carries the
-		// same id and claims.
+	case noWrite && errors.Is(err, errNoWrite):
+		// The grace path wrote nothing; the session read in the
+		// transaction carries the same id and claims.
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrInvalidGrant):
+		return TokenResponse{}, ErrInvalidGrant
 	case err != nil:
-		if errors.Is(err, ErrInvalidGrant) {
-			return TokenResponse{}, ErrInvalidGrant
-		}
 		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
 	default:
 		sess = updated
@@ -294,7 +291,7 @@ func (s *Service) Refresh(ctx context.Context, presented string, c Client) (Toke
 		s.record(ctx, "refresh.reuse", u.ID, sess.ID, map[string]any{"session_revoked": true})
 		return TokenResponse{}, ErrInvalidGrant
 	}
-	if errors.Is(err, errNoWrite) {
+	if noWrite {
 		s.audit.Count("refresh.grace")
 	} else {
 		s.audit.Count("refresh.rotate")

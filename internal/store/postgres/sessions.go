@@ -223,41 +223,80 @@ func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Sessi
 		if err != nil {
 			return err
 		}
-		s := old
-		// fn must not be able to reach old's slices through s.
-		s.AMR = append([]string(nil), old.AMR...)
-		s.RefreshHash = bytes.Clone(old.RefreshHash)
-		s.ParentHash = bytes.Clone(old.ParentHash)
-		if err := fn(&s); err != nil {
-			return callerError{err}
-		}
-		if s.ID != old.ID || s.UserID != old.UserID {
-			return errors.New("the id and the user id cannot change")
-		}
-		if len(s.RefreshHash) == 0 {
-			return errEmptyRefreshHash
-		}
-		if !bytes.Equal(s.RefreshHash, old.RefreshHash) {
-			_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
-				s.RefreshHash, id, issuedAt(s))
-			if err != nil {
-				return err
-			}
-		}
-		saved, err = scanSession(tx.QueryRow(ctx, `UPDATE sessions SET
-			created_at = $2, last_active_at = $3, expires_at = $4, revoked_at = $5,
-			user_agent = $6, ip = $7, amr = $8, aal = $9,
-			refresh_hash = $10, parent_hash = $11, rotated_at = $12, generation = $13
-			WHERE id = $1 RETURNING `+sessionColumns,
-			id, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
-			s.UserAgent, s.IP, amrArray(s.AMR), s.AAL,
-			s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation))
+		saved, err = saveSession(ctx, tx, old, fn)
 		return err
 	})
 	if err != nil {
 		return store.Session{}, finish("update session", err)
 	}
 	return saved, nil
+}
+
+// UpdateSessionByRefreshHash finds the session that issued the refresh
+// token with this hash and its user, locks the session row, applies fn
+// and saves the session as UpdateSession does. Only the session is
+// locked: the user is read, not written.
+func (db *DB) UpdateSessionByRefreshHash(ctx context.Context, hash []byte, fn func(*store.Session, store.User) error) (store.Session, store.User, error) {
+	if len(hash) == 0 {
+		return store.Session{}, store.User{}, wrap("update session by refresh hash", store.ErrNotFound)
+	}
+	var (
+		saved store.Session
+		u     store.User
+	)
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var (
+			sr sessionRow
+			ur userRow
+		)
+		err := tx.QueryRow(ctx, `SELECT `+sessionColumnsOf+`, `+userColumnsOf+`
+			FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
+			WHERE r.hash = $1 FOR UPDATE OF s`, hash).Scan(append(sr.dest(), ur.dest()...)...)
+		if err != nil {
+			return err
+		}
+		u = ur.user()
+		saved, err = saveSession(ctx, tx, sr.session(), func(s *store.Session) error { return fn(s, u) })
+		return err
+	})
+	if err != nil {
+		return store.Session{}, store.User{}, finish("update session by refresh hash", err)
+	}
+	return saved, u, nil
+}
+
+// saveSession applies fn to a copy of old, locked in tx, and saves the
+// result, recording a new RefreshHash as issued by the session.
+func saveSession(ctx context.Context, tx pgx.Tx, old store.Session, fn func(*store.Session) error) (store.Session, error) {
+	s := old
+	// fn must not be able to reach old's slices through s.
+	s.AMR = append([]string(nil), old.AMR...)
+	s.RefreshHash = bytes.Clone(old.RefreshHash)
+	s.ParentHash = bytes.Clone(old.ParentHash)
+	if err := fn(&s); err != nil {
+		return store.Session{}, callerError{err}
+	}
+	if s.ID != old.ID || s.UserID != old.UserID {
+		return store.Session{}, errors.New("the id and the user id cannot change")
+	}
+	if len(s.RefreshHash) == 0 {
+		return store.Session{}, errEmptyRefreshHash
+	}
+	if !bytes.Equal(s.RefreshHash, old.RefreshHash) {
+		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
+			s.RefreshHash, old.ID, issuedAt(s))
+		if err != nil {
+			return store.Session{}, err
+		}
+	}
+	return scanSession(tx.QueryRow(ctx, `UPDATE sessions SET
+		created_at = $2, last_active_at = $3, expires_at = $4, revoked_at = $5,
+		user_agent = $6, ip = $7, amr = $8, aal = $9,
+		refresh_hash = $10, parent_hash = $11, rotated_at = $12, generation = $13
+		WHERE id = $1 RETURNING `+sessionColumns,
+		old.ID, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
+		s.UserAgent, s.IP, amrArray(s.AMR), s.AAL,
+		s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation))
 }
 
 // RevokeSessions marks the user's live sessions revoked at at, except the

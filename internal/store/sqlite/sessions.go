@@ -253,42 +253,88 @@ func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Sessi
 		if err != nil {
 			return err
 		}
-		s := old
-		// fn must not be able to reach old's slices through s.
-		s.AMR = append([]string(nil), old.AMR...)
-		s.RefreshHash = bytes.Clone(old.RefreshHash)
-		s.ParentHash = bytes.Clone(old.ParentHash)
-		if err := fn(&s); err != nil {
-			return callerError{err}
-		}
-		if s.ID != old.ID || s.UserID != old.UserID {
-			return errors.New("the id and the user id cannot change")
-		}
-		if len(s.RefreshHash) == 0 {
-			return errEmptyRefreshHash
-		}
-		if !bytes.Equal(s.RefreshHash, old.RefreshHash) {
-			_, err := tx.StmtContext(ctx, st.insertRefreshToken).ExecContext(ctx,
-				s.RefreshHash, id, micros(issuedAt(s)))
-			if err != nil {
-				return err
-			}
-		}
-		amr, err := amrText(s.AMR)
-		if err != nil {
-			return err
-		}
-		saved, err = scanSession(tx.StmtContext(ctx, st.updateSession).QueryRowContext(ctx,
-			micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
-			s.UserAgent, s.IP, amr, s.AAL,
-			s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
-			id))
+		saved, err = saveSession(ctx, tx, st, old, fn)
 		return err
 	})
 	if err != nil {
 		return store.Session{}, finish("update session", err)
 	}
 	return saved, nil
+}
+
+// UpdateSessionByRefreshHash finds the session that issued the refresh
+// token with this hash and its user, under the write lock, applies fn and
+// saves the session as UpdateSession does.
+func (db *DB) UpdateSessionByRefreshHash(ctx context.Context, hash []byte, fn func(*store.Session, store.User) error) (store.Session, store.User, error) {
+	if len(hash) == 0 {
+		return store.Session{}, store.User{}, wrap("update session by refresh hash", store.ErrNotFound)
+	}
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return store.Session{}, store.User{}, wrap("update session by refresh hash", err)
+	}
+	var (
+		saved store.Session
+		u     store.User
+	)
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		var (
+			sr sessionRow
+			ur userRow
+		)
+		err := tx.StmtContext(ctx, st.selectSessionByRefreshHash).QueryRowContext(ctx, hash).
+			Scan(append(sr.dest(), ur.dest()...)...)
+		if err != nil {
+			return err
+		}
+		old, err := sr.session()
+		if err != nil {
+			return err
+		}
+		u = ur.user()
+		saved, err = saveSession(ctx, tx, st, old, func(s *store.Session) error { return fn(s, u) })
+		return err
+	})
+	if err != nil {
+		return store.Session{}, store.User{}, finish("update session by refresh hash", err)
+	}
+	return saved, u, nil
+}
+
+// saveSession applies fn to a copy of old, read in tx under the write
+// lock, and saves the result, recording a new RefreshHash as issued by
+// the session.
+func saveSession(ctx context.Context, tx *sql.Tx, st *statements, old store.Session, fn func(*store.Session) error) (store.Session, error) {
+	s := old
+	// fn must not be able to reach old's slices through s.
+	s.AMR = append([]string(nil), old.AMR...)
+	s.RefreshHash = bytes.Clone(old.RefreshHash)
+	s.ParentHash = bytes.Clone(old.ParentHash)
+	if err := fn(&s); err != nil {
+		return store.Session{}, callerError{err}
+	}
+	if s.ID != old.ID || s.UserID != old.UserID {
+		return store.Session{}, errors.New("the id and the user id cannot change")
+	}
+	if len(s.RefreshHash) == 0 {
+		return store.Session{}, errEmptyRefreshHash
+	}
+	if !bytes.Equal(s.RefreshHash, old.RefreshHash) {
+		_, err := tx.StmtContext(ctx, st.insertRefreshToken).ExecContext(ctx,
+			s.RefreshHash, old.ID, micros(issuedAt(s)))
+		if err != nil {
+			return store.Session{}, err
+		}
+	}
+	amr, err := amrText(s.AMR)
+	if err != nil {
+		return store.Session{}, err
+	}
+	return scanSession(tx.StmtContext(ctx, st.updateSession).QueryRowContext(ctx,
+		micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
+		s.UserAgent, s.IP, amr, s.AAL,
+		s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
+		old.ID))
 }
 
 // RevokeSessions marks the user's live sessions revoked at at, except the

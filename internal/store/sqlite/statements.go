@@ -29,6 +29,9 @@ type statements struct {
 	updateSession      *sql.Stmt
 	selectThrottle     *sql.Stmt
 	upsertThrottle     *sql.Stmt
+
+	// The row UpdateSessionByRefreshHash changes, joined with its user.
+	selectSessionByRefreshHash *sql.Stmt
 }
 
 // prepareStatements prepares every statement of statements, read ones on
@@ -64,6 +67,9 @@ func prepareStatements(ctx context.Context, read, write *sql.DB) (*statements, e
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	st.insertRefreshToken = prepare(write, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`)
 	st.selectSession = prepare(write, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`)
+	st.selectSessionByRefreshHash = prepare(write, `SELECT `+sessionColumnsOf+`, `+userColumnsOf+`
+		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
+		WHERE r.hash = ?`)
 	st.updateSession = prepare(write, `UPDATE sessions SET
 		created_at = ?, last_active_at = ?, expires_at = ?, revoked_at = ?,
 		user_agent = ?, ip = ?, amr = ?, aal = ?,
@@ -91,7 +97,7 @@ func (st *statements) close() error {
 	for _, s := range []*sql.Stmt{
 		st.getSession, st.getSessionWithUser, st.getSessionByRefreshHash,
 		st.getUser, st.getUserByEmail, st.getThrottles,
-		st.insertSession, st.insertRefreshToken, st.selectSession, st.updateSession,
+		st.insertSession, st.insertRefreshToken, st.selectSession, st.selectSessionByRefreshHash, st.updateSession,
 		st.selectThrottle, st.upsertThrottle,
 	} {
 		errs = append(errs, s.Close())

@@ -642,3 +642,102 @@ func testSessionWithUser(t *testing.T, s store.Store) {
 	_, _, err = s.GetSessionWithUser(ctx, expired.ID)
 	wantErr(t, "GetSessionWithUser(session of a deleted user)", err, store.ErrNotFound)
 }
+
+func testUpdateSessionByRefreshHash(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := mustCreateUser(t, s, newUser(1))
+	orig := mustCreateSession(t, s, newSession(u.ID, 1))
+	other := mustCreateSession(t, s, newSession(u.ID, 2))
+
+	// By the live token: fn sees the session and its user, and a
+	// rotation is saved and recorded as UpdateSession records it.
+	var (
+		seen     store.Session
+		seenUser store.User
+	)
+	got, gotUser, err := s.UpdateSessionByRefreshHash(ctx, orig.RefreshHash, func(ss *store.Session, su store.User) error {
+		seen, seenUser = *ss, su
+		return rotate("byhash/1", at(2*time.Hour))(ss)
+	})
+	if err != nil {
+		t.Fatalf("UpdateSessionByRefreshHash: %v", err)
+	}
+	diff(t, "session seen by fn", seen, stored(orig))
+	diff(t, "user seen by fn", seenUser, stored(u))
+	diff(t, "user returned", gotUser, stored(u))
+	want := stored(orig)
+	want.ParentHash = orig.RefreshHash
+	want.RefreshHash = hash("byhash/1")
+	want.RotatedAt = at(2 * time.Hour).Truncate(time.Microsecond)
+	want.LastActiveAt = want.RotatedAt
+	want.Generation = 1
+	diff(t, "UpdateSessionByRefreshHash result", got, want)
+	reread, err := s.GetSessionByRefreshHash(ctx, hash("byhash/1"))
+	if err != nil {
+		t.Fatalf("GetSessionByRefreshHash(new hash): %v", err)
+	}
+	diff(t, "session found by the new hash", reread, want)
+
+	// By an older token: the same session, as it is now.
+	_, _, err = s.UpdateSessionByRefreshHash(ctx, orig.RefreshHash, func(ss *store.Session, _ store.User) error {
+		seen = *ss
+		ss.RevokedAt = at(3 * time.Hour)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateSessionByRefreshHash(old hash): %v", err)
+	}
+	diff(t, "session seen by fn through the old hash", seen, want)
+	want.RevokedAt = at(3 * time.Hour).Truncate(time.Microsecond)
+
+	tests := []struct {
+		name    string
+		hash    []byte
+		fn      func(*store.Session, store.User) error
+		want    error // nil: any error will do
+		wantRun bool
+	}{
+		{"unknown hash", hash("unknown"), func(*store.Session, store.User) error { return nil }, store.ErrNotFound, false},
+		{"empty hash", nil, func(*store.Session, store.User) error { return nil }, store.ErrNotFound, false},
+		{"fn error after rotating", hash("byhash/1"), func(ss *store.Session, _ store.User) error {
+			if err := rotate("never", at(4*time.Hour))(ss); err != nil {
+				return err
+			}
+			return errBoom
+		}, errBoom, true},
+		{"rotation to another session's hash", hash("byhash/1"), func(ss *store.Session, _ store.User) error {
+			ss.RefreshHash = other.RefreshHash
+			return nil
+		}, store.ErrAlreadyExists, true},
+		{"id changed", hash("byhash/1"), func(ss *store.Session, _ store.User) error { ss.ID = uuid.NewString(); return nil }, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ran := false
+			_, _, err := s.UpdateSessionByRefreshHash(ctx, tt.hash, func(ss *store.Session, su store.User) error { ran = true; return tt.fn(ss, su) })
+			if tt.want != nil {
+				wantErr(t, "UpdateSessionByRefreshHash", err, tt.want)
+			} else if err == nil {
+				t.Errorf("UpdateSessionByRefreshHash: got nil error, want one")
+			}
+			if ran != tt.wantRun {
+				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
+			}
+			got, err := s.GetSession(ctx, orig.ID)
+			if err != nil {
+				t.Fatalf("GetSession: %v", err)
+			}
+			diff(t, "session after failed update", got, want)
+			if _, err := s.GetSessionByRefreshHash(ctx, hash("never")); !isNotFound(err) {
+				t.Errorf("GetSessionByRefreshHash(hash of a rolled-back rotation): got %v, want ErrNotFound", err)
+			}
+		})
+	}
+
+	// Deleting the user takes its sessions and their tokens.
+	if err := s.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	_, _, err = s.UpdateSessionByRefreshHash(ctx, hash("byhash/1"), func(*store.Session, store.User) error { return nil })
+	wantErr(t, "UpdateSessionByRefreshHash(session of a deleted user)", err, store.ErrNotFound)
+}

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RefreshHashHistory", testRefreshHashHistory},
 		{"UpdateSession", testUpdateSession},
 		{"UpdateSessionErrors", testUpdateSessionErrors},
+		{"UpdateSessionByRefreshHash", testUpdateSessionByRefreshHash},
 		{"ListSessions", testListSessions},
 		{"RevokeSessions", testRevokeSessions},
 		{"SigningKeys", testSigningKeys},
