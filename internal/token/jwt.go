@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,7 +65,9 @@ func (m *Manager) Issue(c Claims) (string, Claims, error) {
 // Audience, within exp, nbf and iat (give or take Leeway); with sub, sid,
 // jti and client_id. jwk, jku, x5c and x5u headers are never read. An
 // unknown kid makes it reload the keys, at most once per
-// KidReloadInterval. Every error wraps ErrInvalidToken.
+// KidReloadInterval. A token that passed before is not checked for its
+// signature and headers again while its key stays published; its claims
+// are checked on every call. Every error wraps ErrInvalidToken.
 func (m *Manager) Verify(ctx context.Context, raw string) (Claims, error) {
 	if len(raw) > MaxTokenSize {
 		return Claims{}, invalid("token is %d bytes, more than %d", len(raw), MaxTokenSize)
@@ -80,6 +83,13 @@ func (m *Manager) Verify(ctx context.Context, raw string) (Claims, error) {
 	// One copy of the token serves as the signing input and as the
 	// source of every segment's decoding.
 	tok := []byte(raw)
+	sum := sha256.Sum256(tok)
+	if c, ok := m.verified.get(sum, set); ok {
+		if err := m.checkClaims(c); err != nil {
+			return Claims{}, err
+		}
+		return c, nil
+	}
 	var hbuf [256]byte
 	hb, err := decodeInto(hbuf[:], tok[:dot1])
 	if err != nil {
@@ -142,6 +152,7 @@ func (m *Manager) Verify(ctx context.Context, raw string) (Claims, error) {
 	if err := m.checkClaims(c); err != nil {
 		return Claims{}, err
 	}
+	m.verified.put(sum, k, c, m.now())
 	return c, nil
 }
 

@@ -130,6 +130,10 @@ type Manager struct {
 
 	set atomic.Pointer[keySet]
 
+	// verified spares Verify the signature check of a token it has
+	// checked before; see verifiedMemo for what it may and may not skip.
+	verified verifiedMemo
+
 	// reloadSem serialises reloads, so that key sets are swapped in the
 	// order they were read and cache needs no lock of its own. It is a
 	// channel rather than a mutex so that waiting honours the context.
