@@ -69,10 +69,10 @@ func (db *DB) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error
 		detail = string(e.Detail)
 	}
 	var id int64
-	err = db.write.QueryRowContext(ctx, `INSERT INTO audit_events
+	err = db.scanWrite(ctx, `INSERT INTO audit_events
 		(occurred_at, type, user_id, session_id, ip, user_agent, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		micros(e.Time), e.Type, userID, sessionID, e.IP, e.UserAgent, detail).Scan(&id)
+		[]any{micros(e.Time), e.Type, userID, sessionID, e.IP, e.UserAgent, detail}, &id)
 	if err != nil {
 		return 0, wrap("append audit", err)
 	}

@@ -65,7 +65,7 @@ func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) erro
 	case t.CreatedAt.IsZero() || t.ExpiresAt.IsZero():
 		return wrap("create one-time token", errors.New("the creation or expiry time is zero"))
 	}
-	_, err := db.write.ExecContext(ctx, `INSERT INTO one_time_tokens (`+tokenColumns+`)
+	_, err := db.execWrite(ctx, `INSERT INTO one_time_tokens (`+tokenColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, userID, string(t.Purpose), t.Email, t.NewEmail, t.Hash, blob(t.CodeHash),
 		micros(t.CreatedAt), micros(t.ExpiresAt), nullMicros(t.UsedAt), t.Attempts)

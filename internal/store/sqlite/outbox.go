@@ -87,10 +87,10 @@ func (db *DB) EnqueueMail(ctx context.Context, m store.OutboxMessage) (int64, er
 		next = m.CreatedAt
 	}
 	var id int64
-	err = db.write.QueryRowContext(ctx, `INSERT INTO mail_outbox
+	err = db.scanWrite(ctx, `INSERT INTO mail_outbox
 		(kind, recipient, user_id, data, created_at, expires_at, next_attempt_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		m.Kind, m.To, userID, data, micros(m.CreatedAt), micros(m.ExpiresAt), micros(next)).Scan(&id)
+		[]any{m.Kind, m.To, userID, data, micros(m.CreatedAt), micros(m.ExpiresAt), micros(next)}, &id)
 	if err != nil {
 		return 0, wrap("enqueue mail", err)
 	}
@@ -147,7 +147,7 @@ func (db *DB) ClaimMail(ctx context.Context, now, until time.Time, limit int) ([
 // it is gone. lastErr is stored with NUL bytes and invalid UTF-8 replaced
 // by U+FFFD, as the PostgreSQL backend must.
 func (db *DB) RetryMail(ctx context.Context, id int64, next time.Time, lastErr string) error {
-	res, err := db.write.ExecContext(ctx, `UPDATE mail_outbox
+	res, err := db.execWrite(ctx, `UPDATE mail_outbox
 		SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, locked_until = NULL
 		WHERE id = ?`,
 		micros(next), errorText(lastErr), id)
@@ -166,7 +166,7 @@ func (db *DB) RetryMail(ctx context.Context, id int64, next time.Time, lastErr s
 
 // DeleteMail removes the message; a missing one is not an error.
 func (db *DB) DeleteMail(ctx context.Context, id int64) error {
-	if _, err := db.write.ExecContext(ctx, `DELETE FROM mail_outbox WHERE id = ?`, id); err != nil {
+	if _, err := db.execWrite(ctx, `DELETE FROM mail_outbox WHERE id = ?`, id); err != nil {
 		return wrap("delete mail", err)
 	}
 	return nil

@@ -350,7 +350,7 @@ func (db *DB) RevokeSessions(ctx context.Context, userID, except string, at time
 	// A malformed except names no session, so every live one is revoked:
 	// failing towards signing out is the safe direction.
 	except, _ = canonicalID(except)
-	res, err := db.write.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?
+	res, err := db.execWrite(ctx, `UPDATE sessions SET revoked_at = ?
 		WHERE user_id = ? AND revoked_at IS NULL AND id <> ?`,
 		micros(at), userID, except)
 	if err != nil {

@@ -61,6 +61,13 @@ type DB struct {
 	// prepareMu lets one caller at a time prepare them.
 	prepared  atomic.Pointer[statements]
 	prepareMu sync.Mutex
+
+	// writeTurn hands the writer connection out first come, first served.
+	// database/sql gives a freed connection to a random waiter, which on
+	// a one-connection pool lets an unlucky request wait behind dozens of
+	// later ones (refresh p99 at 64 clients was 6x its median); a
+	// channel's waiters are served in order.
+	writeTurn chan struct{}
 }
 
 // Open opens (creating it if missing) the SQLite database at path, a file
@@ -109,7 +116,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	db := &DB{path: path, write: write, read: read, cleanupBatch: cleanupBatch}
+	db := &DB{path: path, write: write, read: read, cleanupBatch: cleanupBatch, writeTurn: make(chan struct{}, 1)}
 	// The writer first: it creates the file and switches it to WAL before a
 	// read-only connection could try to.
 	if err := write.PingContext(ctx); err != nil {
@@ -151,6 +158,11 @@ func (db *DB) Ping(ctx context.Context) error {
 // change before it writes, and no deferred-to-write upgrade can fail with
 // SQLITE_BUSY halfway.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	done, err := db.turn(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -164,6 +176,38 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// turn waits for the writer, in arrival order, and returns the function
+// that gives it back. Every use of the writer connection takes its turn.
+func (db *DB) turn(ctx context.Context) (func(), error) {
+	select {
+	case db.writeTurn <- struct{}{}:
+		return func() { <-db.writeTurn }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// execWrite runs one write statement outside a transaction, in turn.
+func (db *DB) execWrite(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	done, err := db.turn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return db.write.ExecContext(ctx, query, args...)
+}
+
+// scanWrite runs one write statement that returns a row (INSERT ...
+// RETURNING) outside a transaction, in turn, and scans the row.
+func (db *DB) scanWrite(ctx context.Context, query string, args []any, dest ...any) error {
+	done, err := db.turn(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return db.write.QueryRowContext(ctx, query, args...).Scan(dest...)
+}
+
 // deleteInBatches runs query, a DELETE that ends in "LIMIT ?" (the
 // parameter deleteInBatches appends to args), until a run deletes fewer
 // rows than the limit, and returns how many it deleted in all. Each run is
@@ -174,7 +218,7 @@ func (db *DB) deleteInBatches(ctx context.Context, op, query string, args ...any
 	args = append(args, db.cleanupBatch)
 	var total int64
 	for {
-		res, err := db.write.ExecContext(ctx, query, args...)
+		res, err := db.execWrite(ctx, query, args...)
 		if err != nil {
 			return total, wrap(op, err)
 		}

@@ -107,7 +107,7 @@ func (db *DB) DeleteThrottles(ctx context.Context, keys []string) error {
 	if err != nil {
 		return wrap("delete throttles", err)
 	}
-	_, err = db.write.ExecContext(ctx, `DELETE FROM throttles WHERE key IN (SELECT value FROM json_each(?))`, list)
+	_, err = db.execWrite(ctx, `DELETE FROM throttles WHERE key IN (SELECT value FROM json_each(?))`, list)
 	if err != nil {
 		return wrap("delete throttles", err)
 	}

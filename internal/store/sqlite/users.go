@@ -85,7 +85,7 @@ func (db *DB) CreateUser(ctx context.Context, u store.User) error {
 	if err != nil {
 		return wrap("create user", err)
 	}
-	if _, err := db.write.ExecContext(ctx, insertUserSQL, args...); err != nil {
+	if _, err := db.execWrite(ctx, insertUserSQL, args...); err != nil {
 		return wrap("create user", err)
 	}
 	return nil
@@ -260,7 +260,7 @@ func (db *DB) DeleteUser(ctx context.Context, id string) error {
 	if !ok {
 		return wrap("delete user", store.ErrNotFound)
 	}
-	res, err := db.write.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	res, err := db.execWrite(ctx, `DELETE FROM users WHERE id = ?`, id)
 	if err != nil {
 		return wrap("delete user", err)
 	}
