@@ -135,3 +135,46 @@ func TestMeasureLoginFlood(t *testing.T) {
 		t.Errorf("peak RSS %.1f MiB, want at most 300", peak)
 	}
 }
+
+// Asking for a reset link costs the same whether or not the address has
+// an account (OWASP Forgot Password cheat sheet: "consistent response
+// times"): median times within 10% over interleaved requests. Delivery is
+// asynchronous, so the mail server's speed plays no part.
+func TestMeasureRecoverTiming(t *testing.T) {
+	dir := t.TempDir()
+	// Rate limiting off lifts the per-address message limit too, so one
+	// account can be asked for many times; mail goes to the log.
+	p := e2e.Start(t, dir, "LATCH_RATE_LIMIT=off", "LATCH_LOG_LEVEL=warn")
+	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": "known@example.com", "password": "a long and lovely passphrase"}), 201)
+	client := &http.Client{Timeout: 30 * time.Second}
+	const tries = 300
+	var known, unknown []time.Duration
+	for i := range 2 * tries {
+		email := "known@example.com"
+		if i%2 == 1 {
+			email = fmt.Sprintf("nobody%d@example.com", i)
+		}
+		body, _ := json.Marshal(map[string]string{"email": email})
+		start := time.Now()
+		resp, err := client.Post(p.URL+"/v1/recover", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		d := time.Since(start)
+		if resp.StatusCode != 202 {
+			t.Fatalf("try %d: %d", i, resp.StatusCode)
+		}
+		if i%2 == 0 {
+			known = append(known, d)
+		} else {
+			unknown = append(unknown, d)
+		}
+	}
+	mk, mu := median(known), median(unknown)
+	ratio := float64(mu) / float64(mk)
+	t.Logf("median over %d interleaved requests each: known address %v, unknown address %v, ratio %.3f", tries, mk, mu, ratio)
+	if ratio < 0.9 || ratio > 1.1 {
+		t.Errorf("unknown/known median ratio %.3f outside [0.9, 1.1]", ratio)
+	}
+}

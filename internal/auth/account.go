@@ -125,9 +125,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, upd UserUpdate) (
 			return store.User{}, fmt.Errorf("update user: revoke other sessions: %w", err)
 		}
 		s.record(ctx, "password.change", u.ID, p.Session.ID, map[string]any{"sessions_revoked": n})
-		if err := s.enqueue(ctx, kindPasswordChanged, u.Email, u.ID, mailData{IP: clientFrom(ctx).IP}, 7*24*time.Hour); err != nil {
-			return store.User{}, fmt.Errorf("update user: %w", err)
-		}
+		s.notifyPasswordChanged(ctx, u, clientFrom(ctx).IP)
 	}
 	if newEmail != "" {
 		if err := s.requestEmailChange(ctx, p, newEmail); err != nil {

@@ -20,6 +20,9 @@ var ErrInvalidLink = errors.New("the link or code is invalid or has expired")
 // ErrPasswordlessOff: passwordless sign-in is not enabled.
 var ErrPasswordlessOff = errors.New("passwordless sign-in is not enabled")
 
+// noUser is a user id no account has.
+const noUser = "00000000-0000-0000-0000-000000000000"
+
 // maxCodeAttempts is how many wrong codes one sign-in code survives.
 const maxCodeAttempts = 5
 
@@ -189,7 +192,17 @@ func (s *Service) ResetPassword(ctx context.Context, tok, pw string, c Client) e
 		}
 	}
 	s.record(ctx, "password.reset", u.ID, "", map[string]any{"sessions_revoked": n})
-	return s.enqueue(ctx, kindPasswordChanged, u.Email, u.ID, mailData{IP: c.IP}, 7*24*time.Hour)
+	s.notifyPasswordChanged(ctx, u, c.IP)
+	return nil
+}
+
+// notifyPasswordChanged tells the owner that the password changed. The
+// change is done by then, so a failure to queue the notice is logged
+// rather than turned into an error the client would retry.
+func (s *Service) notifyPasswordChanged(ctx context.Context, u store.User, ip string) {
+	if err := s.enqueue(ctx, kindPasswordChanged, u.Email, u.ID, mailData{IP: ip}, 7*24*time.Hour); err != nil {
+		s.log.WarnContext(ctx, "cannot queue the password-changed notice", "user_id", u.ID, "err", err)
+	}
 }
 
 // ConfirmEmailChange spends an email-change link sent to the new address:
@@ -323,6 +336,11 @@ func (s *Service) matchCode(ctx context.Context, email, code string) (store.User
 	}
 	u, err := s.store.GetUserByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
+		// The same queries as for an account with no live code, so that
+		// the time taken does not tell whether the address has one.
+		if _, err := s.store.ListOneTimeTokens(ctx, noUser, store.PurposeOTP); err != nil {
+			return store.User{}, err
+		}
 		return store.User{}, ErrInvalidLink
 	} else if err != nil {
 		return store.User{}, err

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/mail/mailtest"
+	"github.com/latchauth/latch/internal/store"
 )
 
 // The email flows, through the real router and a real SMTP conversation
@@ -431,9 +433,16 @@ func TestPasswordless(t *testing.T) {
 }
 
 // TestPasswordlessOff: without LATCH_PASSWORDLESS the endpoint does not
-// exist and the grant is unsupported.
+// exist, the grant is unsupported, and discovery does not list it.
 func TestPasswordlessOff(t *testing.T) {
 	h := newHarness(t, backends()[0], withSMTP())
+	if d := h.do("GET", "/.well-known/openid-configuration", "", nil); strings.Contains(string(d.body), `"otp"`) {
+		t.Errorf("discovery lists otp while it is off: %s", d.body)
+	}
+	on := newHarness(t, backends()[0], withSMTP(), withEnv("LATCH_PASSWORDLESS", "on"))
+	if d := on.do("GET", "/.well-known/openid-configuration", "", nil); !strings.Contains(string(d.body), `"otp"`) {
+		t.Errorf("discovery does not list otp while it is on: %s", d.body)
+	}
 	want(t, h.do("POST", "/v1/otp", "", map[string]any{"email": "a@example.com"}), http.StatusNotFound, "not_found")
 	want(t, h.do("POST", "/v1/token", "", map[string]any{"grant_type": "otp", "email": "a@example.com", "code": "123456"}), http.StatusBadRequest, "unsupported_grant_type")
 }
@@ -538,5 +547,30 @@ func TestLinkPages(t *testing.T) {
 			t.Fatalf("POST /recover: %d %s", r.status, r.body)
 		}
 		want(t, h.login(addr, "<script>alert(1)</script> long"), http.StatusOK, "")
+	})
+}
+
+// TestOutboxExpiry: a message whose link would have expired before it
+// could be delivered is dropped, not sent late, and the drop is audited.
+func TestOutboxExpiry(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+		h.signup("slow@example.com")
+		h.smtp.Fail(1, 451)
+		want(t, h.do("POST", "/v1/recover", "", map[string]any{"email": "slow@example.com"}), http.StatusAccepted, "")
+		if n := h.sendMail(); n != 0 {
+			t.Fatalf("delivered %d during the outage", n)
+		}
+		h.clock.Advance(time.Hour + time.Second)
+		if n := h.sendMail(); n != 0 || h.messagesTo("slow@example.com") != 0 {
+			t.Fatalf("an expired reset link was sent")
+		}
+		if n, err := h.db.CountMail(context.Background()); err != nil || n != 0 {
+			t.Fatalf("outbox after expiry: %d messages, %v", n, err)
+		}
+		ev, err := h.db.ListAudit(context.Background(), store.ListAuditOptions{Type: "mail.expired"})
+		if err != nil || len(ev) != 1 {
+			t.Fatalf("mail.expired events: %d, %v", len(ev), err)
+		}
 	})
 }

@@ -39,6 +39,9 @@ func (s *Server) handleDiscovery() http.Handler {
 			"access_token_signing_alg_values_supported":  s.keys.Algorithms(),
 			"userinfo_endpoint":                          s.endpoint("/v1/user"),
 		}
+		if s.cfg.Passwordless {
+			doc["grant_types_supported"] = []string{"password", "refresh_token", "otp"}
+		}
 		if s.auth.AdminEnabled() {
 			doc["introspection_endpoint"] = s.endpoint("/v1/introspect")
 			doc["introspection_endpoint_auth_methods_supported"] = []string{"bearer"}

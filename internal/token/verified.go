@@ -73,6 +73,14 @@ func (v *verifiedMemo) sweep(now time.Time) {
 	}
 }
 
+// reset forgets every token, so that the next Verify of each checks its
+// signature again.
+func (v *verifiedMemo) reset() {
+	v.mu.Lock()
+	clear(v.m)
+	v.mu.Unlock()
+}
+
 // cloneClaims copies c's slices, so that no caller can change what
 // another one, or the memo, holds.
 func cloneClaims(c Claims) Claims {
