@@ -64,13 +64,23 @@ load sqlite "-start -scenario $sqlite_plan -verify-mode http,direct" \
 step "400 concurrent logins on SQLite"
 load flood "-start -scenario login@400" -start -scenario login@400
 
-files=("$work/sqlite.json" "$work/flood.json")
+# Open loop: 64 clients offering the target rate on a fixed schedule, the
+# latency counted from each scheduled send.
+step "open loop on SQLite"
+load open-refresh "-start -scenario refresh@64 -rate 1500 -baseline 0" -start -scenario refresh@64 -rate 1500 -baseline 0
+load open-user "-start -scenario user@64 -rate 6000 -baseline 0" -start -scenario user@64 -rate 6000 -baseline 0
+
+files=("$work/sqlite.json" "$work/flood.json" "$work/open-refresh.json" "$work/open-user.json")
 if [[ -n "${LATCH_TEST_POSTGRES_URL:-}" ]]; then
 	pg_plan='refresh@8,refresh@64,user@8,user@64,mixed@8'
 	step "load on PostgreSQL"
 	load pg "-start -database \"\$LATCH_TEST_POSTGRES_URL\" -scenario $pg_plan" \
 		-start -database "$LATCH_TEST_POSTGRES_URL" -scenario "$pg_plan"
-	files+=("$work/pg.json")
+	load pg-open-refresh "-start -database \"\$LATCH_TEST_POSTGRES_URL\" -scenario refresh@64 -rate 1000 -baseline 0" \
+		-start -database "$LATCH_TEST_POSTGRES_URL" -scenario refresh@64 -rate 1000 -baseline 0
+	load pg-open-user "-start -database \"\$LATCH_TEST_POSTGRES_URL\" -scenario user@64 -rate 4000 -baseline 0" \
+		-start -database "$LATCH_TEST_POSTGRES_URL" -scenario user@64 -rate 4000 -baseline 0
+	files+=("$work/pg.json" "$work/pg-open-refresh.json" "$work/pg-open-user.json")
 else
 	step "LATCH_TEST_POSTGRES_URL is not set: no PostgreSQL figures"
 fi

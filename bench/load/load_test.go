@@ -33,6 +33,7 @@ func TestParseFlagsRefuses(t *testing.T) {
 		{"-start", "-url", "http://x"},        // both
 		{"-start", "-scenario", "nope"},       // unknown scenario
 		{"-start", "-c", "0"},                 // no virtual user
+		{"-start", "-rate", "-5"},             // a negative offered rate
 		{"-start", "-scenario", "user@x"},     // bad concurrency
 		{"-start", "-d", "0"},                 // unbounded
 		{"-start", "-mix", "user=1,verify=1"}, // verify is not part of a blend
@@ -158,5 +159,26 @@ func TestRunnerAgainstFake(t *testing.T) {
 					total, ok, r.relogins.Load(), loaded, window)
 			}
 		})
+	}
+}
+
+// TestOpenLoop: with -rate the users send on a fixed schedule whatever the
+// answers' speed: over a window the count follows the offered rate, not
+// the server's speed (the fake answers in microseconds, so a closed loop
+// would send hundreds of times more).
+func TestOpenLoop(t *testing.T) {
+	srv := httptest.NewServer(&fakeLatch{latest: map[string]string{}, sessions: map[string]string{}})
+	defer srv.Close()
+	a := &api{base: srv.URL, hc: newHTTPClient(4, 5*time.Second)}
+	pool := []account{{"a@example.com", "pw pw pw pw"}}
+	r := &runner{api: a, sc: scenario{name: "user", kinds: []weight{{kUser, 1}}, needTok: true}, pool: pool, runID: "t", password: "pw pw pw pw", rate: 400}
+	window, err := r.runOnce(context.Background(), 4, 50*time.Millisecond, 500*time.Millisecond, 0, func(string) {}, func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.stats[kUser].lat.Count()
+	want := 400 * window.Seconds()
+	if float64(got) < 0.6*want || float64(got) > 1.2*want {
+		t.Errorf("open loop at 400/s over %v: %d answers, want about %.0f", window, got, want)
 	}
 }

@@ -67,6 +67,7 @@ type config struct {
 	timeout                  time.Duration
 	mix                      string
 	users                    int
+	rate                     float64
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -88,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.pid, "pid", 0, "with -url: the server's process id, for its RSS and CPU")
 	scen := fs.String("scenario", "user", "comma-separated: signup, login, refresh, user, verify, mixed, or healthz (the HTTP floor); each runs at every -c, or at C only if written NAME@C")
 	conc := fs.String("c", "8", "comma-separated concurrencies (virtual users)")
+	fs.Float64Var(&c.rate, "rate", 0, "open loop: offered requests per second across all virtual users, on a fixed schedule, latency counted from each scheduled send; 0: closed loop")
 	fs.Int64Var(&c.n, "n", 0, "measured requests per run (0: no count limit; -d bounds the run)")
 	fs.DurationVar(&c.d, "d", 10*time.Second, "measured duration per run (0: no time limit; -n bounds the run, at most "+maxRun.String()+")")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load before each run")
@@ -158,6 +160,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.users < 1 {
 		problems = append(problems, "-users must be at least 1")
+	}
+	if c.rate < 0 || c.rate > 1e6 {
+		problems = append(problems, "-rate must be between 0 (closed loop) and 1000000")
 	}
 	if c.pid != 0 && c.start {
 		problems = append(problems, "-pid goes with -url; with -start the harness knows the process")
@@ -278,7 +283,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			sc.verify = verifyDirect(mw)
 		}
 		logf("run %s c=%d %s", name, c, st.verifyMode)
-		r, err := measureRun(ctx, cfg, &rep, bl, &runner{api: a, sc: sc, pool: pool, runID: runID, runIdx: i, password: password, honorRA: cfg.honorRA}, c, logf)
+		r, err := measureRun(ctx, cfg, &rep, bl, &runner{api: a, sc: sc, pool: pool, runID: runID, runIdx: i, password: password, honorRA: cfg.honorRA, rate: cfg.rate}, c, logf)
 		closeVerify()
 		if err != nil {
 			return err
@@ -456,7 +461,7 @@ func verifyMiddleware(ctx context.Context, a *api, aud []string) (http.Handler, 
 // measureRun runs one scenario at concurrency c and gathers its figures,
 // the server's peak RSS and everyone's CPU over the measured window.
 func measureRun(ctx context.Context, cfg config, rep *result.Report, bl *baseliner, r *runner, c int, logf func(string, ...any)) (result.Run, error) {
-	out := result.Run{Scenario: r.sc.name, Concurrency: c, WarmupS: cfg.warmup.Seconds()}
+	out := result.Run{Scenario: r.sc.name, Concurrency: c, Rate: r.rate, WarmupS: cfg.warmup.Seconds()}
 	type floor struct {
 		name string
 		rate rawRate

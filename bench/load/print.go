@@ -34,6 +34,9 @@ func printHeader(w io.Writer, rep *result.Report) {
 
 func printRun(w io.Writer, rep *result.Report, r *result.Run) {
 	title := fmt.Sprintf("%s  c=%d  %s", r.Scenario, r.Concurrency, rep.Target.Database)
+	if r.Rate > 0 {
+		title = fmt.Sprintf("%s  c=%d at %.0f/s offered (open loop)  %s", r.Scenario, r.Concurrency, r.Rate, rep.Target.Database)
+	}
 	switch {
 	case r.Mix != "":
 		title += "  mix " + r.Mix

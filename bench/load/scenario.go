@@ -116,6 +116,12 @@ type runner struct {
 	runIdx   int // the run's place in the plan, so that signup emails never repeat
 	password string
 	honorRA  bool
+	// rate > 0 makes the loop open: together the virtual users send rate
+	// requests a second on a fixed schedule, whatever the answers' speed,
+	// and a latency counts from the scheduled send, so a request that
+	// waited for a busy client is not hidden (no coordinated omission).
+	rate   float64
+	period time.Duration // open loop: between two requests of one user
 
 	// An answer is measured when it arrives inside the window, whenever
 	// its request was sent: in a steady state that counts exactly the
@@ -134,6 +140,7 @@ type runner struct {
 // vu is one virtual user: its own session, as a real client keeps.
 type vu struct {
 	id      int
+	next    time.Time // open loop: when the next request is due
 	at, rt  string
 	acct    account
 	rng     *rand.Rand
@@ -260,6 +267,13 @@ func (r *runner) loop(ctx context.Context, v *vu) {
 		}
 		k := r.pick(v)
 		t0 := time.Now()
+		if r.rate > 0 {
+			if wait := time.Until(v.next); wait > 0 && !r.sleep(ctx, wait) {
+				return
+			}
+			t0 = v.next
+			v.next = v.next.Add(r.period)
+		}
 		rep, err := r.once(ctx, v, k)
 		d := time.Since(t0)
 		if ctx.Err() != nil {
@@ -313,6 +327,15 @@ func (r *runner) runOnce(ctx context.Context, c int, warmup, d time.Duration, n 
 		}
 	}
 	r.stop, r.full, r.n = make(chan struct{}), make(chan struct{}), n
+	if r.rate > 0 {
+		// Each user sends every c/rate seconds, the users spread evenly
+		// over one period.
+		r.period = time.Duration(float64(c) / r.rate * float64(time.Second))
+		first := time.Now().Add(10 * time.Millisecond)
+		for i, v := range vus {
+			v.next = first.Add(time.Duration(i) * r.period / time.Duration(c))
+		}
+	}
 	loaded()
 	var wg sync.WaitGroup
 	for _, v := range vus {

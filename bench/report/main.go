@@ -65,14 +65,21 @@ type found struct {
 	run *result.Run
 }
 
+// find returns the closed-loop run of scenario at c clients on db.
 func find(reps []result.Report, db, scenario string, c int) (found, bool) {
+	return findAt(reps, db, scenario, c, 0)
+}
+
+// findAt returns the run of scenario at c clients on db with this offered
+// rate (0: closed loop).
+func findAt(reps []result.Report, db, scenario string, c int, rate float64) (found, bool) {
 	for i := range reps {
 		if reps[i].Target.Database != db {
 			continue
 		}
 		for j := range reps[i].Runs {
 			r := &reps[i].Runs[j]
-			if r.Scenario == scenario && r.Concurrency == c && (scenario != "verify" || r.VerifyMode == "http") {
+			if r.Scenario == scenario && r.Concurrency == c && r.Rate == rate && (scenario != "verify" || r.VerifyMode == "http") {
 				return found{&reps[i], r}, true
 			}
 		}
@@ -166,6 +173,22 @@ func writeTargets(w io.Writer, reps []result.Report) {
 			limit := 20 / db.scale
 			fmt.Fprintf(w, "| %s p99 < %.0f ms at 64 clients (%s) | %.1f ms | %s |\n", sc, limit, db.name, got, verdict(got, limit, false, ok))
 		}
+		// The same limit with the 64 clients offering the target rate on
+		// a fixed schedule: a closed loop of 64 clients cannot show a p99
+		// under 20 ms unless it serves more than 64/0.020 = 3,200 req/s.
+		for _, t := range []struct {
+			sc   string
+			rate float64
+		}{{"refresh", 1500}, {"user", 6000}} {
+			rate := t.rate * db.scale
+			f, ok := findAt(reps, db.name, t.sc, 64, rate)
+			var got float64
+			if ok {
+				got = f.run.Total.P99MS
+			}
+			limit := 20 / db.scale
+			fmt.Fprintf(w, "| %s p99 < %.0f ms at 64 clients offering %.0f/s, open loop (%s) | %.1f ms | %s |\n", t.sc, limit, rate, db.name, got, verdict(got, limit, false, ok))
+		}
 	}
 	flood, ok := find(reps, "sqlite", "login", 400)
 	var peak float64
@@ -201,7 +224,11 @@ func writeStart(w io.Writer, reps []result.Report) {
 		s := r.Server
 		var names []string
 		for _, run := range r.Runs {
-			names = append(names, fmt.Sprintf("%s@%d", run.Scenario, run.Concurrency))
+			name := fmt.Sprintf("%s@%d", run.Scenario, run.Concurrency)
+			if run.Rate > 0 {
+				name += fmt.Sprintf(" at %.0f/s", run.Rate)
+			}
+			names = append(names, name)
 		}
 		fmt.Fprintf(w, "| %s | %s | %.0f ms | %.0f ms | %.1f MiB | %.1f MiB | %.1f MiB |\n",
 			r.Target.Database, strings.Join(slices.Compact(names), ", "), s.ColdReadyMS, s.ReadyMS, s.IdleRSSMiB, s.IdleHWMMiB, s.FinalRSSMiB)
@@ -264,7 +291,7 @@ func writeLoad(w io.Writer, reps []result.Report) {
 					name += ": " + s.Kind
 				}
 				cells := []string{
-					r.Target.Database, name, fmt.Sprint(run.Concurrency), fmt.Sprintf("%.1f", s.OKRate),
+					r.Target.Database, name, clients(&run), fmt.Sprintf("%.1f", s.OKRate),
 					fmt.Sprintf("%.2f", s.P50MS), fmt.Sprintf("%.2f", s.P90MS), fmt.Sprintf("%.2f", s.P99MS), fmt.Sprintf("%.1f", s.MaxMS),
 					errText(s.Errors), "", "", "", "", "", "",
 				}
@@ -375,4 +402,13 @@ func writeMicro(w io.Writer, path string) {
 	if len(skipped) > 0 {
 		fmt.Fprintf(w, "Skipped: %s\n\n", strings.Join(slices.Compact(skipped), "; "))
 	}
+}
+
+// clients is the load column: the number of clients, and the offered
+// rate of an open-loop run.
+func clients(r *result.Run) string {
+	if r.Rate > 0 {
+		return fmt.Sprintf("%d at %.0f/s", r.Concurrency, r.Rate)
+	}
+	return fmt.Sprint(r.Concurrency)
 }

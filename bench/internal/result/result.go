@@ -78,12 +78,15 @@ type Baselines struct {
 
 // Run is one scenario at one concurrency.
 type Run struct {
-	Scenario    string  `json:"scenario"`
-	Concurrency int     `json:"concurrency"`
-	Mix         string  `json:"mix,omitempty"`         // mixed only
-	VerifyMode  string  `json:"verify_mode,omitempty"` // verify only: http or direct
-	WarmupS     float64 `json:"warmup_s"`
-	ElapsedS    float64 `json:"elapsed_s"`
+	Scenario    string `json:"scenario"`
+	Concurrency int    `json:"concurrency"`
+	// Rate is the offered load of an open-loop run, in requests per
+	// second across all virtual users; 0 for a closed loop.
+	Rate       float64 `json:"rate,omitempty"`
+	Mix        string  `json:"mix,omitempty"`         // mixed only
+	VerifyMode string  `json:"verify_mode,omitempty"` // verify only: http or direct
+	WarmupS    float64 `json:"warmup_s"`
+	ElapsedS   float64 `json:"elapsed_s"`
 	// Total is every kind of request together; Kinds breaks it down (one
 	// entry except for mixed).
 	Total Stats   `json:"total"`
