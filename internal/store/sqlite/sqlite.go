@@ -68,6 +68,9 @@ type DB struct {
 	// later ones (refresh p99 at 64 clients was 6x its median); a
 	// channel's waiters are served in order.
 	writeTurn chan struct{}
+	// waiting counts the callers queued in turn, so that the one giving
+	// the writer back knows whether to yield it (see turn).
+	waiting atomic.Int32
 }
 
 // Open opens (creating it if missing) the SQLite database at path, a file
@@ -179,9 +182,22 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // turn waits for the writer, in arrival order, and returns the function
 // that gives it back. Every use of the writer connection takes its turn.
 func (db *DB) turn(ctx context.Context) (func(), error) {
+	db.waiting.Add(1)
+	defer db.waiting.Add(-1)
 	select {
 	case db.writeTurn <- struct{}{}:
-		return func() { <-db.writeTurn }, nil
+		return func() {
+			<-db.writeTurn
+			// The receive readies the next caller in line, but only to run
+			// after this goroutine, which would first sign a token and
+			// write a response: the writer then sat idle about 150 µs per
+			// refresh, a third of each turn, at 64 clients on two cores.
+			// Yielding hands the processor to the next writer at once
+			// (refresh at 64 clients: about 2,000 to 2,400 req/s).
+			if db.waiting.Load() > 0 {
+				runtime.Gosched()
+			}
+		}, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

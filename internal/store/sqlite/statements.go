@@ -27,6 +27,7 @@ type statements struct {
 	insertRefreshToken *sql.Stmt
 	selectSession      *sql.Stmt // the row UpdateSession changes
 	updateSession      *sql.Stmt
+	rotateSession      *sql.Stmt // updateSession for a rotation; see saveSession
 	selectThrottle     *sql.Stmt
 	upsertThrottle     *sql.Stmt
 
@@ -75,6 +76,9 @@ func prepareStatements(ctx context.Context, read, write *sql.DB) (*statements, e
 		user_agent = ?, ip = ?, amr = ?, aal = ?,
 		refresh_hash = ?, parent_hash = ?, rotated_at = ?, generation = ?
 		WHERE id = ? RETURNING `+sessionColumns)
+	st.rotateSession = prepare(write, `UPDATE sessions SET
+		last_active_at = ?, refresh_hash = ?, parent_hash = ?, rotated_at = ?, generation = ?
+		WHERE id = ? RETURNING `+sessionColumns)
 	st.selectThrottle = prepare(write, `SELECT `+throttleColumns+` FROM throttles WHERE key = ?`)
 	st.upsertThrottle = prepare(write, `INSERT INTO throttles (`+throttleColumns+`)
 		VALUES (?, ?, ?, ?)
@@ -98,6 +102,7 @@ func (st *statements) close() error {
 		st.getSession, st.getSessionWithUser, st.getSessionByRefreshHash,
 		st.getUser, st.getUserByEmail, st.getThrottles,
 		st.insertSession, st.insertRefreshToken, st.selectSession, st.selectSessionByRefreshHash, st.updateSession,
+		st.rotateSession,
 		st.selectThrottle, st.upsertThrottle,
 	} {
 		errs = append(errs, s.Close())

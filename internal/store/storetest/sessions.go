@@ -365,6 +365,61 @@ func testUpdateSession(t *testing.T, s store.Store) {
 	}
 }
 
+// testUpdateSessionOneField changes one field at a time, with and without
+// a rotation: a backend may write only the columns that changed (SQLite
+// has a narrower statement for rotations), and none may be left out.
+func testUpdateSessionOneField(t *testing.T, s store.Store) {
+	u := mustCreateUser(t, s, newUser(1))
+	for _, tc := range []struct {
+		name   string
+		change func(*store.Session)
+	}{
+		{"CreatedAt", func(ss *store.Session) { ss.CreatedAt = at(-time.Hour) }},
+		{"ExpiresAt", func(ss *store.Session) { ss.ExpiresAt = at(40 * time.Hour) }},
+		{"RevokedAt", func(ss *store.Session) { ss.RevokedAt = at(3 * time.Hour) }},
+		{"UserAgent", func(ss *store.Session) { ss.UserAgent = "curl/8" }},
+		{"IP", func(ss *store.Session) { ss.IP = "192.0.2.7" }},
+		{"AMR", func(ss *store.Session) { ss.AMR = []string{"pwd", "otp"} }},
+		{"AAL", func(ss *store.Session) { ss.AAL = "aal2" }},
+		{"LastActiveAt", func(ss *store.Session) { ss.LastActiveAt = at(5 * time.Hour) }},
+	} {
+		for _, rotate := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/rotate=%v", tc.name, rotate), func(t *testing.T) {
+				ctx := t.Context()
+				orig := mustCreateSession(t, s, newSession(u.ID, 1))
+				want := stored(orig)
+				tc.change(&want)
+				if rotate {
+					want.ParentHash = want.RefreshHash
+					want.RefreshHash = hash(orig.ID + "/1")
+					want.RotatedAt = at(4 * time.Hour)
+					want.Generation++
+				}
+				want = stored(want)
+				got, err := s.UpdateSession(ctx, orig.ID, func(ss *store.Session) error {
+					tc.change(ss)
+					if rotate {
+						ss.ParentHash = ss.RefreshHash
+						ss.RefreshHash = hash(orig.ID + "/1")
+						ss.RotatedAt = at(4 * time.Hour)
+						ss.Generation++
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatalf("UpdateSession: %v", err)
+				}
+				diff(t, "UpdateSession result", got, want)
+				reread, err := s.GetSession(ctx, orig.ID)
+				if err != nil {
+					t.Fatalf("GetSession: %v", err)
+				}
+				diff(t, "GetSession after UpdateSession", reread, want)
+			})
+		}
+	}
+}
+
 func testUpdateSessionErrors(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	u := mustCreateUser(t, s, newUser(1))

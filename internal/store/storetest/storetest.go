@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SessionWithUser", testSessionWithUser},
 		{"RefreshHashHistory", testRefreshHashHistory},
 		{"UpdateSession", testUpdateSession},
+		{"UpdateSessionOneField", testUpdateSessionOneField},
 		{"UpdateSessionErrors", testUpdateSessionErrors},
 		{"UpdateSessionByRefreshHash", testUpdateSessionByRefreshHash},
 		{"ListSessions", testListSessions},
