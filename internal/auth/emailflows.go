@@ -297,15 +297,8 @@ func (s *Service) OTPCodeLogin(ctx context.Context, email, code string, c Client
 	if len(email) > maxEmailLen {
 		email = email[:maxEmailLen]
 	}
-	if s.throttler != nil {
-		wait, err := s.throttler.Check(ctx, email, c.IP)
-		if err != nil {
-			return TokenResponse{}, fmt.Errorf("otp login: %w", err)
-		}
-		if wait > 0 {
-			s.record(ctx, "login.throttled", "", "", map[string]any{"email": email, "method": "otp"})
-			return TokenResponse{}, &ThrottledError{RetryAfter: wait}
-		}
+	if err := s.checkThrottle(ctx, email, c.IP, "otp"); err != nil {
+		return TokenResponse{}, fmt.Errorf("otp login: %w", err)
 	}
 	u, err := s.matchCode(ctx, email, code)
 	if errors.Is(err, ErrInvalidLink) {

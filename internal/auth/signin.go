@@ -125,15 +125,8 @@ func (s *Service) PasswordLogin(ctx context.Context, email, pw string, c Client)
 		// Cannot be an account; cap what reaches the throttle keys.
 		email = email[:maxEmailLen]
 	}
-	if s.throttler != nil {
-		wait, err := s.throttler.Check(ctx, email, c.IP)
-		if err != nil {
-			return TokenResponse{}, fmt.Errorf("login: %w", err)
-		}
-		if wait > 0 {
-			s.record(ctx, "login.throttled", "", "", map[string]any{"email": email, "retry_after_s": int64(wait.Round(time.Second) / time.Second)})
-			return TokenResponse{}, &ThrottledError{RetryAfter: wait}
-		}
+	if err := s.checkThrottle(ctx, email, c.IP, "pwd"); err != nil {
+		return TokenResponse{}, fmt.Errorf("login: %w", err)
 	}
 	u, ok, rehash, err := s.checkPassword(ctx, email, pw)
 	if err != nil {
@@ -157,6 +150,24 @@ func (s *Service) PasswordLogin(ctx context.Context, email, pw string, c Client)
 		return TokenResponse{}, ErrEmailNotVerified
 	}
 	return s.startSession(ctx, u, pw, rehash, c)
+}
+
+// checkThrottle asks the throttler whether a sign-in attempt on email from
+// ip may go ahead; a ThrottledError (audited) if it must wait. method is
+// the credential tried, "pwd" or "otp".
+func (s *Service) checkThrottle(ctx context.Context, email, ip, method string) error {
+	if s.throttler == nil {
+		return nil
+	}
+	wait, err := s.throttler.Check(ctx, email, ip)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		s.record(ctx, "login.throttled", "", "", map[string]any{"email": email, "method": method, "retry_after_s": int64(wait.Round(time.Second) / time.Second)})
+		return &ThrottledError{RetryAfter: wait}
+	}
+	return nil
 }
 
 // checkPassword finds the user and checks the password, running a dummy

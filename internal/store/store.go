@@ -126,6 +126,16 @@ const (
 	PurposeOTP TokenPurpose = "otp"
 )
 
+// Valid reports whether p is one of the purposes above, the only ones
+// the backends store.
+func (p TokenPurpose) Valid() bool {
+	switch p {
+	case PurposeVerify, PurposeRecover, PurposeEmailChange, PurposeOTP:
+		return true
+	}
+	return false
+}
+
 // OneTimeToken is a single-use secret sent by email: a link token and,
 // for some purposes, a short code. Only their hashes are stored. Deleting
 // the user deletes its tokens.

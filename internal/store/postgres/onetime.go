@@ -62,7 +62,7 @@ func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) erro
 	switch {
 	case len(t.Hash) == 0:
 		return wrap("create one-time token", errors.New("the hash is empty"))
-	case !validPurpose(t.Purpose):
+	case !t.Purpose.Valid(): // checked first: a clear error, not a CHECK failure
 		return wrap("create one-time token", errors.New("unknown purpose"))
 	case t.CreatedAt.IsZero() || t.ExpiresAt.IsZero():
 		return wrap("create one-time token", errors.New("the creation or expiry time is zero"))

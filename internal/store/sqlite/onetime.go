@@ -32,17 +32,6 @@ func scanToken(row scanner) (store.OneTimeToken, error) {
 	return t, nil
 }
 
-// validPurpose reports whether p is one of the purposes the schema's CHECK
-// admits; checking first gives the caller a clear error instead of a
-// constraint failure.
-func validPurpose(p store.TokenPurpose) bool {
-	switch p {
-	case store.PurposeVerify, store.PurposeRecover, store.PurposeEmailChange, store.PurposeOTP:
-		return true
-	}
-	return false
-}
-
 // CreateOneTimeToken inserts t. store.ErrAlreadyExists if its id or hash
 // is taken; store.ErrNotFound if its user does not exist (a user id that
 // is not a UUID names no user). t.ID must be a UUID, t.Hash not empty,
@@ -60,7 +49,7 @@ func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) erro
 	switch {
 	case len(t.Hash) == 0:
 		return wrap("create one-time token", errors.New("the hash is empty"))
-	case !validPurpose(t.Purpose):
+	case !t.Purpose.Valid(): // checked first: a clear error, not a CHECK failure
 		return wrap("create one-time token", errors.New("unknown purpose"))
 	case t.CreatedAt.IsZero() || t.ExpiresAt.IsZero():
 		return wrap("create one-time token", errors.New("the creation or expiry time is zero"))
