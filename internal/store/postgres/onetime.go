@@ -34,17 +34,6 @@ func scanToken(row pgx.Row) (store.OneTimeToken, error) {
 	return t, nil
 }
 
-// validPurpose reports whether p is one of the purposes the schema's CHECK
-// admits; checking first gives the caller a clear error instead of a
-// constraint violation.
-func validPurpose(p store.TokenPurpose) bool {
-	switch p {
-	case store.PurposeVerify, store.PurposeRecover, store.PurposeEmailChange, store.PurposeOTP:
-		return true
-	}
-	return false
-}
-
 // CreateOneTimeToken inserts t. store.ErrAlreadyExists if its id or hash
 // is taken; store.ErrNotFound if its user does not exist (a user id that
 // is not a UUID names no user). t.ID must be a UUID, t.Hash not empty,
