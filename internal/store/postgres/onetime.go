@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,13 +47,8 @@ func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) erro
 	if !ok {
 		return wrap("create one-time token", store.ErrNotFound)
 	}
-	switch {
-	case len(t.Hash) == 0:
-		return wrap("create one-time token", errors.New("the hash is empty"))
-	case !t.Purpose.Valid(): // checked first: a clear error, not a CHECK failure
-		return wrap("create one-time token", errors.New("unknown purpose"))
-	case t.CreatedAt.IsZero() || t.ExpiresAt.IsZero():
-		return wrap("create one-time token", errors.New("the creation or expiry time is zero"))
+	if err := t.Check(); err != nil {
+		return wrap("create one-time token", err)
 	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO one_time_tokens (`+tokenColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,

@@ -1,11 +1,8 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,26 +37,14 @@ func scanMail(row pgx.Row) (store.OutboxMessage, error) {
 	return m, nil
 }
 
-// mailData checks a message's data: nil or empty is stored as NULL and
-// comes back nil; anything else must be a JSON object. The column is json,
-// which keeps the text as given.
-func mailData(d json.RawMessage) (any, error) {
+// mailData is a message's data as stored (m.Check has vetted it): nil or
+// empty is stored as NULL and comes back nil. The column is json, which
+// keeps the text as given.
+func mailData(d json.RawMessage) any {
 	if len(d) == 0 {
-		return nil, nil
+		return nil
 	}
-	if !json.Valid(d) || bytes.TrimLeft(d, " \t\r\n")[0] != '{' {
-		return nil, errors.New("data is not a JSON object")
-	}
-	return d, nil
-}
-
-// errorText makes a delivery error storable: text refuses NUL and invalid
-// UTF-8, which a mail server's reply may well contain, and RetryMail must
-// not fail on them, or the message would be retried at once, with no
-// attempt counted, once its lease lapsed. The SQLite backend stores the
-// same replacement.
-func errorText(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	return d
 }
 
 // EnqueueMail inserts m and returns the id its identity column assigned.
@@ -69,22 +54,14 @@ func errorText(s string) string {
 // m.Attempts, m.LockedUntil and m.LastError are ignored. Ids come from a
 // sequence, as AppendAudit's do.
 func (db *DB) EnqueueMail(ctx context.Context, m store.OutboxMessage) (int64, error) {
-	switch {
-	case m.Kind == "":
-		return 0, wrap("enqueue mail", errors.New("the kind is empty"))
-	case m.To == "":
-		return 0, wrap("enqueue mail", errors.New("the recipient is empty"))
-	case m.CreatedAt.IsZero() || m.ExpiresAt.IsZero():
-		return 0, wrap("enqueue mail", errors.New("the creation or expiry time is zero"))
+	if err := m.Check(); err != nil {
+		return 0, wrap("enqueue mail", err)
 	}
 	userID, err := optionalID(m.UserID)
 	if err != nil {
 		return 0, wrap("enqueue mail: user id", err)
 	}
-	data, err := mailData(m.Data)
-	if err != nil {
-		return 0, wrap("enqueue mail", err)
-	}
+	data := mailData(m.Data)
 	next := m.NextAttemptAt
 	if next.IsZero() {
 		next = m.CreatedAt
@@ -140,12 +117,12 @@ func (db *DB) ClaimMail(ctx context.Context, now, until time.Time, limit int) ([
 
 // RetryMail records a failed delivery of the message; store.ErrNotFound if
 // it is gone. lastErr is stored with NUL bytes and invalid UTF-8 replaced
-// by U+FFFD (see errorText).
+// by U+FFFD (see store.StorableText).
 func (db *DB) RetryMail(ctx context.Context, id int64, next time.Time, lastErr string) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE mail_outbox
 		SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3, locked_until = NULL
 		WHERE id = $1`,
-		id, next, errorText(lastErr))
+		id, next, store.StorableText(lastErr))
 	if err != nil {
 		return wrap("retry mail", err)
 	}

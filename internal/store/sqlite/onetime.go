@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -46,13 +45,8 @@ func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) erro
 	if !ok {
 		return wrap("create one-time token", store.ErrNotFound)
 	}
-	switch {
-	case len(t.Hash) == 0:
-		return wrap("create one-time token", errors.New("the hash is empty"))
-	case !t.Purpose.Valid(): // checked first: a clear error, not a CHECK failure
-		return wrap("create one-time token", errors.New("unknown purpose"))
-	case t.CreatedAt.IsZero() || t.ExpiresAt.IsZero():
-		return wrap("create one-time token", errors.New("the creation or expiry time is zero"))
+	if err := t.Check(); err != nil {
+		return wrap("create one-time token", err)
 	}
 	_, err := db.execWrite(ctx, `INSERT INTO one_time_tokens (`+tokenColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -1,14 +1,11 @@
 package sqlite
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/latchauth/latch/internal/store"
@@ -39,25 +36,13 @@ func scanMail(row scanner) (store.OutboxMessage, error) {
 	return m, nil
 }
 
-// mailData checks a message's data: nil or empty is stored as NULL and
-// comes back nil; anything else must be a JSON object.
-func mailData(d json.RawMessage) (any, error) {
+// mailData is a message's data as stored (m.Check has vetted it): nil
+// or empty is stored as NULL and comes back nil.
+func mailData(d json.RawMessage) any {
 	if len(d) == 0 {
-		return nil, nil
+		return nil
 	}
-	if !json.Valid(d) || bytes.TrimLeft(d, " \t\r\n")[0] != '{' {
-		return nil, errors.New("data is not a JSON object")
-	}
-	return string(d), nil
-}
-
-// errorText makes a delivery error storable alike by both backends:
-// PostgreSQL's text refuses NUL and invalid UTF-8, which a mail server's
-// reply may well contain, and RetryMail must not fail on them, or the
-// message would be retried at once, with no attempt counted, once its
-// lease lapsed.
-func errorText(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	return string(d)
 }
 
 // EnqueueMail inserts m and returns the id SQLite assigned to it. m.Kind
@@ -66,22 +51,14 @@ func errorText(s string) string {
 // object or nil. A zero m.NextAttemptAt is stored as m.CreatedAt; m.ID,
 // m.Attempts, m.LockedUntil and m.LastError are ignored.
 func (db *DB) EnqueueMail(ctx context.Context, m store.OutboxMessage) (int64, error) {
-	switch {
-	case m.Kind == "":
-		return 0, wrap("enqueue mail", errors.New("the kind is empty"))
-	case m.To == "":
-		return 0, wrap("enqueue mail", errors.New("the recipient is empty"))
-	case m.CreatedAt.IsZero() || m.ExpiresAt.IsZero():
-		return 0, wrap("enqueue mail", errors.New("the creation or expiry time is zero"))
+	if err := m.Check(); err != nil {
+		return 0, wrap("enqueue mail", err)
 	}
 	userID, err := optionalID(m.UserID)
 	if err != nil {
 		return 0, wrap("enqueue mail: user id", err)
 	}
-	data, err := mailData(m.Data)
-	if err != nil {
-		return 0, wrap("enqueue mail", err)
-	}
+	data := mailData(m.Data)
 	next := m.NextAttemptAt
 	if next.IsZero() {
 		next = m.CreatedAt
@@ -150,7 +127,7 @@ func (db *DB) RetryMail(ctx context.Context, id int64, next time.Time, lastErr s
 	res, err := db.execWrite(ctx, `UPDATE mail_outbox
 		SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, locked_until = NULL
 		WHERE id = ?`,
-		micros(next), errorText(lastErr), id)
+		micros(next), store.StorableText(lastErr), id)
 	if err != nil {
 		return wrap("retry mail", err)
 	}

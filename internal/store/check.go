@@ -1,0 +1,53 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+)
+
+// Checks both backends run before a write, so that a caller's mistake gets
+// the same clear error from either, instead of a constraint failure worded
+// by the database.
+
+// Check reports what makes m unfit for EnqueueMail, or nil: Kind and To
+// must not be empty, CreatedAt and ExpiresAt not zero, Data a JSON object
+// or nil. The backend checks UserID as it stores it.
+func (m OutboxMessage) Check() error {
+	switch {
+	case m.Kind == "":
+		return errors.New("the kind is empty")
+	case m.To == "":
+		return errors.New("the recipient is empty")
+	case m.CreatedAt.IsZero() || m.ExpiresAt.IsZero():
+		return errors.New("the creation or expiry time is zero")
+	case len(m.Data) > 0 && (!json.Valid(m.Data) || bytes.TrimLeft(m.Data, " \t\r\n")[0] != '{'):
+		return errors.New("data is not a JSON object")
+	}
+	return nil
+}
+
+// Check reports what makes t unfit for CreateOneTimeToken, or nil: Hash
+// must not be empty, Purpose one of the purposes, CreatedAt and ExpiresAt
+// not zero. The backend checks the ids as it stores them.
+func (t OneTimeToken) Check() error {
+	switch {
+	case len(t.Hash) == 0:
+		return errors.New("the hash is empty")
+	case !t.Purpose.Valid():
+		return errors.New("unknown purpose")
+	case t.CreatedAt.IsZero() || t.ExpiresAt.IsZero():
+		return errors.New("the creation or expiry time is zero")
+	}
+	return nil
+}
+
+// StorableText replaces NUL bytes and invalid UTF-8, which PostgreSQL's
+// text refuses and a mail server's reply may well contain, with U+FFFD, so
+// that both backends store a delivery error alike and RetryMail never
+// fails on one (the message would otherwise be claimed again, with no
+// attempt counted, each time its lease lapsed).
+func StorableText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
