@@ -119,8 +119,11 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	}) {
 		t.Fatal("new connections still accepted 10 s after SIGTERM")
 	}
-	if !errors.Is(dialErr, syscall.ECONNREFUSED) {
-		t.Errorf("a new connection after SIGTERM: %v, want connection refused", dialErr)
+	// A dial that reached the accept queue just as the listener closed is
+	// reset by the kernel rather than refused: either way it is not
+	// served, which the request below checks too.
+	if !errors.Is(dialErr, syscall.ECONNREFUSED) && !errors.Is(dialErr, syscall.ECONNRESET) {
+		t.Errorf("a new connection after SIGTERM: %v, want connection refused or reset", dialErr)
 	}
 	refusedAfter := time.Since(term)
 	if _, err := c.try("GET", "/healthz", "", nil); err == nil {
