@@ -243,14 +243,14 @@ func (s *Service) deliver(ctx context.Context, m store.OutboxMessage) bool {
 	now := s.now().UTC()
 	if !now.Before(m.ExpiresAt) {
 		s.record(ctx, "mail.expired", m.UserID, "", map[string]any{"kind": m.Kind, "attempts": m.Attempts, "last_error": m.LastError})
-		s.settle(ctx, m, nil)
+		s.settle(ctx, m)
 		return false
 	}
 	msg, err := s.build(ctx, m)
 	switch {
 	case errors.Is(err, errDropMail):
 		s.audit.Count("mail.dropped")
-		s.settle(ctx, m, nil)
+		s.settle(ctx, m)
 		return false
 	case err != nil:
 		s.retry(ctx, m, err)
@@ -262,11 +262,11 @@ func (s *Service) deliver(ctx context.Context, m store.OutboxMessage) bool {
 	switch {
 	case err == nil:
 		s.audit.Count("mail.sent")
-		s.settle(ctx, m, nil)
+		s.settle(ctx, m)
 		return true
 	case mail.IsPermanent(err):
 		s.record(ctx, "mail.failed", m.UserID, "", map[string]any{"kind": m.Kind, "error": err.Error()})
-		s.settle(ctx, m, nil)
+		s.settle(ctx, m)
 		return false
 	default:
 		s.retry(ctx, m, err)
@@ -274,7 +274,7 @@ func (s *Service) deliver(ctx context.Context, m store.OutboxMessage) bool {
 	}
 }
 
-func (s *Service) settle(ctx context.Context, m store.OutboxMessage, _ error) {
+func (s *Service) settle(ctx context.Context, m store.OutboxMessage) {
 	if err := s.store.DeleteMail(ctx, m.ID); err != nil {
 		// The lease runs out and the message is tried again; a second
 		// delivery of the same message is the lesser harm.
