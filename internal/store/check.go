@@ -51,3 +51,9 @@ func (t OneTimeToken) Check() error {
 func StorableText(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
+
+// IsZero reports whether th counts nothing: no failures, no times. Such a
+// row is deleted rather than stored.
+func (th Throttle) IsZero() bool {
+	return th.Failures == 0 && th.LastFailureAt.IsZero() && th.BlockedUntil.IsZero()
+}

@@ -22,6 +22,9 @@ var (
 	// ErrDatabaseTooNew: the database has migrations that this binary does
 	// not know; latch refuses to run against it.
 	ErrDatabaseTooNew = errors.New("store: database schema is newer than this binary")
+	// ErrStale: a write was based on a version of a row that has changed
+	// since (a session made under a credential epoch the user has left).
+	ErrStale = errors.New("store: stale write refused")
 	// ErrMigrationsPending: the database lacks migrations that this binary
 	// needs (run `latch migrate up`).
 	ErrMigrationsPending = errors.New("store: database schema has pending migrations")
@@ -45,6 +48,13 @@ type User struct {
 	LastSignInAt time.Time // zero: never signed in
 	// PasswordChangedAt is when the password was last set; zero if never.
 	PasswordChangedAt time.Time
+	// CredentialEpoch counts changes to how the user proves who they are:
+	// a password set, reset or removed, an address changed. Callers
+	// increase it with such a change; a session records the epoch it was
+	// made under, and CreateSession refuses a session whose epoch is not
+	// the user's, so a sign-in whose credential check a change overtook
+	// starts nothing.
+	CredentialEpoch int64
 }
 
 // Session is one signed-in device: the chain of refresh tokens it has been
@@ -60,6 +70,13 @@ type Session struct {
 	IP           string
 	AMR          []string // authentication methods, e.g. ["pwd"]
 	AAL          string   // e.g. "aal1"
+	// AuthTime is when the person last proved a credential for this
+	// session (password, code...); zero if never, as for a session from
+	// an email link. A refresh does not change it.
+	AuthTime time.Time
+	// CredentialEpoch is the user's CredentialEpoch when the session was
+	// made; see User.
+	CredentialEpoch int64
 
 	// RefreshHash is the SHA-256 of the live refresh token.
 	RefreshHash []byte
@@ -124,13 +141,16 @@ const (
 	PurposeEmailChange TokenPurpose = "email_change"
 	// PurposeOTP signs in without a password.
 	PurposeOTP TokenPurpose = "otp"
+	// PurposeEmailRevert undoes an email change: sent to the old address
+	// (Email), it moves the account back from NewEmail.
+	PurposeEmailRevert TokenPurpose = "email_revert"
 )
 
 // Valid reports whether p is one of the purposes above, the only ones
 // the backends store.
 func (p TokenPurpose) Valid() bool {
 	switch p {
-	case PurposeVerify, PurposeRecover, PurposeEmailChange, PurposeOTP:
+	case PurposeVerify, PurposeRecover, PurposeEmailChange, PurposeOTP, PurposeEmailRevert:
 		return true
 	}
 	return false
@@ -156,6 +176,9 @@ type OneTimeToken struct {
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero: not used yet
 	Attempts  int       // wrong codes tried against it
+	// SessionID is the session that asked for the token (an email
+	// change keeps it alive), or "".
+	SessionID string
 }
 
 // OutboxMessage is an email waiting to be sent. The HTTP request that
@@ -276,6 +299,11 @@ type Store interface {
 	DeleteUser(ctx context.Context, id string) error
 
 	// CreateSession inserts s and records s.RefreshHash as issued by it.
+	// ErrStale, and nothing written, if s.CredentialEpoch is not its
+	// user's CredentialEpoch: the user's row is read under a lock that a
+	// concurrent UpdateUser waits for, so a session is either created
+	// before a credential change commits (and a revocation after the
+	// change sees it) or refused.
 	CreateSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, id string) (Session, error)
 	// GetSessionWithUser returns the session, revoked or not, and its
@@ -335,6 +363,13 @@ type Store interface {
 	// UpdateThrottle applies fn to the locked row, creating it if missing
 	// (fn then sees a zero Throttle with Key set), and saves the result.
 	UpdateThrottle(ctx context.Context, key string, fn func(*Throttle) error) (Throttle, error)
+	// UpdateThrottles locks the rows of keys, creating missing ones (fn
+	// then sees zero Throttles with Key set), passes them to fn in the
+	// order of keys and saves what fn leaves in the slice, all in one
+	// transaction: a check and an increment over several keys that no
+	// concurrent caller can split. A row fn leaves zero (no failures, no
+	// times) is deleted. Keys cannot change.
+	UpdateThrottles(ctx context.Context, keys []string, fn func(rows []Throttle) error) ([]Throttle, error)
 	// DeleteThrottles removes the rows for the keys; missing keys are fine.
 	DeleteThrottles(ctx context.Context, keys []string) error
 	// DeleteThrottlesBefore removes throttle rows whose LastFailureAt is

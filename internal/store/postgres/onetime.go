@@ -11,7 +11,7 @@ import (
 )
 
 const tokenColumns = `id, user_id, purpose, email, new_email, hash, code_hash,
-	created_at, expires_at, used_at, attempts`
+	created_at, expires_at, used_at, attempts, session_id`
 
 func scanToken(row pgx.Row) (store.OneTimeToken, error) {
 	var (
@@ -20,7 +20,7 @@ func scanToken(row pgx.Row) (store.OneTimeToken, error) {
 		created, expires, used pgtype.Timestamptz
 	)
 	err := row.Scan(&t.ID, &t.UserID, &purpose, &t.Email, &t.NewEmail, &t.Hash, &t.CodeHash,
-		&created, &expires, &used, &t.Attempts)
+		&created, &expires, &used, &t.Attempts, &t.SessionID)
 	if err != nil {
 		return store.OneTimeToken{}, err
 	}
@@ -51,9 +51,9 @@ func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) erro
 		return wrap("create one-time token", err)
 	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO one_time_tokens (`+tokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		id, userID, string(t.Purpose), t.Email, t.NewEmail, t.Hash, blob(t.CodeHash),
-		t.CreatedAt, t.ExpiresAt, nullTime(t.UsedAt), t.Attempts)
+		t.CreatedAt, t.ExpiresAt, nullTime(t.UsedAt), t.Attempts, t.SessionID)
 	if pgCode(err) == codeForeignKeyViolation {
 		return wrap("create one-time token", store.ErrNotFound)
 	}
@@ -97,13 +97,22 @@ func (db *DB) UseOneTimeToken(ctx context.Context, hash []byte, fn func(*store.O
 		if err != nil {
 			return err
 		}
-		tokenID := t.ID
+		tokenID, purpose, wasUsed := t.ID, t.Purpose, !t.UsedAt.IsZero()
 		if err := fn(&t, &u); err != nil {
 			return callerError{err}
 		}
 		savedToken, err = saveToken(ctx, tx, tokenID, t)
 		if err != nil {
 			return err
+		}
+		if !wasUsed && !savedToken.UsedAt.IsZero() {
+			// The user's row lock serialises this with every other use of
+			// the user's tokens.
+			if _, err := tx.Exec(ctx, `UPDATE one_time_tokens SET used_at = $1
+				WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL AND id <> $4`,
+				savedToken.UsedAt, userID, string(purpose), tokenID); err != nil {
+				return err
+			}
 		}
 		savedUser, err = saveUser(ctx, tx, userID, u)
 		return err

@@ -13,24 +13,27 @@ import (
 )
 
 const sessionColumns = `id, user_id, created_at, last_active_at, expires_at, revoked_at,
-	user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation`
+	user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation,
+	auth_time, credential_epoch`
 
 // sessionColumnsOf is sessionColumns qualified with the alias s, for joins.
 const sessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at,
-	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation`
+	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation,
+	s.auth_time, s.credential_epoch`
 
 var errEmptyRefreshHash = errors.New("refresh hash is empty")
 
 // sessionRow receives the columns of sessionColumns, in order, from a
 // Scan.
 type sessionRow struct {
-	s                                          store.Session
-	created, active, expires, revoked, rotated pgtype.Timestamptz
+	s                                                    store.Session
+	created, active, expires, revoked, rotated, authTime pgtype.Timestamptz
 }
 
 func (r *sessionRow) dest() []any {
 	return []any{&r.s.ID, &r.s.UserID, &r.created, &r.active, &r.expires, &r.revoked,
-		&r.s.UserAgent, &r.s.IP, &r.s.AMR, &r.s.AAL, &r.s.RefreshHash, &r.s.ParentHash, &r.rotated, &r.s.Generation}
+		&r.s.UserAgent, &r.s.IP, &r.s.AMR, &r.s.AAL, &r.s.RefreshHash, &r.s.ParentHash, &r.rotated, &r.s.Generation,
+		&r.authTime, &r.s.CredentialEpoch}
 }
 
 // session decodes the scanned columns.
@@ -50,6 +53,7 @@ func (r *sessionRow) session() store.Session {
 	s.ExpiresAt = fromTS(r.expires)
 	s.RevokedAt = fromTS(r.revoked)
 	s.RotatedAt = fromTS(r.rotated)
+	s.AuthTime = fromTS(r.authTime)
 	return s
 }
 
@@ -103,13 +107,28 @@ func newSessionOf(s store.Session) (newSession, error) {
 }
 
 // insertSession inserts the session and records its refresh hash as
-// issued by it, in tx; store.ErrNotFound if the user does not exist.
+// issued by it, in tx; store.ErrNotFound if the user does not exist,
+// store.ErrStale if the session's credential epoch is not the user's.
+//
+// FOR SHARE holds the user's row until tx ends: an UpdateUser that raises
+// the epoch waits for this session to commit (and its revocation then
+// sees it), and one that committed first is what the read finds. The
+// foreign key's own lock (FOR KEY SHARE) would not make it wait.
 func insertSession(ctx context.Context, tx pgx.Tx, ns newSession) error {
 	s := ns.s
-	_, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+	var epoch int64
+	err := tx.QueryRow(ctx, `SELECT credential_epoch FROM users WHERE id = $1 FOR SHARE`, ns.userID).Scan(&epoch)
+	if err != nil {
+		return err // pgx.ErrNoRows maps to store.ErrNotFound
+	}
+	if epoch != s.CredentialEpoch {
+		return store.ErrStale
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		ns.id, ns.userID, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
-		s.UserAgent, s.IP, amrArray(s.AMR), s.AAL, s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation)
+		s.UserAgent, s.IP, amrArray(s.AMR), s.AAL, s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation,
+		nullTime(s.AuthTime), s.CredentialEpoch)
 	if pgCode(err) == codeForeignKeyViolation {
 		return store.ErrNotFound
 	}
@@ -292,11 +311,13 @@ func saveSession(ctx context.Context, tx pgx.Tx, old store.Session, fn func(*sto
 	return scanSession(tx.QueryRow(ctx, `UPDATE sessions SET
 		created_at = $2, last_active_at = $3, expires_at = $4, revoked_at = $5,
 		user_agent = $6, ip = $7, amr = $8, aal = $9,
-		refresh_hash = $10, parent_hash = $11, rotated_at = $12, generation = $13
+		refresh_hash = $10, parent_hash = $11, rotated_at = $12, generation = $13,
+		auth_time = $14, credential_epoch = $15
 		WHERE id = $1 RETURNING `+sessionColumns,
 		old.ID, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
 		s.UserAgent, s.IP, amrArray(s.AMR), s.AAL,
-		s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation))
+		s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation,
+		nullTime(s.AuthTime), s.CredentialEpoch))
 }
 
 // RevokeSessions marks the user's live sessions revoked at at, except the

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,6 +78,68 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 	})
 	if err != nil {
 		return store.Throttle{}, finish("update throttle", err)
+	}
+	return saved, nil
+}
+
+// UpdateThrottles applies fn to the rows for keys, created if missing and
+// locked, and saves the result, deleting the rows fn leaves zero; see
+// store.Store. The rows are created and locked by one upsert in key
+// order, so two callers with overlapping keys take their locks in the
+// same order and cannot deadlock; the upsert either inserts or locks, as
+// in UpdateThrottle.
+func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]store.Throttle) error) ([]store.Throttle, error) {
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	var saved []store.Throttle
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `INSERT INTO throttles (key) SELECT k FROM unnest($1::text[]) AS k ORDER BY k
+			ON CONFLICT (key) DO UPDATE SET key = excluded.key
+			RETURNING `+throttleColumns, sorted)
+		if err != nil {
+			return err
+		}
+		locked, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Throttle, error) { return scanThrottle(row) })
+		if err != nil {
+			return err
+		}
+		byKey := make(map[string]store.Throttle, len(locked))
+		for _, th := range locked {
+			byKey[th.Key] = th
+		}
+		ths := make([]store.Throttle, len(keys))
+		for i, k := range keys {
+			ths[i] = byKey[k]
+			ths[i].Key = k
+		}
+		if err := fn(ths); err != nil {
+			return callerError{err}
+		}
+		saved = make([]store.Throttle, len(keys))
+		for i, th := range ths {
+			if th.Key != keys[i] {
+				return errors.New("the key cannot change")
+			}
+			if th.IsZero() {
+				if _, err := tx.Exec(ctx, `DELETE FROM throttles WHERE key = $1`, th.Key); err != nil {
+					return err
+				}
+				saved[i] = th
+				continue
+			}
+			saved[i], err = scanThrottle(tx.QueryRow(ctx, `UPDATE throttles
+				SET failures = $2, last_failure_at = $3, blocked_until = $4
+				WHERE key = $1 RETURNING `+throttleColumns,
+				th.Key, th.Failures, nullTime(th.LastFailureAt), nullTime(th.BlockedUntil)))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, finish("update throttles", err)
 	}
 	return saved, nil
 }

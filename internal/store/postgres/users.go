@@ -12,11 +12,11 @@ import (
 )
 
 const userColumns = `id, email, email_verified, password_hash, metadata, disabled,
-	created_at, updated_at, last_sign_in_at, password_changed_at`
+	created_at, updated_at, last_sign_in_at, password_changed_at, credential_epoch`
 
 // userColumnsOf is userColumns qualified with the alias u, for joins.
 const userColumnsOf = `u.id, u.email, u.email_verified, u.password_hash, u.metadata, u.disabled,
-	u.created_at, u.updated_at, u.last_sign_in_at, u.password_changed_at`
+	u.created_at, u.updated_at, u.last_sign_in_at, u.password_changed_at, u.credential_epoch`
 
 // userRow receives the columns of userColumns, in order, from a Scan.
 type userRow struct {
@@ -27,7 +27,7 @@ type userRow struct {
 
 func (r *userRow) dest() []any {
 	return []any{&r.u.ID, &r.u.Email, &r.u.EmailVerified, &r.u.PasswordHash, &r.metadata, &r.u.Disabled,
-		&r.created, &r.updated, &r.signIn, &r.pwdChgd}
+		&r.created, &r.updated, &r.signIn, &r.pwdChgd, &r.u.CredentialEpoch}
 }
 
 // user decodes the scanned columns.
@@ -64,7 +64,7 @@ func metadataJSON(m json.RawMessage) (json.RawMessage, error) {
 
 // insertUserSQL inserts a user; its arguments are those of userArgs.
 const insertUserSQL = `INSERT INTO users (` + userColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
 // userArgs checks u and returns the arguments of insertUserSQL. u.ID must
 // be a UUID; it is stored in canonical form.
@@ -78,7 +78,7 @@ func userArgs(u store.User) ([]any, error) {
 		return nil, err
 	}
 	return []any{id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
-		u.CreatedAt, u.UpdatedAt, nullTime(u.LastSignInAt), nullTime(u.PasswordChangedAt)}, nil
+		u.CreatedAt, u.UpdatedAt, nullTime(u.LastSignInAt), nullTime(u.PasswordChangedAt), u.CredentialEpoch}, nil
 }
 
 // CreateUser inserts u; store.ErrAlreadyExists if its id or email is
@@ -227,10 +227,12 @@ func saveUser(ctx context.Context, tx pgx.Tx, id string, u store.User) (store.Us
 	}
 	return scanUser(tx.QueryRow(ctx, `UPDATE users SET
 		email = $2, email_verified = $3, password_hash = $4, metadata = $5, disabled = $6,
-		created_at = $7, updated_at = $8, last_sign_in_at = $9, password_changed_at = $10
+		created_at = $7, updated_at = $8, last_sign_in_at = $9, password_changed_at = $10,
+		credential_epoch = $11
 		WHERE id = $1 RETURNING `+userColumns,
 		id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
-		u.CreatedAt, u.UpdatedAt, nullTime(u.LastSignInAt), nullTime(u.PasswordChangedAt)))
+		u.CreatedAt, u.UpdatedAt, nullTime(u.LastSignInAt), nullTime(u.PasswordChangedAt),
+		u.CredentialEpoch))
 }
 
 // DeleteUser removes the user; the schema's cascades remove its sessions,

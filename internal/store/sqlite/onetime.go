@@ -11,7 +11,7 @@ import (
 )
 
 const tokenColumns = `id, user_id, purpose, email, new_email, hash, code_hash,
-	created_at, expires_at, used_at, attempts`
+	created_at, expires_at, used_at, attempts, session_id`
 
 func scanToken(row scanner) (store.OneTimeToken, error) {
 	var (
@@ -19,7 +19,7 @@ func scanToken(row scanner) (store.OneTimeToken, error) {
 		created, expires, used sql.NullInt64
 	)
 	err := row.Scan(&t.ID, &t.UserID, &t.Purpose, &t.Email, &t.NewEmail, &t.Hash, &t.CodeHash,
-		&created, &expires, &used, &t.Attempts)
+		&created, &expires, &used, &t.Attempts, &t.SessionID)
 	if err != nil {
 		return store.OneTimeToken{}, err
 	}
@@ -49,9 +49,9 @@ func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) erro
 		return wrap("create one-time token", err)
 	}
 	_, err := db.execWrite(ctx, `INSERT INTO one_time_tokens (`+tokenColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, userID, string(t.Purpose), t.Email, t.NewEmail, t.Hash, blob(t.CodeHash),
-		micros(t.CreatedAt), micros(t.ExpiresAt), nullMicros(t.UsedAt), t.Attempts)
+		micros(t.CreatedAt), micros(t.ExpiresAt), nullMicros(t.UsedAt), t.Attempts, t.SessionID)
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 		return wrap("create one-time token", store.ErrNotFound)
 	}
@@ -84,13 +84,21 @@ func (db *DB) UseOneTimeToken(ctx context.Context, hash []byte, fn func(*store.O
 		if err != nil {
 			return err
 		}
-		tokenID, userID := t.ID, u.ID
+		tokenID, userID, wasUsed := t.ID, u.ID, !t.UsedAt.IsZero()
+		purpose := t.Purpose
 		if err := fn(&t, &u); err != nil {
 			return callerError{err}
 		}
 		savedToken, err = saveToken(ctx, tx, tokenID, t)
 		if err != nil {
 			return err
+		}
+		if !wasUsed && !savedToken.UsedAt.IsZero() {
+			if _, err := tx.ExecContext(ctx, `UPDATE one_time_tokens SET used_at = ?
+				WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND id <> ?`,
+				micros(savedToken.UsedAt), userID, string(purpose), tokenID); err != nil {
+				return err
+			}
 		}
 		savedUser, err = saveUser(ctx, tx, userID, u)
 		return err

@@ -15,25 +15,28 @@ import (
 )
 
 const sessionColumns = `id, user_id, created_at, last_active_at, expires_at, revoked_at,
-	user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation`
+	user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation,
+	auth_time, credential_epoch`
 
 // sessionColumnsOf is sessionColumns qualified with the alias s, for joins.
 const sessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at,
-	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation`
+	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation,
+	s.auth_time, s.credential_epoch`
 
 var errEmptyRefreshHash = errors.New("refresh hash is empty")
 
 // sessionRow receives the columns of sessionColumns, in order, from a
 // Scan.
 type sessionRow struct {
-	s                                          store.Session
-	amr                                        string
-	created, active, expires, revoked, rotated sql.NullInt64
+	s                                                    store.Session
+	amr                                                  string
+	created, active, expires, revoked, rotated, authTime sql.NullInt64
 }
 
 func (r *sessionRow) dest() []any {
 	return []any{&r.s.ID, &r.s.UserID, &r.created, &r.active, &r.expires, &r.revoked,
-		&r.s.UserAgent, &r.s.IP, &r.amr, &r.s.AAL, &r.s.RefreshHash, &r.s.ParentHash, &r.rotated, &r.s.Generation}
+		&r.s.UserAgent, &r.s.IP, &r.amr, &r.s.AAL, &r.s.RefreshHash, &r.s.ParentHash, &r.rotated, &r.s.Generation,
+		&r.authTime, &r.s.CredentialEpoch}
 }
 
 // session decodes the scanned columns.
@@ -50,6 +53,7 @@ func (r *sessionRow) session() (store.Session, error) {
 	s.ExpiresAt = fromMicros(r.expires)
 	s.RevokedAt = fromMicros(r.revoked)
 	s.RotatedAt = fromMicros(r.rotated)
+	s.AuthTime = fromMicros(r.authTime)
 	s.RefreshHash = nilIfEmpty(s.RefreshHash)
 	s.ParentHash = nilIfEmpty(s.ParentHash)
 	return s, nil
@@ -111,12 +115,26 @@ func newSessionOf(s store.Session) (newSession, error) {
 }
 
 // insertSession inserts the session and records its refresh hash as
-// issued by it, in tx; store.ErrNotFound if the user does not exist.
+// issued by it, in tx; store.ErrNotFound if the user does not exist,
+// store.ErrStale if the session's credential epoch is not the user's
+// (BEGIN IMMEDIATE holds the write lock, so the epoch read is the
+// latest).
 func insertSession(ctx context.Context, tx *sql.Tx, st *statements, ns newSession) error {
 	s := ns.s
-	_, err := tx.StmtContext(ctx, st.insertSession).ExecContext(ctx,
+	var epoch int64
+	err := tx.StmtContext(ctx, st.selectUserEpoch).QueryRowContext(ctx, ns.userID).Scan(&epoch)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	if epoch != s.CredentialEpoch {
+		return store.ErrStale
+	}
+	_, err = tx.StmtContext(ctx, st.insertSession).ExecContext(ctx,
 		ns.id, ns.userID, micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
-		s.UserAgent, s.IP, ns.amr, s.AAL, s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation)
+		s.UserAgent, s.IP, ns.amr, s.AAL, s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
+		nullMicros(s.AuthTime), s.CredentialEpoch)
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 		return store.ErrNotFound
 	}
@@ -346,6 +364,7 @@ func saveSession(ctx context.Context, tx *sql.Tx, st *statements, old store.Sess
 		micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
 		s.UserAgent, s.IP, amr, s.AAL,
 		s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
+		nullMicros(s.AuthTime), s.CredentialEpoch,
 		old.ID))
 }
 
@@ -355,7 +374,8 @@ func rotationOnly(old, s store.Session) bool {
 	return sameMicros(s.CreatedAt, old.CreatedAt) && sameMicros(s.ExpiresAt, old.ExpiresAt) &&
 		sameMicros(s.RevokedAt, old.RevokedAt) &&
 		s.UserAgent == old.UserAgent && s.IP == old.IP && s.AAL == old.AAL &&
-		slices.Equal(s.AMR, old.AMR)
+		slices.Equal(s.AMR, old.AMR) && sameMicros(s.AuthTime, old.AuthTime) &&
+		s.CredentialEpoch == old.CredentialEpoch
 }
 
 // sameMicros reports whether a and b are stored alike (see micros and

@@ -24,6 +24,7 @@ type statements struct {
 
 	// On the writer.
 	insertSession      *sql.Stmt
+	selectUserEpoch    *sql.Stmt // the user's credential epoch, checked by insertSession
 	insertRefreshToken *sql.Stmt
 	selectSession      *sql.Stmt // the row UpdateSession changes
 	updateSession      *sql.Stmt
@@ -65,7 +66,8 @@ func prepareStatements(ctx context.Context, read, write *sql.DB) (*statements, e
 		WHERE key IN (SELECT value FROM json_each(?))`)
 
 	st.insertSession = prepare(write, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	st.selectUserEpoch = prepare(write, `SELECT credential_epoch FROM users WHERE id = ?`)
 	st.insertRefreshToken = prepare(write, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`)
 	st.selectSession = prepare(write, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`)
 	st.selectSessionByRefreshHash = prepare(write, `SELECT `+sessionColumnsOf+`, `+userColumnsOf+`
@@ -74,7 +76,8 @@ func prepareStatements(ctx context.Context, read, write *sql.DB) (*statements, e
 	st.updateSession = prepare(write, `UPDATE sessions SET
 		created_at = ?, last_active_at = ?, expires_at = ?, revoked_at = ?,
 		user_agent = ?, ip = ?, amr = ?, aal = ?,
-		refresh_hash = ?, parent_hash = ?, rotated_at = ?, generation = ?
+		refresh_hash = ?, parent_hash = ?, rotated_at = ?, generation = ?,
+		auth_time = ?, credential_epoch = ?
 		WHERE id = ? RETURNING `+sessionColumns)
 	st.rotateSession = prepare(write, `UPDATE sessions SET
 		last_active_at = ?, refresh_hash = ?, parent_hash = ?, rotated_at = ?, generation = ?
@@ -101,7 +104,7 @@ func (st *statements) close() error {
 	for _, s := range []*sql.Stmt{
 		st.getSession, st.getSessionWithUser, st.getSessionByRefreshHash,
 		st.getUser, st.getUserByEmail, st.getThrottles,
-		st.insertSession, st.insertRefreshToken, st.selectSession, st.selectSessionByRefreshHash, st.updateSession,
+		st.insertSession, st.selectUserEpoch, st.insertRefreshToken, st.selectSession, st.selectSessionByRefreshHash, st.updateSession,
 		st.rotateSession,
 		st.selectThrottle, st.upsertThrottle,
 	} {

@@ -98,6 +98,56 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 	return saved, nil
 }
 
+// UpdateThrottles applies fn to the rows for keys under the write lock,
+// creating missing ones as zero Throttles, and saves the result, deleting
+// the rows fn leaves zero; see store.Store.
+func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]store.Throttle) error) ([]store.Throttle, error) {
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return nil, wrap("update throttles", err)
+	}
+	var saved []store.Throttle
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		rows := make([]store.Throttle, len(keys))
+		for i, key := range keys {
+			th, err := scanThrottle(tx.StmtContext(ctx, st.selectThrottle).QueryRowContext(ctx, key))
+			if errors.Is(err, sql.ErrNoRows) {
+				th, err = store.Throttle{Key: key}, nil
+			}
+			if err != nil {
+				return err
+			}
+			rows[i] = th
+		}
+		if err := fn(rows); err != nil {
+			return callerError{err}
+		}
+		saved = make([]store.Throttle, len(keys))
+		for i, th := range rows {
+			if th.Key != keys[i] {
+				return errors.New("the key cannot change")
+			}
+			if th.IsZero() {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM throttles WHERE key = ?`, th.Key); err != nil {
+					return err
+				}
+				saved[i] = th
+				continue
+			}
+			saved[i], err = scanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx,
+				th.Key, th.Failures, nullMicros(th.LastFailureAt), nullMicros(th.BlockedUntil)))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, finish("update throttles", err)
+	}
+	return saved, nil
+}
+
 // DeleteThrottles removes the rows for the keys; missing keys are fine.
 func (db *DB) DeleteThrottles(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {

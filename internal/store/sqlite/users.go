@@ -10,11 +10,11 @@ import (
 )
 
 const userColumns = `id, email, email_verified, password_hash, metadata, disabled,
-	created_at, updated_at, last_sign_in_at, password_changed_at`
+	created_at, updated_at, last_sign_in_at, password_changed_at, credential_epoch`
 
 // userColumnsOf is userColumns qualified with the alias u, for joins.
 const userColumnsOf = `u.id, u.email, u.email_verified, u.password_hash, u.metadata, u.disabled,
-	u.created_at, u.updated_at, u.last_sign_in_at, u.password_changed_at`
+	u.created_at, u.updated_at, u.last_sign_in_at, u.password_changed_at, u.credential_epoch`
 
 // userRow receives the columns of userColumns, in order, from a Scan.
 type userRow struct {
@@ -25,7 +25,7 @@ type userRow struct {
 
 func (r *userRow) dest() []any {
 	return []any{&r.u.ID, &r.u.Email, &r.u.EmailVerified, &r.u.PasswordHash, &r.metadata, &r.u.Disabled,
-		&r.created, &r.updated, &r.signIn, &r.pwdChgd}
+		&r.created, &r.updated, &r.signIn, &r.pwdChgd, &r.u.CredentialEpoch}
 }
 
 // user decodes the scanned columns.
@@ -61,7 +61,7 @@ func metadataText(m json.RawMessage) (string, error) {
 
 // insertUserSQL inserts a user; its arguments are those of userArgs.
 const insertUserSQL = `INSERT INTO users (` + userColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // userArgs checks u and returns the arguments of insertUserSQL. u.ID must
 // be a UUID; it is stored in canonical form.
@@ -75,7 +75,7 @@ func userArgs(u store.User) ([]any, error) {
 		return nil, err
 	}
 	return []any{id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
-		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastSignInAt), nullMicros(u.PasswordChangedAt)}, nil
+		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastSignInAt), nullMicros(u.PasswordChangedAt), u.CredentialEpoch}, nil
 }
 
 // CreateUser inserts u; store.ErrAlreadyExists if its id or email is
@@ -244,10 +244,10 @@ func saveUser(ctx context.Context, tx *sql.Tx, id string, u store.User) (store.U
 	}
 	return scanUser(tx.QueryRowContext(ctx, `UPDATE users SET
 		email = ?, email_verified = ?, password_hash = ?, metadata = ?, disabled = ?,
-		created_at = ?, updated_at = ?, last_sign_in_at = ?, password_changed_at = ?
+		created_at = ?, updated_at = ?, last_sign_in_at = ?, password_changed_at = ?, credential_epoch = ?
 		WHERE id = ? RETURNING `+userColumns,
 		u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
-		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastSignInAt), nullMicros(u.PasswordChangedAt),
+		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastSignInAt), nullMicros(u.PasswordChangedAt), u.CredentialEpoch,
 		id))
 }
 
