@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/store"
 )
 
@@ -28,20 +29,31 @@ const maxCodeAttempts = 5
 
 // usable reports whether a one-time token of purpose can still be used on
 // u at now. A token dies with a later password change or a change of the
-// account's address, as OWASP's Forgot Password cheat sheet asks.
+// account's address, as OWASP's Forgot Password cheat sheet asks, and a
+// verification link once the address is verified. An undo link for an
+// email change is the exception: it must survive what whoever changed the
+// address does next (a new password, the change confirmed), so it works
+// while the account is at either of its two addresses.
 func (s *Service) usable(t store.OneTimeToken, u store.User, purposes ...store.TokenPurpose) bool {
 	now := s.now()
-	return slices.Contains(purposes, t.Purpose) &&
-		t.UsedAt.IsZero() &&
-		now.Before(t.ExpiresAt) &&
-		t.Attempts < maxCodeAttempts &&
-		!u.Disabled &&
-		u.Email == t.Email &&
-		!t.CreatedAt.Before(u.PasswordChangedAt)
+	if !slices.Contains(purposes, t.Purpose) || !t.UsedAt.IsZero() || !now.Before(t.ExpiresAt) ||
+		t.Attempts >= maxCodeAttempts || u.Disabled {
+		return false
+	}
+	switch t.Purpose {
+	case store.PurposeEmailRevert:
+		return u.Email == t.Email || u.Email == t.NewEmail
+	case store.PurposeVerify:
+		if u.EmailVerified {
+			return false
+		}
+	}
+	return u.Email == t.Email && !t.CreatedAt.Before(u.PasswordChangedAt)
 }
 
 // useToken spends a link token of one of purposes and applies change to
-// its account in the same transaction.
+// its account in the same transaction; the store kills the token's
+// unused siblings of the same purpose with it.
 func (s *Service) useToken(ctx context.Context, tok string, change func(*store.OneTimeToken, *store.User) error, purposes ...store.TokenPurpose) (store.OneTimeToken, store.User, error) {
 	if tok == "" {
 		return store.OneTimeToken{}, store.User{}, invalid("token", "is required")
@@ -62,30 +74,97 @@ func (s *Service) useToken(ctx context.Context, tok string, change func(*store.O
 	return t, u, err
 }
 
-// VerifyEmailLink spends a verification link: the address is verified and,
-// when signIn is set, a session starts (amr "otp": the link is a one-time
-// secret sent to the address). latch's own confirmation page passes
-// signIn false, since no application is there to receive the tokens.
-func (s *Service) VerifyEmailLink(ctx context.Context, tok string, c Client, signIn bool) (TokenResponse, error) {
+// peekToken checks a link token of purpose without spending it and
+// returns its account's address: a dead link is refused before the costly
+// hash, and the policy can compare a new password with the address.
+func (s *Service) peekToken(ctx context.Context, tok string, purpose store.TokenPurpose) (string, error) {
+	var email string
+	_, _, err := s.useToken(ctx, tok, func(_ *store.OneTimeToken, u *store.User) error {
+		email = u.Email
+		return errPeek
+	}, purpose)
+	if !errors.Is(err, errPeek) {
+		if err == nil {
+			err = ErrInvalidLink
+		}
+		return "", err
+	}
+	return email, nil
+}
+
+// newPasswordHash checks a password the holder of a link chooses against
+// the policy and hashes it.
+func (s *Service) newPasswordHash(ctx context.Context, tok, pw string, purpose store.TokenPurpose) (string, error) {
+	email, err := s.peekToken(ctx, tok, purpose)
+	if err != nil {
+		return "", err
+	}
+	if pw == "" {
+		return "", invalid("password", "is required")
+	}
+	pw = password.Normalize(pw)
+	if err := s.checkPolicy(ctx, pw, email); err != nil {
+		return "", err
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
+}
+
+// setPassword is what a link that sets the password does to its account:
+// the new hash, the address proven, and a new credential epoch, so that a
+// sign-in with the old password that is still in flight starts nothing.
+func (s *Service) setPassword(u *store.User, hash string, now time.Time) {
+	u.PasswordHash = hash
+	u.PasswordChangedAt = now
+	u.EmailVerified = true
+	u.UpdatedAt = now
+	u.CredentialEpoch++
+}
+
+// VerifyEmailLink spends a verification link. Following the link proves
+// the mailbox, not the password that whoever signed up chose: the
+// verifier sets the password (pw, under the signup policy; the owner
+// simply types theirs again), and every session not made by this step
+// ends, so that nobody who pre-registered the address keeps a way in.
+// With signIn a session starts (amr "pwd", auth_time now); latch's own
+// confirmation page passes signIn false, since no application is there
+// to receive the tokens.
+func (s *Service) VerifyEmailLink(ctx context.Context, tok, pw string, c Client, signIn bool) (TokenResponse, error) {
 	ctx = WithClient(ctx, c)
+	if tok == "" {
+		return TokenResponse{}, invalid("token", "is required")
+	}
+	hash, err := s.newPasswordHash(ctx, tok, pw, store.PurposeVerify)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	now := s.now().UTC()
 	_, u, err := s.useToken(ctx, tok, func(_ *store.OneTimeToken, u *store.User) error {
-		u.EmailVerified = true
-		u.UpdatedAt = s.now().UTC()
+		s.setPassword(u, hash, now)
 		return nil
 	}, store.PurposeVerify)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	s.record(ctx, "email.verify", u.ID, "", nil)
+	n, err := s.store.RevokeSessions(ctx, u.ID, "", now)
+	if err != nil {
+		return TokenResponse{}, fmt.Errorf("verify: revoke sessions: %w", err)
+	}
+	s.record(ctx, "email.verify", u.ID, "", map[string]any{"sessions_revoked": n})
 	if !signIn {
 		return TokenResponse{User: u}, nil
 	}
-	return s.linkSession(ctx, u, c)
+	return s.linkSession(ctx, u, c, []string{"pwd"}, now)
 }
 
 // linkSession opens a session for a user who proved control of the
-// address with an emailed link or code.
-func (s *Service) linkSession(ctx context.Context, u store.User, c Client) (TokenResponse, error) {
+// address with an emailed link or code (or set a password with one).
+// authTime is zero for a link alone: following a link proves no
+// credential.
+func (s *Service) linkSession(ctx context.Context, u store.User, c Client, amr []string, authTime time.Time) (TokenResponse, error) {
 	now := s.now().UTC()
 	u, err := s.store.UpdateUser(ctx, u.ID, func(x *store.User) error {
 		x.LastSignInAt = now
@@ -94,12 +173,7 @@ func (s *Service) linkSession(ctx context.Context, u store.User, c Client) (Toke
 	if err != nil {
 		return TokenResponse{}, fmt.Errorf("sign in: %w", err)
 	}
-	sess, rt := s.newSession(u, c, []string{"otp"})
-	if err := s.store.CreateSession(ctx, sess); err != nil {
-		return TokenResponse{}, fmt.Errorf("sign in: create session: %w", err)
-	}
-	s.record(ctx, "login.success", u.ID, sess.ID, map[string]any{"method": "otp"})
-	return s.issue(u, sess, rt)
+	return s.openSession(ctx, u, c, amr, authTime, "", ErrInvalidLink)
 }
 
 // ResendVerification sends a new verification link to the address if it
@@ -144,36 +218,13 @@ var errPeek = errors.New("peek")
 // control of the address, so the address becomes verified too.
 func (s *Service) ResetPassword(ctx context.Context, tok, pw string, c Client) error {
 	ctx = WithClient(ctx, c)
-	if pw == "" {
-		return invalid("password", "is required")
-	}
-	// Look first, so that a dead link is refused before the costly hash
-	// and the policy can compare the password with the address.
-	var email string
-	_, _, err := s.useToken(ctx, tok, func(_ *store.OneTimeToken, u *store.User) error {
-		email = u.Email
-		return errPeek
-	}, store.PurposeRecover)
-	if !errors.Is(err, errPeek) {
-		if err == nil {
-			err = ErrInvalidLink
-		}
-		return err
-	}
-	pw = password.Normalize(pw)
-	if err := s.checkPolicy(ctx, pw, email); err != nil {
-		return err
-	}
-	hash, err := s.hasher.Hash(ctx, pw)
+	hash, err := s.newPasswordHash(ctx, tok, pw, store.PurposeRecover)
 	if err != nil {
-		return fmt.Errorf("reset password: %w", err)
+		return err
 	}
 	now := s.now().UTC()
 	_, u, err := s.useToken(ctx, tok, func(_ *store.OneTimeToken, u *store.User) error {
-		u.PasswordHash = hash
-		u.PasswordChangedAt = now
-		u.EmailVerified = true
-		u.UpdatedAt = now
+		s.setPassword(u, hash, now)
 		return nil
 	}, store.PurposeRecover)
 	if err != nil {
@@ -186,10 +237,8 @@ func (s *Service) ResetPassword(ctx context.Context, tok, pw string, c Client) e
 	// The account's failures, and those from the address that proved
 	// control of the mailbox, are forgotten; a guesser's other addresses
 	// stay slowed down.
-	if s.throttler != nil {
-		if err := s.throttler.Succeed(ctx, u.Email, c.IP); err != nil {
-			return fmt.Errorf("reset password: %w", err)
-		}
+	if err := s.succeed(ctx, ratelimit.Attempt{Email: u.Email, IP: c.IP}); err != nil {
+		return fmt.Errorf("reset password: %w", err)
 	}
 	s.record(ctx, "password.reset", u.ID, "", map[string]any{"sessions_revoked": n})
 	s.notifyPasswordChanged(ctx, u, c.IP)
@@ -200,22 +249,25 @@ func (s *Service) ResetPassword(ctx context.Context, tok, pw string, c Client) e
 // change is done by then, so a failure to queue the notice is logged
 // rather than turned into an error the client would retry.
 func (s *Service) notifyPasswordChanged(ctx context.Context, u store.User, ip string) {
-	if err := s.enqueue(ctx, kindPasswordChanged, u.Email, u.ID, mailData{IP: ip}, 7*24*time.Hour); err != nil {
+	if err := s.enqueue(ctx, kindPasswordChanged, u.Email, u.ID, mailData{IP: ip}, noticeTTL); err != nil {
 		s.log.WarnContext(ctx, "cannot queue the password-changed notice", "user_id", u.ID, "err", err)
 	}
 }
 
 // ConfirmEmailChange spends an email-change link sent to the new address:
-// the account moves to it, verified. ErrEmailTaken if another account
-// took the address meanwhile.
+// the account moves to it, verified, and every session but the one that
+// asked for the change ends. ErrEmailTaken if another account took the
+// address meanwhile.
 func (s *Service) ConfirmEmailChange(ctx context.Context, tok string, c Client) (store.User, error) {
 	ctx = WithClient(ctx, c)
-	var old string
+	var old, keep string
+	now := s.now().UTC()
 	_, u, err := s.useToken(ctx, tok, func(t *store.OneTimeToken, u *store.User) error {
-		old = u.Email
+		old, keep = u.Email, t.SessionID
 		u.Email = t.NewEmail
 		u.EmailVerified = true
-		u.UpdatedAt = s.now().UTC()
+		u.UpdatedAt = now
+		u.CredentialEpoch++
 		return nil
 	}, store.PurposeEmailChange)
 	if errors.Is(err, store.ErrAlreadyExists) {
@@ -223,21 +275,58 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, tok string, c Client) 
 	} else if err != nil {
 		return store.User{}, err
 	}
-	s.record(ctx, "email.change", u.ID, "", map[string]any{"from": old, "to": u.Email})
+	n, err := s.store.RevokeSessions(ctx, u.ID, keep, now)
+	if err != nil {
+		return store.User{}, fmt.Errorf("confirm email change: revoke sessions: %w", err)
+	}
+	s.record(ctx, "email.change", u.ID, keep, map[string]any{"from": old, "to": u.Email, "sessions_revoked": n})
 	return u, nil
 }
 
+// RevertEmailChange spends the undo link of an email-change notice, sent
+// to the old address: the account keeps, or returns to, that address;
+// every session ends; the password is removed, since whoever changed the
+// address may know it; and a reset link goes to the old address. It does
+// not sign in.
+func (s *Service) RevertEmailChange(ctx context.Context, tok string, c Client) error {
+	ctx = WithClient(ctx, c)
+	now := s.now().UTC()
+	var from string
+	_, u, err := s.useToken(ctx, tok, func(t *store.OneTimeToken, u *store.User) error {
+		from = u.Email
+		u.Email = t.Email
+		u.EmailVerified = true
+		u.PasswordHash = ""
+		u.PasswordChangedAt = now // also kills every link sent before
+		u.UpdatedAt = now
+		u.CredentialEpoch++
+		return nil
+	}, store.PurposeEmailRevert)
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return ErrEmailTaken
+	} else if err != nil {
+		return err
+	}
+	n, err := s.store.RevokeSessions(ctx, u.ID, "", now)
+	if err != nil {
+		return fmt.Errorf("revert email change: revoke sessions: %w", err)
+	}
+	s.record(ctx, "email.revert", u.ID, "", map[string]any{"from": from, "to": u.Email, "sessions_revoked": n})
+	return s.enqueue(ctx, kindRecover, u.Email, u.ID, mailData{IP: c.IP}, s.opts.Mail.RecoverTTL)
+}
+
 // requestEmailChange sends a confirmation link to the new address and a
-// notice to the old one; nothing changes until the link is followed.
+// notice, with an undo link, to the old one; nothing changes until the
+// confirmation link is followed.
 func (s *Service) requestEmailChange(ctx context.Context, p Principal, newEmail string) error {
 	if err := s.quota(ctx, kindEmailChange, p.User.Email); err != nil {
 		return err
 	}
 	ip := clientFrom(ctx).IP
-	if err := s.enqueue(ctx, kindEmailChange, newEmail, p.User.ID, mailData{OldEmail: p.User.Email}, s.opts.Mail.EmailTTL); err != nil {
+	if err := s.enqueue(ctx, kindEmailChange, newEmail, p.User.ID, mailData{OldEmail: p.User.Email, SessionID: p.Session.ID}, s.opts.Mail.EmailTTL); err != nil {
 		return err
 	}
-	if err := s.enqueue(ctx, kindEmailChangeNotice, p.User.Email, p.User.ID, mailData{NewEmail: newEmail, IP: ip}, 7*24*time.Hour); err != nil {
+	if err := s.enqueue(ctx, kindEmailChangeNotice, p.User.Email, p.User.ID, mailData{NewEmail: newEmail, IP: ip}, noticeTTL); err != nil {
 		return err
 	}
 	s.record(ctx, "email.change.request", p.User.ID, p.Session.ID, map[string]any{"to": newEmail})
@@ -262,26 +351,65 @@ func (s *Service) RequestOTP(ctx context.Context, email string, c Client) error 
 	return s.enqueue(ctx, kindOTP, e, "", mailData{}, s.opts.Mail.OTPTTL)
 }
 
-// OTPLinkLogin signs in with the token of a sign-in link.
+// OTPLinkLogin signs in with the token of a sign-in link. Following a
+// link proves the mailbox but no credential: the session has no
+// auth_time.
 func (s *Service) OTPLinkLogin(ctx context.Context, tok string, c Client) (TokenResponse, error) {
 	ctx = WithClient(ctx, c)
 	if !s.opts.Mail.Passwordless {
 		return TokenResponse{}, ErrPasswordlessOff
 	}
+	now := s.now().UTC()
+	var claimed bool
 	_, u, err := s.useToken(ctx, tok, func(_ *store.OneTimeToken, u *store.User) error {
-		u.EmailVerified = true
+		claimed = s.proveMailbox(u, now)
 		return nil
 	}, store.PurposeOTP)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	return s.linkSession(ctx, u, c)
+	if err := s.endPreRegistered(ctx, u, claimed, now); err != nil {
+		return TokenResponse{}, err
+	}
+	return s.linkSession(ctx, u, c, []string{"otp"}, time.Time{})
+}
+
+// proveMailbox marks the address of u verified by an emailed code or
+// link. An address that was not verified until now may belong to an
+// account someone else registered with a password of their own: the
+// password goes, and the caller ends every session (endPreRegistered).
+func (s *Service) proveMailbox(u *store.User, now time.Time) (claimed bool) {
+	if u.EmailVerified {
+		return false
+	}
+	u.EmailVerified = true
+	u.UpdatedAt = now
+	if u.PasswordHash != "" {
+		u.PasswordHash = ""
+		u.PasswordChangedAt = now
+	}
+	u.CredentialEpoch++
+	return true
+}
+
+// endPreRegistered ends every session of an account whose address was
+// just proven for the first time by a code or link (see proveMailbox).
+func (s *Service) endPreRegistered(ctx context.Context, u store.User, claimed bool, now time.Time) error {
+	if !claimed {
+		return nil
+	}
+	n, err := s.store.RevokeSessions(ctx, u.ID, "", now)
+	if err != nil {
+		return fmt.Errorf("otp login: revoke sessions: %w", err)
+	}
+	s.record(ctx, "email.claim", u.ID, "", map[string]any{"sessions_revoked": n, "password_removed": true})
+	return nil
 }
 
 // OTPCodeLogin signs in with the address and its six-digit code. Guesses
-// pass the same throttle as passwords (per account, per address and per
-// pair), and each code dies after maxCodeAttempts wrong tries, so a
-// code's 10^6 values cannot be searched.
+// are reserved with the same throttle as passwords (per account, per
+// address and per pair), and each code dies after maxCodeAttempts wrong
+// tries, so a code's 10^6 values cannot be searched.
 func (s *Service) OTPCodeLogin(ctx context.Context, email, code string, c Client) (TokenResponse, error) {
 	ctx = WithClient(ctx, c)
 	if !s.opts.Mail.Passwordless {
@@ -297,54 +425,54 @@ func (s *Service) OTPCodeLogin(ctx context.Context, email, code string, c Client
 	if len(email) > maxEmailLen {
 		email = email[:maxEmailLen]
 	}
-	if err := s.checkThrottle(ctx, email, c.IP, "otp"); err != nil {
+	at := ratelimit.Attempt{Email: email, IP: c.IP}
+	if err := s.reserve(ctx, at, "otp"); err != nil {
 		return TokenResponse{}, fmt.Errorf("otp login: %w", err)
 	}
-	u, err := s.matchCode(ctx, email, code)
+	now := s.now().UTC()
+	u, claimed, err := s.matchCode(ctx, email, code, now)
 	if errors.Is(err, ErrInvalidLink) {
-		s.record(ctx, "login.failure", "", "", map[string]any{"email": email, "method": "otp"})
-		if s.throttler != nil {
-			if err := s.throttler.Fail(ctx, email, c.IP); err != nil {
-				return TokenResponse{}, fmt.Errorf("otp login: %w", err)
-			}
-		}
+		detail := s.auditEmail(email)
+		detail["method"] = "otp"
+		s.record(ctx, "login.failure", "", "", detail)
 		return TokenResponse{}, ErrInvalidLink
 	} else if err != nil {
 		return TokenResponse{}, fmt.Errorf("otp login: %w", err)
 	}
-	if s.throttler != nil {
-		if err := s.throttler.Succeed(ctx, email, c.IP); err != nil {
-			return TokenResponse{}, fmt.Errorf("otp login: %w", err)
-		}
+	if err := s.succeed(ctx, at); err != nil {
+		return TokenResponse{}, fmt.Errorf("otp login: %w", err)
 	}
-	return s.linkSession(ctx, u, c)
+	if err := s.endPreRegistered(ctx, u, claimed, now); err != nil {
+		return TokenResponse{}, err
+	}
+	return s.linkSession(ctx, u, c, []string{"otp"}, now)
 }
 
 // matchCode spends the live sign-in token of the account whose code is
 // code, or counts a wrong try against every live one, so that asking for
-// several codes does not buy more guesses.
-func (s *Service) matchCode(ctx context.Context, email, code string) (store.User, error) {
+// several codes does not buy more guesses. Every wrong guess does the
+// same work, one read and one write transaction, whether or not the
+// address has an account or a live code, so that the time taken tells
+// neither.
+func (s *Service) matchCode(ctx context.Context, email, code string, now time.Time) (u store.User, claimed bool, err error) {
 	if len(code) != 6 || !isDigits(code) {
-		return store.User{}, ErrInvalidLink
+		return store.User{}, false, ErrInvalidLink
 	}
-	u, err := s.store.GetUserByEmail(ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
-		// The same queries as for an account with no live code, so that
-		// the time taken does not tell whether the address has one.
-		if _, err := s.store.ListOneTimeTokens(ctx, noUser, store.PurposeOTP); err != nil {
-			return store.User{}, err
-		}
-		return store.User{}, ErrInvalidLink
-	} else if err != nil {
-		return store.User{}, err
+	owner := noUser
+	u, err = s.store.GetUserByEmail(ctx, email)
+	switch {
+	case err == nil:
+		owner = u.ID
+	case !errors.Is(err, store.ErrNotFound):
+		return store.User{}, false, err
 	}
-	toks, err := s.store.ListOneTimeTokens(ctx, u.ID, store.PurposeOTP)
+	toks, err := s.store.ListOneTimeTokens(ctx, owner, store.PurposeOTP)
 	if err != nil {
-		return store.User{}, err
+		return store.User{}, false, err
 	}
 	var live []string
 	for _, t := range toks {
-		if !s.usable(t, u, store.PurposeOTP) {
+		if owner == noUser || !s.usable(t, u, store.PurposeOTP) {
 			continue
 		}
 		live = append(live, t.ID)
@@ -355,14 +483,18 @@ func (s *Service) matchCode(ctx context.Context, email, code string) (store.User
 			if !s.usable(*t, *x, store.PurposeOTP) {
 				return ErrInvalidLink
 			}
-			t.UsedAt = s.now().UTC()
-			x.EmailVerified = true
+			t.UsedAt = now
+			claimed = s.proveMailbox(x, now)
 			return nil
 		})
 		if errors.Is(err, store.ErrNotFound) {
-			return store.User{}, ErrInvalidLink
+			return store.User{}, false, ErrInvalidLink
 		}
-		return u2, err
+		return u2, claimed, err
+	}
+	if len(live) == 0 {
+		// The write a wrong guess at a live code makes, on no token.
+		live = []string{noUser}
 	}
 	for _, id := range live {
 		_, err := s.store.UpdateOneTimeToken(ctx, id, func(t *store.OneTimeToken) error {
@@ -370,10 +502,10 @@ func (s *Service) matchCode(ctx context.Context, email, code string) (store.User
 			return nil
 		})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return store.User{}, err
+			return store.User{}, false, err
 		}
 	}
-	return store.User{}, ErrInvalidLink
+	return store.User{}, false, ErrInvalidLink
 }
 
 func isDigits(s string) bool {

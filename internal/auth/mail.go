@@ -55,7 +55,6 @@ type MailOptions struct {
 	RecoverTTL   time.Duration // password reset link (default 1h)
 	EmailTTL     time.Duration // email change link (default 24h)
 	OTPTTL       time.Duration // sign-in link and code (default 10m)
-	ReauthWindow time.Duration // a sign-in this recent may change the email without the password (default 5m)
 	Passwordless bool          // POST /v1/otp and grant_type=otp are on
 	// PerAddressLimit is how many messages of one kind one email address
 	// may be sent per PerAddressWindow (default 5 per hour).
@@ -73,7 +72,6 @@ func (o *MailOptions) defaults() {
 	def(&o.RecoverTTL, time.Hour)
 	def(&o.EmailTTL, 24*time.Hour)
 	def(&o.OTPTTL, 10*time.Minute)
-	def(&o.ReauthWindow, 5*time.Minute)
 	def(&o.PerAddressWindow, time.Hour)
 	if o.PerAddressLimit <= 0 {
 		o.PerAddressLimit = 5
@@ -105,12 +103,19 @@ type mailData struct {
 	OldEmail string `json:"old_email,omitempty"` // email change: the address being left
 	NewEmail string `json:"new_email,omitempty"`
 	IP       string `json:"ip,omitempty"`
+	// SessionID is the session that asked for an email change: the
+	// change ends every other session.
+	SessionID string `json:"session_id,omitempty"`
 }
+
+// noticeTTL is how long a notice may wait for delivery, and how long the
+// undo link of an email-change notice works.
+const noticeTTL = 7 * 24 * time.Hour
 
 // enqueue stores a message for the sender and wakes it. ttl bounds how
 // long delivery may be retried: a link is useless after its token expired.
 func (s *Service) enqueue(ctx context.Context, kind, to, userID string, d mailData, ttl time.Duration) error {
-	if d.Nonce == "" && (kind == kindVerify || kind == kindRecover || kind == kindEmailChange || kind == kindOTP || kind == kindSignupExisting) {
+	if d.Nonce == "" && (kind == kindVerify || kind == kindRecover || kind == kindEmailChange || kind == kindOTP || kind == kindSignupExisting || kind == kindEmailChangeNotice) {
 		var b [16]byte
 		rand.Read(b[:])
 		d.Nonce = base64.RawURLEncoding.EncodeToString(b[:])
@@ -371,7 +376,23 @@ func (s *Service) build(ctx context.Context, m store.OutboxMessage) (mail.Messag
 	case kindPasswordChanged:
 		return render(kindPasswordChanged, mail.Data{Time: m.CreatedAt, IP: d.IP})
 	case kindEmailChangeNotice:
-		return render(kindEmailChangeNotice, mail.Data{NewEmail: d.NewEmail, Time: m.CreatedAt, IP: d.IP})
+		// Sent even if the change was confirmed before the notice left:
+		// the undo link matters most then. The token names the old
+		// address (the recipient) and the new one.
+		u, err := s.mailUser(ctx, m)
+		if err != nil {
+			return mail.Message{}, err
+		}
+		if u.Email != m.To && u.Email != d.NewEmail {
+			return mail.Message{}, errDropMail // the account moved on since
+		}
+		old := u
+		old.Email = m.To
+		tok, err := s.mint(ctx, old, store.PurposeEmailRevert, d, m, noticeTTL, d.NewEmail)
+		if err != nil {
+			return mail.Message{}, err
+		}
+		return render(kindEmailChangeNotice, mail.Data{NewEmail: d.NewEmail, Time: m.CreatedAt, IP: d.IP, Link: s.link("email-revert", tok)})
 	default:
 		return mail.Message{}, fmt.Errorf("%w: unknown kind %q", errDropMail, m.Kind)
 	}
@@ -396,7 +417,7 @@ func (s *Service) mailUser(ctx context.Context, m store.OutboxMessage) (store.Us
 	if u.Disabled {
 		return store.User{}, errDropMail
 	}
-	if m.Kind != kindEmailChange && u.Email != m.To {
+	if m.Kind != kindEmailChange && m.Kind != kindEmailChangeNotice && u.Email != m.To {
 		return store.User{}, errDropMail
 	}
 	return u, nil
@@ -419,6 +440,7 @@ func (s *Service) mint(ctx context.Context, u store.User, purpose store.TokenPur
 		Hash:      hashToken(tok),
 		CreatedAt: m.CreatedAt,
 		ExpiresAt: m.CreatedAt.Add(ttl),
+		SessionID: d.SessionID,
 	}
 	if purpose == store.PurposeOTP {
 		t.CodeHash = s.codeHash(t.ID, s.otpCode(d.Nonce))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/store"
 	"github.com/latchauth/latch/internal/token"
 )
@@ -40,12 +41,13 @@ type MACer interface {
 	MAC(purpose string, data []byte) []byte
 }
 
-// Throttler limits password attempts. Check reports how long the caller
-// must wait (0: go ahead); Fail and Succeed record the outcome.
+// Throttler limits credential attempts; *ratelimit.Throttler implements
+// it. Reserve counts an attempt before the credential is checked, or says
+// how long to wait (and counts nothing); Succeed gives a reservation back
+// when the credential was right.
 type Throttler interface {
-	Check(ctx context.Context, email, ip string) (time.Duration, error)
-	Fail(ctx context.Context, email, ip string) error
-	Succeed(ctx context.Context, email, ip string) error
+	Reserve(ctx context.Context, a ratelimit.Attempt) (time.Duration, error)
+	Succeed(ctx context.Context, a ratelimit.Attempt) error
 }
 
 // Auditor records security events; *audit.Recorder implements it.
@@ -150,6 +152,9 @@ type TokenResponse struct {
 	RefreshToken string
 	User         store.User
 	Claims       token.Claims
+	// DeviceToken is issued with every complete sign-in (not with a
+	// refresh); see device.go.
+	DeviceToken string
 }
 
 // Principal is an authenticated caller of latch's own endpoints.
@@ -198,22 +203,38 @@ func wellFormedRefresh(t string) bool {
 	return err == nil
 }
 
-func (s *Service) newSession(u store.User, c Client, amr []string) (store.Session, string) {
+// newSession is a session of u, made under u's credential epoch (so that
+// the store refuses it if a credential change has overtaken the check
+// that led here). authTime is when the person proved a credential for
+// it: now for a password or a code, zero for an email link.
+func (s *Service) newSession(u store.User, c Client, amr []string, authTime time.Time) (store.Session, string) {
 	now := s.now().UTC()
 	rt := newRefreshToken()
 	return store.Session{
-		ID:           uuid.Must(uuid.NewV7()).String(),
-		UserID:       u.ID,
-		CreatedAt:    now,
-		LastActiveAt: now,
-		ExpiresAt:    now.Add(s.opts.SessionMaxAge),
-		UserAgent:    truncate(c.UserAgent, 512),
-		IP:           c.IP,
-		AMR:          amr,
-		AAL:          "aal1",
-		RefreshHash:  hashToken(rt),
-		RotatedAt:    now,
+		ID:              uuid.Must(uuid.NewV7()).String(),
+		UserID:          u.ID,
+		CreatedAt:       now,
+		LastActiveAt:    now,
+		ExpiresAt:       now.Add(s.opts.SessionMaxAge),
+		UserAgent:       truncate(strings.ReplaceAll(strings.ToValidUTF8(c.UserAgent, "\uFFFD"), "\x00", ""), 512),
+		IP:              c.IP,
+		AMR:             amr,
+		AAL:             "aal1",
+		AuthTime:        authTime,
+		CredentialEpoch: u.CredentialEpoch,
+		RefreshHash:     hashToken(rt),
+		RotatedAt:       now,
 	}, rt
+}
+
+// recentAuth is how recent a credential proof must be for a change that
+// needs one and is not given the current password ("a recent sign-in").
+const recentAuth = 5 * time.Minute
+
+// recent reports whether the session proved a credential within
+// recentAuth.
+func (s *Service) recent(sess store.Session) bool {
+	return !sess.AuthTime.IsZero() && s.now().Sub(sess.AuthTime) <= recentAuth
 }
 
 // sessionLive reports whether a session can still be used at now.
@@ -230,6 +251,7 @@ func (s *Service) issue(u store.User, sess store.Session, refresh string) (Token
 		SessionID:     sess.ID,
 		AMR:           sess.AMR,
 		AAL:           sess.AAL,
+		AuthTime:      sess.AuthTime,
 		Email:         u.Email,
 		EmailVerified: u.EmailVerified,
 	})

@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/store"
 )
 
@@ -96,7 +98,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 	// one transaction, so that a failure leaves no account behind for the
 	// client's retry to find taken.
 	u.LastSignInAt = now
-	sess, rt := s.newSession(u, in.Client, []string{"pwd"})
+	sess, rt := s.newSession(u, in.Client, []string{"pwd"}, now)
 	err = s.store.CreateUserWithSession(ctx, u, sess)
 	switch {
 	case errors.Is(err, store.ErrAlreadyExists):
@@ -106,13 +108,19 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 	}
 	s.record(ctx, "signup", u.ID, "", nil)
 	tr, err := s.issue(u, sess, rt)
-	return SignupResult{Tokens: tr}, err
+	if err != nil {
+		return SignupResult{}, err
+	}
+	tr.DeviceToken = s.newDeviceToken(u.ID, "")
+	return SignupResult{Tokens: tr}, nil
 }
 
 // PasswordLogin signs a user in with email and password. Unknown email,
 // wrong password and disabled account give the same error after the same
-// work, and every attempt passes the throttler first.
-func (s *Service) PasswordLogin(ctx context.Context, email, pw string, c Client) (TokenResponse, error) {
+// work, and every attempt is reserved with the throttler first. A valid
+// device token of the account's (device.go) replaces the account-wide
+// counter with the device's own.
+func (s *Service) PasswordLogin(ctx context.Context, email, pw, deviceToken string, c Client) (TokenResponse, error) {
 	ctx = WithClient(ctx, c)
 	if email == "" {
 		return TokenResponse{}, invalid("email", "is required")
@@ -125,7 +133,18 @@ func (s *Service) PasswordLogin(ctx context.Context, email, pw string, c Client)
 		// Cannot be an account; cap what reaches the throttle keys.
 		email = email[:maxEmailLen]
 	}
-	if err := s.checkThrottle(ctx, email, c.IP, "pwd"); err != nil {
+	at := ratelimit.Attempt{Email: email, IP: c.IP}
+	if deviceToken != "" {
+		// Only a token bound to this address's account counts, so the
+		// account is looked up first; a token is never a reason to
+		// answer differently, only to meet another counter.
+		if u, err := s.store.GetUserByEmail(ctx, email); err == nil {
+			at.Device = s.deviceOf(deviceToken, u.ID)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return TokenResponse{}, fmt.Errorf("login: %w", err)
+		}
+	}
+	if err := s.reserve(ctx, at, "pwd"); err != nil {
 		return TokenResponse{}, fmt.Errorf("login: %w", err)
 	}
 	u, ok, rehash, err := s.checkPassword(ctx, email, pw)
@@ -133,41 +152,56 @@ func (s *Service) PasswordLogin(ctx context.Context, email, pw string, c Client)
 		return TokenResponse{}, fmt.Errorf("login: %w", err)
 	}
 	if !ok {
-		s.record(ctx, "login.failure", "", "", map[string]any{"email": email})
-		if s.throttler != nil {
-			if err := s.throttler.Fail(ctx, email, c.IP); err != nil {
-				return TokenResponse{}, fmt.Errorf("login: %w", err)
-			}
-		}
+		s.record(ctx, "login.failure", "", "", s.auditEmail(email))
 		return TokenResponse{}, ErrInvalidCredentials
 	}
-	if s.throttler != nil {
-		if err := s.throttler.Succeed(ctx, email, c.IP); err != nil {
-			return TokenResponse{}, fmt.Errorf("login: %w", err)
-		}
+	if err := s.succeed(ctx, at); err != nil {
+		return TokenResponse{}, fmt.Errorf("login: %w", err)
 	}
 	if s.opts.RequireVerification && !u.EmailVerified {
 		return TokenResponse{}, ErrEmailNotVerified
 	}
-	return s.startSession(ctx, u, pw, rehash, c)
+	return s.startSession(ctx, u, pw, rehash, c, at.Device)
 }
 
-// checkThrottle asks the throttler whether a sign-in attempt on email from
-// ip may go ahead; a ThrottledError (audited) if it must wait. method is
-// the credential tried, "pwd" or "otp".
-func (s *Service) checkThrottle(ctx context.Context, email, ip, method string) error {
+// auditEmail is how a failed sign-in names the account in the audit
+// trail: the normalised address when it is one, else a keyed hash, so
+// that a password typed into the email field never reaches the trail
+// while repeated attempts with the same text can still be grouped.
+func (s *Service) auditEmail(email string) map[string]any {
+	if e, err := ParseEmail(email); err == nil {
+		return map[string]any{"email": e}
+	}
+	return map[string]any{"email_hash": hex.EncodeToString(s.mac.MAC("audit email", []byte(email))[:12])}
+}
+
+// reserve reserves one attempt of a credential with the throttler; a
+// ThrottledError (audited) if the attempt must wait. method is the
+// credential tried: "pwd" or "otp".
+func (s *Service) reserve(ctx context.Context, at ratelimit.Attempt, method string) error {
 	if s.throttler == nil {
 		return nil
 	}
-	wait, err := s.throttler.Check(ctx, email, ip)
+	wait, err := s.throttler.Reserve(ctx, at)
 	if err != nil {
 		return err
 	}
 	if wait > 0 {
-		s.record(ctx, "login.throttled", "", "", map[string]any{"email": email, "method": method, "retry_after_s": int64(wait.Round(time.Second) / time.Second)})
+		detail := s.auditEmail(at.Email)
+		detail["method"], detail["retry_after_s"] = method, int64(wait.Round(time.Second)/time.Second)
+		s.record(ctx, "login.throttled", "", "", detail)
 		return &ThrottledError{RetryAfter: wait}
 	}
 	return nil
+}
+
+// succeed gives back the reservation of an attempt whose credential was
+// right.
+func (s *Service) succeed(ctx context.Context, at ratelimit.Attempt) error {
+	if s.throttler == nil {
+		return nil
+	}
+	return s.throttler.Succeed(ctx, at)
 }
 
 // checkPassword finds the user and checks the password, running a dummy
@@ -196,9 +230,12 @@ func (s *Service) checkPassword(ctx context.Context, email, pw string) (u store.
 	return u, true, rehash, nil
 }
 
-// startSession records the sign-in, upgrades an outdated password hash
-// and opens a session.
-func (s *Service) startSession(ctx context.Context, u store.User, pw string, rehash bool, c Client) (TokenResponse, error) {
+// startSession records a password sign-in, upgrades an outdated password
+// hash and opens a session. The session is made under the credential
+// epoch of the user as read for the password check: if a password change
+// or reset overtook the check, the store refuses the session and the
+// sign-in fails as a wrong password would.
+func (s *Service) startSession(ctx context.Context, u store.User, pw string, rehash bool, c Client, device string) (TokenResponse, error) {
 	var newHash string
 	var err error
 	if rehash {
@@ -207,11 +244,14 @@ func (s *Service) startSession(ctx context.Context, u store.User, pw string, reh
 		}
 	}
 	now := s.now().UTC()
-	old := u.PasswordHash
+	checked := u
 	u, err = s.store.UpdateUser(ctx, u.ID, func(x *store.User) error {
+		if x.CredentialEpoch != checked.CredentialEpoch {
+			return ErrInvalidCredentials
+		}
 		x.LastSignInAt = now
 		// Upgrade only if nobody changed the password meanwhile.
-		if newHash != "" && x.PasswordHash == old {
+		if newHash != "" && x.PasswordHash == checked.PasswordHash {
 			x.PasswordHash = newHash
 		}
 		return nil
@@ -222,12 +262,34 @@ func (s *Service) startSession(ctx context.Context, u store.User, pw string, reh
 	if newHash != "" {
 		s.record(ctx, "password.rehash", u.ID, "", nil)
 	}
-	sess, rt := s.newSession(u, c, []string{"pwd"})
-	if err := s.store.CreateSession(ctx, sess); err != nil {
-		return TokenResponse{}, fmt.Errorf("login: create session: %w", err)
+	return s.openSession(ctx, u, c, []string{"pwd"}, now, device, ErrInvalidCredentials)
+}
+
+// openSession starts a session for u, who has just been identified, and
+// issues its tokens and a device token: the one place a sign-in ends.
+// stale is the error to answer when a credential change overtook the
+// identification (the store refuses the session).
+func (s *Service) openSession(ctx context.Context, u store.User, c Client, amr []string, authTime time.Time, device string, stale error) (TokenResponse, error) {
+	sess, rt := s.newSession(u, c, amr, authTime)
+	err := s.store.CreateSession(ctx, sess)
+	switch {
+	case errors.Is(err, store.ErrStale):
+		s.record(ctx, "login.stale", u.ID, "", map[string]any{"method": amr[0]})
+		return TokenResponse{}, stale
+	case err != nil:
+		return TokenResponse{}, fmt.Errorf("sign in: create session: %w", err)
 	}
-	s.record(ctx, "login.success", u.ID, sess.ID, nil)
-	return s.issue(u, sess, rt)
+	detail := map[string]any(nil)
+	if amr[0] != "pwd" {
+		detail = map[string]any{"method": amr[0]}
+	}
+	s.record(ctx, "login.success", u.ID, sess.ID, detail)
+	tr, err := s.issue(u, sess, rt)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	tr.DeviceToken = s.newDeviceToken(u.ID, device)
+	return tr, nil
 }
 
 // errNoWrite aborts an UpdateSession whose decision needs no write.

@@ -11,7 +11,7 @@ import (
 
 // Store is the part of store.Store the throttler uses.
 type Store interface {
-	GetThrottles(ctx context.Context, keys []string) ([]store.Throttle, error)
+	UpdateThrottles(ctx context.Context, keys []string, fn func([]store.Throttle) error) ([]store.Throttle, error)
 	UpdateThrottle(ctx context.Context, key string, fn func(*store.Throttle) error) (store.Throttle, error)
 	DeleteThrottles(ctx context.Context, keys []string) error
 }
@@ -43,6 +43,9 @@ type Policy struct {
 	Account Rule // per email, whether or not the account exists
 	Address Rule // per client address, across accounts
 	Pair    Rule // per email and address together
+	// Device is per device token: a client that completed a sign-in
+	// before meets this instead of the account-wide rule.
+	Device Rule
 }
 
 // DefaultPolicy slows guessing down without ever locking an owner out for
@@ -55,12 +58,16 @@ type Policy struct {
 //     day, well under NIST SP 800-63B §5.2.2's 100 consecutive failures;
 //   - an address spraying many accounts last (Address: 30 free, then 1 s
 //     doubling to 15 min, forgotten after an hour), since many users can
-//     share one address behind NAT.
+//     share one address behind NAT;
+//   - a device that signed in before has its own count instead of the
+//     account's (Device: 5 free, then 1 s doubling to 1 h), so failures
+//     from elsewhere never keep its owner out.
 func DefaultPolicy() Policy {
 	return Policy{
 		Account: Rule{Free: 10, Base: time.Second, Max: time.Hour, Window: 24 * time.Hour},
 		Address: Rule{Free: 30, Base: time.Second, Max: 15 * time.Minute, Window: time.Hour},
 		Pair:    Rule{Free: 5, Base: time.Second, Max: time.Hour, Window: 24 * time.Hour},
+		Device:  Rule{Free: 5, Base: time.Second, Max: time.Hour, Window: 24 * time.Hour},
 	}
 }
 
@@ -79,74 +86,119 @@ func New(s Store, p Policy, now func() time.Time) *Throttler {
 	return &Throttler{store: s, policy: p, now: now}
 }
 
+// Attempt is one try of a credential: on the account Email (normalised,
+// whether or not it exists), from the client address IP ("" when the
+// caller has none), and from Device, the id in a valid device token that
+// the client presented for this account ("" for none).
+type Attempt struct {
+	Email, IP, Device string
+}
+
 type keyRule struct {
 	key  string
 	rule Rule
+	// shared: the counter spans other accounts (the address's), so a
+	// success gives back only its own reservation.
+	shared bool
 }
 
-func (t *Throttler) keys(email, ip string) []keyRule {
-	ks := []keyRule{{accountKey(email), t.policy.Account}}
-	if ip != "" {
-		ks = append(ks, keyRule{"ip:" + ip, t.policy.Address}, keyRule{pairKey(email, ip), t.policy.Pair})
+// keys are the counters an attempt meets: the account's, or the device's
+// for a client that proved itself before (it skips the account-wide
+// delay, OWASP's device-cookie scheme); and the address's and the pair's.
+func (t *Throttler) keys(a Attempt) []keyRule {
+	var ks []keyRule
+	if a.Device != "" {
+		ks = append(ks, keyRule{deviceKey(a.Device), t.policy.Device, false})
+	} else {
+		ks = append(ks, keyRule{accountKey(a.Email), t.policy.Account, false})
+	}
+	if a.IP != "" {
+		ks = append(ks, keyRule{addressKey(a.IP), t.policy.Address, true}, keyRule{pairKey(a.Email, a.IP), t.policy.Pair, false})
 	}
 	return ks
 }
 
-// Check returns how long the caller must wait before an attempt on email
-// from ip; 0 means go ahead.
-func (t *Throttler) Check(ctx context.Context, email, ip string) (time.Duration, error) {
-	ks := t.keys(email, ip)
-	names := make([]string, len(ks))
+func names(ks []keyRule) []string {
+	out := make([]string, len(ks))
 	for i, k := range ks {
-		names[i] = k.key
+		out[i] = k.key
 	}
-	rows, err := t.store.GetThrottles(ctx, names)
-	if err != nil {
-		return 0, fmt.Errorf("throttle check: %w", err)
-	}
-	now := t.now()
-	var wait time.Duration
-	for _, r := range rows {
-		wait = max(wait, r.BlockedUntil.Sub(now))
-	}
-	return wait, nil
+	return out
 }
 
-// Fail records a failed attempt. Callers only reach it after Check said
-// go ahead, so attempts made during a delay never extend it.
-func (t *Throttler) Fail(ctx context.Context, email, ip string) error {
+// Reserve asks to try a credential. If any of the attempt's counters is
+// in a delay it returns how long to wait and counts nothing, so attempts
+// made during a delay never extend it. Otherwise it counts the attempt as
+// a failure on every counter before the caller checks anything, in one
+// transaction over all of them: a burst of concurrent attempts gets no
+// more checks than the same attempts made one after another, on any
+// number of instances. The caller calls Succeed when the credential was
+// right.
+func (t *Throttler) Reserve(ctx context.Context, a Attempt) (time.Duration, error) {
+	ks := t.keys(a)
 	now := t.now().UTC()
-	for _, k := range t.keys(email, ip) {
-		_, err := t.store.UpdateThrottle(ctx, k.key, func(th *store.Throttle) error {
-			if !th.LastFailureAt.IsZero() && now.Sub(th.LastFailureAt) > k.rule.Window {
+	var wait time.Duration
+	_, err := t.store.UpdateThrottles(ctx, names(ks), func(rows []store.Throttle) error {
+		wait = 0
+		for _, r := range rows {
+			wait = max(wait, r.BlockedUntil.Sub(now))
+		}
+		if wait > 0 {
+			return errBlocked
+		}
+		for i := range rows {
+			th, rule := &rows[i], ks[i].rule
+			if !th.LastFailureAt.IsZero() && now.Sub(th.LastFailureAt) > rule.Window {
 				th.Failures = 0
 			}
 			th.Failures++
 			th.LastFailureAt = now
-			if d := k.rule.delay(th.Failures); d > 0 {
+			if d := rule.delay(th.Failures); d > 0 {
 				th.BlockedUntil = now.Add(d)
 			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("throttle fail: %w", err)
 		}
+		return nil
+	})
+	if errors.Is(err, errBlocked) {
+		return wait, nil
 	}
-	return nil
+	if err != nil {
+		return 0, fmt.Errorf("throttle reserve: %w", err)
+	}
+	return 0, nil
 }
 
+var errBlocked = errors.New("blocked")
+
 func accountKey(email string) string  { return "acct:" + email }
+func addressKey(ip string) string     { return "ip:" + ip }
+func deviceKey(id string) string      { return "dev:" + id }
 func pairKey(email, ip string) string { return "pair:" + email + "|" + ip }
 
-// Succeed forgets the account's failures and those of the account from
-// this address. The address's own failures stay: one right password must
-// not reset a guesser's count across other accounts.
-func (t *Throttler) Succeed(ctx context.Context, email, ip string) error {
-	keys := []string{accountKey(email)}
-	if ip != "" {
-		keys = append(keys, pairKey(email, ip))
-	}
-	if err := t.store.DeleteThrottles(ctx, keys); err != nil {
+// Succeed settles a reserved attempt whose credential was right: the
+// counters of the account (or the device) and of the pair are forgotten,
+// and the address gets its reservation back, but not its other failures:
+// one right password must not reset a guesser's count across other
+// accounts. A device's success leaves the account's count alone: the
+// owner signing in from a known device says nothing about the guesses
+// made elsewhere.
+func (t *Throttler) Succeed(ctx context.Context, a Attempt) error {
+	ks := t.keys(a)
+	_, err := t.store.UpdateThrottles(ctx, names(ks), func(rows []store.Throttle) error {
+		for i := range rows {
+			th, rule := &rows[i], ks[i].rule
+			if !ks[i].shared || th.Failures <= 1 {
+				*th = store.Throttle{Key: th.Key}
+				continue
+			}
+			th.Failures--
+			if rule.delay(th.Failures) == 0 {
+				th.BlockedUntil = time.Time{}
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("throttle succeed: %w", err)
 	}
 	return nil
@@ -155,7 +207,10 @@ func (t *Throttler) Succeed(ctx context.Context, email, ip string) error {
 // Unlock clears an account's failures (`latch user unlock`). Per-address
 // rows of the account expire on their own within their window.
 func (t *Throttler) Unlock(ctx context.Context, email string) error {
-	return t.Succeed(ctx, email, "")
+	if err := t.store.DeleteThrottles(ctx, []string{accountKey(email)}); err != nil {
+		return fmt.Errorf("throttle unlock: %w", err)
+	}
+	return nil
 }
 
 // Take counts one event for key and reports how long the caller must wait

@@ -50,11 +50,12 @@ func TestRuleDelay(t *testing.T) {
 	}
 }
 
-// attempt is what a login does: check, then record the outcome.
+// attempt is what a login does: reserve, then settle a success.
 func attempt(t *testing.T, th *Throttler, email, ip string, ok bool) time.Duration {
 	t.Helper()
 	ctx := context.Background()
-	wait, err := th.Check(ctx, email, ip)
+	a := Attempt{Email: email, IP: ip}
+	wait, err := th.Reserve(ctx, a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,12 +63,9 @@ func attempt(t *testing.T, th *Throttler, email, ip string, ok bool) time.Durati
 		return wait
 	}
 	if ok {
-		err = th.Succeed(ctx, email, ip)
-	} else {
-		err = th.Fail(ctx, email, ip)
-	}
-	if err != nil {
-		t.Fatal(err)
+		if err := th.Succeed(ctx, a); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return 0
 }

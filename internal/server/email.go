@@ -12,7 +12,8 @@ import (
 
 func (s *Server) handleVerify() http.Handler {
 	type request struct {
-		Token string `json:"token"`
+		Token    string `json:"token"`
+		Password string `json:"password"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -20,7 +21,7 @@ func (s *Server) handleVerify() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		t, err := s.auth.VerifyEmailLink(r.Context(), req.Token, s.client(r), true)
+		t, err := s.auth.VerifyEmailLink(r.Context(), req.Token, req.Password, s.client(r), true)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -103,5 +104,27 @@ func (s *Server) handleEmailConfirm() http.Handler {
 			return
 		}
 		encode(w, http.StatusOK, newUserJSON(u))
+	})
+}
+
+// handleEmailRevert spends the undo link of an email-change notice: 204,
+// and the account is back at the old address with no password and no
+// session; a reset link is on its way there.
+func (s *Server) handleEmailRevert() http.Handler {
+	type request struct {
+		Token string `json:"token"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req request
+		if err := s.decode(r, &req, jsonOrForm); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.auth.RevertEmailChange(r.Context(), req.Token, s.client(r)); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
 	})
 }

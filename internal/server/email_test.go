@@ -112,7 +112,7 @@ func TestVerifyFlow(t *testing.T) {
 
 		m := h.mailTo(addr, "confirm")
 		tok := linkToken(t, m, h.cfg.PublicURL, "verify")
-		r = h.do("POST", "/v1/verify", "", map[string]any{"token": tok})
+		r = h.do("POST", "/v1/verify", "", map[string]any{"token": tok, "password": goodPassword})
 		want(t, r, http.StatusOK, "")
 		tk := r.tokens(t)
 		if v, _ := r.json(t)["user"].(map[string]any)["email_verified"].(bool); !v {
@@ -124,7 +124,7 @@ func TestVerifyFlow(t *testing.T) {
 		}
 		want(t, h.do("GET", "/v1/user", tk.access, nil), http.StatusOK, "")
 		// Replay.
-		want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": tok}), http.StatusBadRequest, "invalid_grant")
+		want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": tok, "password": goodPassword}), http.StatusBadRequest, "invalid_grant")
 		want(t, h.login(addr, goodPassword), http.StatusOK, "")
 		// Wrong and malformed tokens.
 		want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": strings.Repeat("A", 43)}), http.StatusBadRequest, "invalid_grant")
@@ -152,7 +152,7 @@ func TestVerifyExpiryAndResend(t *testing.T) {
 		if h.messagesTo("nobody@example.com") != 0 {
 			t.Fatal("a message went to an address without an account")
 		}
-		want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": tok}), http.StatusOK, "")
+		want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": tok, "password": goodPassword}), http.StatusOK, "")
 		// Verified: a further resend sends nothing.
 		want(t, h.do("POST", "/v1/verify/resend", "", map[string]any{"email": addr}), http.StatusAccepted, "")
 		if n := h.sendMail(); n != 0 {
@@ -336,9 +336,11 @@ func TestEmailChange(t *testing.T) {
 		want(t, h.login(oldAddr, goodPassword), http.StatusBadRequest, "invalid_grant")
 
 		// A taken address: same answer, and the new address hears that
-		// nothing was changed instead of getting a link.
+		// nothing was changed instead of getting a link. A sign-in just
+		// now is no proof for a user who has a password: it is asked for.
 		s2 := h.login(newAddr, goodPassword).tokens(t)
-		r = h.do("PATCH", "/v1/user", s2.access, map[string]any{"email": "other@example.com"}) // signed in just now
+		want(t, h.do("PATCH", "/v1/user", s2.access, map[string]any{"email": "other@example.com"}), http.StatusBadRequest, "invalid_request")
+		r = h.do("PATCH", "/v1/user", s2.access, map[string]any{"email": "other@example.com", "current_password": goodPassword})
 		want(t, r, http.StatusAccepted, "")
 		m := h.mailTo("other@example.com", "")
 		if m.Link(h.cfg.PublicURL+"/email-change?token=") != "" {
@@ -353,7 +355,7 @@ func TestEmailChangeLinkDiesWithPasswordChange(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
 		s := h.signup("a@example.com")
-		want(t, h.do("PATCH", "/v1/user", s.access, map[string]any{"email": "b@example.com"}), http.StatusAccepted, "")
+		want(t, h.do("PATCH", "/v1/user", s.access, map[string]any{"email": "b@example.com", "current_password": goodPassword}), http.StatusAccepted, "")
 		tok := linkToken(t, h.mailTo("b@example.com", "confirm"), h.cfg.PublicURL, "email-change")
 		h.clock.Advance(time.Second)
 		want(t, h.do("PATCH", "/v1/user", s.access, map[string]any{"password": "changed passphrase here", "current_password": goodPassword}), http.StatusOK, "")
@@ -520,12 +522,15 @@ func TestLinkPages(t *testing.T) {
 			}
 		}
 		want(t, h.login(addr, goodPassword), http.StatusForbidden, "email_not_verified")
-		r := h.do("POST", "/verify", "", url.Values{"token": {tok}})
+		if r := h.do("POST", "/verify", "", url.Values{"token": {tok}}); r.status != 400 || !strings.Contains(string(r.body), "Enter a password") {
+			t.Fatalf("POST /verify without a password: %d %s", r.status, r.body)
+		}
+		r := h.do("POST", "/verify", "", url.Values{"token": {tok}, "password": {goodPassword}})
 		if r.status != 200 || !strings.Contains(string(r.body), "Address verified") {
 			t.Fatalf("POST /verify: %d %s", r.status, r.body)
 		}
 		want(t, h.login(addr, goodPassword), http.StatusOK, "")
-		if r := h.do("POST", "/verify", "", url.Values{"token": {tok}}); r.status != 400 || !strings.Contains(string(r.body), "no longer works") {
+		if r := h.do("POST", "/verify", "", url.Values{"token": {tok}, "password": {goodPassword}}); r.status != 400 || !strings.Contains(string(r.body), "no longer works") {
 			t.Fatalf("replayed POST /verify: %d %s", r.status, r.body)
 		}
 		if r := h.do("GET", "/verify", "", nil); r.status != 400 {

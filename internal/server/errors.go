@@ -32,7 +32,14 @@ const (
 	codeRateLimited          = "rate_limited"
 	codeUnavailable          = "unavailable"
 	codeInternal             = "internal_error"
+	// codeInsufficientAuth is RFC 9470's: the change needs a recent
+	// sign-in.
+	codeInsufficientAuth = "insufficient_user_authentication"
 )
+
+// recentSignInSeconds is the max_age a 401 insufficient_user_authentication
+// asks the application to send the person through (RFC 9470 §3).
+const recentSignInSeconds = "300"
 
 // apiError is an error with its HTTP answer. Description is safe to show a
 // client; nothing internal goes into it.
@@ -85,6 +92,8 @@ func toAPIError(err error) *apiError {
 		return newError(http.StatusBadRequest, codeInvalidGrant, "refresh token is invalid, expired or revoked")
 	case errors.Is(err, auth.ErrInvalidToken):
 		return newError(http.StatusUnauthorized, codeInvalidToken, "access token is missing, invalid, expired or revoked")
+	case errors.Is(err, auth.ErrInsufficientAuth):
+		return newError(http.StatusUnauthorized, codeInsufficientAuth, "this change needs a sign-in within the last 5 minutes; sign in again and retry")
 	case errors.Is(err, auth.ErrEmailTaken):
 		return newError(http.StatusConflict, codeEmailTaken, "an account with this email already exists")
 	case errors.Is(err, auth.ErrEmailNotVerified):
@@ -127,7 +136,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
 	if ae.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+ae.Description+`"`)
+		challenge := `Bearer error="` + ae.Code + `", error_description="` + ae.Description + `"`
+		if ae.Code == codeInsufficientAuth {
+			challenge += ", max_age=" + recentSignInSeconds
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
 	}
 	encode(w, ae.Status, body)
 }

@@ -329,7 +329,7 @@ func TestPatchUser(t *testing.T) {
 		want(t, h.do("PATCH", "/v1/user", a.access, map[string]any{"password": "12345678", "current_password": goodPassword}), http.StatusUnprocessableEntity, "weak_password")
 		// An email change only asks (see TestEmailChange): the address
 		// stays until the link sent to the new one is followed.
-		if r := h.do("PATCH", "/v1/user", a.access, map[string]any{"email": "x@example.com"}); r.status != http.StatusAccepted || r.str(t, "email") != "pat@example.com" {
+		if r := h.do("PATCH", "/v1/user", a.access, map[string]any{"email": "x@example.com", "current_password": goodPassword}); r.status != http.StatusAccepted || r.str(t, "email") != "pat@example.com" {
 			t.Fatalf("email change: %d %s", r.status, r.body)
 		}
 

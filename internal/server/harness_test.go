@@ -109,15 +109,29 @@ func withSMTP() harnessOption {
 
 const testAdminKey = "test-admin-key-0123456789abcdef0123456789"
 
-// harnessOption sets LATCH_* variables for the harness's configuration.
-type harnessOption func(env map[string]string)
+// harnessSetup is what options change before the harness is built.
+type harnessSetup struct {
+	env map[string]string
+	// hasher, when set, wraps the real password hasher (to hold a request
+	// at a chosen moment; the hashing itself stays real).
+	hasher func(auth.Hasher) auth.Hasher
+}
+
+// harnessOption sets LATCH_* variables for the harness's configuration,
+// or wraps one of its parts.
+type harnessOption func(*harnessSetup)
 
 func withEnv(kv ...string) harnessOption {
-	return func(env map[string]string) {
+	return func(s *harnessSetup) {
 		for i := 0; i+1 < len(kv); i += 2 {
-			env[kv[i]] = kv[i+1]
+			s.env[kv[i]] = kv[i+1]
 		}
 	}
+}
+
+// withHasher wraps the harness's password hasher.
+func withHasher(wrap func(auth.Hasher) auth.Hasher) harnessOption {
+	return func(s *harnessSetup) { s.hasher = wrap }
 }
 
 // testParams keeps argon2id cheap in HTTP tests (-race makes it ~10x
@@ -129,10 +143,11 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	t.Helper()
 	// The clock stands still, so the per-address bucket never refills:
 	// only tests of the bucket set a burst a test can reach.
-	env := map[string]string{"LATCH_ADDRESS_BURST": "100000"}
+	setup := harnessSetup{env: map[string]string{"LATCH_ADDRESS_BURST": "100000"}}
 	for _, o := range opts {
-		o(env)
+		o(&setup)
 	}
+	env := setup.env
 	var smtp *mailtest.Server
 	if env["LATCH_SMTP_URL"] == "mailtest" {
 		smtp = mailtest.Start(t, mailtest.Options{})
@@ -168,7 +183,11 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authDeps := auth.Deps{Store: db, Hasher: hasher, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log, Audit: audit.New(db, log, clk.Now, nil)}
+	var h auth.Hasher = hasher
+	if setup.hasher != nil {
+		h = setup.hasher(hasher)
+	}
+	authDeps := auth.Deps{Store: db, Hasher: h, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log, Audit: audit.New(db, log, clk.Now, nil)}
 	if cfg.RateLimit {
 		th := ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
 		authDeps.Throttler, authDeps.Quota = th, th
@@ -205,8 +224,7 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	if cfg.RateLimit {
 		deps.Buckets = ratelimit.NewBuckets(cfg.AddressRate, cfg.AddressBurst, clk.Now)
 	}
-	h := server.New(deps)
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(server.New(deps))
 	t.Cleanup(srv.Close)
 	return &harness{t: t, srv: srv, clock: clk, db: db, auth: svc, tokens: tokens, cfg: cfg, smtp: smtp, taken: map[int]bool{}}
 }

@@ -21,6 +21,7 @@ const (
 	pageVerify pageKind = iota
 	pageRecover
 	pageEmailChange
+	pageEmailRevert
 )
 
 type pageData struct {
@@ -30,8 +31,10 @@ type pageData struct {
 	Token   string
 	Action  string // the path the form posts to; "" for no form
 	Button  string
-	// Password: the form asks for a new password.
-	Password bool
+	// Password: the form asks for a new password; PasswordLabel names
+	// the field.
+	Password      bool
+	PasswordLabel string
 	Reasons  []password.Reason
 }
 
@@ -56,7 +59,7 @@ button{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem;cursor:pointer}
 {{if .Reasons}}<ul class="reasons">{{range .Reasons}}<li>{{.Message}}</li>{{end}}</ul>{{end}}
 {{if .Action}}<form method="post" action="{{.Action}}">
 <input type="hidden" name="token" value="{{.Token}}">
-{{if .Password}}<label for="password">New password</label>
+{{if .Password}}<label for="password">{{.PasswordLabel}}</label>
 <input id="password" name="password" type="password" autocomplete="new-password" minlength="8" maxlength="256" required autofocus>
 {{end}}<button type="submit">{{.Button}}</button>
 </form>{{end}}
@@ -70,13 +73,17 @@ button{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem;cursor:pointer}
 func (k pageKind) form(tok string) pageData {
 	switch k {
 	case pageRecover:
-		return pageData{Title: "Choose a new password", Action: "/recover", Button: "Set password", Password: true, Token: tok,
+		return pageData{Title: "Choose a new password", Action: "/recover", Button: "Set password", Password: true, PasswordLabel: "New password", Token: tok,
 			Message: "Every device signed in to your account will be signed out."}
 	case pageEmailChange:
 		return pageData{Title: "Confirm your new address", Action: "/email-change", Button: "Confirm", Token: tok,
 			Message: "Your account will use this address from now on."}
+	case pageEmailRevert:
+		return pageData{Title: "Undo the change of address", Action: "/email-revert", Button: "Undo the change", Token: tok,
+			Message: "Your account will keep this address. Every device will be signed out and the password removed; we will send you a link to choose a new one."}
 	default:
-		return pageData{Title: "Verify your address", Action: "/verify", Button: "Verify", Token: tok}
+		return pageData{Title: "Verify your address", Action: "/verify", Button: "Verify", Password: true, PasswordLabel: "Your password", Token: tok,
+			Message: "Type the password for this account. If you did not create it, choose a new one: whatever password it had before is replaced, and every device signed in to it is signed out."}
 	}
 }
 
@@ -86,6 +93,8 @@ func (k pageKind) done() pageData {
 		return pageData{Title: "Password changed", Message: "Your password is set. Sign in with it in your application."}
 	case pageEmailChange:
 		return pageData{Title: "Address changed", Message: "Your account now uses this address."}
+	case pageEmailRevert:
+		return pageData{Title: "Change undone", Message: "Your account uses this address again and every device is signed out. Look for a message with a link to choose a new password."}
 	default:
 		return pageData{Title: "Address verified", Message: "Thank you. You can close this page and sign in."}
 	}
@@ -116,8 +125,10 @@ func (s *Server) handlePage(k pageKind) http.Handler {
 			err = s.auth.ResetPassword(r.Context(), tok, r.PostForm.Get("password"), s.client(r))
 		case pageEmailChange:
 			_, err = s.auth.ConfirmEmailChange(r.Context(), tok, s.client(r))
+		case pageEmailRevert:
+			err = s.auth.RevertEmailChange(r.Context(), tok, s.client(r))
 		default:
-			_, err = s.auth.VerifyEmailLink(r.Context(), tok, s.client(r), false)
+			_, err = s.auth.VerifyEmailLink(r.Context(), tok, r.PostForm.Get("password"), s.client(r), false)
 		}
 		if err != nil {
 			s.pageError(w, r, k, tok, err)
@@ -139,7 +150,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, k pageKind, t
 		d.Reasons = weak.Reasons
 	case errors.As(err, &inv) && inv.Field == "password":
 		d = k.form(tok)
-		d.Message = "Enter a new password."
+		d.Message = "Enter a password."
 	case errors.Is(err, auth.ErrInvalidLink), errors.As(err, &inv):
 		d = pageData{Title: "This link no longer works", Message: "It was already used, has expired, or your account changed since it was sent. Ask for a new one from your application."}
 	case errors.Is(err, auth.ErrEmailTaken):

@@ -35,6 +35,7 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	handle("POST /v1/recover", s.limitAddress(s.handleRecover()))
 	handle("POST /v1/recover/confirm", s.limitAddress(s.handleRecoverConfirm()))
 	handle("POST /v1/user/email/confirm", s.limitAddress(s.handleEmailConfirm()))
+	handle("POST /v1/user/email/revert", s.limitAddress(s.handleEmailRevert()))
 	if s.cfg.Passwordless {
 		handle("POST /v1/otp", s.limitAddress(s.handleOTP()))
 	}
@@ -46,6 +47,8 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	handle("POST /recover", s.limitAddress(s.handlePage(pageRecover)))
 	handle("GET /email-change", s.handlePage(pageEmailChange))
 	handle("POST /email-change", s.limitAddress(s.handlePage(pageEmailChange)))
+	handle("GET /email-revert", s.handlePage(pageEmailRevert))
+	handle("POST /email-revert", s.limitAddress(s.handlePage(pageEmailRevert)))
 	handle("GET /.well-known/jwks.json", s.handleJWKS())
 	handle("GET /.well-known/openid-configuration", s.handleDiscovery())
 	handle("GET /.well-known/oauth-authorization-server", s.handleDiscovery())

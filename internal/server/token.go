@@ -14,6 +14,10 @@ type tokenJSON struct {
 	ExpiresIn    int64    `json:"expires_in"`
 	RefreshToken string   `json:"refresh_token"`
 	User         userJSON `json:"user"`
+	// DeviceToken comes with a complete sign-in, not with a refresh;
+	// presented back on the password grant it spares the client the
+	// account-wide delay that others' failures cause.
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 func writeTokens(w http.ResponseWriter, status int, t auth.TokenResponse) {
@@ -23,6 +27,7 @@ func writeTokens(w http.ResponseWriter, status int, t auth.TokenResponse) {
 		ExpiresIn:    t.ExpiresIn,
 		RefreshToken: t.RefreshToken,
 		User:         newUserJSON(t.User),
+		DeviceToken:  t.DeviceToken,
 	})
 }
 
@@ -68,6 +73,7 @@ func (s *Server) handleToken() http.Handler {
 		RefreshToken string `json:"refresh_token"`
 		Code         string `json:"code"`  // grant_type=otp: the emailed code, with email
 		Token        string `json:"token"` // grant_type=otp: the token of the emailed link
+		DeviceToken  string `json:"device_token"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req request
@@ -90,7 +96,7 @@ func (s *Server) handleToken() http.Handler {
 			if email == "" {
 				email = req.Username
 			}
-			t, err = s.auth.PasswordLogin(r.Context(), email, req.Password, s.client(r))
+			t, err = s.auth.PasswordLogin(r.Context(), email, req.Password, req.DeviceToken, s.client(r))
 		case "refresh_token":
 			t, err = s.auth.Refresh(r.Context(), req.RefreshToken, s.client(r))
 		case "otp":

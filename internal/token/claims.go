@@ -9,8 +9,8 @@ import (
 )
 
 // Claims are the RFC 9068 access-token claims latch issues. In JSON they
-// are iss, sub, aud, exp, iat, nbf, jti, client_id, sid, amr, aal, email,
-// email_verified and scope; times are NumericDates (whole Unix seconds)
+// are iss, sub, aud, exp, iat, nbf, jti, client_id, sid, amr, aal,
+// auth_time, email, email_verified and scope; times are NumericDates (whole Unix seconds)
 // and a zero time is an absent claim.
 type Claims struct {
 	Issuer    string    // iss: latch's public URL
@@ -24,7 +24,11 @@ type Claims struct {
 	SessionID string    // sid: the session that the token belongs to
 	AMR       []string  // amr: authentication methods, e.g. ["pwd"]
 	AAL       string    // aal: authenticator assurance level, e.g. "aal1"
-	Email     string    // email
+	// AuthTime is auth_time (RFC 9068 §2.2.1): when the person last
+	// proved a credential; zero (absent) for a session from an email
+	// link.
+	AuthTime time.Time
+	Email    string // email
 	// EmailVerified is email_verified.
 	EmailVerified bool
 	Scope         string // scope: space-separated; optional
@@ -44,6 +48,7 @@ type wireClaims struct {
 	SessionID     string   `json:"sid"`
 	AMR           []string `json:"amr,omitempty"`
 	AAL           string   `json:"aal,omitempty"`
+	AuthTime      int64    `json:"auth_time,omitempty"`
 	Email         string   `json:"email,omitempty"`
 	EmailVerified bool     `json:"email_verified"`
 	Scope         string   `json:"scope,omitempty"`
@@ -68,6 +73,7 @@ func (c Claims) wire() wireClaims {
 		SessionID:     c.SessionID,
 		AMR:           c.AMR,
 		AAL:           c.AAL,
+		AuthTime:      numericDate(c.AuthTime),
 		Email:         c.Email,
 		EmailVerified: c.EmailVerified,
 		Scope:         c.Scope,
@@ -98,6 +104,7 @@ const (
 	claimSid
 	claimAMR
 	claimAAL
+	claimAuthTime
 	claimEmail
 	claimEmailVerified
 	claimScope
@@ -127,6 +134,8 @@ func claimID(name []byte) int {
 		return claimAMR
 	case "aal":
 		return claimAAL
+	case "auth_time":
+		return claimAuthTime
 	case "email":
 		return claimEmail
 	case "email_verified":
@@ -184,6 +193,8 @@ func decodeClaims(b []byte) (Claims, error) {
 			c.AMR, err = stringArray(v)
 		case claimAAL:
 			c.AAL, err = claimString(v)
+		case claimAuthTime:
+			c.AuthTime, err = claimDate(v)
 		case claimEmail:
 			c.Email, err = claimString(v)
 		case claimEmailVerified:
