@@ -68,7 +68,7 @@ func TestMailEndToEnd(t *testing.T) {
 	if !strings.Contains(m.Subject, "Acme") {
 		t.Errorf("subject without the product name: %q", m.Subject)
 	}
-	e2e.Expect(t, "verify", e2e.Do(t, "POST", base+"/v1/verify", "", map[string]any{"token": tokenIn(t, m, "verify")}), 200)
+	e2e.Expect(t, "verify", e2e.Do(t, "POST", base+"/v1/verify", "", map[string]any{"token": tokenIn(t, m, "verify"), "password": pw}), 200)
 	r = e2e.Expect(t, "login", e2e.Do(t, "POST", base+"/v1/token", "", map[string]any{"grant_type": "password", "email": addr, "password": pw}), 200)
 	oldRefresh := r.Body["refresh_token"].(string)
 
@@ -180,5 +180,5 @@ func TestMailToLog(t *testing.T) {
 	if tok == "" {
 		t.Fatalf("no verification link in the log:\n%s", p.Logs())
 	}
-	e2e.Expect(t, "verify from the logged link", e2e.Do(t, "POST", p.URL+"/v1/verify", "", map[string]any{"token": tok}), 200)
+	e2e.Expect(t, "verify from the logged link", e2e.Do(t, "POST", p.URL+"/v1/verify", "", map[string]any{"token": tok, "password": "a long and lovely passphrase"}), 200)
 }

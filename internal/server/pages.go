@@ -35,7 +35,7 @@ type pageData struct {
 	// the field.
 	Password      bool
 	PasswordLabel string
-	Reasons  []password.Reason
+	Reasons       []password.Reason
 }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
