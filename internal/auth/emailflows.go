@@ -449,14 +449,20 @@ func (s *Service) OTPCodeLogin(ctx context.Context, email, code string, c Client
 }
 
 // matchCode spends the live sign-in token of the account whose code is
-// code, or counts a wrong try against every live one, so that asking for
-// several codes does not buy more guesses. Every wrong guess does the
-// same work, one read and one write transaction, whether or not the
-// address has an account or a live code, so that the time taken tells
-// neither.
+// code, or counts a wrong try. Wrong tries are counted per address, on
+// the address's row in the throttle table, whether or not it has an
+// account or a live code: every wrong guess then does the same work (the
+// same reads and one write of one row), so its time tells neither, and a
+// code dies once maxCodeAttempts wrong codes were tried at its address
+// after it was sent, so that asking for several codes does not buy more
+// guesses.
 func (s *Service) matchCode(ctx context.Context, email, code string, now time.Time) (u store.User, claimed bool, err error) {
 	if len(code) != 6 || !isDigits(code) {
 		return store.User{}, false, ErrInvalidLink
+	}
+	misses, err := s.codeMisses(ctx, email)
+	if err != nil {
+		return store.User{}, false, err
 	}
 	owner := noUser
 	u, err = s.store.GetUserByEmail(ctx, email)
@@ -470,17 +476,12 @@ func (s *Service) matchCode(ctx context.Context, email, code string, now time.Ti
 	if err != nil {
 		return store.User{}, false, err
 	}
-	var live []string
 	for _, t := range toks {
-		if owner == noUser || !s.usable(t, u, store.PurposeOTP) {
-			continue
-		}
-		live = append(live, t.ID)
-		if !equalMAC(t.CodeHash, s.codeHash(t.ID, code)) {
+		if owner == noUser || !s.usable(triedSince(t, misses), u, store.PurposeOTP) || !equalMAC(t.CodeHash, s.codeHash(t.ID, code)) {
 			continue
 		}
 		_, u2, err := s.store.UseOneTimeToken(ctx, t.Hash, func(t *store.OneTimeToken, x *store.User) error {
-			if !s.usable(*t, *x, store.PurposeOTP) {
+			if !s.usable(triedSince(*t, misses), *x, store.PurposeOTP) {
 				return ErrInvalidLink
 			}
 			t.UsedAt = now
@@ -492,20 +493,35 @@ func (s *Service) matchCode(ctx context.Context, email, code string, now time.Ti
 		}
 		return u2, claimed, err
 	}
-	if len(live) == 0 {
-		// The write a wrong guess at a live code makes, on no token.
-		live = []string{noUser}
-	}
-	for _, id := range live {
-		_, err := s.store.UpdateOneTimeToken(ctx, id, func(t *store.OneTimeToken) error {
-			t.Attempts++
-			return nil
-		})
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return store.User{}, false, err
-		}
+	if _, err := s.store.UpdateThrottle(ctx, codeKey(email), func(th *store.Throttle) error {
+		th.Failures++
+		th.LastFailureAt = now
+		return nil
+	}); err != nil {
+		return store.User{}, false, err
 	}
 	return store.User{}, false, ErrInvalidLink
+}
+
+// codeKey names the throttle-table row that counts the wrong sign-in
+// codes tried at an address.
+func codeKey(email string) string { return "code:" + email }
+
+// codeMisses is how many wrong codes were tried at the address so far.
+func (s *Service) codeMisses(ctx context.Context, email string) (int, error) {
+	rows, err := s.store.GetThrottles(ctx, []string{codeKey(email)})
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	return int(rows[0].Failures), nil
+}
+
+// triedSince returns t with Attempts set to the wrong codes tried at its
+// address since it was sent: a sign-in token's stored Attempts is the
+// address's count of wrong codes when it was minted (see mint).
+func triedSince(t store.OneTimeToken, misses int) store.OneTimeToken {
+	t.Attempts = max(misses-t.Attempts, 0)
+	return t
 }
 
 func isDigits(s string) bool {

@@ -444,6 +444,13 @@ func (s *Service) mint(ctx context.Context, u store.User, purpose store.TokenPur
 	}
 	if purpose == store.PurposeOTP {
 		t.CodeHash = s.codeHash(t.ID, s.otpCode(d.Nonce))
+		// The wrong codes tried at the address so far: the code dies
+		// once maxCodeAttempts more are tried (see matchCode).
+		misses, err := s.codeMisses(ctx, u.Email)
+		if err != nil {
+			return "", err
+		}
+		t.Attempts = misses
 	}
 	err := s.store.CreateOneTimeToken(ctx, t)
 	switch {
