@@ -22,7 +22,12 @@ type Claims struct {
 	SessionID string    // sid: the latch session the token belongs to
 	AMR       []string  // amr: how the user authenticated (RFC 8176), e.g. ["pwd"]
 	AAL       string    // aal: authenticator assurance level, "aal1" to "aal3"
-	Email     string    // email
+	// AuthTime is auth_time (RFC 9068 §2.2.1): when the person last
+	// proved a credential; zero for a session that began with an email
+	// link. A refresh does not move it: compare it with the time to ask
+	// for a recent sign-in before a sensitive action.
+	AuthTime time.Time
+	Email    string // email
 	// EmailVerified is email_verified: whether latch has seen the user
 	// prove control of Email.
 	EmailVerified bool
@@ -73,6 +78,7 @@ const (
 	seenSid
 	seenAMR
 	seenAAL
+	seenAuthTime
 	seenEmail
 	seenEmailVerified
 	seenScope
@@ -116,6 +122,8 @@ func parseClaims(payload string) (*Claims, bool) {
 			c.AMR, ok = p.strs(false)
 		case "aal":
 			bit, ok = seenAAL, p.optStr(&c.AAL)
+		case "auth_time":
+			bit, ok = seenAuthTime, p.numericDate(&c.AuthTime)
 		case "email":
 			bit, ok = seenEmail, p.optStr(&c.Email)
 		case "email_verified":

@@ -42,6 +42,7 @@ func TestInteropJWX(t *testing.T) {
 				Claim("sid", "7c9f4e0c-1d5b-4a39-8f1e-0d6a2b3c4d5e").
 				Claim("amr", []string{"pwd"}).
 				Claim("aal", "aal1").
+				Claim("auth_time", t0.Add(-time.Minute).Unix()).
 				Claim("email", "alice@example.com").
 				Claim("email_verified", true)
 			if tt.scope != "" {

@@ -286,6 +286,7 @@ func (f *fakeIssuer) claims(edits map[string]any) map[string]any {
 		"sid":            "7c9f4e0c-1d5b-4a39-8f1e-0d6a2b3c4d5e",
 		"amr":            []string{"pwd"},
 		"aal":            "aal1",
+		"auth_time":      t0.Add(-time.Minute).Unix(),
 		"email":          "alice@example.com",
 		"email_verified": true,
 	}

@@ -109,6 +109,7 @@ type oracleClaims struct {
 	Sid           string          `json:"sid"`
 	AMR           []string        `json:"amr"`
 	AAL           string          `json:"aal"`
+	AuthTime      *float64        `json:"auth_time"`
 	Email         string          `json:"email"`
 	EmailVerified bool            `json:"email_verified"`
 	Scope         string          `json:"scope"`
@@ -119,7 +120,7 @@ type oracleClaims struct {
 // read the same claims (RFC 8259; RFC 7519 §4 for duplicates).
 func FuzzParseClaims(f *testing.F) {
 	for _, s := range []string{
-		`{}`, `{"sub":"u","aud":"a","exp":1700000000,"amr":["pwd"],"email_verified":true}`,
+		`{}`, `{"sub":"u","aud":"a","exp":1700000000,"amr":["pwd"],"email_verified":true}`, `{"auth_time":1699999000}`,
 		`{"aud":["a","b"],"nbf":1.5,"x":{"y":[null,false]}}`, `{"sub":"\u00e9\ud83d\ude00\n"}`,
 		`{"exp":null,"scope":"a b"}`, `{"iss":"x","iss":"y"}`, `{"a":1e3,"b":-0.0}`,
 	} {
@@ -144,7 +145,7 @@ func FuzzParseClaims(f *testing.F) {
 		for _, d := range []struct {
 			src *float64
 			dst *time.Time
-		}{{o.Exp, &want.ExpiresAt}, {o.Iat, &want.IssuedAt}, {o.Nbf, &want.NotBefore}} {
+		}{{o.Exp, &want.ExpiresAt}, {o.Iat, &want.IssuedAt}, {o.Nbf, &want.NotBefore}, {o.AuthTime, &want.AuthTime}} {
 			if d.src != nil {
 				*d.dst = fromNumericDate(*d.src)
 			}

@@ -24,6 +24,7 @@ func wantClaims(f *fakeIssuer) *Claims {
 		SessionID:     "7c9f4e0c-1d5b-4a39-8f1e-0d6a2b3c4d5e",
 		AMR:           []string{"pwd"},
 		AAL:           "aal1",
+		AuthTime:      t0.Add(-time.Minute),
 		Email:         "alice@example.com",
 		EmailVerified: true,
 	}
