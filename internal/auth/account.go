@@ -339,5 +339,6 @@ func (s *Service) introspectRefresh(ctx context.Context, tok string) (Introspect
 		ExpiresAt: now.Add(s.sessionRemaining(sess, now)),
 		AMR:       sess.AMR,
 		AAL:       sess.AAL,
+		AuthTime:  sess.AuthTime,
 	}}, nil
 }
