@@ -18,6 +18,7 @@ var migrations = []store.Migration{
 	{Version: 1, Name: "init"},
 	{Version: 2, Name: "audit_cleanup"},
 	{Version: 3, Name: "mail"},
+	{Version: 4, Name: "credentials"},
 }
 
 // MigrateTo applies a backend's embedded migrations up to and including
