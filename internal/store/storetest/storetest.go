@@ -164,7 +164,8 @@ func newUser(n int) store.User {
 }
 
 // newSession returns a session of user with every field set except the
-// ones a fresh session leaves zero (RevokedAt, ParentHash, Generation).
+// ones a fresh session leaves zero (RevokedAt, ParentHash, Generation)
+// and CredentialEpoch, which must be the user's (newUser's is 0).
 func newSession(userID string, n int) store.Session {
 	created := at(time.Duration(n) * time.Hour)
 	return store.Session{
@@ -177,6 +178,7 @@ func newSession(userID string, n int) store.Session {
 		IP:           "2001:db8::1",
 		AMR:          []string{"pwd"},
 		AAL:          "aal1",
+		AuthTime:     created.Add(-2 * time.Second),
 		RefreshHash:  hash(fmt.Sprintf("%s/0", uuid.NewString())),
 		RotatedAt:    created,
 	}

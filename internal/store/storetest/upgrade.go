@@ -124,6 +124,9 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 	expired.ExpiresAt = at(2 * time.Hour)
 	expired.AMR, expired.UserAgent, expired.IP, expired.AAL = nil, "", "", ""
 	hashes = append(hashes, revoked.RefreshHash, expired.RefreshHash)
+	for _, ss := range []*store.Session{&rotated, &revoked, &expired} {
+		ss.AuthTime = time.Time{} // no column at version 1
+	}
 	current, previous := newKey(1, store.KeyCurrent), newKey(0, store.KeyPrevious)
 	current.ActivatedAt = at(time.Hour)
 	previous.ActivatedAt, previous.DeactivateAt, previous.RetireAt = at(0), at(time.Hour), at(2*time.Hour)
