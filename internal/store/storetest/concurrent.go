@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ func runConcurrent(t *testing.T, stores []store.Store) {
 	t.Run("SignupWithSessionRace", func(t *testing.T) { testSignupWithSessionRace(t, stores) })
 	t.Run("RotateRace", func(t *testing.T) { testRotateRace(t, stores) })
 	t.Run("ThrottleRace", func(t *testing.T) { testThrottleRace(t, stores) })
+	t.Run("ThrottlesRace", func(t *testing.T) { testThrottlesRace(t, stores) })
 	t.Run("SigningKeyRace", func(t *testing.T) { testSigningKeyRace(t, stores) })
 	t.Run("ClaimMailRace", func(t *testing.T) { testClaimMailRace(t, stores) })
 	t.Run("UseTokenRace", func(t *testing.T) { testUseTokenRace(t, stores) })
@@ -273,6 +275,75 @@ func testThrottleRace(t *testing.T, stores []store.Store) {
 	}
 	if len(got) != 1 || got[0].Failures != n {
 		t.Errorf("GetThrottles = %+v, want one row with Failures %d", got, n)
+	}
+}
+
+// errThrottled is what a login refused by its throttles returns.
+var errThrottled = errors.New("storetest: throttled")
+
+// testThrottlesRace: fifty failed logins at once each check three keys
+// (an account, an address, both) and count a failure on all three unless
+// one has reached the limit. UpdateThrottles must make the check and the
+// increment one step: exactly limit logins get through, and every row
+// ends at limit. The goroutines list the keys in different orders, so
+// that a backend locking rows in the order given would deadlock.
+func testThrottlesRace(t *testing.T, stores []store.Store) {
+	ctx := t.Context()
+	const n, limit = 50, 5
+	id := uuid.NewString()
+	keys := []string{"race-account:" + id, "race-ip:" + id, "race-both:" + id}
+	results := make([]int64, n)
+	errs := make([]error, n)
+	race(n, func(i int) {
+		order := append(slices.Clone(keys[i%3:]), keys[:i%3]...)
+		if i%2 == 1 {
+			slices.Reverse(order)
+		}
+		got, err := stores[i%len(stores)].UpdateThrottles(ctx, order, func(rows []store.Throttle) error {
+			for _, th := range rows {
+				if th.Failures >= limit {
+					return errThrottled
+				}
+			}
+			for j := range rows {
+				rows[j].Failures++
+				rows[j].LastFailureAt = at(time.Duration(i) * time.Second)
+			}
+			return nil
+		})
+		errs[i] = err
+		if err == nil {
+			results[i] = got[0].Failures
+		}
+	})
+	passed := 0
+	seen := make(map[int64]bool)
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			passed++
+			if f := results[i]; f < 1 || f > limit || seen[f] {
+				t.Errorf("UpdateThrottles %d saved Failures %d; want each of 1..%d once", i, f, limit)
+			}
+			seen[results[i]] = true
+		case !errors.Is(err, errThrottled):
+			t.Errorf("UpdateThrottles %d: got %v, want nil or errThrottled", i, err)
+		}
+	}
+	if passed != limit {
+		t.Errorf("%d logins got through, want %d", passed, limit)
+	}
+	got, err := stores[0].GetThrottles(ctx, keys)
+	if err != nil {
+		t.Fatalf("GetThrottles: %v", err)
+	}
+	if len(got) != len(keys) {
+		t.Errorf("GetThrottles = %d rows, want %d", len(got), len(keys))
+	}
+	for _, th := range got {
+		if th.Failures != limit {
+			t.Errorf("throttle %s Failures = %d, want %d", th.Key, th.Failures, limit)
+		}
 	}
 }
 

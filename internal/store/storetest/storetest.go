@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SigningKeysFuncError", testSigningKeysFuncError},
 		{"Throttles", testThrottles},
 		{"ThrottleFuncError", testThrottleFuncError},
+		{"UpdateThrottles", testUpdateThrottles},
+		{"UpdateThrottlesErrors", testUpdateThrottlesErrors},
 		{"DeleteEndedSessions", testDeleteEndedSessions},
 		{"CountActiveSessions", testCountActiveSessions},
 		{"DeleteThrottlesBefore", testDeleteThrottlesBefore},
