@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CreateOneTimeTokenErrors", testCreateOneTimeTokenErrors},
 		{"UseOneTimeToken", testUseOneTimeToken},
 		{"UseOneTimeTokenErrors", testUseOneTimeTokenErrors},
+		{"UseOneTimeTokenSiblings", testUseOneTimeTokenSiblings},
 		{"ListOneTimeTokens", testListOneTimeTokens},
 		{"UpdateOneTimeToken", testUpdateOneTimeToken},
 		{"DeleteOneTimeTokensBefore", testDeleteOneTimeTokensBefore},
