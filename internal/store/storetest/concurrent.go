@@ -23,6 +23,7 @@ func runConcurrent(t *testing.T, stores []store.Store) {
 	t.Run("RotateRace", func(t *testing.T) { testRotateRace(t, stores) })
 	t.Run("ThrottleRace", func(t *testing.T) { testThrottleRace(t, stores) })
 	t.Run("ThrottlesRace", func(t *testing.T) { testThrottlesRace(t, stores) })
+	t.Run("EpochRace", func(t *testing.T) { testEpochRace(t, stores) })
 	t.Run("SigningKeyRace", func(t *testing.T) { testSigningKeyRace(t, stores) })
 	t.Run("ClaimMailRace", func(t *testing.T) { testClaimMailRace(t, stores) })
 	t.Run("UseTokenRace", func(t *testing.T) { testUseTokenRace(t, stores) })
