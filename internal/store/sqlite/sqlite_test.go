@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"path/filepath"
@@ -45,17 +46,108 @@ func TestShared(t *testing.T) {
 }
 
 func TestUpgrade(t *testing.T) {
-	storetest.RunUpgrade(t, func(t *testing.T) (store.Store, storetest.MigrateTo) {
+	storetest.RunUpgrade(t, func(t *testing.T) storetest.Upgrade {
 		db := open(t)
-		return db, func(ctx context.Context, version int64) error {
-			p, err := db.provider()
-			if err != nil {
+		return storetest.Upgrade{
+			Store: db,
+			MigrateTo: func(ctx context.Context, version int64) error {
+				p, err := db.provider()
+				if err != nil {
+					return err
+				}
+				_, err = p.UpTo(ctx, version)
 				return err
-			}
-			_, err = p.UpTo(ctx, version)
-			return err
+			},
+			Seed1: func(ctx context.Context, rows storetest.Rows1) error { return seed1(ctx, db.write, rows) },
+			Seed3: func(ctx context.Context, tokens []store.OneTimeToken) error { return seed3(ctx, db.write, tokens) },
 		}
 	})
+}
+
+// The seeds write rows as the latch of their schema version did, with
+// SQL of their own: the package's current statements and encoders may
+// have changed since. Times are unix microseconds, NULL for a zero time in
+// a nullable column; an empty blob is NULL; JSON is text.
+
+// v1Micros encodes a time for a nullable column of version 1.
+func v1Micros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// v1Blob encodes a nullable BLOB of version 1.
+func v1Blob(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// seed1 writes rows with the SQL of schema version 1.
+func seed1(ctx context.Context, db *sql.DB, rows storetest.Rows1) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	exec := func(query string, args ...any) {
+		if err == nil {
+			_, err = tx.ExecContext(ctx, query, args...)
+		}
+	}
+	for _, u := range rows.Users {
+		exec(`INSERT INTO users (id, email, email_verified, password_hash, metadata, disabled,
+			created_at, updated_at, last_sign_in_at, password_changed_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.Email, u.EmailVerified, u.PasswordHash, string(u.Metadata), u.Disabled,
+			u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro(), v1Micros(u.LastSignInAt), v1Micros(u.PasswordChangedAt))
+	}
+	for _, s := range rows.Sessions {
+		amr := []byte("[]")
+		if len(s.AMR) > 0 {
+			amr, _ = json.Marshal(s.AMR)
+		}
+		exec(`INSERT INTO sessions (id, user_id, created_at, last_active_at, expires_at, revoked_at,
+			user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.UserID, s.CreatedAt.UnixMicro(), s.LastActiveAt.UnixMicro(), s.ExpiresAt.UnixMicro(), v1Micros(s.RevokedAt),
+			s.UserAgent, s.IP, string(amr), s.AAL, s.RefreshHash, v1Blob(s.ParentHash), s.RotatedAt.UnixMicro(), s.Generation)
+	}
+	for _, r := range rows.RefreshTokens {
+		exec(`INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`,
+			r.Hash, r.SessionID, r.IssuedAt.UnixMicro())
+	}
+	for _, k := range rows.Keys {
+		exec(`INSERT INTO signing_keys (id, algorithm, state, sealed_key, public_key,
+			created_at, activated_at, deactivate_at, retire_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Algorithm, string(k.State), k.SealedKey, k.PublicKey,
+			k.CreatedAt.UnixMicro(), v1Micros(k.ActivatedAt), v1Micros(k.DeactivateAt), v1Micros(k.RetireAt))
+	}
+	for _, th := range rows.Throttles {
+		exec(`INSERT INTO throttles (key, failures, last_failure_at, blocked_until) VALUES (?, ?, ?, ?)`,
+			th.Key, th.Failures, v1Micros(th.LastFailureAt), v1Micros(th.BlockedUntil))
+	}
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// seed3 writes one-time tokens with the SQL of schema version 3.
+func seed3(ctx context.Context, db *sql.DB, tokens []store.OneTimeToken) error {
+	for _, t := range tokens {
+		if _, err := db.ExecContext(ctx, `INSERT INTO one_time_tokens (id, user_id, purpose, email, new_email,
+			hash, code_hash, created_at, expires_at, used_at, attempts)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.UserID, string(t.Purpose), t.Email, t.NewEmail,
+			t.Hash, v1Blob(t.CodeHash), t.CreatedAt.UnixMicro(), t.ExpiresAt.UnixMicro(), v1Micros(t.UsedAt), t.Attempts); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func BenchmarkRotate(b *testing.B) {

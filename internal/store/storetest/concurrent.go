@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,8 @@ func runConcurrent(t *testing.T, stores []store.Store) {
 	t.Run("SignupWithSessionRace", func(t *testing.T) { testSignupWithSessionRace(t, stores) })
 	t.Run("RotateRace", func(t *testing.T) { testRotateRace(t, stores) })
 	t.Run("ThrottleRace", func(t *testing.T) { testThrottleRace(t, stores) })
+	t.Run("ThrottlesRace", func(t *testing.T) { testThrottlesRace(t, stores) })
+	t.Run("EpochRace", func(t *testing.T) { testEpochRace(t, stores) })
 	t.Run("SigningKeyRace", func(t *testing.T) { testSigningKeyRace(t, stores) })
 	t.Run("ClaimMailRace", func(t *testing.T) { testClaimMailRace(t, stores) })
 	t.Run("UseTokenRace", func(t *testing.T) { testUseTokenRace(t, stores) })
@@ -276,6 +279,75 @@ func testThrottleRace(t *testing.T, stores []store.Store) {
 	}
 }
 
+// errThrottled is what a login refused by its throttles returns.
+var errThrottled = errors.New("storetest: throttled")
+
+// testThrottlesRace: fifty failed logins at once each check three keys
+// (an account, an address, both) and count a failure on all three unless
+// one has reached the limit. UpdateThrottles must make the check and the
+// increment one step: exactly limit logins get through, and every row
+// ends at limit. The goroutines list the keys in different orders, so
+// that a backend locking rows in the order given would deadlock.
+func testThrottlesRace(t *testing.T, stores []store.Store) {
+	ctx := t.Context()
+	const n, limit = 50, 5
+	id := uuid.NewString()
+	keys := []string{"race-account:" + id, "race-ip:" + id, "race-both:" + id}
+	results := make([]int64, n)
+	errs := make([]error, n)
+	race(n, func(i int) {
+		order := append(slices.Clone(keys[i%3:]), keys[:i%3]...)
+		if i%2 == 1 {
+			slices.Reverse(order)
+		}
+		got, err := stores[i%len(stores)].UpdateThrottles(ctx, order, func(rows []store.Throttle) error {
+			for _, th := range rows {
+				if th.Failures >= limit {
+					return errThrottled
+				}
+			}
+			for j := range rows {
+				rows[j].Failures++
+				rows[j].LastFailureAt = at(time.Duration(i) * time.Second)
+			}
+			return nil
+		})
+		errs[i] = err
+		if err == nil {
+			results[i] = got[0].Failures
+		}
+	})
+	passed := 0
+	seen := make(map[int64]bool)
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			passed++
+			if f := results[i]; f < 1 || f > limit || seen[f] {
+				t.Errorf("UpdateThrottles %d saved Failures %d; want each of 1..%d once", i, f, limit)
+			}
+			seen[results[i]] = true
+		case !errors.Is(err, errThrottled):
+			t.Errorf("UpdateThrottles %d: got %v, want nil or errThrottled", i, err)
+		}
+	}
+	if passed != limit {
+		t.Errorf("%d logins got through, want %d", passed, limit)
+	}
+	got, err := stores[0].GetThrottles(ctx, keys)
+	if err != nil {
+		t.Fatalf("GetThrottles: %v", err)
+	}
+	if len(got) != len(keys) {
+		t.Errorf("GetThrottles = %d rows, want %d", len(got), len(keys))
+	}
+	for _, th := range got {
+		if th.Failures != limit {
+			t.Errorf("throttle %s Failures = %d, want %d", th.Key, th.Failures, limit)
+		}
+	}
+}
+
 // testSigningKeyRace: two instances start on an empty database and each
 // creates a current key unless one exists; exactly one key must result.
 func testSigningKeyRace(t *testing.T, stores []store.Store) {
@@ -360,20 +432,28 @@ func testCleanupRace(t *testing.T, stores []store.Store) {
 		mustAppend(t, s, e)
 	}
 	recent := mustAppend(t, s, newEvent(1, "login.success", u.ID))
+	// Each live token has a user of its own: spending a token uses up
+	// the user's other unused tokens of its purpose, and every live token
+	// must be spent once, by its updater. The expired tokens belong to
+	// the same users, with another purpose, so that the clean-up deletes
+	// tokens of users whose rows UseOneTimeToken holds.
+	var tokenUsers []store.User
+	var liveTokens []store.OneTimeToken
+	for i := range 8 {
+		tu := mustCreateUser(t, s, newUser(310+i))
+		tokenUsers = append(tokenUsers, tu)
+		tok := newToken(tu, store.PurposeOTP, i)
+		tok.ExpiresAt = now.Add(time.Hour)
+		liveTokens = append(liveTokens, mustCreateToken(t, s, tok))
+	}
 	const oldTokens = 30
 	for i := range oldTokens {
-		tok := newToken(u, store.PurposeVerify, i)
+		tok := newToken(tokenUsers[i%len(tokenUsers)], store.PurposeVerify, i)
 		tok.CreatedAt, tok.ExpiresAt = long, long.Add(time.Hour)
 		if i%2 == 0 {
 			tok.UsedAt = long
 		}
 		mustCreateToken(t, s, tok)
-	}
-	var liveTokens []store.OneTimeToken
-	for i := range 8 {
-		tok := newToken(u, store.PurposeOTP, i)
-		tok.ExpiresAt = now.Add(time.Hour)
-		liveTokens = append(liveTokens, mustCreateToken(t, s, tok))
 	}
 
 	const kinds = 5 // of goroutine, by i%kinds
@@ -499,8 +579,10 @@ func testCleanupRace(t *testing.T, stores []store.Store) {
 	if tokensGone != oldTokens {
 		t.Errorf("DeleteOneTimeTokensBefore deleted %d in all, want %d", tokensGone, oldTokens)
 	}
-	if list, err := s.ListOneTimeTokens(ctx, u.ID, store.PurposeVerify); err != nil || list != nil {
-		t.Errorf("ListOneTimeTokens(expired tokens) after the race = %d tokens, %v; want nil, nil", len(list), err)
+	for _, tu := range tokenUsers {
+		if list, err := s.ListOneTimeTokens(ctx, tu.ID, store.PurposeVerify); err != nil || list != nil {
+			t.Errorf("ListOneTimeTokens(expired tokens) after the race = %d tokens, %v; want nil, nil", len(list), err)
+		}
 	}
 	for _, tok := range liveTokens {
 		got, _, err := peek(t, s, tok.Hash)

@@ -263,14 +263,18 @@ func testEmailChangeRace(t *testing.T, stores []store.Store) {
 // testUseTokenDeleteUserRace: an account is deleted while its tokens are
 // being used. Each use must either finish before the deletion or find
 // nothing; neither side may fail otherwise (on PostgreSQL, a deadlock
-// between the token's and the user's row locks would).
+// between the token's, its siblings' and the user's row locks would).
+// The tokens come two of each purpose: spending one uses up the other,
+// whose own use then finds it used.
 func testUseTokenDeleteUserRace(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
 	u := mustCreateUser(t, stores[0], newUser(420))
-	const n = 10
+	purposes := []store.TokenPurpose{store.PurposeVerify, store.PurposeRecover, store.PurposeEmailChange,
+		store.PurposeOTP, store.PurposeEmailRevert}
+	n := 2 * len(purposes)
 	tokens := make([]store.OneTimeToken, n)
 	for i := range n {
-		tokens[i] = mustCreateToken(t, stores[0], newToken(u, store.PurposeVerify, i))
+		tokens[i] = mustCreateToken(t, stores[0], newToken(u, purposes[i%len(purposes)], i))
 	}
 	errs := make([]error, n+1)
 	race(n+1, func(i int) {
@@ -286,12 +290,29 @@ func testUseTokenDeleteUserRace(t *testing.T, stores []store.Store) {
 			return useOnce(at(time.Hour))(x, y)
 		})
 	})
+	spent := make(map[store.TokenPurpose]int)
+	for i, err := range errs[:n] {
+		if err == nil {
+			spent[tokens[i].Purpose]++
+		}
+	}
 	for i, err := range errs {
 		switch {
-		case i == n && err != nil:
-			t.Errorf("DeleteUser: %v", err)
-		case i < n && err != nil && !isNotFound(err):
-			t.Errorf("UseOneTimeToken %d: got %v, want nil or ErrNotFound", i, err)
+		case i == n:
+			if err != nil {
+				t.Errorf("DeleteUser: %v", err)
+			}
+		case err == nil, isNotFound(err):
+		case errors.Is(err, errUsed) && spent[tokens[i].Purpose] == 1:
+			// Its sibling was spent first.
+		default:
+			t.Errorf("UseOneTimeToken %d (%s): got %v, want nil, ErrNotFound, or errUsed after its sibling was spent",
+				i, tokens[i].Purpose, err)
+		}
+	}
+	for p, k := range spent {
+		if k > 1 {
+			t.Errorf("%d tokens of purpose %s spent, want at most 1", k, p)
 		}
 	}
 	if _, err := stores[0].GetUser(ctx, u.ID); !isNotFound(err) {

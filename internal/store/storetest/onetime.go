@@ -99,10 +99,16 @@ func testOneTimeTokenRoundTrip(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	u := mustCreateUser(t, s, newUser(1))
 
-	// Used, with a code and a new address: every field set.
+	// Used, with a code, a new address and the session that asked for
+	// it: every field set.
 	full := newToken(u, store.PurposeEmailChange, 1)
 	full.UsedAt = at(30 * time.Minute)
 	full.Attempts = 3
+	full.SessionID = uuid.NewString()
+	// The undo of an email change: from the new address back to Email.
+	revert := newToken(u, store.PurposeEmailRevert, 5)
+	revert.NewEmail = "new5@example.com"
+	revert.SessionID = uuid.NewString()
 	// No code, no new address, not used: the NULL columns come back nil,
 	// "" and zero.
 	bare := newToken(u, store.PurposeVerify, 2)
@@ -128,6 +134,7 @@ func testOneTimeTokenRoundTrip(t *testing.T, s store.Store) {
 		{"no code, no new email, unused", bare, stored(bare)},
 		{"empty code hash", emptyCode, wantEmptyCode},
 		{"non-canonical ids", upper, wantUpper},
+		{"email revert with a session", revert, stored(revert)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,6 +237,7 @@ func testUseOneTimeToken(t *testing.T, s store.Store) {
 		x.Purpose = store.PurposeOTP
 		x.CodeHash = nil
 		x.ExpiresAt = at(100 * time.Hour)
+		x.SessionID = uuid.NewString()
 		// The user is saved whole, as UpdateUser saves it.
 		y.Email = tok.NewEmail
 		y.EmailVerified = true
@@ -378,6 +386,102 @@ func testUseOneTimeTokenErrors(t *testing.T, s store.Store) {
 	}
 }
 
+// testUseOneTimeTokenSiblings: a token spent through UseOneTimeToken
+// uses up, at the same time, every other unused token of its user and
+// purpose, expired ones too, so that an older link mailed for the same
+// thing stops working; nothing else changes. A use that does not spend
+// the token (fn fails, or leaves UsedAt as it was) changes no sibling.
+func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mustCreateUser(t, s, newUser(1))
+	b := mustCreateUser(t, s, newUser(2))
+	spent := mustCreateToken(t, s, newToken(a, store.PurposeRecover, 1))
+	sibling := newToken(a, store.PurposeRecover, 2)
+	sibling.Attempts = 2
+	expired := newToken(a, store.PurposeRecover, 3)
+	expired.ExpiresAt = at(-time.Hour)
+	used := newToken(a, store.PurposeRecover, 4)
+	used.UsedAt = at(5 * time.Minute)
+	want := []store.OneTimeToken{
+		spent,
+		mustCreateToken(t, s, sibling),
+		mustCreateToken(t, s, expired),
+		mustCreateToken(t, s, used),
+		mustCreateToken(t, s, newToken(a, store.PurposeVerify, 5)),  // another purpose
+		mustCreateToken(t, s, newToken(b, store.PurposeRecover, 6)), // another user
+		mustCreateToken(t, s, newToken(a, store.PurposeEmailChange, 7)),
+	}
+	check := func(step string) {
+		t.Helper()
+		for i, w := range want {
+			got, _ := mustPeek(t, s, w.Hash)
+			diff(t, fmt.Sprintf("%s: token %d", step, i), got, w)
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		fn   func(*store.OneTimeToken, *store.User) error
+		want error
+	}{
+		{"fn error", func(x *store.OneTimeToken, _ *store.User) error {
+			x.UsedAt = at(time.Hour)
+			return errBoom
+		}, errBoom},
+		{"UsedAt not set", func(x *store.OneTimeToken, _ *store.User) error {
+			x.Attempts++
+			return nil
+		}, nil},
+	} {
+		_, _, err := s.UseOneTimeToken(ctx, spent.Hash, tc.fn)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("UseOneTimeToken(%s): got %v, want %v", tc.name, err, tc.want)
+		}
+		if tc.want == nil {
+			want[0].Attempts++
+		}
+		check(tc.name)
+	}
+
+	usedAt := at(10 * time.Minute)
+	got, _, err := s.UseOneTimeToken(ctx, spent.Hash, func(x *store.OneTimeToken, _ *store.User) error {
+		x.UsedAt = usedAt
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UseOneTimeToken: %v", err)
+	}
+	for _, i := range []int{0, 1, 2} { // the spent token and its unused siblings
+		want[i].UsedAt = usedAt.Truncate(micro)
+	}
+	diff(t, "UseOneTimeToken result", got, want[0])
+	check("spent")
+	for _, c := range []struct {
+		user    store.User
+		purpose store.TokenPurpose
+		want    []store.OneTimeToken
+	}{
+		{a, store.PurposeRecover, nil},
+		{a, store.PurposeVerify, []store.OneTimeToken{want[4]}},
+		{b, store.PurposeRecover, []store.OneTimeToken{want[5]}},
+		{a, store.PurposeEmailChange, []store.OneTimeToken{want[6]}},
+	} {
+		list, err := s.ListOneTimeTokens(ctx, c.user.ID, c.purpose)
+		if err != nil {
+			t.Fatalf("ListOneTimeTokens: %v", err)
+		}
+		diff(t, fmt.Sprintf("ListOneTimeTokens(%s, %s) after the spend", c.user.Email, c.purpose), list, c.want)
+	}
+
+	// A token issued later is not touched by a second use of the spent
+	// one whose func saves it as it is: UsedAt was set already.
+	want = append(want, mustCreateToken(t, s, newToken(a, store.PurposeRecover, 8)))
+	if _, _, err := s.UseOneTimeToken(ctx, spent.Hash, func(*store.OneTimeToken, *store.User) error { return nil }); err != nil {
+		t.Fatalf("UseOneTimeToken(spent token, no-op): %v", err)
+	}
+	check("no-op on the spent token")
+}
+
 func testListOneTimeTokens(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a := mustCreateUser(t, s, newUser(1))
@@ -465,6 +569,7 @@ func testUpdateOneTimeToken(t *testing.T, s store.Store) {
 			x.Hash = hash("changed")
 			x.CodeHash = nil
 			x.ExpiresAt = at(100 * time.Hour)
+			x.SessionID = uuid.NewString()
 			return nil
 		})
 		if err != nil {

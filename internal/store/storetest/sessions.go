@@ -382,6 +382,9 @@ func testUpdateSessionOneField(t *testing.T, s store.Store) {
 		{"AMR", func(ss *store.Session) { ss.AMR = []string{"pwd", "otp"} }},
 		{"AAL", func(ss *store.Session) { ss.AAL = "aal2" }},
 		{"LastActiveAt", func(ss *store.Session) { ss.LastActiveAt = at(5 * time.Hour) }},
+		{"AuthTime", func(ss *store.Session) { ss.AuthTime = at(6 * time.Hour) }},
+		{"AuthTime to zero", func(ss *store.Session) { ss.AuthTime = time.Time{} }},
+		{"CredentialEpoch", func(ss *store.Session) { ss.CredentialEpoch = 3 }},
 	} {
 		for _, rotate := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/rotate=%v", tc.name, rotate), func(t *testing.T) {

@@ -48,10 +48,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateSessionByRefreshHash", testUpdateSessionByRefreshHash},
 		{"ListSessions", testListSessions},
 		{"RevokeSessions", testRevokeSessions},
+		{"UserCredentialEpoch", testUserCredentialEpoch},
+		{"CreateSessionStaleEpoch", testCreateSessionStaleEpoch},
+		{"CreateUserWithSessionStaleEpoch", testCreateUserWithSessionStaleEpoch},
+		{"SessionAuthTimeAndEpoch", testSessionAuthTimeAndEpoch},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysFuncError", testSigningKeysFuncError},
 		{"Throttles", testThrottles},
 		{"ThrottleFuncError", testThrottleFuncError},
+		{"UpdateThrottles", testUpdateThrottles},
+		{"UpdateThrottlesErrors", testUpdateThrottlesErrors},
 		{"DeleteEndedSessions", testDeleteEndedSessions},
 		{"CountActiveSessions", testCountActiveSessions},
 		{"DeleteThrottlesBefore", testDeleteThrottlesBefore},
@@ -64,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CreateOneTimeTokenErrors", testCreateOneTimeTokenErrors},
 		{"UseOneTimeToken", testUseOneTimeToken},
 		{"UseOneTimeTokenErrors", testUseOneTimeTokenErrors},
+		{"UseOneTimeTokenSiblings", testUseOneTimeTokenSiblings},
 		{"ListOneTimeTokens", testListOneTimeTokens},
 		{"UpdateOneTimeToken", testUpdateOneTimeToken},
 		{"DeleteOneTimeTokensBefore", testDeleteOneTimeTokensBefore},
@@ -164,7 +171,8 @@ func newUser(n int) store.User {
 }
 
 // newSession returns a session of user with every field set except the
-// ones a fresh session leaves zero (RevokedAt, ParentHash, Generation).
+// ones a fresh session leaves zero (RevokedAt, ParentHash, Generation)
+// and CredentialEpoch, which must be the user's (newUser's is 0).
 func newSession(userID string, n int) store.Session {
 	created := at(time.Duration(n) * time.Hour)
 	return store.Session{
@@ -177,6 +185,7 @@ func newSession(userID string, n int) store.Session {
 		IP:           "2001:db8::1",
 		AMR:          []string{"pwd"},
 		AAL:          "aal1",
+		AuthTime:     created.Add(-2 * time.Second),
 		RefreshHash:  hash(fmt.Sprintf("%s/0", uuid.NewString())),
 		RotatedAt:    created,
 	}

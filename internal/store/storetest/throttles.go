@@ -109,3 +109,147 @@ func testThrottleFuncError(t *testing.T, s store.Store) {
 func sortThrottles(ths []store.Throttle) {
 	slices.SortFunc(ths, func(a, b store.Throttle) int { return strings.Compare(a.Key, b.Key) })
 }
+
+func testUpdateThrottles(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const a, b, c = "account:user1@example.com", "ip:192.0.2.1", "account+ip:user1@example.com/192.0.2.1"
+	old := store.Throttle{Key: a, Failures: 2, LastFailureAt: at(time.Second)}
+	if _, err := s.UpdateThrottle(ctx, a, func(th *store.Throttle) error { *th = old; return nil }); err != nil {
+		t.Fatalf("UpdateThrottle: %v", err)
+	}
+
+	// fn sees the rows in the order of keys, a missing one as a zero
+	// Throttle with Key set; what it leaves zero is not stored.
+	var seen []store.Throttle
+	got, err := s.UpdateThrottles(ctx, []string{c, a, b}, func(rows []store.Throttle) error {
+		seen = slices.Clone(rows)
+		rows[0].Failures, rows[0].LastFailureAt = 1, at(2*time.Second)
+		rows[1].Failures++
+		rows[1].LastFailureAt, rows[1].BlockedUntil = at(2*time.Second), at(time.Minute)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateThrottles: %v", err)
+	}
+	diff(t, "rows seen by fn", seen, []store.Throttle{{Key: c}, stored(old), {Key: b}})
+	wantC := stored(store.Throttle{Key: c, Failures: 1, LastFailureAt: at(2 * time.Second)})
+	wantA := stored(store.Throttle{Key: a, Failures: 3, LastFailureAt: at(2 * time.Second), BlockedUntil: at(time.Minute)})
+	diff(t, "UpdateThrottles result", got, []store.Throttle{wantC, wantA, {Key: b}})
+	saved, err := s.GetThrottles(ctx, []string{a, b, c})
+	if err != nil {
+		t.Fatalf("GetThrottles: %v", err)
+	}
+	sortThrottles(saved)
+	diff(t, "GetThrottles after UpdateThrottles", saved, []store.Throttle{wantC, wantA})
+
+	// A block alone is not zero: the row is kept.
+	blocked := store.Throttle{Key: b, BlockedUntil: at(time.Hour).Truncate(micro)}
+	if _, err := s.UpdateThrottles(ctx, []string{b}, func(rows []store.Throttle) error {
+		rows[0].BlockedUntil = at(time.Hour)
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateThrottles(block only): %v", err)
+	}
+	saved, err = s.GetThrottles(ctx, []string{b})
+	if err != nil {
+		t.Fatalf("GetThrottles: %v", err)
+	}
+	diff(t, "GetThrottles after a block alone", saved, []store.Throttle{blocked})
+
+	// Rows fn leaves zero are deleted, the others saved, in one call.
+	seen = nil
+	got, err = s.UpdateThrottles(ctx, []string{a, b, c}, func(rows []store.Throttle) error {
+		seen = slices.Clone(rows)
+		rows[0] = store.Throttle{Key: a}
+		rows[1] = store.Throttle{Key: b}
+		rows[2].Failures++
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateThrottles(reset two): %v", err)
+	}
+	diff(t, "rows seen by fn", seen, []store.Throttle{wantA, blocked, wantC})
+	wantC.Failures++
+	diff(t, "UpdateThrottles(reset two) result", got, []store.Throttle{{Key: a}, {Key: b}, wantC})
+	saved, err = s.GetThrottles(ctx, []string{a, b, c})
+	if err != nil {
+		t.Fatalf("GetThrottles: %v", err)
+	}
+	diff(t, "GetThrottles after resetting two", saved, []store.Throttle{wantC})
+
+	// A reset key starts again from zero, like a new one.
+	seen = nil
+	if _, err := s.UpdateThrottles(ctx, []string{a}, func(rows []store.Throttle) error {
+		seen = slices.Clone(rows)
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateThrottles(reset key): %v", err)
+	}
+	diff(t, "row seen by fn after a reset", seen, []store.Throttle{{Key: a}})
+
+	// No keys: fn sees no rows.
+	ran := false
+	got, err = s.UpdateThrottles(ctx, nil, func(rows []store.Throttle) error {
+		ran = true
+		if len(rows) != 0 {
+			t.Errorf("UpdateThrottles(no keys): fn saw %d rows, want 0", len(rows))
+		}
+		return nil
+	})
+	if err != nil || len(got) != 0 || !ran {
+		t.Errorf("UpdateThrottles(no keys) = %d rows, %v, fn ran %v; want 0, nil, true", len(got), err, ran)
+	}
+}
+
+func testUpdateThrottlesErrors(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	existing := store.Throttle{Key: "existing", Failures: 3, LastFailureAt: at(time.Second)}
+	if _, err := s.UpdateThrottle(ctx, existing.Key, func(th *store.Throttle) error { *th = existing; return nil }); err != nil {
+		t.Fatalf("UpdateThrottle: %v", err)
+	}
+	keys := []string{"new", existing.Key}
+	tests := []struct {
+		name string
+		fn   func([]store.Throttle) error
+		want error // nil: any error will do
+	}{
+		{"fn error", func(rows []store.Throttle) error {
+			for i := range rows {
+				rows[i].Failures = 99
+				rows[i].BlockedUntil = at(time.Hour)
+			}
+			return errBoom
+		}, errBoom},
+		{"fn error after zeroing", func(rows []store.Throttle) error {
+			rows[0].Failures = 1
+			rows[1] = store.Throttle{Key: rows[1].Key}
+			return errBoom
+		}, errBoom},
+		{"key changed", func(rows []store.Throttle) error {
+			rows[0].Failures = 1
+			rows[1].Failures = 4
+			rows[1].Key = "other"
+			return nil
+		}, nil},
+		{"keys swapped", func(rows []store.Throttle) error {
+			rows[0], rows[1] = rows[1], rows[0]
+			rows[0].Failures = 5
+			return nil
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.UpdateThrottles(ctx, keys, tt.fn)
+			if tt.want != nil {
+				wantErr(t, "UpdateThrottles", err, tt.want)
+			} else if err == nil {
+				t.Errorf("UpdateThrottles: got nil error, want one")
+			}
+			got, err := s.GetThrottles(ctx, []string{"new", existing.Key, "other"})
+			if err != nil {
+				t.Fatalf("GetThrottles: %v", err)
+			}
+			diff(t, "throttles after a failed UpdateThrottles", got, []store.Throttle{stored(existing)})
+		})
+	}
+}

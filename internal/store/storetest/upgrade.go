@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -18,161 +19,251 @@ var migrations = []store.Migration{
 	{Version: 1, Name: "init"},
 	{Version: 2, Name: "audit_cleanup"},
 	{Version: 3, Name: "mail"},
+	{Version: 4, Name: "credentials"},
 }
 
 // MigrateTo applies a backend's embedded migrations up to and including
 // version, and no further.
 type MigrateTo func(ctx context.Context, version int64) error
 
+// Upgrade is what RunUpgrade needs of a backend.
+type Upgrade struct {
+	// Store is on a new, empty, unmigrated database; RunUpgrade closes it.
+	Store     store.Store
+	MigrateTo MigrateTo
+	// Seed1 writes rows into the database at schema version 1 as a latch
+	// of that version stored them: with version 1's columns, in the
+	// backend's own SQL and encoding, not through Store, whose current
+	// code names columns that version 1 lacks. Every field that version 1
+	// has a column for is written (a zero time in a nullable column as
+	// NULL, an empty ParentHash as NULL, a nil AMR as an empty array);
+	// the other fields are zero and are not written.
+	Seed1 func(ctx context.Context, rows Rows1) error
+	// Seed3 writes one-time tokens at schema version 3 in the same way,
+	// with the columns one_time_tokens had at version 3 (SessionID, added
+	// later, is "" and not written).
+	Seed3 func(ctx context.Context, tokens []store.OneTimeToken) error
+}
+
+// Rows1 is what Seed1 writes: a row for every table that schema version
+// 1 has.
+type Rows1 struct {
+	Users    []store.User
+	Sessions []store.Session
+	// RefreshTokens are the refresh_tokens rows: every hash the sessions
+	// issued, their live ones and the ones they replaced.
+	RefreshTokens []RefreshToken1
+	Keys          []store.SigningKey
+	Throttles     []store.Throttle
+}
+
+// RefreshToken1 is a row of version 1's refresh_tokens table.
+type RefreshToken1 struct {
+	Hash      []byte
+	SessionID string
+	IssuedAt  time.Time
+}
+
 // RunUpgrade checks that a database written by an older latch keeps every
-// row through the migrations that follow. open must return a store on a
-// new, empty, unmigrated database, and a MigrateTo for it; RunUpgrade
-// closes the store at the end of the test.
-func RunUpgrade(t *testing.T, open func(t *testing.T) (store.Store, MigrateTo)) {
+// row through the migrations that follow, and that the current methods
+// work on those rows. open must return a new, empty, unmigrated database
+// as an Upgrade.
+func RunUpgrade(t *testing.T, open func(t *testing.T) Upgrade) {
 	t.Run("From1", func(t *testing.T) {
 		t.Parallel()
-		s, migrateTo := open(t)
-		testUpgradeFrom1(t, closing(t, s), migrateTo)
+		up := open(t)
+		closing(t, up.Store)
+		testUpgradeFrom1(t, up)
 	})
 }
 
-// snapshot is everything a store holds that version 1 of the schema
-// knows, read through the store.
-type snapshot struct {
-	Users     []store.User
-	ByEmail   []store.User
-	Sessions  []store.Session
-	ByHash    []store.Session
-	Listed    [][]store.Session
-	Keys      []store.SigningKey
-	Throttles []store.Throttle
-}
-
-func testUpgradeFrom1(t *testing.T, s store.Store, migrateTo MigrateTo) {
+// migrateTo migrates to version and checks that the database is there,
+// with the later migrations pending.
+func migrateTo(t *testing.T, up Upgrade, version int64) {
+	t.Helper()
 	ctx := t.Context()
-	if err := migrateTo(ctx, 1); err != nil {
-		t.Fatalf("migrate to version 1: %v", err)
+	if err := up.MigrateTo(ctx, version); err != nil {
+		t.Fatalf("migrate to version %d: %v", version, err)
 	}
-	st, err := s.MigrationStatus(ctx)
+	st, err := up.Store.MigrationStatus(ctx)
 	if err != nil {
 		t.Fatalf("MigrationStatus: %v", err)
 	}
-	if st.Current != 1 || st.Latest <= 1 {
-		t.Fatalf("MigrationStatus = current %d, latest %d; want 1 and more than 1", st.Current, st.Latest)
+	if st.Current != version || st.Latest <= version {
+		t.Fatalf("MigrationStatus = current %d, latest %d; want %d and more than %d", st.Current, st.Latest, version, version)
 	}
 	for _, m := range st.Migrations {
-		if applied := !m.AppliedAt.IsZero(); applied != (m.Version <= 1) {
-			t.Errorf("migration %d applied = %v at version 1", m.Version, applied)
+		if applied := !m.AppliedAt.IsZero(); applied != (m.Version <= version) {
+			t.Errorf("migration %d applied = %v at version %d", m.Version, applied, version)
 		}
 	}
+}
+
+func testUpgradeFrom1(t *testing.T, up Upgrade) {
+	ctx := t.Context()
+	s := up.Store
+	migrateTo(t, up, 1)
 
 	// Rows of every table version 1 has, with every field set, and the
 	// zero and nil values that are stored as NULL.
-	full := mustCreateUser(t, s, newUser(1))
-	bare := mustCreateUser(t, s, store.User{ID: uuid.NewString(), Email: "bare@example.com", CreatedAt: at(time.Hour), UpdatedAt: at(time.Hour)})
+	full := newUser(1)
+	bare := store.User{ID: uuid.NewString(), Email: "bare@example.com", Metadata: json.RawMessage(`{}`), Disabled: true,
+		CreatedAt: at(time.Hour), UpdatedAt: at(time.Hour)}
 	now := at(100 * time.Hour)
+	// Rotated twice: its first token and the one that replaced it are
+	// still recognised.
 	rotated := newSession(full.ID, 90)
 	rotated.ExpiresAt = now.Add(24 * time.Hour)
-	mustCreateSession(t, s, rotated)
-	hashes := [][]byte{rotated.RefreshHash}
-	for i := 1; i <= 2; i++ {
-		next := fmt.Sprintf("upgrade/%d", i)
-		if _, err := s.UpdateSession(ctx, rotated.ID, rotate(next, now.Add(-time.Duration(3-i)*time.Hour))); err != nil {
-			t.Fatalf("UpdateSession: %v", err)
-		}
-		hashes = append(hashes, hash(next))
-	}
+	hashes := [][]byte{rotated.RefreshHash, hash("upgrade/1"), hash("upgrade/2")}
+	rotated.ParentHash, rotated.RefreshHash = hashes[1], hashes[2]
+	rotated.RotatedAt, rotated.LastActiveAt, rotated.Generation = now.Add(-time.Hour), now.Add(-time.Hour), 2
 	revoked := newSession(full.ID, 91)
 	revoked.RevokedAt = at(92 * time.Hour)
 	revoked.AMR, revoked.AAL = []string{"pwd", "otp"}, "aal2"
 	expired := newSession(bare.ID, 1)
 	expired.ExpiresAt = at(2 * time.Hour)
-	expired.AMR, expired.UserAgent, expired.IP = nil, "", ""
-	for _, ss := range []store.Session{revoked, expired} {
-		mustCreateSession(t, s, ss)
-		hashes = append(hashes, ss.RefreshHash)
+	expired.AMR, expired.UserAgent, expired.IP, expired.AAL = nil, "", "", ""
+	hashes = append(hashes, revoked.RefreshHash, expired.RefreshHash)
+	for _, ss := range []*store.Session{&rotated, &revoked, &expired} {
+		ss.AuthTime = time.Time{} // no column at version 1
 	}
 	current, previous := newKey(1, store.KeyCurrent), newKey(0, store.KeyPrevious)
 	current.ActivatedAt = at(time.Hour)
 	previous.ActivatedAt, previous.DeactivateAt, previous.RetireAt = at(0), at(time.Hour), at(2*time.Hour)
-	if err := s.UpdateSigningKeys(ctx, func([]store.SigningKey) ([]store.SigningKey, error) {
-		return []store.SigningKey{previous, current}, nil
-	}); err != nil {
-		t.Fatalf("UpdateSigningKeys: %v", err)
-	}
 	throttleKeys := []string{"account:user1@example.com", "ip:192.0.2.1"}
-	for i, th := range []store.Throttle{
-		{Key: throttleKeys[0], Failures: 7, LastFailureAt: now.Add(-time.Minute), BlockedUntil: now.Add(time.Hour)},
-		{Key: throttleKeys[1], Failures: 1, LastFailureAt: at(time.Hour)},
-	} {
-		if _, err := s.UpdateThrottle(ctx, th.Key, func(x *store.Throttle) error { *x = th; return nil }); err != nil {
-			t.Fatalf("UpdateThrottle %d: %v", i, err)
-		}
+	rows := Rows1{
+		Users:    []store.User{full, bare},
+		Sessions: []store.Session{rotated, revoked, expired},
+		RefreshTokens: []RefreshToken1{
+			{hashes[0], rotated.ID, rotated.CreatedAt},
+			{hashes[1], rotated.ID, now.Add(-2 * time.Hour)},
+			{hashes[2], rotated.ID, rotated.RotatedAt},
+			{hashes[3], revoked.ID, revoked.CreatedAt},
+			{hashes[4], expired.ID, expired.CreatedAt},
+		},
+		Keys: []store.SigningKey{previous, current},
+		Throttles: []store.Throttle{
+			{Key: throttleKeys[0], Failures: 7, LastFailureAt: now.Add(-time.Minute), BlockedUntil: now.Add(time.Hour)},
+			{Key: throttleKeys[1], Failures: 1, LastFailureAt: at(time.Hour)},
+		},
+	}
+	if err := up.Seed1(ctx, rows); err != nil {
+		t.Fatalf("write rows at version 1: %v", err)
 	}
 
-	take := func() snapshot {
-		t.Helper()
-		var snap snapshot
-		for _, u := range []store.User{full, bare} {
-			got, err := s.GetUser(ctx, u.ID)
-			if err != nil {
-				t.Fatalf("GetUser: %v", err)
-			}
-			snap.Users = append(snap.Users, got)
-			got, err = s.GetUserByEmail(ctx, u.Email)
-			if err != nil {
-				t.Fatalf("GetUserByEmail: %v", err)
-			}
-			snap.ByEmail = append(snap.ByEmail, got)
-			list, err := s.ListSessions(ctx, u.ID)
-			if err != nil {
-				t.Fatalf("ListSessions: %v", err)
-			}
-			snap.Listed = append(snap.Listed, list)
-		}
-		for _, id := range []string{rotated.ID, revoked.ID, expired.ID} {
-			got, err := s.GetSession(ctx, id)
-			if err != nil {
-				t.Fatalf("GetSession: %v", err)
-			}
-			snap.Sessions = append(snap.Sessions, got)
-		}
-		for _, h := range hashes {
-			got, err := s.GetSessionByRefreshHash(ctx, h)
-			if err != nil {
-				t.Fatalf("GetSessionByRefreshHash: %v", err)
-			}
-			snap.ByHash = append(snap.ByHash, got)
-		}
-		snap.Keys, err = s.ListSigningKeys(ctx)
-		if err != nil {
-			t.Fatalf("ListSigningKeys: %v", err)
-		}
-		snap.Throttles, err = s.GetThrottles(ctx, throttleKeys)
-		if err != nil {
-			t.Fatalf("GetThrottles: %v", err)
-		}
-		sortThrottles(snap.Throttles)
-		return snap
+	// One-time tokens came with version 3; the migration after it
+	// rebuilds their table on SQLite.
+	migrateTo(t, up, 3)
+	changeTok := newToken(full, store.PurposeEmailChange, 1)
+	changeTok.UsedAt, changeTok.Attempts = at(30*time.Minute), 3
+	verifyTok := newToken(full, store.PurposeVerify, 2)
+	verifyTok.CodeHash = nil
+	verifyTok2 := newToken(full, store.PurposeVerify, 4)
+	otpTok := newToken(bare, store.PurposeOTP, 3)
+	tokens := []store.OneTimeToken{changeTok, verifyTok, verifyTok2, otpTok}
+	if err := up.Seed3(ctx, tokens); err != nil {
+		t.Fatalf("write tokens at version 3: %v", err)
 	}
-	before := take()
-	diff(t, "users at version 1", before.Users, []store.User{stored(full), func() store.User {
-		u := stored(bare)
-		u.Metadata = json.RawMessage(`{}`)
-		return u
-	}()})
 
 	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate from version 1: %v", err)
+		t.Fatalf("Migrate from version 3: %v", err)
 	}
-	st, err = s.MigrationStatus(ctx)
+	st, err := s.MigrationStatus(ctx)
 	if err != nil {
 		t.Fatalf("MigrationStatus: %v", err)
 	}
 	checkStatus(t, st, true)
-	diff(t, "rows after migrating from version 1", take(), before)
 
-	// The new methods work on the old rows.
+	// Every value reads back; the columns added since hold their
+	// defaults (CredentialEpoch 0, AuthTime zero, SessionID ""), which
+	// the values written above have already.
+	wantUsers := []store.User{stored(full), stored(bare)}
+	for i, u := range rows.Users {
+		got, err := s.GetUser(ctx, u.ID)
+		if err != nil {
+			t.Fatalf("GetUser: %v", err)
+		}
+		diff(t, fmt.Sprintf("GetUser(user %d written at version 1)", i), got, wantUsers[i])
+		got, err = s.GetUserByEmail(ctx, u.Email)
+		if err != nil {
+			t.Fatalf("GetUserByEmail: %v", err)
+		}
+		diff(t, fmt.Sprintf("GetUserByEmail(user %d written at version 1)", i), got, wantUsers[i])
+	}
+	sessionUser := map[string]store.User{full.ID: wantUsers[0], bare.ID: wantUsers[1]}
+	for _, ss := range rows.Sessions {
+		got, err := s.GetSession(ctx, ss.ID)
+		if err != nil {
+			t.Fatalf("GetSession: %v", err)
+		}
+		diff(t, "GetSession(session written at version 1)", got, stored(ss))
+		gotS, gotU, err := s.GetSessionWithUser(ctx, ss.ID)
+		if err != nil {
+			t.Fatalf("GetSessionWithUser: %v", err)
+		}
+		diff(t, "GetSessionWithUser(session written at version 1): session", gotS, stored(ss))
+		diff(t, "GetSessionWithUser(session written at version 1): user", gotU, sessionUser[ss.UserID])
+	}
+	bySession := map[string]store.Session{}
+	for _, ss := range rows.Sessions {
+		bySession[ss.ID] = stored(ss)
+	}
+	for i, rt := range rows.RefreshTokens {
+		got, err := s.GetSessionByRefreshHash(ctx, rt.Hash)
+		if err != nil {
+			t.Fatalf("GetSessionByRefreshHash(hash %d): %v", i, err)
+		}
+		diff(t, fmt.Sprintf("GetSessionByRefreshHash(hash %d written at version 1)", i), got, bySession[rt.SessionID])
+	}
+	for _, c := range []struct {
+		user store.User
+		want []store.Session
+	}{
+		{full, []store.Session{stored(rotated)}}, // revoked is not listed
+		{bare, []store.Session{stored(expired)}}, // expired is
+	} {
+		got, err := s.ListSessions(ctx, c.user.ID)
+		if err != nil {
+			t.Fatalf("ListSessions: %v", err)
+		}
+		diff(t, "ListSessions("+c.user.Email+")", got, c.want)
+	}
+	keys, err := s.ListSigningKeys(ctx)
+	if err != nil {
+		t.Fatalf("ListSigningKeys: %v", err)
+	}
+	diff(t, "ListSigningKeys after migrating from version 1", keys, []store.SigningKey{stored(previous), stored(current)})
+	ths, err := s.GetThrottles(ctx, throttleKeys)
+	if err != nil {
+		t.Fatalf("GetThrottles: %v", err)
+	}
+	sortThrottles(ths)
+	diff(t, "GetThrottles after migrating from version 1", ths, []store.Throttle{stored(rows.Throttles[0]), stored(rows.Throttles[1])})
+	for _, tok := range tokens {
+		got, u, err := peek(t, s, tok.Hash)
+		if err != nil {
+			t.Fatalf("UseOneTimeToken(token written at version 3): %v", err)
+		}
+		diff(t, "token written at version 3", got, stored(tok))
+		diff(t, "user of a token written at version 3", u, sessionUser[tok.UserID])
+	}
+	for _, c := range []struct {
+		user    store.User
+		purpose store.TokenPurpose
+		want    []store.OneTimeToken
+	}{
+		{full, store.PurposeVerify, []store.OneTimeToken{stored(verifyTok2), stored(verifyTok)}},
+		{full, store.PurposeEmailChange, nil}, // used
+		{bare, store.PurposeOTP, []store.OneTimeToken{stored(otpTok)}},
+	} {
+		got, err := s.ListOneTimeTokens(ctx, c.user.ID, c.purpose)
+		if err != nil {
+			t.Fatalf("ListOneTimeTokens: %v", err)
+		}
+		diff(t, fmt.Sprintf("ListOneTimeTokens(%s, %s)", c.user.Email, c.purpose), got, c.want)
+	}
+
+	// The methods that came later work on the old rows.
 	if n, err := s.CountActiveSessions(ctx, now, now.Add(-48*time.Hour)); err != nil || n != 1 {
 		t.Errorf("CountActiveSessions = %d, %v; want 1 (the rotated session), nil", n, err)
 	}
@@ -187,6 +278,74 @@ func testUpgradeFrom1(t *testing.T, s store.Store, migrateTo MigrateTo) {
 	if n, err := s.DeleteThrottlesBefore(ctx, now.Add(-time.Hour)); err != nil || n != 1 {
 		t.Errorf("DeleteThrottlesBefore = %d, %v; want 1, nil", n, err)
 	}
+	var seen []store.Throttle
+	if _, err := s.UpdateThrottles(ctx, throttleKeys, func(locked []store.Throttle) error {
+		seen = append(seen, locked...)
+		for i := range locked {
+			locked[i] = store.Throttle{Key: locked[i].Key}
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateThrottles: %v", err)
+	}
+	diff(t, "UpdateThrottles(an old row and a deleted one): rows fn saw", seen,
+		[]store.Throttle{stored(rows.Throttles[0]), {Key: throttleKeys[1]}})
+	if got, err := s.GetThrottles(ctx, throttleKeys); err != nil || len(got) != 0 {
+		t.Errorf("GetThrottles after UpdateThrottles left both rows zero = %d rows, %v; want 0, nil", len(got), err)
+	}
+
+	// The old rows meet the credential epoch: 0 until raised.
+	wantFull := wantUsers[0]
+	early := newSession(full.ID, 95)
+	early.AuthTime = at(95 * time.Hour)
+	if err := s.CreateSession(ctx, early); err != nil {
+		t.Fatalf("CreateSession(epoch 0 on a user written at version 1): %v", err)
+	}
+	gotUser, err := s.UpdateUser(ctx, full.ID, func(u *store.User) error { u.CredentialEpoch++; return nil })
+	if err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	wantFull.CredentialEpoch = 1
+	diff(t, "user written at version 1 with its epoch raised", gotUser, wantFull)
+	if err := s.CreateSession(ctx, newSession(full.ID, 96)); !errors.Is(err, store.ErrStale) {
+		t.Errorf("CreateSession(epoch 0 after the user's was raised): got %v, want ErrStale", err)
+	}
+	if n, err := s.RevokeSessions(ctx, full.ID, rotated.ID, now); err != nil || n != 1 {
+		t.Errorf("RevokeSessions = %d, %v; want 1 (the session made at epoch 0), nil", n, err)
+	}
+	got, err := s.UpdateSession(ctx, rotated.ID, func(ss *store.Session) error {
+		ss.AuthTime, ss.CredentialEpoch = now, 1
+		return nil
+	})
+	wantRotated := stored(rotated)
+	wantRotated.AuthTime, wantRotated.CredentialEpoch = now.Truncate(micro), 1
+	if err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	diff(t, "session written at version 1 with AuthTime and epoch set", got, wantRotated)
+
+	// Spending one of the old verify tokens uses up its unused sibling.
+	if _, _, err := s.UseOneTimeToken(ctx, verifyTok.Hash, useOnce(now)); err != nil {
+		t.Fatalf("UseOneTimeToken(token written at version 3): %v", err)
+	}
+	wantFull.UpdatedAt = now.Truncate(micro)
+	sibling, _ := mustPeek(t, s, verifyTok2.Hash)
+	wantSibling := stored(verifyTok2)
+	wantSibling.UsedAt = now.Truncate(micro)
+	diff(t, "unused verify token written at version 3, after its sibling was spent", sibling, wantSibling)
+	// The rebuilt table keeps its constraints and takes the new purpose.
+	dup := newToken(full, store.PurposeVerify, 5)
+	dup.Hash = changeTok.Hash
+	wantErr(t, "CreateOneTimeToken(hash of a token written at version 3)", s.CreateOneTimeToken(ctx, dup), store.ErrAlreadyExists)
+	revert := newToken(full, store.PurposeEmailRevert, 6)
+	revert.NewEmail, revert.SessionID = "new6@example.com", rotated.ID
+	revert = mustCreateToken(t, s, revert)
+	if got, _, err := peek(t, s, revert.Hash); err != nil {
+		t.Errorf("UseOneTimeToken(email_revert token): %v", err)
+	} else {
+		diff(t, "email_revert token", got, revert)
+	}
+
 	e := newEvent(1, "signup", full.ID)
 	e.SessionID = rotated.ID
 	want := mustAppend(t, s, e)
@@ -195,23 +354,35 @@ func testUpgradeFrom1(t *testing.T, s store.Store, migrateTo MigrateTo) {
 		t.Errorf("UseOneTimeToken(token of a user created at version 1): %v", err)
 	} else {
 		diff(t, "token of a user created at version 1", got, tok)
-		diff(t, "user created at version 1, seen with its token", u, before.Users[0])
+		diff(t, "user created at version 1, seen with its token", u, wantFull)
 	}
 	mail := mailModel{mustEnqueue(t, s, newMail(1, full.ID))}
 	if err := s.DeleteUser(ctx, full.ID); err != nil {
 		t.Fatalf("DeleteUser: %v", err)
 	}
-	if _, _, err := peek(t, s, tok.Hash); !isNotFound(err) {
-		t.Errorf("UseOneTimeToken(token of a deleted user): got %v, want ErrNotFound", err)
+	// The cascade reaches the tokens written before the table was
+	// rebuilt, and the ones written after.
+	for _, h := range [][]byte{tok.Hash, changeTok.Hash, verifyTok.Hash, revert.Hash} {
+		if _, _, err := peek(t, s, h); !isNotFound(err) {
+			t.Errorf("UseOneTimeToken(token of a deleted user): got %v, want ErrNotFound", err)
+		}
+	}
+	if _, err := s.GetSession(ctx, rotated.ID); !isNotFound(err) {
+		t.Errorf("GetSession(session of a deleted user): got %v, want ErrNotFound", err)
 	}
 	claimed, err := s.ClaimMail(ctx, now, now.Add(time.Hour), 10)
 	if err != nil {
 		t.Fatalf("ClaimMail: %v", err)
 	}
 	diff(t, "mail for a deleted user", claimed, mail.claim(now, now.Add(time.Hour), 10))
-	got, err := s.ListAudit(ctx, store.ListAuditOptions{UserID: full.ID})
+	events, err := s.ListAudit(ctx, store.ListAuditOptions{UserID: full.ID})
 	if err != nil {
 		t.Fatalf("ListAudit: %v", err)
 	}
-	diff(t, "audit of a user created at version 1", got, []store.AuditEvent{want})
+	diff(t, "audit of a user created at version 1", events, []store.AuditEvent{want})
+	if got, err := s.GetUser(ctx, bare.ID); err != nil {
+		t.Errorf("GetUser(the other user): %v", err)
+	} else {
+		diff(t, "the other user after DeleteUser", got, wantUsers[1])
+	}
 }

@@ -134,6 +134,7 @@ func testUpdateUser(t *testing.T, s store.Store) {
 		u.UpdatedAt = at(time.Hour)
 		u.LastSignInAt = time.Time{}
 		u.PasswordChangedAt = at(2 * time.Hour)
+		u.CredentialEpoch = 7
 		return nil
 	})
 	if err != nil {
@@ -150,6 +151,7 @@ func testUpdateUser(t *testing.T, s store.Store) {
 	want.UpdatedAt = at(time.Hour).Truncate(time.Microsecond)
 	want.LastSignInAt = time.Time{}
 	want.PasswordChangedAt = at(2 * time.Hour).Truncate(time.Microsecond)
+	want.CredentialEpoch = 7
 	diff(t, "UpdateUser result", got, want)
 
 	reread, err := s.GetUser(ctx, orig.ID)
