@@ -57,3 +57,16 @@ func StorableText(s string) string {
 func (th Throttle) IsZero() bool {
 	return th.Failures == 0 && th.LastFailureAt.IsZero() && th.BlockedUntil.IsZero()
 }
+
+// DistinctKeys refuses a list of throttle keys that names one twice: a
+// transaction over several rows must not see one row as two.
+func DistinctKeys(keys []string) error {
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if seen[k] {
+			return errors.New("a throttle key is repeated")
+		}
+		seen[k] = true
+	}
+	return nil
+}

@@ -368,7 +368,7 @@ type Store interface {
 	// order of keys and saves what fn leaves in the slice, all in one
 	// transaction: a check and an increment over several keys that no
 	// concurrent caller can split. A row fn leaves zero (no failures, no
-	// times) is deleted. Keys cannot change.
+	// times) is deleted. Keys cannot change and must be distinct.
 	UpdateThrottles(ctx context.Context, keys []string, fn func(rows []Throttle) error) ([]Throttle, error)
 	// DeleteThrottles removes the rows for the keys; missing keys are fine.
 	DeleteThrottles(ctx context.Context, keys []string) error
@@ -399,8 +399,12 @@ type Store interface {
 	// user, and runs fn on both; if fn returns nil it saves the token's
 	// UsedAt and Attempts and the user (as UpdateUser does: everything but
 	// the id; ErrAlreadyExists if the new email is taken) in the same
-	// transaction. ErrNotFound if no token has this hash. fn sees used and
-	// expired tokens too: the caller judges.
+	// transaction. When fn sets UsedAt on a token that was unused, every
+	// other unused token of the same user and purpose, expired ones
+	// included, gets the same UsedAt in that transaction: once one link
+	// of a purpose is spent, its siblings die with it (UpdateOneTimeToken
+	// never does this). ErrNotFound if no token has this hash. fn sees
+	// used and expired tokens too: the caller judges.
 	UseOneTimeToken(ctx context.Context, hash []byte, fn func(*OneTimeToken, *User) error) (OneTimeToken, User, error)
 	// ListOneTimeTokens returns the user's unused tokens of one purpose,
 	// newest first, expired ones included.

@@ -89,9 +89,11 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 // same order and cannot deadlock; the upsert either inserts or locks, as
 // in UpdateThrottle.
 func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]store.Throttle) error) ([]store.Throttle, error) {
+	if err := store.DistinctKeys(keys); err != nil {
+		return nil, wrap("update throttles", err)
+	}
 	sorted := slices.Clone(keys)
 	slices.Sort(sorted)
-	sorted = slices.Compact(sorted)
 	var saved []store.Throttle
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `INSERT INTO throttles (key) SELECT k FROM unnest($1::text[]) AS k ORDER BY k
@@ -149,7 +151,10 @@ func (db *DB) DeleteThrottles(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	if _, err := db.pool.Exec(ctx, `DELETE FROM throttles WHERE key = ANY($1)`, keys); err != nil {
+	// Locked in key order, the order UpdateThrottles takes them in, so
+	// that the two cannot deadlock.
+	if _, err := db.pool.Exec(ctx, `DELETE FROM throttles WHERE key IN (
+		SELECT key FROM throttles WHERE key = ANY($1) ORDER BY key FOR UPDATE)`, keys); err != nil {
 		return wrap("delete throttles", err)
 	}
 	return nil

@@ -106,6 +106,9 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 	if err != nil {
 		return nil, wrap("update throttles", err)
 	}
+	if err := store.DistinctKeys(keys); err != nil {
+		return nil, wrap("update throttles", err)
+	}
 	var saved []store.Throttle
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		rows := make([]store.Throttle, len(keys))

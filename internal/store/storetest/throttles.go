@@ -237,6 +237,14 @@ func testUpdateThrottlesErrors(t *testing.T, s store.Store) {
 			return nil
 		}, nil},
 	}
+	// A repeated key would let one row be seen, and saved, as two.
+	called := false
+	if _, err := s.UpdateThrottles(ctx, []string{existing.Key, "new", existing.Key}, func([]store.Throttle) error {
+		called = true
+		return nil
+	}); err == nil || called {
+		t.Errorf("UpdateThrottles with a repeated key: err %v, fn called %v; want an error before fn", err, called)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := s.UpdateThrottles(ctx, keys, tt.fn)
