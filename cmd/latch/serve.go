@@ -138,12 +138,15 @@ func (a *app) maintain(ctx context.Context, active, outbox prometheus.Gauge) {
 		if n, err := a.db.CountMail(ctx); err == nil {
 			outbox.Set(float64(n))
 		}
-		c, err := a.auth.Cleanup(ctx, a.cfg.AuditRetention)
-		switch {
+		// Each package cleans its own tables.
+		c, err := a.auth.Cleanup(ctx)
+		throttles, err2 := a.limit.Cleanup(ctx)
+		events, err3 := a.audit.Prune(ctx, a.cfg.AuditRetention)
+		switch err := errors.Join(err, err2, err3); {
 		case err != nil && ctx.Err() == nil:
 			a.log.Warn("clean-up failed; will retry", "event", "cleanup.error", "error", err)
-		case c.Sessions+c.Throttles+c.AuditEvents+c.OneTimeTokens > 0:
-			a.log.Info("cleaned up", "event", "cleanup", "sessions", c.Sessions, "throttles", c.Throttles, "audit_events", c.AuditEvents, "one_time_tokens", c.OneTimeTokens)
+		case c.Sessions+throttles+events+c.OneTimeTokens > 0:
+			a.log.Info("cleaned up", "event", "cleanup", "sessions", c.Sessions, "throttles", throttles, "audit_events", events, "one_time_tokens", c.OneTimeTokens)
 		}
 		select {
 		case <-ctx.Done():

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -14,6 +15,20 @@ import (
 // Store is the part of store.Store the recorder writes to.
 type Store interface {
 	AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error)
+	DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
+}
+
+// Prune removes the events older than retention (0 keeps them all) and
+// returns how many it removed.
+func (r *Recorder) Prune(ctx context.Context, retention time.Duration) (int64, error) {
+	if retention <= 0 || r.store == nil {
+		return 0, nil
+	}
+	n, err := r.store.DeleteAuditBefore(ctx, r.now().UTC().Add(-retention))
+	if err != nil {
+		return n, fmt.Errorf("clean up audit events: %w", err)
+	}
+	return n, nil
 }
 
 // Recorder writes security events.

@@ -22,6 +22,18 @@ import (
 	"github.com/latchauth/latch/internal/token"
 )
 
+// Store is the storage the service uses, by role: accounts, sessions,
+// one-time tokens, the outbox, and the throttle-table counters of wrong
+// sign-in codes. Both backends implement it.
+type Store interface {
+	store.Users
+	store.Sessions
+	store.OneTimeTokens
+	store.Outbox
+	GetThrottles(ctx context.Context, keys []string) ([]store.Throttle, error)
+	UpdateThrottle(ctx context.Context, key string, fn func(*store.Throttle) error) (store.Throttle, error)
+}
+
 // Tokens issues and verifies access tokens; *token.Manager implements it.
 type Tokens interface {
 	Issue(c token.Claims) (string, token.Claims, error)
@@ -72,7 +84,7 @@ type Options struct {
 
 // Service carries out every account and session operation.
 type Service struct {
-	store     store.Store
+	store     Store
 	hasher    Hasher
 	tokens    Tokens
 	mac       MACer
@@ -90,7 +102,7 @@ type Service struct {
 
 // Deps are the service's collaborators.
 type Deps struct {
-	Store     store.Store
+	Store     Store
 	Hasher    Hasher
 	Tokens    Tokens
 	MAC       MACer

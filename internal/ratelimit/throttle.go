@@ -14,6 +14,22 @@ type Store interface {
 	UpdateThrottles(ctx context.Context, keys []string, fn func([]store.Throttle) error) ([]store.Throttle, error)
 	UpdateThrottle(ctx context.Context, key string, fn func(*store.Throttle) error) (store.Throttle, error)
 	DeleteThrottles(ctx context.Context, keys []string) error
+	DeleteThrottlesBefore(ctx context.Context, t time.Time) (int64, error)
+}
+
+// memory is the longest window any rule remembers failures for, with an
+// hour to spare; older rows carry no information.
+const memory = 25 * time.Hour
+
+// Cleanup removes the counters that no rule remembers any more (and the
+// quota and code counters with them), so the table does not grow without
+// bound, and returns how many it removed.
+func (t *Throttler) Cleanup(ctx context.Context) (int64, error) {
+	n, err := t.store.DeleteThrottlesBefore(ctx, t.now().UTC().Add(-memory))
+	if err != nil {
+		return n, fmt.Errorf("clean up throttles: %w", err)
+	}
+	return n, nil
 }
 
 // Rule is the delay schedule of one kind of key: Free failures cost

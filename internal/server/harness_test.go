@@ -95,6 +95,7 @@ type harness struct {
 	clock  *clock
 	db     store.Store
 	auth   *auth.Service
+	audit  *audit.Recorder
 	tokens *token.Manager
 	cfg    config.Config
 	smtp   *mailtest.Server // with withSMTP: the mail server messages reach
@@ -187,7 +188,8 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	if setup.hasher != nil {
 		h = setup.hasher(hasher)
 	}
-	authDeps := auth.Deps{Store: db, Hasher: h, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log, Audit: audit.New(db, log, clk.Now, nil)}
+	rec := audit.New(db, log, clk.Now, nil)
+	authDeps := auth.Deps{Store: db, Hasher: h, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log, Audit: rec}
 	if cfg.RateLimit {
 		th := ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
 		authDeps.Throttler, authDeps.Quota = th, th
@@ -226,7 +228,7 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	}
 	srv := httptest.NewServer(server.New(deps))
 	t.Cleanup(srv.Close)
-	return &harness{t: t, srv: srv, clock: clk, db: db, auth: svc, tokens: tokens, cfg: cfg, smtp: smtp, taken: map[int]bool{}}
+	return &harness{t: t, srv: srv, clock: clk, db: db, auth: svc, audit: rec, tokens: tokens, cfg: cfg, smtp: smtp, taken: map[int]bool{}}
 }
 
 // response is a finished HTTP exchange.

@@ -269,24 +269,21 @@ type PoolStats struct {
 	WaitDuration      time.Duration // total time spent waiting, since start
 }
 
-// Store is what every database backend implements. Each method is covered
-// by the conformance suite in storetest, which every backend must pass.
+// The roles below are what every database backend implements, one value
+// per database (store/sqlite, store/postgres). Each consumer asks only for
+// the roles it uses. Each method is covered by the conformance suite in
+// storetest, a file per role, which every backend must pass.
 //
 // Times go in and come out in UTC with microsecond precision. A method
 // taking a func runs it inside one transaction that holds a write lock on
 // the row (BEGIN IMMEDIATE on SQLite, SELECT ... FOR UPDATE on
 // PostgreSQL); if the func returns an error nothing is written and that
 // error is returned unchanged, so errors.Is works on it.
-type Store interface {
+
+// Users stores accounts.
+type Users interface {
 	// CreateUser inserts u; ErrAlreadyExists if the id or the email exists.
 	CreateUser(ctx context.Context, u User) error
-	// CreateUserWithSession inserts u, then s (whose UserID must be u's)
-	// and s.RefreshHash as issued by it, in one transaction: a signup that
-	// signs the user in either commits both or writes nothing.
-	// ErrAlreadyExists if u's id or email, or s's id or refresh hash, is
-	// taken. u and s are checked as CreateUser and CreateSession check
-	// them.
-	CreateUserWithSession(ctx context.Context, u User, s Session) error
 	GetUser(ctx context.Context, id string) (User, error)
 	// GetUserByEmail looks up the normalised email.
 	GetUserByEmail(ctx context.Context, email string) (User, error)
@@ -297,7 +294,10 @@ type Store interface {
 	// DeleteUser removes the user, its sessions and their refresh tokens.
 	// Its audit events stay, still naming the user id.
 	DeleteUser(ctx context.Context, id string) error
+}
 
+// Sessions stores signed-in sessions and the refresh tokens they issued.
+type Sessions interface {
 	// CreateSession inserts s and records s.RefreshHash as issued by it.
 	// ErrStale, and nothing written, if s.CredentialEpoch is not its
 	// user's CredentialEpoch: the user's row is read under a lock that a
@@ -305,6 +305,13 @@ type Store interface {
 	// before a credential change commits (and a revocation after the
 	// change sees it) or refused.
 	CreateSession(ctx context.Context, s Session) error
+	// CreateUserWithSession inserts u, then s (whose UserID must be u's)
+	// and s.RefreshHash as issued by it, in one transaction: a signup that
+	// signs the user in either commits both or writes nothing.
+	// ErrAlreadyExists if u's id or email, or s's id or refresh hash, is
+	// taken. u and s are checked as CreateUser and CreateSession check
+	// them.
+	CreateUserWithSession(ctx context.Context, u User, s Session) error
 	GetSession(ctx context.Context, id string) (Session, error)
 	// GetSessionWithUser returns the session, revoked or not, and its
 	// user, read in one query: what authenticating a request needs.
@@ -333,7 +340,6 @@ type Store interface {
 	// given time, except the one with id except (if not ""). It returns how
 	// many it revoked.
 	RevokeSessions(ctx context.Context, userID, except string, at time.Time) (int64, error)
-
 	// DeleteEndedSessions removes sessions (and, by cascade, their
 	// refresh-token rows) that were revoked before revokedBefore, or whose
 	// absolute expiry is before expiredBefore, or whose LastActiveAt is
@@ -350,14 +356,20 @@ type Store interface {
 	// It reads every such row: meant for a gauge sampled now and then, not
 	// for each request.
 	CountActiveSessions(ctx context.Context, now, idleAfter time.Time) (int64, error)
+}
 
+// Keys stores the signing keys.
+type Keys interface {
 	// ListSigningKeys returns every key, oldest first.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	// UpdateSigningKeys runs fn with every key, under a lock that excludes
 	// any other UpdateSigningKeys on the same database (in this process or
 	// another), and inserts or replaces (by ID) the keys fn returns.
 	UpdateSigningKeys(ctx context.Context, fn func(keys []SigningKey) ([]SigningKey, error)) error
+}
 
+// Throttles stores the counters of login throttling and per-key quotas.
+type Throttles interface {
 	// GetThrottles returns the rows that exist for the keys, in no order.
 	GetThrottles(ctx context.Context, keys []string) ([]Throttle, error)
 	// UpdateThrottle applies fn to the locked row, creating it if missing
@@ -377,7 +389,10 @@ type Store interface {
 	// returns how many. A zero LastFailureAt counts as before any t; a
 	// zero t matches nothing. Batched like DeleteEndedSessions.
 	DeleteThrottlesBefore(ctx context.Context, t time.Time) (int64, error)
+}
 
+// Audit stores the audit trail.
+type Audit interface {
 	// AppendAudit records e and returns the id it assigned. e.Time must
 	// not be zero and e.Type not empty; e.UserID and e.SessionID must be
 	// UUIDs or empty (stored in canonical form); e.Detail valid JSON or
@@ -391,7 +406,10 @@ type Store interface {
 	// t, for retention, and returns how many; a zero t matches nothing.
 	// Batched like DeleteEndedSessions.
 	DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
+}
 
+// OneTimeTokens stores the single-use secrets sent by email.
+type OneTimeTokens interface {
 	// CreateOneTimeToken inserts t. ErrAlreadyExists if its ID or Hash is
 	// taken; ErrNotFound if its user does not exist.
 	CreateOneTimeToken(ctx context.Context, t OneTimeToken) error
@@ -416,7 +434,10 @@ type Store interface {
 	// ExpiresAt is strictly before t, and returns how many; a zero t
 	// matches nothing. Batched like DeleteEndedSessions.
 	DeleteOneTimeTokensBefore(ctx context.Context, t time.Time) (int64, error)
+}
 
+// Outbox stores mail waiting to be sent.
+type Outbox interface {
 	// EnqueueMail stores m for sending and returns the id it assigned.
 	// m.Kind, m.To, m.CreatedAt and m.ExpiresAt are required; a zero
 	// NextAttemptAt means at once (CreatedAt); Attempts, LockedUntil and
@@ -439,14 +460,29 @@ type Store interface {
 	DeleteMail(ctx context.Context, id int64) error
 	// CountMail returns how many messages wait in the outbox.
 	CountMail(ctx context.Context) (int64, error)
+}
 
+// Schema migrates the database and reports on it and on the connection.
+type Schema interface {
 	// Migrate applies every pending migration; ErrDatabaseTooNew if the
 	// database is ahead of the binary. Safe to call from several processes
 	// at once.
 	Migrate(ctx context.Context) error
 	MigrationStatus(ctx context.Context) (MigrationStatus, error)
-
 	// Ping checks that the database answers; ErrUnavailable if not.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Store is every role: what a backend implements, and what the
+// command line wires.
+type Store interface {
+	Users
+	Sessions
+	Keys
+	Throttles
+	Audit
+	OneTimeTokens
+	Outbox
+	Schema
 }
