@@ -1,11 +1,19 @@
-// Package auth is latch's domain: signing up, signing in with a password,
-// rotating refresh tokens, authenticating access tokens against live
-// sessions, changing a user, listing and ending sessions, revocation and
-// introspection, and the administrator's user commands.
+// Package auth is latch's domain: signing up, signing in (password,
+// emailed code or link), rotating refresh tokens, authenticating access
+// tokens against live sessions, changing a user, listing and ending
+// sessions, revocation and introspection, the email flows and the
+// administrator's user commands.
+//
+// Files by flow: signup.go, signin.go (password), emailflows.go (links and
+// codes), funnel.go (where every sign-in ends), refresh.go, sessions.go
+// (logout, revocation, introspection), account.go (a user's own changes),
+// device.go (device tokens), mail.go (what each message says), admin.go,
+// cleanup.go.
 //
 // It decides every rule about accounts and sessions (who may sign in, when
-// a session has ended, what counts as refresh-token re-use) and reads the
-// time only from its injected clock. It knows nothing of HTTP: handlers in
-// internal/server translate its errors into status codes, and it talks to
-// the database only through the store interface.
+// a session has ended, what counts as refresh-token re-use, which sessions
+// a change ends) and reads the time only from its injected clock. It knows
+// nothing of HTTP: handlers in internal/server translate its errors into
+// status codes, and it talks to the database only through the store roles
+// it names in Store.
 package auth

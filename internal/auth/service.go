@@ -2,18 +2,13 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/password"
@@ -176,77 +171,9 @@ type Principal struct {
 	User    store.User
 }
 
-// refreshPrefix marks latch refresh tokens so that secret scanners can
-// recognise a leaked one.
-const refreshPrefix = "lrt_"
-
-// refreshLen is the length of a refresh token: the prefix and 32 bytes
-// (256 bits) in unpadded base64url.
-var refreshLen = len(refreshPrefix) + base64.RawURLEncoding.EncodedLen(32)
-
-func newRefreshToken() string {
-	var b [32]byte
-	rand.Read(b[:]) // never fails: crypto/rand.Read panics rather than return short
-	return refreshPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// successor derives the refresh token that replaces parent. Deriving it
-// with a MAC under the server secret, instead of drawing it at random,
-// lets a second request that presents the same parent inside the grace
-// window receive the very same successor without latch ever storing a
-// refresh token in clear: only hashes are stored, and only a holder of the
-// parent and the server secret can compute the child.
-func (s *Service) successor(parent string) string {
-	return refreshPrefix + base64.RawURLEncoding.EncodeToString(s.mac.MAC("refresh-token successor", []byte(parent)))
-}
-
 func hashToken(t string) []byte {
 	h := sha256.Sum256([]byte(t))
 	return h[:]
-}
-
-// wellFormedRefresh rejects anything that cannot be a refresh token before
-// touching the database.
-func wellFormedRefresh(t string) bool {
-	if len(t) != refreshLen || !strings.HasPrefix(t, refreshPrefix) {
-		return false
-	}
-	_, err := base64.RawURLEncoding.DecodeString(t[len(refreshPrefix):])
-	return err == nil
-}
-
-// newSession is a session of u, made under u's credential epoch (so that
-// the store refuses it if a credential change has overtaken the check
-// that led here). authTime is when the person proved a credential for
-// it: now for a password or a code, zero for an email link.
-func (s *Service) newSession(u store.User, c Client, amr []string, authTime time.Time) (store.Session, string) {
-	now := s.now().UTC()
-	rt := newRefreshToken()
-	return store.Session{
-		ID:              uuid.Must(uuid.NewV7()).String(),
-		UserID:          u.ID,
-		CreatedAt:       now,
-		LastActiveAt:    now,
-		ExpiresAt:       now.Add(s.opts.SessionMaxAge),
-		UserAgent:       truncate(strings.ReplaceAll(strings.ToValidUTF8(c.UserAgent, "\uFFFD"), "\x00", ""), 512),
-		IP:              c.IP,
-		AMR:             amr,
-		AAL:             "aal1",
-		AuthTime:        authTime,
-		CredentialEpoch: u.CredentialEpoch,
-		RefreshHash:     hashToken(rt),
-		RotatedAt:       now,
-	}, rt
-}
-
-// recentAuth is how recent a credential proof must be for a change that
-// needs one and is not given the current password ("a recent sign-in").
-const recentAuth = 5 * time.Minute
-
-// recent reports whether the session proved a credential within
-// recentAuth.
-func (s *Service) recent(sess store.Session) bool {
-	return !sess.AuthTime.IsZero() && s.now().Sub(sess.AuthTime) <= recentAuth
 }
 
 // sessionLive reports whether a session can still be used at now.
@@ -254,29 +181,6 @@ func (s *Service) sessionLive(sess store.Session, now time.Time) bool {
 	return sess.RevokedAt.IsZero() &&
 		now.Before(sess.ExpiresAt) &&
 		now.Before(sess.LastActiveAt.Add(s.opts.SessionIdleTimeout))
-}
-
-// issue signs an access token for the user's session.
-func (s *Service) issue(u store.User, sess store.Session, refresh string) (TokenResponse, error) {
-	raw, claims, err := s.tokens.Issue(token.Claims{
-		Subject:       u.ID,
-		SessionID:     sess.ID,
-		AMR:           sess.AMR,
-		AAL:           sess.AAL,
-		AuthTime:      sess.AuthTime,
-		Email:         u.Email,
-		EmailVerified: u.EmailVerified,
-	})
-	if err != nil {
-		return TokenResponse{}, fmt.Errorf("issue access token: %w", err)
-	}
-	return TokenResponse{
-		AccessToken:  raw,
-		ExpiresIn:    int64(claims.ExpiresAt.Sub(claims.IssuedAt).Round(time.Second) / time.Second),
-		RefreshToken: refresh,
-		User:         u,
-		Claims:       claims,
-	}, nil
 }
 
 // Authenticate verifies an access token and checks that its session is
