@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 type fuzzBody struct {
@@ -25,6 +26,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"grant_type":"password","email":"a@b.co","password":"x"}`,
 		`{"email":"a","email":"b"}`, `{"metadata":{"a":{"b":1,"b":2}}}`, `[]`, `null`, `{`, `{"password":123}`,
 		`{"a":[{"x":1},{"x":1}]}`, `{"metadata":{}} {}`, "\xff", strings.Repeat("[", 1000), `{"current_password":null}`,
+		`{"metadata":{"a":"\u0000"}}`, `{"metadata":{"a":"\ud83d\ude00"}}`, `{"metadata":{"a":"\\u0000"}}`, `{"a":"\udc00"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -37,6 +39,9 @@ func FuzzDecodeJSON(f *testing.F) {
 			}
 			if !json.Valid(b) {
 				t.Fatalf("accepted invalid JSON %q", b)
+			}
+			if !utf8.Valid(b) || !plainEscapes(b) {
+				t.Fatalf("accepted a body with bytes that are not UTF-8, a NUL or a lone surrogate: %q", b)
 			}
 			return
 		}

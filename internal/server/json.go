@@ -10,7 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // encode writes v as JSON with the status. Every JSON answer goes through
@@ -75,6 +78,12 @@ func decodeJSON(body io.Reader, dst any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return badRequest("request body is empty; send a JSON object")
 	}
+	// Checked before decoding: encoding/json would quietly turn bad bytes
+	// into U+FFFD in strings but keep them in raw fields (metadata), which
+	// PostgreSQL then refuses with a 500 (SQLSTATE 22021).
+	if !utf8.Valid(b) {
+		return badRequest("request body is not valid UTF-8")
+	}
 	if err := json.Unmarshal(b, dst); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
@@ -88,7 +97,70 @@ func decodeJSON(body io.Reader, dst any) error {
 	if key, dup := duplicateKey(b); dup {
 		return badRequest("field %s appears more than once", describe(key))
 	}
+	if !plainEscapes(b) {
+		return badRequest("request body holds a NUL character (\\u0000) or an unpaired surrogate escape; text must be Unicode without NUL")
+	}
 	return nil
+}
+
+// plainEscapes reports whether every \u escape in b, which must be valid
+// JSON, stands for a character that may be stored: not NUL, which
+// PostgreSQL cannot keep in text or jsonb (SQLSTATE 22P05) and which
+// truncates strings in C, and not half of a surrogate pair, which is no
+// character at all (RFC 8259 §8.2) and which jsonb refuses too.
+// encoding/json turns a lone surrogate into U+FFFD in a string field, but
+// a raw field (metadata) keeps the escape as sent.
+func plainEscapes(b []byte) bool {
+	if !bytes.Contains(b, []byte(`\u`)) {
+		return true // the common case: nothing to look at
+	}
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString:
+			if b[i+1] != 'u' {
+				i++ // a two-character escape; its second byte may be '"' or '\\'
+				continue
+			}
+			r := hex4(b[i+2 : i+6])
+			i += 5
+			switch {
+			case r == 0:
+				return false
+			case utf16.IsSurrogate(rune(r)) && r >= 0xDC00:
+				return false // a low half with no high half before it
+			case utf16.IsSurrogate(rune(r)):
+				if i+6 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
+					return false
+				}
+				if lo := hex4(b[i+3 : i+7]); lo < 0xDC00 || lo > 0xDFFF {
+					return false
+				}
+				i += 6
+			}
+		}
+	}
+	return true
+}
+
+// hex4 reads the four hexadecimal digits of a \u escape, which valid JSON
+// guarantees are there.
+func hex4(h []byte) uint16 {
+	var r uint16
+	for _, c := range h {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= uint16(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= uint16(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= uint16(c - 'A' + 10)
+		}
+	}
+	return r
 }
 
 // duplicateKey finds a key repeated within one JSON object anywhere in b,
@@ -149,6 +221,13 @@ func decodeForm(body io.Reader, dst any) error {
 	if err != nil {
 		return badRequest("request body is not a valid form")
 	}
+	// Percent-encoding can carry any byte: %00 and %FF reach a field as
+	// they are, and PostgreSQL refuses them in text with a 500 (22021).
+	for k, vs := range vals {
+		if !plainText(k) || slices.ContainsFunc(vs, func(v string) bool { return !plainText(v) }) {
+			return badRequest("parameter %s holds a NUL character or bytes that are not UTF-8", describe(strings.ToValidUTF8(k, "\uFFFD")))
+		}
+	}
 	v := reflect.ValueOf(dst).Elem()
 	t := v.Type()
 	for i := range t.NumField() {
@@ -164,6 +243,10 @@ func decodeForm(body io.Reader, dst any) error {
 	}
 	return nil
 }
+
+// plainText reports whether s is UTF-8 without NUL: text any field may
+// hold and either database may store.
+func plainText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
 // required reports the first empty field among name/value pairs.
 func required(pairs ...string) error {

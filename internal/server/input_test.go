@@ -1,0 +1,87 @@
+package server_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"unicode/utf8"
+)
+
+// NUL and text that is not UTF-8 are bad input: they get 400
+// invalid_request from every field on both databases, never a 500 from
+// PostgreSQL refusing to store them (SQLSTATE 22P05, 22021). ASVS 5.0
+// V1.2.x / V2.2.1 (input validated against an allow-list of what the
+// field may hold) and V16.5.3 (no unhandled errors for bad input);
+// RFC 8259 §8.1 (JSON text exchanged between systems is UTF-8).
+func TestNULAndInvalidUTF8Refused(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b)
+		tk := h.signup("utf@example.com")
+		signup := func(extra string) string {
+			return `{"email":"utf-new@example.com","password":"` + goodPassword + `"` + extra + `}`
+		}
+		cases := []struct {
+			name, method, path, body string
+		}{
+			{"NUL escape in metadata value", "POST", "/v1/signup", signup(`,"metadata":{"name":"a\u0000b"}`)},
+			{"NUL escape in metadata key", "POST", "/v1/signup", signup(`,"metadata":{"a\u0000":1}`)},
+			{"raw invalid UTF-8 in metadata", "POST", "/v1/signup", signup(`,"metadata":{"name":"caf` + "\xe9" + `"}`)},
+			{"lone surrogate escape in metadata", "POST", "/v1/signup", signup(`,"metadata":{"name":"\ud800"}`)},
+			{"NUL escape in password", "POST", "/v1/signup", `{"email":"utf-new@example.com","password":"` + goodPassword + `\u0000"}`},
+			{"raw invalid UTF-8 in email", "POST", "/v1/signup", `{"email":"utf-` + "\xff" + `@example.com","password":"` + goodPassword + `"}`},
+			{"NUL escape in email at sign-in", "POST", "/v1/token", `{"grant_type":"password","email":"utf\u0000@example.com","password":"` + goodPassword + `"}`},
+			{"raw invalid UTF-8 in refresh token", "POST", "/v1/token", `{"grant_type":"refresh_token","refresh_token":"` + "\xff" + `"}`},
+			{"NUL escape in PATCH metadata", "PATCH", "/v1/user", `{"metadata":{"x":"\u0000"}}`},
+			{"raw invalid UTF-8 in PATCH metadata", "PATCH", "/v1/user", `{"metadata":{"x":"` + "\xff\xfe" + `"}}`},
+			{"NUL escape in recover", "POST", "/v1/recover", `{"email":"utf@example.com\u0000"}`},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				want(t, h.do(c.method, c.path, tk.access, c.body), http.StatusBadRequest, "invalid_request")
+			})
+		}
+		forms := []struct{ name, body string }{
+			{"NUL in form email", "grant_type=password&email=a%00b&password=x"},
+			{"NUL in form email of a real address", "grant_type=password&email=utf%40example.com%00&password=" + url.QueryEscape(goodPassword)},
+			{"invalid UTF-8 in form email", "grant_type=password&email=utf%ff%40example.com&password=x"},
+			{"invalid UTF-8 in form password", "grant_type=password&email=utf%40example.com&password=%ff%fe"},
+		}
+		for _, c := range forms {
+			t.Run(c.name, func(t *testing.T) {
+				r := h.do("POST", "/v1/token", "", c.body, "Content-Type", "application/x-www-form-urlencoded")
+				want(t, r, http.StatusBadRequest, "invalid_request")
+			})
+		}
+		// Nothing was stored by the refused requests.
+		want(t, h.login("utf-new@example.com", goodPassword), http.StatusBadRequest, "invalid_grant")
+	})
+}
+
+// A client whose User-Agent header is Latin-1 (bytes that are not UTF-8,
+// which HTTP allows as obs-text, RFC 9110 §5.5) signs in, and its session
+// keeps the header made valid. Before, PostgreSQL refused the session row
+// (22021) and such a client could never sign in: ASVS 5.0 V16.5.3.
+func TestLatin1UserAgentSignsIn(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b)
+		const ua = "Mozilla/5.0 (Caf\xe9 Browser\xff)"
+		r := h.do("POST", "/v1/signup", "", map[string]any{"email": "latin1@example.com", "password": goodPassword}, "User-Agent", ua)
+		want(t, r, http.StatusCreated, "")
+		r = h.do("POST", "/v1/token", "", map[string]any{"grant_type": "password", "email": "latin1@example.com", "password": goodPassword}, "User-Agent", ua)
+		want(t, r, http.StatusOK, "")
+		tk := r.tokens(t)
+		r = h.do("GET", "/v1/sessions", tk.access, nil)
+		want(t, r, http.StatusOK, "")
+		for _, s := range r.json(t)["sessions"].([]any) {
+			got := s.(map[string]any)["user_agent"].(string)
+			if wantUA := "Mozilla/5.0 (Caf\uFFFD Browser\uFFFD)"; got != wantUA {
+				t.Errorf("stored user agent: got %q, want %q", got, wantUA)
+			}
+			if !utf8.ValidString(got) {
+				t.Errorf("stored user agent is not UTF-8: %q", got)
+			}
+		}
+		r = h.refresh(tk.refresh)
+		want(t, r, http.StatusOK, "")
+	})
+}
