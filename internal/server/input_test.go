@@ -85,3 +85,51 @@ func TestLatin1UserAgentSignsIn(t *testing.T) {
 		want(t, r, http.StatusOK, "")
 	})
 }
+
+// encoding/json matches an object key to a field case-insensitively and
+// with Unicode simple folding, so "PASSWORD", "Email" and "paſsword"
+// (U+017F) all land in the password or email field: a second spelling
+// beats the duplicate-key check and overrides what a proxy or a WAF read
+// ({"password":"wrong","PASSWORD":"right"} signed in). A key must be the
+// field's exact name; keys matching no field are still ignored
+// (RFC 6749 §3.2), and the keys inside metadata are the user's own.
+// ASVS 5.0 V1.5.3 / V2.2.1 (one interpretation of input, strict
+// deserialisation); RFC 8259 §4 (names should be unique).
+func TestFieldNamesMatchExactly(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b)
+		h.signup("exact@example.com")
+		const right = `"` + goodPassword + `"`
+		refused := []struct{ name, path, body string }{
+			{"password then PASSWORD", "/v1/token", `{"grant_type":"password","email":"exact@example.com","password":"wrong password","PASSWORD":` + right + `}`},
+			{"PASSWORD alone", "/v1/token", `{"grant_type":"password","email":"exact@example.com","PASSWORD":` + right + `}`},
+			{"long s (U+017F)", "/v1/token", `{"grant_type":"password","email":"exact@example.com","pa\u017fsword":` + right + `}`},
+			{"long s raw", "/v1/token", `{"grant_type":"password","email":"exact@example.com","paſsword":` + right + `}`},
+			{"Kelvin sign (U+212A) in refresh_token", "/v1/token", `{"grant_type":"refresh_token","refresh_to\u212aen":"lrt_x"}`},
+			{"Grant_Type", "/v1/token", `{"Grant_Type":"password","email":"exact@example.com","password":` + right + `}`},
+			{"email then Email at sign-up", "/v1/signup", `{"email":"first@example.com","Email":"second@example.com","password":` + right + `}`},
+			{"METADATA", "/v1/signup", `{"email":"meta@example.com","password":` + right + `,"METADATA":{"a":1}}`},
+		}
+		for _, c := range refused {
+			t.Run(c.name, func(t *testing.T) {
+				want(t, h.do("POST", c.path, "", c.body), http.StatusBadRequest, "invalid_request")
+			})
+		}
+		// Neither spelling registered anyone.
+		for _, e := range []string{"first@example.com", "second@example.com", "meta@example.com"} {
+			want(t, h.login(e, goodPassword), http.StatusBadRequest, "invalid_grant")
+		}
+
+		// Unknown fields are ignored, never applied; metadata's keys are free.
+		want(t, h.do("POST", "/v1/token", "", `{"grant_type":"password","email":"exact@example.com","password":`+right+`,"client_id":"app","scope":"x"}`), http.StatusOK, "")
+		r := h.do("POST", "/v1/signup", "", `{"email":"free@example.com","password":`+right+`,"metadata":{"Name":"a","name":"b","NAME":"c","pa\u017fsword":{"Password":1,"password":2}}}`)
+		want(t, r, http.StatusCreated, "")
+		meta := r.json(t)["user"].(map[string]any)["metadata"].(map[string]any)
+		if meta["Name"] != "a" || meta["name"] != "b" || meta["NAME"] != "c" {
+			t.Errorf("metadata: got %v, want its keys as sent", meta)
+		}
+		// The patch body's optional fields are held to the same rule.
+		tk := r.tokens(t)
+		want(t, h.do("PATCH", "/v1/user", tk.access, `{"Current_Password":`+right+`,"password":"a new long passphrase"}`), http.StatusBadRequest, "invalid_request")
+	})
+}

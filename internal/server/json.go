@@ -94,8 +94,11 @@ func decodeJSON(body io.Reader, dst any) error {
 		}
 		return badRequest("request body is not valid JSON")
 	}
-	if key, dup := duplicateKey(b); dup {
+	switch key, p := checkKeys(b, reflect.TypeOf(dst)); p {
+	case keyRepeated:
 		return badRequest("field %s appears more than once", describe(key))
+	case keyMisspelled:
+		return badRequest("field %s is not spelled exactly as documented (names are case-sensitive)", describe(key))
 	}
 	if !plainEscapes(b) {
 		return badRequest("request body holds a NUL character (\\u0000) or an unpaired surrogate escape; text must be Unicode without NUL")
@@ -163,46 +166,161 @@ func hex4(h []byte) uint16 {
 	return r
 }
 
-// duplicateKey finds a key repeated within one JSON object anywhere in b,
-// which must be valid JSON. encoding/json would silently keep the last
-// value, so a body read one way by a proxy or a WAF and another way by
-// latch could smuggle a field past the first.
-func duplicateKey(b []byte) (string, bool) {
+// checkKeys walks the objects of b, which must be valid JSON decoded into
+// a value of type t, and reports the first key that encoding/json would
+// read differently from what a careful reader expects:
+//
+//   - a key repeated within one object: encoding/json silently keeps the
+//     last value, so a body read one way by a proxy or a WAF and another
+//     way by latch could smuggle a field past the first;
+//   - a key that is not a field's exact name but that encoding/json
+//     matches to it anyway, as it folds case and Unicode (bytes.EqualFold:
+//     "PASSWORD", "Email", "paſsword" with U+017F, "K" with the Kelvin
+//     sign U+212A): a second spelling of a field is a duplicate the first
+//     check cannot see.
+//
+// Keys that match no field are left alone (they are ignored, as RFC 6749
+// §3.2 asks of the token endpoint), and inside a field that is not a
+// struct (metadata: raw JSON, the user's own data) any spelling is free;
+// only repeats are refused there.
+func checkKeys(b []byte, t reflect.Type) (key string, p keyProblem) {
 	dec := json.NewDecoder(bytes.NewReader(b))
-	// One set of seen keys per open object; nil for an open array.
-	var stack []map[string]bool
-	expectKey := func() bool { return len(stack) > 0 && stack[len(stack)-1] != nil }
+	// One frame per open object or array.
+	type frame struct {
+		object bool
+		seen   map[string]bool // an object's keys so far
+		fields reflect.Type    // an object's struct type; nil: keys are free
+		value  reflect.Type    // an object's type for the value after the last key
+		elem   reflect.Type    // an array's element type
+	}
+	var stack []frame
+	// next is the type the value about to start decodes into; nil: free.
+	next := func() reflect.Type {
+		if len(stack) == 0 {
+			return t
+		}
+		if top := stack[len(stack)-1]; top.object {
+			return top.value
+		}
+		return stack[len(stack)-1].elem
+	}
 	afterKey := false
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return "", false
+			return "", keyOK
 		}
 		switch v := tok.(type) {
 		case json.Delim:
 			switch v {
 			case '{':
-				stack = append(stack, map[string]bool{})
+				stack = append(stack, frame{object: true, seen: map[string]bool{}, fields: structOf(next())})
 			case '[':
-				stack = append(stack, nil)
+				stack = append(stack, frame{elem: elemOf(next())})
 			default:
 				stack = stack[:len(stack)-1]
 			}
 			afterKey = false
 			continue
 		case string:
-			if expectKey() && !afterKey {
-				seen := stack[len(stack)-1]
-				if seen[v] {
-					return v, true
+			if top := len(stack) - 1; top >= 0 && stack[top].object && !afterKey {
+				f := &stack[top]
+				if f.seen[v] {
+					return v, keyRepeated
 				}
-				seen[v] = true
+				f.seen[v] = true
+				f.value = nil
+				if f.fields != nil {
+					ft, exact := fieldFor(f.fields, v)
+					if ft != nil && !exact {
+						return v, keyMisspelled
+					}
+					f.value = ft
+				}
 				afterKey = true
 				continue
 			}
 		}
 		afterKey = false
 	}
+}
+
+// keyProblem is what checkKeys found wrong with a key.
+type keyProblem int
+
+const (
+	keyOK keyProblem = iota
+	keyRepeated
+	keyMisspelled
+)
+
+// structOf is t's struct type when a JSON object decodes into t field by
+// field, else nil (a map, raw JSON, an interface: keys are data).
+func structOf(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	return t
+}
+
+// elemOf is the element type of the slice or array t, else nil.
+func elemOf(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || (t.Kind() != reflect.Slice && t.Kind() != reflect.Array) {
+		return nil
+	}
+	return t.Elem()
+}
+
+// fieldFor finds the field of struct st that encoding/json fills from the
+// key: its type, and whether the key is the field's exact name. It returns
+// a nil type for a key that fills no field. Request structs are a handful
+// of fields, so a scan beats building a map per request.
+func fieldFor(st reflect.Type, key string) (reflect.Type, bool) {
+	var folded reflect.Type
+	for i := range st.NumField() {
+		f := st.Field(i)
+		name, ok := jsonName(f)
+		if inner := structOf(f.Type); f.Anonymous && inner != nil && f.Tag.Get("json") == "" {
+			// An embedded struct's fields are promoted into this object.
+			ft, exact := fieldFor(inner, key)
+			if exact {
+				return ft, true
+			}
+			if folded == nil {
+				folded = ft
+			}
+			continue
+		}
+		switch {
+		case !ok:
+		case name == key:
+			return f.Type, true
+		case folded == nil && strings.EqualFold(name, key):
+			folded = f.Type
+		}
+	}
+	return folded, false
+}
+
+// jsonName is the key encoding/json uses for f, and whether it uses f at all.
+func jsonName(f reflect.StructField) (string, bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	switch name {
+	case "-":
+		return "", false
+	case "":
+		return f.Name, true
+	}
+	return name, true
 }
 
 // decodeForm fills dst's string fields from a form body, by json tag.
