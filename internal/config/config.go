@@ -56,6 +56,7 @@ type Config struct {
 	HashConcurrency           int // 0: the number of CPUs
 	ShutdownTimeout           time.Duration
 	TrustedProxies            []netip.Prefix
+	ClientIPHeader            string // HeaderXForwardedFor or HeaderForwarded: the one header read from trusted proxies
 	CORSOrigins               []string
 	BreachedPasswordsURL      string
 	BreachedFailClosed        bool
@@ -184,6 +185,17 @@ func Settings() []Setting {
 					prefix = netip.PrefixFrom(addr, addr.BitLen())
 				}
 				c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
+			}
+			return nil
+		}},
+		{"client_ip_header", HeaderXForwardedFor, "the one header trusted proxies name the client in: X-Forwarded-For or Forwarded (RFC 7239); the other is never read", func(c *Config, v string) error {
+			switch {
+			case strings.EqualFold(v, HeaderXForwardedFor):
+				c.ClientIPHeader = HeaderXForwardedFor
+			case strings.EqualFold(v, HeaderForwarded):
+				c.ClientIPHeader = HeaderForwarded
+			default:
+				return fmt.Errorf("%q: want X-Forwarded-For or Forwarded", v)
 			}
 			return nil
 		}},
@@ -408,6 +420,12 @@ func readFile(path string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// The headers LATCH_CLIENT_IP_HEADER may name.
+const (
+	HeaderXForwardedFor = "X-Forwarded-For"
+	HeaderForwarded     = "Forwarded"
+)
 
 // Database kinds.
 const (

@@ -171,3 +171,19 @@ func TestSettingsNames(t *testing.T) {
 		}
 	}
 }
+
+// LATCH_CLIENT_IP_HEADER names exactly one of the two headers, in any
+// case; anything else is a start-up error.
+func TestClientIPHeader(t *testing.T) {
+	for in, want := range map[string]string{"": HeaderXForwardedFor, "x-forwarded-for": HeaderXForwardedFor, "FORWARDED": HeaderForwarded, "Forwarded": HeaderForwarded} {
+		c, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_CLIENT_IP_HEADER": in})})
+		if err != nil || c.ClientIPHeader != want {
+			t.Errorf("%q: got %q, %v; want %q", in, c.ClientIPHeader, err, want)
+		}
+	}
+	for _, bad := range []string{"X-Real-IP", "X-Forwarded-For,Forwarded", "both"} {
+		if _, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_CLIENT_IP_HEADER": bad})}); err == nil || !strings.Contains(err.Error(), "LATCH_CLIENT_IP_HEADER") {
+			t.Errorf("%q: got %v, want a LATCH_CLIENT_IP_HEADER error", bad, err)
+		}
+	}
+}

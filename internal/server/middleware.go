@@ -23,6 +23,8 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
+// clientIP is the client as latch counts and records it (addressKey): an
+// IPv4 address, or an IPv6 client's /64.
 func clientIP(ctx context.Context) string {
 	ip, _ := ctx.Value(ctxClientIP).(string)
 	return ip
@@ -93,14 +95,15 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			id = rand.Text()
 		}
 		ip := s.clientAddress(r)
+		key := addressKey(ip)
 		r = withPlainUserAgent(r)
 		// A database that hangs instead of refusing must still give the
 		// client an answer (503) in bounded time.
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 		defer cancel()
 		ctx = context.WithValue(ctx, ctxRequestID, id)
-		ctx = context.WithValue(ctx, ctxClientIP, ip)
-		ctx = auth.WithClient(ctx, auth.Client{IP: ip, UserAgent: r.UserAgent()})
+		ctx = context.WithValue(ctx, ctxClientIP, key)
+		ctx = auth.WithClient(ctx, auth.Client{IP: key, UserAgent: r.UserAgent()})
 		r = r.WithContext(ctx)
 
 		h := w.Header()
