@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -105,14 +103,9 @@ func TestMailEndToEnd(t *testing.T) {
 	if r.Body["access_token"] == nil {
 		t.Fatalf("otp grant: %v", r.Body)
 	}
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{`latch_security_events_total{type="mail.sent"}`, "latch_mail_outbox_messages"} {
-		if !strings.Contains(string(metrics), want) {
+	metrics := p.Metrics(t)
+	for _, want := range []string{`latch_security_events_total{type="mail.processed"}`, "latch_mail_outbox_messages"} {
+		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}

@@ -97,11 +97,42 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 		scheme = "https"
 	}
 
-	errc := make(chan error, 1)
+	// The metrics get a listener of their own (LATCH_METRICS_ADDR,
+	// loopback by default): they are the operator's, not the public's.
+	// Opened before serving starts, so a taken port fails the start
+	// instead of leaving latch up without the metrics it was told to serve.
+	var metrics *http.Server
+	var metricsLn net.Listener
+	metricsAddr := "off"
+	if cfg.MetricsAddr != "" {
+		metricsLn, err = net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener (LATCH_METRICS_ADDR): %w", err)
+		}
+		metricsAddr = metricsLn.Addr().String()
+		metrics = &http.Server{
+			Handler:           handler.Metrics(),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       15 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    8 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
+	}
+
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if metrics != nil {
+		go func() { errc <- metrics.Serve(metricsLn) }()
+	}
 	addr := ln.Addr().String()
-	log.Info("latch is listening", "event", "server.start", "addr", addr, "url", scheme+"://"+addr,
-		"public_url", cfg.PublicURL, "version", ver, "startup_ms", time.Since(started).Milliseconds())
+	start := []any{"event", "server.start", "addr", addr, "url", scheme + "://" + addr, "metrics_addr", metricsAddr}
+	if metrics != nil {
+		start = append(start, "metrics_url", "http://"+metricsAddr+"/metrics")
+	}
+	log.Info("latch is listening", append(start, "public_url", cfg.PublicURL, "version", ver, "startup_ms", time.Since(started).Milliseconds())...)
 	if e.ready != nil {
 		e.ready(addr)
 	}
@@ -114,11 +145,21 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	log.Info("shutting down: finishing in-flight requests", "event", "server.stop", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	// The public listener drains first; the metrics stay up meanwhile, so
+	// the drain itself can be watched.
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if metrics != nil {
+		if err := metrics.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown metrics: %w", err)
+		}
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve metrics: %w", err)
+		}
 	}
 	log.Info("stopped", "event", "server.stopped")
 	return nil

@@ -36,6 +36,7 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // a YAML file, LATCH_* environment variables and flags, in that order.
 type Config struct {
 	Addr                      string
+	MetricsAddr               string // "": no metrics listener (LATCH_METRICS_ADDR=off)
 	PublicURL                 string
 	DatabaseURL               string
 	SecretKey                 Secret
@@ -102,6 +103,14 @@ func Settings() []Setting {
 	return []Setting{
 		{"addr", "127.0.0.1:8080", "listen address (host:port)", func(c *Config, v string) error {
 			c.Addr = v
+			return nil
+		}},
+		{"metrics_addr", "127.0.0.1:9090", "listen address (host:port) of the Prometheus metrics, apart from the public one; 127.0.0.1:0 picks a free port (the server.start log event names it); off: no metrics", func(c *Config, v string) error {
+			if strings.EqualFold(v, "off") {
+				c.MetricsAddr = ""
+				return nil
+			}
+			c.MetricsAddr = v
 			return nil
 		}},
 		{"public_url", "http://localhost:8080", "public URL of this server: the token issuer and link base", func(c *Config, v string) error {
@@ -469,6 +478,13 @@ func (c Config) validate() []string {
 	var p []string
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		p = append(p, fmt.Sprintf("LATCH_ADDR: %q is not host:port", c.Addr))
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			p = append(p, fmt.Sprintf("LATCH_METRICS_ADDR: %q is not host:port or off", c.MetricsAddr))
+		} else if c.MetricsAddr == c.Addr && port != "0" {
+			p = append(p, "LATCH_METRICS_ADDR: must differ from LATCH_ADDR: metrics have a listener of their own")
+		}
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		p = append(p, fmt.Sprintf("LATCH_PUBLIC_URL: %q is not an absolute http(s) URL without query or fragment", c.PublicURL))

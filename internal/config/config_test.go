@@ -25,6 +25,8 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"addr", c.Addr, "127.0.0.1:8080"},
+		{"metrics addr", c.MetricsAddr, "127.0.0.1:9090"},
+		{"client ip header", c.ClientIPHeader, HeaderXForwardedFor},
 		{"public url", c.PublicURL, "http://localhost:8080"},
 		{"database", c.DatabaseURL, "sqlite:latch.db"},
 		{"ttl", c.AccessTokenTTL, 15 * time.Minute},
@@ -184,6 +186,25 @@ func TestClientIPHeader(t *testing.T) {
 	for _, bad := range []string{"X-Real-IP", "X-Forwarded-For,Forwarded", "both"} {
 		if _, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_CLIENT_IP_HEADER": bad})}); err == nil || !strings.Contains(err.Error(), "LATCH_CLIENT_IP_HEADER") {
 			t.Errorf("%q: got %v, want a LATCH_CLIENT_IP_HEADER error", bad, err)
+		}
+	}
+}
+
+// LATCH_METRICS_ADDR is a host:port of its own, or off.
+func TestMetricsAddr(t *testing.T) {
+	for in, want := range map[string]string{"127.0.0.1:0": "127.0.0.1:0", "off": "", "OFF": "", "[::1]:9191": "[::1]:9191"} {
+		// Both on port 0, as the tests run them, is two free ports.
+		c, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_METRICS_ADDR": in, "LATCH_ADDR": "127.0.0.1:0"})})
+		if err != nil || c.MetricsAddr != want {
+			t.Errorf("%q: got %q, %v; want %q", in, c.MetricsAddr, err, want)
+		}
+	}
+	for _, env := range []map[string]string{
+		{"LATCH_METRICS_ADDR": "9090"},
+		{"LATCH_METRICS_ADDR": "127.0.0.1:8080"},
+	} {
+		if _, err := Load(Sources{Getenv: envFrom(env)}); err == nil || !strings.Contains(err.Error(), "LATCH_METRICS_ADDR") {
+			t.Errorf("%v: got %v, want a LATCH_METRICS_ADDR error", env, err)
 		}
 	}
 }
