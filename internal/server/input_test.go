@@ -133,3 +133,28 @@ func TestFieldNamesMatchExactly(t *testing.T) {
 		want(t, h.do("PATCH", "/v1/user", tk.access, `{"Current_Password":`+right+`,"password":"a new long passphrase"}`), http.StatusBadRequest, "invalid_request")
 	})
 }
+
+// Through the API, on both databases: an address with a bidi override, a
+// zero-width space or a Latin/Cyrillic mixture in one label is refused at
+// sign-up and as the new address of an email change (where an RLO address
+// was rendered into the old address's notice, spoofing it), while
+// internationalised addresses in one script sign up. UTS #39 §5.2,
+// OWASP ASVS 5.0 V2.2.1; TestParseEmailRefusesSpoofing has the full list.
+func TestSpoofableEmailRefused(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		h := newHarness(t, b)
+		tk := h.signup("plain@example.com")
+		for _, addr := range []string{"ada\u202elpmaxe@example.com", "ad\u200ba@example.com", "p\u0430ypal@example.com"} {
+			want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": goodPassword}), http.StatusBadRequest, "invalid_request")
+			want(t, h.do("PATCH", "/v1/user", tk.access, map[string]any{"email": addr, "current_password": goodPassword}), http.StatusBadRequest, "invalid_request")
+		}
+		for _, addr := range []string{"иван@пример.рф", "ελένη@παράδειγμα.ελ", "jürgen@müller.de"} {
+			r := h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": goodPassword})
+			want(t, r, http.StatusCreated, "")
+			if got := r.json(t)["user"].(map[string]any)["email"]; got != addr {
+				t.Errorf("stored address: got %v, want %q", got, addr)
+			}
+			want(t, h.login(addr, goodPassword), http.StatusOK, "")
+		}
+	})
+}
