@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,8 +51,15 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	bg, stopBg := context.WithCancel(context.Background())
 	defer stopBg()
 	go a.tokens.Run(bg)
-	if cfg.SMTPURL == "" {
+	for _, w := range cfg.Warnings() {
+		log.Warn(w.Message, "event", w.Event)
+	}
+	switch {
+	case cfg.SMTPURL != "":
+	case cfg.PublicURLLoopback():
 		log.Warn("no SMTP server configured (LATCH_SMTP_URL): messages, with their links, are written to this log; fine for development only", "event", "mail.log")
+	default:
+		log.Warn("no SMTP server configured (LATCH_SMTP_URL) and the public URL is not loopback: messages are written to this log WITHOUT their links and codes (in a log they would let whoever reads it take the account), so nobody can verify, reset or sign in by email; configure LATCH_SMTP_URL", "event", "mail.log.redacted")
 	}
 	// Every instance sends: claims are leased, so no message goes twice
 	// and one instance's death delays its claimed messages by a lease.
@@ -132,7 +140,7 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	if metrics != nil {
 		start = append(start, "metrics_url", "http://"+metricsAddr+"/metrics")
 	}
-	log.Info("latch is listening", append(start, "public_url", cfg.PublicURL, "version", ver, "startup_ms", time.Since(started).Milliseconds())...)
+	log.Info("latch is listening", append(start, "public_url", redactedURL(cfg.PublicURL), "version", ver, "startup_ms", time.Since(started).Milliseconds())...)
 	if e.ready != nil {
 		e.ready(addr)
 	}
@@ -192,4 +200,14 @@ func (a *app) maintain(ctx context.Context, active, outbox prometheus.Gauge) {
 		case <-t.C:
 		}
 	}
+}
+
+// redactedURL is u with the password of its userinfo, if any, masked, for
+// logging.
+func redactedURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return p.Redacted()
 }

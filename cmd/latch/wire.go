@@ -232,8 +232,12 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 			return nil, fmt.Errorf("LATCH_SMTP_URL: %w", err)
 		}
 		deps.Mailer = smtp
+	} else if cfg.PublicURLLoopback() {
+		deps.Mailer = mail.NewLog(log) // development: links and codes in the log
 	} else {
-		deps.Mailer = mail.NewLog(log)
+		// Someone else's server: a link or a code in a log is an account
+		// takeover for whoever reads the log (serve warns).
+		deps.Mailer = mail.NewRedactingLog(log)
 	}
 	policy := password.DefaultPolicy()
 	if cfg.BreachedPasswordsURL != "" {
