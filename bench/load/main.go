@@ -388,6 +388,10 @@ func startTarget(ctx context.Context, cfg config, rep *result.Report, logf func(
 		"LATCH_DATABASE_URL=" + db,
 		"LATCH_SECRET_KEY=" + hex.EncodeToString(sk[:]),
 		"LATCH_RATE_LIMIT=off",
+		// A free port for the metrics listener too (its default,
+		// 127.0.0.1:9090, may be taken on a shared machine); its address
+		// is in the server.start event of latch's log.
+		"LATCH_METRICS_ADDR=127.0.0.1:0",
 	}, cfg.serverEnv...)
 	rep.Target.ServerEnv = cfg.serverEnv
 

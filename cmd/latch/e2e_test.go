@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +12,9 @@ import (
 )
 
 // walk drives the whole flow: signup → login → user → refresh → re-use
-// detection → logout → refused.
-func walk(t *testing.T, url string) {
+// detection → logout → refused, then reads the metrics listener.
+func walk(t *testing.T, p *e2e.Proc) {
+	url := p.URL
 	const email, pw = "walker@example.com", "a long and lovely passphrase"
 	r := e2e.Expect(t, "signup", e2e.Do(t, "POST", url+"/v1/signup", "", map[string]any{"email": email, "password": pw}), 201)
 	if r.Body["refresh_token"] == nil {
@@ -49,15 +48,10 @@ func walk(t *testing.T, url string) {
 		t.Fatalf("jwks: %v", r.Body)
 	}
 	e2e.Expect(t, "readyz", e2e.Do(t, "GET", url+"/readyz", "", nil), 200)
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	metrics := p.Metrics(t)
 	for _, m := range []string{"latch_http_requests_total", "latch_password_hash_queue_depth", "latch_db_connections_open",
 		`latch_security_events_total{type="refresh.reuse"} 1`, `latch_security_events_total{type="refresh.rotate"}`, "latch_active_sessions", "latch_build_info"} {
-		if !strings.Contains(string(metrics), m) {
+		if !strings.Contains(metrics, m) {
 			t.Errorf("/metrics lacks %s", m)
 		}
 	}
@@ -66,7 +60,7 @@ func walk(t *testing.T, url string) {
 func TestEndToEndSQLite(t *testing.T) {
 	dir := t.TempDir()
 	p := e2e.Start(t, dir)
-	walk(t, p.URL)
+	walk(t, p)
 	if !strings.Contains(p.Logs(), "secret.generated") {
 		t.Errorf("no warning about the generated secret key; logs:\n%s", p.Logs())
 	}
@@ -100,7 +94,7 @@ func TestEndToEndPostgres(t *testing.T) {
 	dir := t.TempDir()
 	env := []string{"LATCH_DATABASE_URL=" + url, "LATCH_SECRET_KEY=e2e-secret-key-0123456789abcdef0123456789"}
 	p := e2e.Start(t, dir, env...)
-	walk(t, p.URL)
+	walk(t, p)
 	// Two instances on one database behave as one server: a session
 	// started on one is refreshed on the other.
 	q := e2e.Start(t, dir, env...)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,8 +51,15 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	bg, stopBg := context.WithCancel(context.Background())
 	defer stopBg()
 	go a.tokens.Run(bg)
-	if cfg.SMTPURL == "" {
+	for _, w := range cfg.Warnings() {
+		log.Warn(w.Message, "event", w.Event)
+	}
+	switch {
+	case cfg.SMTPURL != "":
+	case cfg.PublicURLLoopback():
 		log.Warn("no SMTP server configured (LATCH_SMTP_URL): messages, with their links, are written to this log; fine for development only", "event", "mail.log")
+	default:
+		log.Warn("no SMTP server configured (LATCH_SMTP_URL) and the public URL is not loopback: messages are written to this log WITHOUT their links and codes (in a log they would let whoever reads it take the account), so nobody can verify, reset or sign in by email; configure LATCH_SMTP_URL", "event", "mail.log.redacted")
 	}
 	// Every instance sends: claims are leased, so no message goes twice
 	// and one instance's death delays its claimed messages by a lease.
@@ -97,11 +105,42 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 		scheme = "https"
 	}
 
-	errc := make(chan error, 1)
+	// The metrics get a listener of their own (LATCH_METRICS_ADDR,
+	// loopback by default): they are the operator's, not the public's.
+	// Opened before serving starts, so a taken port fails the start
+	// instead of leaving latch up without the metrics it was told to serve.
+	var metrics *http.Server
+	var metricsLn net.Listener
+	metricsAddr := "off"
+	if cfg.MetricsAddr != "" {
+		metricsLn, err = net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listener (LATCH_METRICS_ADDR): %w", err)
+		}
+		metricsAddr = metricsLn.Addr().String()
+		metrics = &http.Server{
+			Handler:           handler.Metrics(),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       15 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    8 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
+	}
+
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if metrics != nil {
+		go func() { errc <- metrics.Serve(metricsLn) }()
+	}
 	addr := ln.Addr().String()
-	log.Info("latch is listening", "event", "server.start", "addr", addr, "url", scheme+"://"+addr,
-		"public_url", cfg.PublicURL, "version", ver, "startup_ms", time.Since(started).Milliseconds())
+	start := []any{"event", "server.start", "addr", addr, "url", scheme + "://" + addr, "metrics_addr", metricsAddr}
+	if metrics != nil {
+		start = append(start, "metrics_url", "http://"+metricsAddr+"/metrics")
+	}
+	log.Info("latch is listening", append(start, "public_url", redactedURL(cfg.PublicURL), "version", ver, "startup_ms", time.Since(started).Milliseconds())...)
 	if e.ready != nil {
 		e.ready(addr)
 	}
@@ -114,11 +153,21 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	log.Info("shutting down: finishing in-flight requests", "event", "server.stop", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	// The public listener drains first; the metrics stay up meanwhile, so
+	// the drain itself can be watched.
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if metrics != nil {
+		if err := metrics.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown metrics: %w", err)
+		}
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve metrics: %w", err)
+		}
 	}
 	log.Info("stopped", "event", "server.stopped")
 	return nil
@@ -154,4 +203,14 @@ func (a *app) maintain(ctx context.Context, active, outbox prometheus.Gauge) {
 		case <-t.C:
 		}
 	}
+}
+
+// redactedURL is u with the password of its userinfo, if any, masked, for
+// logging.
+func redactedURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return p.Redacted()
 }

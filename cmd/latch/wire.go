@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -81,9 +82,23 @@ func secretKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
 		return []byte(string(cfg.SecretKey)), nil
 	}
 	path := cfg.SecretFile()
+	// Whoever can write the directory can plant a key file of their own
+	// before the first start, and then knows the key; the SQLite store
+	// refuses such a directory too.
+	if fi, err := os.Stat(filepath.Dir(path)); err == nil && fi.Mode().Perm()&0o002 != 0 && runtime.GOOS != "windows" {
+		return nil, fmt.Errorf("secret key file %s: its directory is writable by every user (mode %v); keep it and the database in a directory only latch's user can write", path, fi.Mode().Perm())
+	}
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
+		// A key file made readable by others (by hand, or a copy) is
+		// restricted to its owner again, as it was created.
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(path, 0o600); err != nil {
+				return nil, fmt.Errorf("secret key file %s is readable by other users and cannot be restricted: %w", path, err)
+			}
+			log.Warn("secret key file "+path+" was readable by other users; made it 0600", "event", "secret.mode", "path", path, "was", fi.Mode().Perm().String())
+		}
 		k := strings.TrimSpace(string(b))
 		if len(k) < config.MinSecretLen {
 			return nil, fmt.Errorf("secret key file %s: shorter than %d characters", path, config.MinSecretLen)
@@ -217,8 +232,12 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 			return nil, fmt.Errorf("LATCH_SMTP_URL: %w", err)
 		}
 		deps.Mailer = smtp
+	} else if cfg.PublicURLLoopback() {
+		deps.Mailer = mail.NewLog(log) // development: links and codes in the log
 	} else {
-		deps.Mailer = mail.NewLog(log)
+		// Someone else's server: a link or a code in a log is an account
+		// takeover for whoever reads the log (serve warns).
+		deps.Mailer = mail.NewRedactingLog(log)
 	}
 	policy := password.DefaultPolicy()
 	if cfg.BreachedPasswordsURL != "" {

@@ -49,7 +49,7 @@ func New(s Store, log *slog.Logger, now func() time.Time, reg prometheus.Registe
 	}
 	r := &Recorder{store: s, log: log, now: now, counts: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "latch_security_events_total",
-		Help: "Security events by type (login.success, login.failure, login.throttled, refresh.reuse, ...).",
+		Help: "Security events by type (login.success, login.failure, login.throttled, refresh.reuse, ...); types that would tell whether an account exists are counted together (signup, mail.processed).",
 	}, []string{"type"})}
 	if reg != nil {
 		reg.MustRegister(r.counts)
@@ -70,10 +70,35 @@ type Event struct {
 // warnTypes are logged at Warn: they mean someone is probably attacking.
 var warnTypes = map[string]bool{"login.throttled": true, "refresh.reuse": true, "address.throttled": true}
 
+// countedAs is the metric label an event type is counted under. Metrics
+// are read by more people and systems than the audit trail, and in
+// aggregate: a count split by whether an account exists lets anyone who
+// sees the metrics test an address (sign up with it, or ask for its
+// reset link, and watch which counter moves). So the types that differ
+// only in that are counted under one label, and only the trail and the
+// log keep them apart:
+//
+//   - signup.existing (a sign-up for a taken address, answered exactly
+//     as a new one) counts as signup;
+//   - mail.sent and mail.dropped (the outbox found no one to write to:
+//     no such account, or already verified) count as mail.processed.
+//
+// mail.retry and mail.failed are left as they are: they move only while
+// the mail server is failing, and they are what an operator alerts on.
+func countedAs(typ string) string {
+	switch typ {
+	case "signup.existing":
+		return "signup"
+	case "mail.sent", "mail.dropped":
+		return "mail.processed"
+	}
+	return typ
+}
+
 // Record stores, logs and counts e. It never fails the caller: a store
 // error is logged (the log line still carries the event).
 func (r *Recorder) Record(ctx context.Context, e Event) {
-	r.counts.WithLabelValues(e.Type).Inc()
+	r.counts.WithLabelValues(countedAs(e.Type)).Inc()
 	attrs := []any{"event", e.Type}
 	for _, kv := range [][2]string{{"user_id", e.UserID}, {"session_id", e.SessionID}, {"ip", e.IP}} {
 		if kv[1] != "" {
@@ -114,8 +139,17 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 }
 
 // Count counts an event without storing it: frequent, routine events
-// (a refresh) that metrics should show but the trail need not keep.
-func (r *Recorder) Count(typ string) { r.counts.WithLabelValues(typ).Inc() }
+// (a refresh) that metrics should show but the trail need not keep. An
+// event whose type is folded into another for the metrics (countedAs) is
+// also logged at Debug under its own type, so the distinction the metrics
+// drop is still there for whoever reads the log.
+func (r *Recorder) Count(typ string) {
+	label := countedAs(typ)
+	r.counts.WithLabelValues(label).Inc()
+	if label != typ {
+		r.log.Debug("security event", "event", typ, "counted_as", label)
+	}
+}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -36,6 +37,7 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // a YAML file, LATCH_* environment variables and flags, in that order.
 type Config struct {
 	Addr                      string
+	MetricsAddr               string // "": no metrics listener (LATCH_METRICS_ADDR=off)
 	PublicURL                 string
 	DatabaseURL               string
 	SecretKey                 Secret
@@ -56,6 +58,7 @@ type Config struct {
 	HashConcurrency           int // 0: the number of CPUs
 	ShutdownTimeout           time.Duration
 	TrustedProxies            []netip.Prefix
+	ClientIPHeader            string // HeaderXForwardedFor or HeaderForwarded: the one header read from trusted proxies
 	CORSOrigins               []string
 	BreachedPasswordsURL      string
 	BreachedFailClosed        bool
@@ -101,6 +104,14 @@ func Settings() []Setting {
 	return []Setting{
 		{"addr", "127.0.0.1:8080", "listen address (host:port)", func(c *Config, v string) error {
 			c.Addr = v
+			return nil
+		}},
+		{"metrics_addr", "127.0.0.1:9090", "listen address (host:port) of the Prometheus metrics, apart from the public one; 127.0.0.1:0 picks a free port (the server.start log event names it); off: no metrics", func(c *Config, v string) error {
+			if strings.EqualFold(v, "off") {
+				c.MetricsAddr = ""
+				return nil
+			}
+			c.MetricsAddr = v
 			return nil
 		}},
 		{"public_url", "http://localhost:8080", "public URL of this server: the token issuer and link base", func(c *Config, v string) error {
@@ -184,6 +195,17 @@ func Settings() []Setting {
 					prefix = netip.PrefixFrom(addr, addr.BitLen())
 				}
 				c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
+			}
+			return nil
+		}},
+		{"client_ip_header", HeaderXForwardedFor, "the one header trusted proxies name the client in: X-Forwarded-For or Forwarded (RFC 7239); the other is never read", func(c *Config, v string) error {
+			switch {
+			case strings.EqualFold(v, HeaderXForwardedFor):
+				c.ClientIPHeader = HeaderXForwardedFor
+			case strings.EqualFold(v, HeaderForwarded):
+				c.ClientIPHeader = HeaderForwarded
+			default:
+				return fmt.Errorf("%q: want X-Forwarded-For or Forwarded", v)
 			}
 			return nil
 		}},
@@ -409,6 +431,12 @@ func readFile(path string) (map[string]string, error) {
 	return out, nil
 }
 
+// The headers LATCH_CLIENT_IP_HEADER may name.
+const (
+	HeaderXForwardedFor = "X-Forwarded-For"
+	HeaderForwarded     = "Forwarded"
+)
+
 // Database kinds.
 const (
 	SQLite   = "sqlite"
@@ -451,6 +479,13 @@ func (c Config) validate() []string {
 	var p []string
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		p = append(p, fmt.Sprintf("LATCH_ADDR: %q is not host:port", c.Addr))
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			p = append(p, fmt.Sprintf("LATCH_METRICS_ADDR: %q is not host:port or off", c.MetricsAddr))
+		} else if c.MetricsAddr == c.Addr && port != "0" {
+			p = append(p, "LATCH_METRICS_ADDR: must differ from LATCH_ADDR: metrics have a listener of their own")
+		}
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		p = append(p, fmt.Sprintf("LATCH_PUBLIC_URL: %q is not an absolute http(s) URL without query or fragment", c.PublicURL))
@@ -560,4 +595,116 @@ func (c Config) validate() []string {
 		}
 	}
 	return p
+}
+
+// PublicURLLoopback reports whether the public URL names this machine
+// only: the host localhost, or a loopback address (127.0.0.0/8, ::1).
+// Plain HTTP and development conveniences are safe there and nowhere else.
+func (c Config) PublicURLLoopback() bool {
+	u, err := url.Parse(c.PublicURL)
+	if err != nil {
+		return false
+	}
+	return loopbackHost(u.Hostname())
+}
+
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// Warning is a setting that latch accepts but that is probably a
+// mistake; serve logs each one at start.
+type Warning struct {
+	Event   string // the log event, e.g. "config.public_url.http"
+	Message string // what is wrong and what to do; never holds a secret
+}
+
+// MinKeyBits is the least a key should carry by weakKey's estimate
+// (length × log2 of the alphabet its character classes span), in bits.
+const MinKeyBits = 128
+
+// Warnings lists the footguns of c: settings that start but weaken latch.
+func (c Config) Warnings() []Warning {
+	var w []Warning
+	add := func(event, msg string) { w = append(w, Warning{Event: event, Message: msg}) }
+	if u, err := url.Parse(c.PublicURL); err == nil {
+		if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+			add("config.public_url.http", "LATCH_PUBLIC_URL is plain http:// on a host that is not loopback: tokens, passwords and the links in messages travel in clear; use https:// (TLS here or at a proxy)")
+		}
+		if u.User != nil {
+			add("config.public_url.credentials", "LATCH_PUBLIC_URL holds credentials (user:password@): they end up in every token's iss and every link latch mails; remove them")
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if p.Bits() == 0 {
+			add("config.trusted_proxies.everyone", fmt.Sprintf("LATCH_TRUSTED_PROXIES holds %s, which trusts every address as a proxy: any client names its own address in %s and walks past the per-address limits; list only your proxies' addresses", p, c.ClientIPHeader))
+			break
+		}
+	}
+	if weakKey(string(c.AdminKey)) {
+		add("config.admin_key.weak", "LATCH_ADMIN_KEY does not look random (a repeated pattern, few distinct characters, or too short for its alphabet); use a random one, e.g. `openssl rand -base64 32`")
+	}
+	if weakKey(string(c.SecretKey)) {
+		add("config.secret_key.weak", "LATCH_SECRET_KEY does not look random (a repeated pattern, few distinct characters, or too short for its alphabet); it encrypts the signing keys: use a random one, e.g. `openssl rand -base64 32` (changing it needs new signing keys)")
+	}
+	if c.MetricsAddr != "" {
+		if host, _, err := net.SplitHostPort(c.MetricsAddr); err == nil && !loopbackHost(host) {
+			add("config.metrics_addr.public", "LATCH_METRICS_ADDR is not a loopback address: the metrics carry no authentication; keep the port firewalled to your Prometheus")
+		}
+	}
+	return w
+}
+
+// weakKey reports whether a configured key is set and was evidently not
+// drawn at random: it repeats a shorter string ("abab…", "passw0rdpassw0rd…"),
+// it has fewer than 8 distinct characters, or its length times log2 of
+// the alphabet its character classes span (lower case 26, upper case 26,
+// digits 10, other ASCII 33, anything else 100) is under MinKeyBits. A
+// random key from `openssl rand -base64 32` or `-hex 16` passes; 32
+// decimal digits (106 bits) do not.
+func weakKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	r := []rune(k)
+	for p := 1; p <= len(r)/2; p++ {
+		periodic := true
+		for i := p; i < len(r) && periodic; i++ {
+			periodic = r[i] == r[i-p]
+		}
+		if periodic {
+			return true
+		}
+	}
+	distinct := map[rune]bool{}
+	var lower, upper, digit, other, wide bool
+	for _, c := range r {
+		distinct[c] = true
+		switch {
+		case 'a' <= c && c <= 'z':
+			lower = true
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case '0' <= c && c <= '9':
+			digit = true
+		case c < 0x80:
+			other = true
+		default:
+			wide = true
+		}
+	}
+	alphabet := 0
+	for _, class := range []struct {
+		present bool
+		size    int
+	}{{lower, 26}, {upper, 26}, {digit, 10}, {other, 33}, {wide, 100}} {
+		if class.present {
+			alphabet += class.size
+		}
+	}
+	return len(distinct) < 8 || float64(len(r))*math.Log2(float64(alphabet)) < MinKeyBits
 }

@@ -25,6 +25,8 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"addr", c.Addr, "127.0.0.1:8080"},
+		{"metrics addr", c.MetricsAddr, "127.0.0.1:9090"},
+		{"client ip header", c.ClientIPHeader, HeaderXForwardedFor},
 		{"public url", c.PublicURL, "http://localhost:8080"},
 		{"database", c.DatabaseURL, "sqlite:latch.db"},
 		{"ttl", c.AccessTokenTTL, 15 * time.Minute},
@@ -168,6 +170,112 @@ func TestSettingsNames(t *testing.T) {
 		seen[s.Name] = true
 		if !strings.HasPrefix(s.Env(), "LATCH_") || strings.Contains(s.Flag(), "_") {
 			t.Errorf("%s: env %s flag %s", s.Name, s.Env(), s.Flag())
+		}
+	}
+}
+
+// LATCH_CLIENT_IP_HEADER names exactly one of the two headers, in any
+// case; anything else is a start-up error.
+func TestClientIPHeader(t *testing.T) {
+	for in, want := range map[string]string{"": HeaderXForwardedFor, "x-forwarded-for": HeaderXForwardedFor, "FORWARDED": HeaderForwarded, "Forwarded": HeaderForwarded} {
+		c, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_CLIENT_IP_HEADER": in})})
+		if err != nil || c.ClientIPHeader != want {
+			t.Errorf("%q: got %q, %v; want %q", in, c.ClientIPHeader, err, want)
+		}
+	}
+	for _, bad := range []string{"X-Real-IP", "X-Forwarded-For,Forwarded", "both"} {
+		if _, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_CLIENT_IP_HEADER": bad})}); err == nil || !strings.Contains(err.Error(), "LATCH_CLIENT_IP_HEADER") {
+			t.Errorf("%q: got %v, want a LATCH_CLIENT_IP_HEADER error", bad, err)
+		}
+	}
+}
+
+// LATCH_METRICS_ADDR is a host:port of its own, or off.
+func TestMetricsAddr(t *testing.T) {
+	for in, want := range map[string]string{"127.0.0.1:0": "127.0.0.1:0", "off": "", "OFF": "", "[::1]:9191": "[::1]:9191"} {
+		// Both on port 0, as the tests run them, is two free ports.
+		c, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_METRICS_ADDR": in, "LATCH_ADDR": "127.0.0.1:0"})})
+		if err != nil || c.MetricsAddr != want {
+			t.Errorf("%q: got %q, %v; want %q", in, c.MetricsAddr, err, want)
+		}
+	}
+	for _, env := range []map[string]string{
+		{"LATCH_METRICS_ADDR": "9090"},
+		{"LATCH_METRICS_ADDR": "127.0.0.1:8080"},
+	} {
+		if _, err := Load(Sources{Getenv: envFrom(env)}); err == nil || !strings.Contains(err.Error(), "LATCH_METRICS_ADDR") {
+			t.Errorf("%v: got %v, want a LATCH_METRICS_ADDR error", env, err)
+		}
+	}
+}
+
+// Settings that start but are probably mistakes get a warning each at
+// start: a plain-HTTP public URL that is not loopback (tokens and links
+// over cleartext), credentials in the public URL (they end up in every
+// token's iss and every link), trusted proxies that trust everyone (any
+// client names its own address), a guessable admin or secret key, a
+// metrics listener off loopback. OWASP ASVS 5.0 V13.1 / V13.2
+// (configuration), V12.1.1 (TLS), V6.1.x / V11 (secrets of enough entropy).
+func TestWarnings(t *testing.T) {
+	const strong = "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU2Nzg5"
+	cases := []struct {
+		name string
+		env  map[string]string
+		want []string // warning events, in order
+	}{
+		{"defaults", nil, nil},
+		{"loopback http", map[string]string{"LATCH_PUBLIC_URL": "http://127.0.0.1:8080"}, nil},
+		{"https", map[string]string{"LATCH_PUBLIC_URL": "https://auth.example.com"}, nil},
+		{"http not loopback", map[string]string{"LATCH_PUBLIC_URL": "http://auth.example.com"}, []string{"config.public_url.http"}},
+		{"credentials", map[string]string{"LATCH_PUBLIC_URL": "https://user:hunter2@auth.example.com"}, []string{"config.public_url.credentials"}},
+		{"trust everyone (IPv4)", map[string]string{"LATCH_TRUSTED_PROXIES": "10.0.0.0/8,0.0.0.0/0"}, []string{"config.trusted_proxies.everyone"}},
+		{"trust everyone (IPv6)", map[string]string{"LATCH_TRUSTED_PROXIES": "::/0"}, []string{"config.trusted_proxies.everyone"}},
+		{"trusted proxies fine", map[string]string{"LATCH_TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8"}, nil},
+		{"admin key strong", map[string]string{"LATCH_ADMIN_KEY": strong}, nil},
+		{"admin key one character", map[string]string{"LATCH_ADMIN_KEY": strings.Repeat("a", 40)}, []string{"config.admin_key.weak"}},
+		{"admin key two characters", map[string]string{"LATCH_ADMIN_KEY": strings.Repeat("ab", 20)}, []string{"config.admin_key.weak"}},
+		{"admin key few characters", map[string]string{"LATCH_ADMIN_KEY": strings.Repeat("passw0rd", 5)}, []string{"config.admin_key.weak"}},
+		{"secret key weak", map[string]string{"LATCH_SECRET_KEY": strings.Repeat("xy", 20)}, []string{"config.secret_key.weak"}},
+		{"admin key nearly one character", map[string]string{"LATCH_ADMIN_KEY": strings.Repeat("a", 39) + "b"}, []string{"config.admin_key.weak"}},
+		{"admin key 32 decimal digits", map[string]string{"LATCH_ADMIN_KEY": "31415926535897932384626433832795"}, []string{"config.admin_key.weak"}},
+		{"admin key 32 random hex digits", map[string]string{"LATCH_ADMIN_KEY": "9f86d081884c7d659a2feaa0c55ad015"}, nil},
+		{"test keys of this repository", map[string]string{"LATCH_ADMIN_KEY": "test-admin-key-0123456789abcdef0123456789", "LATCH_SECRET_KEY": "e2e-secret-key-0123456789abcdef0123456789"}, nil},
+		{"metrics on every interface", map[string]string{"LATCH_METRICS_ADDR": "0.0.0.0:9090"}, []string{"config.metrics_addr.public"}},
+		{"metrics on loopback", map[string]string{"LATCH_METRICS_ADDR": "[::1]:9090"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Load(Sources{Getenv: envFrom(c.env)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range cfg.Warnings() {
+				got = append(got, w.Event)
+				for _, v := range c.env {
+					if len(v) >= 32 && strings.Contains(w.Message, v) || strings.Contains(w.Message, "hunter2") {
+						t.Errorf("warning echoes a secret: %s", w.Message)
+					}
+				}
+				if w.Message == "" {
+					t.Errorf("%s: empty message", w.Event)
+				}
+			}
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The public URL is loopback for localhost, 127.0.0.0/8 and [::1] only.
+func TestPublicURLLoopback(t *testing.T) {
+	for u, want := range map[string]bool{
+		"http://localhost:8080": true, "http://127.0.0.1": true, "http://127.1.2.3:9": true, "http://[::1]:8080": true,
+		"http://auth.example.com": false, "https://10.0.0.1": false, "http://localhost.example.com": false, "http://[::ffff:127.0.0.1]": true,
+	} {
+		if got := (Config{PublicURL: u}).PublicURLLoopback(); got != want {
+			t.Errorf("%s: got %v, want %v", u, got, want)
 		}
 	}
 }

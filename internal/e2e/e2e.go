@@ -54,12 +54,19 @@ func Binary(t testing.TB) string {
 
 // Proc is a running `latch serve`.
 type Proc struct {
-	Cmd  *exec.Cmd
-	URL  string // from the server's own "server.start" log line
-	logs *syncBuffer
-	done chan error
-	urls chan string
+	Cmd *exec.Cmd
+	URL string // from the server's own "server.start" log line
+	// MetricsURL is the Prometheus endpoint on the metrics listener, from
+	// the same log line ("metrics_url"); "" with LATCH_METRICS_ADDR=off.
+	MetricsURL string
+	logs       *syncBuffer
+	done       chan error
+	urls       chan startLine
 }
+
+// startLine is what the "server.start" log event says about where latch
+// listens.
+type startLine struct{ url, metricsURL string }
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -84,8 +91,9 @@ func (p *Proc) Logs() string { return p.logs.String() }
 // Pid is the server's process id.
 func (p *Proc) Pid() int { return p.Cmd.Process.Pid }
 
-// Start runs `latch serve` in dir with LATCH_ADDR=127.0.0.1:0 (unless env
-// sets it), JSON logs and env, and waits until it listens; over plain HTTP
+// Start runs `latch serve` in dir with LATCH_ADDR=127.0.0.1:0 and
+// LATCH_METRICS_ADDR=127.0.0.1:0 (unless env sets them: a later entry
+// wins), JSON logs and env, and waits until it listens; over plain HTTP
 // it also waits for /healthz. The process is killed at the end of the test.
 func Start(t testing.TB, dir string, env ...string) *Proc {
 	t.Helper()
@@ -106,7 +114,9 @@ func Launch(t testing.TB, dir string, env ...string) *Proc {
 	t.Helper()
 	cmd := exec.Command(Binary(t), "serve")
 	cmd.Dir = dir
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "LATCH_ADDR=127.0.0.1:0", "LATCH_LOG_FORMAT=json"}, env...)
+	// Free ports for both listeners: tests run in parallel, and beside
+	// other test runs on the same machine, so no fixed port is safe.
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "LATCH_ADDR=127.0.0.1:0", "LATCH_METRICS_ADDR=127.0.0.1:0", "LATCH_LOG_FORMAT=json"}, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +130,7 @@ func Launch(t testing.TB, dir string, env ...string) *Proc {
 		<-p.done
 		p.done <- nil
 	})
-	urls := make(chan string, 1)
+	urls := make(chan startLine, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -129,7 +139,8 @@ func Launch(t testing.TB, dir string, env ...string) *Proc {
 			p.logs.Write([]byte(line + "\n"))
 			var m map[string]any
 			if json.Unmarshal([]byte(line), &m) == nil && m["event"] == "server.start" {
-				urls <- m["url"].(string)
+				metrics, _ := m["metrics_url"].(string)
+				urls <- startLine{url: m["url"].(string), metricsURL: metrics}
 			}
 		}
 		p.done <- cmd.Wait()
@@ -141,7 +152,8 @@ func Launch(t testing.TB, dir string, env ...string) *Proc {
 // WaitListening waits for the server's listening log line.
 func (p *Proc) WaitListening(d time.Duration) error {
 	select {
-	case p.URL = <-p.urls:
+	case l := <-p.urls:
+		p.URL, p.MetricsURL = l.url, l.metricsURL
 		return nil
 	case err := <-p.done:
 		p.done <- err
@@ -172,6 +184,24 @@ func (p *Proc) Wait(d time.Duration) error {
 	case <-time.After(d):
 		return errors.New("latch did not exit")
 	}
+}
+
+// Metrics scrapes the metrics listener and returns the exposition text.
+func (p *Proc) Metrics(t testing.TB) string {
+	t.Helper()
+	if p.MetricsURL == "" {
+		t.Fatal("latch has no metrics listener (no metrics_url in its server.start event)")
+	}
+	resp, err := Client.Get(p.MetricsURL)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", p.MetricsURL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: %d %v", p.MetricsURL, resp.StatusCode, err)
+	}
+	return string(b)
 }
 
 // Reply is an HTTP answer with its JSON body decoded (nil if not JSON).

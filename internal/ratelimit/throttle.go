@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/latchauth/latch/internal/store"
@@ -186,10 +187,26 @@ func (t *Throttler) Reserve(ctx context.Context, a Attempt) (time.Duration, erro
 
 var errBlocked = errors.New("blocked")
 
+// AddressKey is the client as latch counts it: an IPv4 address as it is,
+// an IPv6 address as its /64 ("2001:db8:1:2::/64"). A /64 is the smallest
+// network a subscriber gets (RFC 6177) and its host half is the client's
+// to choose (privacy addresses rotate in it, RFC 8981), so keying on the
+// full /128 would let one client rotate past every per-address limit.
+// The login throttle and the per-address buckets count by it; sessions
+// and the audit trail keep the full address. Anything that is not an IP
+// address is returned as is.
+func AddressKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return addr
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+}
+
 func accountKey(email string) string  { return "acct:" + email }
-func addressKey(ip string) string     { return "ip:" + ip }
+func addressKey(ip string) string     { return "ip:" + AddressKey(ip) }
 func deviceKey(id string) string      { return "dev:" + id }
-func pairKey(email, ip string) string { return "pair:" + email + "|" + ip }
+func pairKey(email, ip string) string { return "pair:" + email + "|" + AddressKey(ip) }
 
 // Succeed settles a reserved attempt whose credential was right: the
 // counters of the account (or the device) and of the pair are forgotten,

@@ -7,14 +7,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchauth/latch/internal/config"
 )
 
 // clientAddress is the address of the client a request comes from: the
 // connection's peer, or, when that peer is a trusted proxy, the nearest
-// address in X-Forwarded-For (or Forwarded, RFC 7239) that is not a
-// trusted proxy. Walking from the right means a client cannot forge its
-// address by sending the header itself: only what trusted proxies appended
-// is believed.
+// address in the one header LATCH_CLIENT_IP_HEADER names (X-Forwarded-For,
+// or Forwarded of RFC 7239) that is not a trusted proxy. Walking from the
+// right means a client cannot forge its address by sending the header
+// itself: only what trusted proxies appended is believed. The other
+// header is never read: a proxy that writes only Forwarded passes a
+// client's own X-Forwarded-For through untouched, and reading it would let
+// the client choose its address. Zone ids are dropped: they name an
+// interface of the machine that saw the address, not the client.
 func (s *Server) clientAddress(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -24,11 +30,11 @@ func (s *Server) clientAddress(r *http.Request) string {
 	if err != nil {
 		return host
 	}
-	peer = peer.Unmap()
+	peer = peer.Unmap().WithZone("")
 	if !s.trusted(peer) {
 		return peer.String()
 	}
-	hops := forwardedFor(r.Header)
+	hops := forwardedFor(r.Header, s.cfg.ClientIPHeader)
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := parseHop(hops[i])
 		if err != nil {
@@ -52,12 +58,12 @@ func (s *Server) trusted(a netip.Addr) bool {
 	return false
 }
 
-// forwardedFor lists the hops of X-Forwarded-For, or of Forwarded's for=
-// parameters when there is no X-Forwarded-For, in order.
-func forwardedFor(h http.Header) []string {
+// forwardedFor lists, in order, the hops of the header name: the entries
+// of X-Forwarded-For, or the for= parameters of Forwarded.
+func forwardedFor(h http.Header, name string) []string {
 	var hops []string
-	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
-		for _, v := range xff {
+	if name != config.HeaderForwarded {
+		for _, v := range h.Values("X-Forwarded-For") {
 			for _, hop := range strings.Split(v, ",") {
 				hops = append(hops, strings.TrimSpace(hop))
 			}
@@ -78,13 +84,13 @@ func forwardedFor(h http.Header) []string {
 }
 
 // parseHop reads "1.2.3.4", "1.2.3.4:5678", "2001:db8::1" or
-// "[2001:db8::1]:5678".
+// "[2001:db8::1]:5678", IPv4-mapped IPv6 as IPv4 and without a zone.
 func parseHop(s string) (netip.Addr, error) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap(), nil
+		return ap.Addr().Unmap().WithZone(""), nil
 	}
 	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
-	return a.Unmap(), err
+	return a.Unmap().WithZone(""), err
 }
 
 // limitAddress turns away a client address that exceeds its request rate
@@ -103,7 +109,7 @@ func (s *Server) addressAllowed(w http.ResponseWriter, r *http.Request) bool {
 	if s.buckets == nil {
 		return true
 	}
-	ok, wait := s.buckets.Allow(clientIP(r.Context()))
+	ok, wait := s.buckets.Allow(clientKey(r.Context()))
 	if !ok {
 		s.log.WarnContext(r.Context(), "address rate exceeded", "event", "address.throttled", "ip", clientIP(r.Context()))
 		s.writeError(w, r, &apiError{Status: http.StatusTooManyRequests, Code: codeRateLimited, Description: "too many requests from this address; retry later", RetryAfter: max(wait, time.Second)})

@@ -24,7 +24,9 @@ func TestClientAddress(t *testing.T) {
 		}{
 			{"xff", []string{"X-Forwarded-For", "203.0.113.9"}, "203.0.113.9"},
 			{"client forges a left entry", []string{"X-Forwarded-For", "1.2.3.4, 203.0.113.9, 10.1.2.3"}, "203.0.113.9"},
-			{"forwarded", []string{"Forwarded", `for="[2001:db8::7]:4711";proto=https`}, "2001:db8::7"},
+			// Only LATCH_CLIENT_IP_HEADER is read (X-Forwarded-For by
+			// default): TestClientIPHeaderIsOneHeader.
+			{"forwarded is not the configured header", []string{"Forwarded", `for="[2001:db8::7]:4711";proto=https`}, "127.0.0.1"},
 			{"garbage", []string{"X-Forwarded-For", "not-an-ip"}, "127.0.0.1"},
 			{"none", nil, "127.0.0.1"},
 		}

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 type fuzzBody struct {
@@ -19,12 +21,14 @@ type fuzzBody struct {
 }
 
 // FuzzDecodeJSON: the JSON decoder never panics, answers only 400 or 413
-// for what it refuses, and never accepts a body with a repeated key.
+// for what it refuses, and never accepts a body with a repeated key or a
+// key that is a field's name in another spelling.
 func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"grant_type":"password","email":"a@b.co","password":"x"}`,
 		`{"email":"a","email":"b"}`, `{"metadata":{"a":{"b":1,"b":2}}}`, `[]`, `null`, `{`, `{"password":123}`,
 		`{"a":[{"x":1},{"x":1}]}`, `{"metadata":{}} {}`, "\xff", strings.Repeat("[", 1000), `{"current_password":null}`,
+		`{"PASSWORD":"x"}`, `{"paſsword":"x"}`, `{"metadata":{"A":1,"a":1}}`, `{"metadata":{"a":"\u0000"}}`, `{"metadata":{"a":"\ud83d\ude00"}}`, `{"metadata":{"a":"\\u0000"}}`, `{"a":"\udc00"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -32,11 +36,14 @@ func FuzzDecodeJSON(f *testing.F) {
 		var dst fuzzBody
 		err := decodeJSON(bytes.NewReader(b), &dst)
 		if err == nil {
-			if key, dup := duplicateKey(b); dup {
-				t.Fatalf("accepted a body repeating %q", key)
+			if key, p := checkKeys(b, reflect.TypeOf(&dst)); p != keyOK {
+				t.Fatalf("accepted a body with key %q repeated or misspelled (%d)", key, p)
 			}
 			if !json.Valid(b) {
 				t.Fatalf("accepted invalid JSON %q", b)
+			}
+			if !utf8.Valid(b) || !plainEscapes(b) {
+				t.Fatalf("accepted a body with bytes that are not UTF-8, a NUL or a lone surrogate: %q", b)
 			}
 			return
 		}

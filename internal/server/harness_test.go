@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/config"
@@ -98,8 +100,10 @@ type harness struct {
 	audit  *audit.Recorder
 	tokens *token.Manager
 	cfg    config.Config
-	smtp   *mailtest.Server // with withSMTP: the mail server messages reach
-	taken  map[int]bool     // messages mailTo returned already
+	server *server.Server
+	reg    *prometheus.Registry // the metrics of the server and of its audit recorder
+	smtp   *mailtest.Server     // with withSMTP: the mail server messages reach
+	taken  map[int]bool         // messages mailTo returned already
 }
 
 // withSMTP starts an SMTP server on loopback for the harness and points
@@ -184,12 +188,13 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var h auth.Hasher = hasher
+	var authHasher auth.Hasher = hasher
 	if setup.hasher != nil {
-		h = setup.hasher(hasher)
+		authHasher = setup.hasher(hasher)
 	}
-	rec := audit.New(db, log, clk.Now, nil)
-	authDeps := auth.Deps{Store: db, Hasher: h, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log, Audit: rec}
+	reg := prometheus.NewRegistry()
+	rec := audit.New(db, log, clk.Now, reg)
+	authDeps := auth.Deps{Store: db, Hasher: authHasher, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log, Audit: rec}
 	if cfg.RateLimit {
 		th := ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
 		authDeps.Throttler, authDeps.Quota = th, th
@@ -222,13 +227,14 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 			Passwordless: cfg.Passwordless,
 		},
 	})
-	deps := server.Deps{Config: cfg, Auth: svc, Keys: tokens, DB: db, Log: log, Version: "test"}
+	deps := server.Deps{Config: cfg, Auth: svc, Keys: tokens, DB: db, Log: log, Registry: reg, Version: "test"}
 	if cfg.RateLimit {
 		deps.Buckets = ratelimit.NewBuckets(cfg.AddressRate, cfg.AddressBurst, clk.Now)
 	}
-	srv := httptest.NewServer(server.New(deps))
+	h := server.New(deps)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &harness{t: t, srv: srv, clock: clk, db: db, auth: svc, audit: rec, tokens: tokens, cfg: cfg, smtp: smtp, taken: map[int]bool{}}
+	return &harness{t: t, srv: srv, clock: clk, db: db, auth: svc, audit: rec, tokens: tokens, cfg: cfg, server: h, reg: reg, smtp: smtp, taken: map[int]bool{}}
 }
 
 // response is a finished HTTP exchange.

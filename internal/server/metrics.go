@@ -1,12 +1,35 @@
 package server
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
+
+// Metrics is the Prometheus handler for the metrics listener
+// (LATCH_METRICS_ADDR): every metric of the registry given to New, in the
+// text exposition format, on any path. It is not on the public handler:
+// metrics describe the whole user base (sign-up and sign-in rates,
+// throttling, mail) and belong to the operator, so they get an address
+// of their own, loopback by default, that a firewall or a Kubernetes
+// network policy can keep private. It carries no authentication.
+func (s *Server) Metrics() http.Handler {
+	h := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
 
 type metrics struct {
 	requests *prometheus.CounterVec

@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/ratelimit"
 )
 
 type ctxKey int
@@ -15,6 +17,7 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxClientIP
+	ctxClientKey
 )
 
 func requestID(ctx context.Context) string {
@@ -22,9 +25,18 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
+// clientIP is the client's address, as sessions and the audit trail
+// record it.
 func clientIP(ctx context.Context) string {
 	ip, _ := ctx.Value(ctxClientIP).(string)
 	return ip
+}
+
+// clientKey is the client as the per-address bucket counts it
+// (ratelimit.AddressKey): an IPv4 address, or an IPv6 client's /64.
+func clientKey(ctx context.Context) string {
+	k, _ := ctx.Value(ctxClientKey).(string)
+	return k
 }
 
 // validRequestID accepts a caller's X-Request-Id only if it is short and
@@ -39,6 +51,24 @@ func validRequestID(id string) bool {
 		}
 	}
 	return true
+}
+
+// withPlainUserAgent returns r with its User-Agent made storable: HTTP
+// allows any byte from 0x80 up in a header (obs-text, RFC 9110 §5.5), so
+// a Latin-1 browser sends bytes that are not UTF-8, which PostgreSQL
+// refuses in text (SQLSTATE 22021) — such a client could never sign in.
+// Every handler and the session row then see the same cleaned value: bad
+// bytes become U+FFFD and NUL is dropped. The header map is copied only
+// when something changes, so the common request pays one scan.
+func withPlainUserAgent(r *http.Request) *http.Request {
+	ua := r.Header.Values("User-Agent")
+	if len(ua) == 0 || len(ua) == 1 && plainText(ua[0]) {
+		return r
+	}
+	clean := strings.ReplaceAll(strings.ToValidUTF8(ua[0], "\uFFFD"), "\x00", "")
+	r2 := r.Clone(r.Context())
+	r2.Header.Set("User-Agent", clean)
+	return r2
 }
 
 // statusWriter remembers the status a handler wrote.
@@ -74,12 +104,14 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			id = rand.Text()
 		}
 		ip := s.clientAddress(r)
+		r = withPlainUserAgent(r)
 		// A database that hangs instead of refusing must still give the
 		// client an answer (503) in bounded time.
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 		defer cancel()
 		ctx = context.WithValue(ctx, ctxRequestID, id)
 		ctx = context.WithValue(ctx, ctxClientIP, ip)
+		ctx = context.WithValue(ctx, ctxClientKey, ratelimit.AddressKey(ip))
 		ctx = auth.WithClient(ctx, auth.Client{IP: ip, UserAgent: r.UserAgent()})
 		r = r.WithContext(ctx)
 

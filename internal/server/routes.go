@@ -4,15 +4,14 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // routes registers every endpoint of the v1 API. Each path also gets a
 // catch-all so that a wrong method answers a JSON 405 with Allow, and "/"
 // answers a JSON 404.
-func (s *Server) routes(reg *prometheus.Registry) http.Handler {
+//
+// /metrics is not here: it is served on its own listener (Metrics).
+func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	paths := map[string][]string{}
 	handle := func(pattern string, h http.Handler) {
@@ -54,7 +53,6 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	handle("GET /.well-known/oauth-authorization-server", s.handleDiscovery())
 	handle("GET /healthz", s.handleHealthz())
 	handle("GET /readyz", s.handleReadyz())
-	handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	for path, methods := range paths {
 		if slices.Contains(methods, "GET") {

@@ -32,7 +32,7 @@ type Deps struct {
 	Keys     Keys
 	DB       Pinger
 	Log      *slog.Logger
-	Registry *prometheus.Registry // metrics are registered here and served at /metrics
+	Registry *prometheus.Registry // metrics are registered here and served by Metrics
 	Version  string
 	// Buckets limits each client address on the credential endpoints;
 	// nil: no limit.
@@ -50,6 +50,7 @@ type Server struct {
 	version string
 	buckets *ratelimit.Buckets
 	handler http.Handler
+	reg     *prometheus.Registry
 }
 
 // New builds the handler with every route and middleware.
@@ -69,8 +70,9 @@ func New(d Deps) *Server {
 		metrics: newMetrics(d.Registry, d.Version),
 		version: d.Version,
 		buckets: d.Buckets,
+		reg:     d.Registry,
 	}
-	s.handler = s.middleware(s.routes(d.Registry))
+	s.handler = s.middleware(s.routes())
 	return s
 }
 

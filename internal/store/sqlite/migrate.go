@@ -21,6 +21,12 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// migrateLockSuffix names the migration lock file beside the database.
+// It stays after a migration, empty and 0600: deleting it would break the
+// lock, since a process already waiting on the old file and one creating
+// a new file could then both hold "the" lock.
+const migrateLockSuffix = "-migrate-lock"
+
 // migrateLockWait bounds how long Migrate waits for another process that is
 // migrating the same file.
 const migrateLockWait = 5 * time.Minute
@@ -40,8 +46,8 @@ func (db *DB) provider() (*goose.Provider, error) {
 // nothing, if the database has a migration this binary does not know.
 //
 // Several processes may call it at once: they take turns on an exclusive
-// lock on a companion file (the database path plus "-migrate-lock"), which
-// the operating system releases if a process dies holding it.
+// lock on a companion file (the database path plus "-migrate-lock", mode
+// 0600), which the operating system releases if a process dies holding it.
 func (db *DB) Migrate(ctx context.Context) error {
 	unlock, err := db.lockMigrations(ctx)
 	if err != nil {
@@ -66,7 +72,12 @@ func (db *DB) Migrate(ctx context.Context) error {
 func (db *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
 	ctx, cancel := context.WithTimeout(ctx, migrateLockWait)
 	defer cancel()
-	lk, err := sql.Open("sqlite", db.path+"-migrate-lock?_busy_timeout=250&_txlock=exclusive")
+	// Created 0600 before SQLite opens it, which would make it 0644 less
+	// the umask, like the database itself (see private).
+	if err := private(db.path + migrateLockSuffix); err != nil {
+		return nil, err
+	}
+	lk, err := sql.Open("sqlite", db.path+migrateLockSuffix+"?_busy_timeout=250&_txlock=exclusive")
 	if err != nil {
 		return nil, err
 	}

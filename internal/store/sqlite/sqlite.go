@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -87,6 +88,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open: directory of %s: %w", path, err)
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("sqlite: open: %s is not a directory", dir)
+	} else if worldWritable(fi) {
+		return nil, fmt.Errorf("sqlite: open: directory %s is writable by every user (mode %v): anyone could plant, swap or (without the sticky bit) delete the database files in it; keep the database in a directory only latch's user can write", dir, fi.Mode().Perm())
+	}
+	if err := private(path, companions...); err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 
 	// The pragmas travel in the DSN so that the driver applies them to
@@ -131,6 +137,65 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, wrap("open", err)
 	}
 	return db, nil
+}
+
+// companions are the suffixes of the files SQLite and latch keep beside
+// the database: the write-ahead log, its shared-memory index, a rollback
+// journal (before WAL mode is on) and the migration lock.
+var companions = []string{"-wal", "-shm", "-journal", migrateLockSuffix}
+
+// private makes the database file at path, and any companion file
+// (path+suffix) that exists, readable and writable by the owner only.
+//
+// The database holds password hashes, sealed signing keys, sessions and
+// the audit trail; SQLite creates files 0644 less the umask, so on most
+// systems every local user could read them. A missing database is
+// created 0600 here, empty (an empty file is an empty SQLite database),
+// before SQLite opens it: SQLite then creates the -wal, -shm and -journal
+// files with the database file's own mode (unix VFS findCreateFileMode,
+// also in modernc.org/sqlite), so they are 0600 too. Files an older latch
+// created with wider modes lose their group and other bits.
+func private(path string, suffixes ...string) error {
+	// O_EXCL: never follow a link someone left where the file should be.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return err
+		}
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	for _, p := range append([]string{path}, withSuffixes(path, suffixes)...) {
+		fi, err := os.Stat(p) // a database reached through a symbolic link is fine
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return err
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("%s is not a regular file (%v)", p, fi.Mode().Type())
+		case fi.Mode().Perm()&0o077 != 0 && runtime.GOOS != "windows":
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("restrict %s to its owner: %w", p, err)
+			}
+		}
+	}
+	return nil
+}
+
+func withSuffixes(path string, suffixes []string) []string {
+	out := make([]string, len(suffixes))
+	for i, s := range suffixes {
+		out[i] = path + s
+	}
+	return out
+}
+
+// worldWritable reports whether every user may create and rename files
+// in the directory fi describes (Windows has no such bits to read).
+func worldWritable(fi fs.FileInfo) bool {
+	return runtime.GOOS != "windows" && fi.Mode().Perm()&0o002 != 0
 }
 
 // Close closes the prepared statements and both connection pools.
