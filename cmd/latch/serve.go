@@ -63,7 +63,7 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	}
 	// Every instance sends: claims are leased, so no message goes twice
 	// and one instance's death delays its claimed messages by a lease.
-	go a.auth.RunMail(bg, 5*time.Second)
+	go a.mail.Run(bg, 5*time.Second)
 
 	ver, _ := version()
 	reg := a.reg

@@ -21,6 +21,7 @@ import (
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/config"
 	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/outbox"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/store"
@@ -143,6 +144,7 @@ type app struct {
 	limit  *ratelimit.Throttler
 	hasher *password.Hasher
 	audit  *audit.Recorder
+	mail   *outbox.Sender
 	reg    *prometheus.Registry
 }
 
@@ -224,6 +226,7 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 	if deps.Renderer, err = mail.NewTemplates(cfg.ProductName); err != nil {
 		return nil, fmt.Errorf("mail templates: %w", err)
 	}
+	var mailer outbox.Mailer
 	if cfg.SMTPURL != "" {
 		// One quick retry inside a delivery for a blip; the outbox
 		// retries anything longer (10 s, doubling, up to 30 min).
@@ -231,14 +234,17 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 		if err != nil {
 			return nil, fmt.Errorf("LATCH_SMTP_URL: %w", err)
 		}
-		deps.Mailer = smtp
+		mailer = smtp
 	} else if cfg.PublicURLLoopback() {
-		deps.Mailer = mail.NewLog(log) // development: links and codes in the log
+		mailer = mail.NewLog(log) // development: links and codes in the log
 	} else {
 		// Someone else's server: a link or a code in a log is an account
 		// takeover for whoever reads the log (serve warns).
-		deps.Mailer = mail.NewRedactingLog(log)
+		mailer = mail.NewRedactingLog(log)
 	}
+	// The service wakes the sender when it enqueues; the sender asks the
+	// service what each message says.
+	deps.Wake = func() { a.mail.Wake() }
 	policy := password.DefaultPolicy()
 	if cfg.BreachedPasswordsURL != "" {
 		checker, err := password.NewRangeChecker(password.RangeOptions{URL: cfg.BreachedPasswordsURL, FailClosed: cfg.BreachedFailClosed, Logger: log})
@@ -256,6 +262,7 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 		Policy:              policy,
 		Mail:                mailOptions(cfg),
 	})
+	a.mail = outbox.New(db, mailer, a.auth, rec, time.Now, log)
 	ok = true
 	return a, nil
 }

@@ -16,14 +16,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/outbox"
 	"github.com/latchauth/latch/internal/store"
 )
-
-// Mailer delivers a rendered message; *mail.SMTP and *mail.Log implement
-// it.
-type Mailer interface {
-	Send(ctx context.Context, m mail.Message) error
-}
 
 // Renderer builds a message from its templates; *mail.Templates
 // implements it.
@@ -130,9 +125,8 @@ func (s *Service) enqueue(ctx context.Context, kind, to, userID string, d mailDa
 	}); err != nil {
 		return fmt.Errorf("enqueue %s mail: %w", kind, err)
 	}
-	select {
-	case s.mailWake <- struct{}{}:
-	default:
+	if s.wake != nil {
+		s.wake()
 	}
 	return nil
 }
@@ -190,126 +184,22 @@ func (s *Service) link(page, tok string) string {
 	return s.opts.Mail.LinkBase + "/" + page + "?token=" + url.QueryEscape(tok)
 }
 
-// Mail delivery.
-
-// mailLease is how long a claimed message is reserved for one sender; a
-// sender that dies leaves it to another after this. It outlasts
-// sendTimeout, so a slow delivery is never sent twice for that reason.
-const mailLease = time.Minute
-
-// sendTimeout bounds one delivery, SMTP retries included.
-const sendTimeout = 30 * time.Second
-
-// errDropMail: the message must not be sent (the account is gone,
-// disabled, already verified...); it is deleted without a delivery.
-var errDropMail = errors.New("message no longer applies")
-
-// retryDelay is the wait before the next attempt after n failures: 10 s
-// doubling, at most 30 minutes.
-func retryDelay(n int) time.Duration {
-	d := 10 * time.Second
-	for i := 1; i < n && d < 30*time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, 30*time.Minute)
-}
-
-// SendMail delivers the messages that are due, a batch at a time, until
-// none is left, and returns how many it sent. It needs a Mailer and a
-// Renderer; without them it does nothing.
-func (s *Service) SendMail(ctx context.Context) (int, error) {
-	if s.mailer == nil || s.renderer == nil {
-		return 0, nil
-	}
-	sent := 0
-	for {
-		now := s.now().UTC()
-		batch, err := s.store.ClaimMail(ctx, now, now.Add(mailLease), 10)
-		if err != nil {
-			return sent, fmt.Errorf("send mail: %w", err)
-		}
-		if len(batch) == 0 {
-			return sent, nil
-		}
-		for _, m := range batch {
-			if s.deliver(ctx, m) {
-				sent++
-			}
-			if ctx.Err() != nil {
-				return sent, ctx.Err()
-			}
-		}
-	}
-}
-
-// deliver sends one claimed message and settles its row: deleted once
-// sent, dropped or expired; rescheduled after a transient failure.
-func (s *Service) deliver(ctx context.Context, m store.OutboxMessage) bool {
-	now := s.now().UTC()
-	if !now.Before(m.ExpiresAt) {
-		s.record(ctx, "mail.expired", m.UserID, "", map[string]any{"kind": m.Kind, "attempts": m.Attempts, "last_error": m.LastError})
-		s.settle(ctx, m)
-		return false
-	}
-	msg, err := s.build(ctx, m)
-	switch {
-	case errors.Is(err, errDropMail):
-		s.audit.Count("mail.dropped")
-		s.settle(ctx, m)
-		return false
-	case err != nil:
-		s.retry(ctx, m, err)
-		return false
-	}
-	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
-	err = s.mailer.Send(sendCtx, msg)
-	cancel()
-	switch {
-	case err == nil:
-		s.audit.Count("mail.sent")
-		s.settle(ctx, m)
-		return true
-	case mail.IsPermanent(err):
-		s.record(ctx, "mail.failed", m.UserID, "", map[string]any{"kind": m.Kind, "error": err.Error()})
-		s.settle(ctx, m)
-		return false
-	default:
-		s.retry(ctx, m, err)
-		return false
-	}
-}
-
-func (s *Service) settle(ctx context.Context, m store.OutboxMessage) {
-	if err := s.store.DeleteMail(ctx, m.ID); err != nil {
-		// The lease runs out and the message is tried again; a second
-		// delivery of the same message is the lesser harm.
-		s.log.WarnContext(ctx, "outbox: cannot delete a settled message", "id", m.ID, "err", err)
-	}
-}
-
-func (s *Service) retry(ctx context.Context, m store.OutboxMessage, cause error) {
-	s.audit.Count("mail.retry")
-	next := s.now().UTC().Add(retryDelay(m.Attempts + 1))
-	s.log.WarnContext(ctx, "outbox: delivery failed; will retry", "id", m.ID, "kind", m.Kind, "attempt", m.Attempts+1, "next", next, "err", cause)
-	if err := s.store.RetryMail(ctx, m.ID, next, truncate(cause.Error(), 500)); err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.WarnContext(ctx, "outbox: cannot reschedule a message", "id", m.ID, "err", err)
-	}
-}
-
-// build renders a message, minting its one-time token first when it
-// carries one. The token's lifetime counts from the request, not from the
-// delivery, so a delayed delivery never extends it.
-func (s *Service) build(ctx context.Context, m store.OutboxMessage) (mail.Message, error) {
+// Compose renders an outbox message for the sender (outbox.Composer),
+// minting its one-time token first when it carries one; outbox.ErrDrop
+// when the message no longer applies. The token's lifetime counts from
+// the request, not from the delivery, so a delayed delivery never extends
+// it.
+func (s *Service) Compose(ctx context.Context, m store.OutboxMessage) (mail.Message, error) {
 	var d mailData
 	if len(m.Data) > 0 {
 		if err := json.Unmarshal(m.Data, &d); err != nil {
-			return mail.Message{}, fmt.Errorf("%w: unreadable data: %v", errDropMail, err)
+			return mail.Message{}, fmt.Errorf("%w: unreadable data: %v", outbox.ErrDrop, err)
 		}
 	}
 	render := func(kind string, md mail.Data) (mail.Message, error) {
 		msg, err := s.renderer.Render(kind, m.To, md)
 		if err != nil {
-			return mail.Message{}, fmt.Errorf("%w: render %s: %v", errDropMail, kind, err)
+			return mail.Message{}, fmt.Errorf("%w: render %s: %v", outbox.ErrDrop, kind, err)
 		}
 		return msg, nil
 	}
@@ -320,7 +210,7 @@ func (s *Service) build(ctx context.Context, m store.OutboxMessage) (mail.Messag
 			return mail.Message{}, err
 		}
 		if u.EmailVerified {
-			return mail.Message{}, errDropMail
+			return mail.Message{}, outbox.ErrDrop
 		}
 		tok, err := s.mint(ctx, u, store.PurposeVerify, d, m, s.opts.Mail.VerifyTTL, "")
 		if err != nil {
@@ -345,7 +235,7 @@ func (s *Service) build(ctx context.Context, m store.OutboxMessage) (mail.Messag
 			return mail.Message{}, err
 		}
 		if u.Email != d.OldEmail {
-			return mail.Message{}, errDropMail // the address changed meanwhile
+			return mail.Message{}, outbox.ErrDrop // the address changed meanwhile
 		}
 		// Decided at sending, not at the request, so that the request
 		// takes the same time whether or not the address is taken.
@@ -384,7 +274,7 @@ func (s *Service) build(ctx context.Context, m store.OutboxMessage) (mail.Messag
 			return mail.Message{}, err
 		}
 		if u.Email != m.To && u.Email != d.NewEmail {
-			return mail.Message{}, errDropMail // the account moved on since
+			return mail.Message{}, outbox.ErrDrop // the account moved on since
 		}
 		old := u
 		old.Email = m.To
@@ -394,12 +284,12 @@ func (s *Service) build(ctx context.Context, m store.OutboxMessage) (mail.Messag
 		}
 		return render(kindEmailChangeNotice, mail.Data{NewEmail: d.NewEmail, Time: m.CreatedAt, IP: d.IP, Link: s.link("email-revert", tok)})
 	default:
-		return mail.Message{}, fmt.Errorf("%w: unknown kind %q", errDropMail, m.Kind)
+		return mail.Message{}, fmt.Errorf("%w: unknown kind %q", outbox.ErrDrop, m.Kind)
 	}
 }
 
 // mailUser is the live account a token-bearing message is for, looked up
-// by id when the row names one, else by the recipient address; errDropMail
+// by id when the row names one, else by the recipient address; outbox.ErrDrop
 // if there is none or it is disabled.
 func (s *Service) mailUser(ctx context.Context, m store.OutboxMessage) (store.User, error) {
 	var u store.User
@@ -410,15 +300,15 @@ func (s *Service) mailUser(ctx context.Context, m store.OutboxMessage) (store.Us
 		u, err = s.store.GetUserByEmail(ctx, m.To)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, errDropMail
+		return store.User{}, outbox.ErrDrop
 	} else if err != nil {
 		return store.User{}, err
 	}
 	if u.Disabled {
-		return store.User{}, errDropMail
+		return store.User{}, outbox.ErrDrop
 	}
 	if m.Kind != kindEmailChange && m.Kind != kindEmailChangeNotice && u.Email != m.To {
-		return store.User{}, errDropMail
+		return store.User{}, outbox.ErrDrop
 	}
 	return u, nil
 }
@@ -428,7 +318,7 @@ func (s *Service) mailUser(ctx context.Context, m store.OutboxMessage) (store.Us
 // stored already, and sends it again.
 func (s *Service) mint(ctx context.Context, u store.User, purpose store.TokenPurpose, d mailData, m store.OutboxMessage, ttl time.Duration, newEmail string) (string, error) {
 	if d.Nonce == "" {
-		return "", fmt.Errorf("%w: no nonce", errDropMail)
+		return "", fmt.Errorf("%w: no nonce", outbox.ErrDrop)
 	}
 	tok := s.linkToken(d.Nonce)
 	t := store.OneTimeToken{
@@ -457,33 +347,11 @@ func (s *Service) mint(ctx context.Context, u store.User, purpose store.TokenPur
 	case errors.Is(err, store.ErrAlreadyExists):
 		// Minted by an earlier attempt at this message.
 	case errors.Is(err, store.ErrNotFound):
-		return "", errDropMail // the account was deleted meanwhile
+		return "", outbox.ErrDrop // the account was deleted meanwhile
 	case err != nil:
 		return "", err
 	}
 	return tok, nil
-}
-
-// RunMail delivers mail until ctx ends: at once when this instance
-// enqueues a message, and every interval for messages enqueued by other
-// instances or due for a retry.
-func (s *Service) RunMail(ctx context.Context, interval time.Duration) {
-	if s.mailer == nil || s.renderer == nil {
-		return
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := s.SendMail(ctx); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "outbox: cannot claim messages", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.mailWake:
-		}
-	}
 }
 
 // equalMAC compares two MACs in constant time.

@@ -85,10 +85,9 @@ type Service struct {
 	mac       MACer
 	throttler Throttler // nil: no throttling
 	audit     Auditor
-	mailer    Mailer   // nil: messages wait in the outbox
-	renderer  Renderer // nil: messages wait in the outbox
+	renderer  Renderer // what Compose renders with
+	wake      func()   // nil: the sender finds messages at its next tick
 	quotas    Quota    // nil: no per-address message limit
-	mailWake  chan struct{}
 	opts      Options
 	adminHash [sha256.Size]byte // of opts.AdminKey, computed once
 	now       func() time.Time
@@ -103,11 +102,13 @@ type Deps struct {
 	MAC       MACer
 	Throttler Throttler // optional
 	Audit     Auditor   // optional: events then only reach the log
-	Mailer    Mailer    // optional: without it and Renderer, mail waits in the outbox
-	Renderer  Renderer  // optional
-	Quota     Quota     // optional: per-address message limits
-	Now       func() time.Time
-	Log       *slog.Logger
+	Renderer  Renderer  // required to Compose messages
+	// Wake, optional, tells the outbox sender that a message is waiting
+	// (*outbox.Sender's Wake).
+	Wake  func()
+	Quota Quota // optional: per-address message limits
+	Now   func() time.Time
+	Log   *slog.Logger
 }
 
 // NewService returns a Service.
@@ -123,7 +124,7 @@ func NewService(d Deps, o Options) *Service {
 	}
 	o.Mail.defaults()
 	return &Service{store: d.Store, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit,
-		mailer: d.Mailer, renderer: d.Renderer, quotas: d.Quota, mailWake: make(chan struct{}, 1),
+		renderer: d.Renderer, wake: d.Wake, quotas: d.Quota,
 		opts: o, adminHash: sha256.Sum256([]byte(o.AdminKey)), now: d.Now, log: d.Log}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/latchauth/latch/internal/config"
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/mail/mailtest"
+	"github.com/latchauth/latch/internal/outbox"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/server"
@@ -98,6 +99,7 @@ type harness struct {
 	db     store.Store
 	auth   *auth.Service
 	audit  *audit.Recorder
+	mail   *outbox.Sender // with withSMTP
 	tokens *token.Manager
 	cfg    config.Config
 	server *server.Server
@@ -202,13 +204,8 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	if authDeps.Renderer, err = mail.NewTemplates(cfg.ProductName); err != nil {
 		t.Fatal(err)
 	}
-	if smtp != nil {
-		m, err := mail.NewSMTP(string(cfg.SMTPURL), cfg.MailFrom, mail.SMTPOptions{Retries: -1, Timeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		authDeps.Mailer = m
-	}
+	var sender *outbox.Sender
+	authDeps.Wake = func() {} // the tests send with sendMail, when they choose
 	policy := password.DefaultPolicy()
 	if cfg.BreachedPasswordsURL != "" {
 		checker, err := password.NewRangeChecker(password.RangeOptions{URL: cfg.BreachedPasswordsURL, FailClosed: cfg.BreachedFailClosed, Logger: log})
@@ -231,10 +228,17 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	if cfg.RateLimit {
 		deps.Buckets = ratelimit.NewBuckets(cfg.AddressRate, cfg.AddressBurst, clk.Now)
 	}
+	if smtp != nil {
+		m, err := mail.NewSMTP(string(cfg.SMTPURL), cfg.MailFrom, mail.SMTPOptions{Retries: -1, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sender = outbox.New(db, m, svc, rec, clk.Now, log)
+	}
 	h := server.New(deps)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &harness{t: t, srv: srv, clock: clk, db: db, auth: svc, audit: rec, tokens: tokens, cfg: cfg, server: h, reg: reg, smtp: smtp, taken: map[int]bool{}}
+	return &harness{t: t, srv: srv, clock: clk, db: db, auth: svc, audit: rec, mail: sender, tokens: tokens, cfg: cfg, server: h, reg: reg, smtp: smtp, taken: map[int]bool{}}
 }
 
 // response is a finished HTTP exchange.
@@ -379,7 +383,10 @@ func jwtParts(t *testing.T, raw string) (header, claims map[string]any) {
 // would, and returns how many messages it delivered.
 func (h *harness) sendMail() int {
 	h.t.Helper()
-	n, err := h.auth.SendMail(context.Background())
+	if h.mail == nil {
+		return 0
+	}
+	n, err := h.mail.SendAll(context.Background())
 	if err != nil {
 		h.t.Fatalf("send mail: %v", err)
 	}
