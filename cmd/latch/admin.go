@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/latchauth/latch/internal/apperr"
 	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/store"
@@ -112,8 +113,8 @@ func newUser(e *env) *cobra.Command {
 					return err
 				}
 				u, err := a.auth.CreateUser(cmd.Context(), args[0], pw, verified)
-				var weak *auth.WeakPasswordError
-				if errors.As(err, &weak) {
+				var weak *apperr.Error
+				if errors.As(err, &weak) && weak.Code == apperr.CodeWeakPassword {
 					var why []string
 					for _, r := range weak.Reasons {
 						why = append(why, r.Message)

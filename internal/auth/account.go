@@ -22,14 +22,6 @@ type UserUpdate struct {
 	Email *string
 }
 
-// ErrWrongPassword: the current password given with a change is wrong.
-var ErrWrongPassword = errors.New("current password is wrong")
-
-// ErrInsufficientAuth: the change needs a recent sign-in (RFC 9470's
-// insufficient_user_authentication); the application sends the person
-// through a fresh sign-in and tries again.
-var ErrInsufficientAuth = errors.New("a recent sign-in is required")
-
 // UpdateUser changes the caller's metadata and/or password, and asks for
 // an email change. A change of password or email needs a fresh proof
 // (OWASP ASVS 5.0 V6.2.3, V6.4): the current password in the same request

@@ -12,15 +12,6 @@ import (
 	"github.com/latchauth/latch/internal/store"
 )
 
-// ErrInvalidLink: a one-time link token or code is unknown, used, expired,
-// or no longer valid because the account's password or address changed
-// since it was sent. One error for all, so that answers do not tell them
-// apart.
-var ErrInvalidLink = errors.New("the link or code is invalid or has expired")
-
-// ErrPasswordlessOff: passwordless sign-in is not enabled.
-var ErrPasswordlessOff = errors.New("passwordless sign-in is not enabled")
-
 // noUser is a user id no account has.
 const noUser = "00000000-0000-0000-0000-000000000000"
 

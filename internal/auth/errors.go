@@ -1,58 +1,63 @@
 package auth
 
 import (
-	"errors"
-	"time"
+	"net/http"
 
+	"github.com/latchauth/latch/internal/apperr"
 	"github.com/latchauth/latch/internal/password"
 )
 
-// Errors the domain returns. internal/server maps each to one HTTP status
-// and error code; match them with errors.Is / errors.As.
+// Errors the domain returns, each carrying its code, status and message
+// (apperr); match them with errors.Is. Messages are part of the API's
+// contract, as the codes are.
 var (
 	// ErrInvalidCredentials: wrong email or password, or a disabled
 	// account; one error for all so that answers do not tell them apart.
-	ErrInvalidCredentials = errors.New("invalid email or password")
+	ErrInvalidCredentials = apperr.New(http.StatusBadRequest, apperr.CodeInvalidGrant, "invalid email or password")
 	// ErrInvalidGrant: the refresh token is unknown, expired, revoked or
 	// re-used.
-	ErrInvalidGrant = errors.New("refresh token is invalid, expired or revoked")
+	ErrInvalidGrant = apperr.New(http.StatusBadRequest, apperr.CodeInvalidGrant, "refresh token is invalid, expired or revoked")
 	// ErrInvalidToken: the access token is missing, malformed, expired, or
 	// its session has ended.
-	ErrInvalidToken = errors.New("access token is invalid, expired or revoked")
+	ErrInvalidToken = apperr.New(http.StatusUnauthorized, apperr.CodeInvalidToken, "access token is missing, invalid, expired or revoked")
 	// ErrEmailTaken: signup of an email that has an account, where that
 	// cannot be hidden (verification not required).
-	ErrEmailTaken = errors.New("an account with this email already exists")
+	ErrEmailTaken = apperr.New(http.StatusConflict, apperr.CodeEmailTaken, "an account with this email already exists")
 	// ErrEmailNotVerified: the password was right but the address is not
 	// verified and verification is required.
-	ErrEmailNotVerified = errors.New("email address is not verified")
+	ErrEmailNotVerified = apperr.New(http.StatusForbidden, apperr.CodeEmailNotVerified, "the email address is not verified yet")
 	// ErrSessionNotFound: no session of the caller's with that id.
-	ErrSessionNotFound = errors.New("session not found")
+	ErrSessionNotFound = apperr.New(http.StatusNotFound, apperr.CodeNotFound, "no such session")
 	// ErrUserNotFound: no user with that id or email (admin commands only;
 	// public endpoints never reveal it).
-	ErrUserNotFound = errors.New("user not found")
+	ErrUserNotFound = apperr.New(http.StatusNotFound, apperr.CodeNotFound, "user not found")
 	// ErrForbidden: a valid credential that is not allowed here.
-	ErrForbidden = errors.New("not allowed")
+	ErrForbidden = apperr.New(http.StatusForbidden, apperr.CodeForbidden, "this credential is not allowed here")
+	// ErrWrongPassword: the current password given with a change is wrong.
+	ErrWrongPassword = apperr.New(http.StatusBadRequest, apperr.CodeInvalidGrant, "current password is wrong")
+	// ErrInsufficientAuth: the change needs a recent sign-in (RFC 9470's
+	// insufficient_user_authentication); the application sends the
+	// person through a fresh sign-in and tries again.
+	ErrInsufficientAuth = apperr.New(http.StatusUnauthorized, apperr.CodeInsufficientAuth, "this change needs a sign-in within the last 5 minutes; sign in again and retry")
+	// ErrInvalidLink: a one-time link token or code is unknown, used,
+	// expired, or no longer valid because the account's password or
+	// address changed since it was sent. One error for all, so that
+	// answers do not tell them apart.
+	ErrInvalidLink = apperr.New(http.StatusBadRequest, apperr.CodeInvalidGrant, "the link or code is invalid or has expired; ask for a new one")
+	// ErrPasswordlessOff: passwordless sign-in is not enabled.
+	ErrPasswordlessOff = apperr.New(http.StatusBadRequest, apperr.CodeUnsupportedGrantType, "passwordless sign-in is not enabled on this server")
 	// ErrBusy: password hashing is saturated; try again shortly.
 	ErrBusy = password.ErrBusy
 )
 
-// InvalidRequestError is a malformed or missing input field.
-type InvalidRequestError struct {
-	Field  string
-	Reason string
+// invalid is a malformed or missing input field.
+func invalid(field, reason string) error { return apperr.Invalid(field, reason) }
+
+// weakPassword lists every reason the password policy refused a password.
+func weakPassword(reasons []password.Reason) error {
+	e := apperr.New(http.StatusUnprocessableEntity, apperr.CodeWeakPassword, "the password does not meet the password policy; see reasons")
+	for _, r := range reasons {
+		e.Reasons = append(e.Reasons, apperr.Reason{Code: r.Code, Message: r.Message})
+	}
+	return e
 }
-
-func (e *InvalidRequestError) Error() string { return e.Field + ": " + e.Reason }
-
-func invalid(field, reason string) error { return &InvalidRequestError{Field: field, Reason: reason} }
-
-// WeakPasswordError lists every reason the password policy refused a
-// password.
-type WeakPasswordError struct{ Reasons []password.Reason }
-
-func (e *WeakPasswordError) Error() string { return "password refused by the policy" }
-
-// ThrottledError says the caller must wait before trying again.
-type ThrottledError struct{ RetryAfter time.Duration }
-
-func (e *ThrottledError) Error() string { return "too many attempts; retry later" }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/latchauth/latch/internal/apperr"
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/outbox"
 	"github.com/latchauth/latch/internal/store"
@@ -145,7 +146,7 @@ func (s *Service) quota(ctx context.Context, kind, email string) error {
 	}
 	if wait > 0 {
 		s.record(ctx, "mail.throttled", "", "", map[string]any{"kind": kind, "email": email})
-		return &ThrottledError{RetryAfter: wait}
+		return apperr.Throttled(wait)
 	}
 	return nil
 }

@@ -241,7 +241,7 @@ func (s *Service) checkPolicy(ctx context.Context, pw, email string) error {
 		return fmt.Errorf("password policy: %w", err)
 	}
 	if len(reasons) > 0 {
-		return &WeakPasswordError{Reasons: reasons}
+		return weakPassword(reasons)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latchauth/latch/internal/apperr"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/store"
@@ -73,7 +74,7 @@ func (s *Service) auditEmail(email string) map[string]any {
 }
 
 // reserve reserves one attempt of a credential with the throttler; a
-// ThrottledError (audited) if the attempt must wait. method is the
+// 429 (audited) if the attempt must wait. method is the
 // credential tried: "pwd" or "otp".
 func (s *Service) reserve(ctx context.Context, at ratelimit.Attempt, method string) error {
 	if s.throttler == nil {
@@ -87,7 +88,7 @@ func (s *Service) reserve(ctx context.Context, at ratelimit.Attempt, method stri
 		detail := s.auditEmail(at.Email)
 		detail["method"], detail["retry_after_s"] = method, int64(wait.Round(time.Second)/time.Second)
 		s.record(ctx, "login.throttled", "", "", detail)
-		return &ThrottledError{RetryAfter: wait}
+		return apperr.Throttled(wait)
 	}
 	return nil
 }

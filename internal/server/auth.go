@@ -10,6 +10,13 @@ import (
 
 type principalKey struct{}
 
+// A request that carried no credential at all: RFC 6750 §3.1 wants no
+// error code in the challenge then, only the realm (see writeError).
+var (
+	errNoToken    = newError(http.StatusUnauthorized, codeInvalidToken, "an access token is required: send Authorization: Bearer <token>")
+	errNoAdminKey = newError(http.StatusUnauthorized, codeInvalidToken, "the admin key is required: send Authorization: Bearer <admin key>")
+)
+
 func principal(ctx context.Context) auth.Principal {
 	p, _ := ctx.Value(principalKey{}).(auth.Principal)
 	return p
@@ -31,10 +38,7 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := bearer(r)
 		if tok == "" {
-			// RFC 6750 §3.1: no error code in the challenge when the
-			// request carried no credentials.
-			w.Header().Set("WWW-Authenticate", `Bearer realm="latch"`)
-			encode(w, http.StatusUnauthorized, errorBody{Error: codeInvalidToken, Description: "an access token is required: send Authorization: Bearer <token>"})
+			s.writeError(w, r, errNoToken)
 			return
 		}
 		if s.auth.IsAdminKey(tok) {
@@ -69,7 +73,6 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 				return
 			}
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="latch admin"`)
-		encode(w, http.StatusUnauthorized, errorBody{Error: codeInvalidToken, Description: "the admin key is required: send Authorization: Bearer <admin key>"})
+		s.writeError(w, r, errNoAdminKey)
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchauth/latch/internal/apperr"
 	"github.com/latchauth/latch/internal/config"
 )
 
@@ -112,7 +113,9 @@ func (s *Server) addressAllowed(w http.ResponseWriter, r *http.Request) bool {
 	ok, wait := s.buckets.Allow(clientKey(r.Context()))
 	if !ok {
 		s.log.WarnContext(r.Context(), "address rate exceeded", "event", "address.throttled", "ip", clientIP(r.Context()))
-		s.writeError(w, r, &apiError{Status: http.StatusTooManyRequests, Code: codeRateLimited, Description: "too many requests from this address; retry later", RetryAfter: max(wait, time.Second)})
+		e := apperr.Throttled(max(wait, time.Second))
+		e.Message = "too many requests from this address; retry later"
+		s.writeError(w, r, e)
 	}
 	return ok
 }

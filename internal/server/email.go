@@ -15,18 +15,17 @@ func (s *Server) handleVerify() http.Handler {
 		Token    string `json:"token"`
 		Password string `json:"password"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		t, err := s.auth.VerifyEmailLink(r.Context(), req.Token, req.Password, s.client(r), true)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeTokens(w, http.StatusOK, t)
+		return nil
 	})
 }
 
@@ -36,17 +35,16 @@ func (s *Server) handleSendByEmail(status string, send func(s *auth.Service, r *
 	type request struct {
 		Email string `json:"email"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if err := send(s.auth, r, req.Email); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		encode(w, http.StatusAccepted, map[string]string{"status": status})
+		return nil
 	})
 }
 
@@ -73,18 +71,17 @@ func (s *Server) handleRecoverConfirm() http.Handler {
 		Token    string `json:"token"`
 		Password string `json:"password"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if err := s.auth.ResetPassword(r.Context(), req.Token, req.Password, s.client(r)); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 }
 
@@ -92,18 +89,17 @@ func (s *Server) handleEmailConfirm() http.Handler {
 	type request struct {
 		Token string `json:"token"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		u, err := s.auth.ConfirmEmailChange(r.Context(), req.Token, s.client(r))
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		encode(w, http.StatusOK, newUserJSON(u))
+		return nil
 	})
 }
 
@@ -114,17 +110,16 @@ func (s *Server) handleEmailRevert() http.Handler {
 	type request struct {
 		Token string `json:"token"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if err := s.auth.RevertEmailChange(r.Context(), req.Token, s.client(r)); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/latchauth/latch/internal/apperr"
 )
 
 type fuzzBody struct {
@@ -47,9 +49,9 @@ func FuzzDecodeJSON(f *testing.F) {
 			}
 			return
 		}
-		var ae *apiError
+		var ae *apperr.Error
 		if !errors.As(err, &ae) || (ae.Status != http.StatusBadRequest && ae.Status != http.StatusRequestEntityTooLarge) {
-			t.Fatalf("refusal is not a 400/413 apiError: %v", err)
+			t.Fatalf("refusal is not a 400/413 apperr.Error: %v", err)
 		}
 	})
 }
@@ -63,9 +65,9 @@ func FuzzDecodeForm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var dst fuzzBody
 		err := decodeForm(bytes.NewReader(b), &dst)
-		var ae *apiError
+		var ae *apperr.Error
 		if err != nil && (!errors.As(err, &ae) || ae.Status != http.StatusBadRequest) {
-			t.Fatalf("refusal is not a 400 apiError: %v", err)
+			t.Fatalf("refusal is not a 400 apperr.Error: %v", err)
 		}
 	})
 }

@@ -3,11 +3,13 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/latchauth/latch/internal/apperr"
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/ratelimit"
 )
@@ -141,7 +143,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 				s.log.ErrorContext(ctx, "panic serving request", "panic", p, "request_id", id)
 				if sw.status == 0 {
-					s.writeError(sw, r, newError(http.StatusInternalServerError, codeInternal, "internal error"))
+					s.writeError(sw, r, apperr.Internal(fmt.Errorf("panic: %v", p)))
 				}
 			}
 			route := r.Pattern

@@ -5,8 +5,8 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/latchauth/latch/internal/apperr"
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/internal/password"
 )
 
 // latch's own pages for the links in its messages. Opening a link (GET)
@@ -35,7 +35,7 @@ type pageData struct {
 	// the field.
 	Password      bool
 	PasswordLabel string
-	Reasons       []password.Reason
+	Reasons       []apperr.Reason
 }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
@@ -141,17 +141,15 @@ func (s *Server) handlePage(k pageKind) http.Handler {
 // pageError shows an error as a page, with the status the API would give.
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, k pageKind, tok string, err error) {
 	ae := toAPIError(err)
-	var weak *auth.WeakPasswordError
-	var inv *auth.InvalidRequestError
 	d := pageData{Title: "Something went wrong", Message: "Please try again in a moment."}
 	switch {
-	case errors.As(err, &weak):
+	case ae.Code == apperr.CodeWeakPassword:
 		d = k.form(tok)
-		d.Reasons = weak.Reasons
-	case errors.As(err, &inv) && inv.Field == "password":
+		d.Reasons = ae.Reasons
+	case ae.Code == apperr.CodeInvalidRequest && ae.Field == "password":
 		d = k.form(tok)
 		d.Message = "Enter a password."
-	case errors.Is(err, auth.ErrInvalidLink), errors.As(err, &inv):
+	case errors.Is(err, auth.ErrInvalidLink), ae.Code == apperr.CodeInvalidRequest:
 		d = pageData{Title: "This link no longer works", Message: "It was already used, has expired, or your account changed since it was sent. Ask for a new one from your application."}
 	case errors.Is(err, auth.ErrEmailTaken):
 		d = pageData{Title: "Address taken", Message: "Another account uses this address now, so yours was not changed."}

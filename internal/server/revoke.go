@@ -12,21 +12,19 @@ func (s *Server) handleRevoke() http.Handler {
 		Token         string `json:"token"`
 		TokenTypeHint string `json:"token_type_hint"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if err := required("token", req.Token); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if err := s.auth.RevokeToken(r.Context(), req.Token); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		encode(w, http.StatusOK, struct{}{})
+		return nil
 	})
 }
 
@@ -56,24 +54,21 @@ func (s *Server) handleIntrospect() http.Handler {
 		Token         string `json:"token"`
 		TokenTypeHint string `json:"token_type_hint"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if err := required("token", req.Token); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		in, err := s.auth.Introspect(r.Context(), req.Token)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if !in.Active {
 			encode(w, http.StatusOK, introspectionJSON{})
-			return
+			return nil
 		}
 		c := in.Claims
 		out := introspectionJSON{
@@ -104,6 +99,7 @@ func (s *Server) handleIntrospect() http.Handler {
 			out.ClientID = "latch"
 		}
 		encode(w, http.StatusOK, out)
+		return nil
 	})
 }
 

@@ -9,20 +9,19 @@ func (s *Server) handleLogout() http.Handler {
 	type request struct {
 		Scope string `json:"scope"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		// The body is optional: no body means scope "local".
 		if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
 			if err := s.decode(r, &req, jsonOnly); err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 		}
 		if err := s.auth.Logout(r.Context(), principal(r.Context()), req.Scope); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 }
 
@@ -37,11 +36,10 @@ type sessionJSON struct {
 }
 
 func (s *Server) handleListSessions() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		list, err := s.auth.ListSessions(r.Context(), principal(r.Context()))
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		out := make([]sessionJSON, len(list))
 		for i, x := range list {
@@ -51,15 +49,16 @@ func (s *Server) handleListSessions() http.Handler {
 			}
 		}
 		encode(w, http.StatusOK, map[string]any{"sessions": out})
+		return nil
 	})
 }
 
 func (s *Server) handleDeleteSession() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.auth.RevokeSession(r.Context(), principal(r.Context()), r.PathValue("id")); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 }

@@ -41,24 +41,23 @@ func (s *Server) handleSignup() http.Handler {
 		Password string          `json:"password"`
 		Metadata json.RawMessage `json:"metadata"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		if err := s.decode(r, &req, jsonOnly); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		res, err := s.auth.Signup(r.Context(), auth.SignupInput{
 			Email: req.Email, Password: req.Password, Metadata: req.Metadata, Client: s.client(r),
 		})
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if res.VerificationSent {
 			encode(w, http.StatusAccepted, map[string]string{"status": "verification_sent"})
-			return
+			return nil
 		}
 		writeTokens(w, http.StatusCreated, res.Tokens)
+		return nil
 	})
 }
 
@@ -75,11 +74,10 @@ func (s *Server) handleToken() http.Handler {
 		Token        string `json:"token"` // grant_type=otp: the token of the emailed link
 		DeviceToken  string `json:"device_token"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		var (
 			t   auth.TokenResponse
@@ -90,7 +88,7 @@ func (s *Server) handleToken() http.Handler {
 			// Only the password grant meets the address bucket: it costs a
 			// hash. Refreshes are cheap, and a NAT full of users makes many.
 			if !s.addressAllowed(w, r) {
-				return
+				return nil
 			}
 			email := req.Email
 			if email == "" {
@@ -101,7 +99,7 @@ func (s *Server) handleToken() http.Handler {
 			t, err = s.auth.Refresh(r.Context(), req.RefreshToken, s.client(r))
 		case "otp":
 			if !s.addressAllowed(w, r) {
-				return
+				return nil
 			}
 			if req.Token != "" {
 				t, err = s.auth.OTPLinkLogin(r.Context(), req.Token, s.client(r))
@@ -114,10 +112,10 @@ func (s *Server) handleToken() http.Handler {
 			err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type "+describe(req.GrantType)+" is not supported; use "+s.grantTypes())
 		}
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeTokens(w, http.StatusOK, t)
+		return nil
 	})
 }
 

@@ -40,8 +40,9 @@ func newUserJSON(u store.User) userJSON {
 }
 
 func (s *Server) handleGetUser() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		encode(w, http.StatusOK, newUserJSON(principal(r.Context()).User))
+		return nil
 	})
 }
 
@@ -52,11 +53,10 @@ func (s *Server) handlePatchUser() http.Handler {
 		CurrentPassword *string         `json:"current_password"`
 		Email           *string         `json:"email"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		if err := s.decode(r, &req, jsonOnly); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		u, err := s.auth.UpdateUser(r.Context(), principal(r.Context()), auth.UserUpdate{
 			Metadata:        req.Metadata,
@@ -65,15 +65,15 @@ func (s *Server) handlePatchUser() http.Handler {
 			Email:           req.Email,
 		})
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if req.Email != nil {
 			// The address changes only when the link sent to it is
 			// followed: 202, and the user as it stands.
 			encode(w, http.StatusAccepted, newUserJSON(u))
-			return
+			return nil
 		}
 		encode(w, http.StatusOK, newUserJSON(u))
+		return nil
 	})
 }

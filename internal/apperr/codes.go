@@ -1,0 +1,24 @@
+package apperr
+
+// The error codes of the v1 API. They are part of the contract: never
+// rename one; add new ones.
+const (
+	CodeInvalidRequest       = "invalid_request"
+	CodeUnsupportedGrantType = "unsupported_grant_type"
+	CodeInvalidGrant         = "invalid_grant"
+	CodeInvalidToken         = "invalid_token"
+	CodeForbidden            = "forbidden"
+	CodeEmailNotVerified     = "email_not_verified"
+	CodeNotFound             = "not_found"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeEmailTaken           = "email_taken"
+	CodePayloadTooLarge      = "payload_too_large"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeWeakPassword         = "weak_password"
+	CodeRateLimited          = "rate_limited"
+	CodeUnavailable          = "unavailable"
+	CodeInternal             = "internal_error"
+	// CodeInsufficientAuth is RFC 9470's: the change needs a recent
+	// sign-in.
+	CodeInsufficientAuth = "insufficient_user_authentication"
+)
