@@ -217,7 +217,8 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 	reg := prometheus.NewRegistry()
 	rec := audit.New(db, log, time.Now, reg)
 	a := &app{cfg: cfg, log: log, db: db, tokens: tokens, hasher: hasher, audit: rec, reg: reg}
-	deps := auth.Deps{Store: db, Hasher: hasher, Tokens: tokens, MAC: sealer, Audit: rec, Now: time.Now, Log: log}
+	deps := auth.Deps{Hasher: hasher, Tokens: tokens, MAC: sealer, Audit: rec, Now: time.Now, Log: log}
+	deps.Storage(db)
 	a.limit = ratelimit.New(db, ratelimit.DefaultPolicy(), time.Now)
 	if cfg.RateLimit {
 		deps.Throttler = a.limit

@@ -77,7 +77,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, upd UserUpdate) (
 	u := p.User
 	if meta != nil || newHash != "" {
 		var err error
-		u, err = s.store.UpdateUser(ctx, p.User.ID, func(x *store.User) error {
+		u, err = s.users.UpdateUser(ctx, p.User.ID, func(x *store.User) error {
 			if meta != nil {
 				x.Metadata = meta
 			}
@@ -97,13 +97,13 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, upd UserUpdate) (
 		// After the epoch moved: a sign-in that checked the old password
 		// either made its session before (and this revokes it) or is
 		// refused by the store.
-		n, err := s.store.RevokeSessions(ctx, u.ID, p.Session.ID, now)
+		n, err := s.sessions.RevokeSessions(ctx, u.ID, p.Session.ID, now)
 		if err != nil {
 			return store.User{}, fmt.Errorf("update user: revoke other sessions: %w", err)
 		}
 		// The caller proved the current password: its session is
 		// re-stamped with the new epoch and a fresh auth_time.
-		if _, err := s.store.UpdateSession(ctx, p.Session.ID, func(x *store.Session) error {
+		if _, err := s.sessions.UpdateSession(ctx, p.Session.ID, func(x *store.Session) error {
 			x.AuthTime, x.CredentialEpoch = now, u.CredentialEpoch
 			return nil
 		}); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -40,7 +40,7 @@ func (s *Service) CreateUser(ctx context.Context, email, pw string, verified boo
 		UpdatedAt:         now,
 		PasswordChangedAt: now,
 	}
-	if err := s.store.CreateUser(ctx, u); errors.Is(err, store.ErrAlreadyExists) {
+	if err := s.users.CreateUser(ctx, u); errors.Is(err, store.ErrAlreadyExists) {
 		return store.User{}, ErrEmailTaken
 	} else if err != nil {
 		return store.User{}, fmt.Errorf("create user: %w", err)
@@ -51,7 +51,7 @@ func (s *Service) CreateUser(ctx context.Context, email, pw string, verified boo
 
 // ListUsers pages through users in creation order.
 func (s *Service) ListUsers(ctx context.Context, after string, limit int) ([]store.User, error) {
-	return s.store.ListUsers(ctx, store.ListUsersOptions{After: after, Limit: limit})
+	return s.users.ListUsers(ctx, store.ListUsersOptions{After: after, Limit: limit})
 }
 
 // FindUser looks a user up by email or id.
@@ -59,9 +59,9 @@ func (s *Service) FindUser(ctx context.Context, emailOrID string) (store.User, e
 	var u store.User
 	var err error
 	if _, perr := uuid.Parse(emailOrID); perr == nil {
-		u, err = s.store.GetUser(ctx, emailOrID)
+		u, err = s.users.GetUser(ctx, emailOrID)
 	} else {
-		u, err = s.store.GetUserByEmail(ctx, NormalizeEmail(emailOrID))
+		u, err = s.users.GetUserByEmail(ctx, NormalizeEmail(emailOrID))
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return store.User{}, ErrUserNotFound
@@ -78,7 +78,7 @@ func (s *Service) SetDisabled(ctx context.Context, emailOrID string, disabled bo
 		return store.User{}, err
 	}
 	now := s.now().UTC()
-	u, err = s.store.UpdateUser(ctx, u.ID, func(x *store.User) error {
+	u, err = s.users.UpdateUser(ctx, u.ID, func(x *store.User) error {
 		x.Disabled = disabled
 		x.UpdatedAt = now
 		return nil
@@ -87,7 +87,7 @@ func (s *Service) SetDisabled(ctx context.Context, emailOrID string, disabled bo
 		return store.User{}, fmt.Errorf("set disabled: %w", err)
 	}
 	if disabled {
-		if _, err := s.store.RevokeSessions(ctx, u.ID, "", now); err != nil {
+		if _, err := s.sessions.RevokeSessions(ctx, u.ID, "", now); err != nil {
 			return store.User{}, fmt.Errorf("set disabled: revoke sessions: %w", err)
 		}
 	}
@@ -107,7 +107,7 @@ func (s *Service) VerifyEmail(ctx context.Context, emailOrID string) (store.User
 		return store.User{}, err
 	}
 	now := s.now().UTC()
-	u, err = s.store.UpdateUser(ctx, u.ID, func(x *store.User) error {
+	u, err = s.users.UpdateUser(ctx, u.ID, func(x *store.User) error {
 		x.EmailVerified = true
 		x.UpdatedAt = now
 		return nil
@@ -125,7 +125,7 @@ func (s *Service) DeleteUser(ctx context.Context, emailOrID string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteUser(ctx, u.ID); errors.Is(err, store.ErrNotFound) {
+	if err := s.users.DeleteUser(ctx, u.ID); errors.Is(err, store.ErrNotFound) {
 		return ErrUserNotFound
 	} else if err != nil {
 		return fmt.Errorf("delete user: %w", err)

@@ -26,10 +26,10 @@ func (s *Service) Cleanup(ctx context.Context) (Cleaned, error) {
 	var c Cleaned
 	var err error
 	cut := now.Add(-keepEnded)
-	if c.Sessions, err = s.store.DeleteEndedSessions(ctx, cut, cut, cut.Add(-s.opts.SessionIdleTimeout)); err != nil {
+	if c.Sessions, err = s.sessions.DeleteEndedSessions(ctx, cut, cut, cut.Add(-s.opts.SessionIdleTimeout)); err != nil {
 		return c, fmt.Errorf("clean up sessions: %w", err)
 	}
-	if c.OneTimeTokens, err = s.store.DeleteOneTimeTokensBefore(ctx, now.Add(-24*time.Hour)); err != nil {
+	if c.OneTimeTokens, err = s.onetime.DeleteOneTimeTokensBefore(ctx, now.Add(-24*time.Hour)); err != nil {
 		return c, fmt.Errorf("clean up one-time tokens: %w", err)
 	}
 	return c, nil
@@ -38,5 +38,5 @@ func (s *Service) Cleanup(ctx context.Context) (Cleaned, error) {
 // ActiveSessions counts the sessions that can be used now.
 func (s *Service) ActiveSessions(ctx context.Context) (int64, error) {
 	now := s.now().UTC()
-	return s.store.CountActiveSessions(ctx, now, now.Add(-s.opts.SessionIdleTimeout))
+	return s.sessions.CountActiveSessions(ctx, now, now.Add(-s.opts.SessionIdleTimeout))
 }

@@ -52,7 +52,7 @@ func (s *Service) useToken(ctx context.Context, tok string, change func(*store.O
 	if !wellFormedLinkToken(tok) {
 		return store.OneTimeToken{}, store.User{}, ErrInvalidLink
 	}
-	t, u, err := s.store.UseOneTimeToken(ctx, hashToken(tok), func(t *store.OneTimeToken, u *store.User) error {
+	t, u, err := s.onetime.UseOneTimeToken(ctx, hashToken(tok), func(t *store.OneTimeToken, u *store.User) error {
 		if !s.usable(*t, *u, purposes...) {
 			return ErrInvalidLink
 		}
@@ -140,7 +140,7 @@ func (s *Service) VerifyEmailLink(ctx context.Context, tok, pw string, c Client,
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	n, err := s.store.RevokeSessions(ctx, u.ID, "", now)
+	n, err := s.sessions.RevokeSessions(ctx, u.ID, "", now)
 	if err != nil {
 		return TokenResponse{}, fmt.Errorf("verify: revoke sessions: %w", err)
 	}
@@ -157,7 +157,7 @@ func (s *Service) VerifyEmailLink(ctx context.Context, tok, pw string, c Client,
 // credential.
 func (s *Service) linkSession(ctx context.Context, u store.User, c Client, amr []string, authTime time.Time) (TokenResponse, error) {
 	now := s.now().UTC()
-	u, err := s.store.UpdateUser(ctx, u.ID, func(x *store.User) error {
+	u, err := s.users.UpdateUser(ctx, u.ID, func(x *store.User) error {
 		x.LastSignInAt = now
 		return nil
 	})
@@ -221,7 +221,7 @@ func (s *Service) ResetPassword(ctx context.Context, tok, pw string, c Client) e
 	if err != nil {
 		return err
 	}
-	n, err := s.store.RevokeSessions(ctx, u.ID, "", now)
+	n, err := s.sessions.RevokeSessions(ctx, u.ID, "", now)
 	if err != nil {
 		return fmt.Errorf("reset password: revoke sessions: %w", err)
 	}
@@ -266,7 +266,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, tok string, c Client) 
 	} else if err != nil {
 		return store.User{}, err
 	}
-	n, err := s.store.RevokeSessions(ctx, u.ID, keep, now)
+	n, err := s.sessions.RevokeSessions(ctx, u.ID, keep, now)
 	if err != nil {
 		return store.User{}, fmt.Errorf("confirm email change: revoke sessions: %w", err)
 	}
@@ -298,7 +298,7 @@ func (s *Service) RevertEmailChange(ctx context.Context, tok string, c Client) e
 	} else if err != nil {
 		return err
 	}
-	n, err := s.store.RevokeSessions(ctx, u.ID, "", now)
+	n, err := s.sessions.RevokeSessions(ctx, u.ID, "", now)
 	if err != nil {
 		return fmt.Errorf("revert email change: revoke sessions: %w", err)
 	}
@@ -389,7 +389,7 @@ func (s *Service) endPreRegistered(ctx context.Context, u store.User, claimed bo
 	if !claimed {
 		return nil
 	}
-	n, err := s.store.RevokeSessions(ctx, u.ID, "", now)
+	n, err := s.sessions.RevokeSessions(ctx, u.ID, "", now)
 	if err != nil {
 		return fmt.Errorf("otp login: revoke sessions: %w", err)
 	}
@@ -456,14 +456,14 @@ func (s *Service) matchCode(ctx context.Context, email, code string, now time.Ti
 		return store.User{}, false, err
 	}
 	owner := noUser
-	u, err = s.store.GetUserByEmail(ctx, email)
+	u, err = s.users.GetUserByEmail(ctx, email)
 	switch {
 	case err == nil:
 		owner = u.ID
 	case !errors.Is(err, store.ErrNotFound):
 		return store.User{}, false, err
 	}
-	toks, err := s.store.ListOneTimeTokens(ctx, owner, store.PurposeOTP)
+	toks, err := s.onetime.ListOneTimeTokens(ctx, owner, store.PurposeOTP)
 	if err != nil {
 		return store.User{}, false, err
 	}
@@ -471,7 +471,7 @@ func (s *Service) matchCode(ctx context.Context, email, code string, now time.Ti
 		if owner == noUser || !s.usable(triedSince(t, misses), u, store.PurposeOTP) || !equalMAC(t.CodeHash, s.codeHash(t.ID, code)) {
 			continue
 		}
-		_, u2, err := s.store.UseOneTimeToken(ctx, t.Hash, func(t *store.OneTimeToken, x *store.User) error {
+		_, u2, err := s.onetime.UseOneTimeToken(ctx, t.Hash, func(t *store.OneTimeToken, x *store.User) error {
 			if !s.usable(triedSince(*t, misses), *x, store.PurposeOTP) {
 				return ErrInvalidLink
 			}
@@ -484,7 +484,7 @@ func (s *Service) matchCode(ctx context.Context, email, code string, now time.Ti
 		}
 		return u2, claimed, err
 	}
-	if _, err := s.store.UpdateThrottle(ctx, codeKey(email), func(th *store.Throttle) error {
+	if _, err := s.counters.UpdateThrottle(ctx, codeKey(email), func(th *store.Throttle) error {
 		th.Failures++
 		th.LastFailureAt = now
 		return nil
@@ -500,7 +500,7 @@ func codeKey(email string) string { return "code:" + email }
 
 // codeMisses is how many wrong codes were tried at the address so far.
 func (s *Service) codeMisses(ctx context.Context, email string) (int, error) {
-	rows, err := s.store.GetThrottles(ctx, []string{codeKey(email)})
+	rows, err := s.counters.GetThrottles(ctx, []string{codeKey(email)})
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}

@@ -26,7 +26,7 @@ import (
 // identification (the store refuses the session).
 func (s *Service) openSession(ctx context.Context, u store.User, c Client, amr []string, authTime time.Time, device string, stale error) (TokenResponse, error) {
 	sess, rt := s.newSession(u, c, amr, authTime)
-	err := s.store.CreateSession(ctx, sess)
+	err := s.sessions.CreateSession(ctx, sess)
 	switch {
 	case errors.Is(err, store.ErrStale):
 		s.record(ctx, "login.stale", u.ID, "", map[string]any{"method": amr[0]})

@@ -121,7 +121,7 @@ func (s *Service) enqueue(ctx context.Context, kind, to, userID string, d mailDa
 		return fmt.Errorf("enqueue %s mail: %w", kind, err)
 	}
 	now := s.now().UTC()
-	if _, err := s.store.EnqueueMail(ctx, store.OutboxMessage{
+	if _, err := s.outbox.EnqueueMail(ctx, store.OutboxMessage{
 		Kind: kind, To: to, UserID: userID, Data: data, CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}); err != nil {
 		return fmt.Errorf("enqueue %s mail: %w", kind, err)
@@ -240,7 +240,7 @@ func (s *Service) Compose(ctx context.Context, m store.OutboxMessage) (mail.Mess
 		}
 		// Decided at sending, not at the request, so that the request
 		// takes the same time whether or not the address is taken.
-		if _, err := s.store.GetUserByEmail(ctx, m.To); err == nil {
+		if _, err := s.users.GetUserByEmail(ctx, m.To); err == nil {
 			return render(kindEmailChangeTaken, mail.Data{NewEmail: m.To})
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return mail.Message{}, err
@@ -296,9 +296,9 @@ func (s *Service) mailUser(ctx context.Context, m store.OutboxMessage) (store.Us
 	var u store.User
 	var err error
 	if m.UserID != "" {
-		u, err = s.store.GetUser(ctx, m.UserID)
+		u, err = s.users.GetUser(ctx, m.UserID)
 	} else {
-		u, err = s.store.GetUserByEmail(ctx, m.To)
+		u, err = s.users.GetUserByEmail(ctx, m.To)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return store.User{}, outbox.ErrDrop
@@ -343,7 +343,7 @@ func (s *Service) mint(ctx context.Context, u store.User, purpose store.TokenPur
 		}
 		t.Attempts = misses
 	}
-	err := s.store.CreateOneTimeToken(ctx, t)
+	err := s.onetime.CreateOneTimeToken(ctx, t)
 	switch {
 	case errors.Is(err, store.ErrAlreadyExists):
 		// Minted by an earlier attempt at this message.

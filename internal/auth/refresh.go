@@ -43,7 +43,7 @@ func (s *Service) Refresh(ctx context.Context, presented string, c Client) (Toke
 		reused  bool
 		noWrite bool
 	)
-	updated, _, err := s.store.UpdateSessionByRefreshHash(ctx, h, func(x *store.Session, user store.User) error {
+	updated, _, err := s.sessions.UpdateSessionByRefreshHash(ctx, h, func(x *store.Session, user store.User) error {
 		sess, u = *x, user
 		if u.Disabled {
 			return ErrInvalidGrant

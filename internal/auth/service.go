@@ -17,16 +17,17 @@ import (
 	"github.com/latchauth/latch/internal/token"
 )
 
-// Store is the storage the service uses, by role: accounts, sessions,
-// one-time tokens, the outbox, and the throttle-table counters of wrong
-// sign-in codes. Both backends implement it.
-type Store interface {
-	store.Users
-	store.Sessions
-	store.OneTimeTokens
-	store.Outbox
+// Counters are the throttle-table rows the service keeps itself: the
+// wrong sign-in codes per address. store.Throttles implements it.
+type Counters interface {
 	GetThrottles(ctx context.Context, keys []string) ([]store.Throttle, error)
 	UpdateThrottle(ctx context.Context, key string, fn func(*store.Throttle) error) (store.Throttle, error)
+}
+
+// Outbox is where the service leaves mail for the sender. store.Outbox
+// implements it.
+type Outbox interface {
+	EnqueueMail(ctx context.Context, m store.OutboxMessage) (int64, error)
 }
 
 // Tokens issues and verifies access tokens; *token.Manager implements it.
@@ -79,7 +80,11 @@ type Options struct {
 
 // Service carries out every account and session operation.
 type Service struct {
-	store     Store
+	users     store.Users
+	sessions  store.Sessions
+	onetime   store.OneTimeTokens
+	outbox    Outbox
+	counters  Counters
 	hasher    Hasher
 	tokens    Tokens
 	mac       MACer
@@ -96,7 +101,13 @@ type Service struct {
 
 // Deps are the service's collaborators.
 type Deps struct {
-	Store     Store
+	// The storage roles the service uses; one backend value fills them
+	// all (see Storage).
+	Users     store.Users
+	Sessions  store.Sessions
+	OneTime   store.OneTimeTokens
+	Outbox    Outbox
+	Counters  Counters
 	Hasher    Hasher
 	Tokens    Tokens
 	MAC       MACer
@@ -111,6 +122,12 @@ type Deps struct {
 	Log   *slog.Logger
 }
 
+// Storage fills the storage roles of d from one backend value that has
+// them all, as both backends do.
+func (d *Deps) Storage(db store.Store) {
+	d.Users, d.Sessions, d.OneTime, d.Outbox, d.Counters = db, db, db, db, db
+}
+
 // NewService returns a Service.
 func NewService(d Deps, o Options) *Service {
 	if d.Now == nil {
@@ -123,7 +140,7 @@ func NewService(d Deps, o Options) *Service {
 		d.Audit = audit.New(nil, d.Log, d.Now, nil)
 	}
 	o.Mail.defaults()
-	return &Service{store: d.Store, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit,
+	return &Service{users: d.Users, sessions: d.Sessions, onetime: d.OneTime, outbox: d.Outbox, counters: d.Counters, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit,
 		renderer: d.Renderer, wake: d.Wake, quotas: d.Quota,
 		opts: o, adminHash: sha256.Sum256([]byte(o.AdminKey)), now: d.Now, log: d.Log}
 }
@@ -201,7 +218,7 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (Principal, erro
 	// One query for both: a session cannot outlive its user (deleting the
 	// user deletes its sessions), so a missing row means the session is
 	// gone.
-	sess, u, err := s.store.GetSessionWithUser(ctx, claims.SessionID)
+	sess, u, err := s.sessions.GetSessionWithUser(ctx, claims.SessionID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, fmt.Errorf("%w: session gone", ErrInvalidToken)
 	} else if err != nil {

@@ -28,9 +28,9 @@ func (s *Service) Logout(ctx context.Context, p Principal, scope string) error {
 	case "", ScopeLocal:
 		err = s.revokeSession(ctx, p.Session.ID, now)
 	case ScopeGlobal:
-		_, err = s.store.RevokeSessions(ctx, p.User.ID, "", now)
+		_, err = s.sessions.RevokeSessions(ctx, p.User.ID, "", now)
 	case ScopeOthers:
-		_, err = s.store.RevokeSessions(ctx, p.User.ID, p.Session.ID, now)
+		_, err = s.sessions.RevokeSessions(ctx, p.User.ID, p.Session.ID, now)
 	default:
 		return invalid("scope", `must be "local", "global" or "others"`)
 	}
@@ -45,7 +45,7 @@ func (s *Service) Logout(ctx context.Context, p Principal, scope string) error {
 }
 
 func (s *Service) revokeSession(ctx context.Context, id string, now time.Time) error {
-	_, err := s.store.UpdateSession(ctx, id, func(x *store.Session) error {
+	_, err := s.sessions.UpdateSession(ctx, id, func(x *store.Session) error {
 		if !x.RevokedAt.IsZero() {
 			return errNoWrite
 		}
@@ -66,7 +66,7 @@ type SessionInfo struct {
 
 // ListSessions returns the caller's live sessions, newest first.
 func (s *Service) ListSessions(ctx context.Context, p Principal) ([]SessionInfo, error) {
-	all, err := s.store.ListSessions(ctx, p.User.ID)
+	all, err := s.sessions.ListSessions(ctx, p.User.ID)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
@@ -86,7 +86,7 @@ func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) err
 	if _, err := uuid.Parse(id); err != nil {
 		return ErrSessionNotFound
 	}
-	x, err := s.store.GetSession(ctx, id)
+	x, err := s.sessions.GetSession(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (x.UserID != p.User.ID || !s.sessionLive(x, s.now()))) {
 		return ErrSessionNotFound
 	} else if err != nil {
@@ -108,7 +108,7 @@ func (s *Service) RevokeToken(ctx context.Context, tok string) error {
 	}
 	var sessionID string
 	if wellFormedRefresh(tok) {
-		sess, err := s.store.GetSessionByRefreshHash(ctx, hashToken(tok))
+		sess, err := s.sessions.GetSessionByRefreshHash(ctx, hashToken(tok))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		} else if err != nil {
@@ -160,7 +160,7 @@ func (s *Service) Introspect(ctx context.Context, tok string) (Introspection, er
 
 func (s *Service) introspectRefresh(ctx context.Context, tok string) (Introspection, error) {
 	h := hashToken(tok)
-	sess, err := s.store.GetSessionByRefreshHash(ctx, h)
+	sess, err := s.sessions.GetSessionByRefreshHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
 		return Introspection{}, nil
 	} else if err != nil {
@@ -170,7 +170,7 @@ func (s *Service) introspectRefresh(ctx context.Context, tok string) (Introspect
 	if !s.sessionLive(sess, now) || string(sess.RefreshHash) != string(h) {
 		return Introspection{}, nil
 	}
-	u, err := s.store.GetUser(ctx, sess.UserID)
+	u, err := s.users.GetUser(ctx, sess.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Introspection{}, nil
 	} else if err != nil {

@@ -36,7 +36,7 @@ func (s *Service) PasswordLogin(ctx context.Context, email, pw, deviceToken stri
 		// Only a token bound to this address's account counts, so the
 		// account is looked up first; a token is never a reason to
 		// answer differently, only to meet another counter.
-		if u, err := s.store.GetUserByEmail(ctx, email); err == nil {
+		if u, err := s.users.GetUserByEmail(ctx, email); err == nil {
 			at.Device = s.deviceOf(deviceToken, u.ID)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return TokenResponse{}, fmt.Errorf("login: %w", err)
@@ -111,7 +111,7 @@ func (s *Service) checkPassword(ctx context.Context, email, pw string) (u store.
 		return store.User{}, false, false, nil
 	}
 	pw = password.Normalize(pw)
-	u, err = s.store.GetUserByEmail(ctx, email)
+	u, err = s.users.GetUserByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.PasswordHash == "") {
 		return store.User{}, false, false, s.hasher.VerifyDummy(ctx, pw)
 	}
@@ -143,7 +143,7 @@ func (s *Service) startSession(ctx context.Context, u store.User, pw string, reh
 	}
 	now := s.now().UTC()
 	checked := u
-	u, err = s.store.UpdateUser(ctx, u.ID, func(x *store.User) error {
+	u, err = s.users.UpdateUser(ctx, u.ID, func(x *store.User) error {
 		if x.CredentialEpoch != checked.CredentialEpoch {
 			return ErrInvalidCredentials
 		}

@@ -70,7 +70,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 		PasswordChangedAt: now,
 	}
 	if s.opts.RequireVerification {
-		err = s.store.CreateUser(ctx, u)
+		err = s.users.CreateUser(ctx, u)
 		switch {
 		case errors.Is(err, store.ErrAlreadyExists):
 			// The owner hears of it, with a reset link in case they
@@ -95,7 +95,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 	// client's retry to find taken.
 	u.LastSignInAt = now
 	sess, rt := s.newSession(u, in.Client, []string{"pwd"}, now)
-	err = s.store.CreateUserWithSession(ctx, u, sess)
+	err = s.sessions.CreateUserWithSession(ctx, u, sess)
 	switch {
 	case errors.Is(err, store.ErrAlreadyExists):
 		return SignupResult{}, ErrEmailTaken

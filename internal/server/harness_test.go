@@ -196,7 +196,8 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	}
 	reg := prometheus.NewRegistry()
 	rec := audit.New(db, log, clk.Now, reg)
-	authDeps := auth.Deps{Store: db, Hasher: authHasher, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log, Audit: rec}
+	authDeps := auth.Deps{Hasher: authHasher, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log, Audit: rec}
+	authDeps.Storage(db)
 	if cfg.RateLimit {
 		th := ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
 		authDeps.Throttler, authDeps.Quota = th, th
