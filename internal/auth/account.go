@@ -110,7 +110,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, upd UserUpdate) (
 			return store.User{}, fmt.Errorf("update user: %w", err)
 		}
 		s.record(ctx, "password.change", u.ID, p.Session.ID, map[string]any{"sessions_revoked": n})
-		s.notifyPasswordChanged(ctx, u, clientFrom(ctx).IP)
+		s.notifyPasswordChanged(ctx, u, RequesterFrom(ctx).IP)
 	}
 	if newEmail != "" {
 		if err := s.requestEmailChange(ctx, p, newEmail); err != nil {
@@ -138,7 +138,7 @@ func (s *Service) freshProof(ctx context.Context, p Principal, current string, s
 		}
 		return invalid("current_password", "is required to change "+what)
 	}
-	at := ratelimit.Attempt{Email: p.User.Email, IP: clientFrom(ctx).IP}
+	at := ratelimit.Attempt{Email: p.User.Email, IP: RequesterFrom(ctx).IP}
 	if err := s.reserve(ctx, at, "pwd"); err != nil {
 		return fmt.Errorf("update user: %w", err)
 	}

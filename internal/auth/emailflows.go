@@ -123,8 +123,8 @@ func (s *Service) setPassword(u *store.User, hash string, now time.Time) {
 // With signIn a session starts (amr "pwd", auth_time now); latch's own
 // confirmation page passes signIn false, since no application is there
 // to receive the tokens.
-func (s *Service) VerifyEmailLink(ctx context.Context, tok, pw string, c Client, signIn bool) (TokenResponse, error) {
-	ctx = WithClient(ctx, c)
+func (s *Service) VerifyEmailLink(ctx context.Context, tok, pw string, c Requester, signIn bool) (TokenResponse, error) {
+	ctx = WithRequester(ctx, c)
 	if tok == "" {
 		return TokenResponse{}, invalid("token", "is required")
 	}
@@ -155,7 +155,7 @@ func (s *Service) VerifyEmailLink(ctx context.Context, tok, pw string, c Client,
 // address with an emailed link or code (or set a password with one).
 // authTime is zero for a link alone: following a link proves no
 // credential.
-func (s *Service) linkSession(ctx context.Context, u store.User, c Client, amr []string, authTime time.Time) (TokenResponse, error) {
+func (s *Service) linkSession(ctx context.Context, u store.User, c Requester, amr []string, authTime time.Time) (TokenResponse, error) {
 	now := s.now().UTC()
 	u, err := s.users.UpdateUser(ctx, u.ID, func(x *store.User) error {
 		x.LastSignInAt = now
@@ -169,8 +169,8 @@ func (s *Service) linkSession(ctx context.Context, u store.User, c Client, amr [
 
 // ResendVerification sends a new verification link to the address if it
 // belongs to an unverified account. The answer is the same either way.
-func (s *Service) ResendVerification(ctx context.Context, email string, c Client) error {
-	ctx = WithClient(ctx, c)
+func (s *Service) ResendVerification(ctx context.Context, email string, c Requester) error {
+	ctx = WithRequester(ctx, c)
 	e, err := ParseEmail(email)
 	if err != nil {
 		return err
@@ -184,8 +184,8 @@ func (s *Service) ResendVerification(ctx context.Context, email string, c Client
 // Recover asks for a password reset link. It does the same work, one
 // write, whether or not the address has an account: the sender decides
 // later, away from the request, whether there is anyone to write to.
-func (s *Service) Recover(ctx context.Context, email string, c Client) error {
-	ctx = WithClient(ctx, c)
+func (s *Service) Recover(ctx context.Context, email string, c Requester) error {
+	ctx = WithRequester(ctx, c)
 	e, err := ParseEmail(email)
 	if err != nil {
 		return err
@@ -207,8 +207,8 @@ var errPeek = errors.New("peek")
 // policy, every session ends, throttling of the account is cleared and
 // the owner is told. It does not sign in. Following the link proves
 // control of the address, so the address becomes verified too.
-func (s *Service) ResetPassword(ctx context.Context, tok, pw string, c Client) error {
-	ctx = WithClient(ctx, c)
+func (s *Service) ResetPassword(ctx context.Context, tok, pw string, c Requester) error {
+	ctx = WithRequester(ctx, c)
 	hash, err := s.newPasswordHash(ctx, tok, pw, store.PurposeRecover)
 	if err != nil {
 		return err
@@ -249,8 +249,8 @@ func (s *Service) notifyPasswordChanged(ctx context.Context, u store.User, ip st
 // the account moves to it, verified, and every session but the one that
 // asked for the change ends. ErrEmailTaken if another account took the
 // address meanwhile.
-func (s *Service) ConfirmEmailChange(ctx context.Context, tok string, c Client) (store.User, error) {
-	ctx = WithClient(ctx, c)
+func (s *Service) ConfirmEmailChange(ctx context.Context, tok string, c Requester) (store.User, error) {
+	ctx = WithRequester(ctx, c)
 	var old, keep string
 	now := s.now().UTC()
 	_, u, err := s.useToken(ctx, tok, func(t *store.OneTimeToken, u *store.User) error {
@@ -279,8 +279,8 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, tok string, c Client) 
 // every session ends; the password is removed, since whoever changed the
 // address may know it; and a reset link goes to the old address. It does
 // not sign in.
-func (s *Service) RevertEmailChange(ctx context.Context, tok string, c Client) error {
-	ctx = WithClient(ctx, c)
+func (s *Service) RevertEmailChange(ctx context.Context, tok string, c Requester) error {
+	ctx = WithRequester(ctx, c)
 	now := s.now().UTC()
 	var from string
 	_, u, err := s.useToken(ctx, tok, func(t *store.OneTimeToken, u *store.User) error {
@@ -313,7 +313,7 @@ func (s *Service) requestEmailChange(ctx context.Context, p Principal, newEmail 
 	if err := s.quota(ctx, kindEmailChange, p.User.Email); err != nil {
 		return err
 	}
-	ip := clientFrom(ctx).IP
+	ip := RequesterFrom(ctx).IP
 	if err := s.enqueue(ctx, kindEmailChange, newEmail, p.User.ID, mailData{OldEmail: p.User.Email, SessionID: p.Session.ID}, s.opts.Mail.EmailTTL); err != nil {
 		return err
 	}
@@ -327,8 +327,8 @@ func (s *Service) requestEmailChange(ctx context.Context, p Principal, newEmail 
 // RequestOTP sends a sign-in code (and, with an application URL, a link)
 // to the address if it has an account; the answer and the work are the
 // same either way.
-func (s *Service) RequestOTP(ctx context.Context, email string, c Client) error {
-	ctx = WithClient(ctx, c)
+func (s *Service) RequestOTP(ctx context.Context, email string, c Requester) error {
+	ctx = WithRequester(ctx, c)
 	if !s.opts.Mail.Passwordless {
 		return ErrPasswordlessOff
 	}
@@ -345,8 +345,8 @@ func (s *Service) RequestOTP(ctx context.Context, email string, c Client) error 
 // OTPLinkLogin signs in with the token of a sign-in link. Following a
 // link proves the mailbox but no credential: the session has no
 // auth_time.
-func (s *Service) OTPLinkLogin(ctx context.Context, tok string, c Client) (TokenResponse, error) {
-	ctx = WithClient(ctx, c)
+func (s *Service) OTPLinkLogin(ctx context.Context, tok string, c Requester) (TokenResponse, error) {
+	ctx = WithRequester(ctx, c)
 	if !s.opts.Mail.Passwordless {
 		return TokenResponse{}, ErrPasswordlessOff
 	}
@@ -401,8 +401,8 @@ func (s *Service) endPreRegistered(ctx context.Context, u store.User, claimed bo
 // are reserved with the same throttle as passwords (per account, per
 // address and per pair), and each code dies after maxCodeAttempts wrong
 // tries, so a code's 10^6 values cannot be searched.
-func (s *Service) OTPCodeLogin(ctx context.Context, email, code string, c Client) (TokenResponse, error) {
-	ctx = WithClient(ctx, c)
+func (s *Service) OTPCodeLogin(ctx context.Context, email, code string, c Requester) (TokenResponse, error) {
+	ctx = WithRequester(ctx, c)
 	if !s.opts.Mail.Passwordless {
 		return TokenResponse{}, ErrPasswordlessOff
 	}

@@ -24,7 +24,7 @@ import (
 // issues its tokens and a device token: the one place a sign-in ends.
 // stale is the error to answer when a credential change overtook the
 // identification (the store refuses the session).
-func (s *Service) openSession(ctx context.Context, u store.User, c Client, amr []string, authTime time.Time, device string, stale error) (TokenResponse, error) {
+func (s *Service) openSession(ctx context.Context, u store.User, c Requester, amr []string, authTime time.Time, device string, stale error) (TokenResponse, error) {
 	sess, rt := s.newSession(u, c, amr, authTime)
 	err := s.sessions.CreateSession(ctx, sess)
 	switch {
@@ -51,7 +51,7 @@ func (s *Service) openSession(ctx context.Context, u store.User, c Client, amr [
 // the store refuses it if a credential change has overtaken the check
 // that led here). authTime is when the person proved a credential for
 // it: now for a password or a code, zero for an email link.
-func (s *Service) newSession(u store.User, c Client, amr []string, authTime time.Time) (store.Session, string) {
+func (s *Service) newSession(u store.User, c Requester, amr []string, authTime time.Time) (store.Session, string) {
 	now := s.now().UTC()
 	rt := newRefreshToken()
 	return store.Session{

@@ -22,8 +22,8 @@ var errNoWrite = errors.New("no write needed")
 // same successor again (two tabs refreshing at once); presenting any other
 // earlier token is re-use, which revokes the whole session (RFC 9700
 // §4.14.2).
-func (s *Service) Refresh(ctx context.Context, presented string, c Client) (TokenResponse, error) {
-	ctx = WithClient(ctx, c)
+func (s *Service) Refresh(ctx context.Context, presented string, c Requester) (TokenResponse, error) {
+	ctx = WithRequester(ctx, c)
 	if presented == "" {
 		return TokenResponse{}, invalid("refresh_token", "is required")
 	}

@@ -145,27 +145,30 @@ func NewService(d Deps, o Options) *Service {
 		opts: o, adminHash: sha256.Sum256([]byte(o.AdminKey)), now: d.Now, log: d.Log}
 }
 
-type clientKey struct{}
+type requesterKey struct{}
 
 // WithClient attaches where a request comes from, for the audit trail of
-// operations that take no Client argument.
-func WithClient(ctx context.Context, c Client) context.Context {
-	return context.WithValue(ctx, clientKey{}, c)
+// operations that take no Requester argument.
+func WithRequester(ctx context.Context, c Requester) context.Context {
+	return context.WithValue(ctx, requesterKey{}, c)
 }
 
-func clientFrom(ctx context.Context) Client {
-	c, _ := ctx.Value(clientKey{}).(Client)
+// RequesterFrom returns the Requester WithRequester attached to ctx.
+func RequesterFrom(ctx context.Context) Requester {
+	c, _ := ctx.Value(requesterKey{}).(Requester)
 	return c
 }
 
 // record writes a security event with the request's client.
 func (s *Service) record(ctx context.Context, typ, userID, sessionID string, detail map[string]any) {
-	c := clientFrom(ctx)
+	c := RequesterFrom(ctx)
 	s.audit.Record(ctx, audit.Event{Type: typ, UserID: userID, SessionID: sessionID, IP: c.IP, UserAgent: c.UserAgent, Detail: detail})
 }
 
-// Client describes where a request comes from, kept on the session.
-type Client struct {
+// Requester describes where a request comes from (its address and user
+// agent), kept on the session and in the audit trail. It is not an OAuth
+// client.
+type Requester struct {
 	IP        string
 	UserAgent string
 }

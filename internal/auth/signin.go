@@ -18,8 +18,8 @@ import (
 // work, and every attempt is reserved with the throttler first. A valid
 // device token of the account's (device.go) replaces the account-wide
 // counter with the device's own.
-func (s *Service) PasswordLogin(ctx context.Context, email, pw, deviceToken string, c Client) (TokenResponse, error) {
-	ctx = WithClient(ctx, c)
+func (s *Service) PasswordLogin(ctx context.Context, email, pw, deviceToken string, c Requester) (TokenResponse, error) {
+	ctx = WithRequester(ctx, c)
 	if email == "" {
 		return TokenResponse{}, invalid("email", "is required")
 	}
@@ -133,7 +133,7 @@ func (s *Service) checkPassword(ctx context.Context, email, pw string) (u store.
 // epoch of the user as read for the password check: if a password change
 // or reset overtook the check, the store refuses the session and the
 // sign-in fails as a wrong password would.
-func (s *Service) startSession(ctx context.Context, u store.User, pw string, rehash bool, c Client, device string) (TokenResponse, error) {
+func (s *Service) startSession(ctx context.Context, u store.User, pw string, rehash bool, c Requester, device string) (TokenResponse, error) {
 	var newHash string
 	var err error
 	if rehash {

@@ -14,10 +14,10 @@ import (
 
 // SignupInput is a registration request.
 type SignupInput struct {
-	Email    string
-	Password string
-	Metadata json.RawMessage
-	Client   Client
+	Email     string
+	Password  string
+	Metadata  json.RawMessage
+	Requester Requester
 }
 
 // SignupResult is either a signed-in session or, when verification is
@@ -32,7 +32,7 @@ type SignupResult struct {
 // a taken email get the same answer after the same work (a hash), so that
 // signup cannot be used to find out who has an account.
 func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, error) {
-	ctx = WithClient(ctx, in.Client)
+	ctx = WithRequester(ctx, in.Requester)
 	email, err := ParseEmail(in.Email)
 	if err != nil {
 		return SignupResult{}, err
@@ -94,7 +94,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 	// one transaction, so that a failure leaves no account behind for the
 	// client's retry to find taken.
 	u.LastSignInAt = now
-	sess, rt := s.newSession(u, in.Client, []string{"pwd"}, now)
+	sess, rt := s.newSession(u, in.Requester, []string{"pwd"}, now)
 	err = s.sessions.CreateUserWithSession(ctx, u, sess)
 	switch {
 	case errors.Is(err, store.ErrAlreadyExists):

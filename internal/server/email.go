@@ -20,7 +20,7 @@ func (s *Server) handleVerify() http.Handler {
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
 			return err
 		}
-		t, err := s.auth.VerifyEmailLink(r.Context(), req.Token, req.Password, s.client(r), true)
+		t, err := s.auth.VerifyEmailLink(r.Context(), req.Token, req.Password, s.requester(r), true)
 		if err != nil {
 			return err
 		}
@@ -50,19 +50,19 @@ func (s *Server) handleSendByEmail(status string, send func(s *auth.Service, r *
 
 func (s *Server) handleResend() http.Handler {
 	return s.handleSendByEmail("verification_sent", func(a *auth.Service, r *http.Request, email string) error {
-		return a.ResendVerification(r.Context(), email, s.client(r))
+		return a.ResendVerification(r.Context(), email, s.requester(r))
 	})
 }
 
 func (s *Server) handleRecover() http.Handler {
 	return s.handleSendByEmail("recovery_sent", func(a *auth.Service, r *http.Request, email string) error {
-		return a.Recover(r.Context(), email, s.client(r))
+		return a.Recover(r.Context(), email, s.requester(r))
 	})
 }
 
 func (s *Server) handleOTP() http.Handler {
 	return s.handleSendByEmail("otp_sent", func(a *auth.Service, r *http.Request, email string) error {
-		return a.RequestOTP(r.Context(), email, s.client(r))
+		return a.RequestOTP(r.Context(), email, s.requester(r))
 	})
 }
 
@@ -76,7 +76,7 @@ func (s *Server) handleRecoverConfirm() http.Handler {
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
 			return err
 		}
-		if err := s.auth.ResetPassword(r.Context(), req.Token, req.Password, s.client(r)); err != nil {
+		if err := s.auth.ResetPassword(r.Context(), req.Token, req.Password, s.requester(r)); err != nil {
 			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
@@ -94,7 +94,7 @@ func (s *Server) handleEmailConfirm() http.Handler {
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
 			return err
 		}
-		u, err := s.auth.ConfirmEmailChange(r.Context(), req.Token, s.client(r))
+		u, err := s.auth.ConfirmEmailChange(r.Context(), req.Token, s.requester(r))
 		if err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func (s *Server) handleEmailRevert() http.Handler {
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
 			return err
 		}
-		if err := s.auth.RevertEmailChange(r.Context(), req.Token, s.client(r)); err != nil {
+		if err := s.auth.RevertEmailChange(r.Context(), req.Token, s.requester(r)); err != nil {
 			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")

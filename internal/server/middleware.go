@@ -114,7 +114,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, ctxRequestID, id)
 		ctx = context.WithValue(ctx, ctxClientIP, ip)
 		ctx = context.WithValue(ctx, ctxClientKey, ratelimit.AddressKey(ip))
-		ctx = auth.WithClient(ctx, auth.Client{IP: ip, UserAgent: r.UserAgent()})
+		ctx = auth.WithRequester(ctx, auth.Requester{IP: ip, UserAgent: r.UserAgent()})
 		r = r.WithContext(ctx)
 
 		h := w.Header()
@@ -158,4 +158,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+func (s *Server) requester(r *http.Request) auth.Requester {
+	return auth.Requester{IP: clientIP(r.Context()), UserAgent: r.UserAgent()}
 }

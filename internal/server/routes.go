@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/latchauth/latch/internal/web"
 )
 
 // routes registers every endpoint of the v1 API. Each path also gets a
@@ -40,14 +42,14 @@ func (s *Server) routes() http.Handler {
 	}
 	// latch's own pages for the links in its messages, for applications
 	// that do not host their own (LATCH_APP_URL unset).
-	handle("GET /verify", s.handlePage(pageVerify))
-	handle("POST /verify", s.limitAddress(s.handlePage(pageVerify)))
-	handle("GET /recover", s.handlePage(pageRecover))
-	handle("POST /recover", s.limitAddress(s.handlePage(pageRecover)))
-	handle("GET /email-change", s.handlePage(pageEmailChange))
-	handle("POST /email-change", s.limitAddress(s.handlePage(pageEmailChange)))
-	handle("GET /email-revert", s.handlePage(pageEmailRevert))
-	handle("POST /email-revert", s.limitAddress(s.handlePage(pageEmailRevert)))
+	pages := web.New(web.Deps{Auth: s.auth, ProductName: s.cfg.ProductName, MaxBodyBytes: s.cfg.MaxBodyBytes, Log: s.log, Answer: toAPIError})
+	for _, rt := range pages.Routes() {
+		h := rt.Handler
+		if rt.Limited {
+			h = s.limitAddress(h)
+		}
+		handle(rt.Pattern, h)
+	}
 	handle("GET /.well-known/jwks.json", s.handleJWKS())
 	handle("GET /.well-known/openid-configuration", s.handleDiscovery())
 	handle("GET /.well-known/oauth-authorization-server", s.handleDiscovery())

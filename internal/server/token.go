@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/latchauth/latch/internal/auth"
@@ -28,36 +27,6 @@ func writeTokens(w http.ResponseWriter, status int, t auth.TokenResponse) {
 		RefreshToken: t.RefreshToken,
 		User:         newUserJSON(t.User),
 		DeviceToken:  t.DeviceToken,
-	})
-}
-
-func (s *Server) client(r *http.Request) auth.Client {
-	return auth.Client{IP: clientIP(r.Context()), UserAgent: r.UserAgent()}
-}
-
-func (s *Server) handleSignup() http.Handler {
-	type request struct {
-		Email    string          `json:"email"`
-		Password string          `json:"password"`
-		Metadata json.RawMessage `json:"metadata"`
-	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOnly); err != nil {
-			return err
-		}
-		res, err := s.auth.Signup(r.Context(), auth.SignupInput{
-			Email: req.Email, Password: req.Password, Metadata: req.Metadata, Client: s.client(r),
-		})
-		if err != nil {
-			return err
-		}
-		if res.VerificationSent {
-			encode(w, http.StatusAccepted, map[string]string{"status": "verification_sent"})
-			return nil
-		}
-		writeTokens(w, http.StatusCreated, res.Tokens)
-		return nil
 	})
 }
 
@@ -94,17 +63,17 @@ func (s *Server) handleToken() http.Handler {
 			if email == "" {
 				email = req.Username
 			}
-			t, err = s.auth.PasswordLogin(r.Context(), email, req.Password, req.DeviceToken, s.client(r))
+			t, err = s.auth.PasswordLogin(r.Context(), email, req.Password, req.DeviceToken, s.requester(r))
 		case "refresh_token":
-			t, err = s.auth.Refresh(r.Context(), req.RefreshToken, s.client(r))
+			t, err = s.auth.Refresh(r.Context(), req.RefreshToken, s.requester(r))
 		case "otp":
 			if !s.addressAllowed(w, r) {
 				return nil
 			}
 			if req.Token != "" {
-				t, err = s.auth.OTPLinkLogin(r.Context(), req.Token, s.client(r))
+				t, err = s.auth.OTPLinkLogin(r.Context(), req.Token, s.requester(r))
 			} else {
-				t, err = s.auth.OTPCodeLogin(r.Context(), req.Email, req.Code, s.client(r))
+				t, err = s.auth.OTPCodeLogin(r.Context(), req.Email, req.Code, s.requester(r))
 			}
 		case "":
 			err = badRequest("grant_type is required: %s", s.grantTypes())

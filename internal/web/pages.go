@@ -1,8 +1,9 @@
-package server
+package web
 
 import (
 	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 
 	"github.com/latchauth/latch/internal/apperr"
@@ -100,7 +101,50 @@ func (k pageKind) done() pageData {
 	}
 }
 
-func (s *Server) handlePage(k pageKind) http.Handler {
+// Deps are what the pages need.
+type Deps struct {
+	Auth         *auth.Service
+	ProductName  string
+	MaxBodyBytes int64
+	Log          *slog.Logger
+	// Answer finds the answer an error gets, as the API gives it (its
+	// status decides the page's).
+	Answer func(error) *apperr.Error
+}
+
+// Pages serves latch's own pages.
+type Pages struct{ d Deps }
+
+// New returns the pages.
+func New(d Deps) *Pages {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Pages{d: d}
+}
+
+// Route is one page route: Limited routes spend something (a token, a
+// hash) and go behind the caller's per-address bucket.
+type Route struct {
+	Pattern string
+	Handler http.Handler
+	Limited bool
+}
+
+// Routes lists every page route, for the server to register.
+func (p *Pages) Routes() []Route {
+	var rs []Route
+	for _, pg := range []struct {
+		path string
+		kind pageKind
+	}{{"/verify", pageVerify}, {"/recover", pageRecover}, {"/email-change", pageEmailChange}, {"/email-revert", pageEmailRevert}} {
+		h := p.handlePage(pg.kind)
+		rs = append(rs, Route{"GET " + pg.path, h, false}, Route{"POST " + pg.path, h, true})
+	}
+	return rs
+}
+
+func (s *Pages) handlePage(k pageKind) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Inline styles and a form that posts here; nothing else.
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -113,7 +157,7 @@ func (s *Server) handlePage(k pageKind) http.Handler {
 			s.page(w, http.StatusOK, k.form(tok))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, s.d.MaxBodyBytes)
 		if err := r.ParseForm(); err != nil {
 			s.page(w, http.StatusBadRequest, pageData{Title: "Something is wrong", Message: "The form could not be read. Open the link from the message again."})
 			return
@@ -122,13 +166,13 @@ func (s *Server) handlePage(k pageKind) http.Handler {
 		var err error
 		switch k {
 		case pageRecover:
-			err = s.auth.ResetPassword(r.Context(), tok, r.PostForm.Get("password"), s.client(r))
+			err = s.d.Auth.ResetPassword(r.Context(), tok, r.PostForm.Get("password"), auth.RequesterFrom(r.Context()))
 		case pageEmailChange:
-			_, err = s.auth.ConfirmEmailChange(r.Context(), tok, s.client(r))
+			_, err = s.d.Auth.ConfirmEmailChange(r.Context(), tok, auth.RequesterFrom(r.Context()))
 		case pageEmailRevert:
-			err = s.auth.RevertEmailChange(r.Context(), tok, s.client(r))
+			err = s.d.Auth.RevertEmailChange(r.Context(), tok, auth.RequesterFrom(r.Context()))
 		default:
-			_, err = s.auth.VerifyEmailLink(r.Context(), tok, r.PostForm.Get("password"), s.client(r), false)
+			_, err = s.d.Auth.VerifyEmailLink(r.Context(), tok, r.PostForm.Get("password"), auth.RequesterFrom(r.Context()), false)
 		}
 		if err != nil {
 			s.pageError(w, r, k, tok, err)
@@ -139,8 +183,8 @@ func (s *Server) handlePage(k pageKind) http.Handler {
 }
 
 // pageError shows an error as a page, with the status the API would give.
-func (s *Server) pageError(w http.ResponseWriter, r *http.Request, k pageKind, tok string, err error) {
-	ae := toAPIError(err)
+func (s *Pages) pageError(w http.ResponseWriter, r *http.Request, k pageKind, tok string, err error) {
+	ae := s.d.Answer(err)
 	d := pageData{Title: "Something went wrong", Message: "Please try again in a moment."}
 	switch {
 	case ae.Code == apperr.CodeWeakPassword:
@@ -157,13 +201,17 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, k pageKind, t
 		d = pageData{Title: "Too many attempts", Message: "Wait a while and try again."}
 	}
 	if ae.Status >= 500 {
-		s.log.Log(r.Context(), levelFor(ae.Status), "request failed", "status", ae.Status, "error", err)
+		level := slog.LevelError
+		if ae.Status == http.StatusServiceUnavailable {
+			level = slog.LevelWarn
+		}
+		s.d.Log.Log(r.Context(), level, "request failed", "status", ae.Status, "error", err)
 	}
 	s.page(w, ae.Status, d)
 }
 
-func (s *Server) page(w http.ResponseWriter, status int, d pageData) {
-	d.Product = s.cfg.ProductName
+func (s *Pages) page(w http.ResponseWriter, status int, d pageData) {
+	d.Product = s.d.ProductName
 	if d.Product == "" {
 		d.Product = "latch"
 	}

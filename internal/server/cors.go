@@ -1,0 +1,52 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// cors answers preflight requests and marks answers readable by the
+// origins of LATCH_CORS_ORIGINS, echoing the exact origin (never "*", and
+// never "null"). latch authenticates with bearer tokens, not cookies, so
+// it never sends Access-Control-Allow-Credentials. It reports whether it
+// answered the request itself.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	if len(s.cfg.CORSOrigins) == 0 {
+		return false
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	origin := r.Header.Get("Origin")
+	allowed := origin != "" && s.allowedOrigin(origin)
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	if preflight {
+		h.Add("Vary", "Access-Control-Request-Method")
+		h.Add("Vary", "Access-Control-Request-Headers")
+		if !allowed {
+			s.writeError(w, r, newError(http.StatusForbidden, codeForbidden, "this origin is not allowed"))
+			return true
+		}
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+		h.Set("Access-Control-Max-Age", strconv.Itoa(600))
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	if allowed {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate, X-Request-Id")
+	}
+	return false
+}
+
+func (s *Server) allowedOrigin(origin string) bool {
+	origin = strings.ToLower(origin)
+	for _, o := range s.cfg.CORSOrigins {
+		if o == origin {
+			return true
+		}
+	}
+	return false
+}
