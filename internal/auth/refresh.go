@@ -16,6 +16,32 @@ import (
 // errNoWrite aborts an UpdateSession whose decision needs no write.
 var errNoWrite = errors.New("no write needed")
 
+// refreshOutcome is what presenting a refresh token to its session comes
+// to.
+type refreshOutcome int
+
+const (
+	refreshRefused refreshOutcome = iota // session ended or user disabled
+	refreshRotated                       // the live token: replaced by its successor
+	refreshGrace                         // the parent, within the grace window: the same successor again
+	refreshReused                        // any other earlier token: the session is revoked
+)
+
+// judgeRefresh decides what presenting the token with hash h (whose
+// successor has hash next) to session x of user u at now comes to.
+func (s *Service) judgeRefresh(x store.Session, u store.User, h, next []byte, now time.Time) refreshOutcome {
+	switch {
+	case u.Disabled || !s.sessionLive(x, now):
+		return refreshRefused
+	case bytes.Equal(h, x.RefreshHash):
+		return refreshRotated
+	case bytes.Equal(h, x.ParentHash) && bytes.Equal(next, x.RefreshHash) && now.Sub(x.RotatedAt) <= s.opts.RefreshReuseGrace:
+		return refreshGrace
+	default:
+		return refreshReused
+	}
+}
+
 // Refresh rotates a refresh token: the presented token must be the
 // session's live one, which is replaced by its successor. Presenting the
 // immediate parent of the live token within the grace window returns the
@@ -36,61 +62,49 @@ func (s *Service) Refresh(ctx context.Context, presented string, c Requester) (T
 	// One transaction finds the session by the presented token, reads its
 	// user and rotates, with the session row locked throughout: a
 	// concurrent refresh, logout or re-use waits for it, and none can
-	// slip in between a read and the write.
+	// slip in between a read and the write. The decision is a value; only
+	// a rotation and a revocation write.
 	var (
 		sess    store.Session
 		u       store.User
-		reused  bool
-		noWrite bool
+		outcome = refreshRefused
 	)
 	updated, _, err := s.sessions.UpdateSessionByRefreshHash(ctx, h, func(x *store.Session, user store.User) error {
 		sess, u = *x, user
-		if u.Disabled {
-			return ErrInvalidGrant
-		}
 		now := s.now().UTC()
-		if !s.sessionLive(*x, now) {
-			return ErrInvalidGrant
-		}
-		switch {
-		case bytes.Equal(h, x.RefreshHash):
-			x.ParentHash = x.RefreshHash
-			x.RefreshHash = nextHash
-			x.RotatedAt = now
-			x.LastActiveAt = now
+		outcome = s.judgeRefresh(*x, user, h, nextHash, now)
+		switch outcome {
+		case refreshRotated:
+			x.ParentHash, x.RefreshHash = x.RefreshHash, nextHash
+			x.RotatedAt, x.LastActiveAt = now, now
 			x.Generation++
 			return nil
-		case bytes.Equal(h, x.ParentHash) && bytes.Equal(nextHash, x.RefreshHash) &&
-			now.Sub(x.RotatedAt) <= s.opts.RefreshReuseGrace:
-			noWrite = true
-			return errNoWrite
-		default:
-			reused = true
+		case refreshReused:
 			x.RevokedAt = now
 			return nil
+		default:
+			return errNoWrite
 		}
 	})
 	switch {
-	case noWrite && errors.Is(err, errNoWrite):
-		// The grace path wrote nothing; the session read in the
-		// transaction carries the same id and claims.
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrInvalidGrant):
+	case errors.Is(err, store.ErrNotFound):
 		return TokenResponse{}, ErrInvalidGrant
-	case err != nil:
+	case err != nil && !errors.Is(err, errNoWrite):
 		return TokenResponse{}, fmt.Errorf("refresh: %w", err)
-	default:
-		sess = updated
 	}
-	if reused {
-		s.record(ctx, "refresh.reuse", u.ID, sess.ID, map[string]any{"session_revoked": true})
-		return TokenResponse{}, ErrInvalidGrant
-	}
-	if noWrite {
-		s.audit.Count("refresh.grace")
-	} else {
+	switch outcome {
+	case refreshRotated:
 		s.audit.Count("refresh.rotate")
+		return s.issue(u, updated, next)
+	case refreshGrace:
+		// Nothing was written; the session read in the transaction
+		// carries the same id and claims.
+		s.audit.Count("refresh.grace")
+		return s.issue(u, sess, next)
+	case refreshReused:
+		s.record(ctx, "refresh.reuse", u.ID, sess.ID, map[string]any{"session_revoked": true})
 	}
-	return s.issue(u, sess, next)
+	return TokenResponse{}, ErrInvalidGrant
 }
 
 // sessionRemaining is how long a live session can still be refreshed.

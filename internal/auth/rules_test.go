@@ -233,3 +233,38 @@ func TestFreshProof(t *testing.T) {
 		t.Errorf("no password, a session from an email link: got %v, want ErrInsufficientAuth", err)
 	}
 }
+
+// What a presented refresh token comes to (RFC 9700 §4.14.2 with a grace
+// window for concurrent refreshes).
+func TestJudgeRefresh(t *testing.T) {
+	s := &Service{opts: Options{SessionMaxAge: time.Hour, SessionIdleTimeout: time.Hour, RefreshReuseGrace: 10 * time.Second}}
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	live, parent, older, next := []byte("live"), []byte("parent"), []byte("older"), []byte("next")
+	sess := store.Session{CreatedAt: now.Add(-time.Minute), LastActiveAt: now, ExpiresAt: now.Add(time.Hour), RefreshHash: live, ParentHash: parent, RotatedAt: now.Add(-5 * time.Second)}
+	graceSess := sess
+	graceSess.RefreshHash = next
+	revoked := sess
+	revoked.RevokedAt = now.Add(-time.Second)
+	tests := []struct {
+		name    string
+		sess    store.Session
+		user    store.User
+		h, next []byte
+		at      time.Time
+		want    refreshOutcome
+	}{
+		{"the live token", sess, store.User{}, live, next, now, refreshRotated},
+		{"the parent within the grace window", graceSess, store.User{}, parent, next, now, refreshGrace},
+		{"the parent after the grace window", graceSess, store.User{}, parent, next, now.Add(6 * time.Second), refreshReused},
+		{"the parent, live token not its successor", sess, store.User{}, parent, next, now, refreshReused},
+		{"an older token", sess, store.User{}, older, next, now, refreshReused},
+		{"a revoked session", revoked, store.User{}, live, next, now, refreshRefused},
+		{"a disabled user", sess, store.User{Disabled: true}, live, next, now, refreshRefused},
+		{"an idle session", sess, store.User{}, live, next, now.Add(time.Hour), refreshRefused},
+	}
+	for _, tt := range tests {
+		if got := s.judgeRefresh(tt.sess, tt.user, tt.h, tt.next, tt.at); got != tt.want {
+			t.Errorf("%s: got outcome %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
