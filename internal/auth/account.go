@@ -139,16 +139,12 @@ func (s *Service) freshProof(ctx context.Context, p Principal, current string, s
 		return invalid("current_password", "is required to change "+what)
 	}
 	at := ratelimit.Attempt{Email: p.User.Email, IP: RequesterFrom(ctx).IP}
-	if err := s.reserve(ctx, at, "pwd"); err != nil {
-		return fmt.Errorf("update user: %w", err)
-	}
-	_, ok, _, err := s.checkPassword(ctx, p.User.Email, current)
-	if err != nil {
-		return fmt.Errorf("update user: %w", err)
-	}
-	if !ok {
+	return s.attempt(ctx, at, "pwd", func() error {
+		_, ok, _, err := s.checkPassword(ctx, p.User.Email, current)
+		if err != nil || ok {
+			return err
+		}
 		s.record(ctx, "password.change.failure", p.User.ID, p.Session.ID, nil)
 		return ErrWrongPassword
-	}
-	return s.succeed(ctx, at)
+	})
 }

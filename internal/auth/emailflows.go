@@ -416,21 +416,20 @@ func (s *Service) OTPCodeLogin(ctx context.Context, email, code string, c Reques
 	if len(email) > maxEmailLen {
 		email = email[:maxEmailLen]
 	}
-	at := ratelimit.Attempt{Email: email, IP: c.IP}
-	if err := s.reserve(ctx, at, "otp"); err != nil {
-		return TokenResponse{}, fmt.Errorf("otp login: %w", err)
-	}
 	now := s.now().UTC()
-	u, claimed, err := s.matchCode(ctx, email, code, now)
-	if errors.Is(err, ErrInvalidLink) {
-		detail := s.auditEmail(email)
-		detail["method"] = "otp"
-		s.record(ctx, "login.failure", "", "", detail)
-		return TokenResponse{}, ErrInvalidLink
-	} else if err != nil {
-		return TokenResponse{}, fmt.Errorf("otp login: %w", err)
-	}
-	if err := s.succeed(ctx, at); err != nil {
+	var u store.User
+	var claimed bool
+	err := s.attempt(ctx, ratelimit.Attempt{Email: email, IP: c.IP}, "otp", func() error {
+		var err error
+		u, claimed, err = s.matchCode(ctx, email, code, now)
+		if errors.Is(err, ErrInvalidLink) {
+			detail := s.auditEmail(email)
+			detail["method"] = "otp"
+			s.record(ctx, "login.failure", "", "", detail)
+		}
+		return err
+	})
+	if err != nil {
 		return TokenResponse{}, fmt.Errorf("otp login: %w", err)
 	}
 	if err := s.endPreRegistered(ctx, u, claimed, now); err != nil {

@@ -42,18 +42,18 @@ func (s *Service) PasswordLogin(ctx context.Context, email, pw, deviceToken stri
 			return TokenResponse{}, fmt.Errorf("login: %w", err)
 		}
 	}
-	if err := s.reserve(ctx, at, "pwd"); err != nil {
-		return TokenResponse{}, fmt.Errorf("login: %w", err)
-	}
-	u, ok, rehash, err := s.checkPassword(ctx, email, pw)
-	if err != nil {
-		return TokenResponse{}, fmt.Errorf("login: %w", err)
-	}
-	if !ok {
+	var u store.User
+	var rehash bool
+	err := s.attempt(ctx, at, "pwd", func() error {
+		var ok bool
+		var err error
+		if u, ok, rehash, err = s.checkPassword(ctx, email, pw); err != nil || ok {
+			return err
+		}
 		s.record(ctx, "login.failure", "", "", s.auditEmail(email))
-		return TokenResponse{}, ErrInvalidCredentials
-	}
-	if err := s.succeed(ctx, at); err != nil {
+		return ErrInvalidCredentials
+	})
+	if err != nil {
 		return TokenResponse{}, fmt.Errorf("login: %w", err)
 	}
 	if s.opts.RequireVerification && !u.EmailVerified {
@@ -71,6 +71,20 @@ func (s *Service) auditEmail(email string) map[string]any {
 		return map[string]any{"email": e}
 	}
 	return map[string]any{"email_hash": hex.EncodeToString(s.mac.MAC("audit email", []byte(email))[:12])}
+}
+
+// attempt runs check, the check of a guessable secret, as one throttled
+// attempt: reserved with the throttler before it (a 429 if the attempt
+// must wait, and check does not run), given back when check returns nil.
+// Every credential a person can guess goes through it.
+func (s *Service) attempt(ctx context.Context, at ratelimit.Attempt, method string, check func() error) error {
+	if err := s.reserve(ctx, at, method); err != nil {
+		return err
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	return s.succeed(ctx, at)
 }
 
 // reserve reserves one attempt of a credential with the throttler; a
