@@ -78,7 +78,7 @@ func (db *DB) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Signin
 		}
 		changed, err := fn(keys)
 		if err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		for _, k := range changed {
 			_, err := tx.Exec(ctx, `INSERT INTO signing_keys (`+keyColumns+`)

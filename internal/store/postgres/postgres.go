@@ -9,7 +9,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -139,22 +138,14 @@ func (db *DB) deleteInBatches(ctx context.Context, op, query string, args ...any
 	}
 }
 
-// callerError carries an error returned by a caller's func out of a
-// transaction, so that it is returned unchanged rather than wrapped like a
-// database error.
-type callerError struct{ err error }
-
-func (e callerError) Error() string { return e.err.Error() }
-
 // finish turns the error of a transaction into what a method returns: the
 // caller's own error as it was, anything else wrapped and mapped.
 func finish(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var ce callerError
-	if errors.As(err, &ce) {
-		return ce.err
+	if ce, ok := store.CallerErr(err); ok {
+		return ce
 	}
 	return wrap(op, err)
 }
@@ -222,21 +213,6 @@ func unavailable(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		pgconn.Timeout(err) || pgconn.SafeToRetry(err)
 }
-
-// canonicalID returns the canonical (lower-case, hyphenated) form of a
-// UUID. Checking in Go lets a malformed id answer store.ErrNotFound
-// instead of a PostgreSQL syntax error that aborts the transaction.
-func canonicalID(id string) (string, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
-
-// errInvalidID is returned when a caller inserts a row whose id is not a
-// UUID; lookups by such an id answer store.ErrNotFound instead.
-var errInvalidID = errors.New("id is not a UUID")
 
 // nullTime encodes a time for a nullable column: the zero time is NULL.
 func nullTime(t time.Time) any {

@@ -65,7 +65,7 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 			return err
 		}
 		if err := fn(&th); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		if th.Key != key {
 			return errors.New("the key cannot change")
@@ -116,7 +116,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 			ths[i].Key = k
 		}
 		if err := fn(ths); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		saved = make([]store.Throttle, len(keys))
 		for i, th := range ths {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 
@@ -32,41 +31,15 @@ func scanAudit(row scanner) (store.AuditEvent, error) {
 	return e, nil
 }
 
-// optionalID encodes an id that may be absent: "" is NULL, anything else
-// must be a UUID and is stored in canonical form.
-func optionalID(id string) (any, error) {
-	if id == "" {
-		return nil, nil
-	}
-	c, ok := canonicalID(id)
-	if !ok {
-		return nil, errInvalidID
-	}
-	return c, nil
-}
-
 // AppendAudit inserts e and returns the id SQLite assigned to it.
 func (db *DB) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error) {
-	if e.Time.IsZero() {
-		return 0, wrap("append audit", errors.New("the event time is zero"))
-	}
-	if e.Type == "" {
-		return 0, wrap("append audit", errors.New("the event type is empty"))
-	}
-	userID, err := optionalID(e.UserID)
+	userID, sessionID, checked, err := e.Checked()
 	if err != nil {
-		return 0, wrap("append audit: user id", err)
-	}
-	sessionID, err := optionalID(e.SessionID)
-	if err != nil {
-		return 0, wrap("append audit: session id", err)
+		return 0, wrap("append audit", err)
 	}
 	var detail any
-	if len(e.Detail) > 0 {
-		if !json.Valid(e.Detail) {
-			return 0, wrap("append audit", errors.New("detail is not valid JSON"))
-		}
-		detail = string(e.Detail)
+	if checked != nil {
+		detail = string(checked)
 	}
 	var id int64
 	err = db.scanWrite(ctx, `INSERT INTO audit_events
@@ -81,10 +54,7 @@ func (db *DB) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error
 
 // ListAudit returns the events opts selects, newest first.
 func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]store.AuditEvent, error) {
-	limit := opts.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := opts.PageSize()
 	// Only these fixed conditions are joined into the statement; every
 	// value travels as a parameter.
 	var (
@@ -96,7 +66,7 @@ func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]sto
 		args = append(args, opts.Before)
 	}
 	if opts.UserID != "" {
-		userID, ok := canonicalID(opts.UserID)
+		userID, ok := store.CanonicalID(opts.UserID)
 		if !ok {
 			return nil, nil
 		}

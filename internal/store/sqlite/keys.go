@@ -72,7 +72,7 @@ func (db *DB) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Signin
 		}
 		changed, err := fn(keys)
 		if err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		for _, k := range changed {
 			_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+keyColumns+`)

@@ -54,7 +54,7 @@ func (db *DB) EnqueueMail(ctx context.Context, m store.OutboxMessage) (int64, er
 	if err := m.Check(); err != nil {
 		return 0, wrap("enqueue mail", err)
 	}
-	userID, err := optionalID(m.UserID)
+	userID, err := store.OptionalID(m.UserID)
 	if err != nil {
 		return 0, wrap("enqueue mail: user id", err)
 	}

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -314,22 +313,14 @@ func (db *DB) deleteInBatches(ctx context.Context, op, query string, args ...any
 	}
 }
 
-// callerError carries an error returned by a caller's func out of a
-// transaction, so that it is returned unchanged rather than wrapped like a
-// database error.
-type callerError struct{ err error }
-
-func (e callerError) Error() string { return e.err.Error() }
-
 // finish turns the error of a transaction into what a method returns: the
 // caller's own error as it was, anything else wrapped and mapped.
 func finish(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var ce callerError
-	if errors.As(err, &ce) {
-		return ce.err
+	if ce, ok := store.CallerErr(err); ok {
+		return ce
 	}
 	return wrap(op, err)
 }
@@ -376,20 +367,6 @@ func unavailable(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn)
 }
-
-// canonicalID returns the canonical (lower-case, hyphenated) form of a
-// UUID, the form PostgreSQL returns, so that both backends agree on ids.
-func canonicalID(id string) (string, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
-
-// errInvalidID is returned when a caller inserts a row whose id is not a
-// UUID; lookups by such an id answer store.ErrNotFound instead.
-var errInvalidID = errors.New("id is not a UUID")
 
 // micros encodes a time for a NOT NULL column.
 func micros(t time.Time) int64 { return t.UnixMicro() }

@@ -83,7 +83,7 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 			return err
 		}
 		if err := fn(&th); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		if th.Key != key {
 			return errors.New("the key cannot change")
@@ -123,7 +123,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 			rows[i] = th
 		}
 		if err := fn(rows); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		saved = make([]store.Throttle, len(keys))
 		for i, th := range rows {
