@@ -95,11 +95,7 @@ func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]sto
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args))
 
-	rows, err := db.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, wrap("list audit", err)
-	}
-	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.AuditEvent, error) { return scanAudit(row) })
+	events, err := queryAll(ctx, db.pool, scanAudit, query, args...)
 	if err != nil {
 		return nil, wrap("list audit", err)
 	}

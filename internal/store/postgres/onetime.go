@@ -139,13 +139,9 @@ func (db *DB) ListOneTimeTokens(ctx context.Context, userID string, purpose stor
 	if !ok {
 		return nil, nil
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens
+	tokens, err := queryAll(ctx, db.pool, scanToken, `SELECT `+tokenColumns+` FROM one_time_tokens
 		WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL
 		ORDER BY created_at DESC, id DESC`, userID, string(purpose))
-	if err != nil {
-		return nil, wrap("list one-time tokens", err)
-	}
-	tokens, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.OneTimeToken, error) { return scanToken(row) })
 	if err != nil {
 		return nil, wrap("list one-time tokens", err)
 	}

@@ -240,6 +240,21 @@ func blob(b []byte) []byte {
 	return b
 }
 
+// querier is a pool or a transaction, for reads that run in either.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// queryAll runs query on q and decodes every row it returns with scan;
+// an empty slice, not nil, if there is none.
+func queryAll[T any](ctx context.Context, q querier, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+}
+
 // PoolStats reports the pgx pool, for metrics.
 func (db *DB) PoolStats() store.PoolStats {
 	s := db.pool.Stat()

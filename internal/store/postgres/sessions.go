@@ -176,13 +176,9 @@ func (db *DB) ListSessions(ctx context.Context, userID string) ([]store.Session,
 	if !ok {
 		return nil, nil
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
+	sessions, err := queryAll(ctx, db.pool, scanSession, `SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = $1 AND revoked_at IS NULL
 		ORDER BY created_at DESC, id DESC`, userID)
-	if err != nil {
-		return nil, wrap("list sessions", err)
-	}
-	sessions, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Session, error) { return scanSession(row) })
 	if err != nil {
 		return nil, wrap("list sessions", err)
 	}

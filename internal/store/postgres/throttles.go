@@ -32,11 +32,7 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+throttleColumns+` FROM throttles WHERE key = ANY($1)`, keys)
-	if err != nil {
-		return nil, wrap("get throttles", err)
-	}
-	ths, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Throttle, error) { return scanThrottle(row) })
+	ths, err := queryAll(ctx, db.pool, scanThrottle, `SELECT `+throttleColumns+` FROM throttles WHERE key = ANY($1)`, keys)
 	if err != nil {
 		return nil, wrap("get throttles", err)
 	}
@@ -96,13 +92,9 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 	slices.Sort(sorted)
 	var saved []store.Throttle
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `INSERT INTO throttles (key) SELECT k FROM unnest($1::text[]) AS k ORDER BY k
+		locked, err := queryAll(ctx, tx, scanThrottle, `INSERT INTO throttles (key) SELECT k FROM unnest($1::text[]) AS k ORDER BY k
 			ON CONFLICT (key) DO UPDATE SET key = excluded.key
 			RETURNING `+throttleColumns, sorted)
-		if err != nil {
-			return err
-		}
-		locked, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Throttle, error) { return scanThrottle(row) })
 		if err != nil {
 			return err
 		}

@@ -135,31 +135,23 @@ func (db *DB) GetUserByEmail(ctx context.Context, email string) (store.User, err
 // is not mistaken for the end of the list.
 func (db *DB) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([]store.User, error) {
 	limit := opts.PageSize()
-	var (
-		rows pgx.Rows
-		err  error
-	)
-	if opts.After == "" {
-		rows, err = db.pool.Query(ctx, `SELECT `+userColumns+` FROM users
-			ORDER BY created_at, id LIMIT $1`, limit)
-	} else {
+	query, args := `SELECT `+userColumns+` FROM users
+		ORDER BY created_at, id LIMIT $1`, []any{limit}
+	if opts.After != "" {
 		after, ok := store.CanonicalID(opts.After)
 		if !ok {
 			return nil, wrap("list users", store.ErrNotFound)
 		}
 		var created pgtype.Timestamptz
-		err = db.pool.QueryRow(ctx, `SELECT created_at FROM users WHERE id = $1`, after).Scan(&created)
+		err := db.pool.QueryRow(ctx, `SELECT created_at FROM users WHERE id = $1`, after).Scan(&created)
 		if err != nil {
 			return nil, wrap("list users", err)
 		}
-		rows, err = db.pool.Query(ctx, `SELECT `+userColumns+` FROM users
+		query, args = `SELECT `+userColumns+` FROM users
 			WHERE (created_at, id) > ($1, $2)
-			ORDER BY created_at, id LIMIT $3`, created, after, limit)
+			ORDER BY created_at, id LIMIT $3`, []any{created, after, limit}
 	}
-	if err != nil {
-		return nil, wrap("list users", err)
-	}
-	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.User, error) { return scanUser(row) })
+	users, err := queryAll(ctx, db.pool, scanUser, query, args...)
 	if err != nil {
 		return nil, wrap("list users", err)
 	}

@@ -88,20 +88,8 @@ func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]sto
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
 
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	events, err := queryAll(ctx, db.read, scanAudit, query, args...)
 	if err != nil {
-		return nil, wrap("list audit", err)
-	}
-	defer rows.Close()
-	var events []store.AuditEvent
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			return nil, wrap("list audit", err)
-		}
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list audit", err)
 	}
 	return events, nil

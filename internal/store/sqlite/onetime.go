@@ -125,22 +125,10 @@ func (db *DB) ListOneTimeTokens(ctx context.Context, userID string, purpose stor
 	if !ok {
 		return nil, nil
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens
+	tokens, err := queryAll(ctx, db.read, scanToken, `SELECT `+tokenColumns+` FROM one_time_tokens
 		WHERE user_id = ? AND purpose = ? AND used_at IS NULL
 		ORDER BY created_at DESC, id DESC`, userID, string(purpose))
 	if err != nil {
-		return nil, wrap("list one-time tokens", err)
-	}
-	defer rows.Close()
-	var tokens []store.OneTimeToken
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, wrap("list one-time tokens", err)
-		}
-		tokens = append(tokens, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list one-time tokens", err)
 	}
 	return tokens, nil

@@ -213,22 +213,10 @@ func (db *DB) ListSessions(ctx context.Context, userID string) ([]store.Session,
 	if !ok {
 		return nil, nil
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+	sessions, err := queryAll(ctx, db.read, scanSession, `SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = ? AND revoked_at IS NULL
 		ORDER BY created_at DESC, id DESC`, userID)
 	if err != nil {
-		return nil, wrap("list sessions", err)
-	}
-	defer rows.Close()
-	var sessions []store.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, wrap("list sessions", err)
-		}
-		sessions = append(sessions, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list sessions", err)
 	}
 	return sessions, nil

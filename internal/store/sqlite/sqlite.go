@@ -412,6 +412,39 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
+// querier is a pool or a transaction, for reads that run in either.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryAll runs query on q and decodes every row it returns with scan;
+// nil if there is none.
+func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanAll(rows, scan)
+}
+
+// scanAll decodes every row of rows with scan, and closes rows; nil if
+// there is none.
+func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PoolStats sums the writer and reader pools, for metrics.
 func (db *DB) PoolStats() store.PoolStats {
 	var out store.PoolStats

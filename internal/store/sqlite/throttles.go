@@ -50,16 +50,8 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 	if err != nil {
 		return nil, wrap("get throttles", err)
 	}
-	defer rows.Close()
-	var out []store.Throttle
-	for rows.Next() {
-		th, err := scanThrottle(rows)
-		if err != nil {
-			return nil, wrap("get throttles", err)
-		}
-		out = append(out, th)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanAll(rows, scanThrottle)
+	if err != nil {
 		return nil, wrap("get throttles", err)
 	}
 	return out, nil

@@ -151,40 +151,24 @@ func (db *DB) GetUserByEmail(ctx context.Context, email string) (store.User, err
 // is not mistaken for the end of the list.
 func (db *DB) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([]store.User, error) {
 	limit := opts.PageSize()
-	var (
-		rows *sql.Rows
-		err  error
-	)
-	if opts.After == "" {
-		rows, err = db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users
-			ORDER BY created_at, id LIMIT ?`, limit)
-	} else {
+	query, args := `SELECT `+userColumns+` FROM users
+		ORDER BY created_at, id LIMIT ?`, []any{limit}
+	if opts.After != "" {
 		after, ok := store.CanonicalID(opts.After)
 		if !ok {
 			return nil, wrap("list users", store.ErrNotFound)
 		}
 		var created int64
-		err = db.read.QueryRowContext(ctx, `SELECT created_at FROM users WHERE id = ?`, after).Scan(&created)
+		err := db.read.QueryRowContext(ctx, `SELECT created_at FROM users WHERE id = ?`, after).Scan(&created)
 		if err != nil {
 			return nil, wrap("list users", err)
 		}
-		rows, err = db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+		query, args = `SELECT `+userColumns+` FROM users
 			WHERE (created_at, id) > (?, ?)
-			ORDER BY created_at, id LIMIT ?`, created, after, limit)
+			ORDER BY created_at, id LIMIT ?`, []any{created, after, limit}
 	}
+	users, err := queryAll(ctx, db.read, scanUser, query, args...)
 	if err != nil {
-		return nil, wrap("list users", err)
-	}
-	defer rows.Close()
-	var users []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, wrap("list users", err)
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list users", err)
 	}
 	return users, nil
