@@ -366,11 +366,7 @@ func testUseOneTimeTokenErrors(t *testing.T, s store.Store) {
 				x.Attempts++
 				return tt.fn(x, y)
 			})
-			if tt.want != nil {
-				wantErr(t, "UseOneTimeToken", err, tt.want)
-			} else if err == nil {
-				t.Errorf("UseOneTimeToken: got nil error, want one")
-			}
+			wantFailure(t, "UseOneTimeToken", err, tt.want)
 			if !ran {
 				t.Errorf("fn did not run")
 			}

@@ -95,11 +95,7 @@ func testCreateSessionErrors(t *testing.T, s store.Store) {
 			ss := newSession(u.ID, 2)
 			tt.change(&ss)
 			err := s.CreateSession(ctx, ss)
-			if tt.want != nil {
-				wantErr(t, "CreateSession", err, tt.want)
-			} else if err == nil {
-				t.Errorf("CreateSession: got nil error, want one")
-			}
+			wantFailure(t, "CreateSession", err, tt.want)
 			if ss.ID != orig.ID {
 				if _, err := s.GetSession(ctx, ss.ID); !isNotFound(err) {
 					t.Errorf("GetSession(refused session): got %v, want ErrNotFound", err)
@@ -190,11 +186,7 @@ func testCreateUserWithSessionConflicts(t *testing.T, s store.Store) {
 			ss := newSession(u.ID, 2)
 			tt.change(&u, &ss)
 			err := s.CreateUserWithSession(ctx, u, ss)
-			if tt.want != nil {
-				wantErr(t, "CreateUserWithSession", err, tt.want)
-			} else if err == nil {
-				t.Errorf("CreateUserWithSession: got nil error, want one")
-			}
+			wantFailure(t, "CreateUserWithSession", err, tt.want)
 			// Nothing written: no new user, no new session, no new
 			// refresh token.
 			if u.ID != orig.ID {
@@ -471,11 +463,7 @@ func testUpdateSessionErrors(t *testing.T, s store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			ran := false
 			_, err := s.UpdateSession(ctx, tt.id, func(ss *store.Session) error { ran = true; return tt.fn(ss) })
-			if tt.want != nil {
-				wantErr(t, "UpdateSession", err, tt.want)
-			} else if err == nil {
-				t.Errorf("UpdateSession: got nil error, want one")
-			}
+			wantFailure(t, "UpdateSession", err, tt.want)
 			if ran != tt.wantRun {
 				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
 			}
@@ -773,11 +761,7 @@ func testUpdateSessionByRefreshHash(t *testing.T, s store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			ran := false
 			_, _, err := s.UpdateSessionByRefreshHash(ctx, tt.hash, func(ss *store.Session, su store.User) error { ran = true; return tt.fn(ss, su) })
-			if tt.want != nil {
-				wantErr(t, "UpdateSessionByRefreshHash", err, tt.want)
-			} else if err == nil {
-				t.Errorf("UpdateSessionByRefreshHash: got nil error, want one")
-			}
+			wantFailure(t, "UpdateSessionByRefreshHash", err, tt.want)
 			if ran != tt.wantRun {
 				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
 			}

@@ -267,6 +267,17 @@ func wantErr(t *testing.T, what string, err, want error) {
 	}
 }
 
+// wantFailure fails unless err is an error: one that errors.Is want, if
+// want is not nil.
+func wantFailure(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if want != nil {
+		wantErr(t, what, err, want)
+	} else if err == nil {
+		t.Errorf("%s: got nil error, want one", what)
+	}
+}
+
 // isNotFound reports whether err is store.ErrNotFound.
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 

@@ -198,11 +198,7 @@ func testUpdateUserErrors(t *testing.T, s store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			ran := false
 			_, err := s.UpdateUser(ctx, tt.id, func(u *store.User) error { ran = true; return tt.fn(u) })
-			if tt.want != nil {
-				wantErr(t, "UpdateUser", err, tt.want)
-			} else if err == nil {
-				t.Errorf("UpdateUser: got nil error, want one")
-			}
+			wantFailure(t, "UpdateUser", err, tt.want)
 			if ran != tt.wantRun {
 				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
 			}
