@@ -108,11 +108,7 @@ func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]sto
 // DeleteAuditBefore deletes, in batches (see deleteInBatches), the events
 // that occurred before t.
 func (db *DB) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil
-	}
-	return db.deleteInBatches(ctx, "delete audit before", `DELETE FROM audit_events WHERE id IN (
+	return db.deleteBefore(ctx, "delete audit before", `DELETE FROM audit_events WHERE id IN (
 		SELECT id FROM audit_events WHERE occurred_at < $1
-		LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-		t)
+		LIMIT $2 FOR UPDATE SKIP LOCKED)`, t)
 }

@@ -180,11 +180,7 @@ func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.
 // tokens, used or not, that expired before t. A token that UseOneTimeToken
 // or UpdateOneTimeToken holds right now is left for the next clean-up.
 func (db *DB) DeleteOneTimeTokensBefore(ctx context.Context, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil
-	}
-	return db.deleteInBatches(ctx, "delete one-time tokens before", `DELETE FROM one_time_tokens WHERE id IN (
+	return db.deleteBefore(ctx, "delete one-time tokens before", `DELETE FROM one_time_tokens WHERE id IN (
 		SELECT id FROM one_time_tokens WHERE expires_at < $1
-		LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-		t)
+		LIMIT $2 FOR UPDATE SKIP LOCKED)`, t)
 }

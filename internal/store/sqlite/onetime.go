@@ -163,10 +163,6 @@ func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.
 // DeleteOneTimeTokensBefore deletes, in batches (see deleteInBatches), the
 // tokens, used or not, that expired before t.
 func (db *DB) DeleteOneTimeTokensBefore(ctx context.Context, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil
-	}
-	return db.deleteInBatches(ctx, "delete one-time tokens before", `DELETE FROM one_time_tokens WHERE rowid IN (
-		SELECT rowid FROM one_time_tokens WHERE expires_at < ? LIMIT ?)`,
-		micros(t))
+	return db.deleteBefore(ctx, "delete one-time tokens before", `DELETE FROM one_time_tokens WHERE rowid IN (
+		SELECT rowid FROM one_time_tokens WHERE expires_at < ? LIMIT ?)`, t)
 }

@@ -313,6 +313,16 @@ func (db *DB) deleteInBatches(ctx context.Context, op, query string, args ...any
 	}
 }
 
+// deleteBefore runs deleteInBatches with t as the first parameter of
+// query. Nothing lies before the zero time, not even a NULL, so a zero t
+// deletes nothing.
+func (db *DB) deleteBefore(ctx context.Context, op, query string, t time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, nil
+	}
+	return db.deleteInBatches(ctx, op, query, micros(t))
+}
+
 // finish turns the error of a transaction into what a method returns: the
 // caller's own error as it was, anything else wrapped and mapped.
 func finish(op string, err error) error {

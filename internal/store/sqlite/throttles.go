@@ -163,13 +163,9 @@ func (db *DB) DeleteThrottles(ctx context.Context, keys []string) error {
 // rows whose last failure (NULL: none, the zero time) and block (NULL:
 // none) both lie before t.
 func (db *DB) DeleteThrottlesBefore(ctx context.Context, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil // nothing is before the zero time, not even a NULL
-	}
-	return db.deleteInBatches(ctx, "delete throttles before", `DELETE FROM throttles WHERE rowid IN (
+	return db.deleteBefore(ctx, "delete throttles before", `DELETE FROM throttles WHERE rowid IN (
 		SELECT rowid FROM throttles
 		WHERE (last_failure_at IS NULL OR last_failure_at < ?1)
 			AND (blocked_until IS NULL OR blocked_until < ?1)
-		LIMIT ?2)`,
-		micros(t))
+		LIMIT ?2)`, t)
 }
