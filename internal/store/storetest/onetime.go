@@ -373,10 +373,7 @@ func testUseOneTimeTokenErrors(t *testing.T, s store.Store) {
 			got, gotUser := mustPeek(t, s, tok.Hash)
 			diff(t, "token after a failed use", got, tok)
 			diff(t, "user after a failed use", gotUser, stored(u))
-			reread, err := s.GetUser(ctx, other.ID)
-			if err != nil {
-				t.Fatalf("GetUser(other): %v", err)
-			}
+			reread := mustGet(t, "GetUser", s.GetUser, other.ID)
 			diff(t, "other user after a failed use", reread, stored(other))
 		})
 	}

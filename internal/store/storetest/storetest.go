@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -288,6 +289,17 @@ func mustCreateUser(t *testing.T, s store.Store, u store.User) store.User {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	return u
+}
+
+// mustGet returns what get (a store's GetUser, GetSession...), named
+// what, finds for id, or stops the test.
+func mustGet[T any](t *testing.T, what string, get func(context.Context, string) (T, error), id string) T {
+	t.Helper()
+	v, err := get(t.Context(), id)
+	if err != nil {
+		t.Fatalf("%s(%s): %v", what, id, err)
+	}
+	return v
 }
 
 // mustCreateSession creates ss or stops the test.
