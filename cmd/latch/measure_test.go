@@ -47,10 +47,12 @@ func peakRSS(t *testing.T, pid int) float64 {
 	return 0
 }
 
-func postLogin(client *http.Client, url, email, pw string) (int, time.Duration, error) {
-	body, _ := json.Marshal(map[string]string{"grant_type": "password", "email": email, "password": pw})
+// timedPost posts v as JSON to url and returns the status and how long
+// the answer took.
+func timedPost(client *http.Client, url string, v any) (int, time.Duration, error) {
+	body, _ := json.Marshal(v)
 	start := time.Now()
-	resp, err := client.Post(url+"/v1/token", "application/json", bytes.NewReader(body))
+	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -58,10 +60,41 @@ func postLogin(client *http.Client, url, email, pw string) (int, time.Duration, 
 	return resp.StatusCode, time.Since(start), nil
 }
 
+func postLogin(client *http.Client, url, email, pw string) (int, time.Duration, error) {
+	return timedPost(client, url+"/v1/token", map[string]string{"grant_type": "password", "email": email, "password": pw})
+}
+
 func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// interleave times try with the address known and with an address of no
+// account, in alternation, tries times each (i counts the tries of both),
+// and returns the two sets of times.
+func interleave(tries int, known string, try func(i int, email string) time.Duration) (withKnown, withUnknown []time.Duration) {
+	for i := range 2 * tries {
+		if i%2 == 0 {
+			withKnown = append(withKnown, try(i, known))
+		} else {
+			withUnknown = append(withUnknown, try(i, fmt.Sprintf("nobody%d@example.com", i)))
+		}
+	}
+	return withKnown, withUnknown
+}
+
+// wantSameMedian logs the median times of base and other, measured
+// interleaved (over says how many), and fails unless other's is within 10%
+// of base's. The names label them in the log; ratio labels their ratio.
+func wantSameMedian(t *testing.T, over, baseName string, base []time.Duration, otherName string, other []time.Duration, ratio string) {
+	t.Helper()
+	mb, mo := median(base), median(other)
+	r := float64(mo) / float64(mb)
+	t.Logf("median over %s: %s %v, %s %v, ratio %.3f", over, baseName, mb, otherName, mo, r)
+	if r < 0.9 || r > 1.1 {
+		t.Errorf("%s median ratio %.3f outside [0.9, 1.1]", ratio, r)
+	}
 }
 
 // An unknown email and a wrong password cost the same (ASVS 5.0 V6.3.8):
@@ -72,28 +105,14 @@ func TestMeasureLoginTiming(t *testing.T) {
 	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": "timing@example.com", "password": "a long and lovely passphrase"}), 201)
 	client := &http.Client{Timeout: 30 * time.Second}
 	const tries = 300
-	var wrong, unknown []time.Duration
-	for i := range 2 * tries {
-		email := "timing@example.com"
-		if i%2 == 1 {
-			email = fmt.Sprintf("nobody%d@example.com", i)
-		}
+	wrong, unknown := interleave(tries, "timing@example.com", func(i int, email string) time.Duration {
 		status, d, err := postLogin(client, p.URL, email, "not the password at all")
 		if err != nil || status != 400 {
 			t.Fatalf("try %d: %d %v", i, status, err)
 		}
-		if i%2 == 0 {
-			wrong = append(wrong, d)
-		} else {
-			unknown = append(unknown, d)
-		}
-	}
-	mw, mu := median(wrong), median(unknown)
-	ratio := float64(mu) / float64(mw)
-	t.Logf("median over %d interleaved tries each: wrong password %v, unknown email %v, ratio %.3f", tries, mw, mu, ratio)
-	if ratio < 0.9 || ratio > 1.1 {
-		t.Errorf("unknown/wrong median ratio %.3f outside [0.9, 1.1]", ratio)
-	}
+		return d
+	})
+	wantSameMedian(t, fmt.Sprintf("%d interleaved tries each", tries), "wrong password", wrong, "unknown email", unknown, "unknown/wrong")
 }
 
 // 400 concurrent logins: hashing is admission-controlled, so memory stays
@@ -149,35 +168,17 @@ func TestMeasureRecoverTiming(t *testing.T) {
 	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": "known@example.com", "password": "a long and lovely passphrase"}), 201)
 	client := &http.Client{Timeout: 30 * time.Second}
 	const tries = 300
-	var known, unknown []time.Duration
-	for i := range 2 * tries {
-		email := "known@example.com"
-		if i%2 == 1 {
-			email = fmt.Sprintf("nobody%d@example.com", i)
-		}
-		body, _ := json.Marshal(map[string]string{"email": email})
-		start := time.Now()
-		resp, err := client.Post(p.URL+"/v1/recover", "application/json", bytes.NewReader(body))
+	known, unknown := interleave(tries, "known@example.com", func(i int, email string) time.Duration {
+		status, d, err := timedPost(client, p.URL+"/v1/recover", map[string]string{"email": email})
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		d := time.Since(start)
-		if resp.StatusCode != 202 {
-			t.Fatalf("try %d: %d", i, resp.StatusCode)
+		if status != 202 {
+			t.Fatalf("try %d: %d", i, status)
 		}
-		if i%2 == 0 {
-			known = append(known, d)
-		} else {
-			unknown = append(unknown, d)
-		}
-	}
-	mk, mu := median(known), median(unknown)
-	ratio := float64(mu) / float64(mk)
-	t.Logf("median over %d interleaved requests each: known address %v, unknown address %v, ratio %.3f", tries, mk, mu, ratio)
-	if ratio < 0.9 || ratio > 1.1 {
-		t.Errorf("unknown/known median ratio %.3f outside [0.9, 1.1]", ratio)
-	}
+		return d
+	})
+	wantSameMedian(t, fmt.Sprintf("%d interleaved requests each", tries), "known address", known, "unknown address", unknown, "unknown/known")
 }
 
 // A wrong sign-in code costs the same whether the address has an
@@ -191,16 +192,12 @@ func TestMeasureOTPTiming(t *testing.T) {
 	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": addr, "password": "a long and lovely passphrase"}), 201)
 	client := &http.Client{Timeout: 30 * time.Second}
 	guess := func(email string) time.Duration {
-		body, _ := json.Marshal(map[string]string{"grant_type": "otp", "email": email, "code": "000000"})
-		start := time.Now()
-		resp, err := client.Post(p.URL+"/v1/token", "application/json", bytes.NewReader(body))
+		status, d, err := timedPost(client, p.URL+"/v1/token", map[string]string{"grant_type": "otp", "email": email, "code": "000000"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		d := time.Since(start)
-		if resp.StatusCode != 400 {
-			t.Fatalf("wrong code for %s: %d", email, resp.StatusCode)
+		if status != 400 {
+			t.Fatalf("wrong code for %s: %d", email, status)
 		}
 		return d
 	}
@@ -229,10 +226,5 @@ func TestMeasureOTPTiming(t *testing.T) {
 		// at most (5 an hour per address), not one per round.
 		e2e.Expect(t, "right code", e2e.Do(t, "POST", p.URL+"/v1/token", "", map[string]any{"grant_type": "otp", "email": addr, "code": code}), 200)
 	}
-	ml, mu := median(live), median(unknown)
-	ratio := float64(mu) / float64(ml)
-	t.Logf("median over %d interleaved wrong codes each: address with a live code %v, unknown address %v, ratio %.3f", len(live), ml, mu, ratio)
-	if ratio < 0.9 || ratio > 1.1 {
-		t.Errorf("unknown/live median ratio %.3f outside [0.9, 1.1]", ratio)
-	}
+	wantSameMedian(t, fmt.Sprintf("%d interleaved wrong codes each", len(live)), "address with a live code", live, "unknown address", unknown, "unknown/live")
 }

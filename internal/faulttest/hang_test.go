@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/latchauth/latch/internal/e2e"
 )
 
 // TestPostgresConnectionsHang puts a proxy between latch and its
@@ -25,30 +23,11 @@ func TestPostgresConnectionsHang(t *testing.T) {
 	)
 	pg := startPostgres(t)
 	px := startProxy(t, fmt.Sprintf("127.0.0.1:%d", pg.port))
-	env := []string{
-		"LATCH_DATABASE_URL=" + fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", px.addr()),
-		"LATCH_SECRET_KEY=" + secretKey,
-		"LATCH_ADMIN_KEY=" + adminKey,
-		"LATCH_RATE_LIMIT=off",
-		"LATCH_REFRESH_REUSE_GRACE=" + grace.String(),
-		"LATCH_REQUEST_TIMEOUT=" + requestTimeout.String(),
-		// Reloads of the signing keys fail while the database is away;
-		// they must not leave latch unready or unable to sign after.
-		"LATCH_KEY_RELOAD_INTERVAL=1s",
-	}
-	p := e2e.Start(t, t.TempDir(), env...)
-	c := newClient(t, p.URL)
-	l := startLoad(t, c, 6)
-	l.waitAcked(t, 150, time.Second, 6*time.Second, 40)
+	p, c, l := startUnderLoad(t, fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", px.addr()), grace, requestTimeout)
 
 	px.freeze()
 	fault := time.Now()
-	l.wait(t, 2*(requestTimeout+slack)+5*time.Second)
-	t.Logf("connections frozen after %v: %s", fault.Sub(l.started).Round(time.Millisecond), l.summary())
-	expectEndedUnavailable(t, l, requestTimeout+slack)
-	t.Run("database hangs", func(t *testing.T) {
-		probeDown(t, c, l, requestTimeout+slack)
-	})
+	expectDown(t, c, l, "connections frozen", "database hangs", fault, requestTimeout+slack)
 
 	px.cut()
 	healed := time.Now()

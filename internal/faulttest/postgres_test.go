@@ -19,21 +19,14 @@ import (
 	"github.com/latchauth/latch/internal/e2e"
 )
 
-// TestPostgresStoppedUnderLoad stops latch's PostgreSQL (immediate mode,
-// as a crash would) while six clients use latch, checks how latch answers
-// while the database is away, starts the database again and checks that
-// latch recovers by itself with nothing acknowledged missing.
-func TestPostgresStoppedUnderLoad(t *testing.T) {
-	const (
-		grace          = time.Minute
-		requestTimeout = 3 * time.Second
-		// How long past LATCH_REQUEST_TIMEOUT an answer may take: the
-		// hashing before the database call, and a busy machine.
-		slack = 2 * time.Second
-	)
-	pg := startPostgres(t)
+// startUnderLoad starts latch on the PostgreSQL at dbURL, set up for a
+// fault of the database (no rate limit, this refresh reuse grace and
+// request timeout, signing keys reloaded every second), and six clients
+// using it, and returns once the load is under way.
+func startUnderLoad(t *testing.T, dbURL string, grace, requestTimeout time.Duration) (*e2e.Proc, *client, *load) {
+	t.Helper()
 	env := []string{
-		"LATCH_DATABASE_URL=" + pg.url(),
+		"LATCH_DATABASE_URL=" + dbURL,
 		"LATCH_SECRET_KEY=" + secretKey,
 		"LATCH_ADMIN_KEY=" + adminKey,
 		"LATCH_RATE_LIMIT=off",
@@ -47,18 +40,27 @@ func TestPostgresStoppedUnderLoad(t *testing.T) {
 	c := newClient(t, p.URL)
 	l := startLoad(t, c, 6)
 	l.waitAcked(t, 150, time.Second, 6*time.Second, 40)
+	return p, c, l
+}
+
+// TestPostgresStoppedUnderLoad stops latch's PostgreSQL (immediate mode,
+// as a crash would) while six clients use latch, checks how latch answers
+// while the database is away, starts the database again and checks that
+// latch recovers by itself with nothing acknowledged missing.
+func TestPostgresStoppedUnderLoad(t *testing.T) {
+	const (
+		grace          = time.Minute
+		requestTimeout = 3 * time.Second
+		// How long past LATCH_REQUEST_TIMEOUT an answer may take: the
+		// hashing before the database call, and a busy machine.
+		slack = 2 * time.Second
+	)
+	pg := startPostgres(t)
+	p, c, l := startUnderLoad(t, pg.url(), grace, requestTimeout)
 
 	pg.stop(t)
 	fault := time.Now()
-	// Every worker ends at its first request without an acknowledgement,
-	// which must be latch's 503.
-	l.wait(t, 2*(requestTimeout+slack)+5*time.Second)
-	t.Logf("PostgreSQL stopped after %v: %s", fault.Sub(l.started).Round(time.Millisecond), l.summary())
-	expectEndedUnavailable(t, l, requestTimeout+slack)
-
-	t.Run("database down", func(t *testing.T) {
-		probeDown(t, c, l, requestTimeout+slack)
-	})
+	expectDown(t, c, l, "PostgreSQL stopped", "database down", fault, requestTimeout+slack)
 	// Long enough for a few key reloads to fail.
 	time.Sleep(time.Until(fault.Add(3500 * time.Millisecond)))
 
@@ -77,6 +79,21 @@ func TestPostgresStoppedUnderLoad(t *testing.T) {
 	if t.Failed() {
 		t.Logf("latch logs:\n%s", p.Logs())
 	}
+}
+
+// expectDown waits for the load l to end after a fault of the database,
+// logging it as what, checks that every worker was ended by latch's 503
+// within limit of a request's start (each ends at its first request
+// without an acknowledgement), then probes latch while the database is
+// away, as the subtest name.
+func expectDown(t *testing.T, c *client, l *load, what, name string, fault time.Time, limit time.Duration) {
+	t.Helper()
+	l.wait(t, 2*limit+5*time.Second)
+	t.Logf("%s after %v: %s", what, fault.Sub(l.started).Round(time.Millisecond), l.summary())
+	expectEndedUnavailable(t, l, limit)
+	t.Run(name, func(t *testing.T) {
+		probeDown(t, c, l, limit)
+	})
 }
 
 // expectEndedUnavailable checks that every worker of l was ended by a

@@ -61,8 +61,7 @@ func TestIPv6ClientsCountedPer64(t *testing.T) {
 // address, though it is counted by its /64: IPv4-mapped IPv6 as IPv4, and
 // without a zone id.
 func TestClientAddressKept(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withEnv("LATCH_TRUSTED_PROXIES", "127.0.0.1"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		cases := []struct{ name, xff, want string }{
 			{"ipv6", "2001:db8:1:2:3:4:5:6", "2001:db8:1:2:3:4:5:6"},
 			{"ipv6 with port", "[2001:db8:1:2::99]:4711", "2001:db8:1:2::99"},
@@ -78,7 +77,7 @@ func TestClientAddressKept(t *testing.T) {
 				}
 			})
 		}
-	})
+	}, withEnv("LATCH_TRUSTED_PROXIES", "127.0.0.1"))
 }
 
 // Behind a proxy that writes only Forwarded (RFC 7239), a client that

@@ -117,8 +117,7 @@ func attackTokens(t *testing.T, h *harness, real string) map[string]string {
 // Every forged token is refused by latch's own endpoints with 401
 // invalid_token (RFC 6750 §3.1), and by introspection as inactive.
 func TestAttackTokensRefused(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withEnv("LATCH_ADMIN_KEY", testAdminKey))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		tk := h.signup("victim@example.com")
 		want(t, h.do("GET", "/v1/user", tk.access, nil), http.StatusOK, "")
 		for name, forged := range attackTokens(t, h, tk.access) {
@@ -133,14 +132,13 @@ func TestAttackTokensRefused(t *testing.T) {
 				}
 			})
 		}
-	})
+	}, withEnv("LATCH_ADMIN_KEY", testAdminKey))
 }
 
 // A token signed with latch's own key but for another issuer or audience
 // is refused (RFC 8725 §3.8, §3.9; RFC 9068 §4).
 func TestForeignIssuerAndAudienceRefused(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		tk := h.signup("aud@example.com")
 		_, claims := jwtParts(t, tk.access)
 		sealer, err := token.NewSealer([]byte("test-secret-key-0123456789abcdef0123456789"))

@@ -12,8 +12,7 @@ import (
 // the real user, after the delay, still gets in: delays, never a lockout
 // (NIST SP 800-63B §5.2.2; ASVS 5.0 V6.3.1).
 func TestAttackerScriptThrottledOwnerGetsIn(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withEnv("LATCH_TRUSTED_PROXIES", "127.0.0.1"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		h.signup("target@example.com")
 		from := func(ip string) []string { return []string{"X-Forwarded-For", ip} }
 		login := func(pw, ip string) response {
@@ -58,5 +57,5 @@ func TestAttackerScriptThrottledOwnerGetsIn(t *testing.T) {
 		}
 		run("one address", func(int) string { return "203.0.113.66" })
 		run("many addresses", func(i int) string { return fmt.Sprintf("10.%d.%d.%d", i/65536%256, i/256%256, i%256) })
-	})
+	}, withEnv("LATCH_TRUSTED_PROXIES", "127.0.0.1"))
 }

@@ -13,8 +13,7 @@ import (
 // Security events reach the stored audit trail with the client address
 // (ASVS 5.0 V16.3.1, V16.3.2).
 func TestAuditTrail(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		t0 := h.signup("aud@example.com")
 		want(t, h.login("aud@example.com", "wrong password here"), http.StatusBadRequest, "invalid_grant")
 		want(t, h.login("ghost@example.com", "wrong password here"), http.StatusBadRequest, "invalid_grant")

@@ -53,8 +53,7 @@ func sessionIP(t *testing.T, h *harness, access string) string {
 // CORS: an explicit allow-list, the exact origin echoed with Vary:
 // Origin, never "*", "null" refused, no credentials mode.
 func TestCORS(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withEnv("LATCH_CORS_ORIGINS", "https://app.example.com"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		pre := func(origin string) response {
 			return h.do("OPTIONS", "/v1/token", "", nil, "Origin", origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
 		}
@@ -80,14 +79,13 @@ func TestCORS(t *testing.T) {
 		if r.header.Get("Access-Control-Allow-Origin") != "" || r.header.Get("Vary") != "Origin" {
 			t.Errorf("disallowed simple request: %v", r.header)
 		}
-	})
+	}, withEnv("LATCH_CORS_ORIGINS", "https://app.example.com"))
 }
 
 // A flood from one address is turned away in memory with 429 before it
 // reaches the database or the hasher.
 func TestAddressRateLimit(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withEnv("LATCH_ADDRESS_RATE", "1", "LATCH_ADDRESS_BURST", "3"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		tk := h.signup("bucket@example.com")
 		for i := range 2 {
 			want(t, h.login("nobody@example.com", "wrong password "+string(rune('a'+i))), http.StatusBadRequest, "invalid_grant")
@@ -105,5 +103,5 @@ func TestAddressRateLimit(t *testing.T) {
 		}
 		// Other endpoints are not limited by it.
 		want(t, h.do("GET", "/healthz", "", nil), http.StatusOK, "")
-	})
+	}, withEnv("LATCH_ADDRESS_RATE", "1", "LATCH_ADDRESS_BURST", "3"))
 }

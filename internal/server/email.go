@@ -10,16 +10,43 @@ import (
 // passwordless code. Every endpoint that takes an address answers the
 // same whether or not it has an account.
 
-func (s *Server) handleVerify() http.Handler {
-	type request struct {
-		Token    string `json:"token"`
-		Password string `json:"password"`
-	}
+// tokenRequest is the body of the endpoints that spend a one-time token.
+type tokenRequest struct {
+	Token string `json:"token"`
+}
+
+// tokenPasswordRequest is the body of the endpoints that spend a one-time
+// token and set a password with it.
+type tokenPasswordRequest struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
+// emailRequest is the body of the endpoints that take only an address.
+type emailRequest struct {
+	Email string `json:"email"`
+}
+
+// handleForm serves an endpoint whose body, JSON or a form, decodes into a
+// T: it decodes it and hands it to serve.
+func handleForm[T any](s *Server, serve func(w http.ResponseWriter, r *http.Request, req T) error) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
+		var req T
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
 			return err
 		}
+		return serve(w, r, req)
+	})
+}
+
+// noContent answers 204, not to be cached.
+func noContent(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleVerify() http.Handler {
+	return handleForm(s, func(w http.ResponseWriter, r *http.Request, req tokenPasswordRequest) error {
 		t, err := s.auth.VerifyEmailLink(r.Context(), req.Token, req.Password, s.requester(r), true)
 		if err != nil {
 			return err
@@ -32,14 +59,7 @@ func (s *Server) handleVerify() http.Handler {
 // handleSendByEmail serves the endpoints that take only an address and
 // send something to it: 202 with status, whatever the address.
 func (s *Server) handleSendByEmail(status string, send func(s *auth.Service, r *http.Request, email string) error) http.Handler {
-	type request struct {
-		Email string `json:"email"`
-	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			return err
-		}
+	return handleForm(s, func(w http.ResponseWriter, r *http.Request, req emailRequest) error {
 		if err := send(s.auth, r, req.Email); err != nil {
 			return err
 		}
@@ -67,33 +87,17 @@ func (s *Server) handleOTP() http.Handler {
 }
 
 func (s *Server) handleRecoverConfirm() http.Handler {
-	type request struct {
-		Token    string `json:"token"`
-		Password string `json:"password"`
-	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			return err
-		}
+	return handleForm(s, func(w http.ResponseWriter, r *http.Request, req tokenPasswordRequest) error {
 		if err := s.auth.ResetPassword(r.Context(), req.Token, req.Password, s.requester(r)); err != nil {
 			return err
 		}
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusNoContent)
+		noContent(w)
 		return nil
 	})
 }
 
 func (s *Server) handleEmailConfirm() http.Handler {
-	type request struct {
-		Token string `json:"token"`
-	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			return err
-		}
+	return handleForm(s, func(w http.ResponseWriter, r *http.Request, req tokenRequest) error {
 		u, err := s.auth.ConfirmEmailChange(r.Context(), req.Token, s.requester(r))
 		if err != nil {
 			return err
@@ -107,19 +111,11 @@ func (s *Server) handleEmailConfirm() http.Handler {
 // and the account is back at the old address with no password and no
 // session; a reset link is on its way there.
 func (s *Server) handleEmailRevert() http.Handler {
-	type request struct {
-		Token string `json:"token"`
-	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			return err
-		}
+	return handleForm(s, func(w http.ResponseWriter, r *http.Request, req tokenRequest) error {
 		if err := s.auth.RevertEmailChange(r.Context(), req.Token, s.requester(r)); err != nil {
 			return err
 		}
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusNoContent)
+		noContent(w)
 		return nil
 	})
 }

@@ -100,8 +100,7 @@ func sameAnswer(t *testing.T, what string, a, b response) {
 // email_not_verified, the link verifies and signs in, once (ASVS 5.0
 // V6.4.1: single use).
 func TestVerifyFlow(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP())
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const addr = "new@example.com"
 		r := h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": goodPassword})
 		want(t, r, http.StatusAccepted, "")
@@ -130,14 +129,13 @@ func TestVerifyFlow(t *testing.T) {
 		want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": strings.Repeat("A", 43)}), http.StatusBadRequest, "invalid_grant")
 		want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": "short"}), http.StatusBadRequest, "invalid_grant")
 		want(t, h.do("POST", "/v1/verify", "", map[string]any{}), http.StatusBadRequest, "invalid_request")
-	})
+	}, withSMTP())
 }
 
 // TestVerifyExpiryAndResend: a verification link dies after its lifetime;
 // resend sends a new one, and answers alike for any address.
 func TestVerifyExpiryAndResend(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP())
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const addr = "late@example.com"
 		want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": goodPassword}), http.StatusAccepted, "")
 		old := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.PublicURL, "verify")
@@ -158,15 +156,14 @@ func TestVerifyExpiryAndResend(t *testing.T) {
 		if n := h.sendMail(); n != 0 {
 			t.Fatalf("resend to a verified address delivered %d messages", n)
 		}
-	})
+	}, withSMTP())
 }
 
 // TestSignupEnumeration: with verification on, signing up with a taken
 // address answers exactly like a new one (ASVS 5.0 V6.3.8); the owner is
 // told by mail, with a reset link.
 func TestSignupEnumeration(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP())
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		first := h.do("POST", "/v1/signup", "", map[string]any{"email": "taken@example.com", "password": goodPassword})
 		h.mailTo("taken@example.com", "confirm")
 		again := h.do("POST", "/v1/signup", "", map[string]any{"email": "taken@example.com", "password": "another long passphrase"})
@@ -175,7 +172,7 @@ func TestSignupEnumeration(t *testing.T) {
 		sameAnswer(t, "signup first vs taken", first, again)
 		m := h.mailTo("taken@example.com", "sign up")
 		linkToken(t, m, h.cfg.PublicURL, "recover")
-	})
+	}, withSMTP())
 }
 
 // TestRecoverFlow: forgot password → link → new password: every session
@@ -183,8 +180,7 @@ func TestSignupEnumeration(t *testing.T) {
 // and the owner is told (OWASP Forgot Password cheat sheet; ASVS 5.0
 // V6.4.2–V6.4.3).
 func TestRecoverFlow(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const addr = "forgetful@example.com"
 		s1 := h.signup(addr)
 		s2 := h.login(addr, goodPassword).tokens(t)
@@ -222,14 +218,13 @@ func TestRecoverFlow(t *testing.T) {
 		want(t, h.login(addr, goodPassword), http.StatusBadRequest, "invalid_grant")
 		want(t, h.login(addr, newPW), http.StatusOK, "")
 		h.mailTo(addr, "password was changed")
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
 }
 
 // TestRecoverEnumeration: /v1/recover answers an unknown address exactly
 // like a known one, and sends nothing to it (ASVS 5.0 V6.3.8).
 func TestRecoverEnumeration(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		h.signup("known@example.com")
 		known := h.do("POST", "/v1/recover", "", map[string]any{"email": "known@example.com"})
 		unknown := h.do("POST", "/v1/recover", "", map[string]any{"email": "unknown@example.com"})
@@ -243,15 +238,14 @@ func TestRecoverEnumeration(t *testing.T) {
 			t.Fatal("a message went to an address without an account")
 		}
 		want(t, h.do("POST", "/v1/recover", "", map[string]any{"email": "not an address"}), http.StatusBadRequest, "invalid_request")
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
 }
 
 // TestLinkInvalidation: a reset link expires after an hour and dies when
 // the password changes by another way or another link is used first
 // (ASVS 5.0 V6.4.1; OWASP Forgot Password cheat sheet).
 func TestLinkInvalidation(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const addr = "links@example.com"
 		h.signup(addr)
 		ask := func() string {
@@ -274,15 +268,14 @@ func TestLinkInvalidation(t *testing.T) {
 		h.clock.Advance(time.Second)
 		want(t, h.do("POST", "/v1/recover/confirm", "", map[string]any{"token": b2, "password": "some new passphrase"}), http.StatusNoContent, "")
 		want(t, h.do("POST", "/v1/recover/confirm", "", map[string]any{"token": a, "password": "other new passphrase"}), http.StatusBadRequest, "invalid_grant")
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
 }
 
 // TestLinksIgnoreHost: links are built from LATCH_PUBLIC_URL only; a
 // forged Host or X-Forwarded-Host never reaches a message (OWASP Forgot
 // Password cheat sheet: "do not rely on the Host header").
 func TestLinksIgnoreHost(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off", "LATCH_PUBLIC_URL", "https://auth.example.com"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		h.signup("host@example.com")
 		r := h.do("POST", "/v1/recover", "", map[string]any{"email": "host@example.com"}, "Host", "evil.example", "X-Forwarded-Host", "evil.example", "Forwarded", "host=evil.example")
 		want(t, r, http.StatusAccepted, "")
@@ -291,7 +284,7 @@ func TestLinksIgnoreHost(t *testing.T) {
 			t.Fatalf("the forged host reached the message:\n%s", m.Raw)
 		}
 		linkToken(t, m, "https://auth.example.com", "recover")
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off", "LATCH_PUBLIC_URL", "https://auth.example.com"))
 }
 
 // TestEmailChange: the change needs the current password or a recent
@@ -299,8 +292,7 @@ func TestLinksIgnoreHost(t *testing.T) {
 // and happens only when the link is followed (ASVS 5.0 V6.4; OWASP
 // Authentication cheat sheet, "Changing A User's Registered Email").
 func TestEmailChange(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const oldAddr, newAddr = "old@example.com", "new@example.com"
 		s := h.signup(oldAddr)
 		h.signup("other@example.com")
@@ -346,21 +338,20 @@ func TestEmailChange(t *testing.T) {
 		if m.Link(h.cfg.PublicURL+"/email-change?token=") != "" {
 			t.Fatalf("a taken address got a confirmation link:\n%s", m.Text)
 		}
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
 }
 
 // TestEmailChangeLinkDiesWithOtherChange: a confirmation link dies when
 // the password changes before it is followed.
 func TestEmailChangeLinkDiesWithPasswordChange(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		s := h.signup("a@example.com")
 		want(t, h.do("PATCH", "/v1/user", s.access, map[string]any{"email": "b@example.com", "current_password": goodPassword}), http.StatusAccepted, "")
 		tok := linkToken(t, h.mailTo("b@example.com", "confirm"), h.cfg.PublicURL, "email-change")
 		h.clock.Advance(time.Second)
 		want(t, h.do("PATCH", "/v1/user", s.access, map[string]any{"password": "changed passphrase here", "current_password": goodPassword}), http.StatusOK, "")
 		want(t, h.do("POST", "/v1/user/email/confirm", "", map[string]any{"token": tok}), http.StatusBadRequest, "invalid_grant")
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
 }
 
 // TestPasswordless: a code (and, with LATCH_APP_URL, a link) signs in
@@ -368,8 +359,7 @@ func TestEmailChangeLinkDiesWithPasswordChange(t *testing.T) {
 // the same answer and no message (NIST SP 800-63B §5.1.3 out-of-band
 // secrets: single use, short lifetime, limited attempts).
 func TestPasswordless(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off", "LATCH_PASSWORDLESS", "on", "LATCH_APP_URL", "https://app.example.com"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const addr = "codes@example.com"
 		h.signup(addr)
 		known := h.do("POST", "/v1/otp", "", map[string]any{"email": addr})
@@ -431,7 +421,7 @@ func TestPasswordless(t *testing.T) {
 		code = codeRE.FindString(h.mailTo(addr, "code").Text)
 		h.clock.Advance(10*time.Minute + time.Second)
 		want(t, grant(map[string]any{"email": addr, "code": code}), http.StatusBadRequest, "invalid_grant")
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off", "LATCH_PASSWORDLESS", "on", "LATCH_APP_URL", "https://app.example.com"))
 }
 
 // TestPasswordlessOff: without LATCH_PASSWORDLESS the endpoint does not
@@ -453,8 +443,7 @@ func TestPasswordlessOff(t *testing.T) {
 // hour, whether or not it has an account, so nobody can flood an inbox
 // through latch.
 func TestMailQuota(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		h.signup("flood@example.com")
 		for _, addr := range []string{"flood@example.com", "ghost@example.com"} {
 			for range 5 {
@@ -471,14 +460,13 @@ func TestMailQuota(t *testing.T) {
 		}
 		h.clock.Advance(time.Hour)
 		want(t, h.do("POST", "/v1/recover", "", map[string]any{"email": "flood@example.com"}), http.StatusAccepted, "")
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
 }
 
 // TestOutboxRetry: a mail server that answers 4xx gets the message again
 // later; a 5xx drops it; nothing is lost in between.
 func TestOutboxRetry(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		h.signup("retry@example.com")
 		h.smtp.Fail(1, 451)
 		want(t, h.do("POST", "/v1/recover", "", map[string]any{"email": "retry@example.com"}), http.StatusAccepted, "")
@@ -501,14 +489,13 @@ func TestOutboxRetry(t *testing.T) {
 		if n := h.sendMail(); n != 0 || len(h.smtp.Messages()) != before {
 			t.Fatalf("a permanently refused message was sent again")
 		}
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
 }
 
 // TestLinkPages: latch's own pages never spend a token on GET (mail
 // scanners open links); the form's POST does, once.
 func TestLinkPages(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP())
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const addr = "pages@example.com"
 		want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": goodPassword}), http.StatusAccepted, "")
 		tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.PublicURL, "verify")
@@ -552,14 +539,13 @@ func TestLinkPages(t *testing.T) {
 			t.Fatalf("POST /recover: %d %s", r.status, r.body)
 		}
 		want(t, h.login(addr, "<script>alert(1)</script> long"), http.StatusOK, "")
-	})
+	}, withSMTP())
 }
 
 // TestOutboxExpiry: a message whose link would have expired before it
 // could be delivered is dropped, not sent late, and the drop is audited.
 func TestOutboxExpiry(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		h.signup("slow@example.com")
 		h.smtp.Fail(1, 451)
 		want(t, h.do("POST", "/v1/recover", "", map[string]any{"email": "slow@example.com"}), http.StatusAccepted, "")
@@ -577,5 +563,5 @@ func TestOutboxExpiry(t *testing.T) {
 		if err != nil || len(ev) != 1 {
 			t.Fatalf("mail.expired events: %d, %v", len(ev), err)
 		}
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
 }

@@ -17,8 +17,7 @@ import (
 )
 
 func TestSignupIssuesTokens(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		r := h.do("POST", "/v1/signup", "", map[string]any{
 			"email": "  Ada@Example.COM ", "password": goodPassword, "metadata": map[string]any{"name": "Ada"},
 		})
@@ -78,8 +77,7 @@ func TestSignupIssuesTokens(t *testing.T) {
 }
 
 func TestSignupRefusesBadInput(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		long := strings.Repeat("x", 70<<10)
 		cases := []struct {
 			name   string
@@ -124,8 +122,7 @@ func TestSignupRefusesBadInput(t *testing.T) {
 }
 
 func TestSignupWeakPassword(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		cases := []struct {
 			password string
 			reason   string
@@ -157,8 +154,7 @@ func TestSignupWeakPassword(t *testing.T) {
 }
 
 func TestSignupEmailTaken(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		h.signup("eve@example.com")
 		r := h.do("POST", "/v1/signup", "", map[string]any{"email": " EVE@example.com", "password": goodPassword})
 		want(t, r, http.StatusConflict, "email_taken")
@@ -167,8 +163,7 @@ func TestSignupEmailTaken(t *testing.T) {
 
 // Twelve concurrent signups of one email make exactly one account.
 func TestSignupConcurrentSameEmail(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		var wg sync.WaitGroup
 		statuses := make([]int, 12)
 		for i := range statuses {
@@ -198,8 +193,7 @@ func TestSignupConcurrentSameEmail(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		h.signup("ann@example.com")
 
 		t.Run("json", func(t *testing.T) {
@@ -247,8 +241,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestBcryptHashUpgradedOnLogin(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		hash, err := bcrypt.GenerateFromPassword([]byte(goodPassword), bcrypt.MinCost)
 		if err != nil {
 			t.Fatal(err)
@@ -271,8 +264,7 @@ func TestBcryptHashUpgradedOnLogin(t *testing.T) {
 }
 
 func TestUserEndpoint(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		tk := h.signup("uma@example.com")
 		r := h.do("GET", "/v1/user", tk.access, nil)
 		want(t, r, http.StatusOK, "")
@@ -305,8 +297,7 @@ func TestUserEndpoint(t *testing.T) {
 }
 
 func TestPatchUser(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		a := h.signup("pat@example.com")
 		other := h.login("pat@example.com", goodPassword).tokens(t)
 
@@ -345,8 +336,7 @@ func TestPatchUser(t *testing.T) {
 }
 
 func TestRefreshRotation(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		t0 := h.signup("rot@example.com")
 
 		r1 := h.refresh(t0.refresh)
@@ -379,8 +369,7 @@ func TestRefreshRotation(t *testing.T) {
 }
 
 func TestRefreshReuseAfterGraceRevokes(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		t0 := h.signup("late@example.com")
 		t1 := h.refresh(t0.refresh).tokens(t)
 		h.clock.Advance(11 * time.Second)
@@ -397,8 +386,7 @@ func TestRefreshReuseAfterGraceRevokes(t *testing.T) {
 
 // Twenty concurrent refreshes of one token: no 500, one live chain.
 func TestRefreshConcurrent(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		t0 := h.signup("tabs@example.com")
 		var wg sync.WaitGroup
 		results := make([]response, 20)
@@ -423,8 +411,7 @@ func TestRefreshConcurrent(t *testing.T) {
 }
 
 func TestSessionLimits(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withEnv("LATCH_SESSION_IDLE_TIMEOUT", "1h", "LATCH_SESSION_MAX_AGE", "3h"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		tk := h.signup("idle@example.com")
 		// Idle: an hour without a refresh ends the session.
 		h.clock.Advance(61 * time.Minute)
@@ -441,12 +428,11 @@ func TestSessionLimits(t *testing.T) {
 		}
 		h.clock.Advance(31 * time.Minute) // 3h01m after sign-in
 		want(t, h.refresh(rt), http.StatusBadRequest, "invalid_grant")
-	})
+	}, withEnv("LATCH_SESSION_IDLE_TIMEOUT", "1h", "LATCH_SESSION_MAX_AGE", "3h"))
 }
 
 func TestLogoutScopes(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		a := h.signup("log@example.com")
 		bb := h.login("log@example.com", goodPassword).tokens(t)
 		c := h.login("log@example.com", goodPassword).tokens(t)
@@ -477,8 +463,7 @@ func TestLogoutScopes(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		a := h.signup("ses@example.com")
 		h.clock.Advance(time.Second)
 		bb := h.do("POST", "/v1/token", "", map[string]any{"grant_type": "password", "email": "ses@example.com", "password": goodPassword}, "User-Agent", "phone/1.0").tokens(t)
@@ -517,8 +502,7 @@ func TestSessions(t *testing.T) {
 }
 
 func TestDisabledAndDeletedUsers(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		ctx := context.Background()
 		tk := h.signup("dis@example.com")
 		if _, err := h.auth.SetDisabled(ctx, "dis@example.com", true); err != nil {
@@ -547,8 +531,7 @@ func TestDisabledAndDeletedUsers(t *testing.T) {
 }
 
 func TestVerificationRequired(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "on"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		first := h.do("POST", "/v1/signup", "", map[string]any{"email": "ver@example.com", "password": goodPassword})
 		again := h.do("POST", "/v1/signup", "", map[string]any{"email": "ver@example.com", "password": "another fine password"})
 		want(t, first, http.StatusAccepted, "")
@@ -567,14 +550,13 @@ func TestVerificationRequired(t *testing.T) {
 		if _, c := jwtParts(t, r.tokens(t).access); c["email_verified"] != true {
 			t.Errorf("email_verified claim: got %v", c["email_verified"])
 		}
-	})
+	}, withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "on"))
 }
 
 // ASVS 5.0 V6.3.1 / NIST SP 800-63B §5.2.2: throttling, with 429 and
 // Retry-After even when the password is right.
 func TestLoginThrottled(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		h.signup("thr@example.com")
 		for i := range 5 {
 			want(t, h.login("thr@example.com", fmt.Sprintf("wrong password %d", i)), http.StatusBadRequest, "invalid_grant")
@@ -591,8 +573,7 @@ func TestLoginThrottled(t *testing.T) {
 }
 
 func TestRevokeEndpoint(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		a := h.signup("rev@example.com")
 		// RFC 7009 §2.2: 200 for an unknown token too.
 		want(t, h.do("POST", "/v1/revoke", "", url.Values{"token": {"lrt_" + strings.Repeat("A", 43)}}), http.StatusOK, "")

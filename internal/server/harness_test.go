@@ -90,6 +90,15 @@ func forEachBackend(t *testing.T, test func(t *testing.T, b backend)) {
 	}
 }
 
+// forEachHarness runs test, as a parallel subtest per backend, on a fresh
+// harness (newHarness with opts) for that backend.
+func forEachHarness(t *testing.T, test func(t *testing.T, h *harness), opts ...harnessOption) {
+	t.Helper()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		test(t, newHarness(t, b, opts...))
+	})
+}
+
 // harness is a latch server on httptest with a real store and a stepped
 // clock.
 type harness struct {

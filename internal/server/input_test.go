@@ -14,8 +14,7 @@ import (
 // field may hold) and V16.5.3 (no unhandled errors for bad input);
 // RFC 8259 §8.1 (JSON text exchanged between systems is UTF-8).
 func TestNULAndInvalidUTF8Refused(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		tk := h.signup("utf@example.com")
 		signup := func(extra string) string {
 			return `{"email":"utf-new@example.com","password":"` + goodPassword + `"` + extra + `}`
@@ -62,8 +61,7 @@ func TestNULAndInvalidUTF8Refused(t *testing.T) {
 // keeps the header made valid. Before, PostgreSQL refused the session row
 // (22021) and such a client could never sign in: ASVS 5.0 V16.5.3.
 func TestLatin1UserAgentSignsIn(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const ua = "Mozilla/5.0 (Caf\xe9 Browser\xff)"
 		r := h.do("POST", "/v1/signup", "", map[string]any{"email": "latin1@example.com", "password": goodPassword}, "User-Agent", ua)
 		want(t, r, http.StatusCreated, "")
@@ -96,8 +94,7 @@ func TestLatin1UserAgentSignsIn(t *testing.T) {
 // ASVS 5.0 V1.5.3 / V2.2.1 (one interpretation of input, strict
 // deserialisation); RFC 8259 §4 (names should be unique).
 func TestFieldNamesMatchExactly(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		h.signup("exact@example.com")
 		const right = `"` + goodPassword + `"`
 		refused := []struct{ name, path, body string }{
@@ -141,8 +138,7 @@ func TestFieldNamesMatchExactly(t *testing.T) {
 // internationalised addresses in one script sign up. UTS #39 §5.2,
 // OWASP ASVS 5.0 V2.2.1; TestParseEmailRefusesSpoofing has the full list.
 func TestSpoofableEmailRefused(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		tk := h.signup("plain@example.com")
 		for _, addr := range []string{"ada\u202elpmaxe@example.com", "ad\u200ba@example.com", "p\u0430ypal@example.com"} {
 			want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": goodPassword}), http.StatusBadRequest, "invalid_request")

@@ -60,8 +60,7 @@ func (h *harness) delta(action func()) map[string]float64 {
 // same way; the audit trail keeps the difference. OWASP ASVS 5.0 V6.3.8
 // (no user enumeration), DESIGN.md "Passwords and abuse".
 func TestMetricsHideAccountExistence(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_PASSWORDLESS", "on"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const owner = "owner@example.com"
 		post := func(path, email string) func() {
 			return func() {
@@ -94,15 +93,14 @@ func TestMetricsHideAccountExistence(t *testing.T) {
 		if err != nil || len(ev) != 1 {
 			t.Errorf("audit trail: %d signup.existing events (%v), want 1", len(ev), err)
 		}
-	})
+	}, withSMTP(), withEnv("LATCH_PASSWORDLESS", "on"))
 }
 
 // /metrics is not on the public listener: it is served by the handler
 // the metrics listener (LATCH_METRICS_ADDR, loopback by default) gets.
 // OWASP ASVS 5.0 V13.4.5 (monitoring endpoints not exposed publicly).
 func TestMetricsOffThePublicRouter(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		h.signup("met@example.com")
 		want(t, h.do("GET", "/metrics", "", nil), http.StatusNotFound, "not_found")
 

@@ -5,22 +5,30 @@ import (
 	"strings"
 )
 
-// handleRevoke implements RFC 7009. It answers 200 for an unknown token
-// too (§2.2), so revocation tells nothing about which tokens exist.
-func (s *Server) handleRevoke() http.Handler {
-	type request struct {
-		Token         string `json:"token"`
-		TokenTypeHint string `json:"token_type_hint"`
-	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			return err
-		}
+// tokenHintRequest is the body of RFC 7009 revocation and RFC 7662
+// introspection: a token and an optional hint of its type, which latch
+// does not need.
+type tokenHintRequest struct {
+	Token         string `json:"token"`
+	TokenTypeHint string `json:"token_type_hint"`
+}
+
+// handleTokenHint serves an endpoint whose body is a tokenHintRequest:
+// it decodes it, requires the token and hands it to serve.
+func (s *Server) handleTokenHint(serve func(w http.ResponseWriter, r *http.Request, token string) error) http.Handler {
+	return handleForm(s, func(w http.ResponseWriter, r *http.Request, req tokenHintRequest) error {
 		if err := required("token", req.Token); err != nil {
 			return err
 		}
-		if err := s.auth.RevokeToken(r.Context(), req.Token); err != nil {
+		return serve(w, r, req.Token)
+	})
+}
+
+// handleRevoke implements RFC 7009. It answers 200 for an unknown token
+// too (§2.2), so revocation tells nothing about which tokens exist.
+func (s *Server) handleRevoke() http.Handler {
+	return s.handleTokenHint(func(w http.ResponseWriter, r *http.Request, token string) error {
+		if err := s.auth.RevokeToken(r.Context(), token); err != nil {
 			return err
 		}
 		encode(w, http.StatusOK, struct{}{})
@@ -50,19 +58,8 @@ type introspectionJSON struct {
 }
 
 func (s *Server) handleIntrospect() http.Handler {
-	type request struct {
-		Token         string `json:"token"`
-		TokenTypeHint string `json:"token_type_hint"`
-	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			return err
-		}
-		if err := required("token", req.Token); err != nil {
-			return err
-		}
-		in, err := s.auth.Introspect(r.Context(), req.Token)
+	return s.handleTokenHint(func(w http.ResponseWriter, r *http.Request, token string) error {
+		in, err := s.auth.Introspect(r.Context(), token)
 		if err != nil {
 			return err
 		}

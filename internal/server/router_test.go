@@ -8,8 +8,7 @@ import (
 )
 
 func TestRouterErrorsAreJSON(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		want(t, h.do("GET", "/nope", "", nil), http.StatusNotFound, "not_found")
 		want(t, h.do("GET", "/v1/signups", "", nil), http.StatusNotFound, "not_found")
 		r := h.do("GET", "/v1/token", "", nil)
@@ -27,8 +26,7 @@ func TestRouterErrorsAreJSON(t *testing.T) {
 
 // ASVS 5.0 V3.4: security headers on every answer, errors included.
 func TestSecurityHeaders(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		for _, path := range []string{"/healthz", "/nope", "/v1/user", "/.well-known/jwks.json"} {
 			r := h.do("GET", path, "", nil)
 			for k, v := range map[string]string{
@@ -56,8 +54,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestWellKnown(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withEnv("LATCH_ADMIN_KEY", testAdminKey))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		r := h.do("GET", "/.well-known/jwks.json", "", nil)
 		want(t, r, http.StatusOK, "")
 		var jwks struct {
@@ -108,12 +105,11 @@ func TestWellKnown(t *testing.T) {
 		if g, _ := d["grant_types_supported"].([]any); len(g) != 2 {
 			t.Errorf("grant_types_supported: %v", d["grant_types_supported"])
 		}
-	})
+	}, withEnv("LATCH_ADMIN_KEY", testAdminKey))
 }
 
 func TestHealth(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		want(t, h.do("GET", "/healthz", "", nil), http.StatusOK, "")
 		r := h.do("GET", "/readyz", "", nil)
 		want(t, r, http.StatusOK, "")
@@ -132,8 +128,7 @@ func TestHealth(t *testing.T) {
 
 // Bad input never gets a 500, and no answer leaks internals.
 func TestNoServerErrorsForJunk(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		tk := h.signup("junk@example.com")
 		bodies := []string{``, `null`, `0`, `"x"`, `[]`, `{}`, `{"grant_type":null}`, `{"grant_type":["password"]}`,
 			`{"email":{"$ne":null},"password":"x"}`, `{"metadata":"x"}`, `{"scope":7}`, "\x00\xff", `{"a":` + strings.Repeat(`{"a":`, 5000),

@@ -199,8 +199,7 @@ func TestConcurrentGuessesMeetTheThrottle(t *testing.T) {
 // must not stay a way in (OWASP ASVS 5.0 V6.4.1: single use; NIST SP
 // 800-63B §5.1.3.2).
 func TestUsedLinkKillsItsSiblings(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP())
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const addr = "twice@example.com"
 		want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": goodPassword}), http.StatusAccepted, "")
 		first := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.PublicURL, "verify")
@@ -218,7 +217,7 @@ func TestUsedLinkKillsItsSiblings(t *testing.T) {
 		reset := linkToken(t, h.mailTo(addr2, "reset"), h.cfg.PublicURL, "recover")
 		want(t, h.do("POST", "/v1/recover/confirm", "", map[string]any{"token": reset, "password": "a brand new passphrase"}), http.StatusNoContent, "")
 		want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": verify, "password": goodPassword}), http.StatusBadRequest, "invalid_grant")
-	})
+	}, withSMTP())
 }
 
 // "A recent sign-in" is the session's auth_time, the last real proof of a
@@ -227,8 +226,7 @@ func TestUsedLinkKillsItsSiblings(t *testing.T) {
 // lacks it answers 401 insufficient_user_authentication (RFC 9470 §3),
 // and a user with a password must give it (OWASP ASVS 5.0 V6.2.3, V6.4).
 func TestRecentSignInIsAuthTime(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off", "LATCH_PASSWORDLESS", "on", "LATCH_APP_URL", "https://app.example.com"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		authTime := func(access string) (float64, bool) {
 			_, c := jwtParts(t, access)
 			v, ok := c["auth_time"].(float64)
@@ -274,14 +272,13 @@ func TestRecentSignInIsAuthTime(t *testing.T) {
 			t.Fatalf("a link sign-in carries auth_time %v", at)
 		}
 		want(t, h.do("PATCH", "/v1/user", l.access, map[string]any{"email": "moved-3@example.com"}), http.StatusUnauthorized, "insufficient_user_authentication")
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off", "LATCH_PASSWORDLESS", "on", "LATCH_APP_URL", "https://app.example.com"))
 }
 
 // An email change ends every session but the one that asked for it
 // (OWASP ASVS 5.0 V7.4.3).
 func TestEmailChangeEndsOtherSessions(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		s1 := h.signup("mover@example.com")
 		s2 := h.login("mover@example.com", goodPassword).tokens(t)
 		want(t, h.do("PATCH", "/v1/user", s1.access, map[string]any{"email": "moved@example.com", "current_password": goodPassword}), http.StatusAccepted, "")
@@ -291,7 +288,7 @@ func TestEmailChangeEndsOtherSessions(t *testing.T) {
 		want(t, h.refresh(s2.refresh), http.StatusBadRequest, "invalid_grant")
 		want(t, h.do("GET", "/v1/user", s1.access, nil), http.StatusOK, "")
 		want(t, h.refresh(s1.refresh), http.StatusOK, "")
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
 }
 
 // Pre-registration takeover: someone signs up with another person's
@@ -350,8 +347,7 @@ func TestVerificationSetsThePassword(t *testing.T) {
 // the mailbox, not the password someone chose at sign-up: the password
 // is removed and every other session ends (pre-account takeover).
 func TestCodeSignInToUnverifiedAccountRemovesPassword(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off", "LATCH_PASSWORDLESS", "on"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const addr = "owner-by-mail@example.com"
 		a := h.signup(addr) // someone who does not own the mailbox
 		want(t, h.do("POST", "/v1/otp", "", map[string]any{"email": addr}), http.StatusAccepted, "")
@@ -359,7 +355,7 @@ func TestCodeSignInToUnverifiedAccountRemovesPassword(t *testing.T) {
 		want(t, h.do("POST", "/v1/token", "", map[string]any{"grant_type": "otp", "email": addr, "code": code}), http.StatusOK, "")
 		want(t, h.refresh(a.refresh), http.StatusBadRequest, "invalid_grant")
 		want(t, h.login(addr, goodPassword), http.StatusBadRequest, "invalid_grant")
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off", "LATCH_PASSWORDLESS", "on"))
 }
 
 // Targeted lockout: failures from many addresses delay an account, but a
@@ -368,8 +364,7 @@ func TestCodeSignInToUnverifiedAccountRemovesPassword(t *testing.T) {
 // Down Online Guessing Attacks with Device Cookies"; NIST SP 800-63B
 // §5.2.2 asks that throttling not lock the owner out).
 func TestDeviceTokenOwnerNotLockedOut(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withEnv("LATCH_TRUSTED_PROXIES", "127.0.0.1"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const addr = "locked@example.com"
 		h.signup(addr)
 		h.signup("someone-else@example.com")
@@ -404,15 +399,14 @@ func TestDeviceTokenOwnerNotLockedOut(t *testing.T) {
 			want(t, login(fmt.Sprintf("owner typo %d", i), "198.51.100.8", device), http.StatusBadRequest, "invalid_grant")
 		}
 		want(t, login(goodPassword, "198.51.100.9", device), http.StatusTooManyRequests, "rate_limited")
-	})
+	}, withEnv("LATCH_TRUSTED_PROXIES", "127.0.0.1"))
 }
 
 // A password typed into the email field must not reach the audit trail:
 // the failure keeps the address only when it is one (OWASP ASVS 5.0
 // V16.2.5: no credentials in logs).
 func TestLoginFailureAuditKeepsNoTypedSecret(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b)
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const secret = "Tr0ub4dor&3-typed-in-the-wrong-box"
 		want(t, h.login(secret, "whatever password"), http.StatusBadRequest, "invalid_grant")
 		want(t, h.login("  Someone@Example.COM ", "whatever password"), http.StatusBadRequest, "invalid_grant")
@@ -438,8 +432,7 @@ func TestLoginFailureAuditKeepsNoTypedSecret(t *testing.T) {
 // reset link goes to the old address (OWASP ASVS 5.0 V6.4.3 notifications;
 // OWASP Authentication cheat sheet, "Changing A User's Registered Email").
 func TestEmailChangeUndo(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		h := newHarness(t, b, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+	forEachHarness(t, func(t *testing.T, h *harness) {
 		const oldAddr, newAddr = "mine@example.com", "thief@example.com"
 		s := h.signup(oldAddr)
 		want(t, h.do("PATCH", "/v1/user", s.access, map[string]any{"email": newAddr, "current_password": goodPassword}), http.StatusAccepted, "")
@@ -466,5 +459,5 @@ func TestEmailChangeUndo(t *testing.T) {
 		h.clock.Advance(time.Second)
 		want(t, h.do("POST", "/v1/user/email/revert", "", map[string]any{"token": undo}), http.StatusNoContent, "")
 		want(t, h.do("POST", "/v1/user/email/confirm", "", map[string]any{"token": tok}), http.StatusBadRequest, "invalid_grant")
-	})
+	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
 }

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -12,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -151,7 +153,20 @@ func testOptions(alg string, c *clock) Options {
 // newManager returns an initialised Manager on ks.
 func newManager(t testing.TB, ks KeyStore, opts Options) *Manager {
 	t.Helper()
-	m, err := NewManager(ks, testSealer(t), opts, nil)
+	return initManager(t, ks, opts, nil)
+}
+
+// newLoggedManager is newManager with the manager's log written, as text,
+// to logs.
+func newLoggedManager(t testing.TB, ks KeyStore, opts Options, logs *bytes.Buffer) *Manager {
+	t.Helper()
+	return initManager(t, ks, opts, slog.New(slog.NewTextHandler(logs, nil)))
+}
+
+// initManager returns a manager of ks, with log, that Init has loaded.
+func initManager(t testing.TB, ks KeyStore, opts Options, log *slog.Logger) *Manager {
+	t.Helper()
+	m, err := NewManager(ks, testSealer(t), opts, log)
 	if err != nil {
 		t.Fatal(err)
 	}

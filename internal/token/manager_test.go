@@ -495,13 +495,7 @@ func TestLoadRefusesTamperedKeys(t *testing.T) {
 			ks := initialisedStore(t, ES256)
 			c := newClock()
 			var logs bytes.Buffer
-			m, err := NewManager(ks, testSealer(t), testOptions(ES256, c), slog.New(slog.NewTextHandler(&logs, nil)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := m.Init(ctx); err != nil {
-				t.Fatal(err)
-			}
+			m := newLoggedManager(t, ks, testOptions(ES256, c), &logs)
 			ks.mu.Lock()
 			i := slices.IndexFunc(ks.keys, func(k store.SigningKey) bool { return k.State == e.state })
 			e.edit(&ks.keys[i], &ks.keys[1-i])

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -77,13 +76,7 @@ func TestRotateForce(t *testing.T) {
 	ks := initialisedStore(t, ES256)
 	c := newClock()
 	var logs bytes.Buffer
-	m, err := NewManager(ks, testSealer(t), testOptions(ES256, c), slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m := newLoggedManager(t, ks, testOptions(ES256, c), &logs)
 	old := m.set.Load().current.id
 	next := onlyKid(t, ks.inState(store.KeyNext))
 	for i, want := range []string{next, ""} {

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -36,44 +35,18 @@ func scanAudit(row pgx.Row) (store.AuditEvent, error) {
 	return e, nil
 }
 
-// optionalID encodes an id that may be absent: "" is NULL, anything else
-// must be a UUID and is stored in canonical form.
-func optionalID(id string) (any, error) {
-	if id == "" {
-		return nil, nil
-	}
-	c, ok := canonicalID(id)
-	if !ok {
-		return nil, errInvalidID
-	}
-	return c, nil
-}
-
 // AppendAudit inserts e and returns the id its identity column assigned.
 // Ids come from a sequence: they increase in the order the inserts ran,
 // which concurrent transactions may commit in another order, and a rolled
 // back insert leaves a gap.
 func (db *DB) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error) {
-	if e.Time.IsZero() {
-		return 0, wrap("append audit", errors.New("the event time is zero"))
-	}
-	if e.Type == "" {
-		return 0, wrap("append audit", errors.New("the event type is empty"))
-	}
-	userID, err := optionalID(e.UserID)
+	userID, sessionID, checked, err := e.Checked()
 	if err != nil {
-		return 0, wrap("append audit: user id", err)
-	}
-	sessionID, err := optionalID(e.SessionID)
-	if err != nil {
-		return 0, wrap("append audit: session id", err)
+		return 0, wrap("append audit", err)
 	}
 	var detail any
-	if len(e.Detail) > 0 {
-		if !json.Valid(e.Detail) {
-			return 0, wrap("append audit", errors.New("detail is not valid JSON"))
-		}
-		detail = e.Detail
+	if checked != nil {
+		detail = checked
 	}
 	var id int64
 	err = db.pool.QueryRow(ctx, `INSERT INTO audit_events
@@ -88,10 +61,7 @@ func (db *DB) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error
 
 // ListAudit returns the events opts selects, newest first.
 func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]store.AuditEvent, error) {
-	limit := opts.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := opts.PageSize()
 	// Only these fixed conditions, with numbered placeholders, are joined
 	// into the statement; every value travels as a parameter.
 	var (
@@ -106,7 +76,7 @@ func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]sto
 		cond("id < $%d", opts.Before)
 	}
 	if opts.UserID != "" {
-		userID, ok := canonicalID(opts.UserID)
+		userID, ok := store.CanonicalID(opts.UserID)
 		if !ok {
 			return nil, nil
 		}
@@ -125,11 +95,7 @@ func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]sto
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args))
 
-	rows, err := db.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, wrap("list audit", err)
-	}
-	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.AuditEvent, error) { return scanAudit(row) })
+	events, err := queryAll(ctx, db.pool, scanAudit, query, args...)
 	if err != nil {
 		return nil, wrap("list audit", err)
 	}
@@ -142,11 +108,7 @@ func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]sto
 // DeleteAuditBefore deletes, in batches (see deleteInBatches), the events
 // that occurred before t.
 func (db *DB) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil
-	}
-	return db.deleteInBatches(ctx, "delete audit before", `DELETE FROM audit_events WHERE id IN (
+	return db.deleteBefore(ctx, "delete audit before", `DELETE FROM audit_events WHERE id IN (
 		SELECT id FROM audit_events WHERE occurred_at < $1
-		LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-		t)
+		LIMIT $2 FOR UPDATE SKIP LOCKED)`, t)
 }

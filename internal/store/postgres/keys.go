@@ -37,17 +37,8 @@ func scanKey(row pgx.Row) (store.SigningKey, error) {
 	return k, nil
 }
 
-// querier is what the signing-key reads need from a pool or a transaction.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 func listKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
-	rows, err := q.Query(ctx, `SELECT `+keyColumns+` FROM signing_keys ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SigningKey, error) { return scanKey(row) })
+	return queryAll(ctx, q, scanKey, `SELECT `+keyColumns+` FROM signing_keys ORDER BY created_at, id`)
 }
 
 // ListSigningKeys returns every key, oldest first.
@@ -78,7 +69,7 @@ func (db *DB) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Signin
 		}
 		changed, err := fn(keys)
 		if err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		for _, k := range changed {
 			_, err := tx.Exec(ctx, `INSERT INTO signing_keys (`+keyColumns+`)

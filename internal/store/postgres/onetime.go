@@ -39,11 +39,11 @@ func scanToken(row pgx.Row) (store.OneTimeToken, error) {
 // t.Purpose one of the store's purposes, and t.CreatedAt and t.ExpiresAt
 // not zero.
 func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) error {
-	id, ok := canonicalID(t.ID)
+	id, ok := store.CanonicalID(t.ID)
 	if !ok {
-		return wrap("create one-time token", errInvalidID)
+		return wrap("create one-time token", store.ErrInvalidID)
 	}
-	userID, ok := canonicalID(t.UserID)
+	userID, ok := store.CanonicalID(t.UserID)
 	if !ok {
 		return wrap("create one-time token", store.ErrNotFound)
 	}
@@ -99,7 +99,7 @@ func (db *DB) UseOneTimeToken(ctx context.Context, hash []byte, fn func(*store.O
 		}
 		tokenID, purpose, wasUsed := t.ID, t.Purpose, !t.UsedAt.IsZero()
 		if err := fn(&t, &u); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		savedToken, err = saveToken(ctx, tx, tokenID, t)
 		if err != nil {
@@ -135,17 +135,13 @@ func saveToken(ctx context.Context, tx pgx.Tx, id string, t store.OneTimeToken) 
 // ListOneTimeTokens returns the user's unused tokens of one purpose,
 // newest first (ties broken by id, descending), expired ones included.
 func (db *DB) ListOneTimeTokens(ctx context.Context, userID string, purpose store.TokenPurpose) ([]store.OneTimeToken, error) {
-	userID, ok := canonicalID(userID)
+	userID, ok := store.CanonicalID(userID)
 	if !ok {
 		return nil, nil
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens
+	tokens, err := queryAll(ctx, db.pool, scanToken, `SELECT `+tokenColumns+` FROM one_time_tokens
 		WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL
 		ORDER BY created_at DESC, id DESC`, userID, string(purpose))
-	if err != nil {
-		return nil, wrap("list one-time tokens", err)
-	}
-	tokens, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.OneTimeToken, error) { return scanToken(row) })
 	if err != nil {
 		return nil, wrap("list one-time tokens", err)
 	}
@@ -158,7 +154,7 @@ func (db *DB) ListOneTimeTokens(ctx context.Context, userID string, purpose stor
 // UpdateOneTimeToken applies fn to the token, locked with FOR UPDATE, and
 // saves its UsedAt and Attempts; changes to its other fields are dropped.
 func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.OneTimeToken) error) (store.OneTimeToken, error) {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.OneTimeToken{}, wrap("update one-time token", store.ErrNotFound)
 	}
@@ -169,7 +165,7 @@ func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.
 			return err
 		}
 		if err := fn(&t); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		saved, err = saveToken(ctx, tx, id, t)
 		return err
@@ -184,11 +180,7 @@ func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.
 // tokens, used or not, that expired before t. A token that UseOneTimeToken
 // or UpdateOneTimeToken holds right now is left for the next clean-up.
 func (db *DB) DeleteOneTimeTokensBefore(ctx context.Context, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil
-	}
-	return db.deleteInBatches(ctx, "delete one-time tokens before", `DELETE FROM one_time_tokens WHERE id IN (
+	return db.deleteBefore(ctx, "delete one-time tokens before", `DELETE FROM one_time_tokens WHERE id IN (
 		SELECT id FROM one_time_tokens WHERE expires_at < $1
-		LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-		t)
+		LIMIT $2 FOR UPDATE SKIP LOCKED)`, t)
 }

@@ -57,7 +57,7 @@ func (db *DB) EnqueueMail(ctx context.Context, m store.OutboxMessage) (int64, er
 	if err := m.Check(); err != nil {
 		return 0, wrap("enqueue mail", err)
 	}
-	userID, err := optionalID(m.UserID)
+	userID, err := store.OptionalID(m.UserID)
 	if err != nil {
 		return 0, wrap("enqueue mail: user id", err)
 	}
@@ -92,7 +92,7 @@ func (db *DB) ClaimMail(ctx context.Context, now, until time.Time, limit int) ([
 	if limit <= 0 {
 		limit = 10
 	}
-	rows, err := db.pool.Query(ctx, `WITH claimed AS (
+	claimed, err := queryAll(ctx, db.pool, scanMail, `WITH claimed AS (
 			UPDATE mail_outbox SET locked_until = $1
 			WHERE id IN (
 				SELECT id FROM mail_outbox
@@ -102,10 +102,6 @@ func (db *DB) ClaimMail(ctx context.Context, now, until time.Time, limit int) ([
 			RETURNING *)
 		SELECT `+mailColumns+` FROM claimed ORDER BY id`,
 		nullTime(until), now, limit)
-	if err != nil {
-		return nil, wrap("claim mail", err)
-	}
-	claimed, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.OutboxMessage, error) { return scanMail(row) })
 	if err != nil {
 		return nil, wrap("claim mail", err)
 	}

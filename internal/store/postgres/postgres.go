@@ -9,7 +9,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -139,12 +138,15 @@ func (db *DB) deleteInBatches(ctx context.Context, op, query string, args ...any
 	}
 }
 
-// callerError carries an error returned by a caller's func out of a
-// transaction, so that it is returned unchanged rather than wrapped like a
-// database error.
-type callerError struct{ err error }
-
-func (e callerError) Error() string { return e.err.Error() }
+// deleteBefore runs deleteInBatches with t as the first parameter of
+// query. Nothing lies before the zero time, not even a NULL, so a zero t
+// deletes nothing.
+func (db *DB) deleteBefore(ctx context.Context, op, query string, t time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, nil
+	}
+	return db.deleteInBatches(ctx, op, query, t)
+}
 
 // finish turns the error of a transaction into what a method returns: the
 // caller's own error as it was, anything else wrapped and mapped.
@@ -152,9 +154,8 @@ func finish(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var ce callerError
-	if errors.As(err, &ce) {
-		return ce.err
+	if ce, ok := store.CallerErr(err); ok {
+		return ce
 	}
 	return wrap(op, err)
 }
@@ -223,21 +224,6 @@ func unavailable(err error) bool {
 		pgconn.Timeout(err) || pgconn.SafeToRetry(err)
 }
 
-// canonicalID returns the canonical (lower-case, hyphenated) form of a
-// UUID. Checking in Go lets a malformed id answer store.ErrNotFound
-// instead of a PostgreSQL syntax error that aborts the transaction.
-func canonicalID(id string) (string, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
-
-// errInvalidID is returned when a caller inserts a row whose id is not a
-// UUID; lookups by such an id answer store.ErrNotFound instead.
-var errInvalidID = errors.New("id is not a UUID")
-
 // nullTime encodes a time for a nullable column: the zero time is NULL.
 func nullTime(t time.Time) any {
 	if t.IsZero() {
@@ -262,6 +248,21 @@ func blob(b []byte) []byte {
 		return nil
 	}
 	return b
+}
+
+// querier is a pool or a transaction, for reads that run in either.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// queryAll runs query on q and decodes every row it returns with scan;
+// an empty slice, not nil, if there is none.
+func queryAll[T any](ctx context.Context, q querier, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
 }
 
 // PoolStats reports the pgx pool, for metrics.

@@ -21,8 +21,6 @@ const sessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.exp
 	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation,
 	s.auth_time, s.credential_epoch`
 
-var errEmptyRefreshHash = errors.New("refresh hash is empty")
-
 // sessionRow receives the columns of sessionColumns, in order, from a
 // Scan.
 type sessionRow struct {
@@ -74,39 +72,8 @@ func amrArray(amr []string) []string {
 	return amr
 }
 
-// issuedAt is when a session's live refresh token was issued.
-func issuedAt(s store.Session) time.Time {
-	if s.RotatedAt.IsZero() {
-		return s.CreatedAt
-	}
-	return s.RotatedAt
-}
-
-// newSession is a session checked for insertSession.
-type newSession struct {
-	s          store.Session
-	id, userID string // canonical
-}
-
-// newSessionOf checks s for insertSession: its id must be a UUID (a
-// malformed user id is store.ErrNotFound, no such user) and its refresh
-// hash not empty.
-func newSessionOf(s store.Session) (newSession, error) {
-	id, ok := canonicalID(s.ID)
-	if !ok {
-		return newSession{}, errInvalidID
-	}
-	userID, ok := canonicalID(s.UserID)
-	if !ok {
-		return newSession{}, store.ErrNotFound
-	}
-	if len(s.RefreshHash) == 0 {
-		return newSession{}, errEmptyRefreshHash
-	}
-	return newSession{s: s, id: id, userID: userID}, nil
-}
-
-// insertSession inserts the session and records its refresh hash as
+// insertSession inserts the session, checked by store.Session.Canonical,
+// and records its refresh hash as
 // issued by it, in tx; store.ErrNotFound if the user does not exist,
 // store.ErrStale if the session's credential epoch is not the user's.
 //
@@ -114,10 +81,9 @@ func newSessionOf(s store.Session) (newSession, error) {
 // the epoch waits for this session to commit (and its revocation then
 // sees it), and one that committed first is what the read finds. The
 // foreign key's own lock (FOR KEY SHARE) would not make it wait.
-func insertSession(ctx context.Context, tx pgx.Tx, ns newSession) error {
-	s := ns.s
+func insertSession(ctx context.Context, tx pgx.Tx, s store.Session) error {
 	var epoch int64
-	err := tx.QueryRow(ctx, `SELECT credential_epoch FROM users WHERE id = $1 FOR SHARE`, ns.userID).Scan(&epoch)
+	err := tx.QueryRow(ctx, `SELECT credential_epoch FROM users WHERE id = $1 FOR SHARE`, s.UserID).Scan(&epoch)
 	if err != nil {
 		return err // pgx.ErrNoRows maps to store.ErrNotFound
 	}
@@ -126,7 +92,7 @@ func insertSession(ctx context.Context, tx pgx.Tx, ns newSession) error {
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		ns.id, ns.userID, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
+		s.ID, s.UserID, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
 		s.UserAgent, s.IP, amrArray(s.AMR), s.AAL, s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation,
 		nullTime(s.AuthTime), s.CredentialEpoch)
 	if pgCode(err) == codeForeignKeyViolation {
@@ -136,7 +102,7 @@ func insertSession(ctx context.Context, tx pgx.Tx, ns newSession) error {
 		return err
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
-		s.RefreshHash, ns.id, issuedAt(s))
+		s.RefreshHash, s.ID, s.IssuedAt())
 	return err
 }
 
@@ -144,7 +110,7 @@ func insertSession(ctx context.Context, tx pgx.Tx, ns newSession) error {
 // transaction. store.ErrAlreadyExists if the id or the refresh hash is
 // taken; store.ErrNotFound if the user does not exist.
 func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
-	ns, err := newSessionOf(s)
+	ns, err := s.Canonical()
 	if err != nil {
 		return wrap("create session", err)
 	}
@@ -157,7 +123,7 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
 // GetSession returns the session with this id, revoked or not;
 // store.ErrNotFound if none.
 func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.Session{}, wrap("get session", store.ErrNotFound)
 	}
@@ -171,7 +137,7 @@ func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) 
 // GetSessionWithUser returns the session with this id, revoked or not,
 // and its user, in one query; store.ErrNotFound if either is missing.
 func (db *DB) GetSessionWithUser(ctx context.Context, id string) (store.Session, store.User, error) {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.Session{}, store.User{}, wrap("get session with user", store.ErrNotFound)
 	}
@@ -206,17 +172,13 @@ func (db *DB) GetSessionByRefreshHash(ctx context.Context, hash []byte) (store.S
 // ListSessions returns the user's sessions that are not revoked, newest
 // first (ties broken by id, descending).
 func (db *DB) ListSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	userID, ok := canonicalID(userID)
+	userID, ok := store.CanonicalID(userID)
 	if !ok {
 		return nil, nil
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
+	sessions, err := queryAll(ctx, db.pool, scanSession, `SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = $1 AND revoked_at IS NULL
 		ORDER BY created_at DESC, id DESC`, userID)
-	if err != nil {
-		return nil, wrap("list sessions", err)
-	}
-	sessions, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Session, error) { return scanSession(row) })
 	if err != nil {
 		return nil, wrap("list sessions", err)
 	}
@@ -232,7 +194,7 @@ func (db *DB) ListSessions(ctx context.Context, userID string) ([]store.Session,
 // sees the row as the previous one left it: that is what lets exactly one
 // of them rotate a given token.
 func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Session) error) (store.Session, error) {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.Session{}, wrap("update session", store.ErrNotFound)
 	}
@@ -287,23 +249,13 @@ func (db *DB) UpdateSessionByRefreshHash(ctx context.Context, hash []byte, fn fu
 // saveSession applies fn to a copy of old, locked in tx, and saves the
 // result, recording a new RefreshHash as issued by the session.
 func saveSession(ctx context.Context, tx pgx.Tx, old store.Session, fn func(*store.Session) error) (store.Session, error) {
-	s := old
-	// fn must not be able to reach old's slices through s.
-	s.AMR = append([]string(nil), old.AMR...)
-	s.RefreshHash = bytes.Clone(old.RefreshHash)
-	s.ParentHash = bytes.Clone(old.ParentHash)
-	if err := fn(&s); err != nil {
-		return store.Session{}, callerError{err}
-	}
-	if s.ID != old.ID || s.UserID != old.UserID {
-		return store.Session{}, errors.New("the id and the user id cannot change")
-	}
-	if len(s.RefreshHash) == 0 {
-		return store.Session{}, errEmptyRefreshHash
+	s, err := store.EditSession(old, fn)
+	if err != nil {
+		return store.Session{}, err
 	}
 	if !bytes.Equal(s.RefreshHash, old.RefreshHash) {
 		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
-			s.RefreshHash, old.ID, issuedAt(s))
+			s.RefreshHash, old.ID, s.IssuedAt())
 		if err != nil {
 			return store.Session{}, err
 		}
@@ -326,7 +278,7 @@ func (db *DB) RevokeSessions(ctx context.Context, userID, except string, at time
 	if at.IsZero() {
 		return 0, wrap("revoke sessions", errors.New("the revocation time is zero"))
 	}
-	userID, ok := canonicalID(userID)
+	userID, ok := store.CanonicalID(userID)
 	if !ok {
 		return 0, nil
 	}
@@ -334,7 +286,7 @@ func (db *DB) RevokeSessions(ctx context.Context, userID, except string, at time
 	// failing towards signing out is the safe direction. NULL (no
 	// exception) is distinct from every id.
 	var exceptID any
-	if id, ok := canonicalID(except); ok {
+	if id, ok := store.CanonicalID(except); ok {
 		exceptID = id
 	}
 	tag, err := db.pool.Exec(ctx, `UPDATE sessions SET revoked_at = $1

@@ -32,11 +32,7 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+throttleColumns+` FROM throttles WHERE key = ANY($1)`, keys)
-	if err != nil {
-		return nil, wrap("get throttles", err)
-	}
-	ths, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Throttle, error) { return scanThrottle(row) })
+	ths, err := queryAll(ctx, db.pool, scanThrottle, `SELECT `+throttleColumns+` FROM throttles WHERE key = ANY($1)`, keys)
 	if err != nil {
 		return nil, wrap("get throttles", err)
 	}
@@ -65,7 +61,7 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 			return err
 		}
 		if err := fn(&th); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		if th.Key != key {
 			return errors.New("the key cannot change")
@@ -96,13 +92,9 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 	slices.Sort(sorted)
 	var saved []store.Throttle
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `INSERT INTO throttles (key) SELECT k FROM unnest($1::text[]) AS k ORDER BY k
+		locked, err := queryAll(ctx, tx, scanThrottle, `INSERT INTO throttles (key) SELECT k FROM unnest($1::text[]) AS k ORDER BY k
 			ON CONFLICT (key) DO UPDATE SET key = excluded.key
 			RETURNING `+throttleColumns, sorted)
-		if err != nil {
-			return err
-		}
-		locked, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Throttle, error) { return scanThrottle(row) })
 		if err != nil {
 			return err
 		}
@@ -116,7 +108,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 			ths[i].Key = k
 		}
 		if err := fn(ths); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		saved = make([]store.Throttle, len(keys))
 		for i, th := range ths {
@@ -164,13 +156,9 @@ func (db *DB) DeleteThrottles(ctx context.Context, keys []string) error {
 // rows whose last failure (NULL: none, the zero time) and block (NULL:
 // none) both lie before t.
 func (db *DB) DeleteThrottlesBefore(ctx context.Context, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil // nothing is before the zero time, not even a NULL
-	}
-	return db.deleteInBatches(ctx, "delete throttles before", `DELETE FROM throttles WHERE key IN (
+	return db.deleteBefore(ctx, "delete throttles before", `DELETE FROM throttles WHERE key IN (
 		SELECT key FROM throttles
 		WHERE (last_failure_at IS NULL OR last_failure_at < $1)
 			AND (blocked_until IS NULL OR blocked_until < $1)
-		LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-		t)
+		LIMIT $2 FOR UPDATE SKIP LOCKED)`, t)
 }

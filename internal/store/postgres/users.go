@@ -49,31 +49,19 @@ func scanUser(row pgx.Row) (store.User, error) {
 	return r.user(), nil
 }
 
-// metadataJSON validates a user's metadata; nil or empty is stored as the
-// empty object, as store.User promises. jsonb normalises it: it comes back
-// as equal JSON, not byte for byte.
-func metadataJSON(m json.RawMessage) (json.RawMessage, error) {
-	if len(m) == 0 {
-		return json.RawMessage(`{}`), nil
-	}
-	if !json.Valid(m) {
-		return nil, errors.New("metadata is not valid JSON")
-	}
-	return m, nil
-}
-
 // insertUserSQL inserts a user; its arguments are those of userArgs.
 const insertUserSQL = `INSERT INTO users (` + userColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
 // userArgs checks u and returns the arguments of insertUserSQL. u.ID must
-// be a UUID; it is stored in canonical form.
+// be a UUID; it is stored in canonical form. jsonb normalises the
+// metadata: it comes back as equal JSON, not byte for byte.
 func userArgs(u store.User) ([]any, error) {
-	id, ok := canonicalID(u.ID)
+	id, ok := store.CanonicalID(u.ID)
 	if !ok {
-		return nil, errInvalidID
+		return nil, store.ErrInvalidID
 	}
-	metadata, err := metadataJSON(u.Metadata)
+	metadata, err := store.UserMetadata(u.Metadata)
 	if err != nil {
 		return nil, err
 	}
@@ -103,11 +91,11 @@ func (db *DB) CreateUserWithSession(ctx context.Context, u store.User, s store.S
 	if err != nil {
 		return wrap("create user with session", err)
 	}
-	ns, err := newSessionOf(s)
+	ns, err := s.Canonical()
 	if err != nil {
 		return wrap("create user with session", err)
 	}
-	if id, _ := canonicalID(u.ID); ns.userID != id {
+	if id, _ := store.CanonicalID(u.ID); ns.UserID != id {
 		return wrap("create user with session", errors.New("the session's user id is not the user's"))
 	}
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
@@ -121,7 +109,7 @@ func (db *DB) CreateUserWithSession(ctx context.Context, u store.User, s store.S
 
 // GetUser returns the user with this id; store.ErrNotFound if none.
 func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.User{}, wrap("get user", store.ErrNotFound)
 	}
@@ -146,35 +134,24 @@ func (db *DB) GetUserByEmail(ctx context.Context, email string) (store.User, err
 // store.ErrNotFound if opts.After names no user, so that a deleted cursor
 // is not mistaken for the end of the list.
 func (db *DB) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([]store.User, error) {
-	limit := opts.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	var (
-		rows pgx.Rows
-		err  error
-	)
-	if opts.After == "" {
-		rows, err = db.pool.Query(ctx, `SELECT `+userColumns+` FROM users
-			ORDER BY created_at, id LIMIT $1`, limit)
-	} else {
-		after, ok := canonicalID(opts.After)
+	limit := opts.PageSize()
+	query, args := `SELECT `+userColumns+` FROM users
+		ORDER BY created_at, id LIMIT $1`, []any{limit}
+	if opts.After != "" {
+		after, ok := store.CanonicalID(opts.After)
 		if !ok {
 			return nil, wrap("list users", store.ErrNotFound)
 		}
 		var created pgtype.Timestamptz
-		err = db.pool.QueryRow(ctx, `SELECT created_at FROM users WHERE id = $1`, after).Scan(&created)
+		err := db.pool.QueryRow(ctx, `SELECT created_at FROM users WHERE id = $1`, after).Scan(&created)
 		if err != nil {
 			return nil, wrap("list users", err)
 		}
-		rows, err = db.pool.Query(ctx, `SELECT `+userColumns+` FROM users
+		query, args = `SELECT `+userColumns+` FROM users
 			WHERE (created_at, id) > ($1, $2)
-			ORDER BY created_at, id LIMIT $3`, created, after, limit)
+			ORDER BY created_at, id LIMIT $3`, []any{created, after, limit}
 	}
-	if err != nil {
-		return nil, wrap("list users", err)
-	}
-	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.User, error) { return scanUser(row) })
+	users, err := queryAll(ctx, db.pool, scanUser, query, args...)
 	if err != nil {
 		return nil, wrap("list users", err)
 	}
@@ -184,7 +161,7 @@ func (db *DB) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([]sto
 // UpdateUser applies fn to the user, locked with FOR UPDATE, and saves the
 // result; see store.Store. Changing the id is an error.
 func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.User{}, wrap("update user", store.ErrNotFound)
 	}
@@ -195,7 +172,7 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) er
 			return err
 		}
 		if err := fn(&u); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		saved, err = saveUser(ctx, tx, id, u)
 		return err
@@ -221,7 +198,7 @@ func saveUser(ctx context.Context, tx pgx.Tx, id string, u store.User) (store.Us
 	if u.ID != id {
 		return store.User{}, errors.New("the id cannot change")
 	}
-	metadata, err := metadataJSON(u.Metadata)
+	metadata, err := store.UserMetadata(u.Metadata)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -240,7 +217,7 @@ func saveUser(ctx context.Context, tx pgx.Tx, id string, u store.User) (store.Us
 // audit events and queued mail stay: they reference nothing.
 // store.ErrNotFound if there is no such user.
 func (db *DB) DeleteUser(ctx context.Context, id string) error {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return wrap("delete user", store.ErrNotFound)
 	}

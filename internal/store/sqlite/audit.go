@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 
@@ -32,41 +31,15 @@ func scanAudit(row scanner) (store.AuditEvent, error) {
 	return e, nil
 }
 
-// optionalID encodes an id that may be absent: "" is NULL, anything else
-// must be a UUID and is stored in canonical form.
-func optionalID(id string) (any, error) {
-	if id == "" {
-		return nil, nil
-	}
-	c, ok := canonicalID(id)
-	if !ok {
-		return nil, errInvalidID
-	}
-	return c, nil
-}
-
 // AppendAudit inserts e and returns the id SQLite assigned to it.
 func (db *DB) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error) {
-	if e.Time.IsZero() {
-		return 0, wrap("append audit", errors.New("the event time is zero"))
-	}
-	if e.Type == "" {
-		return 0, wrap("append audit", errors.New("the event type is empty"))
-	}
-	userID, err := optionalID(e.UserID)
+	userID, sessionID, checked, err := e.Checked()
 	if err != nil {
-		return 0, wrap("append audit: user id", err)
-	}
-	sessionID, err := optionalID(e.SessionID)
-	if err != nil {
-		return 0, wrap("append audit: session id", err)
+		return 0, wrap("append audit", err)
 	}
 	var detail any
-	if len(e.Detail) > 0 {
-		if !json.Valid(e.Detail) {
-			return 0, wrap("append audit", errors.New("detail is not valid JSON"))
-		}
-		detail = string(e.Detail)
+	if checked != nil {
+		detail = string(checked)
 	}
 	var id int64
 	err = db.scanWrite(ctx, `INSERT INTO audit_events
@@ -81,10 +54,7 @@ func (db *DB) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error
 
 // ListAudit returns the events opts selects, newest first.
 func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]store.AuditEvent, error) {
-	limit := opts.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := opts.PageSize()
 	// Only these fixed conditions are joined into the statement; every
 	// value travels as a parameter.
 	var (
@@ -96,7 +66,7 @@ func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]sto
 		args = append(args, opts.Before)
 	}
 	if opts.UserID != "" {
-		userID, ok := canonicalID(opts.UserID)
+		userID, ok := store.CanonicalID(opts.UserID)
 		if !ok {
 			return nil, nil
 		}
@@ -118,20 +88,8 @@ func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]sto
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
 
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	events, err := queryAll(ctx, db.read, scanAudit, query, args...)
 	if err != nil {
-		return nil, wrap("list audit", err)
-	}
-	defer rows.Close()
-	var events []store.AuditEvent
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			return nil, wrap("list audit", err)
-		}
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list audit", err)
 	}
 	return events, nil
@@ -140,10 +98,6 @@ func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]sto
 // DeleteAuditBefore deletes, in batches (see deleteInBatches), the events
 // that occurred before t.
 func (db *DB) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil
-	}
-	return db.deleteInBatches(ctx, "delete audit before", `DELETE FROM audit_events WHERE id IN (
-		SELECT id FROM audit_events WHERE occurred_at < ? LIMIT ?)`,
-		micros(t))
+	return db.deleteBefore(ctx, "delete audit before", `DELETE FROM audit_events WHERE id IN (
+		SELECT id FROM audit_events WHERE occurred_at < ? LIMIT ?)`, t)
 }

@@ -29,26 +29,8 @@ func scanKey(row scanner) (store.SigningKey, error) {
 	return k, nil
 }
 
-// querier is what the signing-key reads need from a pool or a transaction.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 func listKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+keyColumns+` FROM signing_keys ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []store.SigningKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+	return queryAll(ctx, q, scanKey, `SELECT `+keyColumns+` FROM signing_keys ORDER BY created_at, id`)
 }
 
 // ListSigningKeys returns every key, oldest first.
@@ -72,7 +54,7 @@ func (db *DB) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Signin
 		}
 		changed, err := fn(keys)
 		if err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		for _, k := range changed {
 			_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+keyColumns+`)

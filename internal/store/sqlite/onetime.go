@@ -37,11 +37,11 @@ func scanToken(row scanner) (store.OneTimeToken, error) {
 // t.Purpose one of the store's purposes, and t.CreatedAt and t.ExpiresAt
 // not zero.
 func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) error {
-	id, ok := canonicalID(t.ID)
+	id, ok := store.CanonicalID(t.ID)
 	if !ok {
-		return wrap("create one-time token", errInvalidID)
+		return wrap("create one-time token", store.ErrInvalidID)
 	}
-	userID, ok := canonicalID(t.UserID)
+	userID, ok := store.CanonicalID(t.UserID)
 	if !ok {
 		return wrap("create one-time token", store.ErrNotFound)
 	}
@@ -87,7 +87,7 @@ func (db *DB) UseOneTimeToken(ctx context.Context, hash []byte, fn func(*store.O
 		tokenID, userID, wasUsed := t.ID, u.ID, !t.UsedAt.IsZero()
 		purpose := t.Purpose
 		if err := fn(&t, &u); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		savedToken, err = saveToken(ctx, tx, tokenID, t)
 		if err != nil {
@@ -121,26 +121,14 @@ func saveToken(ctx context.Context, tx *sql.Tx, id string, t store.OneTimeToken)
 // ListOneTimeTokens returns the user's unused tokens of one purpose,
 // newest first (ties broken by id, descending), expired ones included.
 func (db *DB) ListOneTimeTokens(ctx context.Context, userID string, purpose store.TokenPurpose) ([]store.OneTimeToken, error) {
-	userID, ok := canonicalID(userID)
+	userID, ok := store.CanonicalID(userID)
 	if !ok {
 		return nil, nil
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens
+	tokens, err := queryAll(ctx, db.read, scanToken, `SELECT `+tokenColumns+` FROM one_time_tokens
 		WHERE user_id = ? AND purpose = ? AND used_at IS NULL
 		ORDER BY created_at DESC, id DESC`, userID, string(purpose))
 	if err != nil {
-		return nil, wrap("list one-time tokens", err)
-	}
-	defer rows.Close()
-	var tokens []store.OneTimeToken
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, wrap("list one-time tokens", err)
-		}
-		tokens = append(tokens, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list one-time tokens", err)
 	}
 	return tokens, nil
@@ -150,7 +138,7 @@ func (db *DB) ListOneTimeTokens(ctx context.Context, userID string, purpose stor
 // saves its UsedAt and Attempts; changes to its other fields are
 // dropped.
 func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.OneTimeToken) error) (store.OneTimeToken, error) {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.OneTimeToken{}, wrap("update one-time token", store.ErrNotFound)
 	}
@@ -161,7 +149,7 @@ func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.
 			return err
 		}
 		if err := fn(&t); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		saved, err = saveToken(ctx, tx, id, t)
 		return err
@@ -175,10 +163,6 @@ func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.
 // DeleteOneTimeTokensBefore deletes, in batches (see deleteInBatches), the
 // tokens, used or not, that expired before t.
 func (db *DB) DeleteOneTimeTokensBefore(ctx context.Context, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil
-	}
-	return db.deleteInBatches(ctx, "delete one-time tokens before", `DELETE FROM one_time_tokens WHERE rowid IN (
-		SELECT rowid FROM one_time_tokens WHERE expires_at < ? LIMIT ?)`,
-		micros(t))
+	return db.deleteBefore(ctx, "delete one-time tokens before", `DELETE FROM one_time_tokens WHERE rowid IN (
+		SELECT rowid FROM one_time_tokens WHERE expires_at < ? LIMIT ?)`, t)
 }

@@ -54,7 +54,7 @@ func (db *DB) EnqueueMail(ctx context.Context, m store.OutboxMessage) (int64, er
 	if err := m.Check(); err != nil {
 		return 0, wrap("enqueue mail", err)
 	}
-	userID, err := optionalID(m.UserID)
+	userID, err := store.OptionalID(m.UserID)
 	if err != nil {
 		return 0, wrap("enqueue mail: user id", err)
 	}
@@ -98,19 +98,9 @@ func (db *DB) ClaimMail(ctx context.Context, now, until time.Time, limit int) ([
 	}
 	var claimed []store.OutboxMessage
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, claimMailSQL, nullMicros(until), micros(now), limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanMail(rows)
-			if err != nil {
-				return err
-			}
-			claimed = append(claimed, m)
-		}
-		return rows.Err()
+		var err error
+		claimed, err = queryAll(ctx, tx, scanMail, claimMailSQL, nullMicros(until), micros(now), limit)
+		return err
 	})
 	if err != nil {
 		return nil, finish("claim mail", err)

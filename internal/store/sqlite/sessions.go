@@ -23,8 +23,6 @@ const sessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.exp
 	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation,
 	s.auth_time, s.credential_epoch`
 
-var errEmptyRefreshHash = errors.New("refresh hash is empty")
-
 // sessionRow receives the columns of sessionColumns, in order, from a
 // Scan.
 type sessionRow struct {
@@ -77,41 +75,24 @@ func amrText(amr []string) (string, error) {
 	return string(b), err
 }
 
-// issuedAt is when a session's live refresh token was issued.
-func issuedAt(s store.Session) time.Time {
-	if s.RotatedAt.IsZero() {
-		return s.CreatedAt
-	}
-	return s.RotatedAt
-}
-
-// newSession is a session checked and encoded for insertSession.
+// newSession is a session checked (see store.Session.Canonical) and
+// encoded for insertSession.
 type newSession struct {
-	s          store.Session
-	id, userID string // canonical
-	amr        string
+	s   store.Session
+	amr string
 }
 
-// newSessionOf checks s for insertSession: its id must be a UUID (a
-// malformed user id is store.ErrNotFound, no such user) and its refresh
-// hash not empty.
+// newSessionOf checks and encodes s for insertSession.
 func newSessionOf(s store.Session) (newSession, error) {
-	id, ok := canonicalID(s.ID)
-	if !ok {
-		return newSession{}, errInvalidID
-	}
-	userID, ok := canonicalID(s.UserID)
-	if !ok {
-		return newSession{}, store.ErrNotFound
-	}
-	if len(s.RefreshHash) == 0 {
-		return newSession{}, errEmptyRefreshHash
+	s, err := s.Canonical()
+	if err != nil {
+		return newSession{}, err
 	}
 	amr, err := amrText(s.AMR)
 	if err != nil {
 		return newSession{}, err
 	}
-	return newSession{s: s, id: id, userID: userID, amr: amr}, nil
+	return newSession{s: s, amr: amr}, nil
 }
 
 // insertSession inserts the session and records its refresh hash as
@@ -122,7 +103,7 @@ func newSessionOf(s store.Session) (newSession, error) {
 func insertSession(ctx context.Context, tx *sql.Tx, st *statements, ns newSession) error {
 	s := ns.s
 	var epoch int64
-	err := tx.StmtContext(ctx, st.selectUserEpoch).QueryRowContext(ctx, ns.userID).Scan(&epoch)
+	err := tx.StmtContext(ctx, st.selectUserEpoch).QueryRowContext(ctx, s.UserID).Scan(&epoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
 	} else if err != nil {
@@ -132,7 +113,7 @@ func insertSession(ctx context.Context, tx *sql.Tx, st *statements, ns newSessio
 		return store.ErrStale
 	}
 	_, err = tx.StmtContext(ctx, st.insertSession).ExecContext(ctx,
-		ns.id, ns.userID, micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
+		s.ID, s.UserID, micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
 		s.UserAgent, s.IP, ns.amr, s.AAL, s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
 		nullMicros(s.AuthTime), s.CredentialEpoch)
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
@@ -142,7 +123,7 @@ func insertSession(ctx context.Context, tx *sql.Tx, st *statements, ns newSessio
 		return err
 	}
 	_, err = tx.StmtContext(ctx, st.insertRefreshToken).ExecContext(ctx,
-		s.RefreshHash, ns.id, micros(issuedAt(s)))
+		s.RefreshHash, s.ID, micros(s.IssuedAt()))
 	return err
 }
 
@@ -167,7 +148,7 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
 // GetSession returns the session with this id, revoked or not;
 // store.ErrNotFound if none.
 func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.Session{}, wrap("get session", store.ErrNotFound)
 	}
@@ -185,7 +166,7 @@ func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) 
 // GetSessionWithUser returns the session with this id, revoked or not,
 // and its user, in one query; store.ErrNotFound if either is missing.
 func (db *DB) GetSessionWithUser(ctx context.Context, id string) (store.Session, store.User, error) {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.Session{}, store.User{}, wrap("get session with user", store.ErrNotFound)
 	}
@@ -228,26 +209,14 @@ func (db *DB) GetSessionByRefreshHash(ctx context.Context, hash []byte) (store.S
 // ListSessions returns the user's sessions that are not revoked, newest
 // first (ties broken by id, descending).
 func (db *DB) ListSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	userID, ok := canonicalID(userID)
+	userID, ok := store.CanonicalID(userID)
 	if !ok {
 		return nil, nil
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+	sessions, err := queryAll(ctx, db.read, scanSession, `SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = ? AND revoked_at IS NULL
 		ORDER BY created_at DESC, id DESC`, userID)
 	if err != nil {
-		return nil, wrap("list sessions", err)
-	}
-	defer rows.Close()
-	var sessions []store.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, wrap("list sessions", err)
-		}
-		sessions = append(sessions, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list sessions", err)
 	}
 	return sessions, nil
@@ -258,7 +227,7 @@ func (db *DB) ListSessions(ctx context.Context, userID string) ([]store.Session,
 // same transaction (store.ErrAlreadyExists, and nothing written, if any
 // session issued it before). The id and the user id cannot change.
 func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Session) error) (store.Session, error) {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.Session{}, wrap("update session", store.ErrNotFound)
 	}
@@ -324,23 +293,13 @@ func (db *DB) UpdateSessionByRefreshHash(ctx context.Context, hash []byte, fn fu
 // lock, and saves the result, recording a new RefreshHash as issued by
 // the session.
 func saveSession(ctx context.Context, tx *sql.Tx, st *statements, old store.Session, fn func(*store.Session) error) (store.Session, error) {
-	s := old
-	// fn must not be able to reach old's slices through s.
-	s.AMR = append([]string(nil), old.AMR...)
-	s.RefreshHash = bytes.Clone(old.RefreshHash)
-	s.ParentHash = bytes.Clone(old.ParentHash)
-	if err := fn(&s); err != nil {
-		return store.Session{}, callerError{err}
-	}
-	if s.ID != old.ID || s.UserID != old.UserID {
-		return store.Session{}, errors.New("the id and the user id cannot change")
-	}
-	if len(s.RefreshHash) == 0 {
-		return store.Session{}, errEmptyRefreshHash
+	s, err := store.EditSession(old, fn)
+	if err != nil {
+		return store.Session{}, err
 	}
 	if !bytes.Equal(s.RefreshHash, old.RefreshHash) {
 		_, err := tx.StmtContext(ctx, st.insertRefreshToken).ExecContext(ctx,
-			s.RefreshHash, old.ID, micros(issuedAt(s)))
+			s.RefreshHash, old.ID, micros(s.IssuedAt()))
 		if err != nil {
 			return store.Session{}, err
 		}
@@ -390,13 +349,13 @@ func (db *DB) RevokeSessions(ctx context.Context, userID, except string, at time
 	if at.IsZero() {
 		return 0, wrap("revoke sessions", errors.New("the revocation time is zero"))
 	}
-	userID, ok := canonicalID(userID)
+	userID, ok := store.CanonicalID(userID)
 	if !ok {
 		return 0, nil
 	}
 	// A malformed except names no session, so every live one is revoked:
 	// failing towards signing out is the safe direction.
-	except, _ = canonicalID(except)
+	except, _ = store.CanonicalID(except)
 	res, err := db.execWrite(ctx, `UPDATE sessions SET revoked_at = ?
 		WHERE user_id = ? AND revoked_at IS NULL AND id <> ?`,
 		micros(at), userID, except)

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -314,12 +313,15 @@ func (db *DB) deleteInBatches(ctx context.Context, op, query string, args ...any
 	}
 }
 
-// callerError carries an error returned by a caller's func out of a
-// transaction, so that it is returned unchanged rather than wrapped like a
-// database error.
-type callerError struct{ err error }
-
-func (e callerError) Error() string { return e.err.Error() }
+// deleteBefore runs deleteInBatches with t as the first parameter of
+// query. Nothing lies before the zero time, not even a NULL, so a zero t
+// deletes nothing.
+func (db *DB) deleteBefore(ctx context.Context, op, query string, t time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, nil
+	}
+	return db.deleteInBatches(ctx, op, query, micros(t))
+}
 
 // finish turns the error of a transaction into what a method returns: the
 // caller's own error as it was, anything else wrapped and mapped.
@@ -327,9 +329,8 @@ func finish(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var ce callerError
-	if errors.As(err, &ce) {
-		return ce.err
+	if ce, ok := store.CallerErr(err); ok {
+		return ce
 	}
 	return wrap(op, err)
 }
@@ -377,20 +378,6 @@ func unavailable(err error) bool {
 		errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn)
 }
 
-// canonicalID returns the canonical (lower-case, hyphenated) form of a
-// UUID, the form PostgreSQL returns, so that both backends agree on ids.
-func canonicalID(id string) (string, bool) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
-
-// errInvalidID is returned when a caller inserts a row whose id is not a
-// UUID; lookups by such an id answer store.ErrNotFound instead.
-var errInvalidID = errors.New("id is not a UUID")
-
 // micros encodes a time for a NOT NULL column.
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
@@ -433,6 +420,39 @@ func nilIfEmpty(b []byte) []byte {
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface {
 	Scan(dest ...any) error
+}
+
+// querier is a pool or a transaction, for reads that run in either.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryAll runs query on q and decodes every row it returns with scan;
+// nil if there is none.
+func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanAll(rows, scan)
+}
+
+// scanAll decodes every row of rows with scan, and closes rows; nil if
+// there is none.
+func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // PoolStats sums the writer and reader pools, for metrics.

@@ -50,16 +50,8 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 	if err != nil {
 		return nil, wrap("get throttles", err)
 	}
-	defer rows.Close()
-	var out []store.Throttle
-	for rows.Next() {
-		th, err := scanThrottle(rows)
-		if err != nil {
-			return nil, wrap("get throttles", err)
-		}
-		out = append(out, th)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanAll(rows, scanThrottle)
+	if err != nil {
 		return nil, wrap("get throttles", err)
 	}
 	return out, nil
@@ -83,7 +75,7 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 			return err
 		}
 		if err := fn(&th); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		if th.Key != key {
 			return errors.New("the key cannot change")
@@ -123,7 +115,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 			rows[i] = th
 		}
 		if err := fn(rows); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		saved = make([]store.Throttle, len(keys))
 		for i, th := range rows {
@@ -171,13 +163,9 @@ func (db *DB) DeleteThrottles(ctx context.Context, keys []string) error {
 // rows whose last failure (NULL: none, the zero time) and block (NULL:
 // none) both lie before t.
 func (db *DB) DeleteThrottlesBefore(ctx context.Context, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil // nothing is before the zero time, not even a NULL
-	}
-	return db.deleteInBatches(ctx, "delete throttles before", `DELETE FROM throttles WHERE rowid IN (
+	return db.deleteBefore(ctx, "delete throttles before", `DELETE FROM throttles WHERE rowid IN (
 		SELECT rowid FROM throttles
 		WHERE (last_failure_at IS NULL OR last_failure_at < ?1)
 			AND (blocked_until IS NULL OR blocked_until < ?1)
-		LIMIT ?2)`,
-		micros(t))
+		LIMIT ?2)`, t)
 }

@@ -47,16 +47,11 @@ func scanUser(row scanner) (store.User, error) {
 	return r.user(), nil
 }
 
-// metadataText validates a user's metadata; nil or empty is stored as the
-// empty object, as store.User promises.
+// metadataText is a user's metadata, as store.UserMetadata checks it, as
+// TEXT.
 func metadataText(m json.RawMessage) (string, error) {
-	if len(m) == 0 {
-		return "{}", nil
-	}
-	if !json.Valid(m) {
-		return "", errors.New("metadata is not valid JSON")
-	}
-	return string(m), nil
+	m, err := store.UserMetadata(m)
+	return string(m), err
 }
 
 // insertUserSQL inserts a user; its arguments are those of userArgs.
@@ -66,9 +61,9 @@ const insertUserSQL = `INSERT INTO users (` + userColumns + `)
 // userArgs checks u and returns the arguments of insertUserSQL. u.ID must
 // be a UUID; it is stored in canonical form.
 func userArgs(u store.User) ([]any, error) {
-	id, ok := canonicalID(u.ID)
+	id, ok := store.CanonicalID(u.ID)
 	if !ok {
-		return nil, errInvalidID
+		return nil, store.ErrInvalidID
 	}
 	metadata, err := metadataText(u.Metadata)
 	if err != nil {
@@ -104,7 +99,7 @@ func (db *DB) CreateUserWithSession(ctx context.Context, u store.User, s store.S
 	if err != nil {
 		return wrap("create user with session", err)
 	}
-	if id, _ := canonicalID(u.ID); ns.userID != id {
+	if id, _ := store.CanonicalID(u.ID); ns.s.UserID != id {
 		return wrap("create user with session", errors.New("the session's user id is not the user's"))
 	}
 	st, err := db.stmts(ctx)
@@ -122,7 +117,7 @@ func (db *DB) CreateUserWithSession(ctx context.Context, u store.User, s store.S
 
 // GetUser returns the user with this id; store.ErrNotFound if none.
 func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.User{}, wrap("get user", store.ErrNotFound)
 	}
@@ -155,44 +150,25 @@ func (db *DB) GetUserByEmail(ctx context.Context, email string) (store.User, err
 // store.ErrNotFound if opts.After names no user, so that a deleted cursor
 // is not mistaken for the end of the list.
 func (db *DB) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([]store.User, error) {
-	limit := opts.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	var (
-		rows *sql.Rows
-		err  error
-	)
-	if opts.After == "" {
-		rows, err = db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users
-			ORDER BY created_at, id LIMIT ?`, limit)
-	} else {
-		after, ok := canonicalID(opts.After)
+	limit := opts.PageSize()
+	query, args := `SELECT `+userColumns+` FROM users
+		ORDER BY created_at, id LIMIT ?`, []any{limit}
+	if opts.After != "" {
+		after, ok := store.CanonicalID(opts.After)
 		if !ok {
 			return nil, wrap("list users", store.ErrNotFound)
 		}
 		var created int64
-		err = db.read.QueryRowContext(ctx, `SELECT created_at FROM users WHERE id = ?`, after).Scan(&created)
+		err := db.read.QueryRowContext(ctx, `SELECT created_at FROM users WHERE id = ?`, after).Scan(&created)
 		if err != nil {
 			return nil, wrap("list users", err)
 		}
-		rows, err = db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+		query, args = `SELECT `+userColumns+` FROM users
 			WHERE (created_at, id) > (?, ?)
-			ORDER BY created_at, id LIMIT ?`, created, after, limit)
+			ORDER BY created_at, id LIMIT ?`, []any{created, after, limit}
 	}
+	users, err := queryAll(ctx, db.read, scanUser, query, args...)
 	if err != nil {
-		return nil, wrap("list users", err)
-	}
-	defer rows.Close()
-	var users []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, wrap("list users", err)
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("list users", err)
 	}
 	return users, nil
@@ -201,7 +177,7 @@ func (db *DB) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([]sto
 // UpdateUser applies fn to the user under the write lock and saves the
 // result; see store.Store. Changing the id is an error.
 func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.User{}, wrap("update user", store.ErrNotFound)
 	}
@@ -212,7 +188,7 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) er
 			return err
 		}
 		if err := fn(&u); err != nil {
-			return callerError{err}
+			return store.CallerError{Err: err}
 		}
 		saved, err = saveUser(ctx, tx, id, u)
 		return err
@@ -256,7 +232,7 @@ func saveUser(ctx context.Context, tx *sql.Tx, id string, u store.User) (store.U
 // audit events and queued mail stay: they reference nothing.
 // store.ErrNotFound if there is no such user.
 func (db *DB) DeleteUser(ctx context.Context, id string) error {
-	id, ok := canonicalID(id)
+	id, ok := store.CanonicalID(id)
 	if !ok {
 		return wrap("delete user", store.ErrNotFound)
 	}

@@ -15,19 +15,7 @@ import (
 // store on a new, empty, unmigrated database.
 func BenchRotate(b *testing.B, open func(b *testing.B) store.Store) {
 	ctx := context.Background()
-	s := open(b)
-	b.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		b.Fatalf("Migrate: %v", err)
-	}
-	u := newUser(1)
-	if err := s.CreateUser(ctx, u); err != nil {
-		b.Fatalf("CreateUser: %v", err)
-	}
-	sess := newSession(u.ID, 1)
-	if err := s.CreateSession(ctx, sess); err != nil {
-		b.Fatalf("CreateSession: %v", err)
-	}
+	s, sess := benchSession(b, open)
 
 	// A counter stands in for SHA-256 so that only the store is measured.
 	var seq uint64

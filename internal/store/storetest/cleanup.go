@@ -592,10 +592,7 @@ func testGrowth(t *testing.T, s store.Store) {
 
 	// The store holds exactly what the model says.
 	for _, tr := range live {
-		got, err := s.GetSession(ctx, tr.s.ID)
-		if err != nil {
-			t.Fatalf("GetSession(kept): %v", err)
-		}
+		got := mustGet(t, "GetSession", s.GetSession, tr.s.ID)
 		diff(t, "kept session", got, tr.s)
 		for _, h := range tr.hashes {
 			if got, err := s.GetSessionByRefreshHash(ctx, h); err != nil || got.ID != tr.s.ID {

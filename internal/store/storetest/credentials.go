@@ -31,12 +31,9 @@ func testUserCredentialEpoch(t *testing.T, s store.Store) {
 	u.CredentialEpoch = 9
 	mustCreateUser(t, s, u)
 	want := stored(u)
-	got, err := s.GetUser(ctx, u.ID)
-	if err != nil {
-		t.Fatalf("GetUser: %v", err)
-	}
+	got := mustGet(t, "GetUser", s.GetUser, u.ID)
 	diff(t, "GetUser", got, want)
-	got, err = s.GetUserByEmail(ctx, u.Email)
+	got, err := s.GetUserByEmail(ctx, u.Email)
 	if err != nil {
 		t.Fatalf("GetUserByEmail: %v", err)
 	}
@@ -116,10 +113,7 @@ func testCreateSessionStaleEpoch(t *testing.T, s store.Store) {
 	checkNoSession(t, s, late)
 	late.CredentialEpoch = 4
 	mustCreateSession(t, s, late)
-	got, err := s.GetSession(ctx, late.ID)
-	if err != nil {
-		t.Fatalf("GetSession: %v", err)
-	}
+	got := mustGet(t, "GetSession", s.GetSession, late.ID)
 	diff(t, "session with the epoch after the change", got, stored(late))
 
 	// Staleness is the user's epoch only: an unknown user is still

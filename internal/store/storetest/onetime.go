@@ -366,21 +366,14 @@ func testUseOneTimeTokenErrors(t *testing.T, s store.Store) {
 				x.Attempts++
 				return tt.fn(x, y)
 			})
-			if tt.want != nil {
-				wantErr(t, "UseOneTimeToken", err, tt.want)
-			} else if err == nil {
-				t.Errorf("UseOneTimeToken: got nil error, want one")
-			}
+			wantFailure(t, "UseOneTimeToken", err, tt.want)
 			if !ran {
 				t.Errorf("fn did not run")
 			}
 			got, gotUser := mustPeek(t, s, tok.Hash)
 			diff(t, "token after a failed use", got, tok)
 			diff(t, "user after a failed use", gotUser, stored(u))
-			reread, err := s.GetUser(ctx, other.ID)
-			if err != nil {
-				t.Fatalf("GetUser(other): %v", err)
-			}
+			reread := mustGet(t, "GetUser", s.GetUser, other.ID)
 			diff(t, "other user after a failed use", reread, stored(other))
 		})
 	}

@@ -51,12 +51,9 @@ func testSessionRoundTrip(t *testing.T, s store.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mustCreateSession(t, s, tt.in)
-			got, err := s.GetSession(ctx, tt.in.ID)
-			if err != nil {
-				t.Fatalf("GetSession: %v", err)
-			}
+			got := mustGet(t, "GetSession", s.GetSession, tt.in.ID)
 			diff(t, "GetSession", got, tt.want)
-			got, err = s.GetSessionByRefreshHash(ctx, tt.in.RefreshHash)
+			got, err := s.GetSessionByRefreshHash(ctx, tt.in.RefreshHash)
 			if err != nil {
 				t.Fatalf("GetSessionByRefreshHash: %v", err)
 			}
@@ -72,10 +69,7 @@ func testCreateSessionErrors(t *testing.T, s store.Store) {
 	if _, err := s.UpdateSession(ctx, orig.ID, rotate("orig/1", at(time.Hour))); err != nil {
 		t.Fatalf("UpdateSession: %v", err)
 	}
-	want, err := s.GetSession(ctx, orig.ID)
-	if err != nil {
-		t.Fatalf("GetSession: %v", err)
-	}
+	want := mustGet(t, "GetSession", s.GetSession, orig.ID)
 
 	tests := []struct {
 		name   string
@@ -95,20 +89,13 @@ func testCreateSessionErrors(t *testing.T, s store.Store) {
 			ss := newSession(u.ID, 2)
 			tt.change(&ss)
 			err := s.CreateSession(ctx, ss)
-			if tt.want != nil {
-				wantErr(t, "CreateSession", err, tt.want)
-			} else if err == nil {
-				t.Errorf("CreateSession: got nil error, want one")
-			}
+			wantFailure(t, "CreateSession", err, tt.want)
 			if ss.ID != orig.ID {
 				if _, err := s.GetSession(ctx, ss.ID); !isNotFound(err) {
 					t.Errorf("GetSession(refused session): got %v, want ErrNotFound", err)
 				}
 			}
-			got, err := s.GetSession(ctx, orig.ID)
-			if err != nil {
-				t.Fatalf("GetSession(orig): %v", err)
-			}
+			got := mustGet(t, "GetSession", s.GetSession, orig.ID)
 			diff(t, "existing session", got, want)
 			list, err := s.ListSessions(ctx, u.ID)
 			if err != nil || len(list) != 1 {
@@ -125,17 +112,11 @@ func testUserWithSessionRoundTrip(t *testing.T, s store.Store) {
 	if err := s.CreateUserWithSession(ctx, u, ss); err != nil {
 		t.Fatalf("CreateUserWithSession: %v", err)
 	}
-	gotU, err := s.GetUser(ctx, u.ID)
-	if err != nil {
-		t.Fatalf("GetUser: %v", err)
-	}
+	gotU := mustGet(t, "GetUser", s.GetUser, u.ID)
 	diff(t, "GetUser", gotU, stored(u))
-	got, err := s.GetSession(ctx, ss.ID)
-	if err != nil {
-		t.Fatalf("GetSession: %v", err)
-	}
+	got := mustGet(t, "GetSession", s.GetSession, ss.ID)
 	diff(t, "GetSession", got, stored(ss))
-	got, err = s.GetSessionByRefreshHash(ctx, ss.RefreshHash)
+	got, err := s.GetSessionByRefreshHash(ctx, ss.RefreshHash)
 	if err != nil {
 		t.Fatalf("GetSessionByRefreshHash: %v", err)
 	}
@@ -155,10 +136,7 @@ func testUserWithSessionRoundTrip(t *testing.T, s store.Store) {
 	if err := s.CreateUserWithSession(ctx, upper, us); err != nil {
 		t.Fatalf("CreateUserWithSession with non-canonical ids: %v", err)
 	}
-	got, err = s.GetSession(ctx, us.ID)
-	if err != nil {
-		t.Fatalf("GetSession: %v", err)
-	}
+	got = mustGet(t, "GetSession", s.GetSession, us.ID)
 	if got.UserID != canonical {
 		t.Errorf("session's user id = %q, want %q", got.UserID, canonical)
 	}
@@ -190,11 +168,7 @@ func testCreateUserWithSessionConflicts(t *testing.T, s store.Store) {
 			ss := newSession(u.ID, 2)
 			tt.change(&u, &ss)
 			err := s.CreateUserWithSession(ctx, u, ss)
-			if tt.want != nil {
-				wantErr(t, "CreateUserWithSession", err, tt.want)
-			} else if err == nil {
-				t.Errorf("CreateUserWithSession: got nil error, want one")
-			}
+			wantFailure(t, "CreateUserWithSession", err, tt.want)
 			// Nothing written: no new user, no new session, no new
 			// refresh token.
 			if u.ID != orig.ID {
@@ -217,15 +191,9 @@ func testCreateUserWithSessionConflicts(t *testing.T, s store.Store) {
 					t.Errorf("GetSessionByRefreshHash(refused session): got %v, want ErrNotFound", err)
 				}
 			}
-			gotU, err := s.GetUser(ctx, orig.ID)
-			if err != nil {
-				t.Fatalf("GetUser(orig): %v", err)
-			}
+			gotU := mustGet(t, "GetUser", s.GetUser, orig.ID)
 			diff(t, "existing user", gotU, stored(orig))
-			got, err := s.GetSession(ctx, origSess.ID)
-			if err != nil {
-				t.Fatalf("GetSession(orig): %v", err)
-			}
+			got := mustGet(t, "GetSession", s.GetSession, origSess.ID)
 			diff(t, "existing session", got, stored(origSess))
 			list, err := s.ListSessions(ctx, orig.ID)
 			if err != nil || len(list) != 1 {
@@ -338,10 +306,7 @@ func testUpdateSession(t *testing.T, s store.Store) {
 	want.RotatedAt = at(10 * time.Hour).Truncate(time.Microsecond)
 	want.Generation = 1
 	diff(t, "UpdateSession result", got, want)
-	reread, err := s.GetSession(ctx, orig.ID)
-	if err != nil {
-		t.Fatalf("GetSession: %v", err)
-	}
+	reread := mustGet(t, "GetSession", s.GetSession, orig.ID)
 	diff(t, "GetSession after UpdateSession", reread, want)
 
 	// Without a rotation: fields back to zero and nil, hashes kept.
@@ -413,10 +378,7 @@ func testUpdateSessionOneField(t *testing.T, s store.Store) {
 					t.Fatalf("UpdateSession: %v", err)
 				}
 				diff(t, "UpdateSession result", got, want)
-				reread, err := s.GetSession(ctx, orig.ID)
-				if err != nil {
-					t.Fatalf("GetSession: %v", err)
-				}
+				reread := mustGet(t, "GetSession", s.GetSession, orig.ID)
 				diff(t, "GetSession after UpdateSession", reread, want)
 			})
 		}
@@ -430,10 +392,7 @@ func testUpdateSessionErrors(t *testing.T, s store.Store) {
 	if _, err := s.UpdateSession(ctx, orig.ID, rotate("orig/1", at(time.Hour))); err != nil {
 		t.Fatalf("UpdateSession: %v", err)
 	}
-	want, err := s.GetSession(ctx, orig.ID)
-	if err != nil {
-		t.Fatalf("GetSession: %v", err)
-	}
+	want := mustGet(t, "GetSession", s.GetSession, orig.ID)
 	other := mustCreateSession(t, s, newSession(u.ID, 2))
 	otherUser := mustCreateUser(t, s, newUser(2))
 
@@ -471,18 +430,11 @@ func testUpdateSessionErrors(t *testing.T, s store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			ran := false
 			_, err := s.UpdateSession(ctx, tt.id, func(ss *store.Session) error { ran = true; return tt.fn(ss) })
-			if tt.want != nil {
-				wantErr(t, "UpdateSession", err, tt.want)
-			} else if err == nil {
-				t.Errorf("UpdateSession: got nil error, want one")
-			}
+			wantFailure(t, "UpdateSession", err, tt.want)
 			if ran != tt.wantRun {
 				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
 			}
-			got, err := s.GetSession(ctx, orig.ID)
-			if err != nil {
-				t.Fatalf("GetSession: %v", err)
-			}
+			got := mustGet(t, "GetSession", s.GetSession, orig.ID)
 			diff(t, "session after failed update", got, want)
 			if _, err := s.GetSessionByRefreshHash(ctx, hash("never")); !isNotFound(err) {
 				t.Errorf("GetSessionByRefreshHash(hash of a rolled-back rotation): got %v, want ErrNotFound", err)
@@ -594,10 +546,7 @@ func testRevokeSessions(t *testing.T, s store.Store) {
 
 			check := func(id string, want time.Time) {
 				t.Helper()
-				got, err := s.GetSession(ctx, id)
-				if err != nil {
-					t.Fatalf("GetSession: %v", err)
-				}
+				got := mustGet(t, "GetSession", s.GetSession, id)
 				if !got.RevokedAt.Equal(want.Truncate(time.Microsecond)) {
 					t.Errorf("session %s RevokedAt = %v, want %v", id, got.RevokedAt, want)
 				}
@@ -672,10 +621,7 @@ func testSessionWithUser(t *testing.T, s store.Store) {
 	if _, err := s.UpdateSession(ctx, fresh.ID, rotate("fresh/1", at(2*time.Hour))); err != nil {
 		t.Fatalf("UpdateSession: %v", err)
 	}
-	want, err := s.GetSession(ctx, fresh.ID)
-	if err != nil {
-		t.Fatalf("GetSession: %v", err)
-	}
+	want := mustGet(t, "GetSession", s.GetSession, fresh.ID)
 	got, _, err := s.GetSessionWithUser(ctx, fresh.ID)
 	if err != nil {
 		t.Fatalf("GetSessionWithUser after UpdateSession: %v", err)
@@ -773,18 +719,11 @@ func testUpdateSessionByRefreshHash(t *testing.T, s store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			ran := false
 			_, _, err := s.UpdateSessionByRefreshHash(ctx, tt.hash, func(ss *store.Session, su store.User) error { ran = true; return tt.fn(ss, su) })
-			if tt.want != nil {
-				wantErr(t, "UpdateSessionByRefreshHash", err, tt.want)
-			} else if err == nil {
-				t.Errorf("UpdateSessionByRefreshHash: got nil error, want one")
-			}
+			wantFailure(t, "UpdateSessionByRefreshHash", err, tt.want)
 			if ran != tt.wantRun {
 				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
 			}
-			got, err := s.GetSession(ctx, orig.ID)
-			if err != nil {
-				t.Fatalf("GetSession: %v", err)
-			}
+			got := mustGet(t, "GetSession", s.GetSession, orig.ID)
 			diff(t, "session after failed update", got, want)
 			if _, err := s.GetSessionByRefreshHash(ctx, hash("never")); !isNotFound(err) {
 				t.Errorf("GetSessionByRefreshHash(hash of a rolled-back rotation): got %v, want ErrNotFound", err)

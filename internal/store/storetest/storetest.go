@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -267,6 +268,17 @@ func wantErr(t *testing.T, what string, err, want error) {
 	}
 }
 
+// wantFailure fails unless err is an error: one that errors.Is want, if
+// want is not nil.
+func wantFailure(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if want != nil {
+		wantErr(t, what, err, want)
+	} else if err == nil {
+		t.Errorf("%s: got nil error, want one", what)
+	}
+}
+
 // isNotFound reports whether err is store.ErrNotFound.
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
@@ -277,6 +289,17 @@ func mustCreateUser(t *testing.T, s store.Store, u store.User) store.User {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	return u
+}
+
+// mustGet returns what get (a store's GetUser, GetSession...), named
+// what, finds for id, or stops the test.
+func mustGet[T any](t *testing.T, what string, get func(context.Context, string) (T, error), id string) T {
+	t.Helper()
+	v, err := get(t.Context(), id)
+	if err != nil {
+		t.Fatalf("%s(%s): %v", what, id, err)
+	}
+	return v
 }
 
 // mustCreateSession creates ss or stops the test.

@@ -248,11 +248,7 @@ func testUpdateThrottlesErrors(t *testing.T, s store.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := s.UpdateThrottles(ctx, keys, tt.fn)
-			if tt.want != nil {
-				wantErr(t, "UpdateThrottles", err, tt.want)
-			} else if err == nil {
-				t.Errorf("UpdateThrottles: got nil error, want one")
-			}
+			wantFailure(t, "UpdateThrottles", err, tt.want)
 			got, err := s.GetThrottles(ctx, []string{"new", existing.Key, "other"})
 			if err != nil {
 				t.Fatalf("GetThrottles: %v", err)

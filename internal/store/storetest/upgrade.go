@@ -179,10 +179,7 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 	// the values written above have already.
 	wantUsers := []store.User{stored(full), stored(bare)}
 	for i, u := range rows.Users {
-		got, err := s.GetUser(ctx, u.ID)
-		if err != nil {
-			t.Fatalf("GetUser: %v", err)
-		}
+		got := mustGet(t, "GetUser", s.GetUser, u.ID)
 		diff(t, fmt.Sprintf("GetUser(user %d written at version 1)", i), got, wantUsers[i])
 		got, err = s.GetUserByEmail(ctx, u.Email)
 		if err != nil {
@@ -192,10 +189,7 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 	}
 	sessionUser := map[string]store.User{full.ID: wantUsers[0], bare.ID: wantUsers[1]}
 	for _, ss := range rows.Sessions {
-		got, err := s.GetSession(ctx, ss.ID)
-		if err != nil {
-			t.Fatalf("GetSession: %v", err)
-		}
+		got := mustGet(t, "GetSession", s.GetSession, ss.ID)
 		diff(t, "GetSession(session written at version 1)", got, stored(ss))
 		gotS, gotU, err := s.GetSessionWithUser(ctx, ss.ID)
 		if err != nil {

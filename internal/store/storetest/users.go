@@ -50,12 +50,9 @@ func testUserRoundTrip(t *testing.T, s store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			want := tt.want
 			mustCreateUser(t, s, tt.in)
-			got, err := s.GetUser(ctx, want.ID)
-			if err != nil {
-				t.Fatalf("GetUser: %v", err)
-			}
+			got := mustGet(t, "GetUser", s.GetUser, want.ID)
 			diff(t, "GetUser", got, want)
-			got, err = s.GetUserByEmail(ctx, want.Email)
+			got, err := s.GetUserByEmail(ctx, want.Email)
 			if err != nil {
 				t.Fatalf("GetUserByEmail: %v", err)
 			}
@@ -85,10 +82,7 @@ func testCreateUserConflicts(t *testing.T, s store.Store) {
 			wantErr(t, "CreateUser", err, store.ErrAlreadyExists)
 		})
 	}
-	got, err := s.GetUser(ctx, orig.ID)
-	if err != nil {
-		t.Fatalf("GetUser: %v", err)
-	}
+	got := mustGet(t, "GetUser", s.GetUser, orig.ID)
 	diff(t, "user after conflicts", got, stored(orig))
 	if _, err := s.GetUserByEmail(ctx, sameID.Email); !isNotFound(err) {
 		t.Errorf("GetUserByEmail of the refused user: got %v, want ErrNotFound", err)
@@ -154,10 +148,7 @@ func testUpdateUser(t *testing.T, s store.Store) {
 	want.CredentialEpoch = 7
 	diff(t, "UpdateUser result", got, want)
 
-	reread, err := s.GetUser(ctx, orig.ID)
-	if err != nil {
-		t.Fatalf("GetUser: %v", err)
-	}
+	reread := mustGet(t, "GetUser", s.GetUser, orig.ID)
 	diff(t, "GetUser after UpdateUser", reread, want)
 	if _, err := s.GetUserByEmail(ctx, orig.Email); !isNotFound(err) {
 		t.Errorf("GetUserByEmail(old email): got %v, want ErrNotFound", err)
@@ -198,18 +189,11 @@ func testUpdateUserErrors(t *testing.T, s store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			ran := false
 			_, err := s.UpdateUser(ctx, tt.id, func(u *store.User) error { ran = true; return tt.fn(u) })
-			if tt.want != nil {
-				wantErr(t, "UpdateUser", err, tt.want)
-			} else if err == nil {
-				t.Errorf("UpdateUser: got nil error, want one")
-			}
+			wantFailure(t, "UpdateUser", err, tt.want)
 			if ran != tt.wantRun {
 				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
 			}
-			got, err := s.GetUser(ctx, orig.ID)
-			if err != nil {
-				t.Fatalf("GetUser: %v", err)
-			}
+			got := mustGet(t, "GetUser", s.GetUser, orig.ID)
 			diff(t, "user after failed update", got, stored(orig))
 		})
 	}

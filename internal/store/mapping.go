@@ -1,0 +1,170 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Mapping both backends do alike between the entities and their rows, kept
+// here so that it is written once and cannot drift: what an id looks like
+// when stored, what a row must hold before it is written, which defaults a
+// list takes. What differs by dialect (SQL, time and array encodings,
+// driver errors) stays in the backends.
+
+// ErrInvalidID is returned when a caller inserts a row whose id is not a
+// UUID; lookups by such an id answer ErrNotFound instead.
+var ErrInvalidID = errors.New("id is not a UUID")
+
+// ErrEmptyRefreshHash is returned when a session would be stored without
+// a refresh hash.
+var ErrEmptyRefreshHash = errors.New("refresh hash is empty")
+
+// CanonicalID returns the canonical (lower-case, hyphenated) form of a
+// UUID, the form PostgreSQL returns, so that both backends agree on ids.
+// Checking in Go also lets a malformed id answer ErrNotFound instead of a
+// PostgreSQL syntax error that aborts the transaction.
+func CanonicalID(id string) (string, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// OptionalID encodes an id that may be absent, for a nullable column: ""
+// is nil (NULL), anything else must be a UUID and is returned in canonical
+// form.
+func OptionalID(id string) (any, error) {
+	if id == "" {
+		return nil, nil
+	}
+	c, ok := CanonicalID(id)
+	if !ok {
+		return nil, ErrInvalidID
+	}
+	return c, nil
+}
+
+// UserMetadata validates a user's metadata as it is to be stored: nil or
+// empty is the empty object, as User promises.
+func UserMetadata(m json.RawMessage) (json.RawMessage, error) {
+	if len(m) == 0 {
+		return json.RawMessage(`{}`), nil
+	}
+	if !json.Valid(m) {
+		return nil, errors.New("metadata is not valid JSON")
+	}
+	return m, nil
+}
+
+// PageSize is the number of users a page holds: Limit, or 100.
+func (o ListUsersOptions) PageSize() int {
+	if o.Limit <= 0 {
+		return 100
+	}
+	return o.Limit
+}
+
+// PageSize is the number of events a page holds: Limit, or 100.
+func (o ListAuditOptions) PageSize() int {
+	if o.Limit <= 0 {
+		return 100
+	}
+	return o.Limit
+}
+
+// Canonical checks s for CreateSession and returns it with its ids in
+// canonical form: its id must be a UUID (ErrInvalidID if not; a malformed
+// user id is ErrNotFound, no such user) and its refresh hash not empty.
+func (s Session) Canonical() (Session, error) {
+	id, ok := CanonicalID(s.ID)
+	if !ok {
+		return Session{}, ErrInvalidID
+	}
+	userID, ok := CanonicalID(s.UserID)
+	if !ok {
+		return Session{}, ErrNotFound
+	}
+	if len(s.RefreshHash) == 0 {
+		return Session{}, ErrEmptyRefreshHash
+	}
+	s.ID, s.UserID = id, userID
+	return s, nil
+}
+
+// IssuedAt is when the session's live refresh token was issued.
+func (s Session) IssuedAt() time.Time {
+	if s.RotatedAt.IsZero() {
+		return s.CreatedAt
+	}
+	return s.RotatedAt
+}
+
+// EditSession applies fn to a copy of old, the session as locked in a
+// backend's transaction, and checks the result for saving: the id and the
+// user id must not have changed and the refresh hash must not be empty.
+// An error of fn comes back as a CallerError.
+func EditSession(old Session, fn func(*Session) error) (Session, error) {
+	s := old
+	// fn must not be able to reach old's slices through s.
+	s.AMR = append([]string(nil), old.AMR...)
+	s.RefreshHash = bytes.Clone(old.RefreshHash)
+	s.ParentHash = bytes.Clone(old.ParentHash)
+	if err := fn(&s); err != nil {
+		return Session{}, CallerError{err}
+	}
+	if s.ID != old.ID || s.UserID != old.UserID {
+		return Session{}, errors.New("the id and the user id cannot change")
+	}
+	if len(s.RefreshHash) == 0 {
+		return Session{}, ErrEmptyRefreshHash
+	}
+	return s, nil
+}
+
+// Checked checks e for AppendAudit (its time not zero, its type not empty,
+// its ids UUIDs or empty, its detail JSON or empty) and returns its ids as
+// OptionalID encodes them and its detail, nil if empty.
+func (e AuditEvent) Checked() (userID, sessionID any, detail json.RawMessage, err error) {
+	if e.Time.IsZero() {
+		return nil, nil, nil, errors.New("the event time is zero")
+	}
+	if e.Type == "" {
+		return nil, nil, nil, errors.New("the event type is empty")
+	}
+	if userID, err = OptionalID(e.UserID); err != nil {
+		return nil, nil, nil, fmt.Errorf("user id: %w", err)
+	}
+	if sessionID, err = OptionalID(e.SessionID); err != nil {
+		return nil, nil, nil, fmt.Errorf("session id: %w", err)
+	}
+	if len(e.Detail) > 0 {
+		if !json.Valid(e.Detail) {
+			return nil, nil, nil, errors.New("detail is not valid JSON")
+		}
+		detail = e.Detail
+	}
+	return userID, sessionID, detail, nil
+}
+
+// CallerError carries an error returned by a caller's func out of a
+// backend's transaction, so that the backend returns it unchanged rather
+// than wrapped like a database error (see CallerErr).
+type CallerError struct{ Err error }
+
+func (e CallerError) Error() string { return e.Err.Error() }
+
+// CallerErr returns the caller's error that err carries as a CallerError,
+// if it does.
+func CallerErr(err error) (error, bool) {
+	var ce CallerError
+	if errors.As(err, &ce) {
+		return ce.Err, true
+	}
+	return nil, false
+}
