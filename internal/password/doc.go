@@ -23,6 +23,21 @@
 // sorted bytewise; SOURCE.md says how it was extracted and carries the
 // licence.
 //
+// # Memory
+//
+// Each argon2id computation allocates its working area (Params.Memory,
+// 19 MiB by default) and drops it when done, so hashing is most of what a
+// latch under sign-in load holds. Size decides how many hashes run at once
+// and the soft memory limit of the process (runtime/debug.SetMemoryLimit,
+// which the caller applies) from the CPUs, the container's memory limit
+// (ContainerMemory reads it from the cgroup files) and an operator's
+// limit; with Limits.Memory set, the Hasher collects garbage before a hash
+// whose working area would take memory past that limit, so that finished
+// hashes' areas are reused instead of piling up between the runtime's own
+// collections. It reads the runtime's memory figures and may run the
+// garbage collector, and nothing else process-wide: setting the limit is
+// the caller's.
+//
 // # Breached passwords
 //
 // Policy.Breached optionally adds a check against passwords seen in data

@@ -34,6 +34,13 @@ type Limits struct {
 	// second: far above a full queue's normal wait, so it fires only when
 	// the CPUs are starved, and still well below HTTP client timeouts.
 	MaxWait time.Duration
+	// Memory is the soft memory limit of the process in bytes (see Size
+	// and runtime/debug.SetMemoryLimit), which hashing keeps to: before a
+	// hash allocates its working area, a garbage collection runs if the
+	// area would take the Go memory in use past Memory, so that the areas
+	// of hashes that have ended are reused rather than added to. 0 means
+	// no such check.
+	Memory int64
 }
 
 // DefaultLimits returns the Limits that the zero Limits stands for, with
@@ -69,6 +76,9 @@ func (l Limits) Validate() error {
 	if l.MaxWait < 0 {
 		errs = append(errs, fmt.Errorf("hashing max wait must not be negative, got %s", l.MaxWait))
 	}
+	if l.Memory < 0 {
+		errs = append(errs, fmt.Errorf("hashing memory limit must not be negative, got %d", l.Memory))
+	}
 	return errors.Join(errs...)
 }
 
@@ -89,6 +99,9 @@ type Stats struct {
 	// all (WaitTotal / Queued is the mean wait of a queued caller).
 	Admitted, Queued uint64
 	WaitTotal        time.Duration
+	// Collections counts garbage collections run before a hash to make
+	// room for its working area under Limits.Memory, since start.
+	Collections uint64
 }
 
 // Stats returns the current admission counters. Each is read atomically; the
@@ -102,6 +115,8 @@ func (h *Hasher) Stats() Stats {
 		Admitted:  h.gate.admitted.Load(),
 		Queued:    h.gate.queued.Load(),
 		WaitTotal: time.Duration(h.gate.waitNanos.Load()),
+
+		Collections: h.mem.collections.Load(),
 	}
 }
 
