@@ -200,7 +200,9 @@ func (h *Hasher) compute(ctx context.Context, password, salt []byte, p Params) (
 		return nil, err
 	}
 	defer h.gate.release()
-	h.mem.makeRoom(uint64(p.WorkingArea()))
+	area := uint64(p.WorkingArea())
+	h.mem.acquire(area)
+	defer h.mem.release(area)
 	return h.derive(password, salt, p), nil
 }
 

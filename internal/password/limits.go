@@ -35,11 +35,12 @@ type Limits struct {
 	// the CPUs are starved, and still well below HTTP client timeouts.
 	MaxWait time.Duration
 	// Memory is the soft memory limit of the process in bytes (see Size
-	// and runtime/debug.SetMemoryLimit), which hashing keeps to: before a
-	// hash allocates its working area, a garbage collection runs if the
-	// area would take the Go memory in use past Memory, so that the areas
-	// of hashes that have ended are reused rather than added to. 0 means
-	// no such check.
+	// and runtime/debug.SetMemoryLimit), which hashing keeps to: the
+	// working areas of running hashes and of finished ones not yet
+	// collected may take all of it but 16 MiB, and before a hash
+	// allocates an area that would not fit, a garbage collection frees
+	// the finished ones' first, so that the new area reuses their pages
+	// rather than adds to them. 0 means no such bound.
 	Memory int64
 }
 
@@ -100,7 +101,7 @@ type Stats struct {
 	Admitted, Queued uint64
 	WaitTotal        time.Duration
 	// Collections counts garbage collections run before a hash to make
-	// room for its working area under Limits.Memory, since start.
+	// room for its working area within Limits.Memory, since start.
 	Collections uint64
 }
 

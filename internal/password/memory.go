@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -130,77 +131,138 @@ func Size(r Resources, p Params) Sizing {
 	return s
 }
 
-// memGuard makes room for a working area before it is allocated. The
-// runtime's soft memory limit alone does not bound the peak: it starts a
-// collection when the heap nears the limit, but argon2 allocates its
-// whole working area at once, and when a second hash starts within the
-// few milliseconds a collection takes, the areas of the hashes that just
-// ended are still counted. Under sign-in load on two cores that happens
-// often enough to put a third working area on top of the two live ones.
-// So before a hash allocates, the guard looks at the Go memory in use and,
-// if the new area would take it past the limit, collects first; the
-// areas of finished hashes are then free pages that the new one reuses.
+// memGuard bounds the working areas that exist at once, those of hashes
+// computing and those of finished hashes not yet collected, to a budget:
+// before a hash allocates its area, if the area would take them past it,
+// the guard runs a garbage collection first, so that finished hashes'
+// areas are freed and the new one reuses their pages instead of adding to
+// them.
 //
-// One collection per hash at most, and only when memory is high: argon2's
-// areas hold no pointers, so a collection only scans the small rest of
-// the heap, about a millisecond of CPU beside some 40 ms of hashing.
+// The runtime's soft memory limit alone does not do this: it starts a
+// collection when the heap nears the limit, but argon2 allocates a whole
+// area at once, and a hash that starts within the few milliseconds a
+// collection takes finds the areas of the hashes that just ended still
+// there. Under sign-in load on two cores that put a third area on top of
+// the two live ones, often. The guard counts areas itself rather than
+// reading the runtime's memory figures, because those cannot show an area
+// approved a moment ago and not yet allocated: two hashes starting
+// together would both see room for one.
+//
+// Areas hold no pointers, so a collection scans only the rest of the
+// heap: about 2.5 ms of CPU, which the areas' reused, already resident
+// pages repay (see BenchmarkHashParallelMemory).
 type memGuard struct {
-	limit uint64 // 0: off
-	// mu makes one caller collect while the others wait and then find
-	// the room it made, instead of collecting again.
-	mu      sync.Mutex
-	inUse   func() uint64 // Go memory in use, free heap pages excluded
+	budget uint64 // bytes; 0: off
+
+	mu      sync.Mutex // guards live, dead, seq
+	live    uint64     // bytes of areas approved and not yet released
+	dead    []deadArea // released areas that may not have been collected
+	seq     uint64     // numbers releases, to tell which a collection freed
+	cycles  func() uint64
 	collect func()
+	// gcMu makes one caller collect while others wait for it and then
+	// find the room it made, instead of collecting again.
+	gcMu sync.Mutex
 	// collections counts forced collections, for Stats, which must not
 	// wait for one in progress.
 	collections atomic.Uint64
 }
 
+// deadArea is a finished hash's area: seq orders it among releases, and
+// cycle is how many collections had completed when it was released.
+type deadArea struct{ bytes, seq, cycle uint64 }
+
+// newMemGuard returns a guard for the soft memory limit limit: the areas
+// may take all of it but minHeadroom, which is kept for the rest of the
+// process. 0 or math.MaxInt64 turn it off.
 func newMemGuard(limit int64) *memGuard {
-	g := &memGuard{inUse: runtimeInUse(), collect: runtime.GC}
+	g := &memGuard{cycles: gcCycles(), collect: runtime.GC}
 	if limit > 0 && limit < math.MaxInt64 {
-		g.limit = uint64(limit)
+		g.budget = uint64(max(limit-minHeadroom, limit/2))
 	}
 	return g
 }
 
-// makeRoom collects garbage first if need more bytes would take the Go
-// memory in use past the limit. It does not loop: if live memory is
-// genuinely above the limit, the hash goes ahead, as the limit is soft.
-func (g *memGuard) makeRoom(need uint64) {
-	if g.limit == 0 {
+// acquire reserves need bytes for an area about to be allocated,
+// collecting first if the areas would otherwise exceed the budget and a
+// collection can help (some are dead). It never refuses: if the live
+// areas alone exceed the budget, the hash goes ahead, as the limit is
+// soft. The caller calls release(need) once the hash is done.
+func (g *memGuard) acquire(need uint64) {
+	if g.budget == 0 {
+		return
+	}
+	g.mu.Lock()
+	fits := g.fits(need)
+	// Reserved at once, even before a collection: a hash starting in
+	// another slot meanwhile must count this area, or both would see
+	// room for one.
+	g.live += need
+	g.mu.Unlock()
+	if fits {
+		return
+	}
+
+	g.gcMu.Lock()
+	defer g.gcMu.Unlock()
+	g.mu.Lock()
+	if g.fits(0) || len(g.dead) == 0 {
+		// Another caller's collection made the room, or none can.
+		g.mu.Unlock()
+		return
+	}
+	// runtime.GC runs a whole cycle that starts after the call and
+	// sweeps before it returns: every area released before it is free
+	// afterwards.
+	freed := g.seq
+	g.mu.Unlock()
+	g.collect()
+	g.collections.Add(1)
+	g.mu.Lock()
+	g.dead = slices.DeleteFunc(g.dead, func(d deadArea) bool { return d.seq <= freed })
+	g.mu.Unlock()
+}
+
+// fits reports whether need more bytes keep the areas within the budget,
+// forgetting first the dead areas that the runtime's own collections have
+// surely freed. Under mu.
+func (g *memGuard) fits(need uint64) bool {
+	done := g.cycles()
+	// A cycle under way when an area was released may have marked it
+	// before it was dropped; the cycle after that one frees it.
+	g.dead = slices.DeleteFunc(g.dead, func(d deadArea) bool { return done >= d.cycle+2 })
+	total := g.live + need
+	for _, d := range g.dead {
+		total += d.bytes
+	}
+	return total <= g.budget
+}
+
+// release records that the area of need bytes is garbage from now on.
+func (g *memGuard) release(need uint64) {
+	if g.budget == 0 {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.inUse()+need <= g.limit {
-		return
-	}
-	g.collect()
-	g.collections.Add(1)
+	g.live -= need
+	g.seq++
+	g.dead = append(g.dead, deadArea{bytes: need, seq: g.seq, cycle: g.cycles()})
 }
 
-// runtimeInUse returns a reader of the memory the Go runtime holds for
-// live and not yet collected objects, stacks and its own metadata: all it
-// has mapped less the free heap pages, which a new allocation reuses
-// without growing the process. runtime/metrics reads it without stopping
-// the world, unlike runtime.ReadMemStats. Callers serialise (memGuard.mu):
-// the samples are reused.
-func runtimeInUse() func() uint64 {
-	s := []metrics.Sample{
-		{Name: "/memory/classes/total:bytes"},
-		{Name: "/memory/classes/heap/free:bytes"},
-		{Name: "/memory/classes/heap/released:bytes"},
-	}
+// gcCycles returns a reader of the number of completed garbage
+// collections; runtime/metrics reads it without stopping the world, unlike
+// runtime.ReadMemStats. Callers serialise (memGuard.mu): the sample is
+// reused.
+func gcCycles() func() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
 	return func() uint64 {
 		metrics.Read(s)
-		for _, v := range s {
-			if v.Value.Kind() != metrics.KindUint64 {
-				// A runtime without these metrics: never collect
-				// on their account.
-				return 0
-			}
+		if s[0].Value.Kind() != metrics.KindUint64 {
+			// A runtime without the metric: never count a dead area
+			// as collected until a forced collection frees it.
+			return 0
 		}
-		return s[0].Value.Uint64() - s[1].Value.Uint64() - s[2].Value.Uint64()
+		return s[0].Value.Uint64()
 	}
 }

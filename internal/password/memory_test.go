@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"sync"
 	"testing"
@@ -96,111 +97,180 @@ func TestSize(t *testing.T) {
 	}
 }
 
-// fakeMemory stands for the runtime's memory in use: collect drops it to
-// what is live after a collection.
-type fakeMemory struct {
-	mu             sync.Mutex
-	inUse, live    uint64
-	reads, collect int
-	events         *[]string
+// fakeRuntime stands for the garbage collector: it counts completed
+// cycles (which a test advances) and forced collections, and logs them with
+// the derivations.
+type fakeRuntime struct {
+	mu      sync.Mutex
+	cycle   uint64
+	forced  int
+	events  []string
+	onForce func() // if set, runs inside a forced collection
 }
 
-func (m *fakeMemory) install(h *Hasher, limit uint64, events *[]string) {
-	m.events = events
-	h.mem.limit = limit
-	h.mem.inUse = func() uint64 {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		m.reads++
-		return m.inUse
+func (f *fakeRuntime) log(e string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, e)
+}
+
+func (f *fakeRuntime) Events() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.events)
+}
+
+// install gives h's guard a budget of areas working areas of p and this
+// fake runtime.
+func (f *fakeRuntime) install(h *Hasher, p Params, areas uint64) {
+	h.mem.budget = areas * uint64(p.WorkingArea())
+	h.mem.cycles = func() uint64 {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.cycle
 	}
 	h.mem.collect = func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		m.collect++
-		m.inUse = m.live
-		*m.events = append(*m.events, "collect")
+		if f.onForce != nil {
+			f.onForce()
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.forced++
+		f.cycle++
+		f.events = append(f.events, "collect")
 	}
 	orig := h.derive
 	h.derive = func(password, salt []byte, p Params) []byte {
-		m.mu.Lock()
-		*m.events = append(*m.events, "derive")
-		m.inUse += uint64(p.WorkingArea())
-		m.mu.Unlock()
+		f.log("derive")
 		return orig(password, salt, p)
 	}
 }
 
 // Requirement: issue 15 — a new working area is allocated only after the
 // areas of finished hashes have been collected, when it would otherwise
-// take memory past the limit.
+// take the areas past the budget.
 func TestMemoryGuardCollectsBeforeAnAreaThatWouldNotFit(t *testing.T) {
-	area := uint64(cheapParams.WorkingArea())
-	h := newHasher(t, cheapParams, Limits{Concurrency: 1, Memory: 1})
-	var events []string
-	// Two finished hashes' areas await collection: a third would pass
-	// the limit of two areas and a little.
-	m := &fakeMemory{inUse: 2*area + 10, live: 10}
-	m.install(h, 2*area+100, &events)
-
-	mustHash(t, h, "correct horse battery staple")
-	if want := []string{"collect", "derive"}; !slices.Equal(events, want) {
-		t.Errorf("events = %v, want %v: the collection must come before the new area", events, want)
+	h := newHasher(t, cheapParams, Limits{Concurrency: 1})
+	f := &fakeRuntime{}
+	f.install(h, cheapParams, 2)
+	for range 3 {
+		mustHash(t, h, "correct horse battery staple")
 	}
-	// One live area now, plus the finished one: the next fits.
-	mustHash(t, h, "correct horse battery staple")
-	if want := []string{"collect", "derive", "derive"}; !slices.Equal(events, want) {
-		t.Errorf("events = %v, want %v: no collection while the area fits", events, want)
+	// Two areas fit: the first hash's and, once it is done but not
+	// collected, the second's. The third would make three.
+	if got, want := f.Events(), []string{"derive", "derive", "collect", "derive"}; !slices.Equal(got, want) {
+		t.Errorf("events = %v, want %v", got, want)
 	}
 	if got := h.Stats().Collections; got != 1 {
 		t.Errorf("Stats().Collections = %d, want 1", got)
 	}
 }
 
-func TestMemoryGuardOffWithoutLimit(t *testing.T) {
-	for _, limit := range []int64{0, math.MaxInt64} {
-		h := newHasher(t, cheapParams, Limits{Memory: limit})
-		if h.mem.limit != 0 {
-			t.Errorf("Memory %d: guard limit = %d, want 0 (off)", limit, h.mem.limit)
-		}
-		h.mem.inUse = func() uint64 {
-			t.Errorf("Memory %d: memory read with the guard off", limit)
-			return 0
-		}
-		h.mem.collect = func() { t.Errorf("Memory %d: collection with the guard off", limit) }
+// The runtime's own collections count: an area released before a cycle
+// that started after it is free, and needs no forced collection.
+func TestMemoryGuardTrustsCompletedCycles(t *testing.T) {
+	for _, tc := range []struct {
+		cycles uint64 // completed between the second and third hash
+		want   []string
+	}{
+		// The cycle under way at release may have marked the area
+		// before it was dropped: one cycle proves nothing.
+		{1, []string{"derive", "derive", "collect", "derive"}},
+		{2, []string{"derive", "derive", "derive"}},
+	} {
+		h := newHasher(t, cheapParams, Limits{Concurrency: 1})
+		f := &fakeRuntime{}
+		f.install(h, cheapParams, 2)
 		mustHash(t, h, "correct horse battery staple")
+		mustHash(t, h, "correct horse battery staple")
+		f.mu.Lock()
+		f.cycle += tc.cycles
+		f.mu.Unlock()
+		mustHash(t, h, "correct horse battery staple")
+		if got := f.Events(); !slices.Equal(got, tc.want) {
+			t.Errorf("%d cycles completed: events = %v, want %v", tc.cycles, got, tc.want)
+		}
 	}
 }
 
-// A bcrypt verification allocates a few KiB, not a working area: the
-// guard has no reason to collect for it.
-func TestMemoryGuardIgnoresBcrypt(t *testing.T) {
-	h := newHasher(t, cheapParams, Limits{Memory: 1})
-	h.mem.inUse = func() uint64 { return math.MaxUint32 }
-	h.mem.collect = func() { t.Error("collection before a bcrypt verification") }
-	stored, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
+// An area counts from the moment it is approved, before argon2 has
+// allocated it: a second hash starting right after the first must not
+// find the room the first is about to fill.
+func TestMemoryGuardCountsApprovedAreas(t *testing.T) {
+	h := newHasher(t, cheapParams, Limits{Concurrency: 2})
+	f := &fakeRuntime{}
+	f.install(h, cheapParams, 2)
+	mustHash(t, h, "correct horse battery staple") // leaves one dead area
+	b := installBlocking(h)                        // the next derivations hold on
+	first := hashAsync(context.Background(), h)
+	<-b.started // approved: one dead area and one live, the budget
+	second := hashAsync(context.Background(), h)
+	<-b.started
+	close(b.release)
+	for _, c := range []<-chan result{first, second} {
+		if r := recv(t, "a hash", c); r.err != nil {
+			t.Fatalf("Hash: %v", r.err)
+		}
 	}
-	if _, _, err := h.Verify(context.Background(), "pw", string(stored)); err != nil {
-		t.Fatalf("Verify: %v", err)
+	if f.forced != 1 {
+		t.Errorf("forced collections = %d, want 1: the second hash's area did not fit beside the first's and the dead one", f.forced)
 	}
 }
 
-// When two hashes start while memory is high, one collection serves both:
-// the second waits for the first's and finds the room it made.
+// A hash whose area waits for a collection has reserved it already: a
+// hash starting in the other slot meanwhile, finding the dead areas the
+// runtime has collected by then gone, must still count it, and collect
+// the area that died during the first collection rather than add a third.
+func TestMemoryGuardReservesDuringCollection(t *testing.T) {
+	h := newHasher(t, cheapParams, Limits{Concurrency: 2})
+	f := &fakeRuntime{}
+	f.install(h, cheapParams, 2)
+	mustHash(t, h, "correct horse battery staple") // A: dead, released at cycle 0
+	b := installBlocking(h)
+	y := hashAsync(context.Background(), h) // Y: live in slot 2
+	<-b.started
+	collecting, finish := make(chan struct{}), make(chan struct{})
+	f.onForce = func() {
+		if f.forced == 0 {
+			close(collecting)
+			<-finish
+		}
+	}
+	x := hashAsync(context.Background(), h) // X: A + Y + X > 2: collects
+	<-collecting
+	f.mu.Lock()
+	f.cycle += 2 // the runtime's own cycles complete meanwhile: A is surely freed
+	f.mu.Unlock()
+	close(b.release) // Y ends during X's collection: its area is dead, uncollected
+	if r := recv(t, "Y", y); r.err != nil {
+		t.Fatalf("Y: %v", r.err)
+	}
+	z := hashAsync(context.Background(), h) // Z in Y's slot: X + Y + Z > 2
+	waitUntil(t, "Z got a slot", func() bool { return h.Stats().Admitted == 4 })
+	close(finish)
+	for _, c := range []<-chan result{x, z} {
+		if r := recv(t, "a hash", c); r.err != nil {
+			t.Fatalf("Hash: %v", r.err)
+		}
+	}
+	if f.forced != 2 {
+		t.Errorf("forced collections = %d, want 2: Z must collect Y's area before adding its own beside X's", f.forced)
+	}
+}
+
+// When two hashes need room at once, one collection serves both: the
+// second waits for the first's and finds the room it made.
 func TestMemoryGuardOneCollectionForConcurrentHashes(t *testing.T) {
-	area := uint64(cheapParams.WorkingArea())
-	h := newHasher(t, cheapParams, Limits{Concurrency: 2, Memory: 1})
-	var events []string
-	m := &fakeMemory{inUse: 4 * area, live: 0}
-	m.install(h, 3*area, &events)
+	h := newHasher(t, cheapParams, Limits{Concurrency: 2})
+	f := &fakeRuntime{}
+	f.install(h, cheapParams, 3)
+	for range 3 {
+		mustHash(t, h, "correct horse battery staple") // three dead areas
+	}
 	started, release := make(chan struct{}), make(chan struct{})
-	collect := h.mem.collect
-	h.mem.collect = func() {
+	f.onForce = func() {
 		close(started)
 		<-release
-		collect()
 	}
 	first := hashAsync(context.Background(), h)
 	<-started
@@ -212,33 +282,116 @@ func TestMemoryGuardOneCollectionForConcurrentHashes(t *testing.T) {
 			t.Fatalf("Hash: %v", r.err)
 		}
 	}
-	if m.collect != 1 {
-		t.Errorf("collections = %d, want 1 for both hashes", m.collect)
+	if f.forced != 1 {
+		t.Errorf("forced collections = %d, want 1 for both hashes", f.forced)
 	}
 }
 
-// runtimeInUse reads the real runtime: memory held by a live allocation
-// counts, and a collection after it is dropped gives the pages back.
-func TestRuntimeInUse(t *testing.T) {
-	inUse := runtimeInUse()
+// A collection cannot shrink live areas: when they alone exceed the
+// budget (more slots than the limit holds), hashes go ahead without one.
+func TestMemoryGuardNoUselessCollection(t *testing.T) {
+	h := newHasher(t, cheapParams, Limits{Concurrency: 1})
+	f := &fakeRuntime{}
+	f.install(h, cheapParams, 1)
+	h.mem.budget = 1 // not even one area fits
+	mustHash(t, h, "correct horse battery staple")
+	f.mu.Lock()
+	f.cycle += 2 // the first area is collected
+	f.mu.Unlock()
+	mustHash(t, h, "correct horse battery staple")
+	if f.forced != 0 {
+		t.Errorf("forced collections = %d, want 0: none could make room", f.forced)
+	}
+}
+
+func TestMemoryGuardOffWithoutLimit(t *testing.T) {
+	for _, limit := range []int64{0, math.MaxInt64} {
+		h := newHasher(t, cheapParams, Limits{Memory: limit})
+		if h.mem.budget != 0 {
+			t.Errorf("Memory %d: guard budget = %d, want 0 (off)", limit, h.mem.budget)
+		}
+		h.mem.cycles = func() uint64 {
+			t.Errorf("Memory %d: collections read with the guard off", limit)
+			return 0
+		}
+		h.mem.collect = func() { t.Errorf("Memory %d: collection with the guard off", limit) }
+		mustHash(t, h, "correct horse battery staple")
+		mustHash(t, h, "correct horse battery staple")
+	}
+}
+
+// The budget is the limit less the headroom kept for the rest of latch:
+// at the derived limit, the slots' areas and no more.
+func TestMemoryGuardBudget(t *testing.T) {
+	p := DefaultParams()
+	for _, slots := range []int{1, 2, 3, 4} {
+		g := newMemGuard(MemoryLimitFor(slots, p))
+		if areas := g.budget / uint64(p.WorkingArea()); areas < uint64(slots) {
+			t.Errorf("%d slots at the derived limit: budget holds %d areas, want at least %d", slots, areas, slots)
+		}
+	}
+	if g := newMemGuard(MemoryLimitFor(2, p)); g.budget >= 3*uint64(p.WorkingArea()) {
+		t.Errorf("two slots: budget %d MiB holds a third area; the peak would pass issue 15's 80 MiB", g.budget/mib)
+	}
+}
+
+// A bcrypt verification allocates a few KiB, not a working area: the
+// guard has nothing to do with it.
+func TestMemoryGuardIgnoresBcrypt(t *testing.T) {
+	h := newHasher(t, cheapParams, Limits{Memory: 64 << 20})
+	h.mem.cycles = func() uint64 { t.Error("guard consulted for a bcrypt verification"); return 0 }
+	stored, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.Verify(context.Background(), "pw", string(stored)); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+}
+
+// With the real runtime and real areas: whenever a derivation starts, the
+// heap holds at most the other slot's area besides a few MiB, never the
+// areas of finished hashes as well.
+func TestMemoryGuardWithTheRuntime(t *testing.T) {
+	p := DefaultParams()
+	h := newHasher(t, p, Limits{Concurrency: 2, Memory: MemoryLimitFor(2, p)})
+	heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var mu sync.Mutex
+	var peak uint64
+	orig := h.derive
+	h.derive = func(password, salt []byte, p Params) []byte {
+		mu.Lock()
+		metrics.Read(heap)
+		peak = max(peak, heap[0].Value.Uint64())
+		mu.Unlock()
+		return orig(password, salt, p)
+	}
 	runtime.GC()
-	before := inUse()
-	if before == 0 {
-		t.Fatal("runtimeInUse() = 0, want the runtime's memory")
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for range 4 {
+				if _, err := h.Hash(context.Background(), "correct horse battery staple"); err != nil {
+					t.Errorf("Hash: %v", err)
+				}
+			}
+		})
 	}
-	buf := make([]byte, 64*mib)
-	for i := range buf {
-		buf[i] = 1 // touch it, so it is surely memory in use
+	wg.Wait()
+	if area := uint64(p.WorkingArea()); peak >= 2*area {
+		t.Errorf("heap objects when a derivation started: up to %d MiB, want under two areas (%d MiB)", peak/mib, 2*area/mib)
 	}
-	// Other memory comes and goes meanwhile (test bookkeeping, stacks):
-	// allow it a few MiB.
-	held := inUse()
-	if held < before+56*mib {
-		t.Errorf("with 64 MiB live: in use %d MiB, want at least %d MiB (%d before)", held/mib, (before+56*mib)/mib, before/mib)
+	if h.Stats().Collections == 0 {
+		t.Error("no forced collection in 8 hashes on 2 slots: finished areas were left to pile up")
 	}
-	runtime.KeepAlive(buf) // and no further: the collection below frees it
+}
+
+// gcCycles reads the real runtime's count of completed collections.
+func TestGCCycles(t *testing.T) {
+	cycles := gcCycles()
+	before := cycles()
 	runtime.GC()
-	if after := inUse(); after >= held-32*mib {
-		t.Errorf("after dropping 64 MiB and collecting: in use %d MiB, want well below %d MiB", after/mib, held/mib)
+	if after := cycles(); after <= before {
+		t.Errorf("completed cycles %d after runtime.GC, want more than %d", after, before)
 	}
 }
