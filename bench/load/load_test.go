@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -180,5 +182,28 @@ func TestOpenLoop(t *testing.T) {
 	want := 400 * window.Seconds()
 	if float64(got) < 0.6*want || float64(got) > 1.2*want {
 		t.Errorf("open loop at 400/s over %v: %d answers, want about %.0f", window, got, want)
+	}
+}
+
+func TestHashSizingFromLog(t *testing.T) {
+	for _, tc := range []struct {
+		log      string
+		slots    int
+		limitMiB float64
+	}{
+		{`{"level":"WARN","msg":"no SMTP server configured","event":"mail.log"}` + "\n" +
+			"gc 1 @0.029s 1%: not JSON\n" +
+			`{"level":"INFO","msg":"password hashing sized","event":"hash.sizing","slots":2,"cpus":2,"memory_limit":"57MiB"}` + "\n", 2, 57},
+		{`{"event":"hash.sizing","slots":4,"memory_limit":"none"}` + "\n", 4, 0},
+		{`{"event":"server.start"}` + "\n", 0, 0}, // an older build
+	} {
+		path := filepath.Join(t.TempDir(), "latch.log")
+		if err := os.WriteFile(path, []byte(tc.log), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		slots, limit := hashSizing(path)
+		if slots != tc.slots || limit != tc.limitMiB {
+			t.Errorf("hashSizing of %q = %d, %v; want %d, %v", tc.log, slots, limit, tc.slots, tc.limitMiB)
+		}
 	}
 }

@@ -57,6 +57,7 @@ const maxRun = 10 * time.Minute
 
 type config struct {
 	url, bin, repo, database string
+	label                    string
 	start, jsonOut, keep     bool
 	honorRA                  bool
 	serverEnv                []string
@@ -100,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.users, "users", 64, "at most this many pre-created accounts; virtual users share them round-robin")
 	fs.BoolVar(&c.honorRA, "honor-retry-after", true, "after a 429 or 503 with Retry-After, wait that long before the next request, as a well-behaved client does")
 	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object (bench/internal/result.Report) on stdout; the text goes to stderr")
+	fs.StringVar(&c.label, "label", "", "names the build under test in the JSON report, when comparing builds (e.g. baseline)")
 	fs.BoolVar(&c.keep, "keep", false, "with -start: keep the temporary directory (database, server logs)")
 	if err := fs.Parse(args); err != nil {
 		return c, errUsage
@@ -200,7 +202,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "load: "+format+"\n", a...) }
 
-	rep := result.Report{Started: time.Now().UTC().Format(time.RFC3339), Machine: machine()}
+	rep := result.Report{Started: time.Now().UTC().Format(time.RFC3339), Label: cfg.label, Machine: machine()}
 	rep.Target.URL, rep.Target.Database, rep.Target.PID = cfg.url, "unknown", cfg.pid
 
 	if cfg.start {
@@ -421,6 +423,7 @@ func startTarget(ctx context.Context, cfg config, rep *result.Report, logf func(
 	}
 	rep.Target.URL, rep.Target.PID = p.url, pid
 	rep.Server = &result.Server{ColdReadyMS: ms(cold), ReadyMS: ms(ready), IdleRSSMiB: rss, IdleHWMMiB: hwm}
+	rep.Server.HashSlots, rep.Server.MemoryLimitMiB = hashSizing(p.log)
 	return cleanup, nil
 }
 

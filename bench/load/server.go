@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -181,6 +182,32 @@ func scratchSchema(ctx context.Context, base string) (conn string, drop func() e
 		return nil
 	}
 	return u.String(), drop, nil
+}
+
+// hashSizing reads how latch sized password hashing from its start-up
+// event in the JSON log at path: the number of hash slots and the soft
+// memory limit in MiB (0 when it has none). Both are 0 when the log has
+// no such event, as from a build before latch logged it.
+func hashSizing(path string) (slots int, limitMiB float64) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.Lines(string(b)) {
+		var ev struct {
+			Event string `json:"event"`
+			Slots int    `json:"slots"`
+			Limit string `json:"memory_limit"`
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil || ev.Event != "hash.sizing" {
+			continue
+		}
+		if n, err := strconv.ParseFloat(strings.TrimSuffix(ev.Limit, "MiB"), 64); err == nil {
+			limitMiB = n
+		}
+		return ev.Slots, limitMiB
+	}
+	return 0, 0
 }
 
 // procMem reads VmRSS and VmHWM (the peak RSS) of pid, in MiB.

@@ -71,10 +71,16 @@ func find(reps []result.Report, db, scenario string, c int) (found, bool) {
 }
 
 // findAt returns the run of scenario at c clients on db with this offered
-// rate (0: closed loop).
+// rate (0: closed loop), by this checkout's build.
 func findAt(reps []result.Report, db, scenario string, c int, rate float64) (found, bool) {
+	return findBuild(reps, "", db, scenario, c, rate)
+}
+
+// findBuild is findAt for the build labelled label ("" for this
+// checkout's).
+func findBuild(reps []result.Report, label, db, scenario string, c int, rate float64) (found, bool) {
 	for i := range reps {
-		if reps[i].Target.Database != db {
+		if reps[i].Target.Database != db || reps[i].Label != label {
 			continue
 		}
 		for j := range reps[i].Runs {
@@ -105,7 +111,10 @@ func write(w io.Writer, reps []result.Report, commit, microPath, commandsPath st
 	fmt.Fprintln(w, "  run, and the CPU time per request, move less.")
 	fmt.Fprintln(w)
 
-	writeTargets(w, reps)
+	if _, ok := find(reps, "sqlite", "refresh", 8); ok {
+		writeTargets(w, reps)
+	}
+	writeMemory(w, reps)
 	writeStart(w, reps)
 	writeBaselines(w, reps)
 	writeLoad(w, reps)
@@ -231,7 +240,7 @@ func writeStart(w io.Writer, reps []result.Report) {
 			names = append(names, name)
 		}
 		fmt.Fprintf(w, "| %s | %s | %.0f ms | %.0f ms | %.1f MiB | %.1f MiB | %.1f MiB |\n",
-			r.Target.Database, strings.Join(slices.Compact(names), ", "), s.ColdReadyMS, s.ReadyMS, s.IdleRSSMiB, s.IdleHWMMiB, s.FinalRSSMiB)
+			dbName(&r), strings.Join(slices.Compact(names), ", "), s.ColdReadyMS, s.ReadyMS, s.IdleRSSMiB, s.IdleHWMMiB, s.FinalRSSMiB)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Ready is from exec to the first `GET /readyz` 200. Idle RSS is VmRSS right after the restart; each run's")
@@ -252,7 +261,7 @@ func writeBaselines(w io.Writer, reps []result.Report) {
 			continue
 		}
 		fmt.Fprintf(w, "| %s, runs: %d | %.1f/s | %.1f/s | %s %.0f / %.0f per s | %s %.0f / %.0f per s | %.1f ms / %.0f µs / %.0f µs |\n",
-			r.Target.Database, len(r.Runs), b.Argon2Single, b.Argon2Parallel, b.SigAlg, b.VerifySingle, b.VerifyParallel, b.SigAlg, b.SignSingle, b.SignParallel,
+			dbName(&r), len(r.Runs), b.Argon2Single, b.Argon2Parallel, b.SigAlg, b.VerifySingle, b.VerifyParallel, b.SigAlg, b.SignSingle, b.SignParallel,
 			b.Argon2CPUUS/1000, b.VerifyCPUUS, b.SignCPUUS)
 	}
 	fmt.Fprintln(w)
@@ -291,7 +300,7 @@ func writeLoad(w io.Writer, reps []result.Report) {
 					name += ": " + s.Kind
 				}
 				cells := []string{
-					r.Target.Database, name, clients(&run), fmt.Sprintf("%.1f", s.OKRate),
+					dbName(&r), name, clients(&run), fmt.Sprintf("%.1f", s.OKRate),
 					fmt.Sprintf("%.2f", s.P50MS), fmt.Sprintf("%.2f", s.P90MS), fmt.Sprintf("%.2f", s.P99MS), fmt.Sprintf("%.1f", s.MaxMS),
 					errText(s.Errors), "", "", "", "", "", "",
 				}
@@ -328,6 +337,125 @@ func writeLoad(w io.Writer, reps []result.Report) {
 			}
 		}
 	}
+}
+
+// dbName is the report's database, with the build's label when it is not
+// this checkout's.
+func dbName(r *result.Report) string {
+	if r.Label != "" {
+		return r.Target.Database + " (" + r.Label + ")"
+	}
+	return r.Target.Database
+}
+
+// Issue 15's memory scenario: 64 clients signing in, each argon2id
+// working area 19 MiB.
+const (
+	memClients     = 64
+	memAreaMiB     = 19
+	memAbsoluteMiB = 80 // the issue's figure at the default two slots
+)
+
+// memTarget is issue 15's bound on peak RSS under sign-in load: idle RSS
+// and one and a half times the slots' working areas; at most 80 MiB at
+// the default two slots. slots is 0 when the build did not say; then it
+// has one per CPU, as latch did before it logged them.
+func memTarget(r *result.Report) (limit float64, slots int) {
+	slots = r.Server.HashSlots
+	if slots == 0 {
+		slots = r.Machine.GOMAXPROCS
+	}
+	limit = r.Server.IdleRSSMiB + 1.5*float64(slots)*memAreaMiB
+	if slots == 2 {
+		limit = min(limit, memAbsoluteMiB)
+	}
+	return limit, slots
+}
+
+// writeMemory reports issue 15's scenario: peak RSS while 64 clients sign
+// in, against its target, with the sign-in rate against the parallel
+// hash rate measured just before, for every build and database measured.
+func writeMemory(w io.Writer, reps []result.Report) {
+	type row struct {
+		mem, flood found
+		okFlood    bool
+	}
+	var rows []row
+	// This checkout's build first, then the others as they came.
+	labels := []string{""}
+	for _, r := range reps {
+		if !slices.Contains(labels, r.Label) {
+			labels = append(labels, r.Label)
+		}
+	}
+	for _, db := range []string{"sqlite", "postgres"} {
+		for _, l := range labels {
+			f, ok := findBuild(reps, l, db, "login", memClients, 0)
+			if !ok || f.rep.Server == nil {
+				continue
+			}
+			fl, okFl := findBuild(reps, l, db, "login", 400, 0)
+			rows = append(rows, row{f, fl, okFl})
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "## Memory under sign-in load (issue 15)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| target | measured | verdict |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, rw := range rows {
+		r, run := rw.mem.rep, rw.mem.run
+		if r.Label != "" {
+			continue
+		}
+		limit, slots := memTarget(r)
+		peak := run.ServerPeakRSSMiB
+		fmt.Fprintf(w, "| peak RSS ≤ idle + 1.5 × %d slots × %d MiB, at most %d MiB at two slots, %d clients signing in for %.0f s (%s) | %.1f MiB (idle %.1f MiB: limit %.1f MiB) | %s |\n",
+			slots, memAreaMiB, memAbsoluteMiB, memClients, run.ElapsedS, r.Target.Database, peak, r.Server.IdleRSSMiB, limit, verdict(peak, limit, false, peak > 0))
+		ratio, base := run.Total.Ratio, run.Total.BaselineRate
+		fmt.Fprintf(w, "| sign-in ≥ 0.9 × parallel argon2id rate during it (%s) | %.1f/s vs %.1f hashes/s: %.2f× (CPU cost %.2f hashes a sign-in) | %s |\n",
+			r.Target.Database, run.Total.OKRate, base, ratio, run.CPUCost, verdict(ratio, 0.9, true, base > 0))
+		fmt.Fprintf(w, "| idle RSS ≤ 30 MiB (%s) | %.1f MiB | %s |\n", r.Target.Database, r.Server.IdleRSSMiB, verdict(r.Server.IdleRSSMiB, 30, false, true))
+		if rw.okFlood {
+			p := rw.flood.run.ServerPeakRSSMiB
+			fmt.Fprintf(w, "| peak RSS ≤ 300 MiB under 400 concurrent logins (%s) | %.1f MiB, %s | %s |\n",
+				r.Target.Database, p, errText(rw.flood.run.Total.Errors), verdict(p, 300, false, p > 0))
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Every build measured, each on a fresh server; read the builds of one database against each other, as")
+	fmt.Fprintln(w, "the machine's other work moves the rates between invocations (the ratio divides by a hash rate taken")
+	fmt.Fprintln(w, "just before the run, the CPU cost by the CPU time of one hash).")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| db | build | slots | memory limit | idle RSS | peak RSS | target | sign-ins/s | hashes/s | ratio | CPU cost | errors | cores latch / other | peak RSS, 400 logins |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, rw := range rows {
+		r, run := rw.mem.rep, rw.mem.run
+		build := r.Label
+		if build == "" {
+			build = "this checkout"
+		}
+		limit, slots := memTarget(r)
+		memLimit := "none"
+		if r.Server.MemoryLimitMiB > 0 {
+			memLimit = fmt.Sprintf("%.0f MiB", r.Server.MemoryLimitMiB)
+		}
+		slotText := fmt.Sprint(slots)
+		if r.Server.HashSlots == 0 {
+			slotText += " (CPUs)"
+		}
+		flood := "not measured"
+		if rw.okFlood {
+			flood = fmt.Sprintf("%.1f MiB", rw.flood.run.ServerPeakRSSMiB)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.1f MiB | %.1f MiB | %.1f MiB: %s | %.1f | %.1f | %.3f | %.2f | %s | %.2f / %.2f | %s |\n",
+			r.Target.Database, build, slotText, memLimit, r.Server.IdleRSSMiB, run.ServerPeakRSSMiB, limit,
+			verdict(run.ServerPeakRSSMiB, limit, false, run.ServerPeakRSSMiB > 0), run.Total.OKRate, run.Total.BaselineRate,
+			run.Total.Ratio, run.CPUCost, errText(run.Total.Errors), run.ServerCPU, run.OtherCPU, flood)
+	}
+	fmt.Fprintln(w)
 }
 
 func shortBaseline(s string) string {

@@ -44,6 +44,7 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	}
 	defer a.db.Close()
 	cfg, log := a.cfg, a.log
+	defer applyMemoryLimit(a.memory, log)()
 	if !cfg.RateLimit {
 		log.Warn("LATCH_RATE_LIMIT=off: login throttling is DISABLED; use this only for benchmarks", "event", "ratelimit.off")
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -146,6 +147,7 @@ type app struct {
 	audit  *audit.Recorder
 	mail   *outbox.Sender
 	reg    *prometheus.Registry
+	memory memoryPlan
 }
 
 // openApp loads the configuration, opens and (optionally) migrates the
@@ -202,21 +204,22 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 	if err := tokens.Init(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
-	conc := cfg.HashConcurrency
-	if conc == 0 {
-		conc = runtime.GOMAXPROCS(0)
+	plan, err := hashSizing(cfg, e.getenv, debug.SetMemoryLimit(-1), runtime.GOMAXPROCS(0), "/")
+	if err != nil {
+		log.Warn("cannot read the container's memory limit; hash slots follow the CPUs only (set LATCH_HASH_CONCURRENCY and LATCH_MEMORY_LIMIT to size them)", "event", "hash.cgroup", "error", err)
 	}
+	conc := plan.Slots
 	// A waiting request holds no hashing memory, so the queue is sized to
 	// what the slots drain within MaxWait (about 45 ms a hash here): a
 	// burst is served a little later instead of refused, and a flood
 	// still meets 503 within two seconds.
-	hasher, err := password.NewHasher(password.DefaultParams(), password.Limits{Concurrency: conc, Queue: 32 * conc, MaxWait: 2 * time.Second})
+	hasher, err := password.NewHasher(password.DefaultParams(), password.Limits{Concurrency: conc, Queue: 32 * conc, MaxWait: 2 * time.Second, Memory: plan.MemoryLimit})
 	if err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	rec := audit.New(db, log, time.Now, reg)
-	a := &app{cfg: cfg, log: log, db: db, tokens: tokens, hasher: hasher, audit: rec, reg: reg}
+	a := &app{cfg: cfg, log: log, db: db, tokens: tokens, hasher: hasher, audit: rec, reg: reg, memory: plan}
 	deps := auth.Deps{Hasher: hasher, Tokens: tokens, MAC: sealer, Audit: rec, Now: time.Now, Log: log}
 	deps.Storage(db)
 	a.limit = ratelimit.New(db, ratelimit.DefaultPolicy(), time.Now)

@@ -57,6 +57,7 @@ type Config struct {
 	MaxBodyBytes              int64
 	HashConcurrency           int // 0: the number of CPUs
 	ShutdownTimeout           time.Duration
+	MemoryLimit               int64 // bytes; 0: derived from the hash slots, or GOMEMLIMIT's; math.MaxInt64: off
 	TrustedProxies            []netip.Prefix
 	ClientIPHeader            string // HeaderXForwardedFor or HeaderForwarded: the one header read from trusted proxies
 	CORSOrigins               []string
@@ -182,6 +183,14 @@ func Settings() []Setting {
 			c.HashConcurrency = n
 			return nil
 		}},
+		{"memory_limit", "auto", "soft memory limit the Go runtime keeps to, e.g. 96MiB (B, KiB, MiB, GiB or TiB, as GOMEMLIMIT); auto: GOMEMLIMIT if set, else the hash slots' argon2id memory and half as much again; off: none", func(c *Config, v string) error {
+			n, err := parseMemoryLimit(v)
+			if err != nil {
+				return err
+			}
+			c.MemoryLimit = n
+			return nil
+		}},
 		{"shutdown_timeout", "20s", "how long in-flight requests may run on after SIGTERM", durationInto(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{"trusted_proxies", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For / Forwarded headers name the client", func(c *Config, v string) error {
 			c.TrustedProxies = nil
@@ -267,6 +276,26 @@ func Settings() []Setting {
 			return nil
 		}},
 	}
+}
+
+// parseMemoryLimit reads a size in GOMEMLIMIT's syntax — a whole number
+// of bytes with an optional B, KiB, MiB, GiB or TiB — so that a value
+// moves between the two unchanged; "auto" is 0 and "off" math.MaxInt64,
+// debug.SetMemoryLimit's "no limit".
+func parseMemoryLimit(v string) (int64, error) {
+	switch strings.ToLower(v) {
+	case "auto":
+		return 0, nil
+	case "off":
+		return math.MaxInt64, nil
+	}
+	num := strings.TrimRight(v, "BKMGTi")
+	shift, ok := map[string]uint{"": 0, "B": 0, "KiB": 10, "MiB": 20, "GiB": 30, "TiB": 40}[v[len(num):]]
+	n, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil || n < 0 || n > math.MaxInt64>>shift {
+		return 0, errors.New("want a size such as 96MiB or 1GiB (B, KiB, MiB, GiB, TiB), auto or off")
+	}
+	return n << shift, nil
 }
 
 func durationInto(field func(*Config) *time.Duration) func(*Config, string) error {
@@ -471,6 +500,9 @@ func (c Config) SecretFile() string {
 	return filepath.Join(filepath.Dir(path), "latch.secret")
 }
 
+// MinMemoryLimit is the smallest LATCH_MEMORY_LIMIT accepted.
+const MinMemoryLimit = 32 << 20
+
 // MinSecretLen is the shortest secret or admin key accepted: 32 characters
 // carry at least 128 bits even when drawn from a small alphabet.
 const MinSecretLen = 32
@@ -543,6 +575,9 @@ func (c Config) validate() []string {
 	}
 	if c.HashConcurrency < 0 {
 		p = append(p, "LATCH_HASH_CONCURRENCY: must not be negative")
+	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < MinMemoryLimit {
+		p = append(p, "LATCH_MEMORY_LIMIT: at least 32MiB: one argon2id hash takes 19 MiB, and latch needs some memory besides")
 	}
 	if c.BreachedPasswordsURL != "" {
 		if u, err := url.Parse(c.BreachedPasswordsURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

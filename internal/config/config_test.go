@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -276,6 +277,39 @@ func TestPublicURLLoopback(t *testing.T) {
 	} {
 		if got := (Config{PublicURL: u}).PublicURLLoopback(); got != want {
 			t.Errorf("%s: got %v, want %v", u, got, want)
+		}
+	}
+}
+
+// LATCH_MEMORY_LIMIT takes GOMEMLIMIT's syntax, auto (the default) and off.
+func TestMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+	}{
+		{"", 0}, // unset: the default, auto
+		{"auto", 0},
+		{"off", math.MaxInt64},
+		{"96MiB", 96 << 20},
+		{"1GiB", 1 << 30},
+		{"65536KiB", 64 << 20},
+		{"268435456", 256 << 20},
+		{"268435456B", 256 << 20},
+		{"1TiB", 1 << 40},
+	} {
+		c, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_MEMORY_LIMIT": tc.in})})
+		if err != nil {
+			t.Errorf("LATCH_MEMORY_LIMIT=%q: %v", tc.in, err)
+			continue
+		}
+		if c.MemoryLimit != tc.want {
+			t.Errorf("LATCH_MEMORY_LIMIT=%q: MemoryLimit = %d, want %d", tc.in, c.MemoryLimit, tc.want)
+		}
+	}
+	for _, in := range []string{"96MB", "96 MiB", "-1", "1.5GiB", "MiB", "lots", "9999999TiB", "16MiB"} {
+		_, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_MEMORY_LIMIT": in})})
+		if err == nil || !strings.Contains(err.Error(), "LATCH_MEMORY_LIMIT") {
+			t.Errorf("LATCH_MEMORY_LIMIT=%q: err = %v, want a LATCH_MEMORY_LIMIT problem", in, err)
 		}
 	}
 }

@@ -3,7 +3,10 @@ package password
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -35,6 +38,65 @@ func BenchmarkHashParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hashes/s")
+}
+
+// BenchmarkHashParallelMemory is BenchmarkHashParallel with and without
+// the soft memory limit and guard that latch serve applies at this many
+// slots: what the guard's collections cost in hashes/s and in CPU time
+// per hash (which other work on a shared machine moves far less), and the
+// peak RSS of the process while hashing (VmHWM, reset before each run;
+// Linux).
+func BenchmarkHashParallelMemory(b *testing.B) {
+	n := runtime.GOMAXPROCS(0)
+	for _, bc := range []struct {
+		name  string
+		limit int64
+	}{
+		{"limit=none", 0},
+		{"limit=derived", MemoryLimitFor(n, DefaultParams())},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := newHasher(b, DefaultParams(), Limits{Concurrency: n, Queue: 64 * n, Memory: bc.limit})
+			if bc.limit > 0 {
+				defer debug.SetMemoryLimit(debug.SetMemoryLimit(bc.limit))
+			}
+			runtime.GC()
+			resetPeak := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+			ctx := context.Background()
+			cpu0 := cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := h.Hash(ctx, "correct horse battery staple"); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hashes/s")
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(cpu.Seconds()*1000/float64(b.N), "cpu-ms/op")
+			}
+			b.ReportMetric(float64(h.Stats().Collections)/float64(b.N), "collections/op")
+			if peak, ok := peakRSS(); ok && resetPeak {
+				b.ReportMetric(peak, "peak-RSS-MiB")
+			}
+		})
+	}
+}
+
+// peakRSS reads this process's VmHWM in MiB.
+func peakRSS() (float64, bool) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024, err == nil
+		}
+	}
+	return 0, false
 }
 
 func BenchmarkVerifyDummy(b *testing.B) {

@@ -23,6 +23,22 @@
 // sorted bytewise; SOURCE.md says how it was extracted and carries the
 // licence.
 //
+// # Memory
+//
+// Each argon2id computation allocates its working area (Params.Memory,
+// 19 MiB by default) and drops it when done, so hashing is most of what a
+// latch under sign-in load holds. Size decides how many hashes run at once
+// and the soft memory limit of the process (runtime/debug.SetMemoryLimit,
+// which the caller applies) from the CPUs, the container's memory limit
+// (ContainerMemory reads it from the cgroup files) and an operator's
+// limit; with Limits.Memory set, the Hasher counts the working areas of
+// running hashes and of finished ones not yet collected, and collects
+// garbage before a hash whose area would take them past that limit (less
+// 16 MiB for the rest of the process), so that finished hashes' areas are
+// reused instead of piling up between the runtime's own collections. It
+// reads the runtime's count of collections and may run the collector, and
+// nothing else process-wide: setting the limit is the caller's.
+//
 // # Breached passwords
 //
 // Policy.Breached optionally adds a check against passwords seen in data

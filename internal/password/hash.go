@@ -103,6 +103,7 @@ const argon2idPrefix = "$argon2id$"
 type Hasher struct {
 	params Params
 	gate   *gate
+	mem    *memGuard
 	// dummy is a current-params argon2id hash of a secret nobody holds:
 	// VerifyDummy verifies against it so that it takes Verify's exact path.
 	dummy string
@@ -130,6 +131,7 @@ func NewHasher(p Params, l Limits) (*Hasher, error) {
 	return &Hasher{
 		params: p,
 		gate:   newGate(l),
+		mem:    newMemGuard(l.Memory),
 		dummy:  encodeArgon2id(p, salt, key),
 		derive: argon2id,
 	}, nil
@@ -198,6 +200,9 @@ func (h *Hasher) compute(ctx context.Context, password, salt []byte, p Params) (
 		return nil, err
 	}
 	defer h.gate.release()
+	area := uint64(p.WorkingArea())
+	h.mem.acquire(area)
+	defer h.mem.release(area)
 	return h.derive(password, salt, p), nil
 }
 

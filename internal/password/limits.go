@@ -34,6 +34,14 @@ type Limits struct {
 	// second: far above a full queue's normal wait, so it fires only when
 	// the CPUs are starved, and still well below HTTP client timeouts.
 	MaxWait time.Duration
+	// Memory is the soft memory limit of the process in bytes (see Size
+	// and runtime/debug.SetMemoryLimit), which hashing keeps to: the
+	// working areas of running hashes and of finished ones not yet
+	// collected may take all of it but 16 MiB, and before a hash
+	// allocates an area that would not fit, a garbage collection frees
+	// the finished ones' first, so that the new area reuses their pages
+	// rather than adds to them. 0 means no such bound.
+	Memory int64
 }
 
 // DefaultLimits returns the Limits that the zero Limits stands for, with
@@ -69,6 +77,9 @@ func (l Limits) Validate() error {
 	if l.MaxWait < 0 {
 		errs = append(errs, fmt.Errorf("hashing max wait must not be negative, got %s", l.MaxWait))
 	}
+	if l.Memory < 0 {
+		errs = append(errs, fmt.Errorf("hashing memory limit must not be negative, got %d", l.Memory))
+	}
 	return errors.Join(errs...)
 }
 
@@ -89,6 +100,9 @@ type Stats struct {
 	// all (WaitTotal / Queued is the mean wait of a queued caller).
 	Admitted, Queued uint64
 	WaitTotal        time.Duration
+	// Collections counts garbage collections run before a hash to make
+	// room for its working area within Limits.Memory, since start.
+	Collections uint64
 }
 
 // Stats returns the current admission counters. Each is read atomically; the
@@ -102,6 +116,8 @@ func (h *Hasher) Stats() Stats {
 		Admitted:  h.gate.admitted.Load(),
 		Queued:    h.gate.queued.Load(),
 		WaitTotal: time.Duration(h.gate.waitNanos.Load()),
+
+		Collections: h.mem.collections.Load(),
 	}
 }
 

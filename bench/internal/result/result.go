@@ -10,7 +10,10 @@ package result
 
 // Report is everything one invocation of bench/load measured.
 type Report struct {
-	Started   string    `json:"started"` // RFC 3339
+	Started string `json:"started"` // RFC 3339
+	// Label names the build under test when a report compares several
+	// (bench/run.sh's baseline); "" is the build of this checkout.
+	Label     string    `json:"label,omitempty"`
 	Machine   Machine   `json:"machine"`
 	Target    Target    `json:"target"`
 	Server    *Server   `json:"server,omitempty"` // when bench/load started latch itself
@@ -54,6 +57,12 @@ type Server struct {
 	IdleHWMMiB float64 `json:"idle_hwm_mib"`
 	// FinalRSSMiB is VmRSS after every run ended.
 	FinalRSSMiB float64 `json:"final_rss_mib"`
+	// HashSlots and MemoryLimitMiB are how latch sized password hashing
+	// (its hash.sizing start-up event): hashes at once, and the soft
+	// memory limit it keeps to (0: none). Both 0 for a build that does
+	// not log them.
+	HashSlots      int     `json:"hash_slots,omitempty"`
+	MemoryLimitMiB float64 `json:"memory_limit_mib,omitempty"`
 }
 
 // Baselines are the raw rates of the operations that bound latch's
