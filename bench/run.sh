@@ -9,8 +9,8 @@
 #   bench/run.sh memory                              # issue 15's memory scenario only
 #   LATCH_BENCH_BASELINE=f71df7c bench/run.sh memory # ... and the same for that commit
 #
-# About eight minutes on two cores (memory only: about two, doubled by a
-# baseline and by PostgreSQL). Every step runs under a timeout; latch
+# About nine minutes on two cores (memory only: a minute and a half per
+# database and build). Every step runs under a timeout; latch
 # listens on 127.0.0.1 only, on a temporary SQLite file or in a scratch
 # schema that is dropped afterwards. See bench/README.md.
 set -euo pipefail
