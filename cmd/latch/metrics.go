@@ -8,7 +8,8 @@ import (
 )
 
 // registerHashMetrics exposes the password hasher's admission control:
-// how many hashes run, how many wait, and how many were turned away.
+// how many hashes run, how many wait, and how many were turned away; and
+// its memory guard: how many collections it ran.
 func registerHashMetrics(reg prometheus.Registerer, h *password.Hasher) {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -35,6 +36,10 @@ func registerHashMetrics(reg prometheus.Registerer, h *password.Hasher) {
 			Name: "latch_password_hash_abandoned_total",
 			Help: "Requests that gave up while waiting for a password-hashing slot.",
 		}, func() float64 { return float64(h.Stats().Abandoned) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "latch_password_hash_collections_total",
+			Help: "Garbage collections run before a hash so that its working area reuses a finished one's memory instead of passing the soft memory limit.",
+		}, func() float64 { return float64(h.Stats().Collections) }),
 	)
 }
 

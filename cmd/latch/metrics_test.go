@@ -42,7 +42,7 @@ func TestMetricsListener(t *testing.T) {
 				t.Errorf("public /metrics: %v", r.Body)
 			}
 			text := p.Metrics(t)
-			for _, want := range []string{`latch_http_requests_total{method="POST",route="POST /v1/signup",status="201"} 1`, `latch_security_events_total{type="signup"} 1`, "latch_build_info", "latch_password_hash_queue_depth"} {
+			for _, want := range []string{`latch_http_requests_total{method="POST",route="POST /v1/signup",status="201"} 1`, `latch_security_events_total{type="signup"} 1`, "latch_build_info", "latch_password_hash_queue_depth", "latch_password_hash_collections_total"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("metrics lack %s", want)
 				}
