@@ -164,7 +164,7 @@ func (s *Service) linkSession(ctx context.Context, u store.User, c Requester, am
 	if err != nil {
 		return TokenResponse{}, fmt.Errorf("sign in: %w", err)
 	}
-	return s.openSession(ctx, u, c, amr, authTime, "", ErrInvalidLink)
+	return s.openSession(ctx, signIn{user: u, via: c, amr: amr, authTime: authTime, stale: ErrInvalidLink})
 }
 
 // ResendVerification sends a new verification link to the address if it

@@ -17,6 +17,9 @@ var (
 	// ErrInvalidGrant: the refresh token is unknown, expired, revoked or
 	// re-used.
 	ErrInvalidGrant = apperr.New(http.StatusBadRequest, apperr.CodeInvalidGrant, "refresh token is invalid, expired or revoked")
+	// ErrInvalidCode: the authorization code is unknown, expired, used,
+	// or does not match the redirect URI or the code verifier.
+	ErrInvalidCode = apperr.New(http.StatusBadRequest, apperr.CodeInvalidGrant, "authorization code is invalid, expired or already used, or does not match redirect_uri or code_verifier")
 	// ErrInvalidToken: the access token is missing, malformed, expired, or
 	// its session has ended.
 	ErrInvalidToken = apperr.New(http.StatusUnauthorized, apperr.CodeInvalidToken, "access token is missing, invalid, expired or revoked")

@@ -20,43 +20,84 @@ import (
 // tokens. A new sign-in method is a new file that ends in openSession; it
 // never creates a session or issues a token itself.
 
-// openSession starts a session for u, who has just been identified, and
-// issues its tokens and a device token: the one place a sign-in ends.
-// stale is the error to answer when a credential change overtook the
-// identification (the store refuses the session).
-func (s *Service) openSession(ctx context.Context, u store.User, c Requester, amr []string, authTime time.Time, device string, stale error) (TokenResponse, error) {
-	sess, rt := s.newSession(u, c, amr, authTime)
+// signIn is a person identified by one sign-in method, on their way
+// into a session.
+type signIn struct {
+	user store.User
+	via  Requester
+	amr  []string
+	// authTime is when the person proved a credential: now for a
+	// password or a code, zero for an email link, the parent's for single
+	// sign-on.
+	authTime time.Time
+	device   string // the device id of a valid device token; "" for none
+	// stale is the error to answer when a credential change overtook the
+	// identification (the store refuses the session).
+	stale error
+	// parent is the browser session an app session is made from (single
+	// sign-on); nil otherwise. Its epoch and level carry over.
+	parent *store.Session
+}
+
+// openSession starts a session for someone just identified and issues
+// what its holder keeps: for an app, an access token, a refresh token
+// and a device token; for latch's own pages (via.Browser), the browser
+// session's cookie secret (in RefreshToken) and a device token. It is the
+// one place a sign-in ends.
+func (s *Service) openSession(ctx context.Context, in signIn) (TokenResponse, error) {
+	u := in.user
+	sess, secret := s.newSession(u, in.via, in.amr, in.authTime)
+	if in.parent != nil {
+		sess.ParentID, sess.AAL, sess.CredentialEpoch = in.parent.ID, in.parent.AAL, in.parent.CredentialEpoch
+	}
 	err := s.sessions.CreateSession(ctx, sess)
 	switch {
 	case errors.Is(err, store.ErrStale):
-		s.record(ctx, "login.stale", u.ID, "", map[string]any{"method": amr[0]})
-		return TokenResponse{}, stale
+		s.record(ctx, "login.stale", u.ID, "", map[string]any{"method": in.amr[0]})
+		return TokenResponse{}, in.stale
 	case err != nil:
 		return TokenResponse{}, fmt.Errorf("sign in: create session: %w", err)
 	}
-	detail := map[string]any(nil)
-	if amr[0] != "pwd" {
-		detail = map[string]any{"method": amr[0]}
+	detail := map[string]any{}
+	if in.amr[0] != "pwd" {
+		detail["method"] = in.amr[0]
+	}
+	if in.parent != nil {
+		detail["method"], detail["parent_id"] = "sso", in.parent.ID
+	}
+	if sess.Kind == store.SessionBrowser {
+		detail["kind"] = string(store.SessionBrowser)
+	}
+	if len(detail) == 0 {
+		detail = nil
 	}
 	s.record(ctx, "login.success", u.ID, sess.ID, detail)
-	tr, err := s.issue(u, sess, rt)
-	if err != nil {
+	var tr TokenResponse
+	if sess.Kind == store.SessionBrowser {
+		tr = TokenResponse{RefreshToken: secret, User: u, Session: sess}
+	} else if tr, err = s.issue(u, sess, secret); err != nil {
 		return TokenResponse{}, err
 	}
-	tr.DeviceToken = s.newDeviceToken(u.ID, device)
+	tr.DeviceToken = s.newDeviceToken(u.ID, in.device)
 	return tr, nil
 }
 
 // newSession is a session of u, made under u's credential epoch (so that
 // the store refuses it if a credential change has overtaken the check
-// that led here). authTime is when the person proved a credential for
-// it: now for a password or a code, zero for an email link.
+// that led here), with the secret its holder keeps: a refresh token for
+// an app, a cookie secret for a browser. authTime is when the person
+// proved a credential for it: now for a password or a code, zero for an
+// email link.
 func (s *Service) newSession(u store.User, c Requester, amr []string, authTime time.Time) (store.Session, string) {
 	now := s.now().UTC()
-	rt := newRefreshToken()
+	kind, secret := store.SessionApp, newRefreshToken()
+	if c.Browser {
+		kind, secret = store.SessionBrowser, newBrowserSecret()
+	}
 	return store.Session{
 		ID:              uuid.Must(uuid.NewV7()).String(),
 		UserID:          u.ID,
+		Kind:            kind,
 		CreatedAt:       now,
 		LastActiveAt:    now,
 		ExpiresAt:       now.Add(s.opts.SessionMaxAge),
@@ -66,9 +107,9 @@ func (s *Service) newSession(u store.User, c Requester, amr []string, authTime t
 		AAL:             "aal1",
 		AuthTime:        authTime,
 		CredentialEpoch: u.CredentialEpoch,
-		RefreshHash:     hashToken(rt),
+		RefreshHash:     hashToken(secret),
 		RotatedAt:       now,
-	}, rt
+	}, secret
 }
 
 // recentAuth is how recent a credential proof must be for a change that

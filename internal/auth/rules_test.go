@@ -85,7 +85,7 @@ func TestFunnelRefusesAnOvertakenIdentification(t *testing.T) {
 	if _, err := f.db.UpdateUser(ctx, before.ID, func(u *store.User) error { u.CredentialEpoch++; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.svc.openSession(ctx, before, Requester{}, []string{"pwd"}, f.clock.now(), "", ErrInvalidCredentials)
+	_, err := f.svc.openSession(ctx, signIn{user: before, amr: []string{"pwd"}, authTime: f.clock.now(), stale: ErrInvalidCredentials})
 	if !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("openSession with a stale epoch: got %v, want ErrInvalidCredentials", err)
 	}

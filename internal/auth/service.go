@@ -83,6 +83,7 @@ type Service struct {
 	users     store.Users
 	sessions  store.Sessions
 	onetime   store.OneTimeTokens
+	codes     store.AuthCodes // nil: no authorization codes
 	outbox    Outbox
 	counters  Counters
 	hasher    Hasher
@@ -106,6 +107,7 @@ type Deps struct {
 	Users     store.Users
 	Sessions  store.Sessions
 	OneTime   store.OneTimeTokens
+	Codes     store.AuthCodes
 	Outbox    Outbox
 	Counters  Counters
 	Hasher    Hasher
@@ -140,7 +142,7 @@ func NewService(d Deps, o Options) *Service {
 		d.Audit = audit.New(nil, d.Log, d.Now, nil)
 	}
 	o.Mail.defaults()
-	return &Service{users: d.Users, sessions: d.Sessions, onetime: d.OneTime, outbox: d.Outbox, counters: d.Counters, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit,
+	return &Service{users: d.Users, sessions: d.Sessions, onetime: d.OneTime, codes: d.Codes, outbox: d.Outbox, counters: d.Counters, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit,
 		renderer: d.Renderer, wake: d.Wake, quotas: d.Quota,
 		opts: o, adminHash: sha256.Sum256([]byte(o.AdminKey)), now: d.Now, log: d.Log}
 }
@@ -171,6 +173,10 @@ func (s *Service) record(ctx context.Context, typ, userID, sessionID string, det
 type Requester struct {
 	IP        string
 	UserAgent string
+	// Browser: the request came through latch's own pages, so a sign-in
+	// starts a browser session (a cookie) rather than an app session
+	// (tokens).
+	Browser bool
 }
 
 // TokenResponse is what a successful sign-in or refresh returns.
@@ -183,6 +189,9 @@ type TokenResponse struct {
 	// DeviceToken is issued with every complete sign-in (not with a
 	// refresh); see device.go.
 	DeviceToken string
+	// Session is the session a sign-in started (set for a browser
+	// session, whose secret is in RefreshToken).
+	Session store.Session
 }
 
 // Principal is an authenticated caller of latch's own endpoints.

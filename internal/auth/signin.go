@@ -174,5 +174,5 @@ func (s *Service) startSession(ctx context.Context, u store.User, pw string, reh
 	if newHash != "" {
 		s.record(ctx, "password.rehash", u.ID, "", nil)
 	}
-	return s.openSession(ctx, u, c, []string{"pwd"}, now, device, ErrInvalidCredentials)
+	return s.openSession(ctx, signIn{user: u, via: c, amr: []string{"pwd"}, authTime: now, device: device, stale: ErrInvalidCredentials})
 }

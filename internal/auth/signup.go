@@ -103,9 +103,11 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 		return SignupResult{}, fmt.Errorf("signup: %w", err)
 	}
 	s.record(ctx, "signup", u.ID, "", nil)
-	tr, err := s.issue(u, sess, rt)
-	if err != nil {
-		return SignupResult{}, err
+	tr := TokenResponse{RefreshToken: rt, User: u, Session: sess}
+	if sess.Kind != store.SessionBrowser {
+		if tr, err = s.issue(u, sess, rt); err != nil {
+			return SignupResult{}, err
+		}
 	}
 	tr.DeviceToken = s.newDeviceToken(u.ID, "")
 	return SignupResult{Tokens: tr}, nil

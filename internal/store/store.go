@@ -77,6 +77,12 @@ type Session struct {
 	// CredentialEpoch is the user's CredentialEpoch when the session was
 	// made; see User.
 	CredentialEpoch int64
+	// Kind is SessionApp (a refresh-token chain) or SessionBrowser
+	// (latch's own cookie session); "" reads as SessionApp.
+	Kind SessionKind
+	// ParentID is the browser session an app session was made from
+	// (single sign-on through /v1/authorize); "" if none.
+	ParentID string
 
 	// RefreshHash is the SHA-256 of the live refresh token.
 	RefreshHash []byte
@@ -89,6 +95,18 @@ type Session struct {
 	// Generation counts rotations: 0 for the first token.
 	Generation int64
 }
+
+// SessionKind says what holds a session's secret.
+type SessionKind string
+
+// The kinds of session.
+const (
+	// SessionApp: an application holds a rotating refresh token.
+	SessionApp SessionKind = "app"
+	// SessionBrowser: a browser holds latch's session cookie; app
+	// sessions are made from it without a password.
+	SessionBrowser SessionKind = "browser"
+)
 
 // KeyState is where a signing key is in its life.
 type KeyState string

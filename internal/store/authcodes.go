@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// AuthCode is an authorization code of the browser flow (RFC 6749
+// §4.1): issued to a browser session for one redirect URI and one PKCE
+// challenge, redeemed once by the application for an app session.
+type AuthCode struct {
+	// Hash is the SHA-256 of the code; the code itself is never stored.
+	Hash      []byte
+	UserID    string
+	SessionID string // the browser session that asked for the code
+	// RedirectURI and Challenge bind the code: the redemption must name
+	// the same URI and prove the challenge's verifier (RFC 7636 S256).
+	RedirectURI string
+	Challenge   string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	// UsedAt is when the code was redeemed, zero until then; IssuedID is
+	// the app session the redemption made, so that a second redemption
+	// can end it (RFC 6749 §4.1.2).
+	UsedAt   time.Time
+	IssuedID string
+}
+
+// AuthCodes stores authorization codes.
+type AuthCodes interface {
+	// CreateAuthCode inserts c. ErrAlreadyExists if its hash is taken.
+	CreateAuthCode(ctx context.Context, c AuthCode) error
+	// GetAuthCode returns the code with this hash, used or not.
+	// ErrNotFound if there is none.
+	GetAuthCode(ctx context.Context, hash []byte) (AuthCode, error)
+	// SpendAuthCode marks the code used at `at` by the app session
+	// issuedID, unless it is used already, and returns the code as it
+	// was before: a caller that finds UsedAt set lost the redemption to
+	// another and must not hand out what it made. ErrNotFound if there is
+	// no code with this hash.
+	SpendAuthCode(ctx context.Context, hash []byte, issuedID string, at time.Time) (AuthCode, error)
+	// DeleteAuthCodesBefore removes codes whose ExpiresAt is strictly
+	// before t, used or not, and returns how many; a zero t matches
+	// nothing.
+	DeleteAuthCodesBefore(ctx context.Context, t time.Time) (int64, error)
+}
