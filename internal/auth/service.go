@@ -128,6 +128,9 @@ type Deps struct {
 // them all, as both backends do.
 func (d *Deps) Storage(db store.Store) {
 	d.Users, d.Sessions, d.OneTime, d.Outbox, d.Counters = db, db, db, db, db
+	if c, ok := db.(store.AuthCodes); ok {
+		d.Codes = c
+	}
 }
 
 // NewService returns a Service.
@@ -256,6 +259,13 @@ func (s *Service) IsAdminKey(bearer string) bool {
 	// whatever the lengths.
 	a := sha256.Sum256([]byte(bearer))
 	return subtle.ConstantTimeCompare(a[:], s.adminHash[:]) == 1
+}
+
+// KeyedMAC is a MAC under the server secret for another package's
+// tokens (the pages' CSRF tokens); purpose keeps each use apart from
+// every other, latch's own included.
+func (s *Service) KeyedMAC(purpose string, data []byte) []byte {
+	return s.mac.MAC("keyed:"+purpose, data)
 }
 
 // AdminEnabled reports whether admin endpoints are on.

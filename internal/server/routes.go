@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -40,10 +41,9 @@ func (s *Server) routes() http.Handler {
 	if s.cfg.Passwordless {
 		handle("POST /v1/otp", s.limitAddress(s.handleOTP()))
 	}
-	// latch's own pages for the links in its messages, for applications
-	// that do not host their own (LATCH_APP_URL unset).
-	pages := web.New(web.Deps{Auth: s.auth, ProductName: s.cfg.ProductName, MaxBodyBytes: s.cfg.MaxBodyBytes, Log: s.log, Answer: toAPIError})
-	for _, rt := range pages.Routes() {
+	// latch's browser side: the hosted sign-in pages, /v1/authorize, and
+	// the pages the links in its messages open.
+	for _, rt := range s.pages().Routes() {
 		h := rt.Handler
 		if rt.Limited {
 			h = s.limitAddress(h)
@@ -71,4 +71,28 @@ func (s *Server) routes() http.Handler {
 		s.writeError(w, r, newError(http.StatusNotFound, codeNotFound, "no such endpoint"))
 	})
 	return mux
+}
+
+// pages builds the browser side from the configuration.
+func (s *Server) pages() *web.Pages {
+	public, err := url.Parse(s.cfg.PublicURL)
+	if err != nil {
+		public = nil // validated at load; web falls back to loopback HTTP
+	}
+	p, err := web.New(web.Deps{
+		Auth:         s.auth,
+		Theme:        web.Theme{Product: s.cfg.ProductName},
+		PublicURL:    public,
+		Passwordless: s.cfg.Passwordless,
+		MAC:          s.auth.KeyedMAC,
+		PasswordMin:  8,
+		PasswordMax:  256,
+		MaxBodyBytes: s.cfg.MaxBodyBytes,
+		Log:          s.log,
+		Answer:       toAPIError,
+	})
+	if err != nil {
+		panic(err) // the embedded templates do not parse: a build defect
+	}
+	return p
 }

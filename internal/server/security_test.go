@@ -330,12 +330,13 @@ func TestVerificationSetsThePassword(t *testing.T) {
 			const addr = "victim3@example.com"
 			want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": attackerPW}), http.StatusAccepted, "")
 			tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.PublicURL, "verify")
-			r := h.do("GET", "/verify?token="+tok, "", nil)
+			b := h.browser()
+			r := b.get("/verify?token=" + tok)
 			want(t, r, http.StatusOK, "")
 			if !strings.Contains(string(r.body), `type="password"`) {
 				t.Fatalf("the verification page asks for no password:\n%s", r.body)
 			}
-			r = h.do("POST", "/verify", "", url.Values{"token": {tok}, "password": {victimPW}})
+			r = b.post("/verify", url.Values{"token": {tok}, "password": {victimPW}})
 			want(t, r, http.StatusOK, "")
 			want(t, h.login(addr, attackerPW), http.StatusBadRequest, "invalid_grant")
 			want(t, h.login(addr, victimPW), http.StatusOK, "")

@@ -1,0 +1,190 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/store"
+)
+
+// The account page: profile, password, email address, and the sessions
+// the person can see and end. Every change goes through the same rules
+// as the JSON API's (auth.Service), with the browser session as the
+// caller.
+
+// sessionRow is one session as the account page lists it.
+type sessionRow struct {
+	ID, Agent, IP, KindLabel string
+	LastActiveAt             time.Time
+	Current                  bool
+}
+
+type accountData struct {
+	User        store.User
+	HasPassword bool
+	Sessions    []sessionRow
+}
+
+// signedIn returns the browser session, or sends the browser to sign in
+// and come back here.
+func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
+	pr, ok := p.principal(r)
+	if !ok {
+		http.Redirect(w, r, "/login?"+url.Values{"continue": {"/account"}}.Encode(), http.StatusSeeOther)
+	}
+	return pr, ok
+}
+
+func (p *Pages) accountView(w http.ResponseWriter, r *http.Request, pr auth.Principal) (*view, error) {
+	v := p.view(w, r, "account", "account.title")
+	v.Wide = true
+	list, err := p.d.Auth.ListSessions(r.Context(), pr)
+	if err != nil {
+		return v, err
+	}
+	d := accountData{User: pr.User, HasPassword: pr.User.PasswordHash != ""}
+	for _, s := range list {
+		row := sessionRow{ID: s.ID, Agent: agentName(s.UserAgent), IP: s.IP, Current: s.Current, LastActiveAt: s.LastActiveAt, KindLabel: "account.kind_app"}
+		if row.Agent == "" {
+			row.Agent = v.T("account.unknown_agent")
+		}
+		if s.Kind == store.SessionBrowser {
+			row.KindLabel = "account.kind_browser"
+		}
+		d.Sessions = append(d.Sessions, row)
+	}
+	v.Data = d
+	return v, nil
+}
+
+func (p *Pages) handleAccount(w http.ResponseWriter, r *http.Request) {
+	pr, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	p.showAccount(w, r, pr, nil, nil)
+}
+
+// showAccount draws the account page, with an outcome: a notice (a
+// catalog key and its values), or the error of a change, shown next to
+// its field. keep lists fields and values to show again.
+func (p *Pages) showAccount(w http.ResponseWriter, r *http.Request, pr auth.Principal, failed error, notice []string, keep ...string) {
+	v, err := p.accountView(w, r, pr)
+	if err != nil {
+		failed = err
+	}
+	for i := 0; i+1 < len(keep); i += 2 {
+		v.set(keep[i], keep[i+1])
+	}
+	status := http.StatusOK
+	if failed != nil {
+		status = p.explain(r, v, failed)
+	} else if len(notice) > 0 {
+		v.Alert = &alert{"success", v.T(notice[0], notice[1:]...)}
+	}
+	p.render(w, r, status, v)
+}
+
+func (p *Pages) handleAccountPassword(w http.ResponseWriter, r *http.Request) {
+	pr, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	pw := r.PostForm.Get("new_password")
+	upd := auth.UserUpdate{Password: &pw}
+	if cur, ok := r.PostForm["current_password"]; ok {
+		upd.CurrentPassword = &cur[0]
+	}
+	_, err := p.d.Auth.UpdateUser(r.Context(), pr, upd)
+	if err == nil {
+		// The session was re-stamped; read it again for the list.
+		pr, _ = p.principal(r)
+	}
+	p.showAccount(w, r, pr, pageField(err, "password", "new_password"), []string{"account.password_done"})
+}
+
+func (p *Pages) handleAccountEmail(w http.ResponseWriter, r *http.Request) {
+	pr, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	email := r.PostForm.Get("new_email")
+	upd := auth.UserUpdate{Email: &email}
+	if cur, ok := r.PostForm["email_password"]; ok {
+		upd.CurrentPassword = &cur[0]
+	}
+	_, err := p.d.Auth.UpdateUser(r.Context(), pr, upd)
+	err = pageField(pageField(err, "current_password", "email_password"), "email", "new_email")
+	if err != nil {
+		p.showAccount(w, r, pr, err, nil, "new_email", email)
+		return
+	}
+	p.showAccount(w, r, pr, nil, []string{"account.email_sent", "email", auth.NormalizeEmail(email)})
+}
+
+func (p *Pages) handleEndSession(w http.ResponseWriter, r *http.Request) {
+	pr, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	err := p.d.Auth.RevokeSession(r.Context(), pr, r.PostForm.Get("id"))
+	p.showAccount(w, r, pr, err, []string{"account.ended"})
+}
+
+func (p *Pages) handleEndOthers(w http.ResponseWriter, r *http.Request) {
+	pr, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	err := p.d.Auth.Logout(r.Context(), pr, auth.ScopeOthers)
+	p.showAccount(w, r, pr, err, []string{"account.ended_others"})
+}
+
+// agentName names a browser or app by its User-Agent, as a person would:
+// "Chrome on Linux". It is a label, never a decision.
+func agentName(ua string) string {
+	if ua == "" {
+		return ""
+	}
+	browser := ""
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"},
+		{"Chrome/", "Chrome"}, {"Chromium/", "Chromium"}, {"Safari/", "Safari"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	system := ""
+	for _, o := range []struct{ token, name string }{
+		{"Android", "Android"}, {"iPhone", "iOS"}, {"iPad", "iPadOS"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			system = o.name
+			break
+		}
+	}
+	switch {
+	case browser != "" && system != "":
+		return browser + " · " + system
+	case browser != "":
+		return browser
+	}
+	// Not a browser: an app or a tool; its own product token is the
+	// best name, cut short.
+	name, _, _ := strings.Cut(ua, " ")
+	return truncateRunes(name, 40)
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
