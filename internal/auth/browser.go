@@ -103,3 +103,12 @@ func (s *Service) EndBrowserSession(ctx context.Context, secret string) error {
 	s.record(ctx, "logout", sess.UserID, sess.ID, map[string]any{"scope": ScopeLocal, "kind": string(store.SessionBrowser)})
 	return nil
 }
+
+// SignedInWithin reports whether the session's holder proved a
+// credential within d (OpenID Connect's max_age, measured in whole
+// seconds as auth_time is). A session from an email link alone never
+// did.
+func (s *Service) SignedInWithin(p Principal, d time.Duration) bool {
+	at := p.Session.AuthTime
+	return !at.IsZero() && s.now().Truncate(time.Second).Sub(at.Truncate(time.Second)) <= d
+}

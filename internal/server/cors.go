@@ -8,9 +8,11 @@ import (
 
 // cors answers preflight requests and marks answers readable by the
 // origins of LATCH_CORS_ORIGINS, echoing the exact origin (never "*", and
-// never "null"). latch authenticates with bearer tokens, not cookies, so
-// it never sends Access-Control-Allow-Credentials. It reports whether it
-// answered the request itself.
+// never "null"). The API authenticates with bearer tokens; the one cookie
+// it reads is the refresh cookie of /v1/token (refreshcookie.go), so only
+// /v1/token and /v1/logout answer those origins with
+// Access-Control-Allow-Credentials. It reports whether it answered the
+// request itself.
 func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	if len(s.cfg.CORSOrigins) == 0 {
 		return false
@@ -31,12 +33,14 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE")
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
 		h.Set("Access-Control-Max-Age", strconv.Itoa(600))
+		credentials(h, r)
 		w.WriteHeader(http.StatusNoContent)
 		return true
 	}
 	if allowed {
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate, X-Request-Id")
+		credentials(h, r)
 	}
 	return false
 }
@@ -49,4 +53,12 @@ func (s *Server) allowedOrigin(origin string) bool {
 		}
 	}
 	return false
+}
+
+// credentials lets an allowed origin send and receive the refresh cookie
+// on the two endpoints that use it.
+func credentials(h http.Header, r *http.Request) {
+	if r.URL.Path == "/v1/token" || r.URL.Path == "/v1/logout" {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
 }

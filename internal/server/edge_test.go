@@ -51,7 +51,8 @@ func sessionIP(t *testing.T, h *harness, access string) string {
 }
 
 // CORS: an explicit allow-list, the exact origin echoed with Vary:
-// Origin, never "*", "null" refused, no credentials mode.
+// Origin, never "*", "null" refused; credentials mode only on the two
+// endpoints that use the refresh cookie (/v1/token, /v1/logout).
 func TestCORS(t *testing.T) {
 	forEachHarness(t, func(t *testing.T, h *harness) {
 		pre := func(origin string) response {
@@ -61,8 +62,12 @@ func TestCORS(t *testing.T) {
 		if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
 			t.Fatalf("allowed preflight: %d %v", r.status, r.header)
 		}
-		if r.header.Get("Access-Control-Allow-Credentials") != "" {
-			t.Error("Access-Control-Allow-Credentials sent")
+		if r.header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Error("no Access-Control-Allow-Credentials on /v1/token")
+		}
+		r = h.do("OPTIONS", "/v1/user", "", nil, "Origin", "https://app.example.com", "Access-Control-Request-Method", "GET")
+		if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("preflight of /v1/user: %d, credentials %q", r.status, r.header.Get("Access-Control-Allow-Credentials"))
 		}
 		for _, bad := range []string{"https://evil.example.com", "null", "https://app.example.com.evil.io", "http://app.example.com"} {
 			r := pre(bad)

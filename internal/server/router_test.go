@@ -102,8 +102,23 @@ func TestWellKnown(t *testing.T) {
 				t.Errorf("discovery %s: got %v, want %s", k, d[k], v)
 			}
 		}
-		if g, _ := d["grant_types_supported"].([]any); len(g) != 2 {
+		if g, _ := d["grant_types_supported"].([]any); len(g) != 3 || g[2] != "authorization_code" {
 			t.Errorf("grant_types_supported: %v", d["grant_types_supported"])
+		}
+		// The browser flow (RFC 8414 §2, RFC 7636 §6.2, RFC 9207 §3).
+		for k, v := range map[string]any{
+			"authorization_endpoint":                         "http://localhost:8080/v1/authorize",
+			"authorization_response_iss_parameter_supported": true,
+		} {
+			if d[k] != v {
+				t.Errorf("discovery %s: got %v, want %v", k, d[k], v)
+			}
+		}
+		if m, _ := d["code_challenge_methods_supported"].([]any); len(m) != 1 || m[0] != "S256" {
+			t.Errorf("code_challenge_methods_supported: %v", d["code_challenge_methods_supported"])
+		}
+		if m, _ := d["response_types_supported"].([]any); len(m) != 1 || m[0] != "code" {
+			t.Errorf("response_types_supported: %v", d["response_types_supported"])
 		}
 	}, withEnv("LATCH_ADMIN_KEY", testAdminKey))
 }

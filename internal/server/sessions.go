@@ -1,6 +1,8 @@
 package server
 
 import (
+	"cmp"
+	"github.com/latchauth/latch/internal/store"
 	"net/http"
 	"time"
 )
@@ -20,6 +22,7 @@ func (s *Server) handleLogout() http.Handler {
 		if err := s.auth.Logout(r.Context(), principal(r.Context()), req.Scope); err != nil {
 			return err
 		}
+		s.clearRefreshCookie(w)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
@@ -33,6 +36,11 @@ type sessionJSON struct {
 	UserAgent    string    `json:"user_agent"`
 	IP           string    `json:"ip"`
 	Current      bool      `json:"current"`
+	// Kind is "browser" (latch's own cookie session) or "app" (a
+	// refresh-token chain); ParentID names the browser session an app
+	// session was made from, "" if none.
+	Kind     string `json:"kind"`
+	ParentID string `json:"parent_id"`
 }
 
 func (s *Server) handleListSessions() http.Handler {
@@ -46,6 +54,7 @@ func (s *Server) handleListSessions() http.Handler {
 			out[i] = sessionJSON{
 				ID: x.ID, CreatedAt: x.CreatedAt, LastActiveAt: x.LastActiveAt, ExpiresAt: x.ExpiresAt,
 				UserAgent: x.UserAgent, IP: x.IP, Current: x.Current,
+				Kind: string(cmp.Or(x.Kind, store.SessionApp)), ParentID: x.ParentID,
 			}
 		}
 		encode(w, http.StatusOK, map[string]any{"sessions": out})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/latchauth/latch/internal/auth"
 )
@@ -11,7 +12,7 @@ type tokenJSON struct {
 	AccessToken  string   `json:"access_token"`
 	TokenType    string   `json:"token_type"`
 	ExpiresIn    int64    `json:"expires_in"`
-	RefreshToken string   `json:"refresh_token"`
+	RefreshToken string   `json:"refresh_token,omitempty"` // in a cookie instead with token_delivery=cookie
 	User         userJSON `json:"user"`
 	// DeviceToken comes with a complete sign-in, not with a refresh;
 	// presented back on the password grant it spares the client the
@@ -42,11 +43,25 @@ func (s *Server) handleToken() http.Handler {
 		Code         string `json:"code"`  // grant_type=otp: the emailed code, with email
 		Token        string `json:"token"` // grant_type=otp: the token of the emailed link
 		DeviceToken  string `json:"device_token"`
+		// grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.5)
+		RedirectURI  string `json:"redirect_uri"`
+		CodeVerifier string `json:"code_verifier"`
+		// "cookie": the refresh token travels in a cookie (refreshcookie.go).
+		TokenDelivery string `json:"token_delivery"`
 	}
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
 			return err
+		}
+		switch req.TokenDelivery {
+		case "", "body":
+		case "cookie":
+			if !s.credentialedOrigin(r) {
+				return newError(http.StatusBadRequest, codeInvalidRequest, "token_delivery=cookie needs a request from an allowed origin (LATCH_CORS_ORIGINS)")
+			}
+		default:
+			return badRequest("token_delivery must be \"body\" or \"cookie\"")
 		}
 		var (
 			t   auth.TokenResponse
@@ -65,7 +80,21 @@ func (s *Server) handleToken() http.Handler {
 			}
 			t, err = s.auth.PasswordLogin(r.Context(), email, req.Password, req.DeviceToken, s.requester(r))
 		case "refresh_token":
+			fromCookie := req.RefreshToken == ""
+			if fromCookie {
+				req.RefreshToken = s.cookieRefresh(r)
+				if req.RefreshToken != "" {
+					req.TokenDelivery = "cookie"
+				}
+			}
 			t, err = s.auth.Refresh(r.Context(), req.RefreshToken, s.requester(r))
+			if err != nil && fromCookie && req.RefreshToken != "" {
+				s.clearRefreshCookie(w)
+			}
+		case "authorization_code":
+			// Not behind the address bucket: an application's back end
+			// redeems the codes of all its users from one address.
+			t, err = s.auth.ExchangeCode(r.Context(), req.Code, req.RedirectURI, req.CodeVerifier, s.requester(r))
 		case "otp":
 			if !s.addressAllowed(w, r) {
 				return nil
@@ -83,14 +112,25 @@ func (s *Server) handleToken() http.Handler {
 		if err != nil {
 			return err
 		}
+		if req.TokenDelivery == "cookie" {
+			s.setRefreshCookie(w, &t)
+		}
 		writeTokens(w, http.StatusOK, t)
 		return nil
 	})
 }
 
-func (s *Server) grantTypes() string {
+// grantTypeList lists the grant types this server accepts, for errors
+// and discovery.
+func (s *Server) grantTypeList() []string {
+	g := []string{"password", "refresh_token", "authorization_code"}
 	if s.cfg.Passwordless {
-		return "password, refresh_token or otp"
+		g = append(g, "otp")
 	}
-	return "password or refresh_token"
+	return g
+}
+
+func (s *Server) grantTypes() string {
+	g := s.grantTypeList()
+	return strings.Join(g[:len(g)-1], ", ") + " or " + g[len(g)-1]
 }

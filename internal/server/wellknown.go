@@ -28,19 +28,20 @@ func (s *Server) handleJWKS() http.Handler {
 func (s *Server) handleDiscovery() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		doc := map[string]any{
-			"issuer":                                     s.cfg.PublicURL,
-			"jwks_uri":                                   s.endpoint("/.well-known/jwks.json"),
-			"token_endpoint":                             s.endpoint("/v1/token"),
-			"revocation_endpoint":                        s.endpoint("/v1/revoke"),
-			"grant_types_supported":                      []string{"password", "refresh_token"},
-			"response_types_supported":                   []string{},
-			"token_endpoint_auth_methods_supported":      []string{"none"},
-			"revocation_endpoint_auth_methods_supported": []string{"none"},
-			"access_token_signing_alg_values_supported":  s.keys.Algorithms(),
-			"userinfo_endpoint":                          s.endpoint("/v1/user"),
-		}
-		if s.cfg.Passwordless {
-			doc["grant_types_supported"] = []string{"password", "refresh_token", "otp"}
+			"issuer":                           s.cfg.PublicURL,
+			"jwks_uri":                         s.endpoint("/.well-known/jwks.json"),
+			"token_endpoint":                   s.endpoint("/v1/token"),
+			"revocation_endpoint":              s.endpoint("/v1/revoke"),
+			"grant_types_supported":            s.grantTypeList(),
+			"authorization_endpoint":           s.endpoint("/v1/authorize"),
+			"response_types_supported":         []string{"code"},
+			"response_modes_supported":         []string{"query"},
+			"code_challenge_methods_supported": []string{"S256"},
+			"authorization_response_iss_parameter_supported": true,
+			"token_endpoint_auth_methods_supported":          []string{"none"},
+			"revocation_endpoint_auth_methods_supported":     []string{"none"},
+			"access_token_signing_alg_values_supported":      s.keys.Algorithms(),
+			"userinfo_endpoint":                              s.endpoint("/v1/user"),
 		}
 		if s.auth.AdminEnabled() {
 			doc["introspection_endpoint"] = s.endpoint("/v1/introspect")

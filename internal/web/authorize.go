@@ -48,7 +48,7 @@ func (p *Pages) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pr, signedIn := p.principal(r)
-	fresh := signedIn && (req.maxAge < 0 || !pr.Session.AuthTime.IsZero() && time.Since(pr.Session.AuthTime) <= time.Duration(req.maxAge)*time.Second+time.Second)
+	fresh := signedIn && (req.maxAge < 0 || p.d.Auth.SignedInWithin(pr, time.Duration(req.maxAge)*time.Second))
 	switch {
 	case signedIn && fresh && req.prompt != "login":
 		code, err := p.d.Auth.IssueCode(r.Context(), pr, req.redirect, req.challenge)

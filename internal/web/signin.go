@@ -27,7 +27,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, tr auth.Tok
 			p.d.Log.Warn("end previous browser session", "error", err)
 		}
 	}
-	p.setCookie(w, p.cookies.session, tr.RefreshToken, time.Until(tr.Session.ExpiresAt))
+	p.setCookie(w, p.cookies.session, tr.RefreshToken, tr.Session.ExpiresAt.Sub(tr.Session.CreatedAt))
 	if tr.DeviceToken != "" {
 		p.setCookie(w, p.cookies.device, tr.DeviceToken, deviceMaxAge)
 	}
