@@ -20,7 +20,7 @@ func TestThreeInstances(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	dir := t.TempDir()
 	env := []string{"LATCH_DATABASE_URL=" + dbURL, "LATCH_SECRET_KEY=multi-secret-key-0123456789abcdef0123456789",
-		"LATCH_KEY_RELOAD_INTERVAL=1s", "LATCH_PUBLIC_URL=http://latch.test"}
+		"LATCH_KEY_RELOAD_INTERVAL=1s", "LATCH_PUBLIC_URL=http://latch.test", "LATCH_UI=off"}
 	var nodes []*e2e.Proc
 	for range 3 {
 		nodes = append(nodes, e2e.Start(t, dir, env...))

@@ -17,7 +17,7 @@ import (
 // V16.2.5 (no sensitive data in logs), V13.1 (secure configuration).
 func TestStartWarnings(t *testing.T) {
 	p := e2e.Start(t, t.TempDir(),
-		"LATCH_PUBLIC_URL=http://ops:hunter2@auth.example.com",
+		"LATCH_PUBLIC_URL=http://ops:hunter2@auth.example.com", "LATCH_UI=off",
 		"LATCH_TRUSTED_PROXIES=0.0.0.0/0",
 		"LATCH_ADMIN_KEY="+strings.Repeat("ab", 20),
 		"LATCH_SIGNUP_REQUIRE_VERIFICATION=on",

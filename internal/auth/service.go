@@ -127,10 +127,7 @@ type Deps struct {
 // Storage fills the storage roles of d from one backend value that has
 // them all, as both backends do.
 func (d *Deps) Storage(db store.Store) {
-	d.Users, d.Sessions, d.OneTime, d.Outbox, d.Counters = db, db, db, db, db
-	if c, ok := db.(store.AuthCodes); ok {
-		d.Codes = c
-	}
+	d.Users, d.Sessions, d.OneTime, d.Codes, d.Outbox, d.Counters = db, db, db, db, db, db
 }
 
 // NewService returns a Service.

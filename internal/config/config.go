@@ -73,6 +73,7 @@ type Config struct {
 	SMTPURL                   Secret // "": messages go to the log
 	MailFrom                  string
 	ProductName               string
+	Pages                     Pages
 	AppURL                    string // "": links open latch's own pages
 	Passwordless              bool
 	VerificationTTL           time.Duration
@@ -102,6 +103,10 @@ func (s Setting) Flag() string { return strings.ReplaceAll(s.Name, "_", "-") }
 
 // Settings lists every setting in the order the README documents them.
 func Settings() []Setting {
+	return append(baseSettings(), pageSettings()...)
+}
+
+func baseSettings() []Setting {
 	return []Setting{
 		{"addr", "127.0.0.1:8080", "listen address (host:port)", func(c *Config, v string) error {
 			c.Addr = v
@@ -405,6 +410,7 @@ func Load(src Sources) (Config, error) {
 		c.MailFrom = fmt.Sprintf("%s <no-reply@%s>", c.ProductName, host)
 	}
 	problems = append(problems, c.validate()...)
+	problems = append(problems, c.validatePages()...)
 	if len(problems) > 0 {
 		return c, &Error{Problems: problems}
 	}

@@ -227,7 +227,7 @@ func TestWarnings(t *testing.T) {
 		{"defaults", nil, nil},
 		{"loopback http", map[string]string{"LATCH_PUBLIC_URL": "http://127.0.0.1:8080"}, nil},
 		{"https", map[string]string{"LATCH_PUBLIC_URL": "https://auth.example.com"}, nil},
-		{"http not loopback", map[string]string{"LATCH_PUBLIC_URL": "http://auth.example.com"}, []string{"config.public_url.http"}},
+		{"http not loopback, UI off", map[string]string{"LATCH_PUBLIC_URL": "http://auth.example.com", "LATCH_UI": "off"}, []string{"config.public_url.http"}},
 		{"credentials", map[string]string{"LATCH_PUBLIC_URL": "https://user:hunter2@auth.example.com"}, []string{"config.public_url.credentials"}},
 		{"trust everyone (IPv4)", map[string]string{"LATCH_TRUSTED_PROXIES": "10.0.0.0/8,0.0.0.0/0"}, []string{"config.trusted_proxies.everyone"}},
 		{"trust everyone (IPv6)", map[string]string{"LATCH_TRUSTED_PROXIES": "::/0"}, []string{"config.trusted_proxies.everyone"}},

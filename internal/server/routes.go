@@ -81,8 +81,11 @@ func (s *Server) pages() *web.Pages {
 	}
 	p, err := web.New(web.Deps{
 		Auth:         s.auth,
-		Theme:        web.Theme{Product: s.cfg.ProductName},
+		Theme:        web.Theme{Product: s.cfg.ProductName, LogoURL: s.cfg.Pages.LogoURL, BrandColor: s.cfg.Pages.BrandColor},
 		PublicURL:    public,
+		RedirectURLs: s.cfg.Pages.RedirectURLs,
+		SignupOff:    !s.cfg.Pages.Signup,
+		UIOff:        !s.cfg.Pages.UI,
 		Passwordless: s.cfg.Passwordless,
 		MAC:          s.auth.KeyedMAC,
 		PasswordMin:  8,

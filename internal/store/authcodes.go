@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -43,4 +44,23 @@ type AuthCodes interface {
 	// before t, used or not, and returns how many; a zero t matches
 	// nothing.
 	DeleteAuthCodesBefore(ctx context.Context, t time.Time) (int64, error)
+}
+
+// Checked checks c for CreateAuthCode (a hash, UUIDs for the user and
+// the browser session, a redirect URI and a challenge, both times) and
+// returns it with its ids in canonical form.
+func (c AuthCode) Checked() (AuthCode, error) {
+	userID, ok := CanonicalID(c.UserID)
+	if !ok {
+		return AuthCode{}, ErrNotFound
+	}
+	sessionID, ok := CanonicalID(c.SessionID)
+	if !ok {
+		return AuthCode{}, ErrInvalidID
+	}
+	if len(c.Hash) == 0 || c.RedirectURI == "" || c.Challenge == "" || c.CreatedAt.IsZero() || c.ExpiresAt.IsZero() {
+		return AuthCode{}, errors.New("an authorization code needs a hash, a redirect URI, a challenge and both times")
+	}
+	c.UserID, c.SessionID = userID, sessionID
+	return c, nil
 }

@@ -24,6 +24,10 @@ var ErrInvalidID = errors.New("id is not a UUID")
 // a refresh hash.
 var ErrEmptyRefreshHash = errors.New("refresh hash is empty")
 
+// ErrInvalidKind is returned for a session whose Kind is not a known
+// SessionKind.
+var ErrInvalidKind = errors.New("session kind is not app or browser")
+
 // CanonicalID returns the canonical (lower-case, hyphenated) form of a
 // UUID, the form PostgreSQL returns, so that both backends agree on ids.
 // Checking in Go also lets a malformed id answer ErrNotFound instead of a
@@ -93,6 +97,20 @@ func (s Session) Canonical() (Session, error) {
 	if len(s.RefreshHash) == 0 {
 		return Session{}, ErrEmptyRefreshHash
 	}
+	switch s.Kind {
+	case "":
+		s.Kind = SessionApp
+	case SessionApp, SessionBrowser:
+	default:
+		return Session{}, ErrInvalidKind
+	}
+	if s.ParentID != "" {
+		parent, ok := CanonicalID(s.ParentID)
+		if !ok {
+			return Session{}, ErrInvalidID
+		}
+		s.ParentID = parent
+	}
 	s.ID, s.UserID = id, userID
 	return s, nil
 }
@@ -118,8 +136,8 @@ func EditSession(old Session, fn func(*Session) error) (Session, error) {
 	if err := fn(&s); err != nil {
 		return Session{}, CallerError{err}
 	}
-	if s.ID != old.ID || s.UserID != old.UserID {
-		return Session{}, errors.New("the id and the user id cannot change")
+	if s.ID != old.ID || s.UserID != old.UserID || s.Kind != old.Kind || s.ParentID != old.ParentID {
+		return Session{}, errors.New("the id, user id, kind and parent cannot change")
 	}
 	if len(s.RefreshHash) == 0 {
 		return Session{}, ErrEmptyRefreshHash

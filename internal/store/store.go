@@ -501,6 +501,7 @@ type Store interface {
 	Throttles
 	Audit
 	OneTimeTokens
+	AuthCodes
 	Outbox
 	Schema
 }

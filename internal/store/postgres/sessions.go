@@ -14,12 +14,12 @@ import (
 
 const sessionColumns = `id, user_id, created_at, last_active_at, expires_at, revoked_at,
 	user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation,
-	auth_time, credential_epoch`
+	auth_time, credential_epoch, kind, parent_id`
 
 // sessionColumnsOf is sessionColumns qualified with the alias s, for joins.
 const sessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at,
 	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation,
-	s.auth_time, s.credential_epoch`
+	s.auth_time, s.credential_epoch, s.kind, s.parent_id`
 
 // sessionRow receives the columns of sessionColumns, in order, from a
 // Scan.
@@ -31,7 +31,7 @@ type sessionRow struct {
 func (r *sessionRow) dest() []any {
 	return []any{&r.s.ID, &r.s.UserID, &r.created, &r.active, &r.expires, &r.revoked,
 		&r.s.UserAgent, &r.s.IP, &r.s.AMR, &r.s.AAL, &r.s.RefreshHash, &r.s.ParentHash, &r.rotated, &r.s.Generation,
-		&r.authTime, &r.s.CredentialEpoch}
+		&r.authTime, &r.s.CredentialEpoch, &r.s.Kind, &r.s.ParentID}
 }
 
 // session decodes the scanned columns.
@@ -91,10 +91,10 @@ func insertSession(ctx context.Context, tx pgx.Tx, s store.Session) error {
 		return store.ErrStale
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		s.ID, s.UserID, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
 		s.UserAgent, s.IP, amrArray(s.AMR), s.AAL, s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation,
-		nullTime(s.AuthTime), s.CredentialEpoch)
+		nullTime(s.AuthTime), s.CredentialEpoch, string(s.Kind), s.ParentID)
 	if pgCode(err) == codeForeignKeyViolation {
 		return store.ErrNotFound
 	}

@@ -16,12 +16,12 @@ import (
 
 const sessionColumns = `id, user_id, created_at, last_active_at, expires_at, revoked_at,
 	user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation,
-	auth_time, credential_epoch`
+	auth_time, credential_epoch, kind, parent_id`
 
 // sessionColumnsOf is sessionColumns qualified with the alias s, for joins.
 const sessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at,
 	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation,
-	s.auth_time, s.credential_epoch`
+	s.auth_time, s.credential_epoch, s.kind, s.parent_id`
 
 // sessionRow receives the columns of sessionColumns, in order, from a
 // Scan.
@@ -34,7 +34,7 @@ type sessionRow struct {
 func (r *sessionRow) dest() []any {
 	return []any{&r.s.ID, &r.s.UserID, &r.created, &r.active, &r.expires, &r.revoked,
 		&r.s.UserAgent, &r.s.IP, &r.amr, &r.s.AAL, &r.s.RefreshHash, &r.s.ParentHash, &r.rotated, &r.s.Generation,
-		&r.authTime, &r.s.CredentialEpoch}
+		&r.authTime, &r.s.CredentialEpoch, &r.s.Kind, &r.s.ParentID}
 }
 
 // session decodes the scanned columns.
@@ -115,7 +115,7 @@ func insertSession(ctx context.Context, tx *sql.Tx, st *statements, ns newSessio
 	_, err = tx.StmtContext(ctx, st.insertSession).ExecContext(ctx,
 		s.ID, s.UserID, micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
 		s.UserAgent, s.IP, ns.amr, s.AAL, s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
-		nullMicros(s.AuthTime), s.CredentialEpoch)
+		nullMicros(s.AuthTime), s.CredentialEpoch, string(s.Kind), s.ParentID)
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 		return store.ErrNotFound
 	}

@@ -66,7 +66,7 @@ func prepareStatements(ctx context.Context, read, write *sql.DB) (*statements, e
 		WHERE key IN (SELECT value FROM json_each(?))`)
 
 	st.insertSession = prepare(write, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	st.selectUserEpoch = prepare(write, `SELECT credential_epoch FROM users WHERE id = ?`)
 	st.insertRefreshToken = prepare(write, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`)
 	st.selectSession = prepare(write, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`)

@@ -80,6 +80,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimMail", testClaimMail},
 		{"RetryMail", testRetryMail},
 		{"DeleteMail", testDeleteMail},
+		{"SessionKindAndParent", testSessionKindAndParent},
+		{"AuthCodeRoundTrip", testAuthCodeRoundTrip},
+		{"AuthCodeErrors", testAuthCodeErrors},
+		{"SpendAuthCodeOnce", testSpendAuthCodeOnce},
+		{"DeleteAuthCodesBefore", testDeleteAuthCodesBefore},
 		{"Growth", testGrowth},
 		{"Migrations", testMigrations},
 	}
@@ -179,6 +184,7 @@ func newSession(userID string, n int) store.Session {
 	return store.Session{
 		ID:           uuid.NewString(),
 		UserID:       userID,
+		Kind:         store.SessionApp,
 		CreatedAt:    created,
 		LastActiveAt: created.Add(time.Second),
 		ExpiresAt:    created.Add(30 * 24 * time.Hour),

@@ -20,6 +20,7 @@ var migrations = []store.Migration{
 	{Version: 2, Name: "audit_cleanup"},
 	{Version: 3, Name: "mail"},
 	{Version: 4, Name: "credentials"},
+	{Version: 5, Name: "browser"},
 }
 
 // MigrateTo applies a backend's embedded migrations up to and including
@@ -175,7 +176,8 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 	checkStatus(t, st, true)
 
 	// Every value reads back; the columns added since hold their
-	// defaults (CredentialEpoch 0, AuthTime zero, SessionID ""), which
+	// defaults (CredentialEpoch 0, AuthTime zero, SessionID "", Kind
+	// app, ParentID ""), which
 	// the values written above have already.
 	wantUsers := []store.User{stored(full), stored(bare)}
 	for i, u := range rows.Users {
