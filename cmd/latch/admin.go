@@ -195,7 +195,25 @@ func newUser(e *env) *cobra.Command {
 		a.audit.Record(ctx, audit.Event{Type: "admin.user.unlock", Detail: map[string]any{"email": email}})
 		return nil
 	})
-	return group("user", "Manage users", create, list, disable, enable, del, verify, unlock)
+	invite := &cobra.Command{
+		Use:   "invite EMAIL",
+		Short: "Create a user without a password and mail them a link to choose one (72 hours)",
+		Long: "Create a user without a password and queue a message with a link to latch's /invite page, where they choose one. " +
+			"The server sends the message (from the outbox it shares with this command) within seconds if it runs, else when it starts. " +
+			"With LATCH_SIGNUP=off this is how people join.",
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.withApp(cmd.Context(), func(a *app) error {
+				u, err := a.auth.Invite(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "invited %s (%s); the link is valid for 72 hours\n", u.Email, u.ID)
+				return nil
+			})
+		},
+	}
+	return group("user", "Manage users", create, invite, list, disable, enable, del, verify, unlock)
 }
 
 func newKeys(e *env) *cobra.Command {

@@ -262,6 +262,7 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 		SessionIdleTimeout:  cfg.SessionIdleTimeout,
 		RefreshReuseGrace:   cfg.RefreshReuseGrace,
 		RequireVerification: cfg.SignupRequireVerification,
+		SignupOff:           !cfg.Pages.Signup,
 		AdminKey:            string(cfg.AdminKey),
 		Policy:              policy,
 		Mail:                mailOptions(cfg),

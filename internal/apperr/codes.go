@@ -21,4 +21,6 @@ const (
 	// CodeInsufficientAuth is RFC 9470's: the change needs a recent
 	// sign-in.
 	CodeInsufficientAuth = "insufficient_user_authentication"
+	// CodeSignupDisabled: self-service sign-up is off (LATCH_SIGNUP=off).
+	CodeSignupDisabled = "signup_disabled"
 )

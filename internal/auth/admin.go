@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -132,4 +133,36 @@ func (s *Service) DeleteUser(ctx context.Context, emailOrID string) error {
 	}
 	s.record(ctx, "admin.user.delete", u.ID, "", map[string]any{"email": u.Email})
 	return nil
+}
+
+// Invite creates an account for email with no password and mails a link
+// to latch's /invite page, where the person chooses one (72 hours, once);
+// the way people join while self-service sign-up is off. Inviting an
+// address whose account has no password yet sends a new link; one whose
+// account has a password is ErrEmailTaken.
+func (s *Service) Invite(ctx context.Context, email string) (store.User, error) {
+	e, err := ParseEmail(email)
+	if err != nil {
+		return store.User{}, err
+	}
+	u, err := s.users.GetUserByEmail(ctx, e)
+	switch {
+	case err == nil && u.PasswordHash != "":
+		return store.User{}, ErrEmailTaken
+	case errors.Is(err, store.ErrNotFound):
+		now := s.now().UTC()
+		u = store.User{ID: uuid.Must(uuid.NewV7()).String(), Email: e, Metadata: json.RawMessage("{}"), CreatedAt: now, UpdatedAt: now}
+		if err := s.users.CreateUser(ctx, u); errors.Is(err, store.ErrAlreadyExists) {
+			return store.User{}, ErrEmailTaken
+		} else if err != nil {
+			return store.User{}, fmt.Errorf("invite: %w", err)
+		}
+	case err != nil:
+		return store.User{}, fmt.Errorf("invite: %w", err)
+	}
+	if err := s.enqueue(ctx, kindInvite, e, u.ID, mailData{}, InviteTTL); err != nil {
+		return store.User{}, fmt.Errorf("invite: %w", err)
+	}
+	s.record(ctx, "user.invite", u.ID, "", nil)
+	return u, nil
 }

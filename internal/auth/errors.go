@@ -17,6 +17,8 @@ var (
 	// ErrInvalidGrant: the refresh token is unknown, expired, revoked or
 	// re-used.
 	ErrInvalidGrant = apperr.New(http.StatusBadRequest, apperr.CodeInvalidGrant, "refresh token is invalid, expired or revoked")
+	// ErrSignupDisabled: self-service sign-up is off.
+	ErrSignupDisabled = apperr.New(http.StatusForbidden, apperr.CodeSignupDisabled, "sign-up is disabled on this server; ask an administrator for an invitation")
 	// ErrInvalidCode: the authorization code is unknown, expired, used,
 	// or does not match the redirect URI or the code verifier.
 	ErrInvalidCode = apperr.New(http.StatusBadRequest, apperr.CodeInvalidGrant, "authorization code is invalid, expired or already used, or does not match redirect_uri or code_verifier")

@@ -87,7 +87,11 @@ const (
 	kindEmailChangeNotice = "email_change_notice"
 	kindEmailChangeTaken  = "email_change_taken"
 	kindOTP               = "otp"
+	kindInvite            = "invite"
 )
+
+// InviteTTL is how long an invitation's set-password link works.
+const InviteTTL = 72 * time.Hour
 
 // mailData is what an outbox row carries: never a usable secret. The link
 // token and code are derived from Nonce with a MAC under the server
@@ -111,7 +115,7 @@ const noticeTTL = 7 * 24 * time.Hour
 // enqueue stores a message for the sender and wakes it. ttl bounds how
 // long delivery may be retried: a link is useless after its token expired.
 func (s *Service) enqueue(ctx context.Context, kind, to, userID string, d mailData, ttl time.Duration) error {
-	if d.Nonce == "" && (kind == kindVerify || kind == kindRecover || kind == kindEmailChange || kind == kindOTP || kind == kindSignupExisting || kind == kindEmailChangeNotice) {
+	if d.Nonce == "" && (kind == kindVerify || kind == kindRecover || kind == kindEmailChange || kind == kindOTP || kind == kindSignupExisting || kind == kindEmailChangeNotice || kind == kindInvite) {
 		var b [16]byte
 		rand.Read(b[:])
 		d.Nonce = base64.RawURLEncoding.EncodeToString(b[:])
@@ -230,6 +234,21 @@ func (s *Service) Compose(ctx context.Context, m store.OutboxMessage) (mail.Mess
 			return mail.Message{}, err
 		}
 		return render(m.Kind, mail.Data{Link: s.link("recover", tok), ExpiresIn: s.opts.Mail.RecoverTTL})
+	case kindInvite:
+		// A set-password link, as a reset's, that lives 72 hours; dropped
+		// once the account has a password (the invitation was taken up).
+		u, err := s.mailUser(ctx, m)
+		if err != nil {
+			return mail.Message{}, err
+		}
+		if u.PasswordHash != "" {
+			return mail.Message{}, outbox.ErrDrop
+		}
+		tok, err := s.mint(ctx, u, store.PurposeRecover, d, m, InviteTTL, "")
+		if err != nil {
+			return mail.Message{}, err
+		}
+		return render(kindInvite, mail.Data{Link: s.link("invite", tok), ExpiresIn: InviteTTL})
 	case kindEmailChange:
 		u, err := s.mailUser(ctx, m)
 		if err != nil {

@@ -72,6 +72,9 @@ type Options struct {
 	// RequireVerification: signup answers "verification sent" and sign-in
 	// needs a verified email.
 	RequireVerification bool
+	// SignupOff refuses self-service sign-up (ErrSignupDisabled); people
+	// join by invitation.
+	SignupOff bool
 	// AdminKey enables admin endpoints when not empty.
 	AdminKey string
 	Policy   password.Policy

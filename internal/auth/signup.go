@@ -33,6 +33,9 @@ type SignupResult struct {
 // signup cannot be used to find out who has an account.
 func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, error) {
 	ctx = WithRequester(ctx, in.Requester)
+	if s.opts.SignupOff {
+		return SignupResult{}, ErrSignupDisabled
+	}
 	email, err := ParseEmail(in.Email)
 	if err != nil {
 		return SignupResult{}, err

@@ -43,6 +43,7 @@ func kinds() map[string]needs {
 		"verify":              needLink,
 		"signup_existing":     0,
 		"recover":             needLink,
+		"invite":              needLink,
 		"password_changed":    0,
 		"email_change":        needLink,
 		"email_change_notice": needNewEmail,

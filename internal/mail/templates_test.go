@@ -34,7 +34,7 @@ var fullData = mail.Data{
 
 func TestKinds(t *testing.T) {
 	want := []string{
-		"email_change", "email_change_notice", "email_change_taken", "otp",
+		"email_change", "email_change_notice", "email_change_taken", "invite", "otp",
 		"password_changed", "recover", "signup_existing", "verify",
 	}
 	if diff := cmp.Diff(want, newTemplates(t).Kinds()); diff != "" {
@@ -50,6 +50,7 @@ func TestRenderEveryKind(t *testing.T) {
 		"verify":              {"1 hour"},
 		"signup_existing":     {"1 hour", "already has an account"},
 		"recover":             {"1 hour", "your password is unchanged"},
+		"invite":              {"1 hour", "created an account", "works once"},
 		"password_changed":    {"14 March 2026 at 14:09 UTC", "192.0.2.7"},
 		"email_change":        {"1 hour", "new@example.com"},
 		"email_change_notice": {"new@example.com", "14 March 2026 at 14:09 UTC", "192.0.2.7", "Nothing changes unless"},
@@ -107,7 +108,7 @@ func checkTidy(t *testing.T, text string) {
 func TestRenderZeroData(t *testing.T) {
 	tp := newTemplates(t)
 	needs := map[string]string{
-		"verify": "Link", "recover": "Link", "email_change": "Link",
+		"verify": "Link", "recover": "Link", "invite": "Link", "email_change": "Link",
 		"email_change_notice": "NewEmail", "otp": "Code",
 	}
 	for _, kind := range tp.Kinds() {

@@ -227,7 +227,7 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	svc := auth.NewService(authDeps, auth.Options{
 		SessionMaxAge: cfg.SessionMaxAge, SessionIdleTimeout: cfg.SessionIdleTimeout,
 		RefreshReuseGrace: cfg.RefreshReuseGrace, RequireVerification: cfg.SignupRequireVerification,
-		AdminKey: string(cfg.AdminKey), Policy: policy,
+		AdminKey: string(cfg.AdminKey), Policy: policy, SignupOff: !cfg.Pages.Signup,
 		Mail: auth.MailOptions{
 			LinkBase: cmp.Or(cfg.AppURL, cfg.PublicURL), AppLinks: cfg.AppURL != "",
 			VerifyTTL: cfg.VerificationTTL, RecoverTTL: cfg.RecoveryTTL, EmailTTL: cfg.VerificationTTL, OTPTTL: cfg.OTPTTL,

@@ -24,6 +24,9 @@ var linkKinds = []linkKind{
 	{"/recover", "reset", true, func(p *Pages, _ http.ResponseWriter, r *http.Request, tok, pw string) error {
 		return p.d.Auth.ResetPassword(r.Context(), tok, pw, auth.RequesterFrom(r.Context()))
 	}},
+	{"/invite", "invite", true, func(p *Pages, _ http.ResponseWriter, r *http.Request, tok, pw string) error {
+		return p.d.Auth.ResetPassword(r.Context(), tok, pw, auth.RequesterFrom(r.Context()))
+	}},
 	{"/email-change", "email_change", false, func(p *Pages, _ http.ResponseWriter, r *http.Request, tok, _ string) error {
 		_, err := p.d.Auth.ConfirmEmailChange(r.Context(), tok, auth.RequesterFrom(r.Context()))
 		return err

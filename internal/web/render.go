@@ -80,6 +80,12 @@ func (p *Pages) view(w http.ResponseWriter, r *http.Request, name, title string)
 	return v
 }
 
+// Heading is the page's title in its language.
+func (v *view) Heading() string { return v.TP(v.Title) }
+
+// TP is the message for key with the product's name filled in.
+func (v *view) TP(key string) string { return v.T(key, "product", v.Product) }
+
 // Val is the value a field shows again after a failed submission
 // (never a password).
 func (v *view) Val(field string) string { return v.values[field] }
