@@ -227,7 +227,7 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 		deps.Throttler = a.limit
 		deps.Quota = a.limit
 	}
-	if deps.Renderer, err = mail.NewTemplates(cfg.ProductName); err != nil {
+	if deps.Renderer, err = mail.NewTemplates(cfg.ProductName, cfg.Pages.BrandColor); err != nil {
 		return nil, fmt.Errorf("mail templates: %w", err)
 	}
 	var mailer outbox.Mailer

@@ -61,7 +61,7 @@ func TestMessageLogValueHidesBody(t *testing.T) {
 // and codes, and says that it did. OWASP ASVS 5.0 V16.2.5 (no sensitive
 // data in logs), V6.4.x (reset secrets delivered only to the owner).
 func TestRedactingLogWritesNoLinksOrCodes(t *testing.T) {
-	tpl, err := mail.NewTemplates("Acme")
+	tpl, err := mail.NewTemplates("Acme", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,10 +67,15 @@ type kind struct {
 	html  *htmltemplate.Template
 }
 
+// DefaultBrandColor is the colour of a message's button unless the
+// operator sets LATCH_BRAND_COLOR: the same as latch's pages.
+const DefaultBrandColor = "#4f46e5"
+
 // NewTemplates parses the embedded templates for product, the name shown
-// in every subject and body ("Example"). product must not be empty or hold
-// a control character.
-func NewTemplates(product string) (*Templates, error) {
+// in every subject and body ("Example"), with brand (#rrggbb; "" for
+// DefaultBrandColor) as the colour of buttons and links, as on latch's
+// pages. product must not be empty or hold a control character.
+func NewTemplates(product, brand string) (*Templates, error) {
 	product = strings.TrimSpace(product)
 	if product == "" {
 		return nil, fmt.Errorf("mail: empty product name")
@@ -78,14 +83,28 @@ func NewTemplates(product string) (*Templates, error) {
 	if hasControl(product) {
 		return nil, fmt.Errorf("mail: product name %q has a control character", product)
 	}
+	if brand == "" {
+		brand = DefaultBrandColor
+	}
+	if !isHexColor(brand) {
+		return nil, fmt.Errorf("mail: brand colour %q is not #rrggbb", brand)
+	}
+	layoutSrc, err := files.ReadFile("templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	// The layout writes the colour as a placeholder; a checked #rrggbb
+	// replaces it before parsing, so it is part of the trusted template
+	// rather than a value html/template would have to judge.
+	layout := strings.ReplaceAll(string(layoutSrc), "BRANDCOLOR", brand)
 	t := &Templates{product: product, kinds: map[string]kind{}}
 	for name, n := range kinds() {
 		text, err := texttemplate.ParseFS(files, "templates/"+name+".txt")
 		if err != nil {
 			return nil, fmt.Errorf("mail: template %s: %w", name, err)
 		}
-		html, err := htmltemplate.New("layout.html").Funcs(htmltemplate.FuncMap{"button": newButton}).
-			ParseFS(files, "templates/layout.html", "templates/"+name+".html")
+		html, err := htmltemplate.Must(htmltemplate.New("layout.html").Funcs(htmltemplate.FuncMap{"button": newButton}).
+			Parse(layout)).ParseFS(files, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("mail: template %s: %w", name, err)
 		}
@@ -266,4 +285,16 @@ func tidy(s string) string {
 	s = trailingSpace.ReplaceAllString(s, "\n")
 	s = blankLines.ReplaceAllString(s, "\n\n")
 	return strings.TrimSpace(s) + "\n"
+}
+
+func isHexColor(s string) bool {
+	if len(s) != 7 || s[0] != '#' {
+		return false
+	}
+	for _, r := range strings.ToLower(s[1:]) {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
 }

@@ -16,7 +16,7 @@ import (
 
 func newTemplates(t *testing.T) *mail.Templates {
 	t.Helper()
-	tp, err := mail.NewTemplates("Acme ID")
+	tp, err := mail.NewTemplates("Acme ID", "#0a7d4f")
 	if err != nil {
 		t.Fatalf("NewTemplates: %v", err)
 	}
@@ -70,6 +70,10 @@ func TestRenderEveryKind(t *testing.T) {
 				t.Errorf("Subject = %q, want one line naming the product", m.Subject)
 			}
 			wants := append([]string{"Acme ID", fullData.Link}, extra[kind]...)
+			// The button carries the brand colour, as the pages do.
+			if strings.Contains(m.HTML, html.EscapeString(fullData.Link)) && !strings.Contains(m.HTML, "background:#0a7d4f") {
+				t.Errorf("HTML button without the brand colour:\n%s", m.HTML)
+			}
 			if kind != "email_change" {
 				wants = append(wants, "ada@example.com")
 			}
@@ -150,7 +154,7 @@ func TestRenderZeroData(t *testing.T) {
 }
 
 func TestRenderEscapesHTML(t *testing.T) {
-	tp, err := mail.NewTemplates(`Acme <b>"ID"</b>`)
+	tp, err := mail.NewTemplates(`Acme <b>"ID"</b>`, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +212,7 @@ func TestRenderRefuses(t *testing.T) {
 
 func TestNewTemplatesRefusesProduct(t *testing.T) {
 	for _, product := range []string{"", "   ", "Acme\nBcc: x@example.com", "Acme\x00"} {
-		if _, err := mail.NewTemplates(product); err == nil {
+		if _, err := mail.NewTemplates(product, ""); err == nil {
 			t.Errorf("NewTemplates(%q): nil error", product)
 		}
 	}

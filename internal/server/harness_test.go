@@ -211,7 +211,7 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 		th := ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
 		authDeps.Throttler, authDeps.Quota = th, th
 	}
-	if authDeps.Renderer, err = mail.NewTemplates(cfg.ProductName); err != nil {
+	if authDeps.Renderer, err = mail.NewTemplates(cfg.ProductName, cfg.Pages.BrandColor); err != nil {
 		t.Fatal(err)
 	}
 	var sender *outbox.Sender
