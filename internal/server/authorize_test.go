@@ -340,3 +340,75 @@ func TestAuthorizeWithoutSessionStoresNothing(t *testing.T) {
 		}
 	}, withRedirects(), withEnv("LATCH_RATE_LIMIT", "off"))
 }
+
+// OWASP ASVS 5.0 V3.3.1: over HTTPS every cookie is Secure, and latch's
+// own carry the __Host- prefix (no Domain, Path=/), the refresh cookie
+// __Secure-; RFC 6265bis §4.1.3.
+func TestCookiesOverHTTPS(t *testing.T) {
+	forEachHarness(t, func(t *testing.T, h *harness) {
+		b := h.browser() // keeps no Secure cookie over the test's plain http: sent by hand below
+		r := b.get("/signup")
+		csrfCookie := ""
+		for _, c := range r.header.Values("Set-Cookie") {
+			if v, ok := strings.CutPrefix(c, "__Host-latch_csrf="); ok {
+				csrfCookie, _, _ = strings.Cut(v, ";")
+			}
+			checkSecureCookie(t, c)
+		}
+		m := csrfField.FindSubmatch(r.body)
+		if csrfCookie == "" || m == nil {
+			t.Fatalf("no __Host-latch_csrf cookie or form token: %v", r.header.Values("Set-Cookie"))
+		}
+		r = b.post("/signup", url.Values{"email": {"https@example.com"}, "password": {goodPassword}, "csrf": {string(m[1])}},
+			"Cookie", "__Host-latch_csrf="+csrfCookie)
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("sign-up over https: %d %s", r.status, r.body)
+		}
+		session := false
+		for _, c := range r.header.Values("Set-Cookie") {
+			session = session || strings.HasPrefix(c, "__Host-latch_session=")
+			checkSecureCookie(t, c)
+		}
+		if !session {
+			t.Fatalf("no __Host-latch_session cookie: %v", r.header.Values("Set-Cookie"))
+		}
+		r = h.do("POST", "/v1/token", "", url.Values{"grant_type": {"password"}, "email": {"https@example.com"}, "password": {goodPassword}, "token_delivery": {"cookie"}},
+			"Origin", "https://auth.example.com")
+		want(t, r, http.StatusOK, "")
+		c := r.header.Get("Set-Cookie")
+		if !strings.HasPrefix(c, "__Secure-latch_refresh=") || !strings.Contains(c, "; Secure") {
+			t.Fatalf("refresh cookie over https: %q", c)
+		}
+	}, withEnv("LATCH_PUBLIC_URL", "https://auth.example.com", "LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+}
+
+func checkSecureCookie(t *testing.T, c string) {
+	t.Helper()
+	for _, attr := range []string{"; Secure", "; HttpOnly", "; Path=/"} {
+		if !strings.Contains(c, attr) {
+			t.Errorf("cookie %q lacks %q", c, attr)
+		}
+	}
+	if !strings.HasPrefix(c, "__Host-") || strings.Contains(strings.ToLower(c), "domain=") {
+		t.Errorf("cookie %q: want the __Host- prefix and no Domain", c)
+	}
+}
+
+// The pages speak the browser's language (Accept-Language), English when
+// latch has none of those it asks for.
+func TestPagesSpeakTheBrowsersLanguage(t *testing.T) {
+	forEachHarness(t, func(t *testing.T, h *harness) {
+		b := h.browser()
+		for lang, c := range map[string]struct{ tag, text string }{
+			"de-DE,de;q=0.9,en;q=0.5": {"de", "Anmelden"},
+			"fr-FR":                   {"en", "Sign in"},
+			"":                        {"en", "Sign in"},
+		} {
+			r := b.get("/login", "Accept-Language", lang)
+			body := string(r.body)
+			if !strings.Contains(body, `<html lang="`+c.tag+`">`) || !strings.Contains(body, "<h1>"+c.text+"</h1>") || r.header.Get("Content-Language") != c.tag {
+				t.Errorf("Accept-Language %q: want %s, got Content-Language %q\n%.400s", lang, c.tag, r.header.Get("Content-Language"), body)
+			}
+		}
+	}, withRedirects())
+}
