@@ -12,7 +12,7 @@ import (
 	"golang.org/x/text/language"
 )
 
-//go:embed locales/*.json
+//go:embed locales
 var files embed.FS
 
 // Fallback is the language every catalog key is written in first, and
@@ -28,29 +28,27 @@ type Catalog struct {
 
 var placeholder = regexp.MustCompile(`\{[a-z_]+\}`)
 
-// Load reads the catalogs embedded under locales/, one file per language
-// named by its BCP 47 tag. The fallback language comes first, so that the
-// matcher prefers it when nothing else fits.
+// Load reads the catalogs embedded under locales/: a folder per language
+// named by its BCP 47 tag, holding JSON files (pages.json, mail.json...)
+// whose keys together make the language's catalog; a key in two files is
+// an error. The fallback language comes first, so that the matcher
+// prefers it when nothing else fits.
 func Load() (*Catalog, error) {
-	entries, err := files.ReadDir("locales")
+	dirs, err := files.ReadDir("locales")
 	if err != nil {
 		return nil, err
 	}
 	c := &Catalog{langs: map[string]map[string]string{}}
 	var others []language.Tag
-	for _, e := range entries {
-		tag := strings.TrimSuffix(e.Name(), ".json")
-		b, err := files.ReadFile(path.Join("locales", e.Name()))
+	for _, d := range dirs {
+		tag := d.Name()
+		t, err := language.Parse(tag)
+		if err != nil || !d.IsDir() {
+			return nil, fmt.Errorf("i18n: locales/%s is not a language folder", tag)
+		}
+		m, err := loadLanguage(tag)
 		if err != nil {
 			return nil, err
-		}
-		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("i18n: %s: %w", e.Name(), err)
-		}
-		t, err := language.Parse(tag)
-		if err != nil {
-			return nil, fmt.Errorf("i18n: %s: %w", e.Name(), err)
 		}
 		c.langs[tag] = m
 		if tag != Fallback {
@@ -64,6 +62,33 @@ func Load() (*Catalog, error) {
 	c.tags = append([]language.Tag{language.English}, others...)
 	c.matcher = language.NewMatcher(c.tags)
 	return c, nil
+}
+
+// loadLanguage merges the JSON files of one language's folder.
+func loadLanguage(tag string) (map[string]string, error) {
+	entries, err := files.ReadDir(path.Join("locales", tag))
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, e := range entries {
+		name := path.Join("locales", tag, e.Name())
+		b, err := files.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		part := map[string]string{}
+		if err := json.Unmarshal(b, &part); err != nil {
+			return nil, fmt.Errorf("i18n: %s: %w", name, err)
+		}
+		for k, v := range part {
+			if _, dup := m[k]; dup {
+				return nil, fmt.Errorf("i18n: %s: key %q is defined twice", name, k)
+			}
+			m[k] = v
+		}
+	}
+	return m, nil
 }
 
 // MustLoad is Load for the embedded catalogs, which the tests check: an
