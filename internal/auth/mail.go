@@ -106,6 +106,9 @@ type mailData struct {
 	// SessionID is the session that asked for an email change: the
 	// change ends every other session.
 	SessionID string `json:"session_id,omitempty"`
+	// Lang is the language the message is written in: the one the
+	// request that caused it asked for ("" for English).
+	Lang string `json:"lang,omitempty"`
 }
 
 // noticeTTL is how long a notice may wait for delivery, and how long the
@@ -119,6 +122,9 @@ func (s *Service) enqueue(ctx context.Context, kind, to, userID string, d mailDa
 		var b [16]byte
 		rand.Read(b[:])
 		d.Nonce = base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	if d.Lang == "" {
+		d.Lang = RequesterFrom(ctx).Lang
 	}
 	data, err := json.Marshal(d)
 	if err != nil {
@@ -202,6 +208,7 @@ func (s *Service) Compose(ctx context.Context, m store.OutboxMessage) (mail.Mess
 		}
 	}
 	render := func(kind string, md mail.Data) (mail.Message, error) {
+		md.Lang = d.Lang
 		msg, err := s.renderer.Render(kind, m.To, md)
 		if err != nil {
 			return mail.Message{}, fmt.Errorf("%w: render %s: %v", outbox.ErrDrop, kind, err)

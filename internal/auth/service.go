@@ -180,6 +180,9 @@ type Requester struct {
 	// starts a browser session (a cookie) rather than an app session
 	// (tokens).
 	Browser bool
+	// Lang is the language (a tag of latch's catalog) the request asked
+	// for: the messages it causes are written in it.
+	Lang string
 }
 
 // TokenResponse is what a successful sign-in or refresh returns.

@@ -23,6 +23,7 @@ type Data struct {
 	ExpiresIn time.Duration // how long Link/Code stay valid
 	Time      time.Time     // when the event happened (notices)
 	IP        string        // from where (notices); "" if unknown
+	Lang      string        // the language to write in, a tag of latch's catalog; "" for English
 }
 
 //go:embed templates

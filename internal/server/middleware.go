@@ -114,7 +114,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, ctxRequestID, id)
 		ctx = context.WithValue(ctx, ctxClientIP, ip)
 		ctx = context.WithValue(ctx, ctxClientKey, ratelimit.AddressKey(ip))
-		ctx = auth.WithRequester(ctx, auth.Requester{IP: ip, UserAgent: r.UserAgent()})
+		ctx = auth.WithRequester(ctx, auth.Requester{IP: ip, UserAgent: r.UserAgent(), Lang: s.lang(r)})
 		r = r.WithContext(ctx)
 
 		h := w.Header()
@@ -161,5 +161,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 }
 
 func (s *Server) requester(r *http.Request) auth.Requester {
-	return auth.Requester{IP: clientIP(r.Context()), UserAgent: r.UserAgent()}
+	return auth.Requester{IP: clientIP(r.Context()), UserAgent: r.UserAgent(), Lang: s.lang(r)}
+}
+
+// lang is the language of latch's catalog the request's Accept-Language
+// asks for: the language of the pages, and of the messages the request
+// causes.
+func (s *Server) lang(r *http.Request) string {
+	return s.catalog.Match(r.Header.Get("Accept-Language")).Tag()
 }

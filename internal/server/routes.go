@@ -81,6 +81,7 @@ func (s *Server) pages() *web.Pages {
 	}
 	p, err := web.New(web.Deps{
 		Auth:         s.auth,
+		Catalog:      s.catalog,
 		Theme:        web.Theme{Product: s.cfg.ProductName, LogoURL: s.cfg.Pages.LogoURL, BrandColor: s.cfg.Pages.BrandColor},
 		PublicURL:    public,
 		RedirectURLs: s.cfg.Pages.RedirectURLs,

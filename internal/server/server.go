@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/config"
+	"github.com/latchauth/latch/internal/i18n"
 	"github.com/latchauth/latch/internal/ratelimit"
 )
 
@@ -51,6 +52,7 @@ type Server struct {
 	buckets *ratelimit.Buckets
 	handler http.Handler
 	reg     *prometheus.Registry
+	catalog *i18n.Catalog
 }
 
 // New builds the handler with every route and middleware.
@@ -71,6 +73,7 @@ func New(d Deps) *Server {
 		version: d.Version,
 		buckets: d.Buckets,
 		reg:     d.Registry,
+		catalog: i18n.MustLoad(),
 	}
 	s.handler = s.middleware(s.routes())
 	return s
