@@ -37,7 +37,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST /v1/recover/confirm", s.limitAddress(s.handleRecoverConfirm()))
 	handle("POST /v1/user/email/confirm", s.limitAddress(s.handleEmailConfirm()))
 	handle("POST /v1/user/email/revert", s.limitAddress(s.handleEmailRevert()))
-	if s.cfg.Passwordless {
+	if s.auth.PasswordlessEnabled() {
 		handle("POST /v1/otp", s.limitAddress(s.handleOTP()))
 	}
 	// latch's own pages for the links in its messages, for applications

@@ -89,7 +89,7 @@ func (s *Server) handleToken() http.Handler {
 }
 
 func (s *Server) grantTypes() string {
-	if s.cfg.Passwordless {
+	if s.auth.PasswordlessEnabled() {
 		return "password, refresh_token or otp"
 	}
 	return "password or refresh_token"

@@ -39,7 +39,7 @@ func (s *Server) handleDiscovery() http.Handler {
 			"access_token_signing_alg_values_supported":  s.keys.Algorithms(),
 			"userinfo_endpoint":                          s.endpoint("/v1/user"),
 		}
-		if s.cfg.Passwordless {
+		if s.auth.PasswordlessEnabled() {
 			doc["grant_types_supported"] = []string{"password", "refresh_token", "otp"}
 		}
 		if s.auth.AdminEnabled() {
