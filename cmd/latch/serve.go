@@ -45,7 +45,7 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	defer a.db.Close()
 	cfg, log := a.cfg, a.log
 	defer applyMemoryLimit(a.memory, log)()
-	if !cfg.RateLimit {
+	if !cfg.Limits.RateLimit {
 		log.Warn("LATCH_RATE_LIMIT=off: login throttling is DISABLED; use this only for benchmarks", "event", "ratelimit.off")
 	}
 
@@ -56,8 +56,8 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 		log.Warn(w.Message, "event", w.Event)
 	}
 	switch {
-	case cfg.SMTPURL != "":
-	case cfg.PublicURLLoopback():
+	case cfg.Mail.SMTP.IsSet():
+	case cfg.HTTP.PublicURLLoopback():
 		log.Warn("no SMTP server configured (LATCH_SMTP_URL): messages, with their links, are written to this log; fine for development only", "event", "mail.log")
 	default:
 		log.Warn("no SMTP server configured (LATCH_SMTP_URL) and the public URL is not loopback: messages are written to this log WITHOUT their links and codes (in a log they would let whoever reads it take the account), so nobody can verify, reset or sign in by email; configure LATCH_SMTP_URL", "event", "mail.log.redacted")
@@ -76,8 +76,8 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	reg.MustRegister(outbox)
 	go a.maintain(bg, active, outbox)
 	deps := server.Deps{Config: cfg, Auth: a.auth, Keys: a.tokens, DB: a.db, Log: log, Registry: reg, Version: ver}
-	if cfg.RateLimit {
-		deps.Buckets = ratelimit.NewBuckets(cfg.AddressRate, cfg.AddressBurst, time.Now)
+	if cfg.Limits.RateLimit {
+		deps.Buckets = ratelimit.NewBuckets(cfg.Limits.AddressRate, cfg.Limits.AddressBurst, time.Now)
 	}
 	handler := server.New(deps)
 	srv := &http.Server{
@@ -90,13 +90,13 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return bg },
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	scheme := "http"
-	if cfg.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if cfg.HTTP.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("TLS: %w", err)
@@ -113,8 +113,8 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	var metrics *http.Server
 	var metricsLn net.Listener
 	metricsAddr := "off"
-	if cfg.MetricsAddr != "" {
-		metricsLn, err = net.Listen("tcp", cfg.MetricsAddr)
+	if cfg.Ops.MetricsAddr != "" {
+		metricsLn, err = net.Listen("tcp", cfg.Ops.MetricsAddr)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("metrics listener (LATCH_METRICS_ADDR): %w", err)
@@ -141,7 +141,7 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 	if metrics != nil {
 		start = append(start, "metrics_url", "http://"+metricsAddr+"/metrics")
 	}
-	log.Info("latch is listening", append(start, "public_url", redactedURL(cfg.PublicURL), "version", ver, "startup_ms", time.Since(started).Milliseconds())...)
+	log.Info("latch is listening", append(start, "public_url", redactedURL(cfg.HTTP.PublicURL), "version", ver, "startup_ms", time.Since(started).Milliseconds())...)
 	if e.ready != nil {
 		e.ready(addr)
 	}
@@ -151,8 +151,8 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "event", "server.stop", "timeout", cfg.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	log.Info("shutting down: finishing in-flight requests", "event", "server.stop", "timeout", cfg.HTTP.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	// The public listener drains first; the metrics stay up meanwhile, so
 	// the drain itself can be watched.
@@ -179,7 +179,7 @@ func (e *env) serve(ctx context.Context, migrate bool) error {
 // and samples the number of active sessions and of waiting messages, until ctx is done. Every instance may run it: the
 // deletes are idempotent and batched.
 func (a *app) maintain(ctx context.Context, active, outbox prometheus.Gauge) {
-	t := time.NewTicker(a.cfg.CleanupInterval)
+	t := time.NewTicker(a.cfg.Ops.CleanupInterval)
 	defer t.Stop()
 	for {
 		if n, err := a.auth.ActiveSessions(ctx); err == nil {
@@ -191,7 +191,7 @@ func (a *app) maintain(ctx context.Context, active, outbox prometheus.Gauge) {
 		// Each package cleans its own tables.
 		c, err := a.auth.Cleanup(ctx)
 		throttles, err2 := a.limit.Cleanup(ctx)
-		events, err3 := a.audit.Prune(ctx, a.cfg.AuditRetention)
+		events, err3 := a.audit.Prune(ctx, a.cfg.Ops.AuditRetention)
 		switch err := errors.Join(err, err2, err3); {
 		case err != nil && ctx.Err() == nil:
 			a.log.Warn("clean-up failed; will retry", "event", "cleanup.error", "error", err)

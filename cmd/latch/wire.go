@@ -33,8 +33,8 @@ import (
 
 // newLogger builds the slog logger the configuration asks for.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	format := cfg.LogFormat
+	opts := &slog.HandlerOptions{Level: cfg.Log.Level}
+	format := cfg.Log.Format
 	if format == "" {
 		format = "json"
 		if isTerminal(w) {
@@ -49,15 +49,11 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 
 // openStore opens the configured database. It does not migrate.
 func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
-	kind, dsn, err := cfg.Database()
-	if err != nil {
-		return nil, err
-	}
-	switch kind {
+	switch cfg.Database.Kind {
 	case config.SQLite:
-		return sqlite.Open(ctx, dsn)
+		return sqlite.Open(ctx, cfg.Database.DSN)
 	default:
-		return postgres.Open(ctx, dsn)
+		return postgres.Open(ctx, cfg.Database.DSN)
 	}
 }
 
@@ -80,10 +76,10 @@ func checkSchema(ctx context.Context, db store.Store) error {
 // secretKey returns the configured secret key or, for SQLite only, the one
 // kept in latch.secret beside the database, generating it on first use.
 func secretKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
-	if cfg.SecretKey != "" {
-		return []byte(string(cfg.SecretKey)), nil
+	if cfg.Tokens.SecretKey != "" {
+		return []byte(string(cfg.Tokens.SecretKey)), nil
 	}
-	path := cfg.SecretFile()
+	path := cfg.Database.SecretFile()
 	// Whoever can write the directory can plant a key file of their own
 	// before the first start, and then knows the key; the SQLite store
 	// refuses such a directory too.
@@ -157,8 +153,8 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.quiet && cfg.LogLevel < slog.LevelWarn {
-		cfg.LogLevel = slog.LevelWarn
+	if e.quiet && cfg.Log.Level < slog.LevelWarn {
+		cfg.Log.Level = slog.LevelWarn
 	}
 	log := newLogger(cfg, e.stderr)
 	secret, err := secretKey(cfg, log)
@@ -188,15 +184,15 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 		return nil, err
 	}
 	tokens, err := token.NewManager(db, sealer, token.Options{
-		Issuer:    cfg.PublicURL,
-		Audience:  cfg.TokenAudience,
-		Algorithm: cfg.SigningAlg,
-		AccessTTL: cfg.AccessTokenTTL,
+		Issuer:    cfg.HTTP.PublicURL,
+		Audience:  cfg.Tokens.Audience,
+		Algorithm: cfg.Tokens.SigningAlg,
+		AccessTTL: cfg.Tokens.AccessTTL,
 		ClientID:  "latch",
 		Now:       time.Now,
 
-		ReloadInterval:   cfg.KeyReloadInterval,
-		RotationInterval: cfg.KeyRotationInterval,
+		ReloadInterval:   cfg.Tokens.KeyReloadInterval,
+		RotationInterval: cfg.Tokens.KeyRotationInterval,
 	}, log)
 	if err != nil {
 		return nil, err
@@ -223,23 +219,23 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 	deps := auth.Deps{Hasher: hasher, Tokens: tokens, MAC: sealer, Audit: rec, Now: time.Now, Log: log}
 	deps.Storage(db)
 	a.limit = ratelimit.New(db, ratelimit.DefaultPolicy(), time.Now)
-	if cfg.RateLimit {
+	if cfg.Limits.RateLimit {
 		deps.Throttler = a.limit
 		deps.Quota = a.limit
 	}
-	if deps.Renderer, err = mail.NewTemplates(cfg.ProductName); err != nil {
+	if deps.Renderer, err = mail.NewTemplates(cfg.Pages.ProductName); err != nil {
 		return nil, fmt.Errorf("mail templates: %w", err)
 	}
 	var mailer outbox.Mailer
-	if cfg.SMTPURL != "" {
+	if cfg.Mail.SMTP.IsSet() {
 		// One quick retry inside a delivery for a blip; the outbox
 		// retries anything longer (10 s, doubling, up to 30 min).
-		smtp, err := mail.NewSMTP(string(cfg.SMTPURL), cfg.MailFrom, mail.SMTPOptions{Timeout: 10 * time.Second, Retries: 1})
+		smtp, err := mail.NewSMTP(cfg.Mail.SMTP.Reveal(), cfg.Mail.From, mail.SMTPOptions{Timeout: 10 * time.Second, Retries: 1})
 		if err != nil {
 			return nil, fmt.Errorf("LATCH_SMTP_URL: %w", err)
 		}
 		mailer = smtp
-	} else if cfg.PublicURLLoopback() {
+	} else if cfg.HTTP.PublicURLLoopback() {
 		mailer = mail.NewLog(log) // development: links and codes in the log
 	} else {
 		// Someone else's server: a link or a code in a log is an account
@@ -250,19 +246,19 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 	// service what each message says.
 	deps.Wake = func() { a.mail.Wake() }
 	policy := password.DefaultPolicy()
-	if cfg.BreachedPasswordsURL != "" {
-		checker, err := password.NewRangeChecker(password.RangeOptions{URL: cfg.BreachedPasswordsURL, FailClosed: cfg.BreachedFailClosed, Logger: log})
+	if cfg.Passwords.BreachedURL != "" {
+		checker, err := password.NewRangeChecker(password.RangeOptions{URL: cfg.Passwords.BreachedURL, FailClosed: cfg.Passwords.BreachedFailClosed, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("breached passwords: %w", err)
 		}
 		policy.Breached = checker
 	}
 	a.auth = auth.NewService(deps, auth.Options{
-		SessionMaxAge:       cfg.SessionMaxAge,
-		SessionIdleTimeout:  cfg.SessionIdleTimeout,
-		RefreshReuseGrace:   cfg.RefreshReuseGrace,
-		RequireVerification: cfg.SignupRequireVerification,
-		AdminKey:            string(cfg.AdminKey),
+		SessionMaxAge:       cfg.Tokens.SessionMaxAge,
+		SessionIdleTimeout:  cfg.Tokens.SessionIdleTimeout,
+		RefreshReuseGrace:   cfg.Tokens.RefreshReuseGrace,
+		RequireVerification: cfg.Mail.RequireVerification,
+		AdminKey:            string(cfg.Ops.AdminKey),
 		Policy:              policy,
 		Mail:                mailOptions(cfg),
 	})
@@ -275,15 +271,15 @@ func (e *env) openApp(ctx context.Context, migrate bool) (*app, error) {
 // application's pages when LATCH_APP_URL is set, else at latch's own.
 func mailOptions(cfg config.Config) auth.MailOptions {
 	o := auth.MailOptions{
-		LinkBase:     cfg.PublicURL,
-		VerifyTTL:    cfg.VerificationTTL,
-		RecoverTTL:   cfg.RecoveryTTL,
-		EmailTTL:     cfg.VerificationTTL,
-		OTPTTL:       cfg.OTPTTL,
-		Passwordless: cfg.Passwordless,
+		LinkBase:     cfg.HTTP.PublicURL,
+		VerifyTTL:    cfg.Mail.VerificationTTL,
+		RecoverTTL:   cfg.Mail.RecoveryTTL,
+		EmailTTL:     cfg.Mail.VerificationTTL,
+		OTPTTL:       cfg.Mail.OTPTTL,
+		Passwordless: cfg.Mail.Passwordless,
 	}
-	if cfg.AppURL != "" {
-		o.LinkBase, o.AppLinks = cfg.AppURL, true
+	if cfg.Pages.AppURL != "" {
+		o.LinkBase, o.AppLinks = cfg.Pages.AppURL, true
 	}
 	return o
 }

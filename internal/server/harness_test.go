@@ -186,8 +186,8 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 		t.Fatal(err)
 	}
 	tokens, err := token.NewManager(db, sealer, token.Options{
-		Issuer: cfg.PublicURL, Audience: cfg.TokenAudience, Algorithm: cfg.SigningAlg,
-		AccessTTL: cfg.AccessTokenTTL, ClientID: "latch", Now: clk.Now,
+		Issuer: cfg.HTTP.PublicURL, Audience: cfg.Tokens.Audience, Algorithm: cfg.Tokens.SigningAlg,
+		AccessTTL: cfg.Tokens.AccessTTL, ClientID: "latch", Now: clk.Now,
 	}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -207,39 +207,39 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	rec := audit.New(db, log, clk.Now, reg)
 	authDeps := auth.Deps{Hasher: authHasher, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log, Audit: rec}
 	authDeps.Storage(db)
-	if cfg.RateLimit {
+	if cfg.Limits.RateLimit {
 		th := ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
 		authDeps.Throttler, authDeps.Quota = th, th
 	}
-	if authDeps.Renderer, err = mail.NewTemplates(cfg.ProductName); err != nil {
+	if authDeps.Renderer, err = mail.NewTemplates(cfg.Pages.ProductName); err != nil {
 		t.Fatal(err)
 	}
 	var sender *outbox.Sender
 	authDeps.Wake = func() {} // the tests send with sendMail, when they choose
 	policy := password.DefaultPolicy()
-	if cfg.BreachedPasswordsURL != "" {
-		checker, err := password.NewRangeChecker(password.RangeOptions{URL: cfg.BreachedPasswordsURL, FailClosed: cfg.BreachedFailClosed, Logger: log})
+	if cfg.Passwords.BreachedURL != "" {
+		checker, err := password.NewRangeChecker(password.RangeOptions{URL: cfg.Passwords.BreachedURL, FailClosed: cfg.Passwords.BreachedFailClosed, Logger: log})
 		if err != nil {
 			t.Fatal(err)
 		}
 		policy.Breached = checker
 	}
 	svc := auth.NewService(authDeps, auth.Options{
-		SessionMaxAge: cfg.SessionMaxAge, SessionIdleTimeout: cfg.SessionIdleTimeout,
-		RefreshReuseGrace: cfg.RefreshReuseGrace, RequireVerification: cfg.SignupRequireVerification,
-		AdminKey: string(cfg.AdminKey), Policy: policy,
+		SessionMaxAge: cfg.Tokens.SessionMaxAge, SessionIdleTimeout: cfg.Tokens.SessionIdleTimeout,
+		RefreshReuseGrace: cfg.Tokens.RefreshReuseGrace, RequireVerification: cfg.Mail.RequireVerification,
+		AdminKey: string(cfg.Ops.AdminKey), Policy: policy,
 		Mail: auth.MailOptions{
-			LinkBase: cmp.Or(cfg.AppURL, cfg.PublicURL), AppLinks: cfg.AppURL != "",
-			VerifyTTL: cfg.VerificationTTL, RecoverTTL: cfg.RecoveryTTL, EmailTTL: cfg.VerificationTTL, OTPTTL: cfg.OTPTTL,
-			Passwordless: cfg.Passwordless,
+			LinkBase: cmp.Or(cfg.Pages.AppURL, cfg.HTTP.PublicURL), AppLinks: cfg.Pages.AppURL != "",
+			VerifyTTL: cfg.Mail.VerificationTTL, RecoverTTL: cfg.Mail.RecoveryTTL, EmailTTL: cfg.Mail.VerificationTTL, OTPTTL: cfg.Mail.OTPTTL,
+			Passwordless: cfg.Mail.Passwordless,
 		},
 	})
 	deps := server.Deps{Config: cfg, Auth: svc, Keys: tokens, DB: db, Log: log, Registry: reg, Version: "test"}
-	if cfg.RateLimit {
-		deps.Buckets = ratelimit.NewBuckets(cfg.AddressRate, cfg.AddressBurst, clk.Now)
+	if cfg.Limits.RateLimit {
+		deps.Buckets = ratelimit.NewBuckets(cfg.Limits.AddressRate, cfg.Limits.AddressBurst, clk.Now)
 	}
 	if smtp != nil {
-		m, err := mail.NewSMTP(string(cfg.SMTPURL), cfg.MailFrom, mail.SMTPOptions{Retries: -1, Timeout: 5 * time.Second})
+		m, err := mail.NewSMTP(cfg.Mail.SMTP.Reveal(), cfg.Mail.From, mail.SMTPOptions{Retries: -1, Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -42,7 +42,7 @@ func (s *Server) routes() http.Handler {
 	}
 	// latch's own pages for the links in its messages, for applications
 	// that do not host their own (LATCH_APP_URL unset).
-	pages := web.New(web.Deps{Auth: s.auth, ProductName: s.cfg.ProductName, MaxBodyBytes: s.cfg.MaxBodyBytes, Log: s.log, Answer: toAPIError})
+	pages := web.New(web.Deps{Auth: s.auth, ProductName: s.cfg.Pages.ProductName, MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes, Log: s.log, Answer: toAPIError})
 	for _, rt := range pages.Routes() {
 		h := rt.Handler
 		if rt.Limited {
