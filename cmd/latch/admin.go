@@ -102,6 +102,34 @@ func (e *env) withApp(ctx context.Context, fn func(*app.Latch) error) error {
 }
 
 func newUser(e *env) *cobra.Command {
+	disable := userAction(e, "disable", "Disable a user and end all their sessions", "disabled", func(ctx context.Context, a *app.Latch, who string) error {
+		_, err := a.Auth.SetDisabled(ctx, who, true)
+		return err
+	})
+	enable := userAction(e, "enable", "Enable a disabled user", "enabled", func(ctx context.Context, a *app.Latch, who string) error {
+		_, err := a.Auth.SetDisabled(ctx, who, false)
+		return err
+	})
+	del := userAction(e, "delete", "Delete a user and their sessions", "deleted", func(ctx context.Context, a *app.Latch, who string) error {
+		return a.Auth.DeleteUser(ctx, who)
+	})
+	verify := userAction(e, "verify", "Mark a user's email address verified", "verified", func(ctx context.Context, a *app.Latch, who string) error {
+		_, err := a.Auth.VerifyEmail(ctx, who)
+		return err
+	})
+	unlock := userAction(e, "unlock", "Clear a user's failed-login throttling", "unlocked", func(ctx context.Context, a *app.Latch, who string) error {
+		email := auth.NormalizeEmail(who)
+		if err := a.Limit.Unlock(ctx, email); err != nil {
+			return err
+		}
+		a.Audit.Record(ctx, audit.Event{Type: "admin.user.unlock", Detail: map[string]any{"email": email}})
+		return nil
+	})
+	return group("user", "Manage users", newUserCreate(e), newUserList(e), disable, enable, del, verify, unlock)
+}
+
+// newUserCreate is 'latch user create EMAIL'.
+func newUserCreate(e *env) *cobra.Command {
 	var verified, passwordStdin bool
 	create := &cobra.Command{
 		Use:   "create EMAIL",
@@ -132,7 +160,11 @@ func newUser(e *env) *cobra.Command {
 	}
 	create.Flags().BoolVar(&verified, "verified", false, "mark the email address as verified")
 	create.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input without prompting")
+	return create
+}
 
+// newUserList is 'latch user list'.
+func newUserList(e *env) *cobra.Command {
 	var limit int
 	var after string
 	list := &cobra.Command{
@@ -156,47 +188,26 @@ func newUser(e *env) *cobra.Command {
 	}
 	list.Flags().IntVar(&limit, "limit", 100, "list at most this many users")
 	list.Flags().StringVar(&after, "after", "", "list users created after this user id")
+	return list
+}
 
-	simple := func(use, short, done string, fn func(ctx context.Context, a *app.Latch, who string) error) *cobra.Command {
-		return &cobra.Command{
-			Use:   use + " EMAIL|ID",
-			Short: short,
-			Args:  usageArgs(cobra.ExactArgs(1)),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return e.withApp(cmd.Context(), func(a *app.Latch) error {
-					if err := fn(cmd.Context(), a, args[0]); err != nil {
-						return err
-					}
-					fmt.Fprintf(e.stdout, "%s %s\n", done, args[0])
-					return nil
-				})
-			},
-		}
+// userAction is a 'latch user' command that does fn to one user, named by
+// email or id, and says done.
+func userAction(e *env, use, short, done string, fn func(ctx context.Context, a *app.Latch, who string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use + " EMAIL|ID",
+		Short: short,
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.withApp(cmd.Context(), func(a *app.Latch) error {
+				if err := fn(cmd.Context(), a, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%s %s\n", done, args[0])
+				return nil
+			})
+		},
 	}
-	disable := simple("disable", "Disable a user and end all their sessions", "disabled", func(ctx context.Context, a *app.Latch, who string) error {
-		_, err := a.Auth.SetDisabled(ctx, who, true)
-		return err
-	})
-	enable := simple("enable", "Enable a disabled user", "enabled", func(ctx context.Context, a *app.Latch, who string) error {
-		_, err := a.Auth.SetDisabled(ctx, who, false)
-		return err
-	})
-	del := simple("delete", "Delete a user and their sessions", "deleted", func(ctx context.Context, a *app.Latch, who string) error {
-		return a.Auth.DeleteUser(ctx, who)
-	})
-	verify := simple("verify", "Mark a user's email address verified", "verified", func(ctx context.Context, a *app.Latch, who string) error {
-		_, err := a.Auth.VerifyEmail(ctx, who)
-		return err
-	})
-	unlock := simple("unlock", "Clear a user's failed-login throttling", "unlocked", func(ctx context.Context, a *app.Latch, who string) error {
-		email := auth.NormalizeEmail(who)
-		if err := a.Limit.Unlock(ctx, email); err != nil {
-			return err
-		}
-		a.Audit.Record(ctx, audit.Event{Type: "admin.user.unlock", Detail: map[string]any{"email": email}})
-		return nil
-	})
-	return group("user", "Manage users", create, list, disable, enable, del, verify, unlock)
 }
 
 func newKeys(e *env) *cobra.Command {
