@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/latchauth/latch/internal/app"
 	"github.com/latchauth/latch/internal/apperr"
 	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/auth"
@@ -79,7 +80,7 @@ func (e *env) withStore(ctx context.Context, fn func(store.Store) error) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
+	db, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -90,29 +91,79 @@ func (e *env) withStore(ctx context.Context, fn func(store.Store) error) error {
 // withApp runs an admin command against a migrated database. Its log
 // shows warnings and errors only, so that the command's own output stands
 // out.
-func (e *env) withApp(ctx context.Context, fn func(*app) error) error {
+func (e *env) withApp(ctx context.Context, fn func(*app.Latch) error) error {
 	e.quiet = true
-	a, err := e.openApp(ctx, false)
+	a, _, err := e.openApp(ctx, false)
 	if err != nil {
 		return err
 	}
-	defer a.db.Close()
+	defer a.Close()
 	return fn(a)
 }
 
 func newUser(e *env) *cobra.Command {
+	disable := userAction(e, "disable", "Disable a user and end all their sessions", "disabled", func(ctx context.Context, a *app.Latch, who string) error {
+		_, err := a.Auth.SetDisabled(ctx, who, true)
+		return err
+	})
+	enable := userAction(e, "enable", "Enable a disabled user", "enabled", func(ctx context.Context, a *app.Latch, who string) error {
+		_, err := a.Auth.SetDisabled(ctx, who, false)
+		return err
+	})
+	del := userAction(e, "delete", "Delete a user and their sessions", "deleted", func(ctx context.Context, a *app.Latch, who string) error {
+		return a.Auth.DeleteUser(ctx, who)
+	})
+	verify := userAction(e, "verify", "Mark a user's email address verified", "verified", func(ctx context.Context, a *app.Latch, who string) error {
+		_, err := a.Auth.VerifyEmail(ctx, who)
+		return err
+	})
+	unlock := userAction(e, "unlock", "Clear a user's failed-login throttling", "unlocked", func(ctx context.Context, a *app.Latch, who string) error {
+		email := auth.NormalizeEmail(who)
+		if err := a.Limit.Unlock(ctx, email); err != nil {
+			return err
+		}
+		a.Audit.Record(ctx, audit.Event{Type: "admin.user.unlock", Detail: map[string]any{"email": email}})
+		return nil
+	})
+	return group("user", "Manage users", newUserCreate(e), newUserInvite(e), newUserList(e), disable, enable, del, verify, unlock)
+}
+
+// newUserInvite is 'latch user invite EMAIL'.
+func newUserInvite(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "invite EMAIL",
+		Short: "Create a user without a password and mail them a link to choose one (72 hours)",
+		Long: "Create a user without a password and queue a message with a link to latch's /invite page, where they choose one. " +
+			"The server sends the message (from the outbox it shares with this command) within seconds if it runs, else when it starts. " +
+			"With LATCH_SIGNUP=off this is how people join.",
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.withApp(cmd.Context(), func(a *app.Latch) error {
+				u, err := a.Auth.Invite(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "invited %s (%s); the link is valid for 72 hours\n", u.Email, u.ID)
+				return nil
+			})
+		},
+	}
+}
+
+// newUserCreate is 'latch user create EMAIL'.
+func newUserCreate(e *env) *cobra.Command {
 	var verified, passwordStdin bool
 	create := &cobra.Command{
 		Use:   "create EMAIL",
 		Short: "Create a user; the password is read from standard input",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.withApp(cmd.Context(), func(a *app) error {
+			return e.withApp(cmd.Context(), func(a *app.Latch) error {
 				pw, err := e.readPassword(passwordStdin)
 				if err != nil {
 					return err
 				}
-				u, err := a.auth.CreateUser(cmd.Context(), args[0], pw, verified)
+				u, err := a.Auth.CreateUser(cmd.Context(), args[0], pw, verified)
 				var weak *apperr.Error
 				if errors.As(err, &weak) && weak.Code == apperr.CodeWeakPassword {
 					var why []string
@@ -131,7 +182,11 @@ func newUser(e *env) *cobra.Command {
 	}
 	create.Flags().BoolVar(&verified, "verified", false, "mark the email address as verified")
 	create.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input without prompting")
+	return create
+}
 
+// newUserList is 'latch user list'.
+func newUserList(e *env) *cobra.Command {
 	var limit int
 	var after string
 	list := &cobra.Command{
@@ -139,8 +194,8 @@ func newUser(e *env) *cobra.Command {
 		Short: "List users in creation order",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withApp(cmd.Context(), func(a *app) error {
-				users, err := a.auth.ListUsers(cmd.Context(), after, limit)
+			return e.withApp(cmd.Context(), func(a *app.Latch) error {
+				users, err := a.Auth.ListUsers(cmd.Context(), after, limit)
 				if err != nil {
 					return err
 				}
@@ -155,65 +210,26 @@ func newUser(e *env) *cobra.Command {
 	}
 	list.Flags().IntVar(&limit, "limit", 100, "list at most this many users")
 	list.Flags().StringVar(&after, "after", "", "list users created after this user id")
+	return list
+}
 
-	simple := func(use, short, done string, fn func(ctx context.Context, a *app, who string) error) *cobra.Command {
-		return &cobra.Command{
-			Use:   use + " EMAIL|ID",
-			Short: short,
-			Args:  usageArgs(cobra.ExactArgs(1)),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return e.withApp(cmd.Context(), func(a *app) error {
-					if err := fn(cmd.Context(), a, args[0]); err != nil {
-						return err
-					}
-					fmt.Fprintf(e.stdout, "%s %s\n", done, args[0])
-					return nil
-				})
-			},
-		}
-	}
-	disable := simple("disable", "Disable a user and end all their sessions", "disabled", func(ctx context.Context, a *app, who string) error {
-		_, err := a.auth.SetDisabled(ctx, who, true)
-		return err
-	})
-	enable := simple("enable", "Enable a disabled user", "enabled", func(ctx context.Context, a *app, who string) error {
-		_, err := a.auth.SetDisabled(ctx, who, false)
-		return err
-	})
-	del := simple("delete", "Delete a user and their sessions", "deleted", func(ctx context.Context, a *app, who string) error {
-		return a.auth.DeleteUser(ctx, who)
-	})
-	verify := simple("verify", "Mark a user's email address verified", "verified", func(ctx context.Context, a *app, who string) error {
-		_, err := a.auth.VerifyEmail(ctx, who)
-		return err
-	})
-	unlock := simple("unlock", "Clear a user's failed-login throttling", "unlocked", func(ctx context.Context, a *app, who string) error {
-		email := auth.NormalizeEmail(who)
-		if err := a.limit.Unlock(ctx, email); err != nil {
-			return err
-		}
-		a.audit.Record(ctx, audit.Event{Type: "admin.user.unlock", Detail: map[string]any{"email": email}})
-		return nil
-	})
-	invite := &cobra.Command{
-		Use:   "invite EMAIL",
-		Short: "Create a user without a password and mail them a link to choose one (72 hours)",
-		Long: "Create a user without a password and queue a message with a link to latch's /invite page, where they choose one. " +
-			"The server sends the message (from the outbox it shares with this command) within seconds if it runs, else when it starts. " +
-			"With LATCH_SIGNUP=off this is how people join.",
-		Args: usageArgs(cobra.ExactArgs(1)),
+// userAction is a 'latch user' command that does fn to one user, named by
+// email or id, and says done.
+func userAction(e *env, use, short, done string, fn func(ctx context.Context, a *app.Latch, who string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use + " EMAIL|ID",
+		Short: short,
+		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.withApp(cmd.Context(), func(a *app) error {
-				u, err := a.auth.Invite(cmd.Context(), args[0])
-				if err != nil {
+			return e.withApp(cmd.Context(), func(a *app.Latch) error {
+				if err := fn(cmd.Context(), a, args[0]); err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "invited %s (%s); the link is valid for 72 hours\n", u.Email, u.ID)
+				fmt.Fprintf(e.stdout, "%s %s\n", done, args[0])
 				return nil
 			})
 		},
 	}
-	return group("user", "Manage users", create, invite, list, disable, enable, del, verify, unlock)
 }
 
 func newKeys(e *env) *cobra.Command {
@@ -222,8 +238,8 @@ func newKeys(e *env) *cobra.Command {
 		Short: "List signing keys and their states",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withApp(cmd.Context(), func(a *app) error {
-				keys, err := a.tokens.Keys(cmd.Context())
+			return e.withApp(cmd.Context(), func(a *app.Latch) error {
+				keys, err := a.Tokens.Keys(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -248,10 +264,10 @@ lifetime (about 6 minutes) so that no verifier meets a key it has not
 seen; --force skips that wait (verifiers then refetch on the unknown kid).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withApp(cmd.Context(), func(a *app) error {
-				rotate := a.tokens.Rotate
+			return e.withApp(cmd.Context(), func(a *app.Latch) error {
+				rotate := a.Tokens.Rotate
 				if force {
-					rotate = a.tokens.RotateForce
+					rotate = a.Tokens.RotateForce
 				}
 				kid, err := rotate(cmd.Context())
 				if errors.Is(err, token.ErrNextKeyTooNew) {
@@ -260,7 +276,7 @@ seen; --force skips that wait (verifiers then refetch on the unknown kid).`,
 				if err != nil {
 					return err
 				}
-				a.audit.Record(cmd.Context(), audit.Event{Type: "key.rotate", Detail: map[string]any{"kid": kid, "forced": force}})
+				a.Audit.Record(cmd.Context(), audit.Event{Type: "key.rotate", Detail: map[string]any{"kid": kid, "forced": force}})
 				fmt.Fprintf(e.stdout, "rotated: %s now signs; running instances pick it up on their next key reload\n", kid)
 				return nil
 			})
@@ -312,10 +328,10 @@ func newAudit(e *env) *cobra.Command {
 		Short: "List security events, newest first",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withApp(cmd.Context(), func(a *app) error {
+			return e.withApp(cmd.Context(), func(a *app.Latch) error {
 				opts := store.ListAuditOptions{Type: typ, Limit: limit, Before: before}
 				if user != "" {
-					u, err := a.auth.FindUser(cmd.Context(), user)
+					u, err := a.Auth.FindUser(cmd.Context(), user)
 					switch {
 					case err == nil:
 						opts.UserID = u.ID
@@ -328,7 +344,7 @@ func newAudit(e *env) *cobra.Command {
 				if since > 0 {
 					opts.Since = time.Now().Add(-since)
 				}
-				events, err := a.db.ListAudit(cmd.Context(), opts)
+				events, err := a.DB.ListAudit(cmd.Context(), opts)
 				if err != nil {
 					return err
 				}

@@ -25,7 +25,7 @@ checks, where the image has no curl): GET /healthz, or /readyz with
 			if err != nil {
 				return err
 			}
-			host, port, err := net.SplitHostPort(cfg.Addr)
+			host, port, err := net.SplitHostPort(cfg.HTTP.Addr)
 			if err != nil {
 				return err
 			}
@@ -33,7 +33,7 @@ checks, where the image has no curl): GET /healthz, or /readyz with
 				host = "127.0.0.1"
 			}
 			scheme := "http"
-			if cfg.TLSCertFile != "" {
+			if cfg.HTTP.TLSCertFile != "" {
 				scheme = "https"
 			}
 			path := "/healthz"

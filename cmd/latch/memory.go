@@ -38,10 +38,10 @@ type memoryPlan struct {
 // operator can set LATCH_HASH_CONCURRENCY and LATCH_MEMORY_LIMIT instead.
 func hashSizing(cfg config.Config, getenv func(string) string, runtimeLimit int64, cpus int, cgroupRoot string) (memoryPlan, error) {
 	plan := memoryPlan{CPUs: cpus, From: limitFromDerived}
-	r := password.Resources{Concurrency: cfg.HashConcurrency, CPUs: cpus}
+	r := password.Resources{Concurrency: cfg.Passwords.HashConcurrency, CPUs: cpus}
 	switch {
-	case cfg.MemoryLimit != 0:
-		r.MemoryLimit, plan.From = cfg.MemoryLimit, limitFromLatch
+	case cfg.Passwords.MemoryLimit != 0:
+		r.MemoryLimit, plan.From = cfg.Passwords.MemoryLimit, limitFromLatch
 	case getenv("GOMEMLIMIT") != "":
 		r.MemoryLimit, plan.From = runtimeLimit, limitFromGo
 	}

@@ -274,6 +274,10 @@ func (s *Service) KeyedMAC(purpose string, data []byte) []byte {
 // AdminEnabled reports whether admin endpoints are on.
 func (s *Service) AdminEnabled() bool { return s.opts.AdminKey != "" }
 
+// PasswordlessEnabled reports whether sign-in by an emailed code is on:
+// the one answer the HTTP side asks before offering it.
+func (s *Service) PasswordlessEnabled() bool { return s.opts.Mail.Passwordless }
+
 // checkPolicy runs the password policy: the local checks, then the
 // breached-password lookup when one is configured. The same policy guards
 // signup, password change and administrator-created users.

@@ -25,20 +25,20 @@ func TestDefaults(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"addr", c.Addr, "127.0.0.1:8080"},
-		{"metrics addr", c.MetricsAddr, "127.0.0.1:9090"},
-		{"client ip header", c.ClientIPHeader, HeaderXForwardedFor},
-		{"public url", c.PublicURL, "http://localhost:8080"},
-		{"database", c.DatabaseURL, "sqlite:latch.db"},
-		{"ttl", c.AccessTokenTTL, 15 * time.Minute},
-		{"audience", c.TokenAudience, []string{"http://localhost:8080"}},
-		{"max age", c.SessionMaxAge, 720 * time.Hour},
-		{"idle", c.SessionIdleTimeout, 168 * time.Hour},
-		{"grace", c.RefreshReuseGrace, 10 * time.Second},
-		{"alg", c.SigningAlg, "ES256"},
-		{"rate limit", c.RateLimit, true},
-		{"body", c.MaxBodyBytes, int64(64 << 10)},
-		{"secret file", c.SecretFile(), "latch.secret"},
+		{"addr", c.HTTP.Addr, "127.0.0.1:8080"},
+		{"metrics addr", c.Ops.MetricsAddr, "127.0.0.1:9090"},
+		{"client ip header", c.HTTP.ClientIPHeader, HeaderXForwardedFor},
+		{"public url", c.HTTP.PublicURL, "http://localhost:8080"},
+		{"database", c.Database.URL, "sqlite:latch.db"},
+		{"ttl", c.Tokens.AccessTTL, 15 * time.Minute},
+		{"audience", c.Tokens.Audience, []string{"http://localhost:8080"}},
+		{"max age", c.Tokens.SessionMaxAge, 720 * time.Hour},
+		{"idle", c.Tokens.SessionIdleTimeout, 168 * time.Hour},
+		{"grace", c.Tokens.RefreshReuseGrace, 10 * time.Second},
+		{"alg", c.Tokens.SigningAlg, "ES256"},
+		{"rate limit", c.Limits.RateLimit, true},
+		{"body", c.HTTP.MaxBodyBytes, int64(64 << 10)},
+		{"secret file", c.Database.SecretFile(), "latch.secret"},
 	}
 	for _, ch := range checks {
 		if diff := cmp.Diff(ch.want, ch.got); diff != "" {
@@ -62,19 +62,19 @@ func TestPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "0.0.0.0:9000" {
-		t.Errorf("addr from file: got %q", c.Addr)
+	if c.HTTP.Addr != "0.0.0.0:9000" {
+		t.Errorf("addr from file: got %q", c.HTTP.Addr)
 	}
-	if c.AccessTokenTTL != 7*time.Minute {
-		t.Errorf("env over file: got %v, want 7m", c.AccessTokenTTL)
+	if c.Tokens.AccessTTL != 7*time.Minute {
+		t.Errorf("env over file: got %v, want 7m", c.Tokens.AccessTTL)
 	}
-	if c.SigningAlg != "ES256" {
-		t.Errorf("flag over env: got %q, want ES256", c.SigningAlg)
+	if c.Tokens.SigningAlg != "ES256" {
+		t.Errorf("flag over env: got %q, want ES256", c.Tokens.SigningAlg)
 	}
-	if c.RateLimit {
+	if c.Limits.RateLimit {
 		t.Error("rate_limit: false in the file was not applied")
 	}
-	if diff := cmp.Diff([]string{"api-a", "api-b"}, c.TokenAudience); diff != "" {
+	if diff := cmp.Diff([]string{"api-a", "api-b"}, c.Tokens.Audience); diff != "" {
 		t.Errorf("audience list: %s", diff)
 	}
 }
@@ -142,12 +142,12 @@ func TestDatabaseKinds(t *testing.T) {
 		"postgres://u@h:5432/d":       {Postgres, "postgres://u@h:5432/d"},
 		"postgresql://u@h:5432/d?x=y": {Postgres, "postgresql://u@h:5432/d?x=y"},
 	} {
-		kind, dsn, err := Config{DatabaseURL: in}.Database()
-		if err != nil || kind != want[0] || dsn != want[1] {
-			t.Errorf("%s: got %s %s %v, want %s %s", in, kind, dsn, err, want[0], want[1])
+		d, err := parseDatabase(in)
+		if err != nil || d.Kind != want[0] || d.DSN != want[1] {
+			t.Errorf("%s: got %s %s %v, want %s %s", in, d.Kind, d.DSN, err, want[0], want[1])
 		}
 	}
-	if got := (Config{DatabaseURL: "sqlite:/data/x.db"}).SecretFile(); got != "/data/latch.secret" {
+	if got := (Database{DSN: "/data/x.db"}).SecretFile(); got != "/data/latch.secret" {
 		t.Errorf("secret file: got %s", got)
 	}
 }
@@ -155,7 +155,7 @@ func TestDatabaseKinds(t *testing.T) {
 // Secrets cannot reach logs or error messages through formatting.
 func TestSecretRedacted(t *testing.T) {
 	s := Secret("hunter2-hunter2-hunter2-hunter2-hunter2")
-	for _, got := range []string{s.String(), fmt.Sprint(s), fmt.Sprintf("%v", Config{SecretKey: s}), s.LogValue().String()} {
+	for _, got := range []string{s.String(), fmt.Sprint(s), fmt.Sprintf("%v", Config{Tokens: Tokens{SecretKey: s}}), s.LogValue().String()} {
 		if strings.Contains(got, "hunter2") {
 			t.Errorf("secret leaked: %s", got)
 		}
@@ -180,8 +180,8 @@ func TestSettingsNames(t *testing.T) {
 func TestClientIPHeader(t *testing.T) {
 	for in, want := range map[string]string{"": HeaderXForwardedFor, "x-forwarded-for": HeaderXForwardedFor, "FORWARDED": HeaderForwarded, "Forwarded": HeaderForwarded} {
 		c, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_CLIENT_IP_HEADER": in})})
-		if err != nil || c.ClientIPHeader != want {
-			t.Errorf("%q: got %q, %v; want %q", in, c.ClientIPHeader, err, want)
+		if err != nil || c.HTTP.ClientIPHeader != want {
+			t.Errorf("%q: got %q, %v; want %q", in, c.HTTP.ClientIPHeader, err, want)
 		}
 	}
 	for _, bad := range []string{"X-Real-IP", "X-Forwarded-For,Forwarded", "both"} {
@@ -196,8 +196,8 @@ func TestMetricsAddr(t *testing.T) {
 	for in, want := range map[string]string{"127.0.0.1:0": "127.0.0.1:0", "off": "", "OFF": "", "[::1]:9191": "[::1]:9191"} {
 		// Both on port 0, as the tests run them, is two free ports.
 		c, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_METRICS_ADDR": in, "LATCH_ADDR": "127.0.0.1:0"})})
-		if err != nil || c.MetricsAddr != want {
-			t.Errorf("%q: got %q, %v; want %q", in, c.MetricsAddr, err, want)
+		if err != nil || c.Ops.MetricsAddr != want {
+			t.Errorf("%q: got %q, %v; want %q", in, c.Ops.MetricsAddr, err, want)
 		}
 	}
 	for _, env := range []map[string]string{
@@ -275,7 +275,11 @@ func TestPublicURLLoopback(t *testing.T) {
 		"http://localhost:8080": true, "http://127.0.0.1": true, "http://127.1.2.3:9": true, "http://[::1]:8080": true,
 		"http://auth.example.com": false, "https://10.0.0.1": false, "http://localhost.example.com": false, "http://[::ffff:127.0.0.1]": true,
 	} {
-		if got := (Config{PublicURL: u}).PublicURLLoopback(); got != want {
+		c, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_PUBLIC_URL": u, "LATCH_UI": "off"})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.HTTP.PublicURLLoopback(); got != want {
 			t.Errorf("%s: got %v, want %v", u, got, want)
 		}
 	}
@@ -302,14 +306,142 @@ func TestMemoryLimit(t *testing.T) {
 			t.Errorf("LATCH_MEMORY_LIMIT=%q: %v", tc.in, err)
 			continue
 		}
-		if c.MemoryLimit != tc.want {
-			t.Errorf("LATCH_MEMORY_LIMIT=%q: MemoryLimit = %d, want %d", tc.in, c.MemoryLimit, tc.want)
+		if c.Passwords.MemoryLimit != tc.want {
+			t.Errorf("LATCH_MEMORY_LIMIT=%q: MemoryLimit = %d, want %d", tc.in, c.Passwords.MemoryLimit, tc.want)
 		}
 	}
 	for _, in := range []string{"96MB", "96 MiB", "-1", "1.5GiB", "MiB", "lots", "9999999TiB", "16MiB"} {
 		_, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_MEMORY_LIMIT": in})})
 		if err == nil || !strings.Contains(err.Error(), "LATCH_MEMORY_LIMIT") {
 			t.Errorf("LATCH_MEMORY_LIMIT=%q: err = %v, want a LATCH_MEMORY_LIMIT problem", in, err)
+		}
+	}
+}
+
+// provider stands for a list-of-structures setting such as the social
+// providers: the loader's mechanism is what is tested, not a setting.
+type provider struct {
+	ID           string `yaml:"id"`
+	Issuer       string `yaml:"issuer"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret Secret `yaml:"client_secret"`
+	Scopes       []string
+}
+
+// A list of structures is one declaration: a sequence of mappings in the
+// file, the same in YAML flow form (or JSON) in the environment and on
+// the command line, with unknown keys refused and no value echoed.
+func TestListOfStructures(t *testing.T) {
+	var got []provider
+	settings := append(Settings(), listOf("providers", "sign-in providers", func(*Config) *[]provider { return &got }))
+	load := func(t *testing.T, src Sources) error {
+		t.Helper()
+		got = nil
+		_, err := load(src, settings)
+		return err
+	}
+	file := filepath.Join(t.TempDir(), "latch.yaml")
+	yaml := `providers:
+  - id: google
+    issuer: https://accounts.google.com
+    client_id: abc
+    client_secret: hunter2-hunter2
+    scopes: [openid, email]
+  - id: gitlab
+    issuer: https://gitlab.example.com
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := load(t, Sources{File: file}); err != nil {
+		t.Fatal(err)
+	}
+	want := []provider{
+		{ID: "google", Issuer: "https://accounts.google.com", ClientID: "abc", ClientSecret: "hunter2-hunter2", Scopes: []string{"openid", "email"}},
+		{ID: "gitlab", Issuer: "https://gitlab.example.com"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("from the file (-want +got):\n%s", diff)
+	}
+
+	env := `[{"id": "github", "issuer": "https://github.com", "client_id": "x"}]`
+	if err := load(t, Sources{File: file, Getenv: envFrom(map[string]string{"LATCH_PROVIDERS": env})}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]provider{{ID: "github", Issuer: "https://github.com", ClientID: "x"}}, got); diff != "" {
+		t.Errorf("the environment over the file (-want +got):\n%s", diff)
+	}
+	if err := load(t, Sources{Flags: map[string]string{"providers": "[{id: a}, {id: b}]"}}); err != nil || len(got) != 2 {
+		t.Errorf("flag in YAML flow form: got %v, %v; want two items", got, err)
+	}
+
+	for name, tc := range map[string]struct{ env, want string }{
+		"unknown key":      {`[{id: a, clientid: hunter2-hunter2}]`, `LATCH_PROVIDERS: item 1: unknown key "clientid"`},
+		"not a mapping":    {`[{id: a}, hunter2-hunter2]`, "LATCH_PROVIDERS: item 2: want a mapping"},
+		"not a list":       {`{id: hunter2-hunter2}`, "LATCH_PROVIDERS: want a list of mappings"},
+		"wrong value type": {`[{id: a, scopes: {x: hunter2-hunter2}}]`, "LATCH_PROVIDERS: item 1: a value of the wrong type"},
+		"not YAML":         {`[{id: hunter2-hunter2`, "LATCH_PROVIDERS: want a list of mappings in YAML flow form"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := load(t, Sources{Getenv: envFrom(map[string]string{"LATCH_PROVIDERS": tc.env})})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the problem echoes a value: %v", err)
+			}
+		})
+	}
+	if err := os.WriteFile(file, []byte("providers:\n  - id: a\n    secret: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := load(t, Sources{File: file}); err == nil || !strings.Contains(err.Error(), file+`: providers: item 1: unknown key "secret"`) {
+		t.Errorf("unknown key in the file: got %v", err)
+	}
+}
+
+// LATCH_SMTP_URL is parsed once, at load, into how mail leaves latch, and
+// never prints its password.
+func TestMailDelivery(t *testing.T) {
+	for _, tc := range []struct {
+		env          map[string]string
+		want         Delivery
+		verification bool
+	}{
+		{nil, DeliverLog, false},
+		{map[string]string{"LATCH_PUBLIC_URL": "https://auth.example.com"}, DeliverRedactedLog, false},
+		{map[string]string{"LATCH_SMTP_URL": "smtp://u:hunter2@mail.example.com:587"}, DeliverSMTP, true},
+		{map[string]string{"LATCH_SMTP_URL": "smtps://u:hunter2@mail.example.com", "LATCH_SIGNUP_REQUIRE_VERIFICATION": "off"}, DeliverSMTP, false},
+		{map[string]string{"LATCH_SIGNUP_REQUIRE_VERIFICATION": "on"}, DeliverLog, true},
+	} {
+		c, err := Load(Sources{Getenv: envFrom(tc.env)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Mail.Delivery != tc.want || c.Mail.RequireVerification != tc.verification {
+			t.Errorf("%v: got delivery %d, verification %v; want %d, %v", tc.env, c.Mail.Delivery, c.Mail.RequireVerification, tc.want, tc.verification)
+		}
+		for _, s := range []string{c.Mail.SMTP.String(), fmt.Sprint(c), fmt.Sprintf("%+v", c.Mail), c.Mail.SMTP.LogValue().String()} {
+			if strings.Contains(s, "hunter2") {
+				t.Errorf("%v: the SMTP password leaked: %s", tc.env, s)
+			}
+		}
+		if got := c.Mail.SMTP.Reveal(); got != tc.env["LATCH_SMTP_URL"] {
+			t.Errorf("Reveal: got %q, want the URL as configured", got)
+		}
+	}
+}
+
+// Every setting is in the README's configuration table: it is the
+// documented contract of names.
+func TestREADMEListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Settings() {
+		if !strings.Contains(string(b), "`"+s.Env()+"`") {
+			t.Errorf("README lacks %s", s.Env())
 		}
 	}
 }

@@ -32,7 +32,7 @@ func (s *Server) clientAddress(r *http.Request) string {
 	if !s.trusted(peer) {
 		return peer.String()
 	}
-	hops := forwardedFor(r.Header, s.cfg.ClientIPHeader)
+	hops := forwardedFor(r.Header, s.cfg.HTTP.ClientIPHeader)
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := parseHop(hops[i])
 		if err != nil {
@@ -48,7 +48,7 @@ func (s *Server) clientAddress(r *http.Request) string {
 }
 
 func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.cfg.TrustedProxies {
+	for _, p := range s.cfg.HTTP.TrustedProxies {
 		if p.Contains(a) {
 			return true
 		}

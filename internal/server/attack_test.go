@@ -146,8 +146,8 @@ func TestForeignIssuerAndAudienceRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		for name, opts := range map[string]token.Options{
-			"other issuer":   {Issuer: "https://evil.example.com", Audience: h.cfg.TokenAudience},
-			"other audience": {Issuer: h.cfg.PublicURL, Audience: []string{"https://other-api.example.com"}},
+			"other issuer":   {Issuer: "https://evil.example.com", Audience: h.cfg.Tokens.Audience},
+			"other audience": {Issuer: h.cfg.HTTP.PublicURL, Audience: []string{"https://other-api.example.com"}},
 		} {
 			t.Run(name, func(t *testing.T) {
 				opts.Algorithm, opts.Now, opts.ClientID = "ES256", h.clock.Now, "latch"

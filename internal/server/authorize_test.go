@@ -94,7 +94,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 			t.Fatalf("redirected to %s", cb)
 		}
 		q := cb.Query()
-		if q.Get("state") != "st&ate=1" || q.Get("iss") != h.cfg.PublicURL || q.Get("code") == "" {
+		if q.Get("state") != "st&ate=1" || q.Get("iss") != h.cfg.HTTP.PublicURL || q.Get("code") == "" {
 			t.Fatalf("callback parameters: %v", q)
 		}
 		want(t, h.exchange(q.Get("code"), appRedirect, newPKCE("abd").verifier), http.StatusBadRequest, "invalid_grant")
@@ -185,7 +185,7 @@ func TestAuthorizationCodeBindings(t *testing.T) {
 		// prompt=none without a session: login_required, to the app.
 		fresh := h.browser()
 		cb := location(t, fresh.get(authorizeURL(appRedirect, "n", p, "prompt", "none")))
-		if cb.Query().Get("error") != "login_required" || cb.Query().Get("state") != "n" || cb.Query().Get("iss") != h.cfg.PublicURL {
+		if cb.Query().Get("error") != "login_required" || cb.Query().Get("state") != "n" || cb.Query().Get("iss") != h.cfg.HTTP.PublicURL {
 			t.Fatalf("prompt=none: %s", cb)
 		}
 	}, withRedirects())
@@ -232,7 +232,7 @@ func TestAuthorizeRefusesForeignRedirects(t *testing.T) {
 			"bad max_age":   {authorizeURL(appRedirect, "s", p, "max_age", "-1"), "invalid_request"},
 		} {
 			cb := location(t, b.get(c.url))
-			if cb.Query().Get("error") != c.code || cb.Query().Get("state") != "s" || cb.Query().Get("iss") != h.cfg.PublicURL || cb.Host != "app.example.com" {
+			if cb.Query().Get("error") != c.code || cb.Query().Get("state") != "s" || cb.Query().Get("iss") != h.cfg.HTTP.PublicURL || cb.Host != "app.example.com" {
 				t.Errorf("%s: %s", name, cb)
 			}
 		}

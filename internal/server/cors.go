@@ -14,7 +14,7 @@ import (
 // Access-Control-Allow-Credentials. It reports whether it answered the
 // request itself.
 func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
-	if len(s.cfg.CORSOrigins) == 0 {
+	if len(s.cfg.HTTP.CORSOrigins) == 0 {
 		return false
 	}
 	h := w.Header()
@@ -47,7 +47,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 
 func (s *Server) allowedOrigin(origin string) bool {
 	origin = strings.ToLower(origin)
-	for _, o := range s.cfg.CORSOrigins {
+	for _, o := range s.cfg.HTTP.CORSOrigins {
 		if o == origin {
 			return true
 		}

@@ -110,7 +110,7 @@ func TestVerifyFlow(t *testing.T) {
 		want(t, h.login(addr, goodPassword), http.StatusForbidden, "email_not_verified")
 
 		m := h.mailTo(addr, "confirm")
-		tok := linkToken(t, m, h.cfg.PublicURL, "verify")
+		tok := linkToken(t, m, h.cfg.HTTP.PublicURL, "verify")
 		r = h.do("POST", "/v1/verify", "", map[string]any{"token": tok, "password": goodPassword})
 		want(t, r, http.StatusOK, "")
 		tk := r.tokens(t)
@@ -138,7 +138,7 @@ func TestVerifyExpiryAndResend(t *testing.T) {
 	forEachHarness(t, func(t *testing.T, h *harness) {
 		const addr = "late@example.com"
 		want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": goodPassword}), http.StatusAccepted, "")
-		old := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.PublicURL, "verify")
+		old := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.HTTP.PublicURL, "verify")
 		h.clock.Advance(24*time.Hour + time.Second)
 		want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": old}), http.StatusBadRequest, "invalid_grant")
 
@@ -146,7 +146,7 @@ func TestVerifyExpiryAndResend(t *testing.T) {
 		unknown := h.do("POST", "/v1/verify/resend", "", map[string]any{"email": "nobody@example.com"})
 		want(t, known, http.StatusAccepted, "")
 		sameAnswer(t, "resend", known, unknown)
-		tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.PublicURL, "verify")
+		tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.HTTP.PublicURL, "verify")
 		if h.messagesTo("nobody@example.com") != 0 {
 			t.Fatal("a message went to an address without an account")
 		}
@@ -171,7 +171,7 @@ func TestSignupEnumeration(t *testing.T) {
 		sameAnswer(t, "signup new vs taken", again, fresh)
 		sameAnswer(t, "signup first vs taken", first, again)
 		m := h.mailTo("taken@example.com", "sign up")
-		linkToken(t, m, h.cfg.PublicURL, "recover")
+		linkToken(t, m, h.cfg.HTTP.PublicURL, "recover")
 	}, withSMTP())
 }
 
@@ -195,7 +195,7 @@ func TestRecoverFlow(t *testing.T) {
 		if r.str(t, "status") != "recovery_sent" {
 			t.Fatalf("recover: %s", r.body)
 		}
-		tok := linkToken(t, h.mailTo(addr, "reset"), h.cfg.PublicURL, "recover")
+		tok := linkToken(t, h.mailTo(addr, "reset"), h.cfg.HTTP.PublicURL, "recover")
 
 		// The policy applies; a refused password leaves the link usable.
 		r = h.do("POST", "/v1/recover/confirm", "", map[string]any{"token": tok, "password": "password"})
@@ -251,7 +251,7 @@ func TestLinkInvalidation(t *testing.T) {
 		ask := func() string {
 			t.Helper()
 			want(t, h.do("POST", "/v1/recover", "", map[string]any{"email": addr}), http.StatusAccepted, "")
-			return linkToken(t, h.mailTo(addr, "reset"), h.cfg.PublicURL, "recover")
+			return linkToken(t, h.mailTo(addr, "reset"), h.cfg.HTTP.PublicURL, "recover")
 		}
 		expired := ask()
 		h.clock.Advance(time.Hour + time.Second)
@@ -311,10 +311,10 @@ func TestEmailChange(t *testing.T) {
 		if !strings.Contains(notice.Text, newAddr) {
 			t.Errorf("notice to the old address does not name the new one:\n%s", notice.Text)
 		}
-		if notice.Link(h.cfg.PublicURL+"/email-change?token=") != "" {
+		if notice.Link(h.cfg.HTTP.PublicURL+"/email-change?token=") != "" {
 			t.Error("the old address received the confirmation link")
 		}
-		tok := linkToken(t, h.mailTo(newAddr, "confirm"), h.cfg.PublicURL, "email-change")
+		tok := linkToken(t, h.mailTo(newAddr, "confirm"), h.cfg.HTTP.PublicURL, "email-change")
 		if got := h.do("GET", "/v1/user", s.access, nil).str(t, "email"); got != oldAddr {
 			t.Fatalf("address before confirmation: %s", got)
 		}
@@ -335,7 +335,7 @@ func TestEmailChange(t *testing.T) {
 		r = h.do("PATCH", "/v1/user", s2.access, map[string]any{"email": "other@example.com", "current_password": goodPassword})
 		want(t, r, http.StatusAccepted, "")
 		m := h.mailTo("other@example.com", "")
-		if m.Link(h.cfg.PublicURL+"/email-change?token=") != "" {
+		if m.Link(h.cfg.HTTP.PublicURL+"/email-change?token=") != "" {
 			t.Fatalf("a taken address got a confirmation link:\n%s", m.Text)
 		}
 	}, withSMTP(), withEnv("LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
@@ -347,7 +347,7 @@ func TestEmailChangeLinkDiesWithPasswordChange(t *testing.T) {
 	forEachHarness(t, func(t *testing.T, h *harness) {
 		s := h.signup("a@example.com")
 		want(t, h.do("PATCH", "/v1/user", s.access, map[string]any{"email": "b@example.com", "current_password": goodPassword}), http.StatusAccepted, "")
-		tok := linkToken(t, h.mailTo("b@example.com", "confirm"), h.cfg.PublicURL, "email-change")
+		tok := linkToken(t, h.mailTo("b@example.com", "confirm"), h.cfg.HTTP.PublicURL, "email-change")
 		h.clock.Advance(time.Second)
 		want(t, h.do("PATCH", "/v1/user", s.access, map[string]any{"password": "changed passphrase here", "current_password": goodPassword}), http.StatusOK, "")
 		want(t, h.do("POST", "/v1/user/email/confirm", "", map[string]any{"token": tok}), http.StatusBadRequest, "invalid_grant")
@@ -477,7 +477,7 @@ func TestOutboxRetry(t *testing.T) {
 			t.Fatalf("retried before the back-off: %d", n)
 		}
 		h.clock.Advance(31 * time.Second)
-		tok := linkToken(t, h.mailTo("retry@example.com", "reset"), h.cfg.PublicURL, "recover")
+		tok := linkToken(t, h.mailTo("retry@example.com", "reset"), h.cfg.HTTP.PublicURL, "recover")
 		want(t, h.do("POST", "/v1/recover/confirm", "", map[string]any{"token": tok, "password": "a fresh passphrase"}), http.StatusNoContent, "")
 		h.sendMail() // the password-changed notice
 
@@ -498,7 +498,7 @@ func TestLinkPages(t *testing.T) {
 	forEachHarness(t, func(t *testing.T, h *harness) {
 		const addr = "pages@example.com"
 		want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": goodPassword}), http.StatusAccepted, "")
-		tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.PublicURL, "verify")
+		tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.HTTP.PublicURL, "verify")
 		b := h.browser()
 		for range 2 {
 			r := b.get("/verify?token=" + tok)
@@ -527,7 +527,7 @@ func TestLinkPages(t *testing.T) {
 		}
 
 		want(t, h.do("POST", "/v1/recover", "", map[string]any{"email": addr}), http.StatusAccepted, "")
-		rt := linkToken(t, h.mailTo(addr, "reset"), h.cfg.PublicURL, "recover")
+		rt := linkToken(t, h.mailTo(addr, "reset"), h.cfg.HTTP.PublicURL, "recover")
 		r = b.get("/recover?token=" + rt)
 		if r.status != 200 || !strings.Contains(string(r.body), `type="password"`) {
 			t.Fatalf("GET /recover: %d %s", r.status, r.body)

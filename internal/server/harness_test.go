@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/latchauth/latch/internal/app"
 	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/config"
@@ -25,7 +25,6 @@ import (
 	"github.com/latchauth/latch/internal/mail/mailtest"
 	"github.com/latchauth/latch/internal/outbox"
 	"github.com/latchauth/latch/internal/password"
-	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/server"
 	"github.com/latchauth/latch/internal/store"
 	"github.com/latchauth/latch/internal/store/postgres"
@@ -175,80 +174,34 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	}
 	db := b.open(t)
 	t.Cleanup(func() { db.Close() })
-	ctx := context.Background()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
 	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-	log := slog.New(slog.DiscardHandler)
-	sealer, err := token.NewSealer([]byte("test-secret-key-0123456789abcdef0123456789"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := token.NewManager(db, sealer, token.Options{
-		Issuer: cfg.PublicURL, Audience: cfg.TokenAudience, Algorithm: cfg.SigningAlg,
-		AccessTTL: cfg.AccessTokenTTL, ClientID: "latch", Now: clk.Now,
-	}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tokens.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
 	hasher, err := password.NewHasher(testParams, password.Limits{Concurrency: 4, Queue: 64, MaxWait: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var authHasher auth.Hasher = hasher
+	// The same wiring as serve, with the test's store, clock and secret;
+	// the sender is not run: the tests send with sendMail, when they
+	// choose.
+	wiring := []app.Option{
+		app.WithStore(db), app.WithMigrations(), app.WithClock(clk.Now),
+		app.WithSecret([]byte("test-secret-key-0123456789abcdef0123456789")),
+		app.WithSMTPOptions(mail.SMTPOptions{Retries: -1, Timeout: 5 * time.Second}),
+	}
 	if setup.hasher != nil {
-		authHasher = setup.hasher(hasher)
+		wiring = append(wiring, app.WithHasherWrapper(setup.hasher))
 	}
-	reg := prometheus.NewRegistry()
-	rec := audit.New(db, log, clk.Now, reg)
-	authDeps := auth.Deps{Hasher: authHasher, Tokens: tokens, MAC: sealer, Now: clk.Now, Log: log, Audit: rec}
-	authDeps.Storage(db)
-	if cfg.RateLimit {
-		th := ratelimit.New(db, ratelimit.DefaultPolicy(), clk.Now)
-		authDeps.Throttler, authDeps.Quota = th, th
-	}
-	if authDeps.Renderer, err = mail.NewTemplates(cfg.ProductName, cfg.Pages.BrandColor); err != nil {
+	a, err := app.Build(context.Background(), cfg, slog.New(slog.DiscardHandler), hasher, wiring...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var sender *outbox.Sender
-	authDeps.Wake = func() {} // the tests send with sendMail, when they choose
-	policy := password.DefaultPolicy()
-	if cfg.BreachedPasswordsURL != "" {
-		checker, err := password.NewRangeChecker(password.RangeOptions{URL: cfg.BreachedPasswordsURL, FailClosed: cfg.BreachedFailClosed, Logger: log})
-		if err != nil {
-			t.Fatal(err)
-		}
-		policy.Breached = checker
-	}
-	svc := auth.NewService(authDeps, auth.Options{
-		SessionMaxAge: cfg.SessionMaxAge, SessionIdleTimeout: cfg.SessionIdleTimeout,
-		RefreshReuseGrace: cfg.RefreshReuseGrace, RequireVerification: cfg.SignupRequireVerification,
-		AdminKey: string(cfg.AdminKey), Policy: policy, SignupOff: !cfg.Pages.Signup,
-		Mail: auth.MailOptions{
-			LinkBase: cmp.Or(cfg.AppURL, cfg.PublicURL), AppLinks: cfg.AppURL != "",
-			VerifyTTL: cfg.VerificationTTL, RecoverTTL: cfg.RecoveryTTL, EmailTTL: cfg.VerificationTTL, OTPTTL: cfg.OTPTTL,
-			Passwordless: cfg.Passwordless,
-		},
-	})
-	deps := server.Deps{Config: cfg, Auth: svc, Keys: tokens, DB: db, Log: log, Registry: reg, Version: "test"}
-	if cfg.RateLimit {
-		deps.Buckets = ratelimit.NewBuckets(cfg.AddressRate, cfg.AddressBurst, clk.Now)
-	}
+	var sender *outbox.Sender // only where messages reach a mail server of the test's
 	if smtp != nil {
-		m, err := mail.NewSMTP(string(cfg.SMTPURL), cfg.MailFrom, mail.SMTPOptions{Retries: -1, Timeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sender = outbox.New(db, m, svc, rec, clk.Now, log)
+		sender = a.Mail
 	}
-	h := server.New(deps)
+	h := a.NewServer("test")
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &harness{t: t, srv: srv, clock: clk, db: db, auth: svc, audit: rec, mail: sender, tokens: tokens, cfg: cfg, server: h, reg: reg, smtp: smtp, taken: map[int]bool{}}
+	return &harness{t: t, srv: srv, clock: clk, db: db, auth: a.Auth, audit: a.Audit, mail: sender, tokens: a.Tokens, cfg: cfg, server: h, reg: a.Registry, smtp: smtp, taken: map[int]bool{}}
 }
 
 // response is a finished HTTP exchange.

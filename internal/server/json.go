@@ -47,7 +47,7 @@ func (s *Server) decode(r *http.Request, dst any, kind bodyKind) error {
 	if err != nil && r.Header.Get("Content-Type") != "" {
 		return newError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "Content-Type is malformed")
 	}
-	body := http.MaxBytesReader(nil, r.Body, s.cfg.MaxBodyBytes)
+	body := http.MaxBytesReader(nil, r.Body, s.cfg.HTTP.MaxBodyBytes)
 	switch {
 	case mt == "application/json":
 		return decodeJSON(body, dst)

@@ -109,7 +109,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		r = withPlainUserAgent(r)
 		// A database that hangs instead of refusing must still give the
 		// client an answer (503) in bounded time.
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HTTP.RequestTimeout)
 		defer cancel()
 		ctx = context.WithValue(ctx, ctxRequestID, id)
 		ctx = context.WithValue(ctx, ctxClientIP, ip)

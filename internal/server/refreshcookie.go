@@ -29,7 +29,7 @@ func (s *Server) refreshCookieName() string {
 }
 
 func (s *Server) secureCookies() bool {
-	return strings.HasPrefix(s.cfg.PublicURL, "https://")
+	return strings.HasPrefix(s.cfg.HTTP.PublicURL, "https://")
 }
 
 // credentialedOrigin reports whether the request's Origin may use the
@@ -42,7 +42,7 @@ func (s *Server) credentialedOrigin(r *http.Request) bool {
 	if s.allowedOrigin(origin) {
 		return true
 	}
-	u, err := url.Parse(s.cfg.PublicURL)
+	u, err := url.Parse(s.cfg.HTTP.PublicURL)
 	return err == nil && strings.EqualFold(origin, u.Scheme+"://"+u.Host)
 }
 
@@ -50,7 +50,7 @@ func (s *Server) credentialedOrigin(r *http.Request) bool {
 func (s *Server) setRefreshCookie(w http.ResponseWriter, t *auth.TokenResponse) {
 	http.SetCookie(w, &http.Cookie{
 		Name: s.refreshCookieName(), Value: t.RefreshToken, Path: "/v1/token",
-		MaxAge: int(s.cfg.SessionMaxAge / time.Second), HttpOnly: true, Secure: s.secureCookies(),
+		MaxAge: int(s.cfg.Tokens.SessionMaxAge / time.Second), HttpOnly: true, Secure: s.secureCookies(),
 		SameSite: http.SameSiteStrictMode,
 	})
 	t.RefreshToken = ""

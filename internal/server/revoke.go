@@ -90,7 +90,7 @@ func (s *Server) handleIntrospect() http.Handler {
 			out.EmailVerified = &v
 		}
 		if out.Issuer == "" {
-			out.Issuer = s.cfg.PublicURL
+			out.Issuer = s.cfg.HTTP.PublicURL
 		}
 		if out.ClientID == "" {
 			out.ClientID = "latch"
@@ -102,5 +102,5 @@ func (s *Server) handleIntrospect() http.Handler {
 
 // endpoint is an absolute URL of this server's path.
 func (s *Server) endpoint(path string) string {
-	return strings.TrimRight(s.cfg.PublicURL, "/") + path
+	return strings.TrimRight(s.cfg.HTTP.PublicURL, "/") + path
 }

@@ -38,7 +38,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST /v1/recover/confirm", s.limitAddress(s.handleRecoverConfirm()))
 	handle("POST /v1/user/email/confirm", s.limitAddress(s.handleEmailConfirm()))
 	handle("POST /v1/user/email/revert", s.limitAddress(s.handleEmailRevert()))
-	if s.cfg.Passwordless {
+	if s.auth.PasswordlessEnabled() {
 		handle("POST /v1/otp", s.limitAddress(s.handleOTP()))
 	}
 	// latch's browser side: the hosted sign-in pages, /v1/authorize, and
@@ -75,23 +75,23 @@ func (s *Server) routes() http.Handler {
 
 // pages builds the browser side from the configuration.
 func (s *Server) pages() *web.Pages {
-	public, err := url.Parse(s.cfg.PublicURL)
+	public, err := url.Parse(s.cfg.HTTP.PublicURL)
 	if err != nil {
 		public = nil // validated at load; web falls back to loopback HTTP
 	}
 	p, err := web.New(web.Deps{
 		Auth:         s.auth,
 		Catalog:      s.catalog,
-		Theme:        web.Theme{Product: s.cfg.ProductName, LogoURL: s.cfg.Pages.LogoURL, BrandColor: s.cfg.Pages.BrandColor},
+		Theme:        web.Theme{Product: s.cfg.Pages.ProductName, LogoURL: s.cfg.Pages.LogoURL, BrandColor: s.cfg.Pages.BrandColor},
 		PublicURL:    public,
 		RedirectURLs: s.cfg.Pages.RedirectURLs,
 		SignupOff:    !s.cfg.Pages.Signup,
 		UIOff:        !s.cfg.Pages.UI,
-		Passwordless: s.cfg.Passwordless,
+		Passwordless: s.auth.PasswordlessEnabled(),
 		MAC:          s.auth.KeyedMAC,
 		PasswordMin:  8,
 		PasswordMax:  256,
-		MaxBodyBytes: s.cfg.MaxBodyBytes,
+		MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes,
 		Log:          s.log,
 		Answer:       toAPIError,
 	})

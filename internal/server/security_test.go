@@ -85,7 +85,7 @@ func TestOvertakenPasswordCheckStartsNoSession(t *testing.T) {
 					want(t, h.do("PATCH", "/v1/user", s.access, map[string]any{"password": newPW, "current_password": goodPassword}), http.StatusOK, "")
 				} else {
 					want(t, h.do("POST", "/v1/recover", "", map[string]any{"email": addr}), http.StatusAccepted, "")
-					tok := linkToken(t, h.mailTo(addr, "reset"), h.cfg.PublicURL, "recover")
+					tok := linkToken(t, h.mailTo(addr, "reset"), h.cfg.HTTP.PublicURL, "recover")
 					want(t, h.do("POST", "/v1/recover/confirm", "", map[string]any{"token": tok, "password": newPW}), http.StatusNoContent, "")
 					wantLive = 0
 				}
@@ -202,9 +202,9 @@ func TestUsedLinkKillsItsSiblings(t *testing.T) {
 	forEachHarness(t, func(t *testing.T, h *harness) {
 		const addr = "twice@example.com"
 		want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": goodPassword}), http.StatusAccepted, "")
-		first := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.PublicURL, "verify")
+		first := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.HTTP.PublicURL, "verify")
 		want(t, h.do("POST", "/v1/verify/resend", "", map[string]any{"email": addr}), http.StatusAccepted, "")
-		second := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.PublicURL, "verify")
+		second := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.HTTP.PublicURL, "verify")
 		want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": second, "password": goodPassword}), http.StatusOK, "")
 		want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": first, "password": goodPassword}), http.StatusBadRequest, "invalid_grant")
 
@@ -212,9 +212,9 @@ func TestUsedLinkKillsItsSiblings(t *testing.T) {
 		// way (a password reset proves the mailbox too).
 		const addr2 = "reset-verifies@example.com"
 		want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr2, "password": goodPassword}), http.StatusAccepted, "")
-		verify := linkToken(t, h.mailTo(addr2, "confirm"), h.cfg.PublicURL, "verify")
+		verify := linkToken(t, h.mailTo(addr2, "confirm"), h.cfg.HTTP.PublicURL, "verify")
 		want(t, h.do("POST", "/v1/recover", "", map[string]any{"email": addr2}), http.StatusAccepted, "")
-		reset := linkToken(t, h.mailTo(addr2, "reset"), h.cfg.PublicURL, "recover")
+		reset := linkToken(t, h.mailTo(addr2, "reset"), h.cfg.HTTP.PublicURL, "recover")
 		want(t, h.do("POST", "/v1/recover/confirm", "", map[string]any{"token": reset, "password": "a brand new passphrase"}), http.StatusNoContent, "")
 		want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": verify, "password": goodPassword}), http.StatusBadRequest, "invalid_grant")
 	}, withSMTP())
@@ -282,7 +282,7 @@ func TestEmailChangeEndsOtherSessions(t *testing.T) {
 		s1 := h.signup("mover@example.com")
 		s2 := h.login("mover@example.com", goodPassword).tokens(t)
 		want(t, h.do("PATCH", "/v1/user", s1.access, map[string]any{"email": "moved@example.com", "current_password": goodPassword}), http.StatusAccepted, "")
-		tok := linkToken(t, h.mailTo("moved@example.com", "confirm"), h.cfg.PublicURL, "email-change")
+		tok := linkToken(t, h.mailTo("moved@example.com", "confirm"), h.cfg.HTTP.PublicURL, "email-change")
 		want(t, h.do("POST", "/v1/user/email/confirm", "", map[string]any{"token": tok}), http.StatusOK, "")
 		want(t, h.do("GET", "/v1/user", s2.access, nil), http.StatusUnauthorized, "invalid_token")
 		want(t, h.refresh(s2.refresh), http.StatusBadRequest, "invalid_grant")
@@ -303,7 +303,7 @@ func TestVerificationSetsThePassword(t *testing.T) {
 			h := newHarness(t, b, withSMTP())
 			const addr = "victim@example.com"
 			want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": attackerPW}), http.StatusAccepted, "")
-			tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.PublicURL, "verify")
+			tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.HTTP.PublicURL, "verify")
 			want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": tok}), http.StatusBadRequest, "invalid_request")
 			want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": tok, "password": "password"}), http.StatusUnprocessableEntity, "weak_password")
 			r := h.do("POST", "/v1/verify", "", map[string]any{"token": tok, "password": victimPW})
@@ -319,7 +319,7 @@ func TestVerificationSetsThePassword(t *testing.T) {
 			const addr = "victim2@example.com"
 			a := h.signup(addr) // the attacker, signed in at once
 			want(t, h.do("POST", "/v1/verify/resend", "", map[string]any{"email": addr}), http.StatusAccepted, "")
-			tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.PublicURL, "verify")
+			tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.HTTP.PublicURL, "verify")
 			want(t, h.do("POST", "/v1/verify", "", map[string]any{"token": tok, "password": victimPW}), http.StatusOK, "")
 			want(t, h.do("GET", "/v1/user", a.access, nil), http.StatusUnauthorized, "invalid_token")
 			want(t, h.refresh(a.refresh), http.StatusBadRequest, "invalid_grant")
@@ -329,7 +329,7 @@ func TestVerificationSetsThePassword(t *testing.T) {
 			h := newHarness(t, b, withSMTP())
 			const addr = "victim3@example.com"
 			want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": attackerPW}), http.StatusAccepted, "")
-			tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.PublicURL, "verify")
+			tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.HTTP.PublicURL, "verify")
 			b := h.browser()
 			r := b.get("/verify?token=" + tok)
 			want(t, r, http.StatusOK, "")
@@ -437,8 +437,8 @@ func TestEmailChangeUndo(t *testing.T) {
 		const oldAddr, newAddr = "mine@example.com", "thief@example.com"
 		s := h.signup(oldAddr)
 		want(t, h.do("PATCH", "/v1/user", s.access, map[string]any{"email": newAddr, "current_password": goodPassword}), http.StatusAccepted, "")
-		undo := linkToken(t, h.mailTo(oldAddr, "change of email"), h.cfg.PublicURL, "email-revert")
-		tok := linkToken(t, h.mailTo(newAddr, "confirm"), h.cfg.PublicURL, "email-change")
+		undo := linkToken(t, h.mailTo(oldAddr, "change of email"), h.cfg.HTTP.PublicURL, "email-revert")
+		tok := linkToken(t, h.mailTo(newAddr, "confirm"), h.cfg.HTTP.PublicURL, "email-change")
 		want(t, h.do("POST", "/v1/user/email/confirm", "", map[string]any{"token": tok}), http.StatusOK, "")
 		// The thief changes the password too; the undo link survives it.
 		want(t, h.do("PATCH", "/v1/user", s.access, map[string]any{"password": "thief's new passphrase", "current_password": goodPassword}), http.StatusOK, "")
@@ -448,15 +448,15 @@ func TestEmailChangeUndo(t *testing.T) {
 		want(t, h.login(newAddr, "thief's new passphrase"), http.StatusBadRequest, "invalid_grant")
 		want(t, h.login(oldAddr, "thief's new passphrase"), http.StatusBadRequest, "invalid_grant")
 		want(t, h.do("POST", "/v1/user/email/revert", "", map[string]any{"token": undo}), http.StatusBadRequest, "invalid_grant")
-		reset := linkToken(t, h.mailTo(oldAddr, "reset"), h.cfg.PublicURL, "recover")
+		reset := linkToken(t, h.mailTo(oldAddr, "reset"), h.cfg.HTTP.PublicURL, "recover")
 		want(t, h.do("POST", "/v1/recover/confirm", "", map[string]any{"token": reset, "password": "mine again, at last"}), http.StatusNoContent, "")
 		want(t, h.login(oldAddr, "mine again, at last"), http.StatusOK, "")
 
 		// Undone before it was confirmed: the confirmation link dies.
 		h.clock.Advance(time.Second)
 		want(t, h.do("PATCH", "/v1/user", h.login(oldAddr, "mine again, at last").tokens(t).access, map[string]any{"email": "other@example.com", "current_password": "mine again, at last"}), http.StatusAccepted, "")
-		undo = linkToken(t, h.mailTo(oldAddr, "change of email"), h.cfg.PublicURL, "email-revert")
-		tok = linkToken(t, h.mailTo("other@example.com", "confirm"), h.cfg.PublicURL, "email-change")
+		undo = linkToken(t, h.mailTo(oldAddr, "change of email"), h.cfg.HTTP.PublicURL, "email-revert")
+		tok = linkToken(t, h.mailTo("other@example.com", "confirm"), h.cfg.HTTP.PublicURL, "email-change")
 		h.clock.Advance(time.Second)
 		want(t, h.do("POST", "/v1/user/email/revert", "", map[string]any{"token": undo}), http.StatusNoContent, "")
 		want(t, h.do("POST", "/v1/user/email/confirm", "", map[string]any{"token": tok}), http.StatusBadRequest, "invalid_grant")

@@ -31,7 +31,7 @@ func TestSignupOffAndInvitations(t *testing.T) {
 			t.Fatalf("Invite: %v", err)
 		}
 		h.sendMail()
-		tok := linkToken(t, h.mailTo(addr, "invited"), h.cfg.PublicURL, "invite")
+		tok := linkToken(t, h.mailTo(addr, "invited"), h.cfg.HTTP.PublicURL, "invite")
 		want(t, h.login(addr, goodPassword), http.StatusBadRequest, "invalid_grant")
 		r := b.get("/invite?token=" + tok)
 		if r.status != http.StatusOK || !strings.Contains(string(r.body), `autocomplete="new-password"`) {

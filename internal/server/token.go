@@ -124,7 +124,7 @@ func (s *Server) handleToken() http.Handler {
 // and discovery.
 func (s *Server) grantTypeList() []string {
 	g := []string{"password", "refresh_token", "authorization_code"}
-	if s.cfg.Passwordless {
+	if s.auth.PasswordlessEnabled() {
 		g = append(g, "otp")
 	}
 	return g

@@ -28,7 +28,7 @@ func (s *Server) handleJWKS() http.Handler {
 func (s *Server) handleDiscovery() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		doc := map[string]any{
-			"issuer":                           s.cfg.PublicURL,
+			"issuer":                           s.cfg.HTTP.PublicURL,
 			"jwks_uri":                         s.endpoint("/.well-known/jwks.json"),
 			"token_endpoint":                   s.endpoint("/v1/token"),
 			"revocation_endpoint":              s.endpoint("/v1/revoke"),
