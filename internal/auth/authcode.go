@@ -107,7 +107,7 @@ func (s *Service) ExchangeCode(ctx context.Context, code, redirectURI, verifier 
 		return TokenResponse{}, fmt.Errorf("exchange code: %w", err)
 	}
 	if !ac.UsedAt.IsZero() {
-		return TokenResponse{}, s.codeReplayed(ctx, ac, "")
+		return TokenResponse{}, s.codeReplayed(ctx, ac)
 	}
 	if !s.now().Before(ac.ExpiresAt) || ac.RedirectURI != redirectURI || !challengeMet(verifier, ac.Challenge) {
 		s.record(ctx, "code.refused", ac.UserID, ac.SessionID, nil)
@@ -124,32 +124,36 @@ func (s *Service) ExchangeCode(ctx context.Context, code, redirectURI, verifier 
 	}
 	app := c
 	app.Browser = false
-	tr, err := s.openSession(ctx, signIn{user: u, via: app, amr: parent.AMR, authTime: parent.AuthTime, stale: ErrInvalidCode, parent: &parent})
-	if err != nil {
+	// The code is spent in the transaction that creates the session, so
+	// of two redemptions racing exactly one makes a session.
+	var before store.AuthCode
+	redeem := func(ctx context.Context, sess store.Session) error {
+		var err error
+		if before, err = s.codes.RedeemAuthCode(ctx, h, sess); err == nil && !before.UsedAt.IsZero() {
+			return errCodeUsed
+		}
+		return err
+	}
+	tr, err := s.openSession(ctx, signIn{user: u, via: app, amr: parent.AMR, authTime: parent.AuthTime, stale: ErrInvalidCode, parent: &parent, create: redeem})
+	switch {
+	case errors.Is(err, errCodeUsed):
+		return TokenResponse{}, s.codeReplayed(ctx, before)
+	case errors.Is(err, store.ErrNotFound):
+		return TokenResponse{}, ErrInvalidCode
+	case err != nil:
 		return TokenResponse{}, err
-	}
-	// Spent only now, after the session exists, so that of two
-	// redemptions racing exactly one wins and the loser ends both.
-	before, err := s.codes.SpendAuthCode(ctx, h, tr.Claims.SessionID, s.now().UTC())
-	if err != nil {
-		return TokenResponse{}, fmt.Errorf("exchange code: %w", err)
-	}
-	if !before.UsedAt.IsZero() {
-		return TokenResponse{}, s.codeReplayed(ctx, before, tr.Claims.SessionID)
 	}
 	return tr, nil
 }
 
+// errCodeUsed: the code was redeemed before; nothing was written.
+var errCodeUsed = errors.New("authorization code already redeemed")
+
 // codeReplayed answers a second redemption of a code: the session the
-// first one made ends, and so does extra, one this redemption made before
-// it lost the race.
-func (s *Service) codeReplayed(ctx context.Context, ac store.AuthCode, extra string) error {
-	now := s.now().UTC()
-	for _, id := range []string{ac.IssuedID, extra} {
-		if id == "" {
-			continue
-		}
-		if err := s.revokeSession(ctx, id, now); err != nil {
+// first one made ends (RFC 6749 §4.1.2).
+func (s *Service) codeReplayed(ctx context.Context, ac store.AuthCode) error {
+	if ac.IssuedID != "" {
+		if err := s.revokeSession(ctx, ac.IssuedID, s.now().UTC()); err != nil {
 			return fmt.Errorf("exchange code: %w", err)
 		}
 	}

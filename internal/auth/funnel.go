@@ -37,6 +37,10 @@ type signIn struct {
 	// parent is the browser session an app session is made from (single
 	// sign-on); nil otherwise. Its epoch and level carry over.
 	parent *store.Session
+	// create stores the session, in place of CreateSession, for a method
+	// that must write something else in the same transaction (an
+	// authorization code's redemption); nil for CreateSession.
+	create func(context.Context, store.Session) error
 }
 
 // openSession starts a session for someone just identified and issues
@@ -50,7 +54,11 @@ func (s *Service) openSession(ctx context.Context, in signIn) (TokenResponse, er
 	if in.parent != nil {
 		sess.ParentID, sess.AAL, sess.CredentialEpoch = in.parent.ID, in.parent.AAL, in.parent.CredentialEpoch
 	}
-	err := s.sessions.CreateSession(ctx, sess)
+	create := in.create
+	if create == nil {
+		create = s.sessions.CreateSession
+	}
+	err := create(ctx, sess)
 	switch {
 	case errors.Is(err, store.ErrStale):
 		s.record(ctx, "login.stale", u.ID, "", map[string]any{"method": in.amr[0]})

@@ -34,12 +34,16 @@ type AuthCodes interface {
 	// GetAuthCode returns the code with this hash, used or not.
 	// ErrNotFound if there is none.
 	GetAuthCode(ctx context.Context, hash []byte) (AuthCode, error)
-	// SpendAuthCode marks the code used at `at` by the app session
-	// issuedID, unless it is used already, and returns the code as it
-	// was before: a caller that finds UsedAt set lost the redemption to
-	// another and must not hand out what it made. ErrNotFound if there is
-	// no code with this hash.
-	SpendAuthCode(ctx context.Context, hash []byte, issuedID string, at time.Time) (AuthCode, error)
+	// RedeemAuthCode, in one transaction, marks the code with this hash
+	// used at s.CreatedAt by s and creates s as CreateSession does (and
+	// refuses it as CreateSession does: ErrStale, ErrNotFound...),
+	// unless the code is used already: then nothing is written and the
+	// code comes back as stored, UsedAt and IssuedID set, for the caller
+	// to end the session the first redemption made. On success the code
+	// comes back as it was before, unused. ErrNotFound if there is no
+	// code with this hash. Of concurrent redemptions exactly one
+	// succeeds.
+	RedeemAuthCode(ctx context.Context, hash []byte, s Session) (AuthCode, error)
 	// DeleteAuthCodesBefore removes codes whose ExpiresAt is strictly
 	// before t, used or not, and returns how many; a zero t matches
 	// nothing.

@@ -53,29 +53,34 @@ func (db *DB) GetAuthCode(ctx context.Context, hash []byte) (store.AuthCode, err
 	return c, nil
 }
 
-// SpendAuthCode marks the code used unless it is; see store.AuthCodes.
-// The UPDATE's condition is checked again on the locked row, so of two
-// concurrent spends exactly one changes it.
-func (db *DB) SpendAuthCode(ctx context.Context, hash []byte, issuedID string, at time.Time) (store.AuthCode, error) {
-	var before store.AuthCode
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
+// RedeemAuthCode marks the code used and creates s in one transaction;
+// see store.AuthCodes. The UPDATE's condition is checked again on the
+// locked row, so of concurrent redemptions exactly one changes it.
+func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, s store.Session) (store.AuthCode, error) {
+	ns, err := s.Canonical()
+	if err != nil {
+		return store.AuthCode{}, wrap("redeem authorization code", err)
+	}
+	var out store.AuthCode
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		c, err := scanCode(tx.QueryRow(ctx, `UPDATE authorization_codes SET used_at = $1, issued_id = $2
-			WHERE hash = $3 AND used_at IS NULL RETURNING `+codeColumns, at, issuedID, hash))
-		if err == nil {
-			c.UsedAt, c.IssuedID = time.Time{}, ""
-			before = c
-			return nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+			WHERE hash = $3 AND used_at IS NULL RETURNING `+codeColumns, ns.CreatedAt, ns.ID, hash))
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Used already, or unknown (ErrNotFound).
+			out, err = scanCode(tx.QueryRow(ctx, `SELECT `+codeColumns+` FROM authorization_codes WHERE hash = $1`, hash))
 			return err
 		}
-		before, err = scanCode(tx.QueryRow(ctx, `SELECT `+codeColumns+` FROM authorization_codes WHERE hash = $1`, hash))
-		return err
+		if err != nil {
+			return err
+		}
+		c.UsedAt, c.IssuedID = time.Time{}, ""
+		out = c
+		return insertSession(ctx, tx, ns)
 	})
 	if err != nil {
-		return store.AuthCode{}, finish("spend authorization code", err)
+		return store.AuthCode{}, finish("redeem authorization code", err)
 	}
-	return before, nil
+	return out, nil
 }
 
 // DeleteAuthCodesBefore removes expired codes; see store.AuthCodes.

@@ -53,28 +53,38 @@ func (db *DB) GetAuthCode(ctx context.Context, hash []byte) (store.AuthCode, err
 	return c, nil
 }
 
-// SpendAuthCode marks the code used unless it is; see store.AuthCodes.
-// One UPDATE under SQLite's single writer decides the race.
-func (db *DB) SpendAuthCode(ctx context.Context, hash []byte, issuedID string, at time.Time) (store.AuthCode, error) {
-	var before store.AuthCode
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+// RedeemAuthCode marks the code used and creates s in one transaction;
+// see store.AuthCodes. SQLite's single writer decides a race: the
+// UPDATE's condition sees every earlier redemption.
+func (db *DB) RedeemAuthCode(ctx context.Context, hash []byte, s store.Session) (store.AuthCode, error) {
+	ns, err := newSessionOf(s)
+	if err != nil {
+		return store.AuthCode{}, wrap("redeem authorization code", err)
+	}
+	st, err := db.stmts(ctx)
+	if err != nil {
+		return store.AuthCode{}, wrap("redeem authorization code", err)
+	}
+	var out store.AuthCode
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		c, err := scanCode(tx.QueryRowContext(ctx, `UPDATE authorization_codes SET used_at = ?, issued_id = ?
-			WHERE hash = ? AND used_at IS NULL RETURNING `+codeColumns, micros(at), issuedID, hash))
-		if err == nil {
-			c.UsedAt, c.IssuedID = time.Time{}, ""
-			before = c
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+			WHERE hash = ? AND used_at IS NULL RETURNING `+codeColumns, micros(ns.s.CreatedAt), ns.s.ID, hash))
+		if errors.Is(err, sql.ErrNoRows) {
+			// Used already, or unknown (ErrNotFound).
+			out, err = scanCode(tx.QueryRowContext(ctx, `SELECT `+codeColumns+` FROM authorization_codes WHERE hash = ?`, hash))
 			return err
 		}
-		before, err = scanCode(tx.QueryRowContext(ctx, `SELECT `+codeColumns+` FROM authorization_codes WHERE hash = ?`, hash))
-		return err
+		if err != nil {
+			return err
+		}
+		c.UsedAt, c.IssuedID = time.Time{}, ""
+		out = c
+		return insertSession(ctx, tx, st, ns)
 	})
 	if err != nil {
-		return store.AuthCode{}, finish("spend authorization code", err)
+		return store.AuthCode{}, finish("redeem authorization code", err)
 	}
-	return before, nil
+	return out, nil
 }
 
 // DeleteAuthCodesBefore removes expired codes; see store.AuthCodes.

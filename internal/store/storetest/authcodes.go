@@ -123,14 +123,30 @@ func testAuthCodeErrors(t *testing.T, s store.Store) {
 	if _, err := s.GetAuthCode(ctx, hash("nothing")); !isNotFound(err) {
 		t.Errorf("GetAuthCode(unknown): %v, want ErrNotFound", err)
 	}
-	if _, err := s.SpendAuthCode(ctx, hash("nothing"), uuid.NewString(), at(time.Hour)); !isNotFound(err) {
-		t.Errorf("SpendAuthCode(unknown): %v, want ErrNotFound", err)
+	if _, err := s.RedeemAuthCode(ctx, hash("nothing"), appSession(u, browser, 9)); !isNotFound(err) {
+		t.Errorf("RedeemAuthCode(unknown): %v, want ErrNotFound", err)
 	}
+	// A session the store refuses leaves the code unspent.
+	stale := appSession(u, browser, 10)
+	stale.CredentialEpoch = 7
+	wantErr(t, "RedeemAuthCode(stale session)", func() error { _, err := s.RedeemAuthCode(ctx, c.Hash, stale); return err }(), store.ErrStale)
+	if got, err := s.GetAuthCode(ctx, c.Hash); err != nil || !got.UsedAt.IsZero() {
+		t.Errorf("the code after a refused redemption: %+v, %v", got, err)
+	}
+	checkNoSession(t, s, stale)
 }
 
-// Of many concurrent spends of one code exactly one finds it unused; the
-// others see it used by the winner's session.
-func testSpendAuthCodeOnce(t *testing.T, s store.Store) {
+// appSession is an app session of u made from browser.
+func appSession(u store.User, browser store.Session, n int) store.Session {
+	a := newSession(u.ID, n)
+	a.ParentID = browser.ID
+	return a
+}
+
+// Of many concurrent redemptions of one code exactly one creates its
+// session; the others write nothing and see the code used by the
+// winner's session.
+func testRedeemAuthCodeOnce(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	u, browser := browserSession(t, s, 1)
 	c := newCode(u, browser, 1)
@@ -141,37 +157,44 @@ func testSpendAuthCodeOnce(t *testing.T, s store.Store) {
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
-		winners []string
+		winners []store.Session
+		losers  []store.Session
 		seen    = map[string]bool{}
 	)
-	for range n {
+	for i := range n {
 		wg.Go(func() {
-			id := uuid.NewString()
-			before, err := s.SpendAuthCode(ctx, c.Hash, id, at(2*time.Minute))
+			a := appSession(u, browser, 2+i)
+			before, err := s.RedeemAuthCode(ctx, c.Hash, a)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err != nil:
-				t.Errorf("SpendAuthCode: %v", err)
+				t.Errorf("RedeemAuthCode: %v", err)
 			case before.UsedAt.IsZero():
-				winners = append(winners, id)
+				winners = append(winners, a)
 			default:
+				losers = append(losers, a)
 				seen[before.IssuedID] = true
 			}
 		})
 	}
 	wg.Wait()
 	if len(winners) != 1 {
-		t.Fatalf("%d spends found the code unused, want 1", len(winners))
+		t.Fatalf("%d redemptions found the code unused, want 1", len(winners))
 	}
+	w := winners[0]
 	for id := range seen {
-		if id != winners[0] {
-			t.Errorf("a losing spend saw issuer %s, want the winner %s", id, winners[0])
+		if id != w.ID {
+			t.Errorf("a losing redemption saw issuer %s, want the winner %s", id, w.ID)
 		}
 	}
+	for _, l := range losers {
+		checkNoSession(t, s, l)
+	}
+	diff(t, "the winner's session", mustGet(t, "GetSession", s.GetSession, w.ID), stored(w))
 	got, err := s.GetAuthCode(ctx, c.Hash)
-	if err != nil || got.IssuedID != winners[0] || !got.UsedAt.Equal(at(2*time.Minute).Truncate(time.Microsecond)) {
-		t.Fatalf("GetAuthCode after spending: %+v, %v; winner %s", got, err, winners[0])
+	if err != nil || got.IssuedID != w.ID || !got.UsedAt.Equal(w.CreatedAt.Truncate(time.Microsecond)) {
+		t.Fatalf("GetAuthCode after redeeming: %+v, %v; winner %s", got, err, w.ID)
 	}
 }
 

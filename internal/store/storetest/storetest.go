@@ -83,7 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SessionKindAndParent", testSessionKindAndParent},
 		{"AuthCodeRoundTrip", testAuthCodeRoundTrip},
 		{"AuthCodeErrors", testAuthCodeErrors},
-		{"SpendAuthCodeOnce", testSpendAuthCodeOnce},
+		{"RedeemAuthCodeOnce", testRedeemAuthCodeOnce},
 		{"DeleteAuthCodesBefore", testDeleteAuthCodesBefore},
 		{"Growth", testGrowth},
 		{"Migrations", testMigrations},
