@@ -60,8 +60,21 @@ const withMail = "mail"
 // withMail).
 func startLatch(t *testing.T, db database, env ...string) *latch {
 	t.Helper()
-	addr := e2e.FreeAddr(t)
-	l := &latch{URL: "http://" + addr}
+	return startLatchAt(t, db, "http://"+freeAddr(t), env...)
+}
+
+// freeAddr is a free loopback host:port.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	return e2e.FreeAddr(t)
+}
+
+// startLatchAt starts latch at a URL chosen before, for the tests whose
+// other servers must know latch's address first.
+func startLatchAt(t *testing.T, db database, public string, env ...string) *latch {
+	t.Helper()
+	addr := strings.TrimPrefix(public, "http://")
+	l := &latch{URL: public}
 	all := []string{"LATCH_ADDR=" + addr, "LATCH_PUBLIC_URL=" + l.URL, "LATCH_METRICS_ADDR=off"}
 	all = append(all, db.env(t)...)
 	for _, e := range env {
