@@ -436,3 +436,25 @@ func repoRoot(t *testing.T) string {
 		}
 	}
 }
+
+// waitPath waits until the tab shows the page at u, loaded. It polls from
+// Go, because a page-side poll does not survive the navigations on the
+// way (a script submitting a form, redirects).
+func waitPath(u string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for {
+			loc, err := chromedp.Location()(ctx, t)
+			if err == nil && loc == u {
+				state, err := chromedp.Evaluate[string](`document.readyState`)(ctx, t)
+				if err == nil && state == "complete" {
+					return nil
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %s (last at %s): %w", u, loc, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+}
