@@ -122,9 +122,23 @@ type person struct {
 	limit time.Duration
 
 	mu       sync.Mutex
-	console  []string      // console errors, exceptions, browser log errors
+	console  []consoleEntry // console errors, exceptions, browser log errors and warnings
 	requests []*url.URL    // every request the tab made
 	docs     []docResponse // every document the tab loaded
+}
+
+// consoleEntry is one problem the console showed.
+type consoleEntry struct {
+	source string // "console", "exception", or the browser log's source ("network", "security", …)
+	text   string
+	url    string // the resource it is about, when the browser says
+}
+
+func (e consoleEntry) String() string {
+	if e.url != "" {
+		return e.source + ": " + e.text + " (" + e.url + ")"
+	}
+	return e.source + ": " + e.text
 }
 
 type docResponse struct {
@@ -161,14 +175,14 @@ func (p *person) record(ev any) {
 			for _, a := range ev.Args {
 				args = append(args, string(a.Value)+a.Description)
 			}
-			p.console = append(p.console, "console."+string(ev.Type)+": "+strings.Join(args, " "))
+			p.console = append(p.console, consoleEntry{"console." + string(ev.Type), strings.Join(args, " "), ""})
 		}
 	case *runtime.EventExceptionThrown:
-		p.console = append(p.console, "exception: "+(&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error())
+		p.console = append(p.console, consoleEntry{"exception", (&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error(), ""})
 	case *log.EventEntryAdded:
 		// CSP violations and failed loads are reported here.
 		if ev.Entry.Level == log.EntryLevelError || ev.Entry.Level == log.EntryLevelWarning {
-			p.console = append(p.console, fmt.Sprintf("log %s/%s: %s (%s)", ev.Entry.Source, ev.Entry.Level, ev.Entry.Text, ev.Entry.URL))
+			p.console = append(p.console, consoleEntry{string(ev.Entry.Source) + " " + string(ev.Entry.Level), ev.Entry.Text, ev.Entry.URL})
 		}
 	case *network.EventRequestWillBeSent:
 		if u, err := url.Parse(ev.Request.URL); err == nil {
@@ -193,7 +207,11 @@ func (p *person) explainFailure() {
 	text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.t.Logf("%s was at %s; the page said:\n%s\nconsole:\n\t%s", p.name, loc, text, strings.Join(p.console, "\n\t"))
+	var lines []string
+	for _, e := range p.console {
+		lines = append(lines, e.String())
+	}
+	p.t.Logf("%s was at %s; the page said:\n%s\nconsole:\n\t%s", p.name, loc, text, strings.Join(lines, "\n\t"))
 }
 
 func (p *person) fatalf(format string, args ...any) {
@@ -373,11 +391,18 @@ func (p *person) step(name string) {
 	p.screenshot(p.name + "-" + name)
 }
 
-// problems are the console errors and warnings seen so far.
-func (p *person) problems() []string {
+// problems are the console errors and warnings seen so far; forget
+// clears them.
+func (p *person) problems() []consoleEntry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.console...)
+	return append([]consoleEntry(nil), p.console...)
+}
+
+func (p *person) forget() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.console = nil
 }
 
 // requested is every URL the tab asked for so far.

@@ -86,6 +86,11 @@ func startLatchAt(t *testing.T, db database, public string, env ...string) *latc
 		all = append(all, e)
 	}
 	l.proc = e2e.Start(t, t.TempDir(), all...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("latch's log:\n%s", tail(l.proc.Logs(), 40))
+		}
+	})
 	if l.proc.URL != l.URL {
 		t.Fatalf("latch listens at %s, want %s", l.proc.URL, l.URL)
 	}
@@ -116,3 +121,9 @@ const (
 	password1 = "a long and lovely passphrase"
 	password2 = "another lovely passphrase, longer"
 )
+
+// tail is the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
