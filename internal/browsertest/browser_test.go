@@ -123,8 +123,8 @@ type person struct {
 
 	mu       sync.Mutex
 	console  []consoleEntry // console errors, exceptions, browser log errors and warnings
-	requests []*url.URL    // every request the tab made
-	docs     []docResponse // every document the tab loaded
+	requests []*url.URL     // every request the tab made
+	docs     []docResponse  // every document the tab loaded
 }
 
 // consoleEntry is one problem the console showed.
