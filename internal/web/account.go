@@ -60,12 +60,32 @@ func (p *Pages) accountView(w http.ResponseWriter, r *http.Request, pr auth.Prin
 	return v, nil
 }
 
+// accountNotices are what a change on the account page says once done:
+// the change redirects to /account?done=NAME (post/redirect/get, so a
+// reload does not submit it again), and only these names are shown.
+var accountNotices = map[string]string{
+	"password":     "account.password_done",
+	"email":        "account.email_sent",
+	"ended":        "account.ended",
+	"ended_others": "account.ended_others",
+}
+
 func (p *Pages) handleAccount(w http.ResponseWriter, r *http.Request) {
 	pr, ok := p.signedIn(w, r)
 	if !ok {
 		return
 	}
-	p.showAccount(w, r, pr, nil, nil)
+	var notice []string
+	if key, ok := accountNotices[r.URL.Query().Get("done")]; ok {
+		notice = []string{key}
+	}
+	p.showAccount(w, r, pr, nil, notice)
+}
+
+// changed ends a successful change: back to the account page, which
+// says what was done.
+func changed(w http.ResponseWriter, r *http.Request, done string) {
+	http.Redirect(w, r, "/account?done="+done, http.StatusSeeOther)
 }
 
 // showAccount draws the account page, with an outcome: a notice (a
@@ -98,12 +118,11 @@ func (p *Pages) handleAccountPassword(w http.ResponseWriter, r *http.Request) {
 	if cur, ok := r.PostForm["current_password"]; ok {
 		upd.CurrentPassword = &cur[0]
 	}
-	_, err := p.d.Auth.UpdateUser(r.Context(), pr, upd)
-	if err == nil {
-		// The session was re-stamped; read it again for the list.
-		pr, _ = p.principal(r)
+	if _, err := p.d.Auth.UpdateUser(r.Context(), pr, upd); err != nil {
+		p.showAccount(w, r, pr, pageField(err, "password", "new_password"), nil)
+		return
 	}
-	p.showAccount(w, r, pr, pageField(err, "password", "new_password"), []string{"account.password_done"})
+	changed(w, r, "password")
 }
 
 func (p *Pages) handleAccountEmail(w http.ResponseWriter, r *http.Request) {
@@ -122,7 +141,7 @@ func (p *Pages) handleAccountEmail(w http.ResponseWriter, r *http.Request) {
 		p.showAccount(w, r, pr, err, nil, "new_email", email)
 		return
 	}
-	p.showAccount(w, r, pr, nil, []string{"account.email_sent", "email", auth.NormalizeEmail(email)})
+	changed(w, r, "email")
 }
 
 func (p *Pages) handleEndSession(w http.ResponseWriter, r *http.Request) {
@@ -130,8 +149,11 @@ func (p *Pages) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := p.d.Auth.RevokeSession(r.Context(), pr, r.PostForm.Get("id"))
-	p.showAccount(w, r, pr, err, []string{"account.ended"})
+	if err := p.d.Auth.RevokeSession(r.Context(), pr, r.PostForm.Get("id")); err != nil {
+		p.showAccount(w, r, pr, err, nil)
+		return
+	}
+	changed(w, r, "ended")
 }
 
 func (p *Pages) handleEndOthers(w http.ResponseWriter, r *http.Request) {
@@ -139,8 +161,11 @@ func (p *Pages) handleEndOthers(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := p.d.Auth.Logout(r.Context(), pr, auth.ScopeOthers)
-	p.showAccount(w, r, pr, err, []string{"account.ended_others"})
+	if err := p.d.Auth.Logout(r.Context(), pr, auth.ScopeOthers); err != nil {
+		p.showAccount(w, r, pr, err, nil)
+		return
+	}
+	changed(w, r, "ended_others")
 }
 
 // agentName names a browser or app by its User-Agent, as a person would:

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"math"
 	"net/http"
 	"strconv"
@@ -31,6 +32,21 @@ func themeCSS(brand string) []byte {
 		on = "#111111"
 	}
 	return fmt.Appendf(nil, ":root{--brand:%s;--on-brand:%s}\n", brand, on)
+}
+
+// iconSVG is the pages' icon: the product's initial on the brand colour,
+// as the monogram on every page.
+func iconSVG(brand, initial string) []byte {
+	if _, _, _, ok := parseHexColor(brand); !ok {
+		brand = DefaultBrandColor
+	}
+	on := "#ffffff"
+	if r, g, b, _ := parseHexColor(brand); luminance(r, g, b) > 0.45 {
+		on = "#111111"
+	}
+	return fmt.Appendf(nil, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" fill="%s"/>`+
+		`<text x="32" y="44" font-family="system-ui,sans-serif" font-size="36" font-weight="700" text-anchor="middle" fill="%s">%s</text></svg>`,
+		brand, on, html.EscapeString(initial))
 }
 
 // parseHexColor reads #rrggbb.
@@ -65,6 +81,8 @@ func (p *Pages) handleAsset(w http.ResponseWriter, r *http.Request) {
 	switch name {
 	case "theme.css":
 		body, typ = p.themeCSS, "text/css; charset=utf-8"
+	case "icon.svg":
+		body, typ = p.icon, "image/svg+xml"
 	case "latch.css", "latch.js":
 		b, err := assetFiles.ReadFile("assets/" + name)
 		if err != nil {

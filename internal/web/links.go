@@ -86,14 +86,18 @@ func (p *Pages) linkPost(k linkKind) http.HandlerFunc {
 		err := k.act(p, w, r, tok, r.PostForm.Get("password"))
 		if err == nil {
 			var next *link
+			text := k.prefix + ".done"
 			switch {
 			case p.d.UIOff:
+				if k.path == "/verify" {
+					text = "verify.done_signin" // the API-only server signs nobody in here
+				}
 			case k.path == "/verify":
 				next = &link{"/account", "nav.account"}
 			default:
 				next = &link{"/login", "common.back_to_signin"}
 			}
-			p.say(w, r, http.StatusOK, k.prefix+".done_title", k.prefix+".done", next)
+			p.say(w, r, http.StatusOK, k.prefix+".done_title", text, next)
 			return
 		}
 		ae := p.d.Answer(err)

@@ -80,6 +80,9 @@ func (p *Pages) view(w http.ResponseWriter, r *http.Request, name, title string)
 	return v
 }
 
+// Name is the page's template name ("login", "account"...).
+func (v *view) Name() string { return v.name }
+
 // Heading is the page's title in its language.
 func (v *view) Heading() string { return v.TP(v.Title) }
 

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/latchauth/latch/internal/apperr"
 	"github.com/latchauth/latch/internal/auth"
@@ -63,6 +65,7 @@ type Pages struct {
 	cookies   cookieNames
 	secure    bool
 	themeCSS  []byte
+	icon      []byte
 	formCSP   string // form-action sources of pages that continue to an application
 	issuer    string
 	protected *http.CrossOriginProtection
@@ -90,6 +93,8 @@ func New(d Deps) (*Pages, error) {
 	p.secure = d.PublicURL.Scheme == "https"
 	p.cookies = namesFor(p.secure)
 	p.themeCSS = themeCSS(d.Theme.BrandColor)
+	initial, _ := utf8.DecodeRuneInString(d.Theme.Product)
+	p.icon = iconSVG(d.Theme.BrandColor, string(unicode.ToUpper(initial)))
 	p.formCSP = formSources(d.RedirectURLs)
 	p.issuer = strings.TrimSuffix(d.PublicURL.String(), "/")
 	p.protected = http.NewCrossOriginProtection()
