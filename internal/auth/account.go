@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/ratelimit"
@@ -31,52 +32,28 @@ type UserUpdate struct {
 // and tells the owner by mail; an email change happens only when the
 // link sent to the new address is followed.
 func (s *Service) UpdateUser(ctx context.Context, p Principal, upd UserUpdate) (store.User, error) {
-	if upd.Metadata == nil && upd.Password == nil && upd.Email == nil {
-		return store.User{}, invalid("body", "nothing to change: give metadata, email, or password with current_password")
-	}
-	var newEmail string
-	if upd.Email != nil {
-		e, err := ParseEmail(*upd.Email)
-		if err != nil {
-			return store.User{}, err
-		}
-		if e == p.User.Email {
-			return store.User{}, invalid("email", "is already the account's address")
-		}
-		newEmail = e
-	}
-	var meta json.RawMessage
-	if upd.Metadata != nil {
-		m, err := checkMetadata(upd.Metadata)
-		if err != nil {
-			return store.User{}, err
-		}
-		meta = m
-	}
-	current := ""
-	if upd.CurrentPassword != nil {
-		current = *upd.CurrentPassword
+	newEmail, meta, err := upd.check(p.User)
+	if err != nil {
+		return store.User{}, err
 	}
 	if upd.Password != nil || upd.Email != nil {
+		current := ""
+		if upd.CurrentPassword != nil {
+			current = *upd.CurrentPassword
+		}
 		if err := s.freshProof(ctx, p, current, upd.Password != nil); err != nil {
 			return store.User{}, err
 		}
 	}
 	var newHash string
 	if upd.Password != nil {
-		pw := password.Normalize(*upd.Password)
-		if err := s.checkPolicy(ctx, pw, p.User.Email); err != nil {
+		if newHash, err = s.newPasswordHashFor(ctx, *upd.Password, p.User.Email); err != nil {
 			return store.User{}, err
-		}
-		var err error
-		if newHash, err = s.hasher.Hash(ctx, pw); err != nil {
-			return store.User{}, fmt.Errorf("update user: %w", err)
 		}
 	}
 	now := s.now().UTC()
 	u := p.User
 	if meta != nil || newHash != "" {
-		var err error
 		u, err = s.users.UpdateUser(ctx, p.User.ID, func(x *store.User) error {
 			if meta != nil {
 				x.Metadata = meta
@@ -94,23 +71,9 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, upd UserUpdate) (
 		}
 	}
 	if newHash != "" {
-		// After the epoch moved: a sign-in that checked the old password
-		// either made its session before (and this revokes it) or is
-		// refused by the store.
-		n, err := s.sessions.RevokeSessions(ctx, u.ID, p.Session.ID, now)
-		if err != nil {
-			return store.User{}, fmt.Errorf("update user: revoke other sessions: %w", err)
+		if err := s.passwordChanged(ctx, p, u, now); err != nil {
+			return store.User{}, err
 		}
-		// The caller proved the current password: its session is
-		// re-stamped with the new epoch and a fresh auth_time.
-		if _, err := s.sessions.UpdateSession(ctx, p.Session.ID, func(x *store.Session) error {
-			x.AuthTime, x.CredentialEpoch = now, u.CredentialEpoch
-			return nil
-		}); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return store.User{}, fmt.Errorf("update user: %w", err)
-		}
-		s.record(ctx, "password.change", u.ID, p.Session.ID, map[string]any{"sessions_revoked": n})
-		s.notifyPasswordChanged(ctx, u, RequesterFrom(ctx).IP)
 	}
 	if newEmail != "" {
 		if err := s.requestEmailChange(ctx, p, newEmail); err != nil {
@@ -118,6 +81,65 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, upd UserUpdate) (
 		}
 	}
 	return u, nil
+}
+
+// check validates a change of the user u's own account and returns the
+// new address (normalised, "" for none) and metadata (nil for none).
+func (upd UserUpdate) check(u store.User) (newEmail string, meta json.RawMessage, err error) {
+	if upd.Metadata == nil && upd.Password == nil && upd.Email == nil {
+		return "", nil, invalid("body", "nothing to change: give metadata, email, or password with current_password")
+	}
+	if upd.Email != nil {
+		if newEmail, err = ParseEmail(*upd.Email); err != nil {
+			return "", nil, err
+		}
+		if newEmail == u.Email {
+			return "", nil, invalid("email", "is already the account's address")
+		}
+	}
+	if upd.Metadata != nil {
+		if meta, err = checkMetadata(upd.Metadata); err != nil {
+			return "", nil, err
+		}
+	}
+	return newEmail, meta, nil
+}
+
+// newPasswordHashFor hashes a new password of the account with this
+// address, once it passes the policy.
+func (s *Service) newPasswordHashFor(ctx context.Context, pw, email string) (string, error) {
+	pw = password.Normalize(pw)
+	if err := s.checkPolicy(ctx, pw, email); err != nil {
+		return "", err
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return "", fmt.Errorf("update user: %w", err)
+	}
+	return hash, nil
+}
+
+// passwordChanged follows a password change the caller p made: every
+// other session ends, the caller's is re-stamped, and the owner is told.
+func (s *Service) passwordChanged(ctx context.Context, p Principal, u store.User, now time.Time) error {
+	// After the epoch moved: a sign-in that checked the old password
+	// either made its session before (and this revokes it) or is refused
+	// by the store.
+	n, err := s.sessions.RevokeSessions(ctx, u.ID, p.Session.ID, now)
+	if err != nil {
+		return fmt.Errorf("update user: revoke other sessions: %w", err)
+	}
+	// The caller proved the current password: its session is re-stamped
+	// with the new epoch and a fresh auth_time.
+	if _, err := s.sessions.UpdateSession(ctx, p.Session.ID, func(x *store.Session) error {
+		x.AuthTime, x.CredentialEpoch = now, u.CredentialEpoch
+		return nil
+	}); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("update user: %w", err)
+	}
+	s.record(ctx, "password.change", u.ID, p.Session.ID, map[string]any{"sessions_revoked": n})
+	s.notifyPasswordChanged(ctx, u, RequesterFrom(ctx).IP)
+	return nil
 }
 
 // freshProof checks the proof a sensitive change needs: the current

@@ -201,118 +201,167 @@ func (s *Service) link(page, tok string) string {
 // the request, not from the delivery, so a delayed delivery never extends
 // it.
 func (s *Service) Compose(ctx context.Context, m store.OutboxMessage) (mail.Message, error) {
-	var d mailData
+	l := letter{s: s, ctx: ctx, m: m}
 	if len(m.Data) > 0 {
-		if err := json.Unmarshal(m.Data, &d); err != nil {
+		if err := json.Unmarshal(m.Data, &l.d); err != nil {
 			return mail.Message{}, fmt.Errorf("%w: unreadable data: %v", outbox.ErrDrop, err)
 		}
 	}
-	render := func(kind string, md mail.Data) (mail.Message, error) {
-		md.Lang = d.Lang
-		msg, err := s.renderer.Render(kind, m.To, md)
-		if err != nil {
-			return mail.Message{}, fmt.Errorf("%w: render %s: %v", outbox.ErrDrop, kind, err)
-		}
-		return msg, nil
-	}
 	switch m.Kind {
 	case kindVerify:
-		u, err := s.mailUser(ctx, m)
-		if err != nil {
-			return mail.Message{}, err
-		}
-		if u.EmailVerified {
-			return mail.Message{}, outbox.ErrDrop
-		}
-		tok, err := s.mint(ctx, u, store.PurposeVerify, d, m, s.opts.Mail.VerifyTTL, "")
-		if err != nil {
-			return mail.Message{}, err
-		}
-		return render(kindVerify, mail.Data{Link: s.link("verify", tok), ExpiresIn: s.opts.Mail.VerifyTTL})
+		return l.verify()
 	case kindRecover, kindSignupExisting:
-		// Both carry a password reset link: someone who signs up again
-		// with their own address has most likely forgotten the password.
-		u, err := s.mailUser(ctx, m)
-		if err != nil {
-			return mail.Message{}, err
-		}
-		tok, err := s.mint(ctx, u, store.PurposeRecover, d, m, s.opts.Mail.RecoverTTL, "")
-		if err != nil {
-			return mail.Message{}, err
-		}
-		return render(m.Kind, mail.Data{Link: s.link("recover", tok), ExpiresIn: s.opts.Mail.RecoverTTL})
+		return l.recover()
 	case kindInvite:
-		// A set-password link, as a reset's, that lives 72 hours; dropped
-		// once the account has a password (the invitation was taken up).
-		u, err := s.mailUser(ctx, m)
-		if err != nil {
-			return mail.Message{}, err
-		}
-		if u.PasswordHash != "" {
-			return mail.Message{}, outbox.ErrDrop
-		}
-		tok, err := s.mint(ctx, u, store.PurposeRecover, d, m, InviteTTL, "")
-		if err != nil {
-			return mail.Message{}, err
-		}
-		return render(kindInvite, mail.Data{Link: s.link("invite", tok), ExpiresIn: InviteTTL})
+		return l.invite()
 	case kindEmailChange:
-		u, err := s.mailUser(ctx, m)
-		if err != nil {
-			return mail.Message{}, err
-		}
-		if u.Email != d.OldEmail {
-			return mail.Message{}, outbox.ErrDrop // the address changed meanwhile
-		}
-		// Decided at sending, not at the request, so that the request
-		// takes the same time whether or not the address is taken.
-		if _, err := s.users.GetUserByEmail(ctx, m.To); err == nil {
-			return render(kindEmailChangeTaken, mail.Data{NewEmail: m.To})
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return mail.Message{}, err
-		}
-		tok, err := s.mint(ctx, u, store.PurposeEmailChange, d, m, s.opts.Mail.EmailTTL, m.To)
-		if err != nil {
-			return mail.Message{}, err
-		}
-		return render(kindEmailChange, mail.Data{Link: s.link("email-change", tok), NewEmail: m.To, ExpiresIn: s.opts.Mail.EmailTTL})
+		return l.emailChange()
 	case kindOTP:
-		u, err := s.mailUser(ctx, m)
-		if err != nil {
-			return mail.Message{}, err
-		}
-		tok, err := s.mint(ctx, u, store.PurposeOTP, d, m, s.opts.Mail.OTPTTL, "")
-		if err != nil {
-			return mail.Message{}, err
-		}
-		md := mail.Data{Code: s.otpCode(d.Nonce), ExpiresIn: s.opts.Mail.OTPTTL}
-		if s.opts.Mail.AppLinks {
-			md.Link = s.link("otp", tok)
-		}
-		return render(kindOTP, md)
+		return l.otp()
 	case kindPasswordChanged:
-		return render(kindPasswordChanged, mail.Data{Time: m.CreatedAt, IP: d.IP})
+		return l.render(kindPasswordChanged, mail.Data{Time: m.CreatedAt, IP: l.d.IP})
 	case kindEmailChangeNotice:
-		// Sent even if the change was confirmed before the notice left:
-		// the undo link matters most then. The token names the old
-		// address (the recipient) and the new one.
-		u, err := s.mailUser(ctx, m)
-		if err != nil {
-			return mail.Message{}, err
-		}
-		if u.Email != m.To && u.Email != d.NewEmail {
-			return mail.Message{}, outbox.ErrDrop // the account moved on since
-		}
-		old := u
-		old.Email = m.To
-		tok, err := s.mint(ctx, old, store.PurposeEmailRevert, d, m, noticeTTL, d.NewEmail)
-		if err != nil {
-			return mail.Message{}, err
-		}
-		return render(kindEmailChangeNotice, mail.Data{NewEmail: d.NewEmail, Time: m.CreatedAt, IP: d.IP, Link: s.link("email-revert", tok)})
+		return l.emailChangeNotice()
 	default:
 		return mail.Message{}, fmt.Errorf("%w: unknown kind %q", outbox.ErrDrop, m.Kind)
 	}
+}
+
+// letter is one outbox message being composed.
+type letter struct {
+	s   *Service
+	ctx context.Context
+	m   store.OutboxMessage
+	d   mailData
+}
+
+// render writes the message in the language its request asked for.
+func (l letter) render(kind string, md mail.Data) (mail.Message, error) {
+	md.Lang = l.d.Lang
+	msg, err := l.s.renderer.Render(kind, l.m.To, md)
+	if err != nil {
+		return mail.Message{}, fmt.Errorf("%w: render %s: %v", outbox.ErrDrop, kind, err)
+	}
+	return msg, nil
+}
+
+// tokenLink mints the message's one-time token for u and returns the
+// link to page that carries it.
+func (l letter) tokenLink(u store.User, purpose store.TokenPurpose, ttl time.Duration, page, newEmail string) (string, error) {
+	tok, err := l.s.mint(l.ctx, u, purpose, l.d, l.m, ttl, newEmail)
+	if err != nil {
+		return "", err
+	}
+	return l.s.link(page, tok), nil
+}
+
+func (l letter) verify() (mail.Message, error) {
+	u, err := l.s.mailUser(l.ctx, l.m)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	if u.EmailVerified {
+		return mail.Message{}, outbox.ErrDrop
+	}
+	ttl := l.s.opts.Mail.VerifyTTL
+	link, err := l.tokenLink(u, store.PurposeVerify, ttl, "verify", "")
+	if err != nil {
+		return mail.Message{}, err
+	}
+	return l.render(kindVerify, mail.Data{Link: link, ExpiresIn: ttl})
+}
+
+// recover: a reset, or a sign-up with a registered address. Both carry a
+// password reset link: someone who signs up again with their own address
+// has most likely forgotten the password.
+func (l letter) recover() (mail.Message, error) {
+	u, err := l.s.mailUser(l.ctx, l.m)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	ttl := l.s.opts.Mail.RecoverTTL
+	link, err := l.tokenLink(u, store.PurposeRecover, ttl, "recover", "")
+	if err != nil {
+		return mail.Message{}, err
+	}
+	return l.render(l.m.Kind, mail.Data{Link: link, ExpiresIn: ttl})
+}
+
+// invite: a set-password link, as a reset's, that lives 72 hours;
+// dropped once the account has a password (the invitation was taken up).
+func (l letter) invite() (mail.Message, error) {
+	u, err := l.s.mailUser(l.ctx, l.m)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	if u.PasswordHash != "" {
+		return mail.Message{}, outbox.ErrDrop
+	}
+	link, err := l.tokenLink(u, store.PurposeRecover, InviteTTL, "invite", "")
+	if err != nil {
+		return mail.Message{}, err
+	}
+	return l.render(kindInvite, mail.Data{Link: link, ExpiresIn: InviteTTL})
+}
+
+func (l letter) emailChange() (mail.Message, error) {
+	u, err := l.s.mailUser(l.ctx, l.m)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	if u.Email != l.d.OldEmail {
+		return mail.Message{}, outbox.ErrDrop // the address changed meanwhile
+	}
+	// Decided at sending, not at the request, so that the request takes
+	// the same time whether or not the address is taken.
+	if _, err := l.s.users.GetUserByEmail(l.ctx, l.m.To); err == nil {
+		return l.render(kindEmailChangeTaken, mail.Data{NewEmail: l.m.To})
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return mail.Message{}, err
+	}
+	ttl := l.s.opts.Mail.EmailTTL
+	link, err := l.tokenLink(u, store.PurposeEmailChange, ttl, "email-change", l.m.To)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	return l.render(kindEmailChange, mail.Data{Link: link, NewEmail: l.m.To, ExpiresIn: ttl})
+}
+
+func (l letter) otp() (mail.Message, error) {
+	u, err := l.s.mailUser(l.ctx, l.m)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	ttl := l.s.opts.Mail.OTPTTL
+	link, err := l.tokenLink(u, store.PurposeOTP, ttl, "otp", "")
+	if err != nil {
+		return mail.Message{}, err
+	}
+	md := mail.Data{Code: l.s.otpCode(l.d.Nonce), ExpiresIn: ttl}
+	if l.s.opts.Mail.AppLinks {
+		md.Link = link
+	}
+	return l.render(kindOTP, md)
+}
+
+// emailChangeNotice is sent even if the change was confirmed before the
+// notice left: the undo link matters most then. The token names the old
+// address (the recipient) and the new one.
+func (l letter) emailChangeNotice() (mail.Message, error) {
+	u, err := l.s.mailUser(l.ctx, l.m)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	if u.Email != l.m.To && u.Email != l.d.NewEmail {
+		return mail.Message{}, outbox.ErrDrop // the account moved on since
+	}
+	old := u
+	old.Email = l.m.To
+	link, err := l.tokenLink(old, store.PurposeEmailRevert, noticeTTL, "email-revert", l.d.NewEmail)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	return l.render(kindEmailChangeNotice, mail.Data{NewEmail: l.d.NewEmail, Time: l.m.CreatedAt, IP: l.d.IP, Link: link})
 }
 
 // mailUser is the live account a token-bearing message is for, looked up

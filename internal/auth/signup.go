@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -73,32 +74,43 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 		PasswordChangedAt: now,
 	}
 	if s.opts.RequireVerification {
-		err = s.users.CreateUser(ctx, u)
-		switch {
-		case errors.Is(err, store.ErrAlreadyExists):
-			// The owner hears of it, with a reset link in case they
-			// forgot they had an account; the caller cannot tell.
-			s.record(ctx, "signup.existing", "", "", map[string]any{"email": email})
-			if err := s.enqueue(ctx, kindSignupExisting, email, "", mailData{}, s.opts.Mail.RecoverTTL); err != nil {
-				return SignupResult{}, fmt.Errorf("signup: %w", err)
-			}
-			return SignupResult{VerificationSent: true}, nil
-		case err != nil:
-			return SignupResult{}, fmt.Errorf("signup: %w", err)
-		}
-		s.record(ctx, "signup", u.ID, "", nil)
-		if err := s.enqueue(ctx, kindVerify, email, u.ID, mailData{}, s.opts.Mail.VerifyTTL); err != nil {
-			// The account stands; POST /v1/verify/resend sends the link.
+		return s.signupToVerify(ctx, u)
+	}
+	return s.signupSignedIn(ctx, u, in.Requester, now)
+}
+
+// signupToVerify stores the new account and sends its verification
+// link; a taken address gets a message to its owner instead, and the
+// caller the same answer.
+func (s *Service) signupToVerify(ctx context.Context, u store.User) (SignupResult, error) {
+	err := s.users.CreateUser(ctx, u)
+	switch {
+	case errors.Is(err, store.ErrAlreadyExists):
+		// The owner hears of it, with a reset link in case they forgot
+		// they had an account; the caller cannot tell.
+		s.record(ctx, "signup.existing", "", "", map[string]any{"email": u.Email})
+		if err := s.enqueue(ctx, kindSignupExisting, u.Email, "", mailData{}, s.opts.Mail.RecoverTTL); err != nil {
 			return SignupResult{}, fmt.Errorf("signup: %w", err)
 		}
 		return SignupResult{VerificationSent: true}, nil
+	case err != nil:
+		return SignupResult{}, fmt.Errorf("signup: %w", err)
 	}
-	// Signed in at once: the account and its first session are written in
-	// one transaction, so that a failure leaves no account behind for the
-	// client's retry to find taken.
+	s.record(ctx, "signup", u.ID, "", nil)
+	if err := s.enqueue(ctx, kindVerify, u.Email, u.ID, mailData{}, s.opts.Mail.VerifyTTL); err != nil {
+		// The account stands; POST /v1/verify/resend sends the link.
+		return SignupResult{}, fmt.Errorf("signup: %w", err)
+	}
+	return SignupResult{VerificationSent: true}, nil
+}
+
+// signupSignedIn stores the new account and its first session in one
+// transaction, so that a failure leaves no account behind for the
+// client's retry to find taken.
+func (s *Service) signupSignedIn(ctx context.Context, u store.User, c Requester, now time.Time) (SignupResult, error) {
 	u.LastSignInAt = now
-	sess, rt := s.newSession(u, in.Requester, []string{"pwd"}, now)
-	err = s.sessions.CreateUserWithSession(ctx, u, sess)
+	sess, secret := s.newSession(u, c, []string{"pwd"}, now)
+	err := s.sessions.CreateUserWithSession(ctx, u, sess)
 	switch {
 	case errors.Is(err, store.ErrAlreadyExists):
 		return SignupResult{}, ErrEmailTaken
@@ -106,9 +118,9 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 		return SignupResult{}, fmt.Errorf("signup: %w", err)
 	}
 	s.record(ctx, "signup", u.ID, "", nil)
-	tr := TokenResponse{RefreshToken: rt, User: u, Session: sess}
+	tr := TokenResponse{RefreshToken: secret, User: u, Session: sess}
 	if sess.Kind != store.SessionBrowser {
-		if tr, err = s.issue(u, sess, rt); err != nil {
+		if tr, err = s.issue(u, sess, secret); err != nil {
 			return SignupResult{}, err
 		}
 	}

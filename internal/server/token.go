@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"net/http"
 	"strings"
 
@@ -33,83 +34,34 @@ func writeTokens(w http.ResponseWriter, status int, t auth.TokenResponse) {
 
 // handleToken is the token endpoint (RFC 6749 §3.2): the password grant
 // and the refresh-token grant, in JSON or form encoding.
+// grantRequest is the token endpoint's body, JSON or form.
+type grantRequest struct {
+	GrantType    string `json:"grant_type"`
+	Email        string `json:"email"`
+	Username     string `json:"username"` // RFC 6749 §4.3.2 calls the email this
+	Password     string `json:"password"`
+	RefreshToken string `json:"refresh_token"`
+	Code         string `json:"code"`  // grant_type=otp: the emailed code, with email; authorization_code: the code
+	Token        string `json:"token"` // grant_type=otp: the token of the emailed link
+	DeviceToken  string `json:"device_token"`
+	// grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.5)
+	RedirectURI  string `json:"redirect_uri"`
+	CodeVerifier string `json:"code_verifier"`
+	// "cookie": the refresh token travels in a cookie (refreshcookie.go).
+	TokenDelivery string `json:"token_delivery"`
+}
+
 func (s *Server) handleToken() http.Handler {
-	type request struct {
-		GrantType    string `json:"grant_type"`
-		Email        string `json:"email"`
-		Username     string `json:"username"` // RFC 6749 §4.3.2 calls the email this
-		Password     string `json:"password"`
-		RefreshToken string `json:"refresh_token"`
-		Code         string `json:"code"`  // grant_type=otp: the emailed code, with email
-		Token        string `json:"token"` // grant_type=otp: the token of the emailed link
-		DeviceToken  string `json:"device_token"`
-		// grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.5)
-		RedirectURI  string `json:"redirect_uri"`
-		CodeVerifier string `json:"code_verifier"`
-		// "cookie": the refresh token travels in a cookie (refreshcookie.go).
-		TokenDelivery string `json:"token_delivery"`
-	}
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
+		var req grantRequest
 		if err := s.decode(r, &req, jsonOrForm); err != nil {
 			return err
 		}
-		switch req.TokenDelivery {
-		case "", "body":
-		case "cookie":
-			if !s.credentialedOrigin(r) {
-				return newError(http.StatusBadRequest, codeInvalidRequest, "token_delivery=cookie needs a request from an allowed origin (LATCH_CORS_ORIGINS)")
-			}
-		default:
-			return badRequest("token_delivery must be \"body\" or \"cookie\"")
+		if err := s.checkDelivery(r, req.TokenDelivery); err != nil {
+			return err
 		}
-		var (
-			t   auth.TokenResponse
-			err error
-		)
-		switch req.GrantType {
-		case "password":
-			// Only the password grant meets the address bucket: it costs a
-			// hash. Refreshes are cheap, and a NAT full of users makes many.
-			if !s.addressAllowed(w, r) {
-				return nil
-			}
-			email := req.Email
-			if email == "" {
-				email = req.Username
-			}
-			t, err = s.auth.PasswordLogin(r.Context(), email, req.Password, req.DeviceToken, s.requester(r))
-		case "refresh_token":
-			fromCookie := req.RefreshToken == ""
-			if fromCookie {
-				req.RefreshToken = s.cookieRefresh(r)
-				if req.RefreshToken != "" {
-					req.TokenDelivery = "cookie"
-				}
-			}
-			t, err = s.auth.Refresh(r.Context(), req.RefreshToken, s.requester(r))
-			if err != nil && fromCookie && req.RefreshToken != "" {
-				s.clearRefreshCookie(w)
-			}
-		case "authorization_code":
-			// Not behind the address bucket: an application's back end
-			// redeems the codes of all its users from one address.
-			t, err = s.auth.ExchangeCode(r.Context(), req.Code, req.RedirectURI, req.CodeVerifier, s.requester(r))
-		case "otp":
-			if !s.addressAllowed(w, r) {
-				return nil
-			}
-			if req.Token != "" {
-				t, err = s.auth.OTPLinkLogin(r.Context(), req.Token, s.requester(r))
-			} else {
-				t, err = s.auth.OTPCodeLogin(r.Context(), req.Email, req.Code, s.requester(r))
-			}
-		case "":
-			err = badRequest("grant_type is required: %s", s.grantTypes())
-		default:
-			err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type "+describe(req.GrantType)+" is not supported; use "+s.grantTypes())
-		}
-		if err != nil {
+		t, answered, err := s.grant(w, r, &req)
+		if err != nil || answered {
 			return err
 		}
 		if req.TokenDelivery == "cookie" {
@@ -118,6 +70,74 @@ func (s *Server) handleToken() http.Handler {
 		writeTokens(w, http.StatusOK, t)
 		return nil
 	})
+}
+
+// checkDelivery checks token_delivery: the body (the default), or a
+// cookie for a request from an allowed origin.
+func (s *Server) checkDelivery(r *http.Request, delivery string) error {
+	switch delivery {
+	case "", "body":
+		return nil
+	case "cookie":
+		if !s.credentialedOrigin(r) {
+			return newError(http.StatusBadRequest, codeInvalidRequest, "token_delivery=cookie needs a request from an allowed origin (LATCH_CORS_ORIGINS)")
+		}
+		return nil
+	default:
+		return badRequest("token_delivery must be \"body\" or \"cookie\"")
+	}
+}
+
+// grant runs the request's grant; answered reports that it wrote the
+// answer itself (the address bucket's 429).
+func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *grantRequest) (t auth.TokenResponse, answered bool, err error) {
+	switch req.GrantType {
+	case "password":
+		// Only the grants that check a guessable secret meet the address
+		// bucket: they cost a hash or a guess. Refreshes and codes are
+		// cheap, and a NAT full of users, or an application's back end,
+		// makes many from one address.
+		if !s.addressAllowed(w, r) {
+			return t, true, nil
+		}
+		email := cmp.Or(req.Email, req.Username)
+		t, err = s.auth.PasswordLogin(r.Context(), email, req.Password, req.DeviceToken, s.requester(r))
+	case "refresh_token":
+		t, err = s.refreshGrant(w, r, req)
+	case "authorization_code":
+		t, err = s.auth.ExchangeCode(r.Context(), req.Code, req.RedirectURI, req.CodeVerifier, s.requester(r))
+	case "otp":
+		if !s.addressAllowed(w, r) {
+			return t, true, nil
+		}
+		if req.Token != "" {
+			t, err = s.auth.OTPLinkLogin(r.Context(), req.Token, s.requester(r))
+		} else {
+			t, err = s.auth.OTPCodeLogin(r.Context(), req.Email, req.Code, s.requester(r))
+		}
+	case "":
+		err = badRequest("grant_type is required: %s", s.grantTypes())
+	default:
+		err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type "+describe(req.GrantType)+" is not supported; use "+s.grantTypes())
+	}
+	return t, false, err
+}
+
+// refreshGrant rotates the refresh token of the body, or, when the body
+// has none, of the refresh cookie (whose answer then goes to the cookie
+// too, and a refused cookie is cleared).
+func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, req *grantRequest) (auth.TokenResponse, error) {
+	fromCookie := req.RefreshToken == ""
+	if fromCookie {
+		if req.RefreshToken = s.cookieRefresh(r); req.RefreshToken != "" {
+			req.TokenDelivery = "cookie"
+		}
+	}
+	t, err := s.auth.Refresh(r.Context(), req.RefreshToken, s.requester(r))
+	if err != nil && fromCookie && req.RefreshToken != "" {
+		s.clearRefreshCookie(w)
+	}
+	return t, err
 }
 
 // grantTypeList lists the grant types this server accepts, for errors
