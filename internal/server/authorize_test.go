@@ -13,8 +13,10 @@ import (
 	"github.com/latchauth/latch/internal/store"
 )
 
-// The browser flow: /v1/authorize, the hosted pages' session, and the
-// authorization_code grant, through the real router on both databases.
+// The browser side through the real router on both databases:
+// /v1/authorize and the authorization_code grant, the pages' session and
+// CSRF defence, the refresh cookie for single-page apps, and sign-up
+// turned off in favour of invitations.
 
 const appRedirect = "https://app.example.com/callback"
 
@@ -411,4 +413,118 @@ func TestPagesSpeakTheBrowsersLanguage(t *testing.T) {
 			}
 		}
 	}, withRedirects())
+}
+
+// The refresh token in an HttpOnly cookie for a single-page app (RFC
+// 9700 §4.14: keep refresh tokens out of JavaScript's reach; OWASP ASVS
+// 5.0 V3.3.1, V3.3.2: HttpOnly, SameSite, scoped path): set only for an
+// allowed Origin, read only from one, rotated like any refresh token, and
+// cleared by logout.
+func TestRefreshTokenInCookie(t *testing.T) {
+	forEachHarness(t, func(t *testing.T, h *harness) {
+		const origin = "https://app.example.com"
+		h.signup("spa@example.com")
+		form := url.Values{"grant_type": {"password"}, "email": {"spa@example.com"}, "password": {goodPassword}, "token_delivery": {"cookie"}}
+		want(t, h.do("POST", "/v1/token", "", form), http.StatusBadRequest, "invalid_request")
+		want(t, h.do("POST", "/v1/token", "", form, "Origin", "https://evil.example.com"), http.StatusBadRequest, "invalid_request")
+
+		r := h.do("POST", "/v1/token", "", form, "Origin", origin)
+		want(t, r, http.StatusOK, "")
+		if _, ok := r.json(t)["refresh_token"]; ok {
+			t.Fatalf("refresh_token in the body with token_delivery=cookie: %s", r.body)
+		}
+		if r.header.Get("Access-Control-Allow-Credentials") != "true" || r.header.Get("Access-Control-Allow-Origin") != origin {
+			t.Fatalf("CORS of a cookie sign-in: %v", r.header)
+		}
+		rt := refreshCookie(t, r)
+		if rt == "" {
+			t.Fatal("no refresh cookie")
+		}
+
+		refresh := url.Values{"grant_type": {"refresh_token"}}
+		cookie := "latch_refresh=" + rt
+		// From another origin, or none, the cookie is not read.
+		want(t, h.do("POST", "/v1/token", "", refresh, "Cookie", cookie, "Origin", "https://evil.example.com"), http.StatusBadRequest, "invalid_request")
+		want(t, h.do("POST", "/v1/token", "", refresh, "Cookie", cookie), http.StatusBadRequest, "invalid_request")
+		r = h.do("POST", "/v1/token", "", refresh, "Cookie", cookie, "Origin", origin)
+		want(t, r, http.StatusOK, "")
+		next := refreshCookie(t, r)
+		if next == "" || next == rt {
+			t.Fatalf("the cookie was not rotated")
+		}
+		if _, ok := r.json(t)["refresh_token"]; ok {
+			t.Fatalf("refresh_token in the body of a cookie refresh")
+		}
+		// The old cookie is re-use after the grace window's twin answer;
+		// the new one works.
+		want(t, h.do("POST", "/v1/token", "", refresh, "Cookie", "latch_refresh="+next, "Origin", origin), http.StatusOK, "")
+
+		r = h.do("POST", "/v1/logout", r.str(t, "access_token"), nil, "Origin", origin)
+		want(t, r, http.StatusNoContent, "")
+		if c := r.header.Get("Set-Cookie"); !strings.HasPrefix(c, "latch_refresh=;") || !strings.Contains(c, "Max-Age=0") {
+			t.Fatalf("logout does not clear the cookie: %q", c)
+		}
+	}, withEnv("LATCH_CORS_ORIGINS", "https://app.example.com", "LATCH_SIGNUP_REQUIRE_VERIFICATION", "off"))
+}
+
+// refreshCookie returns the refresh cookie a response sets, checking its
+// attributes.
+func refreshCookie(t *testing.T, r response) string {
+	t.Helper()
+	for _, c := range r.header.Values("Set-Cookie") {
+		if !strings.HasPrefix(c, "latch_refresh=") {
+			continue
+		}
+		for _, attr := range []string{"HttpOnly", "SameSite=Strict", "Path=/v1/token"} {
+			if !strings.Contains(c, attr) {
+				t.Errorf("refresh cookie %q lacks %s", c, attr)
+			}
+		}
+		v, _, _ := strings.Cut(strings.TrimPrefix(c, "latch_refresh="), ";")
+		return v
+	}
+	return ""
+}
+
+// LATCH_SIGNUP=off: nobody creates an account on their own, by the API
+// or the pages, and the sign-in page offers no sign-up; an invitation
+// (latch user invite) creates the account and mails a set-password link
+// to /invite that works once.
+func TestSignupOffAndInvitations(t *testing.T) {
+	forEachHarness(t, func(t *testing.T, h *harness) {
+		const addr = "invited@example.com"
+		want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": goodPassword}), http.StatusForbidden, "signup_disabled")
+		b := h.browser()
+		if r := b.get("/login"); strings.Contains(string(r.body), `href="/signup`) {
+			t.Error("the sign-in page links to sign-up while it is off")
+		}
+		want(t, b.get("/signup"), http.StatusForbidden, "")
+		b.get("/login")
+		want(t, b.post("/signup", url.Values{"email": {addr}, "password": {goodPassword}}), http.StatusForbidden, "")
+		if _, err := h.db.GetUserByEmail(context.Background(), addr); err == nil {
+			t.Fatal("an account was created while sign-up is off")
+		}
+
+		if _, err := h.auth.Invite(context.Background(), addr); err != nil {
+			t.Fatalf("Invite: %v", err)
+		}
+		h.sendMail()
+		tok := linkToken(t, h.mailTo(addr, "invited"), h.cfg.HTTP.PublicURL, "invite")
+		want(t, h.login(addr, goodPassword), http.StatusBadRequest, "invalid_grant")
+		r := b.get("/invite?token=" + tok)
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), `autocomplete="new-password"`) {
+			t.Fatalf("GET /invite: %d\n%s", r.status, r.body)
+		}
+		r = b.post("/invite", url.Values{"token": {tok}, "password": {goodPassword}})
+		want(t, r, http.StatusOK, "")
+		want(t, h.login(addr, goodPassword), http.StatusOK, "")
+		b.get("/invite?token=" + tok)
+		if r := b.post("/invite", url.Values{"token": {tok}, "password": {"another long passphrase"}}); r.status != http.StatusBadRequest {
+			t.Fatalf("a used invitation link: %d", r.status)
+		}
+		// Inviting an account that has a password is refused.
+		if _, err := h.auth.Invite(context.Background(), addr); err == nil {
+			t.Fatal("Invite of an account with a password succeeded")
+		}
+	}, withSMTP(), withEnv("LATCH_SIGNUP", "off"))
 }

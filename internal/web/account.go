@@ -108,64 +108,51 @@ func (p *Pages) showAccount(w http.ResponseWriter, r *http.Request, pr auth.Prin
 	p.render(w, r, status, v)
 }
 
-func (p *Pages) handleAccountPassword(w http.ResponseWriter, r *http.Request) {
-	pr, ok := p.signedIn(w, r)
-	if !ok {
-		return
+// change is the handler of one change on the account page: for a signed-in
+// browser it runs do, then goes back to /account, which says what was
+// done; an error is shown on the page instead, with the fields keep names
+// filled in again.
+func (p *Pages) change(done string, do func(r *http.Request, pr auth.Principal) (keep []string, err error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		pr, ok := p.signedIn(w, r)
+		if !ok {
+			return
+		}
+		if keep, err := do(r, pr); err != nil {
+			p.showAccount(w, r, pr, err, nil, keep...)
+			return
+		}
+		changed(w, r, done)
 	}
+}
+
+// currentPassword is the current password a form gave in field, nil if
+// the form has no such field (the user has no password).
+func currentPassword(r *http.Request, field string) *string {
+	if v, ok := r.PostForm[field]; ok {
+		return &v[0]
+	}
+	return nil
+}
+
+func (p *Pages) changePassword(r *http.Request, pr auth.Principal) ([]string, error) {
 	pw := r.PostForm.Get("new_password")
-	upd := auth.UserUpdate{Password: &pw}
-	if cur, ok := r.PostForm["current_password"]; ok {
-		upd.CurrentPassword = &cur[0]
-	}
-	if _, err := p.d.Auth.UpdateUser(r.Context(), pr, upd); err != nil {
-		p.showAccount(w, r, pr, pageField(err, "password", "new_password"), nil)
-		return
-	}
-	changed(w, r, "password")
+	_, err := p.d.Auth.UpdateUser(r.Context(), pr, auth.UserUpdate{Password: &pw, CurrentPassword: currentPassword(r, "current_password")})
+	return nil, pageField(err, "password", "new_password")
 }
 
-func (p *Pages) handleAccountEmail(w http.ResponseWriter, r *http.Request) {
-	pr, ok := p.signedIn(w, r)
-	if !ok {
-		return
-	}
+func (p *Pages) changeEmail(r *http.Request, pr auth.Principal) ([]string, error) {
 	email := r.PostForm.Get("new_email")
-	upd := auth.UserUpdate{Email: &email}
-	if cur, ok := r.PostForm["email_password"]; ok {
-		upd.CurrentPassword = &cur[0]
-	}
-	_, err := p.d.Auth.UpdateUser(r.Context(), pr, upd)
-	err = pageField(pageField(err, "current_password", "email_password"), "email", "new_email")
-	if err != nil {
-		p.showAccount(w, r, pr, err, nil, "new_email", email)
-		return
-	}
-	changed(w, r, "email")
+	_, err := p.d.Auth.UpdateUser(r.Context(), pr, auth.UserUpdate{Email: &email, CurrentPassword: currentPassword(r, "email_password")})
+	return []string{"new_email", email}, pageField(pageField(err, "current_password", "email_password"), "email", "new_email")
 }
 
-func (p *Pages) handleEndSession(w http.ResponseWriter, r *http.Request) {
-	pr, ok := p.signedIn(w, r)
-	if !ok {
-		return
-	}
-	if err := p.d.Auth.RevokeSession(r.Context(), pr, r.PostForm.Get("id")); err != nil {
-		p.showAccount(w, r, pr, err, nil)
-		return
-	}
-	changed(w, r, "ended")
+func (p *Pages) endSession(r *http.Request, pr auth.Principal) ([]string, error) {
+	return nil, p.d.Auth.RevokeSession(r.Context(), pr, r.PostForm.Get("id"))
 }
 
-func (p *Pages) handleEndOthers(w http.ResponseWriter, r *http.Request) {
-	pr, ok := p.signedIn(w, r)
-	if !ok {
-		return
-	}
-	if err := p.d.Auth.Logout(r.Context(), pr, auth.ScopeOthers); err != nil {
-		p.showAccount(w, r, pr, err, nil)
-		return
-	}
-	changed(w, r, "ended_others")
+func (p *Pages) endOthers(r *http.Request, pr auth.Principal) ([]string, error) {
+	return nil, p.d.Auth.Logout(r.Context(), pr, auth.ScopeOthers)
 }
 
 // agentName names a browser or app by its User-Agent, as a person would:

@@ -155,10 +155,10 @@ func (p *Pages) Routes() []Route {
 		Route{"GET /logout", http.HandlerFunc(p.handleLogoutPage), false},
 		post("POST /logout", p.handleLogout),
 		Route{"GET /account", http.HandlerFunc(p.handleAccount), false},
-		post("POST /account/password", p.handleAccountPassword),
-		post("POST /account/email", p.handleAccountEmail),
-		post("POST /account/sessions/end", p.handleEndSession),
-		post("POST /account/sessions/end-others", p.handleEndOthers),
+		post("POST /account/password", p.change("password", p.changePassword)),
+		post("POST /account/email", p.change("email", p.changeEmail)),
+		post("POST /account/sessions/end", p.change("ended", p.endSession)),
+		post("POST /account/sessions/end-others", p.change("ended_others", p.endOthers)),
 	)
 }
 
