@@ -27,6 +27,28 @@ func (f *fixture) browserSignIn(t *testing.T, email string) TokenResponse {
 	return r.Tokens
 }
 
+// codeIssuer signs a new person in through the pages and returns their
+// browser session's secret and a function that issues codes for cb.
+func (f *fixture) codeIssuer(t *testing.T, email string) (secret string, issue func() string) {
+	t.Helper()
+	tr := f.browserSignIn(t, email)
+	p, err := f.svc.BrowserSession(context.Background(), tr.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.RefreshToken, func() string {
+		t.Helper()
+		code, err := f.svc.IssueCode(context.Background(), p, cb, s256(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+}
+
+// cb is the redirect URI of the codes the tests issue.
+const cb = "https://app.example.com/cb"
+
 func s256(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
@@ -85,20 +107,7 @@ func TestBrowserSessionLife(t *testing.T) {
 func TestAuthorizationCodeRules(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	tr := f.browserSignIn(t, "code@example.com")
-	p, err := f.svc.BrowserSession(ctx, tr.RefreshToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const cb = "https://app.example.com/cb"
-	issue := func() string {
-		t.Helper()
-		code, err := f.svc.IssueCode(ctx, p, cb, s256(verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return code
-	}
+	secret, issue := f.codeIssuer(t, "code@example.com")
 	code := issue()
 	for name, c := range map[string]struct{ code, redirect, verifier string }{
 		"wrong verifier": {code, cb, verifier[:42] + "x"},
@@ -113,6 +122,10 @@ func TestAuthorizationCodeRules(t *testing.T) {
 	got, err := f.svc.ExchangeCode(ctx, code, cb, verifier, Requester{})
 	if err != nil {
 		t.Fatalf("ExchangeCode: %v", err)
+	}
+	p, err := f.svc.BrowserSession(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
 	}
 	sess, err := f.db.GetSession(ctx, got.Claims.SessionID)
 	if err != nil || sess.ParentID != p.Session.ID || sess.Kind != store.SessionApp || !sess.AuthTime.Equal(p.Session.AuthTime) {
@@ -132,7 +145,7 @@ func TestAuthorizationCodeRules(t *testing.T) {
 		t.Errorf("an expired code: %v", err)
 	}
 	orphan := issue()
-	if err := f.svc.EndBrowserSession(ctx, tr.RefreshToken); err != nil {
+	if err := f.svc.EndBrowserSession(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.ExchangeCode(ctx, orphan, cb, verifier, Requester{}); !errors.Is(err, ErrInvalidCode) {
@@ -146,16 +159,8 @@ func TestAuthorizationCodeRules(t *testing.T) {
 func TestConcurrentCodeRedemption(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	tr := f.browserSignIn(t, "race@example.com")
-	p, err := f.svc.BrowserSession(ctx, tr.RefreshToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const cb = "https://app.example.com/cb"
-	code, err := f.svc.IssueCode(ctx, p, cb, s256(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, issue := f.codeIssuer(t, "race@example.com")
+	code := issue()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
