@@ -528,3 +528,35 @@ func TestSignupOffAndInvitations(t *testing.T) {
 		}
 	}, withSMTP(), withEnv("LATCH_SIGNUP", "off"))
 }
+
+// LATCH_UI=off: the API alone. The sign-in pages and /v1/authorize are
+// gone; the pages that email links open stay, and so do the API's
+// answers.
+func TestUIOff(t *testing.T) {
+	forEachHarness(t, func(t *testing.T, h *harness) {
+		b := h.browser()
+		for _, path := range []string{"/login", "/signup", "/account", "/logout", authorizeURL(appRedirect, "s", newPKCE("u"))} {
+			if r := b.get(path); r.status != http.StatusNotFound {
+				t.Errorf("GET %s with the UI off: %d", path, r.status)
+			}
+		}
+		const addr = "api-only@example.com"
+		want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": addr, "password": goodPassword}), http.StatusAccepted, "")
+		tok := linkToken(t, h.mailTo(addr, "confirm"), h.cfg.HTTP.PublicURL, "verify")
+		want(t, b.get("/verify?token="+tok), http.StatusOK, "")
+		r := b.post("/verify", url.Values{"token": {tok}, "password": {goodPassword}})
+		if r.status != http.StatusOK || b.cookie("latch_session") != "" || !strings.Contains(string(r.body), "you can sign in") {
+			t.Fatalf("verification page with the UI off: %d, session cookie %q", r.status, b.cookie("latch_session"))
+		}
+		want(t, h.login(addr, goodPassword), http.StatusOK, "")
+	}, withSMTP(), withEnv("LATCH_UI", "off"))
+}
+
+// A form posted without the CSRF cookie, as a page of another site that
+// cannot read latch's cookies would, is refused (OWASP ASVS 5.0 V3.5.1).
+func TestFormWithoutCSRFCookie(t *testing.T) {
+	forEachHarness(t, func(t *testing.T, h *harness) {
+		r := h.browser().post("/login", url.Values{"email": {"x@example.com"}, "password": {goodPassword}, "csrf": {"A"}})
+		want(t, r, http.StatusForbidden, "")
+	}, withRedirects())
+}
