@@ -276,6 +276,20 @@ func foreignKey(t testing.TB, alg string) crypto.Signer {
 	return k
 }
 
+// waitCurrent waits up to ten seconds for m, whose Run works in the
+// background, to sign with the key kid, and fails with failure and kid if
+// it does not.
+func waitCurrent(t *testing.T, m *Manager, kid, failure string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for m.set.Load().current.id != kid {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s %s", failure, kid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // wantInvalid fails unless err wraps ErrInvalidToken.
 func wantInvalid(t testing.TB, err error) {
 	t.Helper()

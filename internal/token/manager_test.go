@@ -628,13 +628,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for b.set.Load().current.id != kid {
-		if time.Now().After(deadline) {
-			t.Fatalf("Run did not pick up the rotation to %s", kid)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitCurrent(t, b, kid, "Run did not pick up the rotation to")
 	cancel()
 	select {
 	case <-done:

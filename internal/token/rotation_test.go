@@ -424,13 +424,7 @@ func TestRunRotates(t *testing.T) {
 		m.Run(ctx)
 		close(done)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for m.set.Load().current.id != next {
-		if time.Now().After(deadline) {
-			t.Fatalf("Run did not rotate to %s", next)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitCurrent(t, m, next, "Run did not rotate to")
 	cancel()
 	<-done
 	if got := len(storeKeys(fx.store)); got != 3 {
