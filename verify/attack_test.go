@@ -18,6 +18,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/latchauth/latch/internal/clocktest"
 )
 
 // attacker is a server that would serve the attacker's key to any
@@ -91,7 +93,7 @@ func segments(raw string) []string { return strings.Split(raw, ".") }
 func TestVerifyRefusesAttacks(t *testing.T) {
 	es, rs, ed := newKey(t, ES256, "a"), newKey(t, RS256, "a"), newKey(t, EdDSA, "a")
 	f := newFakeIssuer(t, es, rs, ed)
-	v := startVerifier(t, f, newClock(t0), nil)
+	v := startVerifier(t, f, clocktest.New(t0), nil)
 	evil := newAttacker(t)
 	good := es.sign(t, f.claims(nil), nil)
 	hdr := `{"alg":"ES256","kid":"` + es.kid + `","typ":"at+jwt"}`

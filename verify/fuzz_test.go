@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchauth/latch/internal/clocktest"
 )
 
 // FuzzVerify feeds Verify mutations of a valid token and of the attacks
@@ -17,7 +19,7 @@ func FuzzVerify(f *testing.F) {
 	es, ed, rs := newKey(f, ES256, "a"), newKey(f, EdDSA, "a"), newKey(f, RS256, "a")
 	evil := newKey(f, ES256, "attacker")
 	iss := newFakeIssuer(f, es, ed, rs)
-	v := startVerifier(f, iss, newClock(t0), nil)
+	v := startVerifier(f, iss, clocktest.New(t0), nil)
 	valid := map[string]bool{}
 	for _, k := range []*testKey{es, ed, rs} {
 		tok := k.sign(f, iss.claims(map[string]any{"scope": "read:things"}), nil)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchauth/latch/internal/clocktest"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
@@ -29,7 +31,7 @@ func TestInteropJWX(t *testing.T) {
 		t.Run(tt.alg, func(t *testing.T) {
 			k := newKey(t, tt.alg, "jwx")
 			f := newFakeIssuer(t, k)
-			v := startVerifier(t, f, newClock(t0), nil)
+			v := startVerifier(t, f, clocktest.New(t0), nil)
 
 			b := jwt.NewBuilder().
 				Issuer(f.url()).

@@ -8,7 +8,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -18,22 +17,13 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/latchauth/latch/internal/clocktest"
+	"github.com/latchauth/latch/internal/jwstest"
 )
 
 // t0 is the tests' fixed "now", a whole second as NumericDates are.
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// clock is a settable clock for Options.Now.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock {
-	c := &clock{}
-	c.ns.Store(t.UnixNano())
-	return c
-}
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // testKey is a signing key pair with the JWK that publishes its public half.
 type testKey struct {
@@ -152,35 +142,13 @@ func signWith(t testing.TB, key jose.SigningKey, opts *jose.SignerOptions, claim
 // would not write (duplicate names, odd spacing), with k's private key.
 func (k *testKey) signRaw(t testing.TB, header, payload string) string {
 	t.Helper()
-	input := b64url(header) + "." + b64url(payload)
-	return input + "." + base64.RawURLEncoding.EncodeToString(k.rawSign(t, []byte(input)))
-}
-
-// rawSign computes the JWS signature of input (RFC 7518 §3).
-func (k *testKey) rawSign(t testing.TB, input []byte) []byte {
-	t.Helper()
-	switch priv := k.priv.(type) {
-	case *ecdsa.PrivateKey:
-		h := hashSHA256(input)
-		r, s, err := ecdsa.Sign(rand.Reader, priv, h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig := make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
-		return sig
-	case ed25519.PrivateKey:
-		return ed25519.Sign(priv, input)
-	case *rsa.PrivateKey:
-		sig, err := rsa.SignPKCS1v15(rand.Reader, priv, crypto.SHA256, hashSHA256(input))
+	return jwstest.Compact([]byte(header), []byte(payload), func(input []byte) []byte {
+		sig, err := jwstest.Sign(k.priv, input)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return sig
-	}
-	t.Fatalf("rawSign: %T", k.priv)
-	return nil
+	})
 }
 
 func hashSHA256(b []byte) []byte {
@@ -189,7 +157,7 @@ func hashSHA256(b []byte) []byte {
 	return h.Sum(nil)
 }
 
-func b64url(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+func b64url(s string) string { return jwstest.Encode([]byte(s)) }
 
 // fakeIssuer serves discovery and a JWKS on httptest, the way latch does.
 type fakeIssuer struct {
@@ -304,7 +272,7 @@ const testAudience = "https://api.example.com"
 
 // startVerifier returns a Verifier for f with the test clock and audience;
 // edit changes the options first.
-func startVerifier(t testing.TB, f *fakeIssuer, clk *clock, edit func(*Options)) *Verifier {
+func startVerifier(t testing.TB, f *fakeIssuer, clk *clocktest.Clock, edit func(*Options)) *Verifier {
 	t.Helper()
 	opts := Options{Audience: []string{testAudience}, Now: clk.Now}
 	if edit != nil {

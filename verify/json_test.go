@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
@@ -15,6 +14,8 @@ import (
 	josejson "github.com/go-jose/go-jose/v4/json"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/latchauth/latch/internal/jwstest"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -240,14 +241,10 @@ func TestECDSADER(t *testing.T) {
 	k := &key{alg: ES256, ec: &priv.PublicKey}
 	for i := range 50 {
 		msg := []byte{byte(i)}
-		h := sha256.Sum256(msg)
-		r, s, err := ecdsa.Sign(rand.Reader, priv, h[:])
+		sig, err := jwstest.Sign(priv, msg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sig := make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
 		if !k.verify(msg, sig) {
 			t.Fatalf("signature %x did not verify", sig)
 		}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latchauth/latch/internal/clocktest"
 )
 
 // TestNewRefuses checks the configuration New refuses before trusting any key.
@@ -97,7 +99,7 @@ func TestJWKSKeysSkipped(t *testing.T) {
 		json.RawMessage(`"not an object"`),
 		good.jwkJSON(t, map[string]any{"kid": good.kid, "alg": RS256}), // a second entry for the good kid
 	)
-	v := startVerifier(t, f, newClock(t0), nil)
+	v := startVerifier(t, f, clocktest.New(t0), nil)
 	keys := v.keys.Load().keys
 	if len(keys) != 1 || keys[good.kid] == nil {
 		names := make([]string, 0, len(keys))
@@ -150,7 +152,7 @@ func TestRotation(t *testing.T) {
 	f := newFakeIssuer(t, oldKey)
 	// Slow the refetch down so that many verifications wait on it.
 	block := make(chan struct{})
-	v := startVerifier(t, f, newClock(t0), nil)
+	v := startVerifier(t, f, clocktest.New(t0), nil)
 	f.publish(t, newK, oldKey)
 	f.set(func(f *fakeIssuer) { f.jwksBlock = block })
 
@@ -184,7 +186,7 @@ func TestUnknownKidRateLimit(t *testing.T) {
 	k := newKey(t, ES256, "a")
 	evil := newKey(t, ES256, "junk")
 	f := newFakeIssuer(t, k)
-	clk := newClock(t0)
+	clk := clocktest.New(t0)
 	v := startVerifier(t, f, clk, nil)
 
 	var wg sync.WaitGroup
@@ -227,7 +229,7 @@ func TestMaxAgeRefresh(t *testing.T) {
 	a, b := newKey(t, ES256, "a"), newKey(t, ES256, "b")
 	f := newFakeIssuer(t, a, b)
 	f.set(func(f *fakeIssuer) { f.cacheControl = "public, max-age=120" })
-	clk := newClock(t0)
+	clk := clocktest.New(t0)
 	v := startVerifier(t, f, clk, func(o *Options) { o.Leeway = MaxLeeway })
 	tokA, tokB := a.sign(t, f.claims(map[string]any{"exp": t0.Add(time.Hour).Unix()}), nil), b.sign(t, f.claims(map[string]any{"exp": t0.Add(time.Hour).Unix()}), nil)
 	f.publish(t, a) // b retired
@@ -251,7 +253,7 @@ func TestMaxAgeRefresh(t *testing.T) {
 func TestFailingJWKS(t *testing.T) {
 	a, b := newKey(t, ES256, "a"), newKey(t, ES256, "b")
 	f := newFakeIssuer(t, a)
-	clk := newClock(t0)
+	clk := clocktest.New(t0)
 	v := startVerifier(t, f, clk, func(o *Options) { o.Leeway = MaxLeeway })
 	tokA := a.sign(t, f.claims(nil), nil)
 	f.set(func(f *fakeIssuer) { f.jwksStatus = http.StatusInternalServerError })
@@ -288,7 +290,7 @@ func TestFailingJWKS(t *testing.T) {
 func TestVerifyContextCanceled(t *testing.T) {
 	a, b := newKey(t, ES256, "a"), newKey(t, ES256, "b")
 	f := newFakeIssuer(t, a)
-	v := startVerifier(t, f, newClock(t0), nil)
+	v := startVerifier(t, f, clocktest.New(t0), nil)
 	block := make(chan struct{})
 	f.set(func(f *fakeIssuer) { f.jwksBlock = block })
 	defer close(block)

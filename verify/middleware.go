@@ -94,24 +94,17 @@ func RequireScope(scopes ...string) func(http.Handler) http.Handler {
 		}
 	}
 	need := strings.Join(scopes, " ")
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, ok := ClaimsFrom(r.Context())
-			if !ok {
-				writeNoClaims(w)
-				return
+	return requireClaims(func(w http.ResponseWriter, c *Claims) bool {
+		for _, s := range scopes {
+			if !c.HasScope(s) {
+				desc := "the access token lacks scope " + need
+				writeError(w, http.StatusForbidden, "insufficient_scope", desc,
+					`Bearer error="insufficient_scope", error_description="`+desc+`", scope="`+need+`"`)
+				return false
 			}
-			for _, s := range scopes {
-				if !c.HasScope(s) {
-					desc := "the access token lacks scope " + need
-					writeError(w, http.StatusForbidden, "insufficient_scope", desc,
-						`Bearer error="insufficient_scope", error_description="`+desc+`", scope="`+need+`"`)
-					return
-				}
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+		}
+		return true
+	})
 }
 
 // RequireAAL returns middleware that lets through only requests whose
@@ -129,6 +122,21 @@ func RequireAAL(level string) func(http.Handler) http.Handler {
 		panic("verify.RequireAAL: " + strconv.Quote(level) + " is not aal1, aal2 or aal3")
 	}
 	desc := "the access token's authentication assurance level is below " + level
+	return requireClaims(func(w http.ResponseWriter, c *Claims) bool {
+		if have, ok := aal(c.AAL); !ok || have < need {
+			writeError(w, http.StatusUnauthorized, "insufficient_user_authentication", desc,
+				`Bearer error="insufficient_user_authentication", error_description="`+desc+`"`)
+			return false
+		}
+		return true
+	})
+}
+
+// requireClaims returns middleware that passes a request on when allow
+// accepts the claims Middleware verified; allow writes the refusal when it
+// does not. A request that Middleware did not see is refused with a 500,
+// as a mistake in the program.
+func requireClaims(allow func(w http.ResponseWriter, c *Claims) bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, ok := ClaimsFrom(r.Context())
@@ -136,12 +144,9 @@ func RequireAAL(level string) func(http.Handler) http.Handler {
 				writeNoClaims(w)
 				return
 			}
-			if have, ok := aal(c.AAL); !ok || have < need {
-				writeError(w, http.StatusUnauthorized, "insufficient_user_authentication", desc,
-					`Bearer error="insufficient_user_authentication", error_description="`+desc+`"`)
-				return
+			if allow(w, c) {
+				next.ServeHTTP(w, r)
 			}
-			next.ServeHTTP(w, r)
 		})
 	}
 }

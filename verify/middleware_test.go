@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchauth/latch/internal/clocktest"
 )
 
 // echo answers 200 with the subject and scope it finds in the context.
@@ -52,7 +54,7 @@ func serve(t *testing.T, h http.Handler, auth ...string) response {
 func TestMiddleware(t *testing.T) {
 	k := newKey(t, ES256, "a")
 	f := newFakeIssuer(t, k)
-	clk := newClock(t0)
+	clk := clocktest.New(t0)
 	v := startVerifier(t, f, clk, nil)
 	h := v.Middleware(echo)
 	good := k.sign(t, f.claims(nil), nil)
@@ -130,7 +132,7 @@ func TestMiddleware(t *testing.T) {
 func TestMiddlewareRealmOption(t *testing.T) {
 	k := newKey(t, ES256, "a")
 	f := newFakeIssuer(t, k)
-	v := startVerifier(t, f, newClock(t0), func(o *Options) { o.Realm = "things-api" })
+	v := startVerifier(t, f, clocktest.New(t0), func(o *Options) { o.Realm = "things-api" })
 	if got := serve(t, v.Middleware(echo)).Challenge; got != `Bearer realm="things-api"` {
 		t.Errorf("RFC 6750 §3: challenge %q, want Bearer realm=\"things-api\"", got)
 	}
@@ -141,7 +143,7 @@ func TestMiddlewareRealmOption(t *testing.T) {
 func TestMiddlewareUnavailable(t *testing.T) {
 	a, b := newKey(t, ES256, "a"), newKey(t, ES256, "b")
 	f := newFakeIssuer(t, a)
-	v := startVerifier(t, f, newClock(t0), nil)
+	v := startVerifier(t, f, clocktest.New(t0), nil)
 	f.set(func(f *fakeIssuer) { f.jwksStatus = http.StatusBadGateway })
 	got := serve(t, v.Middleware(echo), "Bearer "+b.sign(t, f.claims(nil), nil))
 	want := response{Status: 503, RetryAfter: "10", ContentType: "application/json", Body: map[string]string{
@@ -155,7 +157,7 @@ func TestMiddlewareUnavailable(t *testing.T) {
 func TestRequireScope(t *testing.T) {
 	k := newKey(t, ES256, "a")
 	f := newFakeIssuer(t, k)
-	v := startVerifier(t, f, newClock(t0), nil)
+	v := startVerifier(t, f, clocktest.New(t0), nil)
 	h := v.Middleware(RequireScope("read:things", "write:things")(echo))
 	tests := []struct {
 		name  string

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/latchauth/latch/internal/clocktest"
 )
 
 // wantClaims is what Verify returns for f.claims(nil).
@@ -41,7 +43,7 @@ var jsonNull = json.RawMessage("null")
 func TestVerifyAccepts(t *testing.T) {
 	es, ed, rs := newKey(t, ES256, "a"), newKey(t, EdDSA, "a"), newKey(t, RS256, "a")
 	f := newFakeIssuer(t, es, ed, rs)
-	v := startVerifier(t, f, newClock(t0), nil)
+	v := startVerifier(t, f, clocktest.New(t0), nil)
 
 	tests := []struct {
 		name    string
@@ -142,7 +144,7 @@ func TestVerifyLeeway(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := startVerifier(t, f, newClock(tt.now), func(o *Options) { o.Leeway = tt.leeway })
+			v := startVerifier(t, f, clocktest.New(tt.now), func(o *Options) { o.Leeway = tt.leeway })
 			_, err := v.Verify(context.Background(), k.sign(t, f.claims(tt.claims), nil))
 			checkReason(t, err, tt.want)
 		})
@@ -173,7 +175,7 @@ func checkReason(t *testing.T, err error, reason string) {
 func TestVerifyAnyAudience(t *testing.T) {
 	k := newKey(t, ES256, "a")
 	f := newFakeIssuer(t, k)
-	v := startVerifier(t, f, newClock(t0), func(o *Options) { o.Audience, o.AnyAudience = nil, true })
+	v := startVerifier(t, f, clocktest.New(t0), func(o *Options) { o.Audience, o.AnyAudience = nil, true })
 	_, err := v.Verify(context.Background(), k.sign(t, f.claims(map[string]any{"aud": "https://anything.example"}), nil))
 	checkReason(t, err, "")
 	_, err = v.Verify(context.Background(), k.sign(t, f.claims(map[string]any{"aud": nil}), nil))
@@ -184,7 +186,7 @@ func TestVerifyAnyAudience(t *testing.T) {
 func TestVerifyAlgorithmsOption(t *testing.T) {
 	es, rs := newKey(t, ES256, "a"), newKey(t, RS256, "a")
 	f := newFakeIssuer(t, es, rs)
-	v := startVerifier(t, f, newClock(t0), func(o *Options) { o.Algorithms = []string{ES256} })
+	v := startVerifier(t, f, clocktest.New(t0), func(o *Options) { o.Algorithms = []string{ES256} })
 	checkReason(t, verifyErr(v, es.sign(t, f.claims(nil), nil)), "")
 	checkReason(t, verifyErr(v, rs.sign(t, f.claims(nil), nil)), reasonAlgorithm)
 	if _, ok := v.keys.Load().keys[rs.kid]; ok {
@@ -226,7 +228,7 @@ func TestHasScope(t *testing.T) {
 func TestClaimsDecode(t *testing.T) {
 	k := newKey(t, ES256, "a")
 	f := newFakeIssuer(t, k)
-	v := startVerifier(t, f, newClock(t0), nil)
+	v := startVerifier(t, f, clocktest.New(t0), nil)
 	c, err := v.Verify(context.Background(), k.sign(t, f.claims(map[string]any{"tenant": "acme", "roles": []string{"a", "b"}}), nil))
 	if err != nil {
 		t.Fatal(err)

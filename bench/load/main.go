@@ -75,6 +75,34 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	pf := c.define(fs)
+	if err := fs.Parse(args); err != nil {
+		return c, errUsage
+	}
+	var problems []string
+	if fs.NArg() > 0 {
+		problems = append(problems, "unexpected arguments: "+strings.Join(fs.Args(), " "))
+	}
+	if (c.url == "") == !c.start {
+		problems = append(problems, "give exactly one of -url and -start")
+	}
+	problems = append(problems, c.makePlan(pf)...)
+	problems = append(problems, c.limitProblems()...)
+	if len(problems) > 0 {
+		fmt.Fprintln(stderr, strings.Join(problems, "\n"))
+		return c, errUsage
+	}
+	return c, nil
+}
+
+// planFlags are the flags that together make config.plan.
+type planFlags struct {
+	scenarios, concurrencies, verifyModes *string
+}
+
+// define registers every flag on fs: those that set a field of c directly,
+// and those, returned, that make the plan.
+func (c *config) define(fs *flag.FlagSet) planFlags {
 	fs.StringVar(&c.url, "url", "", "base URL of a running latch (started with LATCH_RATE_LIMIT=off); or use -start")
 	fs.BoolVar(&c.start, "start", false, "build and start latch from this repository on a free loopback port, and stop it at the end")
 	fs.StringVar(&c.bin, "bin", "", "with -start: a latch binary to run instead of building one")
@@ -88,8 +116,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return nil
 	})
 	fs.IntVar(&c.pid, "pid", 0, "with -url: the server's process id, for its RSS and CPU")
-	scen := fs.String("scenario", "user", "comma-separated: signup, login, refresh, user, verify, mixed, or healthz (the HTTP floor); each runs at every -c, or at C only if written NAME@C")
-	conc := fs.String("c", "8", "comma-separated concurrencies (virtual users)")
+	var pf planFlags
+	pf.scenarios = fs.String("scenario", "user", "comma-separated: signup, login, refresh, user, verify, mixed, or healthz (the HTTP floor); each runs at every -c, or at C only if written NAME@C")
+	pf.concurrencies = fs.String("c", "8", "comma-separated concurrencies (virtual users)")
 	fs.Float64Var(&c.rate, "rate", 0, "open loop: offered requests per second across all virtual users, on a fixed schedule, latency counted from each scheduled send; 0: closed loop")
 	fs.Int64Var(&c.n, "n", 0, "measured requests per run (0: no count limit; -d bounds the run)")
 	fs.DurationVar(&c.d, "d", 10*time.Second, "measured duration per run (0: no time limit; -n bounds the run, at most "+maxRun.String()+")")
@@ -97,24 +126,21 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.baseline, "baseline", 2*time.Second, "duration of each argon2id baseline (the signature ones take half); 0 skips them")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.StringVar(&c.mix, "mix", "user=70,refresh=20,login=8,signup=2", "the mixed scenario's blend, in relative weights")
-	modes := fs.String("verify-mode", "http", "verify scenario, comma-separated: http (the middleware behind an httptest server), direct (handler calls, no HTTP)")
+	pf.verifyModes = fs.String("verify-mode", "http", "verify scenario, comma-separated: http (the middleware behind an httptest server), direct (handler calls, no HTTP)")
 	fs.IntVar(&c.users, "users", 64, "at most this many pre-created accounts; virtual users share them round-robin")
 	fs.BoolVar(&c.honorRA, "honor-retry-after", true, "after a 429 or 503 with Retry-After, wait that long before the next request, as a well-behaved client does")
 	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object (bench/internal/result.Report) on stdout; the text goes to stderr")
 	fs.StringVar(&c.label, "label", "", "names the build under test in the JSON report, when comparing builds (e.g. baseline)")
 	fs.BoolVar(&c.keep, "keep", false, "with -start: keep the temporary directory (database, server logs)")
-	if err := fs.Parse(args); err != nil {
-		return c, errUsage
-	}
-	var problems []string
-	if fs.NArg() > 0 {
-		problems = append(problems, "unexpected arguments: "+strings.Join(fs.Args(), " "))
-	}
-	if (c.url == "") == !c.start {
-		problems = append(problems, "give exactly one of -url and -start")
-	}
+	return pf
+}
+
+// makePlan fills c.plan: every scenario at every concurrency (or at the
+// one it names), the verify scenario once per verify mode. It returns what
+// is wrong with the flags, for the user.
+func (c *config) makePlan(pf planFlags) (problems []string) {
 	var concs []int
-	for s := range strings.SplitSeq(*conc, ",") {
+	for s := range strings.SplitSeq(*pf.concurrencies, ",") {
 		n, err := parseConc(s)
 		if err != nil {
 			problems = append(problems, "-c: "+err.Error())
@@ -122,13 +148,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		concs = append(concs, n)
 	}
 	var verifyModes []string
-	for m := range strings.SplitSeq(*modes, ",") {
+	for m := range strings.SplitSeq(*pf.verifyModes, ",") {
 		if m != "http" && m != "direct" {
 			problems = append(problems, fmt.Sprintf("-verify-mode: %q is neither http nor direct", m))
 		}
 		verifyModes = append(verifyModes, m)
 	}
-	for s := range strings.SplitSeq(*scen, ",") {
+	for s := range strings.SplitSeq(*pf.scenarios, ",") {
 		name, at, hasAt := strings.Cut(s, "@")
 		if _, ok := parseKind(name); !ok && name != "mixed" {
 			problems = append(problems, fmt.Sprintf("-scenario: unknown %q", name))
@@ -151,6 +177,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			}
 		}
 	}
+	return problems
+}
+
+// limitProblems says which of the run's bounds and sizes are out of range.
+func (c *config) limitProblems() (problems []string) {
 	switch {
 	case c.n < 0 || c.d < 0 || c.warmup < 0:
 		problems = append(problems, "-n, -d and -warmup must not be negative")
@@ -169,11 +200,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.pid != 0 && c.start {
 		problems = append(problems, "-pid goes with -url; with -start the harness knows the process")
 	}
-	if len(problems) > 0 {
-		fmt.Fprintln(stderr, strings.Join(problems, "\n"))
-		return c, errUsage
-	}
-	return c, nil
+	return problems
 }
 
 // step is one run of the plan: a scenario at a concurrency.
@@ -221,77 +248,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	rep.Target.URL = strings.TrimSuffix(rep.Target.URL, "/")
 
-	maxC := 0
-	for _, st := range cfg.plan {
-		maxC = max(maxC, st.c)
-	}
-	a := &api{base: rep.Target.URL, hc: newHTTPClient(maxC, cfg.timeout)}
-	var rb [4]byte
-	rand.Read(rb[:])
-	runID := hex.EncodeToString(rb[:])
-	password := "load test passphrase " + runID
-
-	// Accounts first: the first answer also tells which algorithm signs
-	// access tokens, which the signature baseline must use.
-	pool := make([]account, max(1, min(cfg.users, maxC)))
-	var first tokens
-	logf("creating %d accounts", len(pool))
-	err = parallel(ctx, 4, len(pool), func(i int) error {
-		pool[i] = account{email: fmt.Sprintf("u%s-%d@example.com", runID, i), password: password}
-		t, err := createAccount(ctx, a, pool[i])
-		if i == 0 {
-			first = t
-		}
-		return err
-	})
+	su, err := prepare(ctx, cfg, &rep, text, logf)
 	if err != nil {
 		return err
-	}
-	alg, aud, err := tokenInfo(first.Access)
-	if err != nil {
-		return err
-	}
-	rep.Target.Alg = alg
-
-	logf("measuring baselines")
-	bl, err := newBaseliner(cfg.baseline, alg)
-	if err != nil {
-		return err
-	}
-	rep.Baselines = bl.all()
-	printHeader(text, &rep)
-
-	var mw http.Handler
-	if slices.ContainsFunc(cfg.plan, func(st step) bool { return st.scenario == "verify" }) {
-		if mw, err = verifyMiddleware(ctx, a, aud); err != nil {
-			return err
-		}
 	}
 	mix, _ := parseMix(cfg.mix)
 	for i, st := range cfg.plan {
-		name, c := st.scenario, st.c
-		sc := scenario{name: name, needTok: name != "signup" && name != "login" && name != "healthz"}
-		if name == "mixed" {
-			sc.kinds = mix
-		} else {
-			k, _ := parseKind(name)
-			sc.kinds = []weight{{k, 1}}
-		}
-		closeVerify := func() {}
-		switch st.verifyMode {
-		case "http":
-			sc.verify, closeVerify = verifyHTTP(mw, c, cfg.timeout)
-		case "direct":
-			sc.verify = verifyDirect(mw)
-		}
-		logf("run %s c=%d %s", name, c, st.verifyMode)
-		r, err := measureRun(ctx, cfg, &rep, bl, &runner{api: a, sc: sc, pool: pool, runID: runID, runIdx: i, password: password, honorRA: cfg.honorRA, rate: cfg.rate}, c, logf)
+		sc, closeVerify := stepScenario(st, mix, su.mw, cfg.timeout)
+		logf("run %s c=%d %s", st.scenario, st.c, st.verifyMode)
+		r, err := measureRun(ctx, cfg, &rep, su.bl, &runner{api: su.api, sc: sc, pool: su.pool, runID: su.runID, runIdx: i, password: su.password, honorRA: cfg.honorRA, rate: cfg.rate}, st.c, logf)
 		closeVerify()
 		if err != nil {
 			return err
 		}
 		r.VerifyMode = st.verifyMode
-		if name == "mixed" {
+		if st.scenario == "mixed" {
 			r.Mix = cfg.mix
 		}
 		rep.Runs = append(rep.Runs, r)
@@ -306,6 +277,101 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return enc.Encode(&rep)
 	}
 	return nil
+}
+
+// setup is what every run of the plan shares: the client, the accounts
+// the virtual users sign in with, the baselines, and the verify package's
+// middleware when the plan has the verify scenario.
+type setup struct {
+	api             *api
+	pool            []account
+	runID, password string
+	bl              *baseliner
+	mw              http.Handler
+}
+
+// prepare creates the accounts, measures the baselines, writes the
+// report's header to text and builds the verify middleware if needed.
+func prepare(ctx context.Context, cfg config, rep *result.Report, text io.Writer, logf func(string, ...any)) (*setup, error) {
+	maxC := 0
+	for _, st := range cfg.plan {
+		maxC = max(maxC, st.c)
+	}
+	a := &api{base: rep.Target.URL, hc: newHTTPClient(maxC, cfg.timeout)}
+	var rb [4]byte
+	rand.Read(rb[:])
+	runID := hex.EncodeToString(rb[:])
+	password := "load test passphrase " + runID
+
+	// Accounts first: the first answer also tells which algorithm signs
+	// access tokens, which the signature baseline must use.
+	pool, first, err := createAccounts(ctx, a, max(1, min(cfg.users, maxC)), runID, password, logf)
+	if err != nil {
+		return nil, err
+	}
+	alg, aud, err := tokenInfo(first.Access)
+	if err != nil {
+		return nil, err
+	}
+	rep.Target.Alg = alg
+
+	logf("measuring baselines")
+	bl, err := newBaseliner(cfg.baseline, alg)
+	if err != nil {
+		return nil, err
+	}
+	rep.Baselines = bl.all()
+	printHeader(text, rep)
+
+	var mw http.Handler
+	if slices.ContainsFunc(cfg.plan, func(st step) bool { return st.scenario == "verify" }) {
+		if mw, err = verifyMiddleware(ctx, a, aud); err != nil {
+			return nil, err
+		}
+	}
+	return &setup{api: a, pool: pool, runID: runID, password: password, bl: bl, mw: mw}, nil
+}
+
+// createAccounts signs up n accounts, four at a time, all with password,
+// and returns them with the tokens the first one received.
+func createAccounts(ctx context.Context, a *api, n int, runID, password string, logf func(string, ...any)) ([]account, tokens, error) {
+	pool := make([]account, n)
+	var first tokens
+	logf("creating %d accounts", len(pool))
+	err := parallel(ctx, 4, len(pool), func(i int) error {
+		pool[i] = account{email: fmt.Sprintf("u%s-%d@example.com", runID, i), password: password}
+		t, err := createAccount(ctx, a, pool[i])
+		if i == 0 {
+			first = t
+		}
+		return err
+	})
+	if err != nil {
+		return nil, tokens{}, err
+	}
+	return pool, first, nil
+}
+
+// stepScenario is the scenario a step of the plan runs: its kinds of
+// request (mix's blend for the mixed one) and, for the verify scenario,
+// how its requests reach mw, with the function that releases that.
+func stepScenario(st step, mix []weight, mw http.Handler, timeout time.Duration) (scenario, func()) {
+	name := st.scenario
+	sc := scenario{name: name, needTok: name != "signup" && name != "login" && name != "healthz"}
+	if name == "mixed" {
+		sc.kinds = mix
+	} else {
+		k, _ := parseKind(name)
+		sc.kinds = []weight{{k, 1}}
+	}
+	closeVerify := func() {}
+	switch st.verifyMode {
+	case "http":
+		sc.verify, closeVerify = verifyHTTP(mw, st.c, timeout)
+	case "direct":
+		sc.verify = verifyDirect(mw)
+	}
+	return sc, closeVerify
 }
 
 // createAccount signs an account up, waiting out a 503 from a busy hash
@@ -356,45 +422,19 @@ func startTarget(ctx context.Context, cfg config, rep *result.Report, logf func(
 	}
 	fail := func(err error) (func() error, error) { return nil, errors.Join(err, cleanup()) }
 
-	bin := cfg.bin
-	if bin == "" {
-		repo := cfg.repo
-		if repo == "" {
-			wd, _ := os.Getwd()
-			if repo, err = findRepo(wd); err != nil {
-				return fail(err)
-			}
-		}
-		bin = filepath.Join(dir, "latch")
-		logf("building latch from %s", repo)
-		if err := buildLatch(ctx, repo, bin); err != nil {
-			return fail(err)
-		}
+	bin, err := latchBinary(ctx, cfg, dir, logf)
+	if err != nil {
+		return fail(err)
 	}
-	db := "sqlite:" + filepath.Join(dir, "latch.db")
-	rep.Target.Database = "sqlite"
-	if cfg.database != "sqlite" {
-		conn, drop, err := scratchSchema(ctx, cfg.database)
-		if err != nil {
-			return fail(err)
-		}
+	db, dbKind, drop, err := targetDatabase(ctx, cfg.database, dir)
+	if err != nil {
+		return fail(err)
+	}
+	if drop != nil {
 		cleanups = append(cleanups, drop)
-		db, rep.Target.Database = conn, "postgres"
 	}
-	var sk [32]byte
-	rand.Read(sk[:])
-	env := append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir,
-		"LATCH_LOG_FORMAT=json",
-		"LATCH_DATABASE_URL=" + db,
-		"LATCH_SECRET_KEY=" + hex.EncodeToString(sk[:]),
-		"LATCH_RATE_LIMIT=off",
-		// A free port for the metrics listener too (its default,
-		// 127.0.0.1:9090, may be taken on a shared machine); its address
-		// is in the server.start event of latch's log.
-		"LATCH_METRICS_ADDR=127.0.0.1:0",
-	}, cfg.serverEnv...)
+	rep.Target.Database = dbKind
+	env := serverEnv(dir, db, cfg.serverEnv)
 	rep.Target.ServerEnv = cfg.serverEnv
 
 	logf("starting latch (cold, %s)", rep.Target.Database)
@@ -425,6 +465,61 @@ func startTarget(ctx context.Context, cfg config, rep *result.Report, logf func(
 	rep.Server = &result.Server{ColdReadyMS: ms(cold), ReadyMS: ms(ready), IdleRSSMiB: rss, IdleHWMMiB: hwm}
 	rep.Server.HashSlots, rep.Server.MemoryLimitMiB = hashSizing(p.log)
 	return cleanup, nil
+}
+
+// latchBinary is -bin, or latch built into dir from -repo (by default the
+// repository holding the working directory).
+func latchBinary(ctx context.Context, cfg config, dir string, logf func(string, ...any)) (string, error) {
+	if cfg.bin != "" {
+		return cfg.bin, nil
+	}
+	repo := cfg.repo
+	if repo == "" {
+		wd, _ := os.Getwd()
+		var err error
+		if repo, err = findRepo(wd); err != nil {
+			return "", err
+		}
+	}
+	bin := filepath.Join(dir, "latch")
+	logf("building latch from %s", repo)
+	if err := buildLatch(ctx, repo, bin); err != nil {
+		return "", err
+	}
+	return bin, nil
+}
+
+// targetDatabase is the LATCH_DATABASE_URL for -database and what kind it
+// is: a new SQLite file in dir, or a scratch schema in PostgreSQL that
+// drop removes (nil for SQLite, whose file goes with dir).
+func targetDatabase(ctx context.Context, database, dir string) (conn, kind string, drop func() error, err error) {
+	if database == "sqlite" {
+		return "sqlite:" + filepath.Join(dir, "latch.db"), "sqlite", nil, nil
+	}
+	conn, drop, err = scratchSchema(ctx, database)
+	if err != nil {
+		return "", "", nil, err
+	}
+	return conn, "postgres", drop, nil
+}
+
+// serverEnv is latch's whole environment under test: its home and
+// database, a fresh secret key, rate limits off, and then extra.
+func serverEnv(dir, db string, extra []string) []string {
+	var sk [32]byte
+	rand.Read(sk[:])
+	return append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir,
+		"LATCH_LOG_FORMAT=json",
+		"LATCH_DATABASE_URL=" + db,
+		"LATCH_SECRET_KEY=" + hex.EncodeToString(sk[:]),
+		"LATCH_RATE_LIMIT=off",
+		// A free port for the metrics listener too (its default,
+		// 127.0.0.1:9090, may be taken on a shared machine); its address
+		// is in the server.start event of latch's log.
+		"LATCH_METRICS_ADDR=127.0.0.1:0",
+	}, extra...)
 }
 
 // verifyMiddleware builds the verify package's middleware for latch's
@@ -469,24 +564,15 @@ func verifyMiddleware(ctx context.Context, a *api, aud []string) (http.Handler, 
 // the server's peak RSS and everyone's CPU over the measured window.
 func measureRun(ctx context.Context, cfg config, rep *result.Report, bl *baseliner, r *runner, c int, logf func(string, ...any)) (result.Run, error) {
 	out := result.Run{Scenario: r.sc.name, Concurrency: c, Rate: r.rate, WarmupS: cfg.warmup.Seconds()}
-	type floor struct {
-		name string
-		rate rawRate
-	}
-	var floors [numKinds]floor
 	if bl.d > 0 {
 		logf("measuring the baselines of this run")
 	}
-	byName := map[string]rawRate{} // signup and login share one
-	for _, w := range r.sc.kinds {
-		name, rate := bl.forKind(w.k, byName)
-		floors[w.k] = floor{name, rate}
-	}
-	pid := rep.Target.PID
+	floors := runFloors(bl, r.sc.kinds)
+	u := usage{pid: rep.Target.PID, pg: rep.Target.Database == "postgres"}
 	if r.sc.name == "verify" {
 		// The verify scenario runs in this process; latch only issued the
 		// tokens and is idle, so its memory and CPU say nothing.
-		pid = 0
+		u.pid = 0
 	}
 	d := cfg.d
 	if d == 0 {
@@ -498,47 +584,88 @@ func measureRun(ctx context.Context, cfg config, rep *result.Report, bl *baselin
 	// but the virtual users' sign-ins excluded (they hash passwords, which
 	// the scenario may not), then scaled to seconds of wall time; the
 	// warmup runs the same load, so the per-second figures agree.
-	var srv0, busy0, steal0, self0 float64
-	var pg0 map[int]float64
-	var t0 time.Time
-	pg := rep.Target.Database == "postgres"
-	loaded := func() {
-		if pg {
-			pg0 = postgresCPU()
-		}
-		if pid != 0 {
-			out.PeakReset = resetPeak(pid) == nil
-			out.ServerRSSBeforeMiB, _, _ = procMem(pid)
-			srv0, _ = procCPU(pid)
-		}
-		busy0, steal0, _ = machineCPU()
-		self0 = selfCPU()
-		t0 = time.Now()
-	}
-	elapsed, err := r.runOnce(ctx, c, cfg.warmup, d, cfg.n, func(s string) { logf("%s", s) }, loaded)
+	elapsed, err := r.runOnce(ctx, c, cfg.warmup, d, cfg.n, func(s string) { logf("%s", s) }, func() { u.start(&out) })
 	if err != nil {
 		return out, err
 	}
-	wall := time.Since(t0).Seconds()
-	srv1, _ := procCPU(pid)
-	busy1, steal1, _ := machineCPU()
-	self1 := selfCPU()
-	if pid != 0 {
-		_, out.ServerPeakRSSMiB, _ = procMem(pid)
-		out.ServerCPU = (srv1 - srv0) / wall
-	}
-
-	out.LoadCPU = (self1 - self0) / wall
-	if pg {
-		out.DBCPU = cpuSince(pg0, postgresCPU()) / wall
-	}
-	out.OtherCPU = max(0, (busy1-busy0)/wall-out.ServerCPU-out.LoadCPU-out.DBCPU)
-	out.StealCPU = (steal1 - steal0) / wall
+	u.stop(&out)
 	out.ElapsedS = elapsed.Seconds()
 	out.Relogins = r.relogins.Load()
+	out.Kinds, out.Total = kindFigures(r, &floors, elapsed)
+	setCPUCost(&out)
+	return out, nil
+}
 
-	var total hist.Histogram
-	out.Total = result.Stats{Kind: "total", Errors: map[string]int64{}}
+// floor is the raw baseline a kind of request is compared with.
+type floor struct {
+	name string
+	rate rawRate
+}
+
+// runFloors measures, or recalls, the baseline of each kind in kinds.
+func runFloors(bl *baseliner, kinds []weight) [numKinds]floor {
+	var floors [numKinds]floor
+	byName := map[string]rawRate{} // signup and login share one
+	for _, w := range kinds {
+		name, rate := bl.forKind(w.k, byName)
+		floors[w.k] = floor{name, rate}
+	}
+	return floors
+}
+
+// usage samples the CPU time of the server, the database, this process
+// and the whole machine, and the server's memory, around a run's load.
+type usage struct {
+	pid int // the server's, or 0 when it is not the one under load
+	pg  bool
+
+	srv0, busy0, steal0, self0 float64
+	pg0                        map[int]float64
+	t0                         time.Time
+}
+
+// start takes the first samples, as the load begins, and out's memory
+// figures from before it.
+func (u *usage) start(out *result.Run) {
+	if u.pg {
+		u.pg0 = postgresCPU()
+	}
+	if u.pid != 0 {
+		out.PeakReset = resetPeak(u.pid) == nil
+		out.ServerRSSBeforeMiB, _, _ = procMem(u.pid)
+		u.srv0, _ = procCPU(u.pid)
+	}
+	u.busy0, u.steal0, _ = machineCPU()
+	u.self0 = selfCPU()
+	u.t0 = time.Now()
+}
+
+// stop takes the last samples and sets out's CPU, in cores, and the
+// server's peak memory.
+func (u *usage) stop(out *result.Run) {
+	wall := time.Since(u.t0).Seconds()
+	srv1, _ := procCPU(u.pid)
+	busy1, steal1, _ := machineCPU()
+	self1 := selfCPU()
+	if u.pid != 0 {
+		_, out.ServerPeakRSSMiB, _ = procMem(u.pid)
+		out.ServerCPU = (srv1 - u.srv0) / wall
+	}
+
+	out.LoadCPU = (self1 - u.self0) / wall
+	if u.pg {
+		out.DBCPU = cpuSince(u.pg0, postgresCPU()) / wall
+	}
+	out.OtherCPU = max(0, (busy1-u.busy0)/wall-out.ServerCPU-out.LoadCPU-out.DBCPU)
+	out.StealCPU = (steal1 - u.steal0) / wall
+}
+
+// kindFigures is the figures of each kind of request the run sent or was
+// meant to send, each beside its floor, and their total.
+func kindFigures(r *runner, floors *[numKinds]floor, elapsed time.Duration) ([]result.Stats, result.Stats) {
+	var kinds []result.Stats
+	var lat hist.Histogram
+	total := result.Stats{Kind: "total", Errors: map[string]int64{}}
 	for k := range numKinds {
 		s := &r.stats[k]
 		st := kindResult(k, s, elapsed)
@@ -549,22 +676,28 @@ func measureRun(ctx context.Context, cfg config, rep *result.Report, bl *baselin
 		if st.Requests == 0 && !slices.ContainsFunc(r.sc.kinds, func(w weight) bool { return w.k == k }) {
 			continue
 		}
-		out.Kinds = append(out.Kinds, st)
-		total.Merge(&s.lat)
-		out.Total.Requests += st.Requests
-		out.Total.OK += st.OK
+		kinds = append(kinds, st)
+		lat.Merge(&s.lat)
+		total.Requests += st.Requests
+		total.OK += st.OK
 		for label, n := range st.Errors {
-			out.Total.Errors[label] += n
+			total.Errors[label] += n
 		}
 	}
-	fillRates(&out.Total, &total, elapsed)
-	if len(out.Kinds) == 1 {
-		k := out.Kinds[0]
-		out.Total.Baseline, out.Total.BaselineRate, out.Total.Ratio, out.Total.BaselineCPUUS = k.Baseline, k.BaselineRate, k.Ratio, k.BaselineCPUUS
+	fillRates(&total, &lat, elapsed)
+	if len(kinds) == 1 {
+		k := kinds[0]
+		total.Baseline, total.BaselineRate, total.Ratio, total.BaselineCPUUS = k.Baseline, k.BaselineRate, k.Ratio, k.BaselineCPUUS
 	}
-	if len(out.Total.Errors) == 0 {
-		out.Total.Errors = nil
+	if len(total.Errors) == 0 {
+		total.Errors = nil
 	}
+	return kinds, total
+}
+
+// setCPUCost sets out's CPU time per request and its CPU cost: the CPU
+// time per successful answer over the floor's.
+func setCPUCost(out *result.Run) {
 	// Both are per second of wall time (the CPU over warmup and measured
 	// window alike, which run the same load), so their quotient is CPU
 	// time per request.
@@ -577,13 +710,12 @@ func measureRun(ctx context.Context, cfg config, rep *result.Report, bl *baselin
 	// what each login that got through cost. The verify scenario's
 	// "server" is this process.
 	cores := out.ServerCPU
-	if r.sc.name == "verify" {
+	if out.Scenario == "verify" {
 		cores = out.LoadCPU
 	}
 	if out.Total.BaselineCPUUS > 0 && out.Total.OKRate > 0 && cores > 0 {
 		out.CPUCost = cores / out.Total.OKRate * 1e6 / out.Total.BaselineCPUUS
 	}
-	return out, nil
 }
 
 func kindResult(k kind, s *kindStats, elapsed time.Duration) result.Stats {

@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"maps"
 	"slices"
-	"strings"
 
 	"github.com/latchauth/latch/bench/internal/result"
 )
@@ -51,7 +49,7 @@ func printRun(w io.Writer, rep *result.Report, r *result.Run) {
 	fmt.Fprintf(w, "   %-8s %9s %9s %10s %10s %9s %9s %9s %9s  %s\n", "kind", "requests", "ok", "req/s", "ok/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors")
 	for _, s := range rows {
 		fmt.Fprintf(w, "   %-8s %9d %9d %10.1f %10.1f %9.2f %9.2f %9.2f %9.2f  %s\n",
-			s.Kind, s.Requests, s.OK, s.Rate, s.OKRate, s.P50MS, s.P90MS, s.P99MS, s.MaxMS, errorsText(s.Errors))
+			s.Kind, s.Requests, s.OK, s.Rate, s.OKRate, s.P50MS, s.P90MS, s.P99MS, s.MaxMS, result.ErrorText(s.Errors, "none"))
 	}
 	for _, s := range rows {
 		if s.Ratio > 0 && s.Kind != "total" {
@@ -84,15 +82,4 @@ func printRun(w io.Writer, rep *result.Report, r *result.Run) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w)
-}
-
-func errorsText(e map[string]int64) string {
-	if len(e) == 0 {
-		return "none"
-	}
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(e)) {
-		parts = append(parts, fmt.Sprintf("%s×%d", k, e[k]))
-	}
-	return strings.Join(parts, " ")
 }

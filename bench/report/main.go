@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -105,11 +104,12 @@ func write(w io.Writer, reps []result.Report, commit, microPath, commandsPath st
 	if took > 0 {
 		fmt.Fprintf(w, "- the whole measurement took %s\n", took.Round(time.Second))
 	}
-	fmt.Fprintln(w, "- the load generator runs on the same cores as latch (and PostgreSQL), and the machine is shared")
-	fmt.Fprintln(w, "  with other work: the CPU columns show where the cores went during each run. Figures move by")
-	fmt.Fprintln(w, "  tens of percent from one run to the next here; the ratios to baselines taken just before each")
-	fmt.Fprintln(w, "  run, and the CPU time per request, move less.")
-	fmt.Fprintln(w)
+	paragraph(w,
+		"- the load generator runs on the same cores as latch (and PostgreSQL), and the machine is shared",
+		"  with other work: the CPU columns show where the cores went during each run. Figures move by",
+		"  tens of percent from one run to the next here; the ratios to baselines taken just before each",
+		"  run, and the CPU time per request, move less.",
+	)
 
 	if _, ok := find(reps, "sqlite", "refresh", 8); ok {
 		writeTargets(w, reps)
@@ -145,10 +145,8 @@ func verdict(got, target float64, higherIsBetter bool, ok bool) string {
 }
 
 func writeTargets(w io.Writer, reps []result.Report) {
-	fmt.Fprintln(w, "## Targets of issue 5")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| target | measured | verdict |")
-	fmt.Fprintln(w, "|---|---|---|")
+	heading(w, "Targets of issue 5")
+	tableHeader(w, "target", "measured", "verdict")
 	for _, sc := range []string{"login", "signup"} {
 		f, ok := find(reps, "sqlite", sc, 8)
 		var ratio, rate, base, cost float64
@@ -215,17 +213,16 @@ func writeTargets(w io.Writer, reps []result.Report) {
 		break
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "PostgreSQL's targets are two thirds of SQLite's: the rates times 2/3, the p99 limit times 3/2.")
-	fmt.Fprintln(w, "A ratio above 1 means the baseline was taken while other work held more of the machine than")
-	fmt.Fprintln(w, "during the run; the CPU cost is the steadier figure then.")
-	fmt.Fprintln(w)
+	paragraph(w,
+		"PostgreSQL's targets are two thirds of SQLite's: the rates times 2/3, the p99 limit times 3/2.",
+		"A ratio above 1 means the baseline was taken while other work held more of the machine than",
+		"during the run; the CPU cost is the steadier figure then.",
+	)
 }
 
 func writeStart(w io.Writer, reps []result.Report) {
-	fmt.Fprintln(w, "## Start and memory")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| database | runs | ready, empty database | ready, restart | idle RSS | peak RSS during start | RSS after the runs |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	heading(w, "Start and memory")
+	tableHeader(w, "database", "runs", "ready, empty database", "ready, restart", "idle RSS", "peak RSS during start", "RSS after the runs")
 	for _, r := range reps {
 		if r.Server == nil {
 			continue
@@ -243,18 +240,17 @@ func writeStart(w io.Writer, reps []result.Report) {
 			dbName(&r), strings.Join(slices.Compact(names), ", "), s.ColdReadyMS, s.ReadyMS, s.IdleRSSMiB, s.IdleHWMMiB, s.FinalRSSMiB)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Ready is from exec to the first `GET /readyz` 200. Idle RSS is VmRSS right after the restart; each run's")
-	fmt.Fprintln(w, "peak below is VmHWM reset just before that run's load (after its virtual users signed in).")
-	fmt.Fprintln(w)
+	paragraph(w,
+		"Ready is from exec to the first `GET /readyz` 200. Idle RSS is VmRSS right after the restart; each run's",
+		"peak below is VmHWM reset just before that run's load (after its virtual users signed in).",
+	)
 }
 
 func writeBaselines(w io.Writer, reps []result.Report) {
-	fmt.Fprintln(w, "## Baselines")
-	fmt.Fprintln(w)
+	heading(w, "Baselines")
 	fmt.Fprintln(w, "Measured by the load generator at the start of each invocation (one line each), with the server idle.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| invocation | argon2id one at a time | argon2id, all CPUs | signature check one / all | signature one / all | CPU per op: hash / check / signature |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	tableHeader(w, "invocation", "argon2id one at a time", "argon2id, all CPUs", "signature check one / all", "signature one / all", "CPU per op: hash / check / signature")
 	for _, r := range reps {
 		b := r.Baselines
 		if b.Argon2Single == 0 {
@@ -266,25 +262,25 @@ func writeBaselines(w io.Writer, reps []result.Report) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "argon2id uses latch's parameters (%s) through golang.org/x/crypto/argon2; the signature rates use\n", reps[0].Baselines.Argon2Params)
-	fmt.Fprintln(w, "crypto/ecdsa (or ed25519, rsa) on a token-sized input. Each run's ratio divides by the matching")
-	fmt.Fprintln(w, "all-CPU rate measured again just before that run (the \"baseline\" column below).")
-	fmt.Fprintln(w)
+	paragraph(w,
+		"crypto/ecdsa (or ed25519, rsa) on a token-sized input. Each run's ratio divides by the matching",
+		"all-CPU rate measured again just before that run (the \"baseline\" column below).",
+	)
 }
 
 func writeLoad(w io.Writer, reps []result.Report) {
-	fmt.Fprintln(w, "## Load")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Closed loop: each client sends its next request when the last is answered. Rates count successful")
-	fmt.Fprintln(w, "answers per second; latencies are of successful answers. Ratio is ok/s over the baseline rate taken")
-	fmt.Fprintln(w, "just before the run. CPU cost is latch's CPU time per successful answer (refused ones' included) in")
-	fmt.Fprintln(w, "raw operations of that baseline")
-	fmt.Fprintln(w, "(for verify, the load generator's, which hosts the middleware): other work on the machine moves it")
-	fmt.Fprintln(w, "far less than the ratio, but it is rough (±20%: the baseline's per-operation CPU includes garbage")
-	fmt.Fprintln(w, "collection and cache contention of its own). Cores: latch / load generator / every postgres process /")
-	fmt.Fprintln(w, "the rest of the machine, over the run.")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| db | scenario | clients | ok/s | p50 ms | p90 ms | p99 ms | max ms | errors | baseline /s | ratio | CPU cost | peak RSS MiB | CPU µs/req latch (pg) | cores latch / load / pg / other |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	heading(w, "Load")
+	paragraph(w,
+		"Closed loop: each client sends its next request when the last is answered. Rates count successful",
+		"answers per second; latencies are of successful answers. Ratio is ok/s over the baseline rate taken",
+		"just before the run. CPU cost is latch's CPU time per successful answer (refused ones' included) in",
+		"raw operations of that baseline",
+		"(for verify, the load generator's, which hosts the middleware): other work on the machine moves it",
+		"far less than the ratio, but it is rough (±20%: the baseline's per-operation CPU includes garbage",
+		"collection and cache contention of its own). Cores: latch / load generator / every postgres process /",
+		"the rest of the machine, over the run.",
+	)
+	tableHeader(w, "db", "scenario", "clients", "ok/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "baseline /s", "ratio", "CPU cost", "peak RSS MiB", "CPU µs/req latch (pg)", "cores latch / load / pg / other")
 	for _, r := range reps {
 		for _, run := range r.Runs {
 			rows := run.Kinds
@@ -302,7 +298,7 @@ func writeLoad(w io.Writer, reps []result.Report) {
 				cells := []string{
 					dbName(&r), name, clients(&run), fmt.Sprintf("%.1f", s.OKRate),
 					fmt.Sprintf("%.2f", s.P50MS), fmt.Sprintf("%.2f", s.P90MS), fmt.Sprintf("%.2f", s.P99MS), fmt.Sprintf("%.1f", s.MaxMS),
-					errText(s.Errors), "", "", "", "", "", "",
+					result.ErrorText(s.Errors, "0"), "", "", "", "", "", "",
 				}
 				if s.BaselineRate > 0 {
 					cells[9] = fmt.Sprintf("%.0f %s", s.BaselineRate, shortBaseline(s.Baseline))
@@ -376,12 +372,25 @@ func memTarget(r *result.Report) (limit float64, slots int) {
 // in, against its target, with the sign-in rate against the parallel
 // hash rate measured just before, for every build and database measured.
 func writeMemory(w io.Writer, reps []result.Report) {
-	type row struct {
-		mem, flood found
-		okFlood    bool
+	rows := memoryRows(reps)
+	if len(rows) == 0 {
+		return
 	}
-	var rows []row
-	// This checkout's build first, then the others as they came.
+	writeMemoryTargets(w, rows)
+	writeMemoryBuilds(w, rows)
+}
+
+// memoryRow is one build's memory run on one database, with its run under
+// a flood of logins when there was one.
+type memoryRow struct {
+	mem, flood found
+	okFlood    bool
+}
+
+// memoryRows finds the memory runs, SQLite's before PostgreSQL's and, for
+// each database, this checkout's build first, then the others as they came.
+func memoryRows(reps []result.Report) []memoryRow {
+	var rows []memoryRow
 	labels := []string{""}
 	for _, r := range reps {
 		if !slices.Contains(labels, r.Label) {
@@ -395,16 +404,16 @@ func writeMemory(w io.Writer, reps []result.Report) {
 				continue
 			}
 			fl, okFl := findBuild(reps, l, db, "login", 400, 0)
-			rows = append(rows, row{f, fl, okFl})
+			rows = append(rows, memoryRow{f, fl, okFl})
 		}
 	}
-	if len(rows) == 0 {
-		return
-	}
-	fmt.Fprintln(w, "## Memory under sign-in load (issue 15)")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| target | measured | verdict |")
-	fmt.Fprintln(w, "|---|---|---|")
+	return rows
+}
+
+// writeMemoryTargets holds this checkout's build to issue 15's targets.
+func writeMemoryTargets(w io.Writer, rows []memoryRow) {
+	heading(w, "Memory under sign-in load (issue 15)")
+	tableHeader(w, "target", "measured", "verdict")
 	for _, rw := range rows {
 		r, run := rw.mem.rep, rw.mem.run
 		if r.Label != "" {
@@ -421,16 +430,20 @@ func writeMemory(w io.Writer, reps []result.Report) {
 		if rw.okFlood {
 			p := rw.flood.run.ServerPeakRSSMiB
 			fmt.Fprintf(w, "| peak RSS ≤ 300 MiB under 400 concurrent logins (%s) | %.1f MiB, %s | %s |\n",
-				r.Target.Database, p, errText(rw.flood.run.Total.Errors), verdict(p, 300, false, p > 0))
+				r.Target.Database, p, result.ErrorText(rw.flood.run.Total.Errors, "0"), verdict(p, 300, false, p > 0))
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Every build measured, each on a fresh server; read the builds of one database against each other, as")
-	fmt.Fprintln(w, "the machine's other work moves the rates between invocations (the ratio divides by a hash rate taken")
-	fmt.Fprintln(w, "just before the run, the CPU cost by the CPU time of one hash).")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| db | build | slots | memory limit | idle RSS | peak RSS | target | sign-ins/s | hashes/s | ratio | CPU cost | errors | cores latch / other | peak RSS, 400 logins |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+}
+
+// writeMemoryBuilds is the table of every build's memory run.
+func writeMemoryBuilds(w io.Writer, rows []memoryRow) {
+	paragraph(w,
+		"Every build measured, each on a fresh server; read the builds of one database against each other, as",
+		"the machine's other work moves the rates between invocations (the ratio divides by a hash rate taken",
+		"just before the run, the CPU cost by the CPU time of one hash).",
+	)
+	tableHeader(w, "db", "build", "slots", "memory limit", "idle RSS", "peak RSS", "target", "sign-ins/s", "hashes/s", "ratio", "CPU cost", "errors", "cores latch / other", "peak RSS, 400 logins")
 	for _, rw := range rows {
 		r, run := rw.mem.rep, rw.mem.run
 		build := r.Label
@@ -453,7 +466,7 @@ func writeMemory(w io.Writer, reps []result.Report) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %.1f MiB | %.1f MiB | %.1f MiB: %s | %.1f | %.1f | %.3f | %.2f | %s | %.2f / %.2f | %s |\n",
 			r.Target.Database, build, slotText, memLimit, r.Server.IdleRSSMiB, run.ServerPeakRSSMiB, limit,
 			verdict(run.ServerPeakRSSMiB, limit, false, run.ServerPeakRSSMiB > 0), run.Total.OKRate, run.Total.BaselineRate,
-			run.Total.Ratio, run.CPUCost, errText(run.Total.Errors), run.ServerCPU, run.OtherCPU, flood)
+			run.Total.Ratio, run.CPUCost, result.ErrorText(run.Total.Errors, "0"), run.ServerCPU, run.OtherCPU, flood)
 	}
 	fmt.Fprintln(w)
 }
@@ -470,17 +483,6 @@ func shortBaseline(s string) string {
 	return s
 }
 
-func errText(e map[string]int64) string {
-	if len(e) == 0 {
-		return "0"
-	}
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(e)) {
-		parts = append(parts, fmt.Sprintf("%s×%d", k, e[k]))
-	}
-	return strings.Join(parts, " ")
-}
-
 // writeMicro tabulates go test -bench output: one row per benchmark with
 // its package, ns/op, B/op, allocs/op and any custom metric.
 func writeMicro(w io.Writer, path string) {
@@ -490,10 +492,8 @@ func writeMicro(w io.Writer, path string) {
 		return
 	}
 	defer f.Close()
-	fmt.Fprintln(w, "## Micro-benchmarks")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| package | benchmark | ns/op | B/op | allocs/op | other |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	heading(w, "Micro-benchmarks")
+	tableHeader(w, "package", "benchmark", "ns/op", "B/op", "allocs/op", "other")
 	pkg := ""
 	var skipped []string
 	sc := bufio.NewScanner(f)
@@ -539,4 +539,26 @@ func clients(r *result.Run) string {
 		return fmt.Sprintf("%d at %.0f/s", r.Concurrency, r.Rate)
 	}
 	return fmt.Sprint(r.Concurrency)
+}
+
+// paragraph writes lines, then the blank line that ends a Markdown
+// paragraph.
+func paragraph(w io.Writer, lines ...string) {
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	fmt.Fprintln(w)
+}
+
+// tableHeader writes the first two lines of a Markdown table: the column
+// names and the line under them.
+func tableHeader(w io.Writer, columns ...string) {
+	fmt.Fprintln(w, "| "+strings.Join(columns, " | ")+" |")
+	fmt.Fprintln(w, "|"+strings.Repeat("---|", len(columns)))
+}
+
+// heading writes a second-level Markdown heading and the blank line after
+// it.
+func heading(w io.Writer, title string) {
+	fmt.Fprintf(w, "## %s\n\n", title)
 }

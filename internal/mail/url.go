@@ -50,97 +50,146 @@ const urlForms = "want smtp://[user:pass@]host[:port][?tls=starttls|opportunisti
 // it is cut out of the string before the standard library sees it, since
 // url.Parse quotes the whole input in its errors.
 func parseURL(raw string) (endpoint, error) {
-	var e endpoint
-	fail := func(format string, args ...any) (endpoint, error) {
-		return endpoint{}, fmt.Errorf("mail: SMTP URL: "+format+" ("+urlForms+")", args...)
+	scheme, rest, err := splitScheme(raw)
+	if err != nil {
+		return endpoint{}, err
 	}
+	var e endpoint
+	e.user, e.pass, rest, err = cutUserinfo(rest)
+	if err != nil {
+		return endpoint{}, err
+	}
+	u, err := parseServer(scheme, rest)
+	if err != nil {
+		return endpoint{}, err
+	}
+	e.host = u.Hostname()
+	if e.port, err = serverPort(scheme, u); err != nil {
+		return endpoint{}, err
+	}
+	if e.security, err = tlsMode(scheme, u.RawQuery); err != nil {
+		return endpoint{}, err
+	}
+	return e, nil
+}
+
+// urlError is an SMTP URL error that ends with the forms the URL may take.
+func urlError(format string, args ...any) error {
+	return fmt.Errorf("mail: SMTP URL: "+format+" ("+urlForms+")", args...)
+}
+
+// splitScheme returns the lowercased scheme, smtp or smtps, and what
+// follows its "://".
+func splitScheme(raw string) (scheme, rest string, err error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return fail("no scheme")
+		return "", "", urlError("no scheme")
 	}
 	scheme = strings.ToLower(scheme)
 	if scheme != "smtp" && scheme != "smtps" {
-		return fail("unknown scheme %q", scheme)
+		return "", "", urlError("unknown scheme %q", scheme)
 	}
+	return scheme, rest, nil
+}
 
+// cutUserinfo takes the user name and password off the front of rest, the
+// URL after its scheme, when it has them, and returns what is left.
+func cutUserinfo(rest string) (user string, pass secret, left string, err error) {
 	// Userinfo ends at the last "@" of the authority, as url.Parse has it.
 	authEnd := strings.IndexAny(rest, "/?#")
 	if authEnd < 0 {
 		authEnd = len(rest)
 	}
-	if at := strings.LastIndex(rest[:authEnd], "@"); at >= 0 {
-		user, pass, err := parseUserinfo(rest[:at])
-		if err != nil {
-			return fail("%v", err)
-		}
-		e.user, e.pass = user, newSecret(pass)
-		rest = rest[at+1:]
+	at := strings.LastIndex(rest[:authEnd], "@")
+	if at < 0 {
+		return "", secret{}, rest, nil
 	}
+	user, p, err := parseUserinfo(rest[:at])
+	if err != nil {
+		return "", secret{}, "", urlError("%v", err)
+	}
+	return user, newSecret(p), rest[at+1:], nil
+}
 
+// parseServer parses the URL without its user information and holds it
+// to a host, an optional port and an optional query.
+func parseServer(scheme, rest string) (*url.URL, error) {
 	u, err := url.Parse(scheme + "://" + rest)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fail("%v", err)
+		return nil, urlError("%v", err)
 	}
 	if u.Path != "" && u.Path != "/" {
-		return fail("unexpected path %q", u.Path)
+		return nil, urlError("unexpected path %q", u.Path)
 	}
 	if u.Fragment != "" {
-		return fail("unexpected fragment")
+		return nil, urlError("unexpected fragment")
 	}
-	e.host = u.Hostname()
-	if e.host == "" {
-		return fail("no host")
+	host := u.Hostname()
+	if host == "" {
+		return nil, urlError("no host")
 	}
 	// url.Parse takes only what follows the last colon as the port.
-	if hasControl(e.host) || strings.ContainsAny(e.host, " ") ||
-		(strings.Contains(e.host, ":") && !strings.HasPrefix(u.Host, "[")) {
-		return fail("invalid host %q", e.host)
+	if hasControl(host) || strings.ContainsAny(host, " ") ||
+		(strings.Contains(host, ":") && !strings.HasPrefix(u.Host, "[")) {
+		return nil, urlError("invalid host %q", host)
 	}
+	return u, nil
+}
 
-	e.security = startTLS
-	e.port = 587
-	if scheme == "smtps" {
-		e.security = implicitTLS
-		e.port = 465
-	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return fail("invalid port %q", p)
+// serverPort is u's port, or the scheme's submission port: 587 for smtp, 465
+// for smtps.
+func serverPort(scheme string, u *url.URL) (int, error) {
+	p := u.Port()
+	if p == "" {
+		if scheme == "smtps" {
+			return 465, nil
 		}
-		e.port = n
+		return 587, nil
 	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, urlError("invalid port %q", p)
+	}
+	return n, nil
+}
 
-	q, err := url.ParseQuery(u.RawQuery)
+// tlsMode reads the one parameter an SMTP URL may have, tls=, which only
+// smtp:// takes. Without it smtp:// requires STARTTLS.
+func tlsMode(scheme, rawQuery string) (security, error) {
+	mode := startTLS
+	if scheme == "smtps" {
+		mode = implicitTLS
+	}
+	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return fail("invalid query: %v", err)
+		return 0, urlError("invalid query: %v", err)
 	}
 	for k, vs := range q {
 		if k != "tls" {
-			return fail("unknown parameter %q", k)
+			return 0, urlError("unknown parameter %q", k)
 		}
 		if len(vs) != 1 {
-			return fail("tls given %d times", len(vs))
+			return 0, urlError("tls given %d times", len(vs))
 		}
 		if scheme == "smtps" {
-			return fail("tls= is not allowed with smtps://, which is always TLS from the first byte")
+			return 0, urlError("tls= is not allowed with smtps://, which is always TLS from the first byte")
 		}
 		switch vs[0] {
 		case "starttls":
-			e.security = startTLS
+			mode = startTLS
 		case "opportunistic":
-			e.security = opportunistic
+			mode = opportunistic
 		case "none":
-			e.security = plain
+			mode = plain
 		default:
-			return fail("unknown tls value %q", vs[0])
+			return 0, urlError("unknown tls value %q", vs[0])
 		}
 	}
-	return e, nil
+	return mode, nil
 }
 
 // parseUserinfo decodes "user:pass". Its errors say what is wrong, never

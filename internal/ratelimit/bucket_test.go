@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/latchauth/latch/internal/clocktest"
 )
 
 func TestBuckets(t *testing.T) {
-	c := &clock{t: time.Unix(0, 0)}
-	b := NewBuckets(2, 4, c.now)
+	c := clocktest.New(time.Unix(0, 0))
+	b := NewBuckets(2, 4, c.Now)
 	for i := range 4 {
 		if ok, _ := b.Allow("a"); !ok {
 			t.Fatalf("burst request %d refused", i+1)
@@ -21,11 +23,11 @@ func TestBuckets(t *testing.T) {
 	if ok, _ := b.Allow("b"); !ok {
 		t.Fatal("another key shares the bucket")
 	}
-	c.advance(500 * time.Millisecond)
+	c.Advance(500 * time.Millisecond)
 	if ok, _ := b.Allow("a"); !ok {
 		t.Fatal("not refilled at the rate")
 	}
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	for i := range 4 {
 		if ok, _ := b.Allow("a"); !ok {
 			t.Fatalf("refill capped wrong: request %d refused", i+1)
@@ -38,8 +40,8 @@ func TestBuckets(t *testing.T) {
 
 // A flood of distinct addresses cannot grow memory without bound.
 func TestBucketsBounded(t *testing.T) {
-	c := &clock{t: time.Unix(0, 0)}
-	b := NewBuckets(1, 1, c.now)
+	c := clocktest.New(time.Unix(0, 0))
+	b := NewBuckets(1, 1, c.Now)
 	b.max = 1000
 	for i := range 5000 {
 		b.Allow(fmt.Sprintf("10.0.%d.%d", i/256, i%256))

@@ -161,7 +161,7 @@ func (t *Throttler) Reserve(ctx context.Context, a Attempt) (time.Duration, erro
 			wait = max(wait, r.BlockedUntil.Sub(now))
 		}
 		if wait > 0 {
-			return errBlocked
+			return errWait
 		}
 		for i := range rows {
 			th, rule := &rows[i], ks[i].rule
@@ -176,16 +176,26 @@ func (t *Throttler) Reserve(ctx context.Context, a Attempt) (time.Duration, erro
 		}
 		return nil
 	})
-	if errors.Is(err, errBlocked) {
+	return waitOr(wait, err, "throttle reserve")
+}
+
+// errWait, returned from inside a throttle update, refuses the event: the
+// store rolls the update back, so that nothing is counted, and the caller
+// is told to wait.
+var errWait = errors.New("refused: wait")
+
+// waitOr is what Reserve and Take return after their update: the wait
+// when the update refused the event with errWait, err wrapped with op
+// when the store failed, and no wait otherwise.
+func waitOr(wait time.Duration, err error, op string) (time.Duration, error) {
+	if errors.Is(err, errWait) {
 		return wait, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("throttle reserve: %w", err)
+		return 0, fmt.Errorf("%s: %w", op, err)
 	}
 	return 0, nil
 }
-
-var errBlocked = errors.New("blocked")
 
 // AddressKey is the client as latch counts it: an IPv4 address as it is,
 // an IPv6 address as its /64 ("2001:db8:1:2::/64"). A /64 is the smallest
@@ -262,19 +272,11 @@ func (t *Throttler) Take(ctx context.Context, key string, limit int64, window ti
 		}
 		if th.Failures >= limit {
 			wait = th.LastFailureAt.Add(window).Sub(now)
-			return errQuotaFull
+			return errWait
 		}
 		th.Failures++
 		th.LastFailureAt = now
 		return nil
 	})
-	if errors.Is(err, errQuotaFull) {
-		return wait, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("quota: %w", err)
-	}
-	return 0, nil
+	return waitOr(wait, err, "quota")
 }
-
-var errQuotaFull = errors.New("quota full")

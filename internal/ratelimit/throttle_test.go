@@ -3,31 +3,14 @@ package ratelimit
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/latchauth/latch/internal/clocktest"
 	"github.com/latchauth/latch/internal/store/sqlite"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newThrottler(t *testing.T) (*Throttler, *clock) {
+func newThrottler(t *testing.T) (*Throttler, *clocktest.Clock) {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), t.TempDir()+"/t.db")
 	if err != nil {
@@ -37,8 +20,8 @@ func newThrottler(t *testing.T) (*Throttler, *clock) {
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)}
-	return New(db, DefaultPolicy(), c.now), c
+	c := clocktest.New(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
+	return New(db, DefaultPolicy(), c.Now), c
 }
 
 func TestRuleDelay(t *testing.T) {
@@ -103,7 +86,7 @@ func TestAccountSlowsDistributedGuessing(t *testing.T) {
 			t.Fatalf("during the delay: got wait %v, want an unchanged 1s", w)
 		}
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	// The real user, after the delay, gets in.
 	if w := attempt(t, th, "v@x.io", "192.0.2.7", true); w != 0 {
 		t.Fatalf("owner after the delay: got wait %v", w)
@@ -124,14 +107,14 @@ func TestAddressSlowsSpraying(t *testing.T) {
 	if w := attempt(t, th, "fresh@x.io", "3.3.3.3", true); w != time.Second {
 		t.Fatalf("sprayer: got wait %v, want 1s", w)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	attempt(t, th, "mine@x.io", "3.3.3.3", true)
 	attempt(t, th, "u99@x.io", "3.3.3.3", false) // 32nd: 2 s
 	if w := attempt(t, th, "u100@x.io", "3.3.3.3", false); w != 2*time.Second {
 		t.Fatalf("after a success elsewhere: got wait %v, want 2s", w)
 	}
 	// Forgotten an hour after the last failure.
-	c.advance(time.Hour + 3*time.Second)
+	c.Advance(time.Hour + 3*time.Second)
 	attempt(t, th, "u101@x.io", "3.3.3.3", false)
 	if w := attempt(t, th, "u102@x.io", "3.3.3.3", false); w != 0 {
 		t.Fatalf("after the window: got wait %v, want none", w)
@@ -147,7 +130,7 @@ func TestAccountFailuresPerDay(t *testing.T) {
 		if attempt(t, th, "target@x.io", fmt.Sprintf("10.1.%d.%d", step/250%250, step%250), false) == 0 {
 			failures++
 		}
-		c.advance(10 * time.Second)
+		c.Advance(10 * time.Second)
 	}
 	if failures >= 100 {
 		t.Fatalf("%d failures recorded in a day, want well under 100", failures)
@@ -189,20 +172,20 @@ func TestTake(t *testing.T) {
 		if w := take("a"); w != 0 {
 			t.Fatalf("event %d: got wait %v, want 0", i+1, w)
 		}
-		c.advance(time.Minute)
+		c.Advance(time.Minute)
 	}
 	// Last counted event at +2m; now +3m.
 	if w := take("a"); w != 59*time.Minute {
 		t.Fatalf("4th event: got wait %v, want 59m", w)
 	}
-	c.advance(30 * time.Minute)
+	c.Advance(30 * time.Minute)
 	if w := take("a"); w != 29*time.Minute {
 		t.Fatalf("refusals must not extend the wait: got %v, want 29m", w)
 	}
 	if w := take("b"); w != 0 {
 		t.Fatalf("another key: got wait %v, want 0", w)
 	}
-	c.advance(29 * time.Minute)
+	c.Advance(29 * time.Minute)
 	if w := take("a"); w != 0 {
 		t.Fatalf("after the window: got wait %v, want 0", w)
 	}

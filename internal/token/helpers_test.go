@@ -4,13 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -19,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchauth/latch/internal/clocktest"
+	"github.com/latchauth/latch/internal/jwstest"
 	"github.com/latchauth/latch/internal/store"
 )
 
@@ -103,24 +98,17 @@ func cloneKeys(keys []store.SigningKey) []store.SigningKey {
 	return out
 }
 
-// clock is a manual clock: tests step it instead of sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// newClock is the tests' manual clock: they step it instead of sleeping.
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// signInClaims are what a password sign-in asks Issue to sign.
+var signInClaims = Claims{
+	Subject:       "0190c3d8-7a4e-7c3b-9a1e-3f5d2b8c9e01",
+	SessionID:     "0190c3d8-7a4e-7c3b-9a1e-3f5d2b8c9e02",
+	AMR:           []string{"pwd"},
+	AAL:           "aal1",
+	Email:         "ada@example.com",
+	EmailVerified: true,
 }
 
 const (
@@ -141,7 +129,7 @@ func testSealer(t testing.TB) *Sealer {
 	return s
 }
 
-func testOptions(alg string, c *clock) Options {
+func testOptions(alg string, c *clocktest.Clock) Options {
 	return Options{
 		Issuer:    testIssuer,
 		Audience:  []string{testAudience, "https://other.example.com"},
@@ -201,7 +189,7 @@ func initialisedStore(t testing.TB, alg string) *fakeKeys {
 type fixture struct {
 	alg   string
 	store *fakeKeys
-	clock *clock
+	clock *clocktest.Clock
 	m     *Manager
 }
 
@@ -247,8 +235,6 @@ func (fx *fixture) sign(t testing.TB, header map[string]any, claims any) string 
 	return forge(t, header, claims, signer(t, fx.current().priv))
 }
 
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
 func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	if b, ok := v.([]byte); ok {
@@ -265,8 +251,7 @@ func mustJSON(t testing.TB, v any) []byte {
 // well-behaved library would.
 func forge(t testing.TB, header map[string]any, claims any, sign func([]byte) []byte) string {
 	t.Helper()
-	input := b64(mustJSON(t, header)) + "." + b64(mustJSON(t, claims))
-	return input + "." + b64(sign([]byte(input)))
+	return jwstest.Compact(mustJSON(t, header), mustJSON(t, claims), sign)
 }
 
 // signer signs a JWS signing input with priv, by the algorithm its type
@@ -274,36 +259,11 @@ func forge(t testing.TB, header map[string]any, claims any, sign func([]byte) []
 func signer(t testing.TB, priv crypto.Signer) func([]byte) []byte {
 	t.Helper()
 	return func(in []byte) []byte {
-		h := sha256.Sum256(in)
-		switch k := priv.(type) {
-		case *ecdsa.PrivateKey:
-			r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
-			if err != nil {
-				t.Fatal(err)
-			}
-			out := make([]byte, 64)
-			r.FillBytes(out[:32])
-			s.FillBytes(out[32:])
-			return out
-		case ed25519.PrivateKey:
-			return ed25519.Sign(k, in)
-		case *rsa.PrivateKey:
-			sig, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, h[:])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return sig
+		sig, err := jwstest.Sign(priv, in)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Fatalf("signer: unexpected key type %T", priv)
-		return nil
-	}
-}
-
-func hmacSigner(secret []byte) func([]byte) []byte {
-	return func(in []byte) []byte {
-		h := hmac.New(sha256.New, secret)
-		h.Write(in)
-		return h.Sum(nil)
+		return sig
 	}
 }
 
@@ -314,6 +274,20 @@ func foreignKey(t testing.TB, alg string) crypto.Signer {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// waitCurrent waits up to ten seconds for m, whose Run works in the
+// background, to sign with the key kid, and fails with failure and kid if
+// it does not.
+func waitCurrent(t *testing.T, m *Manager, kid, failure string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for m.set.Load().current.id != kid {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s %s", failure, kid)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // wantInvalid fails unless err wraps ErrInvalidToken.

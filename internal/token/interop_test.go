@@ -64,7 +64,7 @@ func TestInteropJWX(t *testing.T) {
 			}
 
 			// And jwx, like latch, refuses it once expired.
-			fx.clock.Add(time.Hour)
+			fx.clock.Advance(time.Hour)
 			if _, err := jwt.Parse([]byte(raw), jwt.WithKeySet(set), jwt.WithValidate(true), jwt.WithClock(clock)); err == nil {
 				t.Error("jwx accepted an expired token")
 			}

@@ -16,19 +16,20 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchauth/latch/internal/jwstest"
 )
 
 // signRawHeader signs claims under a header given as JSON text, so that
 // tests can send what no map can hold: repeated members, escapes, spacing.
 func (fx *fixture) signRawHeader(t testing.TB, hdr string, claims any) string {
 	t.Helper()
-	input := b64([]byte(hdr)) + "." + b64(mustJSON(t, claims))
-	return input + "." + b64(signer(t, fx.current().priv)([]byte(input)))
+	return jwstest.Compact([]byte(hdr), mustJSON(t, claims), signer(t, fx.current().priv))
 }
 
 // resign replaces a token's signature.
 func resign(tok string, sig []byte) string {
-	return tok[:strings.LastIndexByte(tok, '.')+1] + b64(sig)
+	return tok[:strings.LastIndexByte(tok, '.')+1] + jwstest.Encode(sig)
 }
 
 func tokenSignature(t testing.TB, tok string) []byte {

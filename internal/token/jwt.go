@@ -90,56 +90,12 @@ func (m *Manager) Verify(ctx context.Context, raw string) (Claims, error) {
 		}
 		return c, nil
 	}
-	var hbuf [256]byte
-	hb, err := decodeInto(hbuf[:], tok[:dot1])
+	k, err := m.headerKey(ctx, set, tok[:dot1])
 	if err != nil {
-		return Claims{}, invalid("header: %v", err)
+		return Claims{}, err
 	}
-	h, err := parseHeader(hb)
-	if err != nil {
-		return Claims{}, invalid("%v", err)
-	}
-	// The allow-list never holds "none" or an HMAC algorithm, and is
-	// checked before a kid can make the keys reload; the key found by kid
-	// then narrows it to that key's own.
-	if alg := string(h.alg); alg != ES256 && alg != EdDSA && alg != RS256 {
-		return Claims{}, invalid("alg %.32q is not allowed", h.alg)
-	}
-	if h.crit {
-		return Claims{}, invalid("crit header")
-	}
-	if h.b64 {
-		return Claims{}, invalid("b64 header")
-	}
-	if !accessTokenType(h.typ) {
-		return Claims{}, invalid("typ %.32q, want at+jwt", h.typ)
-	}
-	if len(h.kid) == 0 {
-		return Claims{}, invalid("no kid")
-	}
-	k := set.byID[string(h.kid)]
-	if k == nil {
-		kid := string(h.kid)
-		if k = m.reloadForKid(ctx, kid).byID[kid]; k == nil {
-			return Claims{}, invalid("unknown kid %.64q", kid)
-		}
-	}
-	if string(h.alg) != k.alg {
-		return Claims{}, invalid("alg %s, but key %s is %s", h.alg, k.id, k.alg)
-	}
-	// Checking the length before decoding refuses an ES256 signature in
-	// ASN.1 DER, or a truncated one, without further work.
-	sigText := tok[dot2+1:]
-	if len(sigText) != b64url.EncodedLen(k.sigSize) {
-		return Claims{}, invalid("signature is %d bytes, want %d", b64url.DecodedLen(len(sigText)), k.sigSize)
-	}
-	var sbuf [512]byte
-	sig, err := decodeInto(sbuf[:], sigText)
-	if err != nil {
-		return Claims{}, invalid("signature: %v", err)
-	}
-	if !k.verify(tok[:dot2], sig) {
-		return Claims{}, invalid("signature does not verify with key %s", k.id)
+	if err := checkSignature(k, tok[:dot2], tok[dot2+1:]); err != nil {
+		return Claims{}, err
 	}
 	payload, err := decodeInto(nil, tok[dot1+1:dot2])
 	if err != nil {
@@ -154,6 +110,77 @@ func (m *Manager) Verify(ctx context.Context, raw string) (Claims, error) {
 	}
 	m.verified.put(sum, k, c, m.now())
 	return c, nil
+}
+
+// headerKey reads the encoded protected header headerText and returns the
+// published key it names, reloading the keys for a kid set does not hold.
+func (m *Manager) headerKey(ctx context.Context, set *keySet, headerText []byte) (*signingKey, error) {
+	var hbuf [256]byte
+	hb, err := decodeInto(hbuf[:], headerText)
+	if err != nil {
+		return nil, invalid("header: %v", err)
+	}
+	h, err := parseHeader(hb)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	if err := checkHeader(h); err != nil {
+		return nil, err
+	}
+	k := set.byID[string(h.kid)]
+	if k == nil {
+		kid := string(h.kid)
+		if k = m.reloadForKid(ctx, kid).byID[kid]; k == nil {
+			return nil, invalid("unknown kid %.64q", kid)
+		}
+	}
+	if string(h.alg) != k.alg {
+		return nil, invalid("alg %s, but key %s is %s", h.alg, k.id, k.alg)
+	}
+	return k, nil
+}
+
+// checkHeader holds a protected header to what an access token may carry,
+// before its kid is looked up.
+func checkHeader(h header) error {
+	// The allow-list never holds "none" or an HMAC algorithm, and is
+	// checked before a kid can make the keys reload; the key found by kid
+	// then narrows it to that key's own.
+	if alg := string(h.alg); alg != ES256 && alg != EdDSA && alg != RS256 {
+		return invalid("alg %.32q is not allowed", h.alg)
+	}
+	if h.crit {
+		return invalid("crit header")
+	}
+	if h.b64 {
+		return invalid("b64 header")
+	}
+	if !accessTokenType(h.typ) {
+		return invalid("typ %.32q, want at+jwt", h.typ)
+	}
+	if len(h.kid) == 0 {
+		return invalid("no kid")
+	}
+	return nil
+}
+
+// checkSignature checks that sigText, the encoded signature segment, is
+// k's signature over input.
+func checkSignature(k *signingKey, input, sigText []byte) error {
+	// Checking the length before decoding refuses an ES256 signature in
+	// ASN.1 DER, or a truncated one, without further work.
+	if len(sigText) != b64url.EncodedLen(k.sigSize) {
+		return invalid("signature is %d bytes, want %d", b64url.DecodedLen(len(sigText)), k.sigSize)
+	}
+	var sbuf [512]byte
+	sig, err := decodeInto(sbuf[:], sigText)
+	if err != nil {
+		return invalid("signature: %v", err)
+	}
+	if !k.verify(input, sig) {
+		return invalid("signature does not verify with key %s", k.id)
+	}
+	return nil
 }
 
 func invalid(format string, args ...any) error {

@@ -163,7 +163,7 @@ func TestRotate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fx.clock.Add(publishDelay)
+	fx.clock.Advance(publishDelay)
 	gotKid, err := fx.m.Rotate(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestRotate(t *testing.T) {
 	}
 
 	// The old token dies at exp (plus leeway), before its key retires.
-	fx.clock.Add(oldClaims.ExpiresAt.Add(DefaultLeeway).Sub(fx.clock.Now()))
+	fx.clock.Advance(oldClaims.ExpiresAt.Add(DefaultLeeway).Sub(fx.clock.Now()))
 	if _, err := fx.m.Verify(ctx, oldTok); err == nil {
 		t.Error("old token after exp+leeway: got valid, want expired")
 	}
@@ -207,7 +207,7 @@ func TestRotate(t *testing.T) {
 	if !slices.Contains(jwksKids(t, fx.m.JWKS()), oldKid) {
 		t.Error("previous key left the JWKS before its RetireAt")
 	}
-	fx.clock.Add(wantRetire.Sub(fx.clock.Now()))
+	fx.clock.Advance(wantRetire.Sub(fx.clock.Now()))
 	if err := fx.m.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestRotateTwoManagers(t *testing.T) {
 	b := newManager(t, fx.store, testOptions(ES256, fx.clock))
 
 	// One rotation: b already knows the new current key, which was next.
-	fx.clock.Add(publishDelay)
+	fx.clock.Advance(publishDelay)
 	if _, err := a.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestRotateTwoManagers(t *testing.T) {
 	}
 
 	// Two rotations: a signs with a key b has never seen.
-	fx.clock.Add(publishDelay)
+	fx.clock.Advance(publishDelay)
 	if _, err := a.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestRotateTwoManagers(t *testing.T) {
 	}
 
 	// A third rotation reaches b through Reload, as Run does.
-	fx.clock.Add(publishDelay)
+	fx.clock.Advance(publishDelay)
 	if _, err := a.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestUnknownKidReloadIsRateLimited(t *testing.T) {
 		{"kid that is no thumbprint", time.Hour, forge(t, with(fx.header(), "kid", "../../etc/passwd"), fx.claims(t), signer(t, foreignKey(t, ES256))), 0},
 	}
 	for _, s := range steps {
-		fx.clock.Add(s.advance)
+		fx.clock.Advance(s.advance)
 		before := fx.store.listCount()
 		_, err := fx.m.Verify(ctx, s.tok)
 		wantInvalid(t, err)
@@ -360,7 +360,7 @@ func TestUnknownKidReloadSingleFlight(t *testing.T) {
 	b := newManager(t, gated, testOptions(ES256, fx.clock))
 	gated.gate = make(chan struct{})
 	for range 2 {
-		fx.clock.Add(publishDelay)
+		fx.clock.Advance(publishDelay)
 		if _, err := fx.m.Rotate(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -413,7 +413,7 @@ func TestAlgorithmChange(t *testing.T) {
 		t.Errorf("Algorithms (-want +got):\n%s", diff)
 	}
 
-	fx.clock.Add(publishDelay)
+	fx.clock.Advance(publishDelay)
 	kid, err := m.Rotate(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -623,18 +623,12 @@ func TestRun(t *testing.T) {
 		b.Run(ctx)
 		close(done)
 	}()
-	fx.clock.Add(publishDelay)
+	fx.clock.Advance(publishDelay)
 	kid, err := fx.m.Rotate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for b.set.Load().current.id != kid {
-		if time.Now().After(deadline) {
-			t.Fatalf("Run did not pick up the rotation to %s", kid)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitCurrent(t, b, kid, "Run did not pick up the rotation to")
 	cancel()
 	select {
 	case <-done:

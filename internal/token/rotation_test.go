@@ -40,7 +40,7 @@ func TestRotateWaitsForPublishDelay(t *testing.T) {
 		{publishDelay - time.Millisecond, "in 1s"},
 	}
 	for _, s := range steps {
-		fx.clock.Add(start.Add(s.at).Sub(fx.clock.Now()))
+		fx.clock.Advance(start.Add(s.at).Sub(fx.clock.Now()))
 		kid, err := fx.m.Rotate(ctx)
 		if !errors.Is(err, ErrNextKeyTooNew) {
 			t.Fatalf("Rotate %s after Init: got %q, %v; want ErrNextKeyTooNew", s.at, kid, err)
@@ -55,7 +55,7 @@ func TestRotateWaitsForPublishDelay(t *testing.T) {
 			t.Fatalf("signing key after a refused rotation: got %s, want %s", got, cur)
 		}
 	}
-	fx.clock.Add(start.Add(publishDelay).Sub(fx.clock.Now()))
+	fx.clock.Advance(start.Add(publishDelay).Sub(fx.clock.Now()))
 	kid, err := fx.m.Rotate(ctx)
 	if err != nil {
 		t.Fatalf("Rotate PublishDelay after Init: %v", err)
@@ -112,7 +112,7 @@ func TestRotateWithoutNextKey(t *testing.T) {
 		}
 	}
 	fx.store.mu.Unlock()
-	fx.clock.Add(time.Hour)
+	fx.clock.Advance(time.Hour)
 	cur := fx.current().id
 	if _, err := fx.m.Rotate(ctx); !errors.Is(err, ErrNextKeyTooNew) {
 		t.Fatalf("Rotate without a next key: got %v, want ErrNextKeyTooNew", err)
@@ -127,7 +127,7 @@ func TestRotateWithoutNextKey(t *testing.T) {
 	if got := fx.current().id; got != cur {
 		t.Errorf("signing key: got %s, want %s unchanged", got, cur)
 	}
-	fx.clock.Add(publishDelay)
+	fx.clock.Advance(publishDelay)
 	kid, err := fx.m.Rotate(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestRotateNextKeyOfAnotherAlgorithm(t *testing.T) {
 		if err := m.Reload(ctx); err != nil {
 			t.Fatal(err)
 		}
-		fx.clock.Add(publishDelay)
+		fx.clock.Advance(publishDelay)
 		rotate := m.Rotate
 		if force {
 			rotate = m.RotateForce
@@ -288,7 +288,7 @@ func TestAutoRotation(t *testing.T) {
 				if _, err := b.Verify(ctx, tok); err != nil {
 					t.Fatalf("at +%s: b refuses a's token: %v", now.Sub(start), err)
 				}
-				fx.clock.Add(tt.step)
+				fx.clock.Advance(tt.step)
 			}
 			want := []time.Duration{tt.interval, 2 * tt.interval, 3 * tt.interval}
 			if diff := cmp.Diff(want, rotations); diff != "" {
@@ -312,7 +312,7 @@ func TestAutoRotationConcurrentTicks(t *testing.T) {
 		managers[i] = newManager(t, fx.store, opts)
 	}
 	for round := 1; round <= 3; round++ {
-		fx.clock.Add(opts.RotationInterval)
+		fx.clock.Advance(opts.RotationInterval)
 		var wg sync.WaitGroup
 		for _, m := range managers {
 			wg.Go(func() {
@@ -355,15 +355,15 @@ func TestTickWritesOnlyWhenNeeded(t *testing.T) {
 		}
 	}
 	tick("nothing to do", 0)
-	fx.clock.Add(publishDelay)
+	fx.clock.Advance(publishDelay)
 	old := fx.current().id
 	if _, err := fx.m.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	retire := fx.store.inState(store.KeyPrevious)[0].RetireAt
-	fx.clock.Add(retire.Sub(fx.clock.Now()) - time.Second)
+	fx.clock.Advance(retire.Sub(fx.clock.Now()) - time.Second)
 	tick("previous key before its RetireAt", 0)
-	fx.clock.Add(time.Second)
+	fx.clock.Advance(time.Second)
 	tick("previous key at its RetireAt", 1)
 	if got := onlyKid(t, fx.store.inState(store.KeyRetired)); got != old {
 		t.Errorf("retired key: got %s, want %s", got, old)
@@ -372,7 +372,7 @@ func TestTickWritesOnlyWhenNeeded(t *testing.T) {
 		t.Errorf("retired key %s still published", old)
 	}
 	tick("nothing left to do", 0)
-	fx.clock.Add(365 * 24 * time.Hour)
+	fx.clock.Advance(365 * 24 * time.Hour)
 	tick("a year on, automatic rotation off", 0)
 }
 
@@ -383,14 +383,14 @@ func TestAutoRotationWaitsForNewNextKey(t *testing.T) {
 	fx := newFixture(t, ES256)
 	opts := testOptions(EdDSA, fx.clock)
 	opts.RotationInterval = 30 * time.Minute
-	fx.clock.Add(opts.RotationInterval)
+	fx.clock.Advance(opts.RotationInterval)
 	// Init for the new algorithm replaces the ES256 next key with an
 	// EdDSA one stored now, when the current key is already due.
 	m := newManager(t, fx.store, opts)
 	cur := m.set.Load().current.id
 	edNext := onlyKid(t, fx.store.inState(store.KeyNext))
 	for _, step := range []time.Duration{0, publishDelay - time.Second} {
-		fx.clock.Add(step)
+		fx.clock.Advance(step)
 		if err := m.tick(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -398,7 +398,7 @@ func TestAutoRotationWaitsForNewNextKey(t *testing.T) {
 			t.Fatalf("tick %s after the next key was stored: rotated to %s, want no rotation yet", step, got)
 		}
 	}
-	fx.clock.Add(time.Second)
+	fx.clock.Advance(time.Second)
 	if err := m.tick(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -418,19 +418,13 @@ func TestRunRotates(t *testing.T) {
 	opts.RotationInterval = time.Hour
 	m := newManager(t, fx.store, opts)
 	next := onlyKid(t, fx.store.inState(store.KeyNext))
-	fx.clock.Add(opts.RotationInterval)
+	fx.clock.Advance(opts.RotationInterval)
 	done := make(chan struct{})
 	go func() {
 		m.Run(ctx)
 		close(done)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for m.set.Load().current.id != next {
-		if time.Now().After(deadline) {
-			t.Fatalf("Run did not rotate to %s", next)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitCurrent(t, m, next, "Run did not rotate to")
 	cancel()
 	<-done
 	if got := len(storeKeys(fx.store)); got != 3 {

@@ -15,6 +15,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchauth/latch/internal/jwstest"
 )
 
 // Issue → Verify returns every claim, and the header is what RFC 9068 §2.1
@@ -23,15 +25,8 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 	for _, alg := range algs {
 		t.Run(alg, func(t *testing.T) {
 			fx := newFixture(t, alg)
-			in := Claims{
-				Subject:       "0190c3d8-7a4e-7c3b-9a1e-3f5d2b8c9e01",
-				SessionID:     "0190c3d8-7a4e-7c3b-9a1e-3f5d2b8c9e02",
-				AMR:           []string{"pwd"},
-				AAL:           "aal1",
-				Email:         "ada@example.com",
-				EmailVerified: true,
-				Scope:         "openid profile",
-			}
+			in := signInClaims
+			in.Scope = "openid profile"
 			raw, issued, err := fx.m.Issue(in)
 			if err != nil {
 				t.Fatal(err)
@@ -197,13 +192,13 @@ func attacks() []attack {
 			return forge(t, with(fx.header(), "alg", "NONE"), fx.claims(t), func([]byte) []byte { return []byte("sig") })
 		}},
 		{"HS256 keyed with the PEM public key", "RFC 8725 §2.1, §3.1; ASVS 5.0 V9.1.2", func(t testing.TB, fx *fixture) string {
-			return forge(t, with(fx.header(), "alg", "HS256"), fx.claims(t), hmacSigner(publicPEM(t, fx)))
+			return forge(t, with(fx.header(), "alg", "HS256"), fx.claims(t), jwstest.HMAC(publicPEM(t, fx)))
 		}},
 		{"HS256 keyed with the JWK public key", "RFC 8725 §2.1, §3.1; ASVS 5.0 V9.1.2", func(t testing.TB, fx *fixture) string {
-			return forge(t, with(fx.header(), "alg", "HS256"), fx.claims(t), hmacSigner(publicJWK(t, fx)))
+			return forge(t, with(fx.header(), "alg", "HS256"), fx.claims(t), jwstest.HMAC(publicJWK(t, fx)))
 		}},
 		{"HS512 keyed with the JWKS document", "RFC 8725 §3.1; ASVS 5.0 V9.1.2", func(t testing.TB, fx *fixture) string {
-			return forge(t, with(fx.header(), "alg", "HS512"), fx.claims(t), hmacSigner(fx.m.JWKS()))
+			return forge(t, with(fx.header(), "alg", "HS512"), fx.claims(t), jwstest.HMAC(fx.m.JWKS()))
 		}},
 		{"alg of another supported family, attacker's key, our kid", "RFC 8725 §3.1; ASVS 5.0 V9.1.2", func(t testing.TB, fx *fixture) string {
 			other := otherAlg(fx.alg)
@@ -219,13 +214,13 @@ func attacks() []attack {
 		{"payload edited after signing", "RFC 8725 §3.3; ASVS 5.0 V9.1.1", func(t testing.TB, fx *fixture) string {
 			tok := fx.sign(t, fx.header(), fx.claims(t))
 			parts := strings.Split(tok, ".")
-			parts[1] = b64(mustJSON(t, with(fx.claims(t), "sub", "0190c3d8-0000-7000-8000-000000000000")))
+			parts[1] = jwstest.Encode(mustJSON(t, with(fx.claims(t), "sub", "0190c3d8-0000-7000-8000-000000000000")))
 			return strings.Join(parts, ".")
 		}},
 		{"header edited after signing", "RFC 8725 §3.3; ASVS 5.0 V9.1.1", func(t testing.TB, fx *fixture) string {
 			tok := fx.sign(t, fx.header(), fx.claims(t))
 			parts := strings.Split(tok, ".")
-			parts[0] = b64(mustJSON(t, with(fx.header(), "typ", "application/at+jwt")))
+			parts[0] = jwstest.Encode(mustJSON(t, with(fx.header(), "typ", "application/at+jwt")))
 			return strings.Join(parts, ".")
 		}},
 		{"unknown kid", "RFC 8725 §3.10; ASVS 5.0 V9.1.3", func(t testing.TB, fx *fixture) string {
@@ -518,7 +513,7 @@ func TestVerifyExpiryFollowsClock(t *testing.T) {
 		{c.ExpiresAt.Add(time.Hour), false},
 	}
 	for _, s := range steps {
-		fx.clock.Add(s.to.Sub(fx.clock.Now()))
+		fx.clock.Advance(s.to.Sub(fx.clock.Now()))
 		_, err := fx.m.Verify(context.Background(), raw)
 		if got := err == nil; got != s.want {
 			t.Errorf("at exp%+v: got valid=%v (%v), want %v", s.to.Sub(c.ExpiresAt), got, err, s.want)

@@ -8,6 +8,13 @@
 // wall time).
 package result
 
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
 // Report is everything one invocation of bench/load measured.
 type Report struct {
 	Started string `json:"started"` // RFC 3339
@@ -158,4 +165,18 @@ type Stats struct {
 	// BaselineCPUUS is the CPU time of one such raw operation, measured
 	// with BaselineRate.
 	BaselineCPUUS float64 `json:"baseline_cpu_us,omitempty"`
+}
+
+// ErrorText writes the counts of Stats.Errors in order of their labels,
+// "503×12 transport×1", or none when there are none, for both programs'
+// tables.
+func ErrorText(errors map[string]int64, none string) string {
+	if len(errors) == 0 {
+		return none
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(errors)) {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, errors[k]))
+	}
+	return strings.Join(parts, " ")
 }
