@@ -117,7 +117,7 @@ func (c *config) define(fs *flag.FlagSet) planFlags {
 	})
 	fs.IntVar(&c.pid, "pid", 0, "with -url: the server's process id, for its RSS and CPU")
 	var pf planFlags
-	pf.scenarios = fs.String("scenario", "user", "comma-separated: signup, login, refresh, user, verify, mixed, or healthz (the HTTP floor); each runs at every -c, or at C only if written NAME@C")
+	pf.scenarios = fs.String("scenario", "user", "comma-separated: signup, login, refresh, user, verify, sso (a returning sign-in through /v1/authorize), mixed, or healthz (the HTTP floor); each runs at every -c, or at C only if written NAME@C")
 	pf.concurrencies = fs.String("c", "8", "comma-separated concurrencies (virtual users)")
 	fs.Float64Var(&c.rate, "rate", 0, "open loop: offered requests per second across all virtual users, on a fixed schedule, latency counted from each scheduled send; 0: closed loop")
 	fs.Int64Var(&c.n, "n", 0, "measured requests per run (0: no count limit; -d bounds the run)")
@@ -515,6 +515,9 @@ func serverEnv(dir, db string, extra []string) []string {
 		"LATCH_DATABASE_URL=" + db,
 		"LATCH_SECRET_KEY=" + hex.EncodeToString(sk[:]),
 		"LATCH_RATE_LIMIT=off",
+		// Where the sso scenario's application is: a loopback redirect
+		// URI, any port.
+		"LATCH_REDIRECT_URLS=" + ssoRedirect,
 		// A free port for the metrics listener too (its default,
 		// 127.0.0.1:9090, may be taken on a shared machine); its address
 		// is in the server.start event of latch's log.

@@ -28,13 +28,18 @@ const (
 	// what latch's HTTP layer (routing, middleware, request log, metrics)
 	// costs with no database and no cryptography.
 	kHealthz
+	// kSSO is a returning person's sign-in into an application: the
+	// browser, with a live latch session, asks /v1/authorize for a code,
+	// and the application redeems it at /v1/token (two requests, one
+	// answer counted).
+	kSSO
 	numKinds
 )
 
-var kindNames = [numKinds]string{"signup", "login", "refresh", "user", "verify", "healthz"}
+var kindNames = [numKinds]string{"signup", "login", "refresh", "user", "verify", "healthz", "sso"}
 
 // success is the status each kind answers when it worked.
-var success = [numKinds]int{http.StatusCreated, http.StatusOK, http.StatusOK, http.StatusOK, http.StatusOK, http.StatusOK}
+var success = [numKinds]int{http.StatusCreated, http.StatusOK, http.StatusOK, http.StatusOK, http.StatusOK, http.StatusOK, http.StatusOK}
 
 func parseKind(s string) (kind, bool) {
 	for k, n := range kindNames {
@@ -142,6 +147,7 @@ type vu struct {
 	id      int
 	next    time.Time // open loop: when the next request is due
 	at, rt  string
+	browser string // sso: the latch session cookie
 	acct    account
 	rng     *rand.Rand
 	signups int
@@ -201,6 +207,9 @@ func (r *runner) pick(v *vu) kind {
 // the setup of a run and the recovery from a refused token both need one
 // and must not fail for a transient 503.
 func (r *runner) signIn(ctx context.Context, v *vu) error {
+	if r.sc.kinds[0].k == kSSO {
+		return r.browserSignIn(ctx, v)
+	}
 	var last string
 	for range 20 {
 		rep, err := r.api.login(ctx, v.acct.email, v.acct.password)
@@ -252,6 +261,8 @@ func (r *runner) once(ctx context.Context, v *vu, k kind) (reply, error) {
 		return reply{status: status}, err
 	case kHealthz:
 		return r.api.do(ctx, http.MethodGet, "/healthz", "", nil, "", 0)
+	case kSSO:
+		return r.api.sso(ctx, v.browser)
 	}
 	panic("unknown kind")
 }
@@ -299,7 +310,8 @@ func (r *runner) loop(ctx context.Context, v *vu) {
 			if !r.sleep(ctx, rep.retryAfter) {
 				return
 			}
-		case (k == kRefresh && rep.status == http.StatusBadRequest) || ((k == kUser || k == kVerify) && rep.status == http.StatusUnauthorized):
+		case (k == kRefresh && rep.status == http.StatusBadRequest) || ((k == kUser || k == kVerify) && rep.status == http.StatusUnauthorized) ||
+			(k == kSSO && rep.status == http.StatusSeeOther):
 			// The session or token is gone (expired, or revoked by
 			// re-use detection): a client signs in again.
 			r.relogins.Add(1)
