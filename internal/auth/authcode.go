@@ -2,13 +2,17 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
-	"fmt"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/latchauth/latch/internal/store"
 )
@@ -16,14 +20,31 @@ import (
 // The authorization-code flow (RFC 6749 §4.1 with PKCE, RFC 7636, S256
 // only): a browser session asks for a code bound to one redirect URI and
 // one challenge; the application redeems it once, within CodeTTL, with
-// the verifier, for an app session made from the browser session. Codes
-// are stored only hashed. A code redeemed twice ends the session its
-// first redemption made (RFC 6749 §4.1.2, RFC 9700 §4.5).
+// the verifier, for an app session made from the browser session.
+//
+// A code is not stored anywhere: it is its own record, signed with a MAC
+// under the server secret (the browser session, the user, a hash of the
+// redirect URI, the challenge, the expiry and a nonce). Issuing one
+// writes nothing, so a returning person's sign-in costs the database one
+// write (the new session) rather than three. It is single use all the
+// same: the app session it makes takes an id derived from the code, so a
+// second redemption, concurrent or later, finds that id taken, and ends
+// the session the first one made (RFC 6749 §4.1.2, RFC 9700 §4.5).
 
 // CodeTTL is how long an authorization code can be redeemed.
 const CodeTTL = 60 * time.Second
 
 const codePrefix = "lac_"
+
+// codeBody is what a code says, signed.
+type codeBody struct {
+	SessionID string `json:"s"`
+	UserID    string `json:"u"`
+	Redirect  []byte `json:"r"` // SHA-256 of the redirect URI
+	Challenge string `json:"c"`
+	Expires   int64  `json:"e"` // unix seconds
+	Nonce     []byte `json:"n"`
+}
 
 // WellFormedChallenge reports whether c can be an S256 code challenge:
 // the unpadded base64url of a SHA-256 (RFC 7636 §4.2).
@@ -50,7 +71,7 @@ func wellFormedVerifier(v string) bool {
 	return true
 }
 
-// challengeMet compares S256(verifier) with the stored challenge in
+// challengeMet compares S256(verifier) with the code's challenge in
 // constant time.
 func challengeMet(verifier, challenge string) bool {
 	sum := sha256.Sum256([]byte(verifier))
@@ -60,24 +81,52 @@ func challengeMet(verifier, challenge string) bool {
 // IssueCode makes an authorization code for the browser session p, bound
 // to redirectURI and challenge, which the caller has checked
 // (WellFormedChallenge, the allowed redirect URIs).
-func (s *Service) IssueCode(ctx context.Context, p Principal, redirectURI, challenge string) (string, error) {
-	if s.codes == nil {
-		return "", errors.New("issue code: no code storage")
+func (s *Service) IssueCode(_ context.Context, p Principal, redirectURI, challenge string) (string, error) {
+	body := codeBody{
+		SessionID: p.Session.ID, UserID: p.User.ID, Redirect: sha(redirectURI), Challenge: challenge,
+		Expires: s.now().Add(CodeTTL).Unix(), Nonce: make([]byte, 16),
 	}
-	var b [32]byte
-	rand.Read(b[:]) // never fails: crypto/rand.Read panics rather than return short
-	code := codePrefix + base64.RawURLEncoding.EncodeToString(b[:])
-	now := s.now().UTC()
-	err := s.codes.CreateAuthCode(ctx, store.AuthCode{
-		Hash: hashToken(code), UserID: p.User.ID, SessionID: p.Session.ID,
-		RedirectURI: redirectURI, Challenge: challenge,
-		CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
-	})
+	rand.Read(body.Nonce) // never fails: crypto/rand.Read panics rather than return short
+	raw, err := json.Marshal(body)
 	if err != nil {
-		return "", fmt.Errorf("issue code: %w", err)
+		return "", err
 	}
+	payload := base64.RawURLEncoding.EncodeToString(raw)
 	s.audit.Count("code.issue")
-	return code, nil
+	return codePrefix + payload + "." + base64.RawURLEncoding.EncodeToString(s.mac.MAC("authorization code", []byte(payload))), nil
+}
+
+func sha(v string) []byte {
+	h := sha256.Sum256([]byte(v))
+	return h[:]
+}
+
+// openCode checks a code's MAC and returns what it says.
+func (s *Service) openCode(code string) (codeBody, bool) {
+	rest, ok := strings.CutPrefix(code, codePrefix)
+	payload, mac, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || len(code) > 1024 {
+		return codeBody{}, false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(mac)
+	if err != nil || !hmac.Equal(got, s.mac.MAC("authorization code", []byte(payload))) {
+		return codeBody{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	var b codeBody
+	if err != nil || json.Unmarshal(raw, &b) != nil {
+		return codeBody{}, false
+	}
+	return b, true
+}
+
+// codeSessionID is the id of the app session a code makes: derived from
+// the code, so that a code can make one session only.
+func (s *Service) codeSessionID(code string) string {
+	b := s.mac.MAC("authorization code session", []byte(code))[:16]
+	b[6] = b[6]&0x0f | 0x80 // UUID version 8: made by latch's own rule
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	return uuid.UUID(b).String()
 }
 
 // ExchangeCode redeems an authorization code (grant_type
@@ -96,67 +145,39 @@ func (s *Service) ExchangeCode(ctx context.Context, code, redirectURI, verifier 
 	case !wellFormedVerifier(verifier):
 		return TokenResponse{}, invalid("code_verifier", "must be 43 to 128 characters of A-Z, a-z, 0-9 and -._~")
 	}
-	if s.codes == nil || len(code) != len(codePrefix)+43 || code[:len(codePrefix)] != codePrefix {
+	b, ok := s.openCode(code)
+	if !ok {
 		return TokenResponse{}, ErrInvalidCode
 	}
-	h := hashToken(code)
-	ac, err := s.codes.GetAuthCode(ctx, h)
+	if s.now().Unix() >= b.Expires || !hmac.Equal(b.Redirect, sha(redirectURI)) || !challengeMet(verifier, b.Challenge) {
+		s.record(ctx, "code.refused", b.UserID, b.SessionID, nil)
+		return TokenResponse{}, ErrInvalidCode
+	}
+	parent, u, err := s.sessions.GetSessionWithUser(ctx, b.SessionID)
 	if errors.Is(err, store.ErrNotFound) {
 		return TokenResponse{}, ErrInvalidCode
 	} else if err != nil {
-		return TokenResponse{}, fmt.Errorf("exchange code: %w", err)
+		return TokenResponse{}, err
 	}
-	if !ac.UsedAt.IsZero() {
-		return TokenResponse{}, s.codeReplayed(ctx, ac)
-	}
-	if !s.now().Before(ac.ExpiresAt) || ac.RedirectURI != redirectURI || !challengeMet(verifier, ac.Challenge) {
-		s.record(ctx, "code.refused", ac.UserID, ac.SessionID, nil)
-		return TokenResponse{}, ErrInvalidCode
-	}
-	parent, u, err := s.sessions.GetSessionWithUser(ctx, ac.SessionID)
-	if errors.Is(err, store.ErrNotFound) {
-		return TokenResponse{}, ErrInvalidCode
-	} else if err != nil {
-		return TokenResponse{}, fmt.Errorf("exchange code: %w", err)
-	}
-	if parent.Kind != store.SessionBrowser || !s.sessionLive(parent, s.now()) || u.Disabled || u.ID != ac.UserID {
+	if parent.Kind != store.SessionBrowser || !s.sessionLive(parent, s.now()) || u.Disabled || u.ID != b.UserID {
 		return TokenResponse{}, ErrInvalidCode
 	}
 	app := c
 	app.Browser = false
-	// The code is spent in the transaction that creates the session, so
-	// of two redemptions racing exactly one makes a session.
-	var before store.AuthCode
-	redeem := func(ctx context.Context, sess store.Session) error {
-		var err error
-		if before, err = s.codes.RedeemAuthCode(ctx, h, sess); err == nil && !before.UsedAt.IsZero() {
-			return errCodeUsed
-		}
-		return err
+	id := s.codeSessionID(code)
+	tr, err := s.openSession(ctx, signIn{user: u, via: app, amr: parent.AMR, authTime: parent.AuthTime, stale: ErrInvalidCode, parent: &parent, id: id})
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return TokenResponse{}, s.codeReplayed(ctx, u.ID, id)
 	}
-	tr, err := s.openSession(ctx, signIn{user: u, via: app, amr: parent.AMR, authTime: parent.AuthTime, stale: ErrInvalidCode, parent: &parent, create: redeem})
-	switch {
-	case errors.Is(err, errCodeUsed):
-		return TokenResponse{}, s.codeReplayed(ctx, before)
-	case errors.Is(err, store.ErrNotFound):
-		return TokenResponse{}, ErrInvalidCode
-	case err != nil:
-		return TokenResponse{}, err
-	}
-	return tr, nil
+	return tr, err
 }
-
-// errCodeUsed: the code was redeemed before; nothing was written.
-var errCodeUsed = errors.New("authorization code already redeemed")
 
 // codeReplayed answers a second redemption of a code: the session the
 // first one made ends (RFC 6749 §4.1.2).
-func (s *Service) codeReplayed(ctx context.Context, ac store.AuthCode) error {
-	if ac.IssuedID != "" {
-		if err := s.revokeSession(ctx, ac.IssuedID, s.now().UTC()); err != nil {
-			return fmt.Errorf("exchange code: %w", err)
-		}
+func (s *Service) codeReplayed(ctx context.Context, userID, sessionID string) error {
+	if err := s.revokeSession(ctx, sessionID, s.now().UTC()); err != nil {
+		return err
 	}
-	s.record(ctx, "code.replay", ac.UserID, ac.IssuedID, map[string]any{"session_revoked": ac.IssuedID != ""})
+	s.record(ctx, "code.replay", userID, sessionID, map[string]any{"session_revoked": true})
 	return ErrInvalidCode
 }

@@ -113,6 +113,7 @@ func TestAuthorizationCodeRules(t *testing.T) {
 		"wrong verifier": {code, cb, verifier[:42] + "x"},
 		"wrong redirect": {code, cb + "/", verifier},
 		"unknown code":   {"lac_" + verifier, cb, verifier},
+		"forged code":    {tamper(code), cb, verifier},
 	} {
 		if _, err := f.svc.ExchangeCode(ctx, c.code, c.redirect, c.verifier, Requester{}); !errors.Is(err, ErrInvalidCode) {
 			t.Errorf("%s: %v, want ErrInvalidCode", name, err)
@@ -202,4 +203,14 @@ func TestSignedInWithin(t *testing.T) {
 	if f.svc.SignedInWithin(Principal{}, time.Hour) {
 		t.Error("a session without auth_time counts as signed in")
 	}
+}
+
+// tamper changes one character of a code's signed part.
+func tamper(code string) string {
+	i := len(codePrefix) + 5
+	c := byte('A')
+	if code[i] == 'A' {
+		c = 'B'
+	}
+	return code[:i] + string(c) + code[i+1:]
 }

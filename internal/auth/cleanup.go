@@ -13,12 +13,11 @@ const keepEnded = 7 * 24 * time.Hour
 
 // Cleaned counts what one clean-up removed.
 type Cleaned struct {
-	Sessions, OneTimeTokens, AuthCodes int64
+	Sessions, OneTimeTokens int64
 }
 
 // Cleanup removes sessions ended more than a week ago (revoked, expired
-// or idle), one-time tokens that expired a day ago and authorization
-// codes that expired an hour ago, so that neither
+// or idle) and one-time tokens that expired a day ago, so that neither
 // table grows without bound. The throttler and the audit recorder clean
 // their own tables; the outbox needs no clean-up, since every message is
 // deleted once sent or expired.
@@ -32,9 +31,6 @@ func (s *Service) Cleanup(ctx context.Context) (Cleaned, error) {
 	}
 	if c.OneTimeTokens, err = s.onetime.DeleteOneTimeTokensBefore(ctx, now.Add(-24*time.Hour)); err != nil {
 		return c, fmt.Errorf("clean up one-time tokens: %w", err)
-	}
-	if c.AuthCodes, err = s.codes.DeleteAuthCodesBefore(ctx, now.Add(-time.Hour)); err != nil {
-		return c, fmt.Errorf("clean up authorization codes: %w", err)
 	}
 	return c, nil
 }

@@ -37,10 +37,10 @@ type signIn struct {
 	// parent is the browser session an app session is made from (single
 	// sign-on); nil otherwise. Its epoch and level carry over.
 	parent *store.Session
-	// create stores the session, in place of CreateSession, for a method
-	// that must write something else in the same transaction (an
-	// authorization code's redemption); nil for CreateSession.
-	create func(context.Context, store.Session) error
+	// id is the new session's id; "" for a new one. A method that must
+	// make at most one session per credential (an authorization code)
+	// derives it from the credential, and the store refuses a second.
+	id string
 }
 
 // openSession starts a session for someone just identified and issues
@@ -54,15 +54,16 @@ func (s *Service) openSession(ctx context.Context, in signIn) (TokenResponse, er
 	if in.parent != nil {
 		sess.ParentID, sess.AAL, sess.CredentialEpoch = in.parent.ID, in.parent.AAL, in.parent.CredentialEpoch
 	}
-	create := in.create
-	if create == nil {
-		create = s.sessions.CreateSession
+	if in.id != "" {
+		sess.ID = in.id
 	}
-	err := create(ctx, sess)
+	err := s.sessions.CreateSession(ctx, sess)
 	switch {
 	case errors.Is(err, store.ErrStale):
 		s.record(ctx, "login.stale", u.ID, "", map[string]any{"method": in.amr[0]})
 		return TokenResponse{}, in.stale
+	case errors.Is(err, store.ErrAlreadyExists) && in.id != "":
+		return TokenResponse{}, err // that credential made its session already
 	case err != nil:
 		return TokenResponse{}, fmt.Errorf("sign in: create session: %w", err)
 	}

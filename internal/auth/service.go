@@ -86,7 +86,6 @@ type Service struct {
 	users     store.Users
 	sessions  store.Sessions
 	onetime   store.OneTimeTokens
-	codes     store.AuthCodes // nil: no authorization codes
 	outbox    Outbox
 	counters  Counters
 	hasher    Hasher
@@ -110,7 +109,6 @@ type Deps struct {
 	Users     store.Users
 	Sessions  store.Sessions
 	OneTime   store.OneTimeTokens
-	Codes     store.AuthCodes
 	Outbox    Outbox
 	Counters  Counters
 	Hasher    Hasher
@@ -130,7 +128,7 @@ type Deps struct {
 // Storage fills the storage roles of d from one backend value that has
 // them all, as both backends do.
 func (d *Deps) Storage(db store.Store) {
-	d.Users, d.Sessions, d.OneTime, d.Codes, d.Outbox, d.Counters = db, db, db, db, db, db
+	d.Users, d.Sessions, d.OneTime, d.Outbox, d.Counters = db, db, db, db, db
 }
 
 // NewService returns a Service.
@@ -145,7 +143,7 @@ func NewService(d Deps, o Options) *Service {
 		d.Audit = audit.New(nil, d.Log, d.Now, nil)
 	}
 	o.Mail.defaults()
-	return &Service{users: d.Users, sessions: d.Sessions, onetime: d.OneTime, codes: d.Codes, outbox: d.Outbox, counters: d.Counters, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit,
+	return &Service{users: d.Users, sessions: d.Sessions, onetime: d.OneTime, outbox: d.Outbox, counters: d.Counters, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit,
 		renderer: d.Renderer, wake: d.Wake, quotas: d.Quota,
 		opts: o, adminHash: sha256.Sum256([]byte(o.AdminKey)), now: d.Now, log: d.Log}
 }

@@ -501,7 +501,6 @@ type Store interface {
 	Throttles
 	Audit
 	OneTimeTokens
-	AuthCodes
 	Outbox
 	Schema
 }

@@ -81,10 +81,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RetryMail", testRetryMail},
 		{"DeleteMail", testDeleteMail},
 		{"SessionKindAndParent", testSessionKindAndParent},
-		{"AuthCodeRoundTrip", testAuthCodeRoundTrip},
-		{"AuthCodeErrors", testAuthCodeErrors},
-		{"RedeemAuthCodeOnce", testRedeemAuthCodeOnce},
-		{"DeleteAuthCodesBefore", testDeleteAuthCodesBefore},
 		{"Growth", testGrowth},
 		{"Migrations", testMigrations},
 	}
