@@ -12,6 +12,8 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+
+	"github.com/latchauth/latch/internal/i18n"
 )
 
 // Data is what a template may show. Which fields a kind needs is listed
@@ -58,6 +60,7 @@ func kinds() map[string]needs {
 // text/template) and KIND.html defines "content" inside layout.html (with
 // html/template, which escapes every value).
 type Templates struct {
+	catalog *i18n.Catalog
 	product string
 	kinds   map[string]kind
 }
@@ -98,14 +101,13 @@ func NewTemplates(product, brand string) (*Templates, error) {
 	// replaces it before parsing, so it is part of the trusted template
 	// rather than a value html/template would have to judge.
 	layout := strings.ReplaceAll(string(layoutSrc), "BRANDCOLOR", brand)
-	t := &Templates{product: product, kinds: map[string]kind{}}
+	t := &Templates{catalog: i18n.MustLoad(), product: product, kinds: map[string]kind{}}
 	for name, n := range kinds() {
 		text, err := texttemplate.ParseFS(files, "templates/"+name+".txt")
 		if err != nil {
 			return nil, fmt.Errorf("mail: template %s: %w", name, err)
 		}
-		html, err := htmltemplate.Must(htmltemplate.New("layout.html").Funcs(htmltemplate.FuncMap{"button": newButton}).
-			Parse(layout)).ParseFS(files, "templates/"+name+".html")
+		html, err := htmltemplate.Must(htmltemplate.New("layout.html").Parse(layout)).ParseFS(files, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("mail: template %s: %w", name, err)
 		}
@@ -158,20 +160,23 @@ func (t *Templates) Render(kind, to string, d Data) (Message, error) {
 	if err := d.check(kind, k.needs); err != nil {
 		return Message{}, err
 	}
+	tr := t.catalog.Lang(d.Lang)
 	v := view{
+		Lang:     tr.Tag(),
+		tr:       tr,
 		Product:  t.product,
 		To:       to,
 		Link:     d.Link,
 		Code:     d.Code,
 		NewEmail: d.NewEmail,
-		Expires:  duration(d.ExpiresIn),
+		Expires:  duration(d.ExpiresIn, tr.Tag()),
 		IP:       d.IP,
 	}
 	if v.NewEmail == "" && kind == "email_change" {
 		v.NewEmail = to
 	}
 	if !d.Time.IsZero() {
-		v.When = d.Time.UTC().Format("2 January 2006 at 15:04 UTC")
+		v.When = date(d.Time, tr.Tag())
 	}
 
 	var subject, text, html bytes.Buffer
@@ -194,6 +199,8 @@ func (t *Templates) Render(kind, to string, d Data) (Message, error) {
 
 // view is what the templates see.
 type view struct {
+	Lang     string // the catalog's tag, for <html lang>
+	tr       i18n.Lang
 	Product  string
 	Subject  string // set once rendered, for the HTML title
 	To       string
@@ -241,38 +248,80 @@ func (d Data) check(kind string, n needs) error {
 
 // button is the argument of the layout's "button" template.
 type button struct {
-	Link, Label string
+	Link, Label, Fallback string
 }
 
-func newButton(link, label string) button { return button{Link: link, Label: label} }
+// T is the catalog's message for key in the message's language, with
+// every {name} a message may use filled from the view.
+func (v view) T(key string) string {
+	return v.tr.T(key, "product", v.Product, "to", v.To, "new_email", v.NewEmail,
+		"expires", v.Expires, "when", v.When, "ip", v.IP)
+}
 
-// duration writes d as people say it: "1 hour", "10 minutes", "24 hours",
-// "1 hour 30 minutes", "3 days". Seconds are rounded up to a minute.
-func duration(d time.Duration) string {
+// Button is a button to link labelled with the catalog's message for key.
+func (v view) Button(link, key string) button {
+	return button{Link: link, Label: v.T(key), Fallback: v.T("mail.button_fallback")}
+}
+
+// duration writes d as people say it in lang: "1 hour", "10 minutes",
+// "24 hours", "1 hour 30 minutes", "3 days" ("1 Stunde", "3 Tage" in
+// German). Seconds are rounded up to a minute.
+func duration(d time.Duration, lang string) string {
 	if d <= 0 {
 		return ""
 	}
 	mins := int((d + time.Minute - 1) / time.Minute)
 	days, hours, mins := mins/(24*60), mins/60%24, mins%60
 	if days >= 2 && hours == 0 && mins == 0 {
-		return plural(days, "day")
+		return plural(days, unitDay, lang)
 	}
 	hours += 24 * days
 	switch {
 	case hours > 0 && mins > 0:
-		return plural(hours, "hour") + " " + plural(mins, "minute")
+		return plural(hours, unitHour, lang) + " " + plural(mins, unitMinute, lang)
 	case hours > 0:
-		return plural(hours, "hour")
+		return plural(hours, unitHour, lang)
 	default:
-		return plural(mins, "minute")
+		return plural(mins, unitMinute, lang)
 	}
 }
 
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
+type unit int
+
+const (
+	unitMinute unit = iota
+	unitHour
+	unitDay
+)
+
+// units are the singular and plural of each unit, by language; English
+// is the fallback.
+var units = map[string][3][2]string{
+	"en": {{"minute", "minutes"}, {"hour", "hours"}, {"day", "days"}},
+	"de": {{"Minute", "Minuten"}, {"Stunde", "Stunden"}, {"Tag", "Tage"}},
+}
+
+func plural(n int, u unit, lang string) string {
+	names, ok := units[lang]
+	if !ok {
+		names = units["en"]
 	}
-	return strconv.Itoa(n) + " " + unit + "s"
+	if n == 1 {
+		return "1 " + names[u][0]
+	}
+	return strconv.Itoa(n) + " " + names[u][1]
+}
+
+var germanMonths = [...]string{"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"}
+
+// date writes when something happened, in UTC, as lang writes dates:
+// "2 January 2006 at 15:04 UTC", "2. Januar 2006 um 15:04 UTC".
+func date(t time.Time, lang string) string {
+	t = t.UTC()
+	if lang == "de" {
+		return fmt.Sprintf("%d. %s %d um %s UTC", t.Day(), germanMonths[t.Month()-1], t.Year(), t.Format("15:04"))
+	}
+	return t.Format("2 January 2006 at 15:04 UTC")
 }
 
 var (

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/latchauth/latch/internal/i18n"
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/mail/mailtest"
 )
@@ -264,5 +265,45 @@ func TestRenderedMessagesArrive(t *testing.T) {
 		if link := got.Link("https://auth.example.com/"); link != fullData.Link {
 			t.Errorf("%s: Link = %q, want %q", kind, link, fullData.Link)
 		}
+	}
+}
+
+// Every message renders in every language latch ships, from the same
+// catalog as the pages: no key left as it is, no {placeholder} unfilled.
+func TestRenderEveryKindInEveryLanguage(t *testing.T) {
+	tp := newTemplates(t)
+	leak := regexp.MustCompile(`\{[a-z_]+\}|\bmail\.[a-z_]+\.[a-z_]+`)
+	for _, lang := range i18n.MustLoad().Languages() {
+		for _, kind := range tp.Kinds() {
+			d := fullData
+			d.Lang = lang
+			m, err := tp.Render(kind, "ada@example.com", d)
+			if err != nil {
+				t.Fatalf("%s %s: %v", lang, kind, err)
+			}
+			for part, text := range map[string]string{"subject": m.Subject, "text": m.Text, "html": m.HTML} {
+				if strings.TrimSpace(text) == "" || leak.MatchString(text) {
+					t.Errorf("%s %s %s: %q", lang, kind, part, leak.FindString(text))
+				}
+			}
+		}
+	}
+	d := fullData
+	d.Lang = "de"
+	m, err := tp.Render("recover", "ada@example.com", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Passwort", "1 Stunde", "Guten Tag"} {
+		if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, want) {
+			t.Errorf("German reset message lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if !strings.Contains(m.HTML, `<html lang="de">`) {
+		t.Error("German message without lang=de")
+	}
+	m, _ = tp.Render("password_changed", "ada@example.com", d)
+	if !strings.Contains(m.Text, "14. März 2026 um 14:09 UTC") {
+		t.Errorf("German date: %s", m.Text)
 	}
 }

@@ -568,3 +568,19 @@ func TestFormWithoutCSRFCookie(t *testing.T) {
 		want(t, r, http.StatusForbidden, "")
 	}, withRedirects())
 }
+
+// A message speaks the language of the request that caused it, from the
+// pages' catalog: a German sign-up gets a German verification link.
+func TestMessagesSpeakTheRequestsLanguage(t *testing.T) {
+	forEachHarness(t, func(t *testing.T, h *harness) {
+		const de, en = "deutsch@example.com", "english@example.com"
+		want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": de, "password": goodPassword}, "Accept-Language", "de-DE,de;q=0.9"), http.StatusAccepted, "")
+		want(t, h.do("POST", "/v1/signup", "", map[string]any{"email": en, "password": goodPassword}), http.StatusAccepted, "")
+		if m := h.mailTo(de, "Bestätigen Sie"); !strings.Contains(m.Text, "Guten Tag") {
+			t.Errorf("German verification message:\n%s", m.Text)
+		}
+		if m := h.mailTo(en, "Confirm your email"); !strings.Contains(m.Text, "Hello,") {
+			t.Errorf("English verification message:\n%s", m.Text)
+		}
+	}, withSMTP())
+}
