@@ -1,11 +1,14 @@
 // Package auth is latch's domain: signing up, signing in (password,
-// emailed code or link), rotating refresh tokens, authenticating access
+// emailed code or link, an authorization code from a browser session),
+// rotating refresh tokens, authenticating access
 // tokens against live sessions, changing a user, listing and ending
 // sessions, revocation and introspection, the email flows and the
 // administrator's user commands.
 //
 // Files by flow: signup.go, signin.go (password), emailflows.go (links and
-// codes), funnel.go (where every sign-in ends), refresh.go, sessions.go
+// codes), browser.go (the browser session of latch's pages), authcode.go
+// (the authorization-code flow), funnel.go (where every sign-in ends: an
+// app session with tokens, or a browser session), refresh.go, sessions.go
 // (logout, revocation, introspection), account.go (a user's own changes),
 // device.go (device tokens), mail.go (what each message says), admin.go,
 // cleanup.go.
