@@ -260,7 +260,7 @@ func (v view) T(key string) string {
 
 // Button is a button to link labelled with the catalog's message for key.
 func (v view) Button(link, key string) button {
-	return button{Link: link, Label: v.T(key), Fallback: v.T("mail.button_fallback")}
+	return button{Link: link, Label: v.T(key), Fallback: v.T("mail.layout.button_fallback")}
 }
 
 // duration writes d as people say it in lang: "1 hour", "10 minutes",

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"html"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -305,5 +307,40 @@ func TestRenderEveryKindInEveryLanguage(t *testing.T) {
 	m, _ = tp.Render("password_changed", "ada@example.com", d)
 	if !strings.Contains(m.Text, "14. März 2026 um 14:09 UTC") {
 		t.Errorf("German date: %s", m.Text)
+	}
+}
+
+// The templates (and templates.go, which labels the layout's button)
+// use exactly the catalog's mail.* keys: a key missing
+// from the catalog would be printed as it is, and a key no template uses
+// is a sentence translators keep up for nothing.
+func TestTemplatesUseTheCatalogsKeys(t *testing.T) {
+	files, err := filepath.Glob("templates/*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("templates: %v %v", files, err)
+	}
+	files = append(files, "templates.go") // the button's fallback line
+	key := regexp.MustCompile(`"(mail\.[a-z_.]+)"`)
+	used := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range key.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = true
+		}
+	}
+	c := i18n.MustLoad()
+	en := c.Lang(i18n.Fallback)
+	for k := range used {
+		if !en.Has(k) {
+			t.Errorf("templates use %q, which the catalog lacks", k)
+		}
+	}
+	for _, k := range c.Keys(i18n.Fallback) {
+		if strings.HasPrefix(k, "mail.") && !used[k] {
+			t.Errorf("catalog has %q, which no template uses", k)
+		}
 	}
 }
