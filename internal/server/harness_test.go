@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/latchauth/latch/internal/app"
 	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/clocktest"
 	"github.com/latchauth/latch/internal/config"
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/mail/mailtest"
@@ -32,24 +32,6 @@ import (
 	"github.com/latchauth/latch/internal/store/sqlite"
 	"github.com/latchauth/latch/internal/token"
 )
-
-// clock is a stepped clock: tests move time instead of sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // backend opens a fresh, migrated store for one test.
 type backend struct {
@@ -103,7 +85,7 @@ func forEachHarness(t *testing.T, test func(t *testing.T, h *harness), opts ...h
 type harness struct {
 	t      *testing.T
 	srv    *httptest.Server
-	clock  *clock
+	clock  *clocktest.Clock
 	db     store.Store
 	auth   *auth.Service
 	audit  *audit.Recorder
@@ -174,7 +156,7 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	}
 	db := b.open(t)
 	t.Cleanup(func() { db.Close() })
-	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)) // tests move time instead of sleeping
 	hasher, err := password.NewHasher(testParams, password.Limits{Concurrency: 4, Queue: 64, MaxWait: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
