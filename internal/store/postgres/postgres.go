@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -241,13 +242,14 @@ func fromTS(ts pgtype.Timestamptz) time.Time {
 	return ts.Time.UTC()
 }
 
-// blob returns nil for an empty slice so that an empty hash is stored as
-// NULL and comes back nil.
-func blob(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
+// codec passes times as timestamptz, JSON as json or jsonb (which
+// keep, respectively normalise, the text) and AMR as a text[].
+var codec = &store.Codec[pgtype.Timestamptz]{
+	Time:     func(t time.Time) any { return t },
+	NullTime: nullTime,
+	FromTime: fromTS,
+	JSON:     func(m json.RawMessage) any { return m },
+	AMR:      amrArray,
 }
 
 // querier is a pool or a transaction, for reads that run in either.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -400,27 +401,18 @@ func fromMicros(v sql.NullInt64) time.Time {
 
 var zeroMicros = time.Time{}.UnixMicro()
 
-// blob returns nil for an empty slice so that an empty hash is stored as
-// NULL and comes back nil.
-func blob(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-// nilIfEmpty normalises a scanned BLOB: empty comes back nil.
-func nilIfEmpty(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
+// codec encodes times as unix microseconds (see micros), JSON as TEXT
+// and AMR as a JSON array in TEXT.
+var codec = &store.Codec[sql.NullInt64]{
+	Time:     func(t time.Time) any { return micros(t) },
+	NullTime: nullMicros,
+	FromTime: fromMicros,
+	JSON:     func(m json.RawMessage) any { return string(m) },
+	AMR:      amrText,
 }
 
 // scanner is a *sql.Row or *sql.Rows.
-type scanner interface {
-	Scan(dest ...any) error
-}
+type scanner = store.Scanner
 
 // querier is a pool or a transaction, for reads that run in either.
 type querier interface {
