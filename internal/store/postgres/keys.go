@@ -17,10 +17,7 @@ func listKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
 // ListSigningKeys returns every key, oldest first.
 func (db *DB) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	keys, err := listKeys(ctx, db.pool)
-	if err != nil {
-		return nil, wrap("list signing keys", err)
-	}
-	return keys, nil
+	return store.Saved(keys, finish("list signing keys", err))
 }
 
 // UpdateSigningKeys runs fn with every key and upserts (by id) the keys it

@@ -122,21 +122,13 @@ func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.
 		return store.OneTimeToken{}, wrap("update one-time token", store.ErrNotFound)
 	}
 	var saved store.OneTimeToken
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		t, err := scanToken(tx.QueryRow(ctx, store.GetTokenSQL+` FOR UPDATE`, id))
-		if err != nil {
-			return err
-		}
-		if err := fn(&t); err != nil {
-			return store.CallerError{Err: err}
-		}
-		saved, err = saveToken(ctx, tx, id, t)
+	err := db.inTx(ctx, func(tx pgx.Tx) (err error) {
+		saved, err = store.Edit(func() (store.OneTimeToken, error) {
+			return scanToken(tx.QueryRow(ctx, store.GetTokenSQL+` FOR UPDATE`, id))
+		}, fn, func(t store.OneTimeToken) (store.OneTimeToken, error) { return saveToken(ctx, tx, id, t) })
 		return err
 	})
-	if err != nil {
-		return store.OneTimeToken{}, finish("update one-time token", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update one-time token", err))
 }
 
 // DeleteOneTimeTokensBefore deletes, in batches (see deleteInBatches), the

@@ -149,17 +149,9 @@ func (db *DB) deleteBefore(ctx context.Context, op, query string, t time.Time) (
 	return db.deleteInBatches(ctx, op, query, t)
 }
 
-// finish turns the error of a transaction into what a method returns: the
+// finish turns a method's error into what it returns: nil for nil, the
 // caller's own error as it was, anything else wrapped and mapped.
-func finish(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if ce, ok := store.CallerErr(err); ok {
-		return ce
-	}
-	return wrap(op, err)
-}
+func finish(op string, err error) error { return store.Finish(op, err, wrap) }
 
 // PostgreSQL error codes (SQLSTATE) that the backend tells apart.
 const (

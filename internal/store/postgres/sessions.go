@@ -90,10 +90,7 @@ func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) 
 		return store.Session{}, wrap("get session", store.ErrNotFound)
 	}
 	s, err := scanSession(db.pool.QueryRow(ctx, store.GetSessionSQL, id))
-	if err != nil {
-		return store.Session{}, wrap("get session", err)
-	}
-	return s, nil
+	return store.Saved(s, finish("get session", err))
 }
 
 // GetSessionWithUser returns the session with this id, revoked or not,
@@ -121,10 +118,7 @@ func (db *DB) GetSessionByRefreshHash(ctx context.Context, hash []byte) (store.S
 		return store.Session{}, wrap("get session by refresh hash", store.ErrNotFound)
 	}
 	s, err := scanSession(db.pool.QueryRow(ctx, store.GetSessionByRefreshHashSQL, hash))
-	if err != nil {
-		return store.Session{}, wrap("get session by refresh hash", err)
-	}
-	return s, nil
+	return store.Saved(s, finish("get session by refresh hash", err))
 }
 
 // ListSessions returns the user's sessions that are not revoked, newest
@@ -135,10 +129,7 @@ func (db *DB) ListSessions(ctx context.Context, userID string) ([]store.Session,
 		return nil, nil
 	}
 	sessions, err := queryAll(ctx, db.pool, scanSession, store.ListSessionsSQL, userID)
-	if err != nil {
-		return nil, wrap("list sessions", err)
-	}
-	return sessions, nil
+	return store.Saved(sessions, finish("list sessions", err))
 }
 
 // UpdateSession applies fn to the session, locked with FOR UPDATE, and
@@ -163,10 +154,7 @@ func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Sessi
 		saved, err = saveSession(ctx, tx, old, fn)
 		return err
 	})
-	if err != nil {
-		return store.Session{}, finish("update session", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update session", err))
 }
 
 // UpdateSessionByRefreshHash finds the session that issued the refresh
@@ -265,8 +253,5 @@ func (db *DB) DeleteEndedSessions(ctx context.Context, revokedBefore, expiredBef
 func (db *DB) CountActiveSessions(ctx context.Context, now, idleAfter time.Time) (int64, error) {
 	var n int64
 	err := db.pool.QueryRow(ctx, store.CountActiveSessionsSQL, now, idleAfter).Scan(&n)
-	if err != nil {
-		return 0, wrap("count active sessions", err)
-	}
-	return n, nil
+	return store.Saved(n, finish("count active sessions", err))
 }

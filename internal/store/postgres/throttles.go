@@ -25,10 +25,7 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 		return nil, nil
 	}
 	ths, err := queryAll(ctx, db.pool, scanThrottle, `SELECT `+store.ThrottleColumns+` FROM throttles WHERE key = ANY($1)`, keys)
-	if err != nil {
-		return nil, wrap("get throttles", err)
-	}
-	return ths, nil
+	return store.Saved(ths, finish("get throttles", err))
 }
 
 // UpdateThrottle applies fn to the row for key, creating it if missing (fn
@@ -61,10 +58,7 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 		saved, err = scanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
 		return err
 	})
-	if err != nil {
-		return store.Throttle{}, finish("update throttle", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update throttle", err))
 }
 
 // UpdateThrottles applies fn to the rows for keys, created if missing and
@@ -118,10 +112,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, finish("update throttles", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update throttles", err))
 }
 
 // DeleteThrottles removes the rows for the keys; missing keys are fine.

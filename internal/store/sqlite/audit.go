@@ -34,10 +34,7 @@ func (db *DB) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([]sto
 		return nil, nil
 	}
 	events, err := queryAll(ctx, db.read, scanAudit, query, args...)
-	if err != nil {
-		return nil, wrap("list audit", err)
-	}
-	return events, nil
+	return store.Saved(events, finish("list audit", err))
 }
 
 // DeleteAuditBefore deletes, in batches (see deleteInBatches), the events

@@ -94,10 +94,7 @@ func (db *DB) ListOneTimeTokens(ctx context.Context, userID string, purpose stor
 		return nil, nil
 	}
 	tokens, err := queryAll(ctx, db.read, scanToken, store.ListTokensSQL, userID, string(purpose))
-	if err != nil {
-		return nil, wrap("list one-time tokens", err)
-	}
-	return tokens, nil
+	return store.Saved(tokens, finish("list one-time tokens", err))
 }
 
 // UpdateOneTimeToken applies fn to the token under the write lock and
@@ -109,21 +106,13 @@ func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.
 		return store.OneTimeToken{}, wrap("update one-time token", store.ErrNotFound)
 	}
 	var saved store.OneTimeToken
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		t, err := scanToken(tx.QueryRowContext(ctx, store.GetTokenSQL, id))
-		if err != nil {
-			return err
-		}
-		if err := fn(&t); err != nil {
-			return store.CallerError{Err: err}
-		}
-		saved, err = saveToken(ctx, tx, id, t)
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		saved, err = store.Edit(func() (store.OneTimeToken, error) {
+			return scanToken(tx.QueryRowContext(ctx, store.GetTokenSQL, id))
+		}, fn, func(t store.OneTimeToken) (store.OneTimeToken, error) { return saveToken(ctx, tx, id, t) })
 		return err
 	})
-	if err != nil {
-		return store.OneTimeToken{}, finish("update one-time token", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update one-time token", err))
 }
 
 // DeleteOneTimeTokensBefore deletes, in batches (see deleteInBatches), the

@@ -106,10 +106,7 @@ func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) 
 		return store.Session{}, wrap("get session", err)
 	}
 	s, err := scanSession(st.getSession.QueryRowContext(ctx, id))
-	if err != nil {
-		return store.Session{}, wrap("get session", err)
-	}
-	return s, nil
+	return store.Saved(s, finish("get session", err))
 }
 
 // GetSessionWithUser returns the session with this id, revoked or not,
@@ -149,10 +146,7 @@ func (db *DB) GetSessionByRefreshHash(ctx context.Context, hash []byte) (store.S
 		return store.Session{}, wrap("get session by refresh hash", err)
 	}
 	s, err := scanSession(st.getSessionByRefreshHash.QueryRowContext(ctx, hash))
-	if err != nil {
-		return store.Session{}, wrap("get session by refresh hash", err)
-	}
-	return s, nil
+	return store.Saved(s, finish("get session by refresh hash", err))
 }
 
 // ListSessions returns the user's sessions that are not revoked, newest
@@ -163,10 +157,7 @@ func (db *DB) ListSessions(ctx context.Context, userID string) ([]store.Session,
 		return nil, nil
 	}
 	sessions, err := queryAll(ctx, db.read, scanSession, store.ListSessionsSQL, userID)
-	if err != nil {
-		return nil, wrap("list sessions", err)
-	}
-	return sessions, nil
+	return store.Saved(sessions, finish("list sessions", err))
 }
 
 // UpdateSession applies fn to the session under the write lock and saves
@@ -191,10 +182,7 @@ func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Sessi
 		saved, err = saveSession(ctx, tx, st, old, fn)
 		return err
 	})
-	if err != nil {
-		return store.Session{}, finish("update session", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update session", err))
 }
 
 // UpdateSessionByRefreshHash finds the session that issued the refresh
@@ -304,10 +292,7 @@ func (db *DB) RevokeSessions(ctx context.Context, userID, except string, at time
 		return 0, wrap("revoke sessions", err)
 	}
 	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, wrap("revoke sessions", err)
-	}
-	return n, nil
+	return store.Saved(n, finish("revoke sessions", err))
 }
 
 // DeleteEndedSessions deletes, in batches (see deleteInBatches), the
@@ -330,8 +315,5 @@ func (db *DB) DeleteEndedSessions(ctx context.Context, revokedBefore, expiredBef
 func (db *DB) CountActiveSessions(ctx context.Context, now, idleAfter time.Time) (int64, error) {
 	var n int64
 	err := db.read.QueryRowContext(ctx, store.CountActiveSessionsSQL, micros(now), micros(idleAfter)).Scan(&n)
-	if err != nil {
-		return 0, wrap("count active sessions", err)
-	}
-	return n, nil
+	return store.Saved(n, finish("count active sessions", err))
 }

@@ -324,17 +324,9 @@ func (db *DB) deleteBefore(ctx context.Context, op, query string, t time.Time) (
 	return db.deleteInBatches(ctx, op, query, micros(t))
 }
 
-// finish turns the error of a transaction into what a method returns: the
+// finish turns a method's error into what it returns: nil for nil, the
 // caller's own error as it was, anything else wrapped and mapped.
-func finish(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if ce, ok := store.CallerErr(err); ok {
-		return ce
-	}
-	return wrap(op, err)
-}
+func finish(op string, err error) error { return store.Finish(op, err, wrap) }
 
 // wrap maps a driver error onto the store sentinels and adds the
 // operation. The driver's message is kept (for logs) only where it helps an

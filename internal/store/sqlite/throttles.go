@@ -38,10 +38,7 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 		return nil, wrap("get throttles", err)
 	}
 	out, err := scanAll(rows, scanThrottle)
-	if err != nil {
-		return nil, wrap("get throttles", err)
-	}
-	return out, nil
+	return store.Saved(out, finish("get throttles", err))
 }
 
 // UpdateThrottle applies fn to the row for key under the write lock,
@@ -70,10 +67,7 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 		saved, err = scanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
 		return err
 	})
-	if err != nil {
-		return store.Throttle{}, finish("update throttle", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update throttle", err))
 }
 
 // UpdateThrottles applies fn to the rows for keys under the write lock,
@@ -122,10 +116,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, finish("update throttles", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update throttles", err))
 }
 
 // DeleteThrottles removes the rows for the keys; missing keys are fine.

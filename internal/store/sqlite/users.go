@@ -66,10 +66,7 @@ func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
 		return store.User{}, wrap("get user", err)
 	}
 	u, err := scanUser(st.getUser.QueryRowContext(ctx, id))
-	if err != nil {
-		return store.User{}, wrap("get user", err)
-	}
-	return u, nil
+	return store.Saved(u, finish("get user", err))
 }
 
 // GetUserByEmail returns the user with this (already normalised) email;
@@ -80,10 +77,7 @@ func (db *DB) GetUserByEmail(ctx context.Context, email string) (store.User, err
 		return store.User{}, wrap("get user by email", err)
 	}
 	u, err := scanUser(st.getUserByEmail.QueryRowContext(ctx, email))
-	if err != nil {
-		return store.User{}, wrap("get user by email", err)
-	}
-	return u, nil
+	return store.Saved(u, finish("get user by email", err))
 }
 
 // ListUsers pages through users in creation order (ties broken by id).
@@ -105,10 +99,7 @@ func (db *DB) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([]sto
 		query, args = store.ListUsersAfterSQL, []any{created, after, limit}
 	}
 	users, err := queryAll(ctx, db.read, scanUser, query, args...)
-	if err != nil {
-		return nil, wrap("list users", err)
-	}
-	return users, nil
+	return store.Saved(users, finish("list users", err))
 }
 
 // UpdateUser applies fn to the user under the write lock and saves the
@@ -119,21 +110,12 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) er
 		return store.User{}, wrap("update user", store.ErrNotFound)
 	}
 	var saved store.User
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		u, err := selectUser(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if err := fn(&u); err != nil {
-			return store.CallerError{Err: err}
-		}
-		saved, err = saveUser(ctx, tx, id, u)
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		saved, err = store.Edit(func() (store.User, error) { return selectUser(ctx, tx, id) }, fn,
+			func(u store.User) (store.User, error) { return saveUser(ctx, tx, id, u) })
 		return err
 	})
-	if err != nil {
-		return store.User{}, finish("update user", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update user", err))
 }
 
 // selectUser reads the user with id (canonical) in tx, whose BEGIN
