@@ -186,3 +186,42 @@ func CallerErr(err error) (error, bool) {
 	}
 	return nil, false
 }
+
+// Finish turns the error of a backend method into what the method
+// returns: nil for nil, the caller's own error as it was (see
+// CallerError), anything else as the backend's wrap maps it for op.
+func Finish(op string, err error, wrap func(op string, err error) error) error {
+	if err == nil {
+		return nil
+	}
+	if ce, ok := CallerErr(err); ok {
+		return ce
+	}
+	return wrap(op, err)
+}
+
+// Saved is what a backend method returns once its work is done: v, or
+// the zero value with err when there is one.
+func Saved[T any](v T, err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v, nil
+}
+
+// Edit is the read-modify-write of an Update method, run inside the
+// backend's transaction: load reads the locked row, fn changes it, and
+// save stores the result and returns it as stored. An error of fn comes
+// back as a CallerError.
+func Edit[T any](load func() (T, error), fn func(*T) error, save func(T) (T, error)) (T, error) {
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	if err := fn(&v); err != nil {
+		var zero T
+		return zero, CallerError{Err: err}
+	}
+	return save(v)
+}

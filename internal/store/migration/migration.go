@@ -17,9 +17,16 @@ import (
 	"github.com/latchauth/latch/internal/store"
 )
 
+// Open returns a backend's goose provider for its database.
+type Open func(context.Context) (*goose.Provider, error)
+
 // Up applies every pending migration, refusing (with an error wrapping
 // store.ErrDatabaseTooNew) a database ahead of the binary.
-func Up(ctx context.Context, p *goose.Provider) error {
+func Up(ctx context.Context, open Open) error {
+	p, err := open(ctx)
+	if err != nil {
+		return err
+	}
 	current, err := p.GetDBVersion(ctx)
 	if err != nil {
 		return err
@@ -34,7 +41,11 @@ func Up(ctx context.Context, p *goose.Provider) error {
 // Status lists every embedded migration with when it was applied. If the
 // database is ahead of the binary it returns the status together with an
 // error wrapping store.ErrDatabaseTooNew.
-func Status(ctx context.Context, p *goose.Provider) (store.MigrationStatus, error) {
+func Status(ctx context.Context, open Open) (store.MigrationStatus, error) {
+	p, err := open(ctx)
+	if err != nil {
+		return store.MigrationStatus{}, err
+	}
 	current, err := p.GetDBVersion(ctx)
 	if err != nil {
 		return store.MigrationStatus{}, err

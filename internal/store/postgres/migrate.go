@@ -57,11 +57,7 @@ func (db *DB) provider(ctx context.Context) (*goose.Provider, error) {
 // nothing, if the database has a migration this binary does not know.
 // Several processes may call it at once (see provider).
 func (db *DB) Migrate(ctx context.Context) error {
-	p, err := db.provider(ctx)
-	if err != nil {
-		return wrap("migrate", err)
-	}
-	if err := migration.Up(ctx, p); err != nil {
+	if err := migration.Up(ctx, db.provider); err != nil {
 		return wrap("migrate", err)
 	}
 	return nil
@@ -71,11 +67,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 // If the database is newer than the binary it returns the status together
 // with an error wrapping store.ErrDatabaseTooNew.
 func (db *DB) MigrationStatus(ctx context.Context) (store.MigrationStatus, error) {
-	p, err := db.provider(ctx)
-	if err != nil {
-		return store.MigrationStatus{}, wrap("migration status", err)
-	}
-	st, err := migration.Status(ctx, p)
+	st, err := migration.Status(ctx, db.provider)
 	if err != nil {
 		return st, wrap("migration status", err)
 	}

@@ -5,33 +5,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/latchauth/latch/internal/store"
 )
 
-const tokenColumns = `id, user_id, purpose, email, new_email, hash, code_hash,
-	created_at, expires_at, used_at, attempts, session_id`
-
-func scanToken(row pgx.Row) (store.OneTimeToken, error) {
-	var (
-		t                      store.OneTimeToken
-		purpose                string
-		created, expires, used pgtype.Timestamptz
-	)
-	err := row.Scan(&t.ID, &t.UserID, &purpose, &t.Email, &t.NewEmail, &t.Hash, &t.CodeHash,
-		&created, &expires, &used, &t.Attempts, &t.SessionID)
-	if err != nil {
-		return store.OneTimeToken{}, err
-	}
-	t.Purpose = store.TokenPurpose(purpose)
-	t.Hash = blob(t.Hash)
-	t.CodeHash = blob(t.CodeHash)
-	t.CreatedAt = fromTS(created)
-	t.ExpiresAt = fromTS(expires)
-	t.UsedAt = fromTS(used)
-	return t, nil
-}
+func scanToken(row pgx.Row) (store.OneTimeToken, error) { return store.ScanToken(codec, row) }
 
 // CreateOneTimeToken inserts t. store.ErrAlreadyExists if its id or hash
 // is taken; store.ErrNotFound if its user does not exist (a user id that
@@ -39,21 +17,11 @@ func scanToken(row pgx.Row) (store.OneTimeToken, error) {
 // t.Purpose one of the store's purposes, and t.CreatedAt and t.ExpiresAt
 // not zero.
 func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) error {
-	id, ok := store.CanonicalID(t.ID)
-	if !ok {
-		return wrap("create one-time token", store.ErrInvalidID)
-	}
-	userID, ok := store.CanonicalID(t.UserID)
-	if !ok {
-		return wrap("create one-time token", store.ErrNotFound)
-	}
-	if err := t.Check(); err != nil {
+	args, err := codec.TokenArgs(t)
+	if err != nil {
 		return wrap("create one-time token", err)
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO one_time_tokens (`+tokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		id, userID, string(t.Purpose), t.Email, t.NewEmail, t.Hash, blob(t.CodeHash),
-		t.CreatedAt, t.ExpiresAt, nullTime(t.UsedAt), t.Attempts, t.SessionID)
+	_, err = db.pool.Exec(ctx, store.InsertTokenSQL, args...)
 	if pgCode(err) == codeForeignKeyViolation {
 		return wrap("create one-time token", store.ErrNotFound)
 	}
@@ -92,7 +60,7 @@ func (db *DB) UseOneTimeToken(ctx context.Context, hash []byte, fn func(*store.O
 		if err != nil {
 			return err
 		}
-		t, err := scanToken(tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens
+		t, err := scanToken(tx.QueryRow(ctx, `SELECT `+store.TokenColumns+` FROM one_time_tokens
 			WHERE hash = $1 AND user_id = $2 FOR UPDATE`, hash, userID))
 		if err != nil {
 			return err
@@ -108,8 +76,7 @@ func (db *DB) UseOneTimeToken(ctx context.Context, hash []byte, fn func(*store.O
 		if !wasUsed && !savedToken.UsedAt.IsZero() {
 			// The user's row lock serialises this with every other use of
 			// the user's tokens.
-			if _, err := tx.Exec(ctx, `UPDATE one_time_tokens SET used_at = $1
-				WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL AND id <> $4`,
+			if _, err := tx.Exec(ctx, store.SpendTokensSQL,
 				savedToken.UsedAt, userID, string(purpose), tokenID); err != nil {
 				return err
 			}
@@ -127,9 +94,7 @@ func (db *DB) UseOneTimeToken(ctx context.Context, hash []byte, fn func(*store.O
 // and Attempts) to the token with id, in tx, and returns the token as
 // stored.
 func saveToken(ctx context.Context, tx pgx.Tx, id string, t store.OneTimeToken) (store.OneTimeToken, error) {
-	return scanToken(tx.QueryRow(ctx, `UPDATE one_time_tokens SET used_at = $2, attempts = $3
-		WHERE id = $1 RETURNING `+tokenColumns,
-		id, nullTime(t.UsedAt), t.Attempts))
+	return scanToken(tx.QueryRow(ctx, store.UpdateTokenSQL, codec.SaveTokenArgs(id, t)...))
 }
 
 // ListOneTimeTokens returns the user's unused tokens of one purpose,
@@ -139,9 +104,7 @@ func (db *DB) ListOneTimeTokens(ctx context.Context, userID string, purpose stor
 	if !ok {
 		return nil, nil
 	}
-	tokens, err := queryAll(ctx, db.pool, scanToken, `SELECT `+tokenColumns+` FROM one_time_tokens
-		WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL
-		ORDER BY created_at DESC, id DESC`, userID, string(purpose))
+	tokens, err := queryAll(ctx, db.pool, scanToken, store.ListTokensSQL, userID, string(purpose))
 	if err != nil {
 		return nil, wrap("list one-time tokens", err)
 	}
@@ -159,21 +122,13 @@ func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.
 		return store.OneTimeToken{}, wrap("update one-time token", store.ErrNotFound)
 	}
 	var saved store.OneTimeToken
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		t, err := scanToken(tx.QueryRow(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return err
-		}
-		if err := fn(&t); err != nil {
-			return store.CallerError{Err: err}
-		}
-		saved, err = saveToken(ctx, tx, id, t)
+	err := db.inTx(ctx, func(tx pgx.Tx) (err error) {
+		saved, err = store.Edit(func() (store.OneTimeToken, error) {
+			return scanToken(tx.QueryRow(ctx, store.GetTokenSQL+` FOR UPDATE`, id))
+		}, fn, func(t store.OneTimeToken) (store.OneTimeToken, error) { return saveToken(ctx, tx, id, t) })
 		return err
 	})
-	if err != nil {
-		return store.OneTimeToken{}, finish("update one-time token", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update one-time token", err))
 }
 
 // DeleteOneTimeTokensBefore deletes, in batches (see deleteInBatches), the

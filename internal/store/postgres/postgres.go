@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -148,17 +149,9 @@ func (db *DB) deleteBefore(ctx context.Context, op, query string, t time.Time) (
 	return db.deleteInBatches(ctx, op, query, t)
 }
 
-// finish turns the error of a transaction into what a method returns: the
+// finish turns a method's error into what it returns: nil for nil, the
 // caller's own error as it was, anything else wrapped and mapped.
-func finish(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if ce, ok := store.CallerErr(err); ok {
-		return ce
-	}
-	return wrap(op, err)
-}
+func finish(op string, err error) error { return store.Finish(op, err, wrap) }
 
 // PostgreSQL error codes (SQLSTATE) that the backend tells apart.
 const (
@@ -241,13 +234,14 @@ func fromTS(ts pgtype.Timestamptz) time.Time {
 	return ts.Time.UTC()
 }
 
-// blob returns nil for an empty slice so that an empty hash is stored as
-// NULL and comes back nil.
-func blob(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
+// codec passes times as timestamptz, JSON as json or jsonb (which
+// keep, respectively normalise, the text) and AMR as a text[].
+var codec = &store.Codec[pgtype.Timestamptz]{
+	Time:     func(t time.Time) any { return t },
+	NullTime: nullTime,
+	FromTime: fromTS,
+	JSON:     func(m json.RawMessage) any { return m },
+	AMR:      amrArray,
 }
 
 // querier is a pool or a transaction, for reads that run in either.

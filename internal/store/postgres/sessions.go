@@ -12,48 +12,15 @@ import (
 	"github.com/latchauth/latch/internal/store"
 )
 
-const sessionColumns = `id, user_id, created_at, last_active_at, expires_at, revoked_at,
-	user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation,
-	auth_time, credential_epoch, kind, parent_id`
-
-// sessionColumnsOf is sessionColumns qualified with the alias s, for joins.
-const sessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at,
-	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation,
-	s.auth_time, s.credential_epoch, s.kind, s.parent_id`
-
-// sessionRow receives the columns of sessionColumns, in order, from a
-// Scan.
+// sessionRow receives the columns of store.SessionColumns from a Scan;
+// the amr column, a text[], scans straight into the session's AMR.
 type sessionRow struct {
-	s                                                    store.Session
-	created, active, expires, revoked, rotated, authTime pgtype.Timestamptz
+	store.SessionRow[pgtype.Timestamptz]
 }
 
-func (r *sessionRow) dest() []any {
-	return []any{&r.s.ID, &r.s.UserID, &r.created, &r.active, &r.expires, &r.revoked,
-		&r.s.UserAgent, &r.s.IP, &r.s.AMR, &r.s.AAL, &r.s.RefreshHash, &r.s.ParentHash, &r.rotated, &r.s.Generation,
-		&r.authTime, &r.s.CredentialEpoch, &r.s.Kind, &r.s.ParentID}
-}
+func (r *sessionRow) dest() []any { return r.Dest(r.AMR()) }
 
-// session decodes the scanned columns.
-func (r *sessionRow) session() store.Session {
-	s := r.s
-	if len(s.AMR) == 0 {
-		s.AMR = nil
-	}
-	if len(s.RefreshHash) == 0 {
-		s.RefreshHash = nil
-	}
-	if len(s.ParentHash) == 0 {
-		s.ParentHash = nil
-	}
-	s.CreatedAt = fromTS(r.created)
-	s.LastActiveAt = fromTS(r.active)
-	s.ExpiresAt = fromTS(r.expires)
-	s.RevokedAt = fromTS(r.revoked)
-	s.RotatedAt = fromTS(r.rotated)
-	s.AuthTime = fromTS(r.authTime)
-	return s
-}
+func (r *sessionRow) session() store.Session { return r.Session(codec) }
 
 func scanSession(row pgx.Row) (store.Session, error) {
 	var r sessionRow
@@ -65,44 +32,39 @@ func scanSession(row pgx.Row) (store.Session, error) {
 
 // amrArray returns AMR for a NOT NULL text[]: nil becomes the empty
 // array, and comes back nil.
-func amrArray(amr []string) []string {
+func amrArray(amr []string) (any, error) {
 	if amr == nil {
-		return []string{}
+		return []string{}, nil
 	}
-	return amr
+	return amr, nil
 }
 
-// insertSession inserts the session, checked by store.Session.Canonical,
-// and records its refresh hash as
-// issued by it, in tx; store.ErrNotFound if the user does not exist,
-// store.ErrStale if the session's credential epoch is not the user's.
+// insertSession inserts the session, checked and encoded by
+// codec.NewSession into args, and records its refresh hash as issued by
+// it, in tx; store.ErrNotFound if the user does not exist, store.ErrStale
+// if the session's credential epoch is not the user's.
 //
 // FOR SHARE holds the user's row until tx ends: an UpdateUser that raises
 // the epoch waits for this session to commit (and its revocation then
 // sees it), and one that committed first is what the read finds. The
 // foreign key's own lock (FOR KEY SHARE) would not make it wait.
-func insertSession(ctx context.Context, tx pgx.Tx, s store.Session) error {
+func insertSession(ctx context.Context, tx pgx.Tx, s store.Session, args []any) error {
 	var epoch int64
-	err := tx.QueryRow(ctx, `SELECT credential_epoch FROM users WHERE id = $1 FOR SHARE`, s.UserID).Scan(&epoch)
+	err := tx.QueryRow(ctx, store.UserEpochSQL+` FOR SHARE`, s.UserID).Scan(&epoch)
 	if err != nil {
 		return err // pgx.ErrNoRows maps to store.ErrNotFound
 	}
 	if epoch != s.CredentialEpoch {
 		return store.ErrStale
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-		s.ID, s.UserID, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
-		s.UserAgent, s.IP, amrArray(s.AMR), s.AAL, s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation,
-		nullTime(s.AuthTime), s.CredentialEpoch, string(s.Kind), s.ParentID)
+	_, err = tx.Exec(ctx, store.InsertSessionSQL, args...)
 	if pgCode(err) == codeForeignKeyViolation {
 		return store.ErrNotFound
 	}
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
-		s.RefreshHash, s.ID, s.IssuedAt())
+	_, err = tx.Exec(ctx, store.InsertRefreshTokenSQL, codec.RefreshTokenArgs(s)...)
 	return err
 }
 
@@ -110,12 +72,12 @@ func insertSession(ctx context.Context, tx pgx.Tx, s store.Session) error {
 // transaction. store.ErrAlreadyExists if the id or the refresh hash is
 // taken; store.ErrNotFound if the user does not exist.
 func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
-	ns, err := s.Canonical()
+	ns, args, err := codec.NewSession(s)
 	if err != nil {
 		return wrap("create session", err)
 	}
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
-		return insertSession(ctx, tx, ns)
+		return insertSession(ctx, tx, ns, args)
 	})
 	return finish("create session", err)
 }
@@ -127,11 +89,8 @@ func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) 
 	if !ok {
 		return store.Session{}, wrap("get session", store.ErrNotFound)
 	}
-	s, err := scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
-	if err != nil {
-		return store.Session{}, wrap("get session", err)
-	}
-	return s, nil
+	s, err := scanSession(db.pool.QueryRow(ctx, store.GetSessionSQL, id))
+	return store.Saved(s, finish("get session", err))
 }
 
 // GetSessionWithUser returns the session with this id, revoked or not,
@@ -145,13 +104,11 @@ func (db *DB) GetSessionWithUser(ctx context.Context, id string) (store.Session,
 		sr sessionRow
 		ur userRow
 	)
-	err := db.pool.QueryRow(ctx, `SELECT `+sessionColumnsOf+`, `+userColumnsOf+`
-		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.id = $1`, id).Scan(append(sr.dest(), ur.dest()...)...)
+	err := db.pool.QueryRow(ctx, store.GetSessionWithUserSQL, id).Scan(append(sr.dest(), ur.Dest()...)...)
 	if err != nil {
 		return store.Session{}, store.User{}, wrap("get session with user", err)
 	}
-	return sr.session(), ur.user(), nil
+	return sr.session(), ur.User(codec), nil
 }
 
 // GetSessionByRefreshHash returns the session that issued the refresh
@@ -160,13 +117,8 @@ func (db *DB) GetSessionByRefreshHash(ctx context.Context, hash []byte) (store.S
 	if len(hash) == 0 {
 		return store.Session{}, wrap("get session by refresh hash", store.ErrNotFound)
 	}
-	s, err := scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumnsOf+`
-		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
-		WHERE r.hash = $1`, hash))
-	if err != nil {
-		return store.Session{}, wrap("get session by refresh hash", err)
-	}
-	return s, nil
+	s, err := scanSession(db.pool.QueryRow(ctx, store.GetSessionByRefreshHashSQL, hash))
+	return store.Saved(s, finish("get session by refresh hash", err))
 }
 
 // ListSessions returns the user's sessions that are not revoked, newest
@@ -176,13 +128,8 @@ func (db *DB) ListSessions(ctx context.Context, userID string) ([]store.Session,
 	if !ok {
 		return nil, nil
 	}
-	sessions, err := queryAll(ctx, db.pool, scanSession, `SELECT `+sessionColumns+` FROM sessions
-		WHERE user_id = $1 AND revoked_at IS NULL
-		ORDER BY created_at DESC, id DESC`, userID)
-	if err != nil {
-		return nil, wrap("list sessions", err)
-	}
-	return sessions, nil
+	sessions, err := queryAll(ctx, db.pool, scanSession, store.ListSessionsSQL, userID)
+	return store.Saved(sessions, finish("list sessions", err))
 }
 
 // UpdateSession applies fn to the session, locked with FOR UPDATE, and
@@ -200,17 +147,14 @@ func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Sessi
 	}
 	var saved store.Session
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		old, err := scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1 FOR UPDATE`, id))
+		old, err := scanSession(tx.QueryRow(ctx, store.GetSessionSQL+` FOR UPDATE`, id))
 		if err != nil {
 			return err
 		}
 		saved, err = saveSession(ctx, tx, old, fn)
 		return err
 	})
-	if err != nil {
-		return store.Session{}, finish("update session", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update session", err))
 }
 
 // UpdateSessionByRefreshHash finds the session that issued the refresh
@@ -230,13 +174,12 @@ func (db *DB) UpdateSessionByRefreshHash(ctx context.Context, hash []byte, fn fu
 			sr sessionRow
 			ur userRow
 		)
-		err := tx.QueryRow(ctx, `SELECT `+sessionColumnsOf+`, `+userColumnsOf+`
-			FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
-			WHERE r.hash = $1 FOR UPDATE OF s`, hash).Scan(append(sr.dest(), ur.dest()...)...)
+		err := tx.QueryRow(ctx, store.SessionWithUserByRefreshHashSQL+` FOR UPDATE OF s`, hash).
+			Scan(append(sr.dest(), ur.Dest()...)...)
 		if err != nil {
 			return err
 		}
-		u = ur.user()
+		u = ur.User(codec)
 		saved, err = saveSession(ctx, tx, sr.session(), func(s *store.Session) error { return fn(s, u) })
 		return err
 	})
@@ -254,22 +197,16 @@ func saveSession(ctx context.Context, tx pgx.Tx, old store.Session, fn func(*sto
 		return store.Session{}, err
 	}
 	if !bytes.Equal(s.RefreshHash, old.RefreshHash) {
-		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
-			s.RefreshHash, old.ID, s.IssuedAt())
+		_, err := tx.Exec(ctx, store.InsertRefreshTokenSQL, codec.RefreshTokenArgs(s)...)
 		if err != nil {
 			return store.Session{}, err
 		}
 	}
-	return scanSession(tx.QueryRow(ctx, `UPDATE sessions SET
-		created_at = $2, last_active_at = $3, expires_at = $4, revoked_at = $5,
-		user_agent = $6, ip = $7, amr = $8, aal = $9,
-		refresh_hash = $10, parent_hash = $11, rotated_at = $12, generation = $13,
-		auth_time = $14, credential_epoch = $15
-		WHERE id = $1 RETURNING `+sessionColumns,
-		old.ID, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, nullTime(s.RevokedAt),
-		s.UserAgent, s.IP, amrArray(s.AMR), s.AAL,
-		s.RefreshHash, blob(s.ParentHash), s.RotatedAt, s.Generation,
-		nullTime(s.AuthTime), s.CredentialEpoch))
+	args, err := codec.SaveSessionArgs(s)
+	if err != nil {
+		return store.Session{}, err
+	}
+	return scanSession(tx.QueryRow(ctx, store.UpdateSessionSQL, args...))
 }
 
 // RevokeSessions marks the user's live sessions revoked at at, except the
@@ -315,11 +252,6 @@ func (db *DB) DeleteEndedSessions(ctx context.Context, revokedBefore, expiredBef
 // and active after idleAfter.
 func (db *DB) CountActiveSessions(ctx context.Context, now, idleAfter time.Time) (int64, error) {
 	var n int64
-	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM sessions
-		WHERE revoked_at IS NULL AND expires_at > $1 AND last_active_at > $2`,
-		now, idleAfter).Scan(&n)
-	if err != nil {
-		return 0, wrap("count active sessions", err)
-	}
-	return n, nil
+	err := db.pool.QueryRow(ctx, store.CountActiveSessionsSQL, now, idleAfter).Scan(&n)
+	return store.Saved(n, finish("count active sessions", err))
 }

@@ -7,36 +7,25 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/latchauth/latch/internal/store"
 )
 
-const throttleColumns = `key, failures, last_failure_at, blocked_until`
+func scanThrottle(row pgx.Row) (store.Throttle, error) { return store.ScanThrottle(codec, row) }
 
-func scanThrottle(row pgx.Row) (store.Throttle, error) {
-	var (
-		th            store.Throttle
-		last, blocked pgtype.Timestamptz
-	)
-	if err := row.Scan(&th.Key, &th.Failures, &last, &blocked); err != nil {
-		return store.Throttle{}, err
-	}
-	th.LastFailureAt = fromTS(last)
-	th.BlockedUntil = fromTS(blocked)
-	return th, nil
-}
+// updateThrottleSQL saves a locked throttle row; arguments:
+// codec.ThrottleArgs.
+const updateThrottleSQL = `UPDATE throttles
+	SET failures = $2, last_failure_at = $3, blocked_until = $4
+	WHERE key = $1 RETURNING ` + store.ThrottleColumns
 
 // GetThrottles returns the rows that exist for the keys, in no order.
 func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	ths, err := queryAll(ctx, db.pool, scanThrottle, `SELECT `+throttleColumns+` FROM throttles WHERE key = ANY($1)`, keys)
-	if err != nil {
-		return nil, wrap("get throttles", err)
-	}
-	return ths, nil
+	ths, err := queryAll(ctx, db.pool, scanThrottle, `SELECT `+store.ThrottleColumns+` FROM throttles WHERE key = ANY($1)`, keys)
+	return store.Saved(ths, finish("get throttles", err))
 }
 
 // UpdateThrottle applies fn to the row for key, creating it if missing (fn
@@ -56,7 +45,7 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		th, err := scanThrottle(tx.QueryRow(ctx, `INSERT INTO throttles (key) VALUES ($1)
 			ON CONFLICT (key) DO UPDATE SET key = excluded.key
-			RETURNING `+throttleColumns, key))
+			RETURNING `+store.ThrottleColumns, key))
 		if err != nil {
 			return err
 		}
@@ -66,16 +55,10 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 		if th.Key != key {
 			return errors.New("the key cannot change")
 		}
-		saved, err = scanThrottle(tx.QueryRow(ctx, `UPDATE throttles
-			SET failures = $2, last_failure_at = $3, blocked_until = $4
-			WHERE key = $1 RETURNING `+throttleColumns,
-			key, th.Failures, nullTime(th.LastFailureAt), nullTime(th.BlockedUntil)))
+		saved, err = scanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
 		return err
 	})
-	if err != nil {
-		return store.Throttle{}, finish("update throttle", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update throttle", err))
 }
 
 // UpdateThrottles applies fn to the rows for keys, created if missing and
@@ -94,7 +77,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		locked, err := queryAll(ctx, tx, scanThrottle, `INSERT INTO throttles (key) SELECT k FROM unnest($1::text[]) AS k ORDER BY k
 			ON CONFLICT (key) DO UPDATE SET key = excluded.key
-			RETURNING `+throttleColumns, sorted)
+			RETURNING `+store.ThrottleColumns, sorted)
 		if err != nil {
 			return err
 		}
@@ -122,20 +105,14 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 				saved[i] = th
 				continue
 			}
-			saved[i], err = scanThrottle(tx.QueryRow(ctx, `UPDATE throttles
-				SET failures = $2, last_failure_at = $3, blocked_until = $4
-				WHERE key = $1 RETURNING `+throttleColumns,
-				th.Key, th.Failures, nullTime(th.LastFailureAt), nullTime(th.BlockedUntil)))
+			saved[i], err = scanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
 			if err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, finish("update throttles", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update throttles", err))
 }
 
 // DeleteThrottles removes the rows for the keys; missing keys are fine.

@@ -31,7 +31,7 @@ const migrateLockSuffix = "-migrate-lock"
 // migrating the same file.
 const migrateLockWait = 5 * time.Minute
 
-func (db *DB) provider() (*goose.Provider, error) {
+func (db *DB) provider(context.Context) (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return nil, err
@@ -55,11 +55,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	defer unlock()
 
-	p, err := db.provider()
-	if err != nil {
-		return wrap("migrate", err)
-	}
-	if err := migration.Up(ctx, p); err != nil {
+	if err := migration.Up(ctx, db.provider); err != nil {
 		return wrap("migrate", err)
 	}
 	return nil
@@ -109,11 +105,7 @@ func (db *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
 // If the database is newer than the binary it returns the status together
 // with an error wrapping store.ErrDatabaseTooNew.
 func (db *DB) MigrationStatus(ctx context.Context) (store.MigrationStatus, error) {
-	p, err := db.provider()
-	if err != nil {
-		return store.MigrationStatus{}, wrap("migration status", err)
-	}
-	st, err := migration.Status(ctx, p)
+	st, err := migration.Status(ctx, db.provider)
 	if err != nil {
 		return st, wrap("migration status", err)
 	}

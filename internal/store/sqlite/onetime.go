@@ -10,26 +10,7 @@ import (
 	"github.com/latchauth/latch/internal/store"
 )
 
-const tokenColumns = `id, user_id, purpose, email, new_email, hash, code_hash,
-	created_at, expires_at, used_at, attempts, session_id`
-
-func scanToken(row scanner) (store.OneTimeToken, error) {
-	var (
-		t                      store.OneTimeToken
-		created, expires, used sql.NullInt64
-	)
-	err := row.Scan(&t.ID, &t.UserID, &t.Purpose, &t.Email, &t.NewEmail, &t.Hash, &t.CodeHash,
-		&created, &expires, &used, &t.Attempts, &t.SessionID)
-	if err != nil {
-		return store.OneTimeToken{}, err
-	}
-	t.Hash = nilIfEmpty(t.Hash)
-	t.CodeHash = nilIfEmpty(t.CodeHash)
-	t.CreatedAt = fromMicros(created)
-	t.ExpiresAt = fromMicros(expires)
-	t.UsedAt = fromMicros(used)
-	return t, nil
-}
+func scanToken(row scanner) (store.OneTimeToken, error) { return store.ScanToken(codec, row) }
 
 // CreateOneTimeToken inserts t. store.ErrAlreadyExists if its id or hash
 // is taken; store.ErrNotFound if its user does not exist (a user id that
@@ -37,21 +18,11 @@ func scanToken(row scanner) (store.OneTimeToken, error) {
 // t.Purpose one of the store's purposes, and t.CreatedAt and t.ExpiresAt
 // not zero.
 func (db *DB) CreateOneTimeToken(ctx context.Context, t store.OneTimeToken) error {
-	id, ok := store.CanonicalID(t.ID)
-	if !ok {
-		return wrap("create one-time token", store.ErrInvalidID)
-	}
-	userID, ok := store.CanonicalID(t.UserID)
-	if !ok {
-		return wrap("create one-time token", store.ErrNotFound)
-	}
-	if err := t.Check(); err != nil {
+	args, err := codec.TokenArgs(t)
+	if err != nil {
 		return wrap("create one-time token", err)
 	}
-	_, err := db.execWrite(ctx, `INSERT INTO one_time_tokens (`+tokenColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, userID, string(t.Purpose), t.Email, t.NewEmail, t.Hash, blob(t.CodeHash),
-		micros(t.CreatedAt), micros(t.ExpiresAt), nullMicros(t.UsedAt), t.Attempts, t.SessionID)
+	_, err = db.execWrite(ctx, store.InsertTokenSQL, args...)
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 		return wrap("create one-time token", store.ErrNotFound)
 	}
@@ -74,7 +45,7 @@ func (db *DB) UseOneTimeToken(ctx context.Context, hash []byte, fn func(*store.O
 		savedUser  store.User
 	)
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		t, err := scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens WHERE hash = ?`, hash))
+		t, err := scanToken(tx.QueryRowContext(ctx, `SELECT `+store.TokenColumns+` FROM one_time_tokens WHERE hash = $1`, hash))
 		if err != nil {
 			return err
 		}
@@ -94,8 +65,7 @@ func (db *DB) UseOneTimeToken(ctx context.Context, hash []byte, fn func(*store.O
 			return err
 		}
 		if !wasUsed && !savedToken.UsedAt.IsZero() {
-			if _, err := tx.ExecContext(ctx, `UPDATE one_time_tokens SET used_at = ?
-				WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND id <> ?`,
+			if _, err := tx.ExecContext(ctx, store.SpendTokensSQL,
 				micros(savedToken.UsedAt), userID, string(purpose), tokenID); err != nil {
 				return err
 			}
@@ -113,9 +83,7 @@ func (db *DB) UseOneTimeToken(ctx context.Context, hash []byte, fn func(*store.O
 // and Attempts) to the token with id, in tx, and returns the token as
 // stored.
 func saveToken(ctx context.Context, tx *sql.Tx, id string, t store.OneTimeToken) (store.OneTimeToken, error) {
-	return scanToken(tx.QueryRowContext(ctx, `UPDATE one_time_tokens SET used_at = ?, attempts = ?
-		WHERE id = ? RETURNING `+tokenColumns,
-		nullMicros(t.UsedAt), t.Attempts, id))
+	return scanToken(tx.QueryRowContext(ctx, store.UpdateTokenSQL, codec.SaveTokenArgs(id, t)...))
 }
 
 // ListOneTimeTokens returns the user's unused tokens of one purpose,
@@ -125,13 +93,8 @@ func (db *DB) ListOneTimeTokens(ctx context.Context, userID string, purpose stor
 	if !ok {
 		return nil, nil
 	}
-	tokens, err := queryAll(ctx, db.read, scanToken, `SELECT `+tokenColumns+` FROM one_time_tokens
-		WHERE user_id = ? AND purpose = ? AND used_at IS NULL
-		ORDER BY created_at DESC, id DESC`, userID, string(purpose))
-	if err != nil {
-		return nil, wrap("list one-time tokens", err)
-	}
-	return tokens, nil
+	tokens, err := queryAll(ctx, db.read, scanToken, store.ListTokensSQL, userID, string(purpose))
+	return store.Saved(tokens, finish("list one-time tokens", err))
 }
 
 // UpdateOneTimeToken applies fn to the token under the write lock and
@@ -143,21 +106,13 @@ func (db *DB) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.
 		return store.OneTimeToken{}, wrap("update one-time token", store.ErrNotFound)
 	}
 	var saved store.OneTimeToken
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		t, err := scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM one_time_tokens WHERE id = ?`, id))
-		if err != nil {
-			return err
-		}
-		if err := fn(&t); err != nil {
-			return store.CallerError{Err: err}
-		}
-		saved, err = saveToken(ctx, tx, id, t)
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		saved, err = store.Edit(func() (store.OneTimeToken, error) {
+			return scanToken(tx.QueryRowContext(ctx, store.GetTokenSQL, id))
+		}, fn, func(t store.OneTimeToken) (store.OneTimeToken, error) { return saveToken(ctx, tx, id, t) })
 		return err
 	})
-	if err != nil {
-		return store.OneTimeToken{}, finish("update one-time token", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update one-time token", err))
 }
 
 // DeleteOneTimeTokensBefore deletes, in batches (see deleteInBatches), the

@@ -4,46 +4,18 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"slices"
 	"time"
 
 	"github.com/latchauth/latch/internal/store"
 )
 
-const mailColumns = `id, kind, recipient, user_id, data, created_at, expires_at,
+// mailColumns reads the optional user id as text, "" for NULL, so that it
+// scans into a string.
+const mailColumns = `id, kind, recipient, coalesce(user_id, ''), data, created_at, expires_at,
 	attempts, next_attempt_at, locked_until, last_error`
 
-func scanMail(row scanner) (store.OutboxMessage, error) {
-	var (
-		m                                    store.OutboxMessage
-		userID, data                         sql.NullString
-		created, expires, nextAttempt, until sql.NullInt64
-	)
-	err := row.Scan(&m.ID, &m.Kind, &m.To, &userID, &data, &created, &expires,
-		&m.Attempts, &nextAttempt, &until, &m.LastError)
-	if err != nil {
-		return store.OutboxMessage{}, err
-	}
-	m.UserID = userID.String
-	if data.Valid {
-		m.Data = json.RawMessage(data.String)
-	}
-	m.CreatedAt = fromMicros(created)
-	m.ExpiresAt = fromMicros(expires)
-	m.NextAttemptAt = fromMicros(nextAttempt)
-	m.LockedUntil = fromMicros(until)
-	return m, nil
-}
-
-// mailData is a message's data as stored (m.Check has vetted it): nil
-// or empty is stored as NULL and comes back nil.
-func mailData(d json.RawMessage) any {
-	if len(d) == 0 {
-		return nil
-	}
-	return string(d)
-}
+func scanMail(row scanner) (store.OutboxMessage, error) { return store.ScanMail(codec, row) }
 
 // EnqueueMail inserts m and returns the id SQLite assigned to it. m.Kind
 // and m.To must not be empty, m.CreatedAt and m.ExpiresAt not zero,
@@ -51,24 +23,12 @@ func mailData(d json.RawMessage) any {
 // object or nil. A zero m.NextAttemptAt is stored as m.CreatedAt; m.ID,
 // m.Attempts, m.LockedUntil and m.LastError are ignored.
 func (db *DB) EnqueueMail(ctx context.Context, m store.OutboxMessage) (int64, error) {
-	if err := m.Check(); err != nil {
+	args, err := codec.MailArgs(m)
+	if err != nil {
 		return 0, wrap("enqueue mail", err)
 	}
-	userID, err := store.OptionalID(m.UserID)
-	if err != nil {
-		return 0, wrap("enqueue mail: user id", err)
-	}
-	data := mailData(m.Data)
-	next := m.NextAttemptAt
-	if next.IsZero() {
-		next = m.CreatedAt
-	}
 	var id int64
-	err = db.scanWrite(ctx, `INSERT INTO mail_outbox
-		(kind, recipient, user_id, data, created_at, expires_at, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		[]any{m.Kind, m.To, userID, data, micros(m.CreatedAt), micros(m.ExpiresAt), micros(next)}, &id)
-	if err != nil {
+	if err := db.scanWrite(ctx, store.EnqueueMailSQL, args, &id); err != nil {
 		return 0, wrap("enqueue mail", err)
 	}
 	return id, nil
@@ -114,10 +74,7 @@ func (db *DB) ClaimMail(ctx context.Context, now, until time.Time, limit int) ([
 // it is gone. lastErr is stored with NUL bytes and invalid UTF-8 replaced
 // by U+FFFD, as the PostgreSQL backend must.
 func (db *DB) RetryMail(ctx context.Context, id int64, next time.Time, lastErr string) error {
-	res, err := db.execWrite(ctx, `UPDATE mail_outbox
-		SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, locked_until = NULL
-		WHERE id = ?`,
-		micros(next), store.StorableText(lastErr), id)
+	res, err := db.execWrite(ctx, store.RetryMailSQL, id, micros(next), store.StorableText(lastErr))
 	if err != nil {
 		return wrap("retry mail", err)
 	}
@@ -133,7 +90,7 @@ func (db *DB) RetryMail(ctx context.Context, id int64, next time.Time, lastErr s
 
 // DeleteMail removes the message; a missing one is not an error.
 func (db *DB) DeleteMail(ctx context.Context, id int64) error {
-	if _, err := db.execWrite(ctx, `DELETE FROM mail_outbox WHERE id = ?`, id); err != nil {
+	if _, err := db.execWrite(ctx, store.DeleteMailSQL, id); err != nil {
 		return wrap("delete mail", err)
 	}
 	return nil
@@ -142,7 +99,7 @@ func (db *DB) DeleteMail(ctx context.Context, id int64) error {
 // CountMail counts the messages in the outbox, claimed or not.
 func (db *DB) CountMail(ctx context.Context) (int64, error) {
 	var n int64
-	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM mail_outbox`).Scan(&n); err != nil {
+	if err := db.read.QueryRowContext(ctx, store.CountMailSQL).Scan(&n); err != nil {
 		return 0, wrap("count mail", err)
 	}
 	return n, nil

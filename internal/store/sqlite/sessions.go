@@ -14,47 +14,21 @@ import (
 	"github.com/latchauth/latch/internal/store"
 )
 
-const sessionColumns = `id, user_id, created_at, last_active_at, expires_at, revoked_at,
-	user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation,
-	auth_time, credential_epoch, kind, parent_id`
-
-// sessionColumnsOf is sessionColumns qualified with the alias s, for joins.
-const sessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at,
-	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation,
-	s.auth_time, s.credential_epoch, s.kind, s.parent_id`
-
-// sessionRow receives the columns of sessionColumns, in order, from a
-// Scan.
+// sessionRow receives the columns of store.SessionColumns from a Scan,
+// the AMR as JSON text.
 type sessionRow struct {
-	s                                                    store.Session
-	amr                                                  string
-	created, active, expires, revoked, rotated, authTime sql.NullInt64
+	store.SessionRow[sql.NullInt64]
+	amr []byte
 }
 
-func (r *sessionRow) dest() []any {
-	return []any{&r.s.ID, &r.s.UserID, &r.created, &r.active, &r.expires, &r.revoked,
-		&r.s.UserAgent, &r.s.IP, &r.amr, &r.s.AAL, &r.s.RefreshHash, &r.s.ParentHash, &r.rotated, &r.s.Generation,
-		&r.authTime, &r.s.CredentialEpoch, &r.s.Kind, &r.s.ParentID}
-}
+func (r *sessionRow) dest() []any { return r.Dest(&r.amr) }
 
 // session decodes the scanned columns.
 func (r *sessionRow) session() (store.Session, error) {
-	s := r.s
-	if err := json.Unmarshal([]byte(r.amr), &s.AMR); err != nil {
+	if err := json.Unmarshal(r.amr, r.AMR()); err != nil {
 		return store.Session{}, err
 	}
-	if len(s.AMR) == 0 {
-		s.AMR = nil
-	}
-	s.CreatedAt = fromMicros(r.created)
-	s.LastActiveAt = fromMicros(r.active)
-	s.ExpiresAt = fromMicros(r.expires)
-	s.RevokedAt = fromMicros(r.revoked)
-	s.RotatedAt = fromMicros(r.rotated)
-	s.AuthTime = fromMicros(r.authTime)
-	s.RefreshHash = nilIfEmpty(s.RefreshHash)
-	s.ParentHash = nilIfEmpty(s.ParentHash)
-	return s, nil
+	return r.Session(codec), nil
 }
 
 func scanSession(row scanner) (store.Session, error) {
@@ -67,7 +41,7 @@ func scanSession(row scanner) (store.Session, error) {
 
 // amrText encodes AMR as a JSON array; nil and empty are both "[]" and
 // come back nil.
-func amrText(amr []string) (string, error) {
+func amrText(amr []string) (any, error) {
 	if len(amr) == 0 {
 		return "[]", nil
 	}
@@ -75,33 +49,12 @@ func amrText(amr []string) (string, error) {
 	return string(b), err
 }
 
-// newSession is a session checked (see store.Session.Canonical) and
-// encoded for insertSession.
-type newSession struct {
-	s   store.Session
-	amr string
-}
-
-// newSessionOf checks and encodes s for insertSession.
-func newSessionOf(s store.Session) (newSession, error) {
-	s, err := s.Canonical()
-	if err != nil {
-		return newSession{}, err
-	}
-	amr, err := amrText(s.AMR)
-	if err != nil {
-		return newSession{}, err
-	}
-	return newSession{s: s, amr: amr}, nil
-}
-
-// insertSession inserts the session and records its refresh hash as
-// issued by it, in tx; store.ErrNotFound if the user does not exist,
-// store.ErrStale if the session's credential epoch is not the user's
-// (BEGIN IMMEDIATE holds the write lock, so the epoch read is the
-// latest).
-func insertSession(ctx context.Context, tx *sql.Tx, st *statements, ns newSession) error {
-	s := ns.s
+// insertSession inserts the session, checked and encoded by
+// codec.NewSession into args, and records its refresh hash as issued by
+// it, in tx; store.ErrNotFound if the user does not exist, store.ErrStale
+// if the session's credential epoch is not the user's (BEGIN IMMEDIATE
+// holds the write lock, so the epoch read is the latest).
+func insertSession(ctx context.Context, tx *sql.Tx, st *statements, s store.Session, args []any) error {
 	var epoch int64
 	err := tx.StmtContext(ctx, st.selectUserEpoch).QueryRowContext(ctx, s.UserID).Scan(&epoch)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -112,18 +65,14 @@ func insertSession(ctx context.Context, tx *sql.Tx, st *statements, ns newSessio
 	if epoch != s.CredentialEpoch {
 		return store.ErrStale
 	}
-	_, err = tx.StmtContext(ctx, st.insertSession).ExecContext(ctx,
-		s.ID, s.UserID, micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
-		s.UserAgent, s.IP, ns.amr, s.AAL, s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
-		nullMicros(s.AuthTime), s.CredentialEpoch, string(s.Kind), s.ParentID)
+	_, err = tx.StmtContext(ctx, st.insertSession).ExecContext(ctx, args...)
 	if isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 		return store.ErrNotFound
 	}
 	if err != nil {
 		return err
 	}
-	_, err = tx.StmtContext(ctx, st.insertRefreshToken).ExecContext(ctx,
-		s.RefreshHash, s.ID, micros(s.IssuedAt()))
+	_, err = tx.StmtContext(ctx, st.insertRefreshToken).ExecContext(ctx, codec.RefreshTokenArgs(s)...)
 	return err
 }
 
@@ -131,7 +80,7 @@ func insertSession(ctx context.Context, tx *sql.Tx, st *statements, ns newSessio
 // transaction. store.ErrAlreadyExists if the id or the refresh hash is
 // taken; store.ErrNotFound if the user does not exist.
 func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
-	ns, err := newSessionOf(s)
+	ns, args, err := codec.NewSession(s)
 	if err != nil {
 		return wrap("create session", err)
 	}
@@ -140,7 +89,7 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
 		return wrap("create session", err)
 	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		return insertSession(ctx, tx, st, ns)
+		return insertSession(ctx, tx, st, ns, args)
 	})
 	return finish("create session", err)
 }
@@ -157,10 +106,7 @@ func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) 
 		return store.Session{}, wrap("get session", err)
 	}
 	s, err := scanSession(st.getSession.QueryRowContext(ctx, id))
-	if err != nil {
-		return store.Session{}, wrap("get session", err)
-	}
-	return s, nil
+	return store.Saved(s, finish("get session", err))
 }
 
 // GetSessionWithUser returns the session with this id, revoked or not,
@@ -178,7 +124,7 @@ func (db *DB) GetSessionWithUser(ctx context.Context, id string) (store.Session,
 		sr sessionRow
 		ur userRow
 	)
-	err = st.getSessionWithUser.QueryRowContext(ctx, id).Scan(append(sr.dest(), ur.dest()...)...)
+	err = st.getSessionWithUser.QueryRowContext(ctx, id).Scan(append(sr.dest(), ur.Dest()...)...)
 	if err != nil {
 		return store.Session{}, store.User{}, wrap("get session with user", err)
 	}
@@ -186,7 +132,7 @@ func (db *DB) GetSessionWithUser(ctx context.Context, id string) (store.Session,
 	if err != nil {
 		return store.Session{}, store.User{}, wrap("get session with user", err)
 	}
-	return s, ur.user(), nil
+	return s, ur.User(codec), nil
 }
 
 // GetSessionByRefreshHash returns the session that issued the refresh
@@ -200,10 +146,7 @@ func (db *DB) GetSessionByRefreshHash(ctx context.Context, hash []byte) (store.S
 		return store.Session{}, wrap("get session by refresh hash", err)
 	}
 	s, err := scanSession(st.getSessionByRefreshHash.QueryRowContext(ctx, hash))
-	if err != nil {
-		return store.Session{}, wrap("get session by refresh hash", err)
-	}
-	return s, nil
+	return store.Saved(s, finish("get session by refresh hash", err))
 }
 
 // ListSessions returns the user's sessions that are not revoked, newest
@@ -213,13 +156,8 @@ func (db *DB) ListSessions(ctx context.Context, userID string) ([]store.Session,
 	if !ok {
 		return nil, nil
 	}
-	sessions, err := queryAll(ctx, db.read, scanSession, `SELECT `+sessionColumns+` FROM sessions
-		WHERE user_id = ? AND revoked_at IS NULL
-		ORDER BY created_at DESC, id DESC`, userID)
-	if err != nil {
-		return nil, wrap("list sessions", err)
-	}
-	return sessions, nil
+	sessions, err := queryAll(ctx, db.read, scanSession, store.ListSessionsSQL, userID)
+	return store.Saved(sessions, finish("list sessions", err))
 }
 
 // UpdateSession applies fn to the session under the write lock and saves
@@ -244,10 +182,7 @@ func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Sessi
 		saved, err = saveSession(ctx, tx, st, old, fn)
 		return err
 	})
-	if err != nil {
-		return store.Session{}, finish("update session", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update session", err))
 }
 
 // UpdateSessionByRefreshHash finds the session that issued the refresh
@@ -271,7 +206,7 @@ func (db *DB) UpdateSessionByRefreshHash(ctx context.Context, hash []byte, fn fu
 			ur userRow
 		)
 		err := tx.StmtContext(ctx, st.selectSessionByRefreshHash).QueryRowContext(ctx, hash).
-			Scan(append(sr.dest(), ur.dest()...)...)
+			Scan(append(sr.dest(), ur.Dest()...)...)
 		if err != nil {
 			return err
 		}
@@ -279,7 +214,7 @@ func (db *DB) UpdateSessionByRefreshHash(ctx context.Context, hash []byte, fn fu
 		if err != nil {
 			return err
 		}
-		u = ur.user()
+		u = ur.User(codec)
 		saved, err = saveSession(ctx, tx, st, old, func(s *store.Session) error { return fn(s, u) })
 		return err
 	})
@@ -298,8 +233,7 @@ func saveSession(ctx context.Context, tx *sql.Tx, st *statements, old store.Sess
 		return store.Session{}, err
 	}
 	if !bytes.Equal(s.RefreshHash, old.RefreshHash) {
-		_, err := tx.StmtContext(ctx, st.insertRefreshToken).ExecContext(ctx,
-			s.RefreshHash, old.ID, micros(s.IssuedAt()))
+		_, err := tx.StmtContext(ctx, st.insertRefreshToken).ExecContext(ctx, codec.RefreshTokenArgs(s)...)
 		if err != nil {
 			return store.Session{}, err
 		}
@@ -312,19 +246,14 @@ func saveSession(ctx context.Context, tx *sql.Tx, st *statements, old store.Sess
 		// what it changes spares two index pages per refresh (7.7 WAL
 		// frames per rotation down to 5.7).
 		return scanSession(tx.StmtContext(ctx, st.rotateSession).QueryRowContext(ctx,
-			micros(s.LastActiveAt), s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
+			micros(s.LastActiveAt), s.RefreshHash, store.Blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
 			old.ID))
 	}
-	amr, err := amrText(s.AMR)
+	args, err := codec.SaveSessionArgs(s)
 	if err != nil {
 		return store.Session{}, err
 	}
-	return scanSession(tx.StmtContext(ctx, st.updateSession).QueryRowContext(ctx,
-		micros(s.CreatedAt), micros(s.LastActiveAt), micros(s.ExpiresAt), nullMicros(s.RevokedAt),
-		s.UserAgent, s.IP, amr, s.AAL,
-		s.RefreshHash, blob(s.ParentHash), micros(s.RotatedAt), s.Generation,
-		nullMicros(s.AuthTime), s.CredentialEpoch,
-		old.ID))
+	return scanSession(tx.StmtContext(ctx, st.updateSession).QueryRowContext(ctx, args...))
 }
 
 // rotationOnly reports whether s differs from old, as stored, in no
@@ -363,10 +292,7 @@ func (db *DB) RevokeSessions(ctx context.Context, userID, except string, at time
 		return 0, wrap("revoke sessions", err)
 	}
 	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, wrap("revoke sessions", err)
-	}
-	return n, nil
+	return store.Saved(n, finish("revoke sessions", err))
 }
 
 // DeleteEndedSessions deletes, in batches (see deleteInBatches), the
@@ -388,11 +314,6 @@ func (db *DB) DeleteEndedSessions(ctx context.Context, revokedBefore, expiredBef
 // and active after idleAfter.
 func (db *DB) CountActiveSessions(ctx context.Context, now, idleAfter time.Time) (int64, error) {
 	var n int64
-	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM sessions
-		WHERE revoked_at IS NULL AND expires_at > ? AND last_active_at > ?`,
-		micros(now), micros(idleAfter)).Scan(&n)
-	if err != nil {
-		return 0, wrap("count active sessions", err)
-	}
-	return n, nil
+	err := db.read.QueryRowContext(ctx, store.CountActiveSessionsSQL, micros(now), micros(idleAfter)).Scan(&n)
+	return store.Saved(n, finish("count active sessions", err))
 }

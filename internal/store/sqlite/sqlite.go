@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -323,17 +324,9 @@ func (db *DB) deleteBefore(ctx context.Context, op, query string, t time.Time) (
 	return db.deleteInBatches(ctx, op, query, micros(t))
 }
 
-// finish turns the error of a transaction into what a method returns: the
+// finish turns a method's error into what it returns: nil for nil, the
 // caller's own error as it was, anything else wrapped and mapped.
-func finish(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if ce, ok := store.CallerErr(err); ok {
-		return ce
-	}
-	return wrap(op, err)
-}
+func finish(op string, err error) error { return store.Finish(op, err, wrap) }
 
 // wrap maps a driver error onto the store sentinels and adds the
 // operation. The driver's message is kept (for logs) only where it helps an
@@ -400,27 +393,18 @@ func fromMicros(v sql.NullInt64) time.Time {
 
 var zeroMicros = time.Time{}.UnixMicro()
 
-// blob returns nil for an empty slice so that an empty hash is stored as
-// NULL and comes back nil.
-func blob(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-// nilIfEmpty normalises a scanned BLOB: empty comes back nil.
-func nilIfEmpty(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
+// codec encodes times as unix microseconds (see micros), JSON as TEXT
+// and AMR as a JSON array in TEXT.
+var codec = &store.Codec[sql.NullInt64]{
+	Time:     func(t time.Time) any { return micros(t) },
+	NullTime: nullMicros,
+	FromTime: fromMicros,
+	JSON:     func(m json.RawMessage) any { return string(m) },
+	AMR:      amrText,
 }
 
 // scanner is a *sql.Row or *sql.Rows.
-type scanner interface {
-	Scan(dest ...any) error
-}
+type scanner = store.Scanner
 
 // querier is a pool or a transaction, for reads that run in either.
 type querier interface {

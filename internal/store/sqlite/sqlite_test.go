@@ -51,7 +51,7 @@ func TestUpgrade(t *testing.T) {
 		return storetest.Upgrade{
 			Store: db,
 			MigrateTo: func(ctx context.Context, version int64) error {
-				p, err := db.provider()
+				p, err := db.provider(ctx)
 				if err != nil {
 					return err
 				}

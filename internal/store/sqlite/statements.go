@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"github.com/latchauth/latch/internal/store"
 )
 
 // statements are the statements of the hot paths (authenticating a
@@ -53,41 +55,29 @@ func prepareStatements(ctx context.Context, read, write *sql.DB) (*statements, e
 		all = append(all, s)
 		return s
 	}
-	st.getSession = prepare(read, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`)
-	st.getSessionWithUser = prepare(read, `SELECT `+sessionColumnsOf+`, `+userColumnsOf+`
-		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.id = ?`)
-	st.getSessionByRefreshHash = prepare(read, `SELECT `+sessionColumnsOf+`
-		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
-		WHERE r.hash = ?`)
-	st.getUser = prepare(read, `SELECT `+userColumns+` FROM users WHERE id = ?`)
-	st.getUserByEmail = prepare(read, `SELECT `+userColumns+` FROM users WHERE email = ?`)
-	st.getThrottles = prepare(read, `SELECT `+throttleColumns+` FROM throttles
+	st.getSession = prepare(read, store.GetSessionSQL)
+	st.getSessionWithUser = prepare(read, store.GetSessionWithUserSQL)
+	st.getSessionByRefreshHash = prepare(read, store.GetSessionByRefreshHashSQL)
+	st.getUser = prepare(read, store.GetUserSQL)
+	st.getUserByEmail = prepare(read, store.GetUserByEmailSQL)
+	st.getThrottles = prepare(read, `SELECT `+store.ThrottleColumns+` FROM throttles
 		WHERE key IN (SELECT value FROM json_each(?))`)
 
-	st.insertSession = prepare(write, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	st.selectUserEpoch = prepare(write, `SELECT credential_epoch FROM users WHERE id = ?`)
-	st.insertRefreshToken = prepare(write, `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`)
-	st.selectSession = prepare(write, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`)
-	st.selectSessionByRefreshHash = prepare(write, `SELECT `+sessionColumnsOf+`, `+userColumnsOf+`
-		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
-		WHERE r.hash = ?`)
-	st.updateSession = prepare(write, `UPDATE sessions SET
-		created_at = ?, last_active_at = ?, expires_at = ?, revoked_at = ?,
-		user_agent = ?, ip = ?, amr = ?, aal = ?,
-		refresh_hash = ?, parent_hash = ?, rotated_at = ?, generation = ?,
-		auth_time = ?, credential_epoch = ?
-		WHERE id = ? RETURNING `+sessionColumns)
+	st.insertSession = prepare(write, store.InsertSessionSQL)
+	st.selectUserEpoch = prepare(write, store.UserEpochSQL)
+	st.insertRefreshToken = prepare(write, store.InsertRefreshTokenSQL)
+	st.selectSession = prepare(write, store.GetSessionSQL)
+	st.selectSessionByRefreshHash = prepare(write, store.SessionWithUserByRefreshHashSQL)
+	st.updateSession = prepare(write, store.UpdateSessionSQL)
 	st.rotateSession = prepare(write, `UPDATE sessions SET
 		last_active_at = ?, refresh_hash = ?, parent_hash = ?, rotated_at = ?, generation = ?
-		WHERE id = ? RETURNING `+sessionColumns)
-	st.selectThrottle = prepare(write, `SELECT `+throttleColumns+` FROM throttles WHERE key = ?`)
-	st.upsertThrottle = prepare(write, `INSERT INTO throttles (`+throttleColumns+`)
+		WHERE id = ? RETURNING `+store.SessionColumns)
+	st.selectThrottle = prepare(write, `SELECT `+store.ThrottleColumns+` FROM throttles WHERE key = ?`)
+	st.upsertThrottle = prepare(write, `INSERT INTO throttles (`+store.ThrottleColumns+`)
 		VALUES (?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,
 			last_failure_at = excluded.last_failure_at, blocked_until = excluded.blocked_until
-		RETURNING `+throttleColumns)
+		RETURNING `+store.ThrottleColumns)
 
 	if len(errs) > 0 {
 		for _, s := range all {

@@ -10,20 +10,7 @@ import (
 	"github.com/latchauth/latch/internal/store"
 )
 
-const throttleColumns = `key, failures, last_failure_at, blocked_until`
-
-func scanThrottle(row scanner) (store.Throttle, error) {
-	var (
-		th            store.Throttle
-		last, blocked sql.NullInt64
-	)
-	if err := row.Scan(&th.Key, &th.Failures, &last, &blocked); err != nil {
-		return store.Throttle{}, err
-	}
-	th.LastFailureAt = fromMicros(last)
-	th.BlockedUntil = fromMicros(blocked)
-	return th, nil
-}
+func scanThrottle(row scanner) (store.Throttle, error) { return store.ScanThrottle(codec, row) }
 
 // keyList passes a list of keys as one JSON parameter that json_each
 // expands, so that the statement text does not depend on how many keys
@@ -51,10 +38,7 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 		return nil, wrap("get throttles", err)
 	}
 	out, err := scanAll(rows, scanThrottle)
-	if err != nil {
-		return nil, wrap("get throttles", err)
-	}
-	return out, nil
+	return store.Saved(out, finish("get throttles", err))
 }
 
 // UpdateThrottle applies fn to the row for key under the write lock,
@@ -80,14 +64,10 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 		if th.Key != key {
 			return errors.New("the key cannot change")
 		}
-		saved, err = scanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx,
-			key, th.Failures, nullMicros(th.LastFailureAt), nullMicros(th.BlockedUntil)))
+		saved, err = scanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
 		return err
 	})
-	if err != nil {
-		return store.Throttle{}, finish("update throttle", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update throttle", err))
 }
 
 // UpdateThrottles applies fn to the rows for keys under the write lock,
@@ -129,18 +109,14 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 				saved[i] = th
 				continue
 			}
-			saved[i], err = scanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx,
-				th.Key, th.Failures, nullMicros(th.LastFailureAt), nullMicros(th.BlockedUntil)))
+			saved[i], err = scanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
 			if err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, finish("update throttles", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update throttles", err))
 }
 
 // DeleteThrottles removes the rows for the keys; missing keys are fine.

@@ -3,84 +3,24 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 
 	"github.com/latchauth/latch/internal/store"
 )
 
-const userColumns = `id, email, email_verified, password_hash, metadata, disabled,
-	created_at, updated_at, last_sign_in_at, password_changed_at, credential_epoch`
+// userRow receives the columns of store.UserColumns from a Scan.
+type userRow = store.UserRow[sql.NullInt64]
 
-// userColumnsOf is userColumns qualified with the alias u, for joins.
-const userColumnsOf = `u.id, u.email, u.email_verified, u.password_hash, u.metadata, u.disabled,
-	u.created_at, u.updated_at, u.last_sign_in_at, u.password_changed_at, u.credential_epoch`
-
-// userRow receives the columns of userColumns, in order, from a Scan.
-type userRow struct {
-	u                                 store.User
-	metadata                          string
-	created, updated, signIn, pwdChgd sql.NullInt64
-}
-
-func (r *userRow) dest() []any {
-	return []any{&r.u.ID, &r.u.Email, &r.u.EmailVerified, &r.u.PasswordHash, &r.metadata, &r.u.Disabled,
-		&r.created, &r.updated, &r.signIn, &r.pwdChgd, &r.u.CredentialEpoch}
-}
-
-// user decodes the scanned columns.
-func (r *userRow) user() store.User {
-	u := r.u
-	u.Metadata = json.RawMessage(r.metadata)
-	u.CreatedAt = fromMicros(r.created)
-	u.UpdatedAt = fromMicros(r.updated)
-	u.LastSignInAt = fromMicros(r.signIn)
-	u.PasswordChangedAt = fromMicros(r.pwdChgd)
-	return u
-}
-
-func scanUser(row scanner) (store.User, error) {
-	var r userRow
-	if err := row.Scan(r.dest()...); err != nil {
-		return store.User{}, err
-	}
-	return r.user(), nil
-}
-
-// metadataText is a user's metadata, as store.UserMetadata checks it, as
-// TEXT.
-func metadataText(m json.RawMessage) (string, error) {
-	m, err := store.UserMetadata(m)
-	return string(m), err
-}
-
-// insertUserSQL inserts a user; its arguments are those of userArgs.
-const insertUserSQL = `INSERT INTO users (` + userColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
-// userArgs checks u and returns the arguments of insertUserSQL. u.ID must
-// be a UUID; it is stored in canonical form.
-func userArgs(u store.User) ([]any, error) {
-	id, ok := store.CanonicalID(u.ID)
-	if !ok {
-		return nil, store.ErrInvalidID
-	}
-	metadata, err := metadataText(u.Metadata)
-	if err != nil {
-		return nil, err
-	}
-	return []any{id, u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
-		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastSignInAt), nullMicros(u.PasswordChangedAt), u.CredentialEpoch}, nil
-}
+func scanUser(row scanner) (store.User, error) { return store.ScanUser(codec, row) }
 
 // CreateUser inserts u; store.ErrAlreadyExists if its id or email is
 // taken. u.ID must be a UUID.
 func (db *DB) CreateUser(ctx context.Context, u store.User) error {
-	args, err := userArgs(u)
+	args, err := codec.UserArgs(u)
 	if err != nil {
 		return wrap("create user", err)
 	}
-	if _, err := db.execWrite(ctx, insertUserSQL, args...); err != nil {
+	if _, err := db.execWrite(ctx, store.InsertUserSQL, args...); err != nil {
 		return wrap("create user", err)
 	}
 	return nil
@@ -91,15 +31,15 @@ func (db *DB) CreateUser(ctx context.Context, u store.User) error {
 // id or email, or the session's id or refresh hash, is taken. s.UserID must
 // name u.
 func (db *DB) CreateUserWithSession(ctx context.Context, u store.User, s store.Session) error {
-	args, err := userArgs(u)
+	args, err := codec.UserArgs(u)
 	if err != nil {
 		return wrap("create user with session", err)
 	}
-	ns, err := newSessionOf(s)
+	ns, sargs, err := codec.NewSession(s)
 	if err != nil {
 		return wrap("create user with session", err)
 	}
-	if id, _ := store.CanonicalID(u.ID); ns.s.UserID != id {
+	if id, _ := store.CanonicalID(u.ID); ns.UserID != id {
 		return wrap("create user with session", errors.New("the session's user id is not the user's"))
 	}
 	st, err := db.stmts(ctx)
@@ -107,10 +47,10 @@ func (db *DB) CreateUserWithSession(ctx context.Context, u store.User, s store.S
 		return wrap("create user with session", err)
 	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, insertUserSQL, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, store.InsertUserSQL, args...); err != nil {
 			return err
 		}
-		return insertSession(ctx, tx, st, ns)
+		return insertSession(ctx, tx, st, ns, sargs)
 	})
 	return finish("create user with session", err)
 }
@@ -126,10 +66,7 @@ func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
 		return store.User{}, wrap("get user", err)
 	}
 	u, err := scanUser(st.getUser.QueryRowContext(ctx, id))
-	if err != nil {
-		return store.User{}, wrap("get user", err)
-	}
-	return u, nil
+	return store.Saved(u, finish("get user", err))
 }
 
 // GetUserByEmail returns the user with this (already normalised) email;
@@ -140,10 +77,7 @@ func (db *DB) GetUserByEmail(ctx context.Context, email string) (store.User, err
 		return store.User{}, wrap("get user by email", err)
 	}
 	u, err := scanUser(st.getUserByEmail.QueryRowContext(ctx, email))
-	if err != nil {
-		return store.User{}, wrap("get user by email", err)
-	}
-	return u, nil
+	return store.Saved(u, finish("get user by email", err))
 }
 
 // ListUsers pages through users in creation order (ties broken by id).
@@ -151,27 +85,21 @@ func (db *DB) GetUserByEmail(ctx context.Context, email string) (store.User, err
 // is not mistaken for the end of the list.
 func (db *DB) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([]store.User, error) {
 	limit := opts.PageSize()
-	query, args := `SELECT `+userColumns+` FROM users
-		ORDER BY created_at, id LIMIT ?`, []any{limit}
+	query, args := store.ListUsersSQL, []any{limit}
 	if opts.After != "" {
 		after, ok := store.CanonicalID(opts.After)
 		if !ok {
 			return nil, wrap("list users", store.ErrNotFound)
 		}
 		var created int64
-		err := db.read.QueryRowContext(ctx, `SELECT created_at FROM users WHERE id = ?`, after).Scan(&created)
+		err := db.read.QueryRowContext(ctx, store.UserCreatedSQL, after).Scan(&created)
 		if err != nil {
 			return nil, wrap("list users", err)
 		}
-		query, args = `SELECT `+userColumns+` FROM users
-			WHERE (created_at, id) > (?, ?)
-			ORDER BY created_at, id LIMIT ?`, []any{created, after, limit}
+		query, args = store.ListUsersAfterSQL, []any{created, after, limit}
 	}
 	users, err := queryAll(ctx, db.read, scanUser, query, args...)
-	if err != nil {
-		return nil, wrap("list users", err)
-	}
-	return users, nil
+	return store.Saved(users, finish("list users", err))
 }
 
 // UpdateUser applies fn to the user under the write lock and saves the
@@ -182,28 +110,19 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) er
 		return store.User{}, wrap("update user", store.ErrNotFound)
 	}
 	var saved store.User
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		u, err := selectUser(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if err := fn(&u); err != nil {
-			return store.CallerError{Err: err}
-		}
-		saved, err = saveUser(ctx, tx, id, u)
+	err := db.inTx(ctx, func(tx *sql.Tx) (err error) {
+		saved, err = store.Edit(func() (store.User, error) { return selectUser(ctx, tx, id) }, fn,
+			func(u store.User) (store.User, error) { return saveUser(ctx, tx, id, u) })
 		return err
 	})
-	if err != nil {
-		return store.User{}, finish("update user", err)
-	}
-	return saved, nil
+	return store.Saved(saved, finish("update user", err))
 }
 
 // selectUser reads the user with id (canonical) in tx, whose BEGIN
 // IMMEDIATE already holds the write lock, for a caller's func to change
 // and saveUser to save.
 func selectUser(ctx context.Context, tx *sql.Tx, id string) (store.User, error) {
-	return scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return scanUser(tx.QueryRowContext(ctx, store.GetUserSQL, id))
 }
 
 // saveUser saves u, the user with id (canonical) as a caller's func left
@@ -211,20 +130,11 @@ func selectUser(ctx context.Context, tx *sql.Tx, id string) (store.User, error) 
 // not have changed. store.ErrAlreadyExists (through wrap) if the new email
 // is taken.
 func saveUser(ctx context.Context, tx *sql.Tx, id string, u store.User) (store.User, error) {
-	if u.ID != id {
-		return store.User{}, errors.New("the id cannot change")
-	}
-	metadata, err := metadataText(u.Metadata)
+	args, err := codec.SaveUserArgs(id, u)
 	if err != nil {
 		return store.User{}, err
 	}
-	return scanUser(tx.QueryRowContext(ctx, `UPDATE users SET
-		email = ?, email_verified = ?, password_hash = ?, metadata = ?, disabled = ?,
-		created_at = ?, updated_at = ?, last_sign_in_at = ?, password_changed_at = ?, credential_epoch = ?
-		WHERE id = ? RETURNING `+userColumns,
-		u.Email, u.EmailVerified, u.PasswordHash, metadata, u.Disabled,
-		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastSignInAt), nullMicros(u.PasswordChangedAt), u.CredentialEpoch,
-		id))
+	return scanUser(tx.QueryRowContext(ctx, store.UpdateUserSQL, args...))
 }
 
 // DeleteUser removes the user; the schema's cascades remove its sessions,
@@ -236,7 +146,7 @@ func (db *DB) DeleteUser(ctx context.Context, id string) error {
 	if !ok {
 		return wrap("delete user", store.ErrNotFound)
 	}
-	res, err := db.execWrite(ctx, `DELETE FROM users WHERE id = ?`, id)
+	res, err := db.execWrite(ctx, store.DeleteUserSQL, id)
 	if err != nil {
 		return wrap("delete user", err)
 	}
