@@ -83,6 +83,10 @@ type Session struct {
 	// ParentID is the browser session an app session was made from
 	// (single sign-on through /v1/authorize); "" if none.
 	ParentID string
+	// IDP is the id of the social provider (a configured provider id,
+	// [a-z0-9_]+) the person signed in with; "" for latch's own
+	// credentials. Access tokens carry it as the idp claim.
+	IDP string
 
 	// RefreshHash is the SHA-256 of the live refresh token.
 	RefreshHash []byte
@@ -309,7 +313,8 @@ type Users interface {
 	// UpdateUser applies fn to the locked row and saves the result; the id
 	// cannot change. ErrAlreadyExists if the new email is taken.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (User, error)
-	// DeleteUser removes the user, its sessions and their refresh tokens.
+	// DeleteUser removes the user, its sessions and their refresh tokens,
+	// and its identities.
 	// Its audit events stay, still naming the user id.
 	DeleteUser(ctx context.Context, id string) error
 }
@@ -490,6 +495,62 @@ type Schema interface {
 	// Ping checks that the database answers; ErrUnavailable if not.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Identity is a social provider's account linked to a user: the user
+// signs in with it. (Provider, Subject) is unique across all users.
+type Identity struct {
+	ID       string // UUID
+	UserID   string // the user it signs in; must exist
+	Provider string // the configured provider id, [a-z0-9_]+
+	Subject  string // the provider's stable id of the person (sub, or GitHub's numeric id)
+	// Email is the address the provider gave at the last sign-in, as
+	// given (not normalised), or "".
+	Email        string
+	CreatedAt    time.Time
+	LastSignInAt time.Time // zero: never used to sign in since it was linked
+}
+
+// Identities stores the social identities linked to users, and the
+// nonces of provider ID tokens already used (the id_token grant).
+type Identities interface {
+	// CreateUserWithIdentity inserts u and i (whose UserID must be u's)
+	// in one transaction: a sign-up through a provider either commits
+	// both or writes nothing. ErrAlreadyExists if u's id or email, or i's
+	// id or (Provider, Subject), is taken.
+	CreateUserWithIdentity(ctx context.Context, u User, i Identity) error
+	// AttachIdentity locks the user i.UserID, runs fn on it (fn may be
+	// nil), saves the user as UpdateUser does and inserts i, all in one
+	// transaction: a link that must first take something from the
+	// account (an unverified account's password) does both or nothing.
+	// ErrNotFound if the user does not exist; ErrAlreadyExists if i's id
+	// or (Provider, Subject) is taken (by this user or another).
+	AttachIdentity(ctx context.Context, i Identity, fn func(*User) error) (User, error)
+	// GetIdentity returns the identity with this provider and subject;
+	// ErrNotFound if none.
+	GetIdentity(ctx context.Context, provider, subject string) (Identity, error)
+	// ListIdentities returns the user's identities, oldest first.
+	ListIdentities(ctx context.Context, userID string) ([]Identity, error)
+	// UpdateIdentity applies fn to the locked identity and saves its
+	// Email and LastSignInAt (nothing else changes). ErrNotFound if there
+	// is no identity with that id.
+	UpdateIdentity(ctx context.Context, id string, fn func(*Identity) error) (Identity, error)
+	// DetachIdentity locks the user userID, reads its identities, and
+	// runs fn with the user and the identities that would remain without
+	// the one with this id; if fn returns nil the identity is deleted, in
+	// the same transaction: two detaches at once cannot both pass a check
+	// that one of them must fail ("leave a way in"). ErrNotFound if the
+	// user has no identity with this id.
+	DetachIdentity(ctx context.Context, userID, id string, fn func(u User, remaining []Identity) error) error
+	// ClaimNonce records that an ID-token nonce (its hash, as the caller
+	// computes it) is used until expires. ErrAlreadyExists if it is
+	// already recorded with an expiry after now; a recorded one that has
+	// expired by now is claimed afresh.
+	ClaimNonce(ctx context.Context, hash []byte, now, expires time.Time) error
+	// DeleteNoncesBefore removes the nonces whose expiry is strictly
+	// before t and returns how many; a zero t matches nothing. Batched
+	// like DeleteEndedSessions.
+	DeleteNoncesBefore(ctx context.Context, t time.Time) (int64, error)
 }
 
 // Store is every role: what a backend implements, and what the
