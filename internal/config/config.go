@@ -39,6 +39,7 @@ type Config struct {
 	Limits    Limits
 	Mail      Mail
 	Pages     Pages
+	Social    Social
 	Log       Log
 	Ops       Ops
 }
@@ -275,6 +276,7 @@ func load(src Sources, settings []Setting) (Config, error) {
 	problems = append(problems, applyFlags(&c, src.Flags, byName)...)
 	c.derive()
 	problems = append(problems, c.validate()...)
+	problems = append(problems, c.Social.connectors(src.Getenv, c.HTTP.PublicURL)...)
 	if len(problems) > 0 {
 		return c, &Error{Problems: problems}
 	}

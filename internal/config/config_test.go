@@ -318,37 +318,30 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
-// provider stands for a list-of-structures setting such as the social
-// providers: the loader's mechanism is what is tested, not a setting.
-type provider struct {
-	ID           string `yaml:"id"`
-	Issuer       string `yaml:"issuer"`
-	ClientID     string `yaml:"client_id"`
-	ClientSecret Secret `yaml:"client_secret"`
-	Scopes       []string
-}
-
 // A list of structures is one declaration: a sequence of mappings in the
 // file, the same in YAML flow form (or JSON) in the environment and on
-// the command line, with unknown keys refused and no value echoed.
+// the command line, with unknown keys refused and no value echoed. The
+// social providers are such a list.
 func TestListOfStructures(t *testing.T) {
-	var got []provider
-	settings := append(Settings(), listOf("providers", "sign-in providers", func(*Config) *[]provider { return &got }))
+	var got []Provider
 	load := func(t *testing.T, src Sources) error {
 		t.Helper()
-		got = nil
-		_, err := load(src, settings)
+		c, err := Load(src)
+		got = c.Social.Providers
 		return err
 	}
 	file := filepath.Join(t.TempDir(), "latch.yaml")
 	yaml := `providers:
   - id: google
-    issuer: https://accounts.google.com
+    type: google
     client_id: abc
     client_secret: hunter2-hunter2
     scopes: [openid, email]
   - id: gitlab
+    type: gitlab
     issuer: https://gitlab.example.com
+    client_id: def
+    client_secret: hunter2-hunter2
 `
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -356,22 +349,22 @@ func TestListOfStructures(t *testing.T) {
 	if err := load(t, Sources{File: file}); err != nil {
 		t.Fatal(err)
 	}
-	want := []provider{
-		{ID: "google", Issuer: "https://accounts.google.com", ClientID: "abc", ClientSecret: "hunter2-hunter2", Scopes: []string{"openid", "email"}},
-		{ID: "gitlab", Issuer: "https://gitlab.example.com"},
+	want := []Provider{
+		{ID: "google", Type: "google", ClientID: "abc", ClientSecret: "hunter2-hunter2", Scopes: []string{"openid", "email"}},
+		{ID: "gitlab", Type: "gitlab", Issuer: "https://gitlab.example.com", ClientID: "def", ClientSecret: "hunter2-hunter2"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("from the file (-want +got):\n%s", diff)
 	}
 
-	env := `[{"id": "github", "issuer": "https://github.com", "client_id": "x"}]`
+	env := `[{"id": "github", "type": "github", "client_id": "x", "client_secret": "y"}]`
 	if err := load(t, Sources{File: file, Getenv: envFrom(map[string]string{"LATCH_PROVIDERS": env})}); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]provider{{ID: "github", Issuer: "https://github.com", ClientID: "x"}}, got); diff != "" {
+	if diff := cmp.Diff([]Provider{{ID: "github", Type: "github", ClientID: "x", ClientSecret: "y"}}, got); diff != "" {
 		t.Errorf("the environment over the file (-want +got):\n%s", diff)
 	}
-	if err := load(t, Sources{Flags: map[string]string{"providers": "[{id: a}, {id: b}]"}}); err != nil || len(got) != 2 {
+	if err := load(t, Sources{Flags: map[string]string{"providers": "[{id: a, type: github, client_id: x, client_secret: y}, {id: b, type: github, client_id: x, client_secret: y}]"}}); err != nil || len(got) != 2 {
 		t.Errorf("flag in YAML flow form: got %v, %v; want two items", got, err)
 	}
 

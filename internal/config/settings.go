@@ -84,6 +84,7 @@ func Settings() []Setting {
 		bind("verification_ttl", "24h", "how long an email verification or email change link stays valid", func(c *Config) *time.Duration { return &c.Mail.VerificationTTL }, duration),
 		bind("recovery_ttl", "1h", "how long a password reset link stays valid", func(c *Config) *time.Duration { return &c.Mail.RecoveryTTL }, duration),
 		bind("otp_ttl", "10m", "how long a sign-in code or link stays valid", func(c *Config) *time.Duration { return &c.Mail.OTPTTL }, duration),
+		listOf("providers", "social sign-in providers: a list of {id, type, client_id, client_secret, …} (see the README)", func(c *Config) *[]Provider { return &c.Social.Providers }),
 		bind("address_burst", "40", "burst allowed above address_rate", func(c *Config) *int { return &c.Limits.AddressBurst }, burst),
 	}
 }
