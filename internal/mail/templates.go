@@ -25,6 +25,7 @@ type Data struct {
 	ExpiresIn time.Duration // how long Link/Code stay valid
 	Time      time.Time     // when the event happened (notices)
 	IP        string        // from where (notices); "" if unknown
+	Provider  string        // social sign-in: the provider's display name ("Google")
 	Lang      string        // the language to write in, a tag of latch's catalog; "" for English
 }
 
@@ -38,6 +39,7 @@ const (
 	needLink needs = 1 << iota
 	needCode
 	needNewEmail
+	needProvider
 )
 
 // kinds lists every message latch sends and what each one needs.
@@ -52,6 +54,9 @@ func kinds() map[string]needs {
 		"email_change_notice": needNewEmail,
 		"email_change_taken":  0,
 		"otp":                 needCode,
+		"identity_linked":     needProvider,
+		"identity_unlinked":   needProvider,
+		"account_claimed":     needProvider,
 	}
 }
 
@@ -146,6 +151,10 @@ func (t *Templates) Kinds() []string {
 //	email_change_notice  to the OLD address, a move was asked: NewEmail; Time, IP, Link optional
 //	email_change_taken   to an address that has an account, someone tried to move another to it
 //	otp                  a sign-in code: Code; Link optional (a sign-in link)
+//	identity_linked      a provider's account was linked for sign-in: Provider; Time, IP, Link (reset) optional
+//	identity_unlinked    a provider was removed from the ways to sign in: Provider; Time, IP, Link (reset) optional
+//	account_claimed      a provider proved the address of an unconfirmed account, whose
+//	                     password was removed and sessions ended: Provider; Time, IP, Link (reset) optional
 //
 // ExpiresIn, when set, is written out ("1 hour", "10 minutes") wherever
 // there is a link or a code. Link must be an absolute http or https URL.
@@ -171,6 +180,7 @@ func (t *Templates) Render(kind, to string, d Data) (Message, error) {
 		NewEmail: d.NewEmail,
 		Expires:  duration(d.ExpiresIn, tr.Tag()),
 		IP:       d.IP,
+		Provider: strings.TrimSpace(d.Provider),
 	}
 	if v.NewEmail == "" && kind == "email_change" {
 		v.NewEmail = to
@@ -210,6 +220,7 @@ type view struct {
 	Expires  string // "1 hour"; "" when ExpiresIn is 0
 	When     string // "2 January 2006 at 15:04 UTC"; "" when Time is zero
 	IP       string
+	Provider string
 }
 
 // check refuses missing fields the kind needs and values that could
@@ -223,8 +234,10 @@ func (d Data) check(kind string, n needs) error {
 		{"Code", d.Code, n&needCode != 0},
 		{"NewEmail", d.NewEmail, n&needNewEmail != 0},
 		{"IP", d.IP, false},
+		{"Provider", d.Provider, n&needProvider != 0},
 	} {
-		if f.need && f.value == "" {
+		// Blank is missing too: "A   account was linked" says nothing.
+		if f.need && strings.TrimSpace(f.value) == "" {
 			return fmt.Errorf("mail: render %s: %s is required", kind, f.name)
 		}
 		if hasControl(f.value) {
@@ -255,7 +268,7 @@ type button struct {
 // every {name} a message may use filled from the view.
 func (v view) T(key string) string {
 	return v.tr.T(key, "product", v.Product, "to", v.To, "new_email", v.NewEmail,
-		"expires", v.Expires, "when", v.When, "ip", v.IP)
+		"expires", v.Expires, "when", v.When, "ip", v.IP, "provider", v.Provider)
 }
 
 // Button is a button to link labelled with the catalog's message for key.

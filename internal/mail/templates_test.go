@@ -33,11 +33,13 @@ var fullData = mail.Data{
 	ExpiresIn: time.Hour,
 	Time:      time.Date(2026, 3, 14, 15, 9, 26, 0, time.FixedZone("CET", 3600)),
 	IP:        "192.0.2.7",
+	Provider:  "Google",
 }
 
 func TestKinds(t *testing.T) {
 	want := []string{
-		"email_change", "email_change_notice", "email_change_taken", "invite", "otp",
+		"account_claimed", "email_change", "email_change_notice", "email_change_taken",
+		"identity_linked", "identity_unlinked", "invite", "otp",
 		"password_changed", "recover", "signup_existing", "verify",
 	}
 	if diff := cmp.Diff(want, newTemplates(t).Kinds()); diff != "" {
@@ -59,6 +61,9 @@ func TestRenderEveryKind(t *testing.T) {
 		"email_change_notice": {"new@example.com", "14 March 2026 at 14:09 UTC", "192.0.2.7", "Nothing changes unless"},
 		"email_change_taken":  {"nothing was changed"},
 		"otp":                 {"493021", "1 hour", "Never share this code"},
+		"identity_linked":     {"Your Acme ID account (ada@example.com) was linked to Google on 14 March 2026", "14 March 2026 at 14:09 UTC", "192.0.2.7", "sign in with Google"},
+		"identity_unlinked":   {"Google was removed", "14 March 2026 at 14:09 UTC", "192.0.2.7"},
+		"account_claimed":     {"with Google", "14 March 2026 at 14:09 UTC", "192.0.2.7", "password that had been set on it was removed", "signed out", "Secure your Google account"},
 	}
 	for _, kind := range tp.Kinds() {
 		t.Run(kind, func(t *testing.T) {
@@ -117,6 +122,7 @@ func TestRenderZeroData(t *testing.T) {
 	needs := map[string]string{
 		"verify": "Link", "recover": "Link", "invite": "Link", "email_change": "Link",
 		"email_change_notice": "NewEmail", "otp": "Code",
+		"identity_linked": "Provider", "identity_unlinked": "Provider", "account_claimed": "Provider",
 	}
 	for _, kind := range tp.Kinds() {
 		t.Run(kind, func(t *testing.T) {
@@ -146,6 +152,8 @@ func TestRenderZeroData(t *testing.T) {
 			d.NewEmail = "new@example.com"
 		case "Code":
 			d.Code = "123456"
+		case "Provider":
+			d.Provider = "GitHub"
 		}
 		m, err := tp.Render(kind, "ada@example.com", d)
 		if err != nil {
@@ -182,6 +190,75 @@ func TestRenderEscapesHTML(t *testing.T) {
 	}
 }
 
+// The provider's name is the operator's, but it still reaches the HTML
+// only as text: markup and quotes in it come out inert, in the body and
+// in the title, and the subject stays one line.
+func TestRenderEscapesProvider(t *testing.T) {
+	tp := newTemplates(t)
+	hostile := `<script>alert("x")</script> 'Go"ogle' & <img src=x onerror=alert(1)>`
+	for _, kind := range []string{"identity_linked", "identity_unlinked", "account_claimed"} {
+		t.Run(kind, func(t *testing.T) {
+			d := fullData
+			d.Provider = hostile
+			m, err := tp.Render(kind, "ada@example.com", d)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			for _, bad := range []string{"<script>", "<img", `"x"`, `Go"ogle`, "'Go"} {
+				if strings.Contains(m.HTML, bad) {
+					t.Errorf("HTML contains %q unescaped:\n%s", bad, m.HTML)
+				}
+			}
+			if want := html.EscapeString(hostile); !strings.Contains(m.HTML, want) {
+				t.Errorf("HTML lacks the escaped provider %q:\n%s", want, m.HTML)
+			}
+			title := regexp.MustCompile(`<title>([^<]*)</title>`).FindStringSubmatch(m.HTML)
+			if title == nil || !strings.Contains(title[1], "&lt;script&gt;") {
+				t.Errorf("title = %q, want the escaped provider", title)
+			}
+			if !strings.Contains(m.Text, hostile) {
+				t.Errorf("Text lacks the provider as written:\n%s", m.Text)
+			}
+			if !strings.Contains(m.Subject, hostile) || strings.ContainsAny(m.Subject, "\r\n") {
+				t.Errorf("Subject = %q, want one line naming the provider", m.Subject)
+			}
+		})
+	}
+}
+
+// Without Link, the social sign-in notices still say what to do if it
+// was not you, in a sentence instead of a button; without Time and IP
+// they say what happened without when and from where.
+func TestIdentityNoticesWithLeastData(t *testing.T) {
+	tp := newTemplates(t)
+	tests := []struct {
+		kind string
+		want []string
+	}{
+		{"identity_linked", []string{"Your Acme ID account (ada@example.com) was linked to GitHub.", "You can now sign in with GitHub.", "Reset your password now from the sign-in page."}},
+		{"identity_unlinked", []string{"GitHub was removed from the ways you can sign in to your Acme ID account (ada@example.com).", "Reset your password now from the sign-in page."}},
+		{"account_claimed", []string{"Someone signed in to Acme ID with GitHub.", "(ada@example.com)", "sign in with GitHub from now on", "reset your Acme ID password from the sign-in page."}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			m, err := tp.Render(tt.kind, "ada@example.com", mail.Data{Provider: "GitHub"})
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(m.Text, w) || !strings.Contains(m.HTML, html.EscapeString(w)) {
+					t.Errorf("text and HTML should say %q:\n%s", w, m.Text)
+				}
+			}
+			for _, bad := range []string{"UTC", "IP address", "href="} {
+				if strings.Contains(m.Text, bad) || strings.Contains(m.HTML, bad) {
+					t.Errorf("%q without Time, IP or Link:\n%s", bad, m.Text)
+				}
+			}
+		})
+	}
+}
+
 func TestRenderRefuses(t *testing.T) {
 	tp := newTemplates(t)
 	tests := []struct {
@@ -198,6 +275,8 @@ func TestRenderRefuses(t *testing.T) {
 		{"link with a line break", "verify", "ada@example.com", mail.Data{Link: "https://a.example/x\nClick here: https://evil.example"}, "Link"},
 		{"code with a line break", "otp", "ada@example.com", mail.Data{Code: "123\n456"}, "Code"},
 		{"negative expiry", "otp", "ada@example.com", mail.Data{Code: "123456", ExpiresIn: -time.Minute}, "ExpiresIn"},
+		{"blank provider", "identity_linked", "ada@example.com", mail.Data{Provider: "  "}, "Provider is required"},
+		{"provider with a line break", "account_claimed", "ada@example.com", mail.Data{Provider: "Google\nBcc: x@example.com"}, "Provider"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,6 +386,19 @@ func TestRenderEveryKindInEveryLanguage(t *testing.T) {
 	m, _ = tp.Render("password_changed", "ada@example.com", d)
 	if !strings.Contains(m.Text, "14. März 2026 um 14:09 UTC") {
 		t.Errorf("German date: %s", m.Text)
+	}
+	for kind, want := range map[string]string{
+		"identity_linked":   "mit einem Google-Konto verknüpft",
+		"identity_unlinked": "Google wurde am 14. März 2026 um 14:09 UTC von der IP-Adresse 192.0.2.7 aus als Anmeldemöglichkeit",
+		"account_claimed":   "Das zuvor dafür gesetzte Passwort wurde entfernt",
+	} {
+		m, err := tp.Render(kind, "ada@example.com", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, want) {
+			t.Errorf("German %s lacks %q:\n%s", kind, want, m.Text)
+		}
 	}
 }
 
