@@ -235,7 +235,7 @@ func TestIdentityNoticesWithLeastData(t *testing.T) {
 		kind string
 		want []string
 	}{
-		{"identity_linked", []string{"Your Acme ID account (ada@example.com) was linked to GitHub.", "You can now sign in with GitHub.", "Reset your password now from the sign-in page."}},
+		{"identity_linked", []string{"Your Acme ID account (ada@example.com) was linked to GitHub.", "You can now sign in with GitHub.", "Reset your password now from the sign-in page, then remove GitHub on your account page."}},
 		{"identity_unlinked", []string{"GitHub was removed from the ways you can sign in to your Acme ID account (ada@example.com).", "Reset your password now from the sign-in page."}},
 		{"account_claimed", []string{"Someone signed in to Acme ID with GitHub.", "(ada@example.com)", "sign in with GitHub from now on", "reset your Acme ID password from the sign-in page."}},
 	}
