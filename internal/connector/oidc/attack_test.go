@@ -233,7 +233,9 @@ func TestProviderDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.mu.Lock()
-	f.token = func(w http.ResponseWriter, r *http.Request) { http.Error(w, `{"secret":"body"}`, http.StatusInternalServerError) }
+	f.token = func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"secret":"body"}`, http.StatusInternalServerError)
+	}
 	f.mu.Unlock()
 	_, err := k.Callback(t.Context(), req, code)
 	if !errors.Is(err, connector.ErrUnavailable) {
