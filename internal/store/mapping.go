@@ -115,6 +115,70 @@ func (s Session) Canonical() (Session, error) {
 	return s, nil
 }
 
+// Canonical checks i for CreateUserWithIdentity and AttachIdentity and
+// returns it with its ids in canonical form: its id must be a UUID
+// (ErrInvalidID if not; a malformed user id is ErrNotFound, no such
+// user), its provider an id of [a-z0-9_]+, its subject not empty and its
+// creation time not zero.
+func (i Identity) Canonical() (Identity, error) {
+	id, ok := CanonicalID(i.ID)
+	if !ok {
+		return Identity{}, ErrInvalidID
+	}
+	userID, ok := CanonicalID(i.UserID)
+	if !ok {
+		return Identity{}, ErrNotFound
+	}
+	switch {
+	case !validProvider(i.Provider):
+		return Identity{}, errors.New("the provider is not an id of [a-z0-9_]+")
+	case i.Subject == "":
+		return Identity{}, errors.New("the subject is empty")
+	case i.CreatedAt.IsZero():
+		return Identity{}, errors.New("the creation time is zero")
+	}
+	i.ID, i.UserID = id, userID
+	return i, nil
+}
+
+// validProvider reports whether p is a provider id: [a-z0-9_]+.
+func validProvider(p string) bool {
+	if p == "" {
+		return false
+	}
+	for _, r := range p {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// Detach is the check of DetachIdentity, run inside the backend's
+// transaction on u and its identities as locked: ErrNotFound unless one
+// of them has id; else fn (if not nil) sees u and the others, in order,
+// nil if there are none. An error of fn comes back as a CallerError.
+func Detach(u User, identities []Identity, id string, fn func(User, []Identity) error) error {
+	var remaining []Identity
+	found := false
+	for _, i := range identities {
+		if i.ID == id {
+			found = true
+		} else {
+			remaining = append(remaining, i)
+		}
+	}
+	if !found {
+		return ErrNotFound
+	}
+	if fn != nil {
+		if err := fn(u, remaining); err != nil {
+			return CallerError{Err: err}
+		}
+	}
+	return nil
+}
+
 // IssuedAt is when the session's live refresh token was issued.
 func (s Session) IssuedAt() time.Time {
 	if s.RotatedAt.IsZero() {

@@ -133,13 +133,13 @@ func (c *Codec[T]) userArgs(id string, u User) ([]any, error) {
 // order.
 const SessionColumns = `id, user_id, created_at, last_active_at, expires_at, revoked_at,
 	user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation,
-	auth_time, credential_epoch, kind, parent_id`
+	auth_time, credential_epoch, kind, parent_id, idp`
 
 // SessionColumnsOf is SessionColumns qualified with the alias s, for
 // joins.
 const SessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at,
 	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation,
-	s.auth_time, s.credential_epoch, s.kind, s.parent_id`
+	s.auth_time, s.credential_epoch, s.kind, s.parent_id, s.idp`
 
 // SessionRow receives the columns of SessionColumns from a Scan. The amr
 // column goes where the backend says (see Dest): its encodings differ
@@ -155,7 +155,7 @@ type SessionRow[T any] struct {
 func (r *SessionRow[T]) Dest(amr any) []any {
 	return []any{&r.s.ID, &r.s.UserID, &r.created, &r.active, &r.expires, &r.revoked,
 		&r.s.UserAgent, &r.s.IP, amr, &r.s.AAL, &r.s.RefreshHash, &r.s.ParentHash, &r.rotated, &r.s.Generation,
-		&r.authTime, &r.s.CredentialEpoch, &r.s.Kind, &r.s.ParentID}
+		&r.authTime, &r.s.CredentialEpoch, &r.s.Kind, &r.s.ParentID, &r.s.IDP}
 }
 
 // AMR is where the session's authentication methods are decoded to.
@@ -191,7 +191,7 @@ func (c *Codec[T]) NewSession(s Session) (Session, []any, error) {
 	}
 	return s, []any{s.ID, s.UserID, c.Time(s.CreatedAt), c.Time(s.LastActiveAt), c.Time(s.ExpiresAt), c.NullTime(s.RevokedAt),
 		s.UserAgent, s.IP, amr, s.AAL, s.RefreshHash, Blob(s.ParentHash), c.Time(s.RotatedAt), s.Generation,
-		c.NullTime(s.AuthTime), s.CredentialEpoch, string(s.Kind), s.ParentID}, nil
+		c.NullTime(s.AuthTime), s.CredentialEpoch, string(s.Kind), s.ParentID, s.IDP}, nil
 }
 
 // SaveSessionArgs returns the arguments of UpdateSessionSQL for s, as
@@ -204,7 +204,7 @@ func (c *Codec[T]) SaveSessionArgs(s Session) ([]any, error) {
 	return []any{s.ID, c.Time(s.CreatedAt), c.Time(s.LastActiveAt), c.Time(s.ExpiresAt), c.NullTime(s.RevokedAt),
 		s.UserAgent, s.IP, amr, s.AAL,
 		s.RefreshHash, Blob(s.ParentHash), c.Time(s.RotatedAt), s.Generation,
-		c.NullTime(s.AuthTime), s.CredentialEpoch}, nil
+		c.NullTime(s.AuthTime), s.CredentialEpoch, s.IDP}, nil
 }
 
 // RefreshTokenArgs returns the arguments of InsertRefreshTokenSQL: s's
@@ -435,4 +435,52 @@ func (c *Codec[T]) ListAuditQuery(opts ListAuditOptions, columns string) (query 
 	args = append(args, opts.PageSize())
 	query += fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args))
 	return query, args, true
+}
+
+// IdentityColumns are the columns of identities that ScanIdentity reads,
+// in order.
+const IdentityColumns = `id, user_id, provider, subject, email, created_at, last_sign_in_at`
+
+// ScanIdentity scans and decodes one row of IdentityColumns.
+func ScanIdentity[T any](c *Codec[T], row Scanner) (Identity, error) {
+	var (
+		i               Identity
+		created, signIn T
+	)
+	if err := row.Scan(&i.ID, &i.UserID, &i.Provider, &i.Subject, &i.Email, &created, &signIn); err != nil {
+		return Identity{}, err
+	}
+	i.CreatedAt = c.FromTime(created)
+	i.LastSignInAt = c.FromTime(signIn)
+	return i, nil
+}
+
+// NewIdentity checks i for CreateUserWithIdentity and AttachIdentity (see
+// Identity.Canonical) and returns it in canonical form with the arguments
+// of InsertIdentitySQL.
+func (c *Codec[T]) NewIdentity(i Identity) (Identity, []any, error) {
+	i, err := i.Canonical()
+	if err != nil {
+		return Identity{}, nil, err
+	}
+	return i, []any{i.ID, i.UserID, i.Provider, i.Subject, i.Email,
+		c.Time(i.CreatedAt), c.NullTime(i.LastSignInAt)}, nil
+}
+
+// SaveIdentityArgs returns the arguments of UpdateIdentitySQL: what
+// UpdateIdentity saves of the identity with id (Email and LastSignInAt).
+func (c *Codec[T]) SaveIdentityArgs(id string, i Identity) []any {
+	return []any{id, i.Email, c.NullTime(i.LastSignInAt)}
+}
+
+// NonceArgs checks a nonce for ClaimNonce (its hash not empty, its expiry
+// not zero) and returns the arguments of ClaimNonceSQL.
+func (c *Codec[T]) NonceArgs(hash []byte, now, expires time.Time) ([]any, error) {
+	if len(hash) == 0 {
+		return nil, errors.New("the nonce hash is empty")
+	}
+	if expires.IsZero() {
+		return nil, errors.New("the nonce expiry is zero")
+	}
+	return []any{hash, c.Time(expires), c.Time(now)}, nil
 }

@@ -43,7 +43,7 @@ const (
 const (
 	// InsertSessionSQL inserts a session; arguments: Codec.NewSession.
 	InsertSessionSQL = `INSERT INTO sessions (` + SessionColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`
 	// InsertRefreshTokenSQL records a refresh hash as issued by a
 	// session; arguments: Codec.RefreshTokenArgs.
 	InsertRefreshTokenSQL = `INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`
@@ -74,7 +74,7 @@ const (
 	created_at = $2, last_active_at = $3, expires_at = $4, revoked_at = $5,
 	user_agent = $6, ip = $7, amr = $8, aal = $9,
 	refresh_hash = $10, parent_hash = $11, rotated_at = $12, generation = $13,
-	auth_time = $14, credential_epoch = $15
+	auth_time = $14, credential_epoch = $15, idp = $16
 	WHERE id = $1 RETURNING ` + SessionColumns
 	// CountActiveSessionsSQL counts the sessions not revoked, expiring
 	// after $1 and active after $2.
@@ -140,4 +140,33 @@ const (
 	DeleteMailSQL = `DELETE FROM mail_outbox WHERE id = $1`
 	// CountMailSQL counts the messages.
 	CountMailSQL = `SELECT count(*) FROM mail_outbox`
+)
+
+// Identities and ID-token nonces.
+const (
+	// InsertIdentitySQL inserts an identity; arguments:
+	// Codec.NewIdentity.
+	InsertIdentitySQL = `INSERT INTO identities (` + IdentityColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	// GetIdentitySQL reads the identity of provider $1 and subject $2.
+	GetIdentitySQL = `SELECT ` + IdentityColumns + ` FROM identities
+	WHERE provider = $1 AND subject = $2`
+	// GetIdentityByIDSQL reads the identity with id $1.
+	GetIdentityByIDSQL = `SELECT ` + IdentityColumns + ` FROM identities WHERE id = $1`
+	// ListIdentitiesSQL reads the identities of user $1, oldest first.
+	ListIdentitiesSQL = `SELECT ` + IdentityColumns + ` FROM identities
+	WHERE user_id = $1 ORDER BY created_at, id`
+	// UpdateIdentitySQL saves what UpdateIdentity may change of the
+	// identity with id $1 and returns the row; arguments:
+	// Codec.SaveIdentityArgs.
+	UpdateIdentitySQL = `UPDATE identities SET email = $2, last_sign_in_at = $3
+	WHERE id = $1 RETURNING ` + IdentityColumns
+	// DeleteIdentitySQL deletes the identity with id $1 of user $2.
+	DeleteIdentitySQL = `DELETE FROM identities WHERE id = $1 AND user_id = $2`
+	// ClaimNonceSQL records the nonce hash $1 as used until $2, unless it
+	// is recorded already with an expiry after $3 (now): then it changes
+	// no row. Arguments: Codec.NonceArgs.
+	ClaimNonceSQL = `INSERT INTO id_token_nonces (hash, expires_at) VALUES ($1, $2)
+	ON CONFLICT (hash) DO UPDATE SET expires_at = excluded.expires_at
+	WHERE id_token_nonces.expires_at <= $3`
 )

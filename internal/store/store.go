@@ -563,5 +563,6 @@ type Store interface {
 	Audit
 	OneTimeTokens
 	Outbox
+	Identities
 	Schema
 }

@@ -263,7 +263,7 @@ func rotationOnly(old, s store.Session) bool {
 		sameMicros(s.RevokedAt, old.RevokedAt) &&
 		s.UserAgent == old.UserAgent && s.IP == old.IP && s.AAL == old.AAL &&
 		slices.Equal(s.AMR, old.AMR) && sameMicros(s.AuthTime, old.AuthTime) &&
-		s.CredentialEpoch == old.CredentialEpoch
+		s.CredentialEpoch == old.CredentialEpoch && s.IDP == old.IDP
 }
 
 // sameMicros reports whether a and b are stored alike (see micros and

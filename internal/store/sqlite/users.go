@@ -138,7 +138,8 @@ func saveUser(ctx context.Context, tx *sql.Tx, id string, u store.User) (store.U
 }
 
 // DeleteUser removes the user; the schema's cascades remove its sessions,
-// their refresh tokens and its one-time tokens in the same statement. Its
+// their refresh tokens, its one-time tokens and its identities in the
+// same statement. Its
 // audit events and queued mail stay: they reference nothing.
 // store.ErrNotFound if there is no such user.
 func (db *DB) DeleteUser(ctx context.Context, id string) error {

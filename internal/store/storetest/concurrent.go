@@ -31,6 +31,8 @@ func runConcurrent(t *testing.T, stores []store.Store) {
 	t.Run("EmailChangeRace", func(t *testing.T) { testEmailChangeRace(t, stores) })
 	t.Run("UseTokenDeleteUserRace", func(t *testing.T) { testUseTokenDeleteUserRace(t, stores) })
 	t.Run("CleanupRace", func(t *testing.T) { testCleanupRace(t, stores) })
+	t.Run("DetachRace", func(t *testing.T) { testDetachRace(t, stores) })
+	t.Run("AttachRace", func(t *testing.T) { testAttachRace(t, stores) })
 }
 
 // race runs fn(i) in n goroutines released at the same moment.

@@ -21,6 +21,7 @@ var migrations = []store.Migration{
 	{Version: 3, Name: "mail"},
 	{Version: 4, Name: "credentials"},
 	{Version: 5, Name: "browser"},
+	{Version: 6, Name: "identities"},
 }
 
 // MigrateTo applies a backend's embedded migrations up to and including
@@ -126,7 +127,7 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 	expired.AMR, expired.UserAgent, expired.IP, expired.AAL = nil, "", "", ""
 	hashes = append(hashes, revoked.RefreshHash, expired.RefreshHash)
 	for _, ss := range []*store.Session{&rotated, &revoked, &expired} {
-		ss.AuthTime = time.Time{} // no column at version 1
+		ss.AuthTime, ss.IDP = time.Time{}, "" // no columns at version 1
 	}
 	current, previous := newKey(1, store.KeyCurrent), newKey(0, store.KeyPrevious)
 	current.ActivatedAt = at(time.Hour)
