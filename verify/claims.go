@@ -34,6 +34,10 @@ type Claims struct {
 	// Scope is scope: space-separated scope tokens (RFC 6749 §3.3);
 	// empty when the token carries none. See HasScope.
 	Scope string
+	// IDP is idp: the social provider the person signed in with (the id
+	// latch's configuration gives it, e.g. "google"); empty when they
+	// used latch's own credentials.
+	IDP string
 
 	// payload is the claim set as signed, for Decode.
 	payload string
@@ -82,6 +86,7 @@ const (
 	seenEmail
 	seenEmailVerified
 	seenScope
+	seenIDP
 )
 
 // parseClaims reads a claim set. It checks syntax and types only;
@@ -133,6 +138,8 @@ func parseClaims(payload string) (*Claims, bool) {
 			}
 		case "scope":
 			bit, ok = seenScope, p.optStr(&c.Scope)
+		case "idp":
+			bit, ok = seenIDP, p.optStr(&c.IDP)
 		default:
 			return p.skip(1)
 		}

@@ -200,9 +200,13 @@ func newUserList(e *env) *cobra.Command {
 					return err
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tEMAIL\tVERIFIED\tDISABLED\tCREATED")
+				fmt.Fprintln(tw, "ID\tEMAIL\tVERIFIED\tDISABLED\tCREATED\tSIGN-IN")
 				for _, u := range users {
-					fmt.Fprintf(tw, "%s\t%s\t%t\t%t\t%s\n", u.ID, u.Email, u.EmailVerified, u.Disabled, u.CreatedAt.Format(time.RFC3339))
+					ways, err := signInWays(cmd.Context(), a, u)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%t\t%t\t%s\t%s\n", u.ID, u.Email, u.EmailVerified, u.Disabled, u.CreatedAt.Format(time.RFC3339), ways)
 				}
 				return tw.Flush()
 			})
@@ -211,6 +215,26 @@ func newUserList(e *env) *cobra.Command {
 	list.Flags().IntVar(&limit, "limit", 100, "list at most this many users")
 	list.Flags().StringVar(&after, "after", "", "list users created after this user id")
 	return list
+}
+
+// signInWays lists how a user signs in: "password" and the providers
+// of their identities, comma-separated; "-" for none.
+func signInWays(ctx context.Context, a *app.Latch, u store.User) (string, error) {
+	var ways []string
+	if u.PasswordHash != "" {
+		ways = append(ways, "password")
+	}
+	ids, err := a.Auth.Identities(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	for _, i := range ids {
+		ways = append(ways, i.Provider)
+	}
+	if len(ways) == 0 {
+		return "-", nil
+	}
+	return strings.Join(ways, ","), nil
 }
 
 // userAction is a 'latch user' command that does fn to one user, named by

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +12,8 @@ import (
 	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/config"
+	"github.com/latchauth/latch/internal/connector"
+	"github.com/latchauth/latch/internal/connector/providers"
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/outbox"
 	"github.com/latchauth/latch/internal/password"
@@ -35,7 +38,8 @@ type Latch struct {
 	Mail     *outbox.Sender // not running: serve runs it, tests call SendAll
 	Registry *prometheus.Registry
 
-	closeDB bool // Build opened DB
+	closeDB       bool   // Build opened DB
+	stopProviders func() // ends the providers' background discovery
 }
 
 // Option changes a part Build would otherwise make from the
@@ -49,6 +53,7 @@ type options struct {
 	secret     []byte
 	wrapHasher func(auth.Hasher) auth.Hasher
 	smtp       mail.SMTPOptions
+	providers  *http.Client
 }
 
 // WithStore uses db instead of opening the configured database; the
@@ -71,6 +76,10 @@ func WithSecret(key []byte) Option { return func(o *options) { o.secret = key } 
 func WithHasherWrapper(wrap func(auth.Hasher) auth.Hasher) Option {
 	return func(o *options) { o.wrapHasher = wrap }
 }
+
+// WithProviderClient makes every request to the social providers with c
+// (tests lead it to loopback servers); the default has a 10 s timeout.
+func WithProviderClient(c *http.Client) Option { return func(o *options) { o.providers = c } }
 
 // WithSMTPOptions tunes the SMTP mailer when LATCH_SMTP_URL is set.
 func WithSMTPOptions(s mail.SMTPOptions) Option { return func(o *options) { o.smtp = s } }
@@ -128,7 +137,11 @@ func (a *Latch) build(ctx context.Context, sealer *token.Sealer, o options) erro
 	if o.wrapHasher != nil {
 		h = o.wrapHasher(h)
 	}
-	if err := a.newAuth(h, sealer); err != nil {
+	providers, err := a.openProviders(o)
+	if err != nil {
+		return err
+	}
+	if err := a.newAuth(h, sealer, providers); err != nil {
 		return err
 	}
 	mailer, err := newMailer(a.Config, a.Log, o.smtp)
@@ -165,9 +178,9 @@ func (a *Latch) loadKeys(ctx context.Context, sealer *token.Sealer) error {
 }
 
 // newAuth builds the domain service with hasher as its hasher.
-func (a *Latch) newAuth(hasher auth.Hasher, sealer *token.Sealer) error {
+func (a *Latch) newAuth(hasher auth.Hasher, sealer *token.Sealer, providers []auth.Provider) error {
 	cfg := a.Config
-	deps := auth.Deps{Hasher: hasher, Tokens: a.Tokens, MAC: sealer, Audit: a.Audit, Now: a.Now, Log: a.Log}
+	deps := auth.Deps{Hasher: hasher, Tokens: a.Tokens, MAC: sealer, Audit: a.Audit, Now: a.Now, Log: a.Log, Providers: providers}
 	deps.Storage(a.DB)
 	if cfg.Limits.RateLimit {
 		deps.Throttler, deps.Quota = a.Limit, a.Limit
@@ -247,8 +260,35 @@ func (a *Latch) NewServer(version string) *server.Server {
 
 // Close closes the database if Build opened it.
 func (a *Latch) Close() error {
+	if a.stopProviders != nil {
+		a.stopProviders()
+	}
 	if a.closeDB {
 		return a.DB.Close()
 	}
 	return nil
+}
+
+// openProviders builds a connector for each configured social provider.
+// None waits for its provider: an OpenID Provider that cannot be reached
+// now is discovered in the background until it can (a warning each
+// time), and its button answers "unavailable" meanwhile.
+func (a *Latch) openProviders(o options) ([]auth.Provider, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopProviders = cancel
+	client := o.providers
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	var out []auth.Provider
+	for _, c := range a.Config.Social.Connectors {
+		// The provider's tokens carry the provider's times: they are
+		// judged by the wall clock, not by a test's (WithClock).
+		conn, err := providers.Open(ctx, c, connector.Options{Client: client, Logger: a.Log.With("provider", c.ID), Now: time.Now})
+		if err != nil {
+			return nil, fmt.Errorf("providers: %s: %w", c.ID, err)
+		}
+		out = append(out, auth.Provider{ID: c.ID, Name: a.Config.Social.Name(c.ID), TrustEmail: c.TrustEmail, AllowSignup: c.AllowSignup, Connector: conn})
+	}
+	return out, nil
 }

@@ -24,3 +24,14 @@ const (
 	// CodeSignupDisabled: self-service sign-up is off (LATCH_SIGNUP=off).
 	CodeSignupDisabled = "signup_disabled"
 )
+
+// Codes of social sign-in.
+const (
+	// CodeIdentityLinkRequired: an account with the provider's address
+	// exists; the person signs in to it and links the provider there.
+	CodeIdentityLinkRequired = "identity_link_required"
+	// CodeIdentityTaken: the provider's account is linked to another user.
+	CodeIdentityTaken = "identity_taken"
+	// CodeLastSignInMethod: the change would leave no way to sign in.
+	CodeLastSignInMethod = "last_sign_in_method"
+)

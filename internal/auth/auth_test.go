@@ -1,10 +1,10 @@
 package auth
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"strings"
 	"testing"
+
+	"github.com/latchauth/latch/internal/token"
 )
 
 func TestParseEmail(t *testing.T) {
@@ -30,16 +30,14 @@ func TestParseEmail(t *testing.T) {
 	}
 }
 
-type macFunc func(purpose string, data []byte) []byte
-
-func (f macFunc) MAC(purpose string, data []byte) []byte { return f(purpose, data) }
-
+// testMAC is a real sealer whose secret is key, padded to the length a
+// secret needs.
 func testMAC(key string) MACer {
-	return macFunc(func(purpose string, data []byte) []byte {
-		m := hmac.New(sha256.New, []byte(key+purpose))
-		m.Write(data)
-		return m.Sum(nil)
-	})
+	s, err := token.NewSealer([]byte(key + strings.Repeat("-", 48)))
+	if err != nil {
+		panic(err)
+	}
+	return s
 }
 
 // The successor is a pure function of the parent and the server secret:

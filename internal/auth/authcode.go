@@ -135,14 +135,10 @@ func (s *Service) codeSessionID(code string) string {
 // to refuse gets the same invalid_grant.
 func (s *Service) ExchangeCode(ctx context.Context, code, redirectURI, verifier string, c Requester) (TokenResponse, error) {
 	ctx = WithRequester(ctx, c)
-	switch {
-	case code == "":
-		return TokenResponse{}, invalid("code", "is required")
-	case redirectURI == "":
-		return TokenResponse{}, invalid("redirect_uri", "is required")
-	case verifier == "":
-		return TokenResponse{}, invalid("code_verifier", "is required")
-	case !wellFormedVerifier(verifier):
+	if err := required("code", code, "redirect_uri", redirectURI, "code_verifier", verifier); err != nil {
+		return TokenResponse{}, err
+	}
+	if !wellFormedVerifier(verifier) {
 		return TokenResponse{}, invalid("code_verifier", "must be 43 to 128 characters of A-Z, a-z, 0-9 and -._~")
 	}
 	b, ok := s.openCode(code)

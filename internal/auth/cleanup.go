@@ -13,11 +13,12 @@ const keepEnded = 7 * 24 * time.Hour
 
 // Cleaned counts what one clean-up removed.
 type Cleaned struct {
-	Sessions, OneTimeTokens int64
+	Sessions, OneTimeTokens, Nonces int64
 }
 
 // Cleanup removes sessions ended more than a week ago (revoked, expired
-// or idle) and one-time tokens that expired a day ago, so that neither
+// or idle), one-time tokens that expired a day ago and the used nonces of
+// provider flows and ID tokens that expired, so that neither
 // table grows without bound. The throttler and the audit recorder clean
 // their own tables; the outbox needs no clean-up, since every message is
 // deleted once sent or expired.
@@ -31,6 +32,9 @@ func (s *Service) Cleanup(ctx context.Context) (Cleaned, error) {
 	}
 	if c.OneTimeTokens, err = s.onetime.DeleteOneTimeTokensBefore(ctx, now.Add(-24*time.Hour)); err != nil {
 		return c, fmt.Errorf("clean up one-time tokens: %w", err)
+	}
+	if c.Nonces, err = s.identities.DeleteNoncesBefore(ctx, now); err != nil {
+		return c, fmt.Errorf("clean up used nonces: %w", err)
 	}
 	return c, nil
 }

@@ -55,6 +55,17 @@ var (
 	ErrBusy = password.ErrBusy
 )
 
+// required answers invalid_request for the first of the fields, given
+// as name, value pairs, that is empty; nil when all are given.
+func required(nameValue ...string) error {
+	for i := 0; i+1 < len(nameValue); i += 2 {
+		if nameValue[i+1] == "" {
+			return invalid(nameValue[i], "is required")
+		}
+	}
+	return nil
+}
+
 // invalid is a malformed or missing input field.
 func invalid(field, reason string) error { return apperr.Invalid(field, reason) }
 

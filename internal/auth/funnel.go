@@ -37,6 +37,8 @@ type signIn struct {
 	// parent is the browser session an app session is made from (single
 	// sign-on); nil otherwise. Its epoch and level carry over.
 	parent *store.Session
+	// idp is the social provider the person signed in with, or "".
+	idp string
 	// id is the new session's id; "" for a new one. A method that must
 	// make at most one session per credential (an authorization code)
 	// derives it from the credential, and the store refuses a second.
@@ -52,7 +54,9 @@ func (s *Service) openSession(ctx context.Context, in signIn) (TokenResponse, er
 	u := in.user
 	sess, secret := s.newSession(u, in.via, in.amr, in.authTime)
 	if in.parent != nil {
-		sess.ParentID, sess.AAL, sess.CredentialEpoch = in.parent.ID, in.parent.AAL, in.parent.CredentialEpoch
+		sess.ParentID, sess.AAL, sess.CredentialEpoch, sess.IDP = in.parent.ID, in.parent.AAL, in.parent.CredentialEpoch, in.parent.IDP
+	} else {
+		sess.IDP = in.idp
 	}
 	if in.id != "" {
 		sess.ID = in.id
@@ -70,6 +74,9 @@ func (s *Service) openSession(ctx context.Context, in signIn) (TokenResponse, er
 	detail := map[string]any{}
 	if in.amr[0] != "pwd" {
 		detail["method"] = in.amr[0]
+	}
+	if sess.IDP != "" {
+		detail["idp"] = sess.IDP
 	}
 	if in.parent != nil {
 		detail["method"], detail["parent_id"] = "sso", in.parent.ID
@@ -141,6 +148,7 @@ func (s *Service) issue(u store.User, sess store.Session, refresh string) (Token
 		AuthTime:      sess.AuthTime,
 		Email:         u.Email,
 		EmailVerified: u.EmailVerified,
+		IDP:           sess.IDP,
 	})
 	if err != nil {
 		return TokenResponse{}, fmt.Errorf("issue access token: %w", err)

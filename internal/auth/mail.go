@@ -88,6 +88,9 @@ const (
 	kindEmailChangeTaken  = "email_change_taken"
 	kindOTP               = "otp"
 	kindInvite            = "invite"
+	kindIdentityLinked    = "identity_linked"
+	kindIdentityUnlinked  = "identity_unlinked"
+	kindAccountClaimed    = "account_claimed"
 )
 
 // InviteTTL is how long an invitation's set-password link works.
@@ -109,6 +112,9 @@ type mailData struct {
 	// Lang is the language the message is written in: the one the
 	// request that caused it asked for ("" for English).
 	Lang string `json:"lang,omitempty"`
+	// Provider is a social provider's name, for people (identity
+	// notices).
+	Provider string `json:"provider,omitempty"`
 }
 
 // noticeTTL is how long a notice may wait for delivery, and how long the
@@ -222,6 +228,8 @@ func (s *Service) Compose(ctx context.Context, m store.OutboxMessage) (mail.Mess
 		return l.render(kindPasswordChanged, mail.Data{Time: m.CreatedAt, IP: l.d.IP})
 	case kindEmailChangeNotice:
 		return l.emailChangeNotice()
+	case kindIdentityLinked, kindIdentityUnlinked, kindAccountClaimed:
+		return l.render(m.Kind, mail.Data{Time: m.CreatedAt, IP: l.d.IP, Provider: l.d.Provider})
 	default:
 		return mail.Message{}, fmt.Errorf("%w: unknown kind %q", outbox.ErrDrop, m.Kind)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/latchauth/latch/internal/apperr"
+	"github.com/latchauth/latch/internal/audit"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/store"
@@ -56,7 +57,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Hasher: hasher, Tokens: tokens, MAC: sealer, Now: clk.now}
+	d := Deps{Hasher: hasher, Tokens: tokens, MAC: sealer, Now: clk.now, Audit: audit.New(db, nil, clk.now, nil), Providers: testProviders}
 	d.Storage(db)
 	th := ratelimit.New(db, ratelimit.DefaultPolicy(), clk.now)
 	d.Throttler, d.Quota = th, th

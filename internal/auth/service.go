@@ -43,10 +43,12 @@ type Hasher interface {
 	VerifyDummy(ctx context.Context, pw string) error
 }
 
-// MACer derives keyed MACs from the server's secret; *token.Sealer
-// implements it.
+// MACer derives keyed MACs from the server's secret and seals with it
+// (AES-GCM, bound to aad); *token.Sealer implements it.
 type MACer interface {
 	MAC(purpose string, data []byte) []byte
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
 }
 
 // Throttler limits credential attempts; *ratelimit.Throttler implements
@@ -83,40 +85,45 @@ type Options struct {
 
 // Service carries out every account and session operation.
 type Service struct {
-	users     store.Users
-	sessions  store.Sessions
-	onetime   store.OneTimeTokens
-	outbox    Outbox
-	counters  Counters
-	hasher    Hasher
-	tokens    Tokens
-	mac       MACer
-	throttler Throttler // nil: no throttling
-	audit     Auditor
-	renderer  Renderer // what Compose renders with
-	wake      func()   // nil: the sender finds messages at its next tick
-	quotas    Quota    // nil: no per-address message limit
-	opts      Options
-	adminHash [sha256.Size]byte // of opts.AdminKey, computed once
-	now       func() time.Time
-	log       *slog.Logger
+	users      store.Users
+	sessions   store.Sessions
+	onetime    store.OneTimeTokens
+	identities store.Identities
+	providers  []Provider
+	outbox     Outbox
+	counters   Counters
+	hasher     Hasher
+	tokens     Tokens
+	mac        MACer
+	throttler  Throttler // nil: no throttling
+	audit      Auditor
+	renderer   Renderer // what Compose renders with
+	wake       func()   // nil: the sender finds messages at its next tick
+	quotas     Quota    // nil: no per-address message limit
+	opts       Options
+	adminHash  [sha256.Size]byte // of opts.AdminKey, computed once
+	now        func() time.Time
+	log        *slog.Logger
 }
 
 // Deps are the service's collaborators.
 type Deps struct {
 	// The storage roles the service uses; one backend value fills them
 	// all (see Storage).
-	Users     store.Users
-	Sessions  store.Sessions
-	OneTime   store.OneTimeTokens
-	Outbox    Outbox
-	Counters  Counters
-	Hasher    Hasher
-	Tokens    Tokens
-	MAC       MACer
-	Throttler Throttler // optional
-	Audit     Auditor   // optional: events then only reach the log
-	Renderer  Renderer  // required to Compose messages
+	Users    store.Users
+	Sessions store.Sessions
+	OneTime  store.OneTimeTokens
+	// Identities and Providers: social sign-in (federated.go).
+	Identities store.Identities
+	Providers  []Provider
+	Outbox     Outbox
+	Counters   Counters
+	Hasher     Hasher
+	Tokens     Tokens
+	MAC        MACer
+	Throttler  Throttler // optional
+	Audit      Auditor   // optional: events then only reach the log
+	Renderer   Renderer  // required to Compose messages
 	// Wake, optional, tells the outbox sender that a message is waiting
 	// (*outbox.Sender's Wake).
 	Wake  func()
@@ -128,7 +135,7 @@ type Deps struct {
 // Storage fills the storage roles of d from one backend value that has
 // them all, as both backends do.
 func (d *Deps) Storage(db store.Store) {
-	d.Users, d.Sessions, d.OneTime, d.Outbox, d.Counters = db, db, db, db, db
+	d.Users, d.Sessions, d.OneTime, d.Outbox, d.Counters, d.Identities = db, db, db, db, db, db
 }
 
 // NewService returns a Service.
@@ -143,7 +150,7 @@ func NewService(d Deps, o Options) *Service {
 		d.Audit = audit.New(nil, d.Log, d.Now, nil)
 	}
 	o.Mail.defaults()
-	return &Service{users: d.Users, sessions: d.Sessions, onetime: d.OneTime, outbox: d.Outbox, counters: d.Counters, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit,
+	return &Service{users: d.Users, sessions: d.Sessions, onetime: d.OneTime, identities: d.Identities, providers: d.Providers, outbox: d.Outbox, counters: d.Counters, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit,
 		renderer: d.Renderer, wake: d.Wake, quotas: d.Quota,
 		opts: o, adminHash: sha256.Sum256([]byte(o.AdminKey)), now: d.Now, log: d.Log}
 }

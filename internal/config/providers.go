@@ -105,8 +105,18 @@ func (s *Social) connectors(getenv func(string) string, publicURL string) []stri
 	return p
 }
 
-// ProviderName is what the pages call a provider: its name setting, or
-// a name made from its type.
+// Name is what the pages and messages call the provider with this id.
+func (s Social) Name(id string) string {
+	for _, pr := range s.Providers {
+		if pr.ID == id {
+			return pr.DisplayName()
+		}
+	}
+	return id
+}
+
+// DisplayName is what the pages call a provider: its name setting, or a
+// name made from its type.
 func (pr Provider) DisplayName() string {
 	if pr.Name != "" {
 		return pr.Name

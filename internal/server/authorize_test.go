@@ -43,7 +43,7 @@ func authorizeURL(redirect, state string, p pkce, extra ...string) string {
 }
 
 // location parses a redirect's Location.
-func location(t *testing.T, r response) *url.URL {
+func location(t testing.TB, r response) *url.URL {
 	t.Helper()
 	if r.status != http.StatusFound && r.status != http.StatusSeeOther {
 		t.Fatalf("want a redirect, got %d %s", r.status, r.body)

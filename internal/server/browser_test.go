@@ -15,7 +15,7 @@ import (
 // it with the next form, as a browser submitting that page's form would.
 // It does not follow redirects, so tests see each one.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 	csrf string

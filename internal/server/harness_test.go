@@ -36,12 +36,12 @@ import (
 // backend opens a fresh, migrated store for one test.
 type backend struct {
 	name string
-	open func(t *testing.T) store.Store
+	open func(t testing.TB) store.Store
 }
 
 func backends() []backend {
 	return []backend{
-		{"sqlite", func(t *testing.T) store.Store {
+		{"sqlite", func(t testing.TB) store.Store {
 			t.Helper()
 			db, err := sqlite.Open(context.Background(), t.TempDir()+"/latch.db")
 			if err != nil {
@@ -49,7 +49,7 @@ func backends() []backend {
 			}
 			return db
 		}},
-		{"postgres", func(t *testing.T) store.Store {
+		{"postgres", func(t testing.TB) store.Store {
 			t.Helper()
 			db, err := postgres.Open(context.Background(), pgtest.URL(t))
 			if err != nil {
@@ -83,7 +83,7 @@ func forEachHarness(t *testing.T, test func(t *testing.T, h *harness), opts ...h
 // harness is a latch server on httptest with a real store and a stepped
 // clock.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	clock  *clocktest.Clock
 	db     store.Store
@@ -112,6 +112,8 @@ type harnessSetup struct {
 	// hasher, when set, wraps the real password hasher (to hold a request
 	// at a chosen moment; the hashing itself stays real).
 	hasher func(auth.Hasher) auth.Hasher
+	// providers, when set, makes every request to the social providers.
+	providers *http.Client
 }
 
 // harnessOption sets LATCH_* variables for the harness's configuration,
@@ -136,7 +138,7 @@ func withHasher(wrap func(auth.Hasher) auth.Hasher) harnessOption {
 // end-to-end test.
 var testParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
+func newHarness(t testing.TB, b backend, opts ...harnessOption) *harness {
 	t.Helper()
 	// The clock stands still, so the per-address bucket never refills:
 	// only tests of the bucket set a burst a test can reach.
@@ -172,6 +174,9 @@ func newHarness(t *testing.T, b backend, opts ...harnessOption) *harness {
 	if setup.hasher != nil {
 		wiring = append(wiring, app.WithHasherWrapper(setup.hasher))
 	}
+	if setup.providers != nil {
+		wiring = append(wiring, app.WithProviderClient(setup.providers))
+	}
 	a, err := app.Build(context.Background(), cfg, slog.New(slog.DiscardHandler), hasher, wiring...)
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +198,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -202,7 +207,7 @@ func (r response) json(t *testing.T) map[string]any {
 	return m
 }
 
-func (r response) str(t *testing.T, key string) string {
+func (r response) str(t testing.TB, key string) string {
 	t.Helper()
 	s, _ := r.json(t)[key].(string)
 	return s
@@ -253,7 +258,7 @@ func (h *harness) do(method, path, bearer string, body any, header ...string) re
 }
 
 // want checks status and, for errors, the error code.
-func want(t *testing.T, r response, status int, code string) {
+func want(t testing.TB, r response, status int, code string) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status: got %d, want %d; body %s", r.status, status, r.body)
@@ -274,7 +279,7 @@ type tokens struct {
 	access, refresh, userID string
 }
 
-func (r response) tokens(t *testing.T) tokens {
+func (r response) tokens(t testing.TB) tokens {
 	t.Helper()
 	m := r.json(t)
 	u, _ := m["user"].(map[string]any)
@@ -304,7 +309,7 @@ func (h *harness) refresh(rt string) response {
 }
 
 // jwtParts decodes a compact JWT's header and payload without verifying.
-func jwtParts(t *testing.T, raw string) (header, claims map[string]any) {
+func jwtParts(t testing.TB, raw string) (header, claims map[string]any) {
 	t.Helper()
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {

@@ -27,6 +27,8 @@ func (s *Server) routes() http.Handler {
 	handle("POST /v1/token", s.handleToken()) // limits the password grant itself
 	handle("GET /v1/user", s.requireUser(s.handleGetUser()))
 	handle("PATCH /v1/user", s.requireUser(s.handlePatchUser()))
+	handle("POST /v1/user/identities", s.requireUser(s.handleLinkIdentity()))
+	handle("DELETE /v1/user/identities/{id}", s.requireUser(s.handleUnlinkIdentity()))
 	handle("POST /v1/logout", s.requireUser(s.handleLogout()))
 	handle("GET /v1/sessions", s.requireUser(s.handleListSessions()))
 	handle("DELETE /v1/sessions/{id}", s.requireUser(s.handleDeleteSession()))

@@ -47,6 +47,10 @@ type grantRequest struct {
 	// grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.5)
 	RedirectURI  string `json:"redirect_uri"`
 	CodeVerifier string `json:"code_verifier"`
+	// grant_type=id_token: a provider's ID token held by a native app.
+	Provider string `json:"provider"`
+	IDToken  string `json:"id_token"`
+	Nonce    string `json:"nonce"`
 	// "cookie": the refresh token travels in a cookie (refreshcookie.go).
 	TokenDelivery string `json:"token_delivery"`
 }
@@ -115,6 +119,15 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *grantRequest
 		} else {
 			t, err = s.auth.OTPCodeLogin(r.Context(), req.Email, req.Code, s.requester(r))
 		}
+	case "id_token":
+		if len(s.auth.Providers()) == 0 {
+			err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type id_token needs a sign-in provider; none is configured")
+			break
+		}
+		if !s.addressAllowed(w, r) {
+			return t, true, nil
+		}
+		t, err = s.auth.SignInWithIDToken(r.Context(), req.Provider, req.IDToken, req.Nonce, s.requester(r))
 	case "":
 		err = badRequest("grant_type is required: %s", s.grantTypes())
 	default:
@@ -146,6 +159,9 @@ func (s *Server) grantTypeList() []string {
 	g := []string{"password", "refresh_token", "authorization_code"}
 	if s.auth.PasswordlessEnabled() {
 		g = append(g, "otp")
+	}
+	if len(s.auth.Providers()) > 0 {
+		g = append(g, "id_token")
 	}
 	return g
 }

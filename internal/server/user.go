@@ -39,13 +39,6 @@ func newUserJSON(u store.User) userJSON {
 	return out
 }
 
-func (s *Server) handleGetUser() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		encode(w, http.StatusOK, newUserJSON(principal(r.Context()).User))
-		return nil
-	})
-}
-
 func (s *Server) handlePatchUser() http.Handler {
 	type request struct {
 		Metadata        json.RawMessage `json:"metadata"`

@@ -29,6 +29,9 @@ type Claims struct {
 	// link.
 	AuthTime time.Time
 	Email    string // email
+	// IDP is idp: the social provider the person signed in with (its
+	// configured id); empty (absent) for latch's own credentials.
+	IDP string
 	// EmailVerified is email_verified.
 	EmailVerified bool
 	Scope         string // scope: space-separated; optional
@@ -52,6 +55,7 @@ type wireClaims struct {
 	Email         string   `json:"email,omitempty"`
 	EmailVerified bool     `json:"email_verified"`
 	Scope         string   `json:"scope,omitempty"`
+	IDP           string   `json:"idp,omitempty"`
 }
 
 // MarshalJSON writes the claims as they appear in a token's payload (and,
@@ -77,6 +81,7 @@ func (c Claims) wire() wireClaims {
 		Email:         c.Email,
 		EmailVerified: c.EmailVerified,
 		Scope:         c.Scope,
+		IDP:           c.IDP,
 	}
 }
 
@@ -108,6 +113,7 @@ const (
 	claimEmail
 	claimEmailVerified
 	claimScope
+	claimIDP
 )
 
 func claimID(name []byte) int {
@@ -142,6 +148,8 @@ func claimID(name []byte) int {
 		return claimEmailVerified
 	case "scope":
 		return claimScope
+	case "idp":
+		return claimIDP
 	}
 	return -1
 }
@@ -201,6 +209,8 @@ func decodeClaims(b []byte) (Claims, error) {
 			c.EmailVerified, err = claimBool(v)
 		case claimScope:
 			c.Scope, err = claimString(v)
+		case claimIDP:
+			c.IDP, err = claimString(v)
 		}
 		if err != nil {
 			return fmt.Errorf("claim %s: %w", name, err)

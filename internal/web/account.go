@@ -26,6 +26,19 @@ type accountData struct {
 	User        store.User
 	HasPassword bool
 	Sessions    []sessionRow
+	Identities  []identityRow
+	// Linkable are the providers not linked yet; LinkNeedsPassword: a
+	// link asks for the password (the sign-in is not recent).
+	Linkable          []providerButton
+	LinkNeedsPassword bool
+	// LastMethod: the only identity is the only way in (no password).
+	LastMethod bool
+}
+
+// identityRow is one linked provider as the account page lists it.
+type identityRow struct {
+	ID, Provider, Email string
+	CreatedAt           time.Time
 }
 
 // signedIn returns the browser session, or sends the browser to sign in
@@ -56,6 +69,26 @@ func (p *Pages) accountView(w http.ResponseWriter, r *http.Request, pr auth.Prin
 		}
 		d.Sessions = append(d.Sessions, row)
 	}
+	ids, err := p.d.Auth.Identities(r.Context(), pr.User.ID)
+	if err != nil {
+		return v, err
+	}
+	linked := map[string]bool{}
+	for _, i := range ids {
+		name := i.Provider
+		if prov, ok := p.d.Auth.Provider(i.Provider); ok {
+			name = prov.Name
+		}
+		linked[i.Provider] = true
+		d.Identities = append(d.Identities, identityRow{ID: i.ID, Provider: name, Email: i.Email, CreatedAt: i.CreatedAt})
+	}
+	for _, b := range p.providerButtons("") {
+		if !linked[b.ID] {
+			d.Linkable = append(d.Linkable, b)
+		}
+	}
+	d.LinkNeedsPassword = d.HasPassword && !p.d.Auth.SignedInWithin(pr, auth.RecentAuth)
+	d.LastMethod = !d.HasPassword && len(ids) == 1
 	v.Data = d
 	return v, nil
 }
@@ -68,6 +101,8 @@ var accountNotices = map[string]string{
 	"email":        "account.email_sent",
 	"ended":        "account.ended",
 	"ended_others": "account.ended_others",
+	"linked":       "account.linked_done",
+	"unlinked":     "account.unlinked_done",
 }
 
 func (p *Pages) handleAccount(w http.ResponseWriter, r *http.Request) {

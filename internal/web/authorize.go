@@ -27,6 +27,7 @@ type authRequest struct {
 	maxAge    int // -1: none given
 	hint      string
 	screen    string
+	provider  string
 }
 
 // oauthError is an error answered to the application (RFC 6749
@@ -46,6 +47,18 @@ func (p *Pages) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if oerr != nil {
 		p.answer(w, r, redirect, q.Get("state"), url.Values{"error": {oerr.code}, "error_description": {oerr.description}})
 		return
+	}
+	if req.provider != "" {
+		if _, ok := p.d.Auth.Provider(req.provider); !ok {
+			p.answer(w, r, redirect, req.state, url.Values{"error": {"invalid_request"}, "error_description": {"no sign-in provider of that name"}})
+			return
+		}
+		if req.prompt != "none" {
+			// The application chose the provider: the person signs in
+			// there, then comes back to this request (without it).
+			p.startFlow(w, r, req.provider, auth.FlowIntent{Continue: continuation(req)}, false)
+			return
+		}
 	}
 	pr, signedIn := p.principal(r)
 	fresh := signedIn && (req.maxAge < 0 || p.d.Auth.SignedInWithin(pr, time.Duration(req.maxAge)*time.Second))
@@ -70,11 +83,7 @@ func (p *Pages) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // continuation leaves out prompt and max_age, which the new sign-in
 // satisfies, so it cannot loop.
 func (p *Pages) toSignIn(w http.ResponseWriter, r *http.Request, req authRequest) {
-	back := url.Values{"redirect_uri": {req.redirect}, "code_challenge": {req.challenge}, "code_challenge_method": {"S256"}, "response_type": {"code"}}
-	if req.state != "" {
-		back.Set("state", req.state)
-	}
-	to := url.Values{"continue": {"/v1/authorize?" + back.Encode()}}
+	to := url.Values{"continue": {continuation(req)}}
 	if req.hint != "" {
 		to.Set("login_hint", req.hint)
 	}
@@ -83,6 +92,16 @@ func (p *Pages) toSignIn(w http.ResponseWriter, r *http.Request, req authRequest
 		page = "/signup?"
 	}
 	http.Redirect(w, r, page+to.Encode(), http.StatusSeeOther)
+}
+
+// continuation is the request to come back to once signed in: without
+// prompt, max_age and provider, which the new sign-in satisfies.
+func continuation(req authRequest) string {
+	back := url.Values{"redirect_uri": {req.redirect}, "code_challenge": {req.challenge}, "code_challenge_method": {"S256"}, "response_type": {"code"}}
+	if req.state != "" {
+		back.Set("state", req.state)
+	}
+	return "/v1/authorize?" + back.Encode()
 }
 
 // answer sends the browser back to the application with params, the
@@ -110,7 +129,7 @@ func parseAuthRequest(q url.Values) (authRequest, *oauthError) {
 			return authRequest{}, &oauthError{"invalid_request", k + " is given more than once"}
 		}
 	}
-	req := authRequest{redirect: q.Get("redirect_uri"), state: q.Get("state"), prompt: q.Get("prompt"), hint: q.Get("login_hint"), screen: q.Get("screen"), maxAge: -1}
+	req := authRequest{redirect: q.Get("redirect_uri"), state: q.Get("state"), prompt: q.Get("prompt"), hint: q.Get("login_hint"), screen: q.Get("screen"), provider: q.Get("provider"), maxAge: -1}
 	switch {
 	case len(req.state) > 1024:
 		req.state = ""
@@ -127,8 +146,6 @@ func parseAuthRequest(q url.Values) (authRequest, *oauthError) {
 		return req, &oauthError{"invalid_request", `prompt must be "none" or "login"`}
 	case req.screen != "" && req.screen != "signup" && req.screen != "login":
 		return req, &oauthError{"invalid_request", `screen must be "signup" or "login"`}
-	case q.Get("provider") != "":
-		return req, &oauthError{"invalid_request", "no sign-in provider of that name"}
 	case len(req.hint) > 254:
 		return req, &oauthError{"invalid_request", "login_hint is too long"}
 	}

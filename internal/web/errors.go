@@ -31,6 +31,8 @@ func (p *Pages) explain(r *http.Request, v *view, err error) int {
 		field := "current_password"
 		if v.values["new_email"] != "" {
 			field = "email_password"
+		} else if v.values["link"] != "" {
+			field = "link_password"
 		}
 		v.fail(field, v.T("error.wrong_current_password"))
 	case errors.Is(err, auth.ErrInvalidCredentials):
@@ -40,6 +42,8 @@ func (p *Pages) explain(r *http.Request, v *view, err error) int {
 		v.fail(v.emailField(), v.T("error.email_taken"))
 	case ae.Code == apperr.CodeEmailNotVerified:
 		v.Alert = &alert{"info", v.T("error.email_not_verified")}
+	case ae.Code == apperr.CodeLastSignInMethod:
+		v.Alert = &alert{"error", v.T("account.last_method")}
 	case ae.Code == apperr.CodeInsufficientAuth:
 		v.Alert = &alert{"error", v.T("error.recent_signin")}
 	case ae.Code == apperr.CodeRateLimited:

@@ -32,12 +32,15 @@ type view struct {
 	Continue string
 	Query    string
 	Focus    string // the field that takes focus
-	Alert    *alert
-	values   map[string]string
-	errs     map[string]string
-	reasons  map[string][]string
-	minLen   int
-	Data     any
+	// Refresh is where the page goes on to by itself (a provider, after
+	// a form whose CSP may not redirect there); "" for none.
+	Refresh string
+	Alert   *alert
+	values  map[string]string
+	errs    map[string]string
+	reasons map[string][]string
+	minLen  int
+	Data    any
 }
 
 type alert struct {

@@ -61,10 +61,16 @@ func checkContinue(s string) string {
 	return ""
 }
 
+// signInData is the Data of the sign-in and sign-up pages.
+type signInData struct {
+	Passwordless, Signup bool
+	Providers            []providerButton
+}
+
 func (p *Pages) loginView(w http.ResponseWriter, r *http.Request) *view {
 	v := p.view(w, r, "login", "login.title")
 	v.withContinue(checkContinue(r.FormValue("continue")))
-	v.Data = struct{ Passwordless, Signup bool }{p.d.Passwordless, !p.d.SignupOff}
+	v.Data = signInData{Passwordless: p.d.Passwordless, Signup: !p.d.SignupOff, Providers: p.providerButtons(v.Continue)}
 	v.Focus = "email"
 	return v
 }
@@ -139,6 +145,7 @@ func (p *Pages) handleLoginCode(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) signupView(w http.ResponseWriter, r *http.Request) *view {
 	v := p.view(w, r, "signup", "signup.title")
 	v.withContinue(checkContinue(r.FormValue("continue")))
+	v.Data = signInData{Providers: p.providerButtons(v.Continue)}
 	v.Focus = "email"
 	return v
 }

@@ -148,6 +148,12 @@ func (p *Pages) Routes() []Route {
 	return append(rs,
 		Route{"GET /v1/authorize", http.HandlerFunc(p.handleAuthorize), true},
 		Route{"GET /login", http.HandlerFunc(p.handleLoginPage), false},
+		Route{"GET /login/provider/{id}", http.HandlerFunc(p.handleProviderStart), true},
+		Route{"GET /v1/link", http.HandlerFunc(p.handleLinkStart), true},
+		// Called by the provider (Apple with a cross-site POST): the flow
+		// cookie, state, nonce and PKCE guard it, not the form checks.
+		Route{"GET /v1/callback/{id}", http.HandlerFunc(p.handleCallback), true},
+		Route{"POST /v1/callback/{id}", http.HandlerFunc(p.handleCallback), true},
 		post("POST /login", p.handleLogin),
 		post("POST /login/code", p.handleLoginCode),
 		Route{"GET /signup", http.HandlerFunc(p.handleSignupPage), false},
@@ -159,6 +165,8 @@ func (p *Pages) Routes() []Route {
 		post("POST /account/email", p.change("email", p.changeEmail)),
 		post("POST /account/sessions/end", p.change("ended", p.endSession)),
 		post("POST /account/sessions/end-others", p.change("ended_others", p.endOthers)),
+		post("POST /account/identities/link", p.linkProvider),
+		post("POST /account/identities/unlink", p.change("unlinked", p.unlinkProvider)),
 	)
 }
 
