@@ -38,6 +38,9 @@ type Codec[T any] struct {
 	// AMR encodes a session's authentication methods for its NOT NULL
 	// column; nil and empty come back nil.
 	AMR func([]string) (any, error)
+	// AMRJSON: the amr column holds a JSON array as text, scanned as
+	// bytes and decoded; else it scans straight into a []string.
+	AMRJSON bool
 }
 
 // nilIfEmpty normalises a scanned binary column: empty comes back nil.
@@ -141,29 +144,33 @@ const SessionColumnsOf = `s.id, s.user_id, s.created_at, s.last_active_at, s.exp
 	s.user_agent, s.ip, s.amr, s.aal, s.refresh_hash, s.parent_hash, s.rotated_at, s.generation,
 	s.auth_time, s.credential_epoch, s.kind, s.parent_id, s.idp`
 
-// SessionRow receives the columns of SessionColumns from a Scan. The amr
-// column goes where the backend says (see Dest): its encodings differ
-// too much for a Codec function to decode it in place.
+// SessionRow receives the columns of SessionColumns from a Scan.
 type SessionRow[T any] struct {
 	s                                                    Session
 	created, active, expires, revoked, rotated, authTime T
+	amrJSON                                              []byte
 }
 
-// Dest returns the Scan destinations of SessionColumns, with amr for the
-// amr column; a backend that scans it straight into a []string passes
-// AMR().
-func (r *SessionRow[T]) Dest(amr any) []any {
+// Dest returns the Scan destinations of SessionColumns: the amr column
+// into the session's AMR, or as JSON text if the codec says so.
+func (r *SessionRow[T]) Dest(c *Codec[T]) []any {
+	var amr any = &r.s.AMR
+	if c.AMRJSON {
+		amr = &r.amrJSON
+	}
 	return []any{&r.s.ID, &r.s.UserID, &r.created, &r.active, &r.expires, &r.revoked,
 		&r.s.UserAgent, &r.s.IP, amr, &r.s.AAL, &r.s.RefreshHash, &r.s.ParentHash, &r.rotated, &r.s.Generation,
 		&r.authTime, &r.s.CredentialEpoch, &r.s.Kind, &r.s.ParentID, &r.s.IDP}
 }
 
-// AMR is where the session's authentication methods are decoded to.
-func (r *SessionRow[T]) AMR() *[]string { return &r.s.AMR }
-
-// Session decodes the scanned columns, the AMR already in place.
-func (r *SessionRow[T]) Session(c *Codec[T]) Session {
+// Session decodes the scanned columns.
+func (r *SessionRow[T]) Session(c *Codec[T]) (Session, error) {
 	s := r.s
+	if c.AMRJSON {
+		if err := json.Unmarshal(r.amrJSON, &s.AMR); err != nil {
+			return Session{}, fmt.Errorf("amr: %w", err)
+		}
+	}
 	if len(s.AMR) == 0 {
 		s.AMR = nil
 	}
@@ -175,7 +182,33 @@ func (r *SessionRow[T]) Session(c *Codec[T]) Session {
 	s.RevokedAt = c.FromTime(r.revoked)
 	s.RotatedAt = c.FromTime(r.rotated)
 	s.AuthTime = c.FromTime(r.authTime)
-	return s
+	return s, nil
+}
+
+// ScanSession scans and decodes one row of SessionColumns.
+func ScanSession[T any](c *Codec[T], row Scanner) (Session, error) {
+	var r SessionRow[T]
+	if err := row.Scan(r.Dest(c)...); err != nil {
+		return Session{}, err
+	}
+	return r.Session(c)
+}
+
+// ScanSessionWithUser scans and decodes one row of SessionColumnsOf
+// followed by UserColumnsOf.
+func ScanSessionWithUser[T any](c *Codec[T], row Scanner) (Session, User, error) {
+	var (
+		sr SessionRow[T]
+		ur UserRow[T]
+	)
+	if err := row.Scan(append(sr.Dest(c), ur.Dest()...)...); err != nil {
+		return Session{}, User{}, err
+	}
+	s, err := sr.Session(c)
+	if err != nil {
+		return Session{}, User{}, err
+	}
+	return s, ur.User(c), nil
 }
 
 // NewSession checks s for CreateSession (see Session.Canonical) and

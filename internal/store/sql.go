@@ -170,3 +170,19 @@ const (
 	ON CONFLICT (hash) DO UPDATE SET expires_at = excluded.expires_at
 	WHERE id_token_nonces.expires_at <= $3`
 )
+
+// Reads that more than one role makes.
+const (
+	// TokenUserSQL reads the user id of the token with hash $1.
+	TokenUserSQL = `SELECT user_id FROM one_time_tokens WHERE hash = $1`
+	// TokenOfUserSQL reads the token with hash $1 if its user is $2.
+	TokenOfUserSQL = `SELECT ` + TokenColumns + ` FROM one_time_tokens WHERE hash = $1 AND user_id = $2`
+	// AuditColumns are the columns ScanAudit reads: the optional ids as
+	// text, "" for NULL, so that they scan into strings.
+	AuditColumns = `id, occurred_at, type, coalesce(CAST(user_id AS TEXT), ''), coalesce(CAST(session_id AS TEXT), ''),
+	ip, user_agent, detail`
+	// MailColumns are the columns ScanMail reads: the optional user id as
+	// text, "" for NULL, so that it scans into a string.
+	MailColumns = `id, kind, recipient, coalesce(CAST(user_id AS TEXT), ''), data, created_at, expires_at,
+	attempts, next_attempt_at, locked_until, last_error`
+)

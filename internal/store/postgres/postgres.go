@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/latchauth/latch/internal/store"
+	"github.com/latchauth/latch/internal/store/sqlstore"
 )
 
 var _ store.Store = (*DB)(nil)
@@ -37,6 +38,10 @@ const cleanupBatch = 1000
 // must be quick and must not write the same row through the DB, which
 // would wait for the lock they hold.
 type DB struct {
+	// Store implements the roles both SQL backends share, over the
+	// driver (see dialect.go).
+	sqlstore.Store[pgtype.Timestamptz]
+
 	pool *pgxpool.Pool
 	// sqlDB borrows connections from pool for goose, which needs a
 	// database/sql handle.
@@ -73,7 +78,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, wrap("open", err)
 	}
-	return &DB{pool: pool, sqlDB: stdlib.OpenDBFromPool(pool), cleanupBatch: cleanupBatch}, nil
+	db := &DB{pool: pool, sqlDB: stdlib.OpenDBFromPool(pool), cleanupBatch: cleanupBatch}
+	db.Store = sqlstore.New((*dialect)(db), codec)
+	return db, nil
 }
 
 // Close closes every connection; it waits for those in use to be

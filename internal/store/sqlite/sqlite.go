@@ -20,6 +20,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/latchauth/latch/internal/store"
+	"github.com/latchauth/latch/internal/store/sqlstore"
 )
 
 var _ store.Store = (*DB)(nil)
@@ -51,6 +52,10 @@ const cleanupBatch = 1000
 // network calls, no password hashing) and must not call the DB's write
 // methods, which would wait for themselves.
 type DB struct {
+	// Store implements the roles both SQL backends share, over the
+	// driver (see dialect.go).
+	sqlstore.Store[sql.NullInt64]
+
 	path  string
 	write *sql.DB
 	read  *sql.DB
@@ -126,6 +131,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 
 	db := &DB{path: path, write: write, read: read, cleanupBatch: cleanupBatch, writeTurn: make(chan struct{}, 1)}
+	db.Store = sqlstore.New((*dialect)(db), codec)
 	// The writer first: it creates the file and switches it to WAL before a
 	// read-only connection could try to.
 	if err := write.PingContext(ctx); err != nil {
@@ -401,6 +407,7 @@ var codec = &store.Codec[sql.NullInt64]{
 	FromTime: fromMicros,
 	JSON:     func(m json.RawMessage) any { return string(m) },
 	AMR:      amrText,
+	AMRJSON:  true,
 }
 
 // scanner is a *sql.Row or *sql.Rows.

@@ -15,63 +15,65 @@ import (
 // them again on each connection that runs them, once); those on the
 // writer are used inside transactions through tx.StmtContext, which
 // reuses the writer connection's prepared statement.
+//
+// The shared code (sqlstore) names a statement by its text: the driver's
+// queriers look the text up in read or write and run the prepared
+// statement if there is one.
 type statements struct {
-	// On the reader pool.
-	getSession              *sql.Stmt
-	getSessionWithUser      *sql.Stmt
-	getSessionByRefreshHash *sql.Stmt
-	getUser                 *sql.Stmt
-	getUserByEmail          *sql.Stmt
-	getThrottles            *sql.Stmt
+	read, write map[string]*sql.Stmt
 
-	// On the writer.
-	insertSession      *sql.Stmt
-	selectUserEpoch    *sql.Stmt // the user's credential epoch, checked by insertSession
-	insertRefreshToken *sql.Stmt
-	selectSession      *sql.Stmt // the row UpdateSession changes
-	updateSession      *sql.Stmt
-	rotateSession      *sql.Stmt // updateSession for a rotation; see saveSession
-	selectThrottle     *sql.Stmt
-	upsertThrottle     *sql.Stmt
-
-	// The row UpdateSessionByRefreshHash changes, joined with its user.
-	selectSessionByRefreshHash *sql.Stmt
+	// The throttles' own, on the reader pool and the writer.
+	getThrottles   *sql.Stmt
+	selectThrottle *sql.Stmt
+	upsertThrottle *sql.Stmt
 }
+
+// rotateSessionSQL saves what a rotation changes of a session (see
+// dialect.SaveSession).
+const rotateSessionSQL = `UPDATE sessions SET
+	last_active_at = ?, refresh_hash = ?, parent_hash = ?, rotated_at = ?, generation = ?
+	WHERE id = ? RETURNING ` + store.SessionColumns
+
+// The statements prepared on each pool, by text.
+var (
+	readStatements = []string{
+		store.GetSessionSQL, store.GetSessionWithUserSQL, store.GetSessionByRefreshHashSQL,
+		store.GetUserSQL, store.GetUserByEmailSQL,
+	}
+	writeStatements = []string{
+		store.InsertSessionSQL,
+		store.UserEpochSQL, // checked by insertSession
+		store.InsertRefreshTokenSQL,
+		store.GetSessionSQL, // the row UpdateSession changes
+		store.UpdateSessionSQL,
+		rotateSessionSQL,
+		// The row UpdateSessionByRefreshHash changes, joined with its user.
+		store.SessionWithUserByRefreshHashSQL,
+	}
+)
 
 // prepareStatements prepares every statement of statements, read ones on
 // read and write ones on write; on an error it closes those it prepared.
 func prepareStatements(ctx context.Context, read, write *sql.DB) (*statements, error) {
 	var (
-		st   statements
+		st   = statements{read: map[string]*sql.Stmt{}, write: map[string]*sql.Stmt{}}
 		errs []error
-		all  []*sql.Stmt
 	)
 	prepare := func(db *sql.DB, query string) *sql.Stmt {
 		s, err := db.PrepareContext(ctx, query)
 		if err != nil {
 			errs = append(errs, err)
-			return nil
 		}
-		all = append(all, s)
 		return s
 	}
-	st.getSession = prepare(read, store.GetSessionSQL)
-	st.getSessionWithUser = prepare(read, store.GetSessionWithUserSQL)
-	st.getSessionByRefreshHash = prepare(read, store.GetSessionByRefreshHashSQL)
-	st.getUser = prepare(read, store.GetUserSQL)
-	st.getUserByEmail = prepare(read, store.GetUserByEmailSQL)
+	for _, q := range readStatements {
+		st.read[q] = prepare(read, q)
+	}
+	for _, q := range writeStatements {
+		st.write[q] = prepare(write, q)
+	}
 	st.getThrottles = prepare(read, `SELECT `+store.ThrottleColumns+` FROM throttles
 		WHERE key IN (SELECT value FROM json_each(?))`)
-
-	st.insertSession = prepare(write, store.InsertSessionSQL)
-	st.selectUserEpoch = prepare(write, store.UserEpochSQL)
-	st.insertRefreshToken = prepare(write, store.InsertRefreshTokenSQL)
-	st.selectSession = prepare(write, store.GetSessionSQL)
-	st.selectSessionByRefreshHash = prepare(write, store.SessionWithUserByRefreshHashSQL)
-	st.updateSession = prepare(write, store.UpdateSessionSQL)
-	st.rotateSession = prepare(write, `UPDATE sessions SET
-		last_active_at = ?, refresh_hash = ?, parent_hash = ?, rotated_at = ?, generation = ?
-		WHERE id = ? RETURNING `+store.SessionColumns)
 	st.selectThrottle = prepare(write, `SELECT `+store.ThrottleColumns+` FROM throttles WHERE key = ?`)
 	st.upsertThrottle = prepare(write, `INSERT INTO throttles (`+store.ThrottleColumns+`)
 		VALUES (?, ?, ?, ?)
@@ -80,25 +82,25 @@ func prepareStatements(ctx context.Context, read, write *sql.DB) (*statements, e
 		RETURNING `+store.ThrottleColumns)
 
 	if len(errs) > 0 {
-		for _, s := range all {
-			s.Close()
-		}
+		st.close()
 		return nil, errors.Join(errs...)
 	}
 	return &st, nil
 }
 
-// close closes every statement.
+// close closes every statement prepared.
 func (st *statements) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{
-		st.getSession, st.getSessionWithUser, st.getSessionByRefreshHash,
-		st.getUser, st.getUserByEmail, st.getThrottles,
-		st.insertSession, st.selectUserEpoch, st.insertRefreshToken, st.selectSession, st.selectSessionByRefreshHash, st.updateSession,
-		st.rotateSession,
-		st.selectThrottle, st.upsertThrottle,
-	} {
-		errs = append(errs, s.Close())
+	all := []*sql.Stmt{st.getThrottles, st.selectThrottle, st.upsertThrottle}
+	for _, m := range []map[string]*sql.Stmt{st.read, st.write} {
+		for _, s := range m {
+			all = append(all, s)
+		}
+	}
+	for _, s := range all {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -1,0 +1,140 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+func (s Store[T]) scanIdentity(row store.Scanner) (store.Identity, error) {
+	return store.ScanIdentity(s.c, row)
+}
+
+// CreateUserWithIdentity inserts u, then i, in one transaction:
+// store.ErrAlreadyExists, and nothing written, if the user's id or email,
+// or the identity's id or (provider, subject), is taken. i.UserID must
+// name u.
+func (s Store[T]) CreateUserWithIdentity(ctx context.Context, u store.User, i store.Identity) error {
+	args, err := s.c.UserArgs(u)
+	if err != nil {
+		return s.d.Wrap("create user with identity", err)
+	}
+	ni, iargs, err := s.c.NewIdentity(i)
+	if err != nil {
+		return s.d.Wrap("create user with identity", err)
+	}
+	if id, _ := store.CanonicalID(u.ID); ni.UserID != id {
+		return s.d.Wrap("create user with identity", errors.New("the identity's user id is not the user's"))
+	}
+	err = s.d.InTx(ctx, func(tx Querier) error {
+		if _, err := tx.Exec(ctx, store.InsertUserSQL, args...); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, store.InsertIdentitySQL, iargs...)
+		return err
+	})
+	return s.finish("create user with identity", err)
+}
+
+// AttachIdentity locks the user i.UserID, applies fn (if not nil) and
+// saves the user as UpdateUser does, and inserts i, in one transaction;
+// see store.Identities. Two attaches of one (provider, subject) to two
+// users lock different rows: the unique key settles them.
+func (s Store[T]) AttachIdentity(ctx context.Context, i store.Identity, fn func(*store.User) error) (store.User, error) {
+	ni, args, err := s.c.NewIdentity(i)
+	if err != nil {
+		return store.User{}, s.d.Wrap("attach identity", err)
+	}
+	var saved store.User
+	err = s.d.InTx(ctx, func(tx Querier) (err error) {
+		if saved, err = s.editUser(ctx, tx, ni.UserID, fn); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, store.InsertIdentitySQL, args...)
+		return err
+	})
+	return store.Saved(saved, s.finish("attach identity", err))
+}
+
+// GetIdentity returns the identity of this provider and subject;
+// store.ErrNotFound if none.
+func (s Store[T]) GetIdentity(ctx context.Context, provider, subject string) (store.Identity, error) {
+	i, err := s.scanIdentity(s.d.Read().QueryRow(ctx, store.GetIdentitySQL, provider, subject))
+	return store.Saved(i, s.finish("get identity", err))
+}
+
+// ListIdentities returns the user's identities, oldest first (ties broken
+// by id).
+func (s Store[T]) ListIdentities(ctx context.Context, userID string) ([]store.Identity, error) {
+	userID, ok := store.CanonicalID(userID)
+	if !ok {
+		return nil, nil
+	}
+	ids, err := queryAll(ctx, s.d.Read(), s.scanIdentity, store.ListIdentitiesSQL, userID)
+	return store.Saved(ids, s.finish("list identities", err))
+}
+
+// UpdateIdentity applies fn to the identity, locked, and saves its Email
+// and LastSignInAt; changes to its other fields are dropped.
+func (s Store[T]) UpdateIdentity(ctx context.Context, id string, fn func(*store.Identity) error) (store.Identity, error) {
+	id, ok := store.CanonicalID(id)
+	if !ok {
+		return store.Identity{}, s.d.Wrap("update identity", store.ErrNotFound)
+	}
+	var saved store.Identity
+	err := s.d.InTx(ctx, func(tx Querier) (err error) {
+		saved, err = store.Edit(func() (store.Identity, error) {
+			return s.scanIdentity(tx.QueryRow(ctx, s.locking(store.GetIdentityByIDSQL, store.GetIdentityByIDSQL+` FOR UPDATE`), id))
+		}, fn, func(i store.Identity) (store.Identity, error) {
+			return s.scanIdentity(tx.QueryRow(ctx, store.UpdateIdentitySQL, s.c.SaveIdentityArgs(id, i)...))
+		})
+		return err
+	})
+	return store.Saved(saved, s.finish("update identity", err))
+}
+
+// DetachIdentity locks the user, reads its identities, runs fn with those
+// but the one with id, and deletes that one if fn returns nil; see
+// store.Identities. The user's lock is what serialises two detaches (and
+// an attach) on one user: each sees what the other left.
+func (s Store[T]) DetachIdentity(ctx context.Context, userID, id string, fn func(store.User, []store.Identity) error) error {
+	userID, ok := store.CanonicalID(userID)
+	id, ok2 := store.CanonicalID(id)
+	if !ok || !ok2 {
+		return s.d.Wrap("detach identity", store.ErrNotFound)
+	}
+	err := s.d.InTx(ctx, func(tx Querier) error {
+		u, err := s.lockUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		ids, err := queryAll(ctx, tx, s.scanIdentity, store.ListIdentitiesSQL, userID)
+		if err != nil {
+			return err
+		}
+		if err := store.Detach(u, ids, id, fn); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, store.DeleteIdentitySQL, id, userID)
+		return err
+	})
+	return s.finish("detach identity", err)
+}
+
+// ClaimNonce records the nonce hash as used until expires;
+// store.ErrAlreadyExists if it is recorded with an expiry after now. Of
+// two claims of one new hash at once, the second finds the first's row
+// (on PostgreSQL, once the first commits) unexpired and changes nothing.
+func (s Store[T]) ClaimNonce(ctx context.Context, hash []byte, now, expires time.Time) error {
+	args, err := s.c.NonceArgs(hash, now, expires)
+	if err != nil {
+		return s.d.Wrap("claim nonce", err)
+	}
+	n, err := s.d.Write().Exec(ctx, store.ClaimNonceSQL, args...)
+	if err == nil && n == 0 {
+		err = store.ErrAlreadyExists
+	}
+	return s.finish("claim nonce", err)
+}

@@ -1,0 +1,114 @@
+// Package sqlstore implements the store roles once for both SQL backends.
+// A backend gives it a Driver (how to run a statement, how to begin a
+// write transaction that excludes other writers of the rows it reads, how
+// to map a driver error) and its store.Codec, and embeds the Store this
+// package returns; the backend keeps for itself only what its dialect
+// does differently (batched deletes, throttles, claiming mail, revoking
+// sessions, migrations).
+//
+// It holds no SQL of its own beyond what package store shares, and no
+// knowledge of any driver's types.
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/latchauth/latch/internal/store"
+)
+
+// Querier runs statements on a pool or in a transaction.
+type Querier interface {
+	// QueryRow runs a query expected to return at most one row; its
+	// error, or sql.ErrNoRows/pgx.ErrNoRows, comes from Scan.
+	QueryRow(ctx context.Context, query string, args ...any) store.Scanner
+	// Query runs a query and calls row for each row it returns, stopping
+	// at the first error.
+	Query(ctx context.Context, query string, args []any, row func(store.Scanner) error) error
+	// Exec runs a statement and returns how many rows it changed.
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+}
+
+// Driver is what Store needs of a backend.
+type Driver interface {
+	// Read runs reads outside a transaction.
+	Read() Querier
+	// Write runs single write statements outside a transaction.
+	Write() Querier
+	// InTx runs fn in a write transaction, committed if fn returns nil
+	// and rolled back otherwise. With Lock's clauses the rows fn reads
+	// stay as read until it ends.
+	InTx(ctx context.Context, fn func(tx Querier) error) error
+	// RowLocks reports whether the rows a transaction reads must be
+	// locked (FOR UPDATE, FOR SHARE), or whether InTx already excludes
+	// every other writer (SQLite's BEGIN IMMEDIATE).
+	RowLocks() bool
+	// Wrap maps a driver error onto the store's sentinels and names op.
+	Wrap(op string, err error) error
+	// IsForeignKey reports whether err is a foreign-key violation.
+	IsForeignKey(err error) bool
+}
+
+// SessionSaver is what a Driver may add to save a changed session with a
+// statement of its own (SQLite's narrower UPDATE for a rotation): query
+// and args save s, which old was, and return the row as
+// store.SessionColumns; ok false for store.UpdateSessionSQL.
+type SessionSaver interface {
+	SaveSession(old, s store.Session) (query string, args []any, ok bool)
+}
+
+// KeyLocker is what a Driver may add to lock the signing keys for
+// UpdateSigningKeys: the statement that excludes every other
+// UpdateSigningKeys until the transaction ends, where InTx alone does not.
+type KeyLocker interface {
+	LockKeysSQL() string
+}
+
+// Store implements the roles both SQL backends share; a backend embeds it.
+// T is the type its time columns scan into.
+type Store[T any] struct {
+	d     Driver
+	c     *store.Codec[T]
+	locks bool // d.RowLocks()
+}
+
+// New returns the Store of a backend.
+func New[T any](d Driver, c *store.Codec[T]) Store[T] {
+	return Store[T]{d: d, c: c, locks: d.RowLocks()}
+}
+
+// locking returns query, a SELECT that reads rows a transaction will
+// change, with clause (" FOR UPDATE"...) if the driver locks rows. Both
+// texts are constants at the call sites: nothing is joined per call.
+func (s Store[T]) locking(query, withClause string) string {
+	if s.locks {
+		return withClause
+	}
+	return query
+}
+
+// finish turns a method's error into what it returns (see store.Finish).
+func (s Store[T]) finish(op string, err error) error { return store.Finish(op, err, s.d.Wrap) }
+
+// queryAll runs query on q and decodes every row with scan; nil if there
+// is none.
+func queryAll[V any](ctx context.Context, q Querier, scan func(store.Scanner) (V, error), query string, args ...any) ([]V, error) {
+	var out []V
+	err := q.Query(ctx, query, args, func(row store.Scanner) error {
+		v, err := scan(row)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	return store.Saved(out, err)
+}
+
+// exactlyOne returns store.ErrNotFound unless n, the rows a statement
+// changed, is at least one.
+func exactlyOne(n int64, err error) error {
+	if err == nil && n == 0 {
+		return store.ErrNotFound
+	}
+	return err
+}
