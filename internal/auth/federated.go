@@ -99,7 +99,18 @@ func (s *Service) federatedSignIn(ctx context.Context, p Provider, id connector.
 		s.record(ctx, "login.failure", u.ID, "", map[string]any{"method": "fed", "idp": p.ID, "reason": "disabled"})
 		return TokenResponse{}, ErrAccountDisabled
 	}
-	return s.openSession(ctx, signIn{user: u, via: via, amr: []string{"fed"}, idp: p.ID, authTime: s.now().UTC(), stale: ErrFlowInvalid})
+	now := s.now().UTC()
+	checked := u
+	if u, err = s.users.UpdateUser(ctx, u.ID, func(x *store.User) error {
+		if x.CredentialEpoch != checked.CredentialEpoch || x.Disabled {
+			return ErrFlowInvalid // the account changed since it was found
+		}
+		x.LastSignInAt = now
+		return nil
+	}); err != nil {
+		return TokenResponse{}, err
+	}
+	return s.openSession(ctx, signIn{user: u, via: via, amr: []string{"fed"}, idp: p.ID, authTime: now, stale: ErrFlowInvalid})
 }
 
 // federatedUser finds, joins or makes the account of a provider's

@@ -27,11 +27,11 @@ func TestSignInWithAProvider(t *testing.T) {
 			providertest.User{ID: "u-ada", Username: "ada", Password: "ada-at-corp", Email: "ada@corp.example", EmailVerified: true, FirstName: "Ada"})
 		providers := fmt.Sprintf(`[{id: corp, type: oidc, name: Corp SSO, issuer: %q, client_id: %q, client_secret: %q}]`, op.Issuer, op.ClientID, op.ClientSecret)
 		l := startLatchAt(t, db, public, "LATCH_PROVIDERS="+providers)
-		ada := newPerson(t, "ada", 2*time.Minute)
+		ada := newPerson(t, "social", 2*time.Minute)
 
 		ada.open(l.URL + "/login")
 		ada.see("Continue with Corp SSO")
-		ada.step("1-login-with-provider")
+		ada.step("1-login")
 		ada.press(`.methods a[href^="/login/provider/corp"]`)
 		if !strings.HasPrefix(ada.at().String(), op.Issuer) {
 			ada.fatalf("the button led to %s, want the provider", ada.at())
@@ -39,7 +39,7 @@ func TestSignInWithAProvider(t *testing.T) {
 		if c := cookieNamed(ada.cookies(l.URL), "latch_flow"); c == nil || !c.HTTPOnly {
 			ada.fatalf("flow cookie: %+v, want one, HttpOnly", c)
 		}
-		ada.step("2-provider-login-page")
+		ada.step("2-at-the-provider")
 		ada.typeInto("#username", "ada")
 		ada.typeInto("#password", "ada-at-corp")
 		if st := ada.press(`button[type=submit]`); st != http.StatusOK || ada.at().Path != "/account" {
@@ -51,7 +51,7 @@ func TestSignInWithAProvider(t *testing.T) {
 		if cookieNamed(ada.cookies(l.URL), "latch_flow") != nil {
 			ada.fatalf("the flow cookie outlived its callback")
 		}
-		ada.step("3-account-with-provider")
+		ada.step("3-account")
 
 		// Signed out, one press signs in again: the provider remembers
 		// nothing here (its example storage asks again), latch finds the

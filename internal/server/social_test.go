@@ -479,3 +479,38 @@ func TestSocialUserSetsAPassword(t *testing.T) {
 		}
 	}, withSMTP())
 }
+
+// A provider that goes down mid-flow: the application hears
+// temporarily_unavailable (RFC 6749 §4.1.2.1) and a person on latch's
+// own pages reads that the provider cannot be reached; nobody is signed
+// in and nothing hangs.
+func TestSocialProviderDown(t *testing.T) {
+	forEachSocialHarness(t, func(t *testing.T, h *harness, op *providertest.OIDC) {
+		b := h.browser()
+		to := location(t, b.get(authorizeURL(appRedirect, "down", newPKCE("down"), "provider", "corp")))
+		back := op.SignIn(t, b.c, to.String(), "ada", "ada-op-password")
+		op.Server.Close()
+		start := time.Now()
+		app := location(t, b.get(local(back)))
+		if app.Host != "app.example.com" || app.Query().Get("error") != "temporarily_unavailable" || app.Query().Get("state") != "down" {
+			t.Fatalf("provider down: went to %s", app)
+		}
+		if d := time.Since(start); d > 15*time.Second {
+			t.Fatalf("the callback took %s with the provider down", d)
+		}
+
+		c := h.browser()
+		r := c.get("/login/provider/corp")
+		if r.status == http.StatusFound {
+			// Discovery was done before the provider went down: the
+			// flow starts, and the callback finds it unreachable.
+			r = c.get("/v1/callback/corp?" + url.Values{"code": {"x"}, "state": {location(t, r).Query().Get("state")}}.Encode())
+		}
+		if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "cannot be reached") {
+			t.Fatalf("provider down, on the pages: %d %s", r.status, r.body)
+		}
+		if c.cookie("latch_session") != "" {
+			t.Fatal("signed in with the provider down")
+		}
+	})
+}
