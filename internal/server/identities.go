@@ -81,6 +81,8 @@ func (s *Server) handleLinkIdentity() http.Handler {
 			return nil
 		}
 		switch {
+		case !s.cfg.Pages.UI:
+			return badRequest("linking a provider needs latch's pages (LATCH_UI=on): the browser goes through /v1/link and /v1/callback")
 		case req.RedirectURI == "":
 			return badRequest("redirect_uri is required")
 		case !web.AllowedRedirect(s.cfg.Pages.RedirectURLs, req.RedirectURI):

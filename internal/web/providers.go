@@ -111,8 +111,10 @@ func (p *Pages) handleCallback(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		p.flowFailed(w, r, res, err)
-	case res.LinkCode != "":
+	case res.LinkCode != "" && AllowedRedirect(p.d.RedirectURLs, res.Redirect):
 		p.answer(w, r, res.Redirect, res.AppState, url.Values{"link_code": {res.LinkCode}})
+	case res.LinkCode != "": // the redirect URI left the configuration meanwhile
+		p.say(w, r, http.StatusBadRequest, "provider.failed_title", "provider.link_expired", nil)
 	case res.Linked:
 		changed(w, r, "linked")
 	default:

@@ -119,7 +119,7 @@ func TestOpen(t *testing.T) {
 		}
 	}
 	k, err := providers.Open(t.Context(), connector.Config{ID: "apple", Type: "apple", ClientID: "c", TeamID: "T", KeyID: "K", PrivateKey: appleKey(t)}, o)
-	if err != nil || !k.(connector.Connector).FormPost() {
+	if err != nil || !k.FormPost() {
 		t.Errorf("Open(apple): got %v", err)
 	}
 	if _, err := providers.Open(t.Context(), connector.Config{ID: "x", Type: "facebook"}, o); err == nil || errors.Is(err, connector.ErrUnavailable) {
