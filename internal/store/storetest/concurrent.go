@@ -49,6 +49,29 @@ func race(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// oneWinner checks the errors of a race that exactly one may win: one is
+// nil and every other one is lose. It returns the winner's index, or -1
+// (having failed the test) when nobody won. what names the contenders in
+// failures.
+func oneWinner(t *testing.T, what string, errs []error, lose error) int {
+	t.Helper()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Errorf("%s %d and %d both succeeded", what, won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, lose):
+			t.Errorf("%s %d: got %v, want nil or %v", what, i, err, lose)
+		}
+	}
+	if won < 0 {
+		t.Errorf("no %s succeeded", what)
+	}
+	return won
+}
+
 // testSignupRace: twelve signups with one email create one account, half
 // of them with CreateUser and half signing in at once with
 // CreateUserWithSession; a loser of the latter leaves no session behind.
@@ -71,19 +94,9 @@ func testSignupRace(t *testing.T, stores []store.Store) {
 		sessions[i] = newSession(u.ID, i)
 		errs[i] = db.CreateUserWithSession(ctx, u, sessions[i])
 	})
-	won := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Errorf("signup %d and %d both succeeded", won, i)
-		case err == nil:
-			won = i
-		case !errors.Is(err, store.ErrAlreadyExists):
-			t.Errorf("signup %d: got %v, want nil or ErrAlreadyExists", i, err)
-		}
-	}
+	won := oneWinner(t, "signup", errs, store.ErrAlreadyExists)
 	if won < 0 {
-		t.Fatalf("no signup succeeded")
+		return
 	}
 	got, err := stores[0].GetUserByEmail(ctx, email)
 	if err != nil {
@@ -112,21 +125,15 @@ func testSignupWithSessionRace(t *testing.T, stores []store.Store) {
 		sessions[i] = newSession(u.ID, i)
 		errs[i] = stores[i%len(stores)].CreateUserWithSession(ctx, u, sessions[i])
 	})
-	won, lost := -1, 0
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Errorf("CreateUserWithSession %d and %d both succeeded", won, i)
-		case err == nil:
-			won = i
-		case errors.Is(err, store.ErrAlreadyExists):
-			lost++
-		default:
-			t.Errorf("CreateUserWithSession %d: got %v, want nil or ErrAlreadyExists", i, err)
-		}
-	}
+	won := oneWinner(t, "CreateUserWithSession", errs, store.ErrAlreadyExists)
 	if won < 0 {
-		t.Fatalf("no CreateUserWithSession succeeded")
+		return
+	}
+	lost := 0
+	for _, err := range errs {
+		if errors.Is(err, store.ErrAlreadyExists) {
+			lost++
+		}
 	}
 	if lost != n-1 {
 		t.Errorf("%d CreateUserWithSession got ErrAlreadyExists, want %d", lost, n-1)
@@ -202,19 +209,9 @@ func testRotateRace(t *testing.T, stores []store.Store) {
 		})
 	})
 
-	won := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Errorf("rotations %d and %d both won", won, i)
-		case err == nil:
-			won = i
-		case !errors.Is(err, errStale):
-			t.Errorf("UpdateSession %d: got %v, want nil or errStale", i, err)
-		}
-	}
+	won := oneWinner(t, "rotation", errs, errStale)
 	if won < 0 {
-		t.Fatalf("no rotation won")
+		return
 	}
 	winner := hash(fmt.Sprintf("race/%d", won))
 	for i, h := range saw {

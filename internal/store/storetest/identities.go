@@ -546,19 +546,8 @@ func testDetachRace(t *testing.T, stores []store.Store) {
 				return nil
 			})
 		})
-		won := -1
-		for i, err := range errs {
-			switch {
-			case err == nil && won >= 0:
-				t.Errorf("round %d: both DetachIdentity succeeded", round)
-			case err == nil:
-				won = i
-			case !errors.Is(err, errLastWay):
-				t.Errorf("round %d: DetachIdentity %d: got %v, want nil or errLastWay", round, i, err)
-			}
-		}
+		won := oneWinner(t, fmt.Sprintf("round %d: DetachIdentity", round), errs, errLastWay)
 		if won < 0 {
-			t.Errorf("round %d: no DetachIdentity succeeded", round)
 			continue
 		}
 		wantIdentities(t, stores[0], fmt.Sprintf("round %d", round), u.ID, ids[1-won])
@@ -583,19 +572,8 @@ func testAttachRace(t *testing.T, stores []store.Store) {
 				return nil
 			})
 		})
-		won := -1
-		for i, err := range errs {
-			switch {
-			case err == nil && won >= 0:
-				t.Errorf("round %d: both AttachIdentity succeeded", round)
-			case err == nil:
-				won = i
-			case !errors.Is(err, store.ErrAlreadyExists):
-				t.Errorf("round %d: AttachIdentity %d: got %v, want nil or ErrAlreadyExists", round, i, err)
-			}
-		}
+		won := oneWinner(t, fmt.Sprintf("round %d: AttachIdentity", round), errs, store.ErrAlreadyExists)
 		if won < 0 {
-			t.Errorf("round %d: no AttachIdentity succeeded", round)
 			continue
 		}
 		probe := newIdentity("", 800+round)
