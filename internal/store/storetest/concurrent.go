@@ -99,9 +99,7 @@ func testSignupRace(t *testing.T, stores []store.Store) {
 		return
 	}
 	got, err := stores[0].GetUserByEmail(ctx, email)
-	if err != nil {
-		t.Fatalf("GetUserByEmail: %v", err)
-	}
+	must(t, "GetUserByEmail", err)
 	if got.ID != ids[won] {
 		t.Errorf("user with the email is %s, want the winner %s", got.ID, ids[won])
 	}
@@ -139,9 +137,7 @@ func testSignupWithSessionRace(t *testing.T, stores []store.Store) {
 		t.Errorf("%d CreateUserWithSession got ErrAlreadyExists, want %d", lost, n-1)
 	}
 	got, err := stores[0].GetUserByEmail(ctx, email)
-	if err != nil {
-		t.Fatalf("GetUserByEmail: %v", err)
-	}
+	must(t, "GetUserByEmail", err)
 	if got.ID != ids[won] {
 		t.Errorf("user with the email is %s, want the winner %s", got.ID, ids[won])
 	}
@@ -220,9 +216,7 @@ func testRotateRace(t *testing.T, stores []store.Store) {
 		}
 	}
 	got, err := stores[0].GetSession(ctx, sess.ID)
-	if err != nil {
-		t.Fatalf("GetSession: %v", err)
-	}
+	must(t, "GetSession", err)
 	if got.Generation != 1 {
 		t.Errorf("Generation = %d, want 1", got.Generation)
 	}
@@ -270,9 +264,7 @@ func testThrottleRace(t *testing.T, stores []store.Store) {
 		seen[f] = true
 	}
 	got, err := stores[0].GetThrottles(ctx, []string{key})
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	if len(got) != 1 || got[0].Failures != n {
 		t.Errorf("GetThrottles = %+v, want one row with Failures %d", got, n)
 	}
@@ -334,9 +326,7 @@ func testThrottlesRace(t *testing.T, stores []store.Store) {
 		t.Errorf("%d logins got through, want %d", passed, limit)
 	}
 	got, err := stores[0].GetThrottles(ctx, keys)
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	if len(got) != len(keys) {
 		t.Errorf("GetThrottles = %d rows, want %d", len(got), len(keys))
 	}
@@ -372,9 +362,7 @@ func testSigningKeyRace(t *testing.T, stores []store.Store) {
 		}
 	}
 	keys, err := stores[0].ListSigningKeys(ctx)
-	if err != nil {
-		t.Fatalf("ListSigningKeys: %v", err)
-	}
+	must(t, "ListSigningKeys", err)
 	if len(keys) != 1 || keys[0].State != store.KeyCurrent {
 		t.Errorf("ListSigningKeys = %+v, want exactly one current key", keys)
 	}
@@ -543,9 +531,7 @@ func testCleanupRace(t *testing.T, stores []store.Store) {
 	// the clean-up can only have deleted a row before every update: its
 	// count then restarted from zero.
 	got, err := s.GetThrottles(ctx, keys)
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	if len(got) != len(keys) {
 		t.Fatalf("GetThrottles = %d rows, want %d", len(got), len(keys))
 	}
@@ -570,9 +556,7 @@ func testCleanupRace(t *testing.T, stores []store.Store) {
 		t.Errorf("DeleteAuditBefore deleted %d in all, want %d", eventsGone, oldEvents)
 	}
 	events, err := s.ListAudit(ctx, store.ListAuditOptions{UserID: u.ID})
-	if err != nil {
-		t.Fatalf("ListAudit: %v", err)
-	}
+	must(t, "ListAudit", err)
 	diff(t, "audit events after the race", events, []store.AuditEvent{recent})
 
 	if tokensGone != oldTokens {

@@ -102,9 +102,7 @@ func testClaimMailRace(t *testing.T, stores []store.Store) {
 
 	// The retried messages come back once due, each with one attempt.
 	got, err := stores[0].ClaimMail(ctx, later, later.Add(time.Hour), messages)
-	if err != nil {
-		t.Fatalf("ClaimMail(retried): %v", err)
-	}
+	must(t, "ClaimMail(retried)", err)
 	if int64(len(got)) != retried {
 		t.Errorf("ClaimMail(retried) = %d messages, want %d", len(got), retried)
 	}
@@ -112,9 +110,7 @@ func testClaimMailRace(t *testing.T, stores []store.Store) {
 		if m.ID%2 != 1 || m.Attempts != 1 || m.LastError != "busy" {
 			t.Errorf("retried message %d: Attempts %d, LastError %q; want an odd id, 1, busy", m.ID, m.Attempts, m.LastError)
 		}
-		if err := stores[0].DeleteMail(ctx, m.ID); err != nil {
-			t.Fatalf("DeleteMail: %v", err)
-		}
+		must(t, "DeleteMail", stores[0].DeleteMail(ctx, m.ID))
 	}
 }
 
