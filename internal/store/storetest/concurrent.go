@@ -72,6 +72,23 @@ func oneWinner(t *testing.T, what string, errs []error, lose error) int {
 	return won
 }
 
+// signupRace runs n signups at once of users newUser(base+i) with one
+// email, each through signup, which returns the session it created with
+// the user (zero if none). It returns each signup's error, user id and
+// session.
+func signupRace(n, base int, email string, signup func(i int, u store.User) (store.Session, error)) ([]error, []string, []store.Session) {
+	errs := make([]error, n)
+	ids := make([]string, n)
+	sessions := make([]store.Session, n)
+	race(n, func(i int) {
+		u := newUser(base + i)
+		u.Email = email
+		ids[i] = u.ID
+		sessions[i], errs[i] = signup(i, u)
+	})
+	return errs, ids, sessions
+}
+
 // testSignupRace: twelve signups with one email create one account, half
 // of them with CreateUser and half signing in at once with
 // CreateUserWithSession; a loser of the latter leaves no session behind.
@@ -79,20 +96,13 @@ func testSignupRace(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
 	const n = 12
 	const email = "race@example.com"
-	errs := make([]error, n)
-	ids := make([]string, n)
-	sessions := make([]store.Session, n)
-	race(n, func(i int) {
-		u := newUser(100 + i)
-		u.Email = email
-		ids[i] = u.ID
+	errs, ids, sessions := signupRace(n, 100, email, func(i int, u store.User) (store.Session, error) {
 		db := stores[i%len(stores)]
 		if i%4 < 2 {
-			errs[i] = db.CreateUser(ctx, u)
-			return
+			return store.Session{}, db.CreateUser(ctx, u)
 		}
-		sessions[i] = newSession(u.ID, i)
-		errs[i] = db.CreateUserWithSession(ctx, u, sessions[i])
+		ss := newSession(u.ID, i)
+		return ss, db.CreateUserWithSession(ctx, u, ss)
 	})
 	won := oneWinner(t, "signup", errs, store.ErrAlreadyExists)
 	if won < 0 {
@@ -113,15 +123,9 @@ func testSignupWithSessionRace(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
 	const n = 12
 	const email = "race-session@example.com"
-	errs := make([]error, n)
-	ids := make([]string, n)
-	sessions := make([]store.Session, n)
-	race(n, func(i int) {
-		u := newUser(200 + i)
-		u.Email = email
-		ids[i] = u.ID
-		sessions[i] = newSession(u.ID, i)
-		errs[i] = stores[i%len(stores)].CreateUserWithSession(ctx, u, sessions[i])
+	errs, ids, sessions := signupRace(n, 200, email, func(i int, u store.User) (store.Session, error) {
+		ss := newSession(u.ID, i)
+		return ss, stores[i%len(stores)].CreateUserWithSession(ctx, u, ss)
 	})
 	won := oneWinner(t, "CreateUserWithSession", errs, store.ErrAlreadyExists)
 	if won < 0 {
