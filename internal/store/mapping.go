@@ -40,6 +40,21 @@ func CanonicalID(id string) (string, bool) {
 	return u.String(), true
 }
 
+// ownedIDs returns in canonical form the id of a row and the id of the
+// user that owns it: ErrInvalidID if id is not a UUID, ErrNotFound (no
+// such user) if userID is not.
+func ownedIDs(id, userID string) (string, string, error) {
+	id, ok := CanonicalID(id)
+	if !ok {
+		return "", "", ErrInvalidID
+	}
+	userID, ok = CanonicalID(userID)
+	if !ok {
+		return "", "", ErrNotFound
+	}
+	return id, userID, nil
+}
+
 // OptionalID encodes an id that may be absent, for a nullable column: ""
 // is nil (NULL), anything else must be a UUID and is returned in canonical
 // form.
@@ -86,13 +101,9 @@ func (o ListAuditOptions) PageSize() int {
 // canonical form: its id must be a UUID (ErrInvalidID if not; a malformed
 // user id is ErrNotFound, no such user) and its refresh hash not empty.
 func (s Session) Canonical() (Session, error) {
-	id, ok := CanonicalID(s.ID)
-	if !ok {
-		return Session{}, ErrInvalidID
-	}
-	userID, ok := CanonicalID(s.UserID)
-	if !ok {
-		return Session{}, ErrNotFound
+	id, userID, err := ownedIDs(s.ID, s.UserID)
+	if err != nil {
+		return Session{}, err
 	}
 	if len(s.RefreshHash) == 0 {
 		return Session{}, ErrEmptyRefreshHash
@@ -121,13 +132,9 @@ func (s Session) Canonical() (Session, error) {
 // user), its provider an id of [a-z0-9_]+, its subject not empty and its
 // creation time not zero.
 func (i Identity) Canonical() (Identity, error) {
-	id, ok := CanonicalID(i.ID)
-	if !ok {
-		return Identity{}, ErrInvalidID
-	}
-	userID, ok := CanonicalID(i.UserID)
-	if !ok {
-		return Identity{}, ErrNotFound
+	id, userID, err := ownedIDs(i.ID, i.UserID)
+	if err != nil {
+		return Identity{}, err
 	}
 	switch {
 	case !validProvider(i.Provider):

@@ -277,13 +277,9 @@ func ScanToken[T any](c *Codec[T], row Scanner) (OneTimeToken, error) {
 // canonical form), its user id too (ErrNotFound: no such user), and t
 // pass Check.
 func (c *Codec[T]) TokenArgs(t OneTimeToken) ([]any, error) {
-	id, ok := CanonicalID(t.ID)
-	if !ok {
-		return nil, ErrInvalidID
-	}
-	userID, ok := CanonicalID(t.UserID)
-	if !ok {
-		return nil, ErrNotFound
+	id, userID, err := ownedIDs(t.ID, t.UserID)
+	if err != nil {
+		return nil, err
 	}
 	if err := t.Check(); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -34,15 +35,7 @@ func TestConformance(t *testing.T) {
 func TestShared(t *testing.T) {
 	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
 		url := pgtest.URL(t)
-		a, err := Open(t.Context(), url)
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		b, err := Open(t.Context(), url)
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return a, b
+		return storetest.OpenTwice(t, func(ctx context.Context) (store.Store, error) { return Open(ctx, url) })
 	})
 }
 
@@ -50,95 +43,40 @@ func TestUpgrade(t *testing.T) {
 	storetest.RunUpgrade(t, func(t *testing.T) storetest.Upgrade {
 		db := open(t)
 		return storetest.Upgrade{
-			Store: db,
-			MigrateTo: func(ctx context.Context, version int64) error {
-				p, err := db.provider(ctx)
-				if err != nil {
-					return err
-				}
-				_, err = p.UpTo(ctx, version)
-				return err
+			Store:     db,
+			MigrateTo: storetest.GooseMigrateTo(db.provider),
+			Seed1: func(ctx context.Context, rows storetest.Rows1) error {
+				return seed(ctx, db.pool, rows.SeedRows(v1Encoding))
 			},
-			Seed1: func(ctx context.Context, rows storetest.Rows1) error { return seed1(ctx, db.pool, rows) },
-			Seed3: func(ctx context.Context, tokens []store.OneTimeToken) error { return seed3(ctx, db.pool, tokens) },
+			Seed3: func(ctx context.Context, tokens []store.OneTimeToken) error {
+				return seed(ctx, db.pool, storetest.SeedTokens3(tokens, v1Encoding))
+			},
 		}
 	})
 }
 
-// The seeds write rows as the latch of their schema version did, with
-// SQL of their own: the package's current statements and encoders may
-// have changed since. A zero time in a nullable column is NULL, and so is
-// an empty bytea; AMR is a text[], never NULL.
-
-// v1Time encodes a time for a nullable timestamptz of version 1.
-func v1Time(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t
+// v1Encoding is how the schema versions that the seeds write stored times
+// (timestamptz) and the AMR (a text[]).
+var v1Encoding = storetest.SeedEncoding{
+	Time: func(t time.Time) any { return t },
+	AMR:  func(amr []string) any { return amr },
 }
 
-// v1Bytes encodes a nullable bytea of version 1.
-func v1Bytes(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-// seed1 writes rows with the SQL of schema version 1.
-func seed1(ctx context.Context, pool *pgxpool.Pool, rows storetest.Rows1) error {
+// seed inserts rows in one transaction, with SQL of its own: the
+// package's current statements may have changed since the rows' schema
+// version.
+func seed(ctx context.Context, pool *pgxpool.Pool, rows []storetest.SeedRow) error {
 	var b pgx.Batch
-	for _, u := range rows.Users {
-		b.Queue(`INSERT INTO users (id, email, email_verified, password_hash, metadata, disabled,
-			created_at, updated_at, last_sign_in_at, password_changed_at)
-			VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)`,
-			u.ID, u.Email, u.EmailVerified, u.PasswordHash, string(u.Metadata), u.Disabled,
-			u.CreatedAt, u.UpdatedAt, v1Time(u.LastSignInAt), v1Time(u.PasswordChangedAt))
-	}
-	for _, s := range rows.Sessions {
-		amr := s.AMR
-		if amr == nil {
-			amr = []string{}
+	for _, r := range rows {
+		params := make([]string, len(r.Values))
+		for i := range params {
+			params[i] = fmt.Sprintf("$%d", i+1)
 		}
-		b.Queue(`INSERT INTO sessions (id, user_id, created_at, last_active_at, expires_at, revoked_at,
-			user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-			s.ID, s.UserID, s.CreatedAt, s.LastActiveAt, s.ExpiresAt, v1Time(s.RevokedAt),
-			s.UserAgent, s.IP, amr, s.AAL, s.RefreshHash, v1Bytes(s.ParentHash), s.RotatedAt, s.Generation)
-	}
-	for _, r := range rows.RefreshTokens {
-		b.Queue(`INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES ($1, $2, $3)`,
-			r.Hash, r.SessionID, r.IssuedAt)
-	}
-	for _, k := range rows.Keys {
-		b.Queue(`INSERT INTO signing_keys (id, algorithm, state, sealed_key, public_key,
-			created_at, activated_at, deactivate_at, retire_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			k.ID, k.Algorithm, string(k.State), k.SealedKey, k.PublicKey,
-			k.CreatedAt, v1Time(k.ActivatedAt), v1Time(k.DeactivateAt), v1Time(k.RetireAt))
-	}
-	for _, th := range rows.Throttles {
-		b.Queue(`INSERT INTO throttles (key, failures, last_failure_at, blocked_until) VALUES ($1, $2, $3, $4)`,
-			th.Key, th.Failures, v1Time(th.LastFailureAt), v1Time(th.BlockedUntil))
+		b.Queue(fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", r.Table, strings.Join(r.Columns, ", "), strings.Join(params, ", ")), r.Values...)
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, &b).Close()
 	})
-}
-
-// seed3 writes one-time tokens with the SQL of schema version 3.
-func seed3(ctx context.Context, pool *pgxpool.Pool, tokens []store.OneTimeToken) error {
-	for _, t := range tokens {
-		if _, err := pool.Exec(ctx, `INSERT INTO one_time_tokens (id, user_id, purpose, email, new_email,
-			hash, code_hash, created_at, expires_at, used_at, attempts)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			t.ID, t.UserID, string(t.Purpose), t.Email, t.NewEmail,
-			t.Hash, v1Bytes(t.CodeHash), t.CreatedAt, t.ExpiresAt, v1Time(t.UsedAt), t.Attempts); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func BenchmarkRotate(b *testing.B) {
@@ -184,28 +122,12 @@ func TestOpenDoesNotMigrate(t *testing.T) {
 }
 
 func TestDatabaseTooNew(t *testing.T) {
-	ctx := t.Context()
 	db := open(t)
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	// As if a newer latch had migrated this database.
-	if _, err := db.pool.Exec(ctx,
-		`INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, true)`); err != nil {
-		t.Fatal(err)
-	}
-	err := db.Migrate(ctx)
-	if !errors.Is(err, store.ErrDatabaseTooNew) {
-		t.Errorf("Migrate: got %v, want ErrDatabaseTooNew", err)
-	}
-	st, err := db.MigrationStatus(ctx)
-	if !errors.Is(err, store.ErrDatabaseTooNew) {
-		t.Errorf("MigrationStatus: got %v, want ErrDatabaseTooNew", err)
-	}
-	if st.Current != 99999 {
-		t.Errorf("MigrationStatus.Current = %d, want 99999", st.Current)
-	}
+	storetest.CheckDatabaseTooNew(t, db, func(ctx context.Context) error {
+		_, err := db.pool.Exec(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, true)`)
+		return err
+	})
 }
 
 func TestUnavailable(t *testing.T) {

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,15 +35,7 @@ func TestConformance(t *testing.T) {
 func TestShared(t *testing.T) {
 	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
 		path := filepath.Join(t.TempDir(), "latch.db")
-		a, err := Open(t.Context(), path)
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		b, err := Open(t.Context(), path)
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return a, b
+		return storetest.OpenTwice(t, func(ctx context.Context) (store.Store, error) { return Open(ctx, path) })
 	})
 }
 
@@ -49,105 +43,45 @@ func TestUpgrade(t *testing.T) {
 	storetest.RunUpgrade(t, func(t *testing.T) storetest.Upgrade {
 		db := open(t)
 		return storetest.Upgrade{
-			Store: db,
-			MigrateTo: func(ctx context.Context, version int64) error {
-				p, err := db.provider(ctx)
-				if err != nil {
-					return err
-				}
-				_, err = p.UpTo(ctx, version)
-				return err
+			Store:     db,
+			MigrateTo: storetest.GooseMigrateTo(db.provider),
+			Seed1: func(ctx context.Context, rows storetest.Rows1) error {
+				return seed(ctx, db.write, rows.SeedRows(v1Encoding))
 			},
-			Seed1: func(ctx context.Context, rows storetest.Rows1) error { return seed1(ctx, db.write, rows) },
-			Seed3: func(ctx context.Context, tokens []store.OneTimeToken) error { return seed3(ctx, db.write, tokens) },
+			Seed3: func(ctx context.Context, tokens []store.OneTimeToken) error {
+				return seed(ctx, db.write, storetest.SeedTokens3(tokens, v1Encoding))
+			},
 		}
 	})
 }
 
-// The seeds write rows as the latch of their schema version did, with
-// SQL of their own: the package's current statements and encoders may
-// have changed since. Times are unix microseconds, NULL for a zero time in
-// a nullable column; an empty blob is NULL; JSON is text.
-
-// v1Micros encodes a time for a nullable column of version 1.
-func v1Micros(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMicro()
+// v1Encoding is how the schema versions that the seeds write stored times
+// (unix microseconds) and the AMR (a JSON array as text).
+var v1Encoding = storetest.SeedEncoding{
+	Time: func(t time.Time) any { return t.UnixMicro() },
+	AMR: func(amr []string) any {
+		b, _ := json.Marshal(amr)
+		return string(b)
+	},
 }
 
-// v1Blob encodes a nullable BLOB of version 1.
-func v1Blob(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-// seed1 writes rows with the SQL of schema version 1.
-func seed1(ctx context.Context, db *sql.DB, rows storetest.Rows1) error {
+// seed inserts rows in one transaction, with SQL of its own: the
+// package's current statements may have changed since the rows' schema
+// version.
+func seed(ctx context.Context, db *sql.DB, rows []storetest.SeedRow) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	exec := func(query string, args ...any) {
-		if err == nil {
-			_, err = tx.ExecContext(ctx, query, args...)
-		}
-	}
-	for _, u := range rows.Users {
-		exec(`INSERT INTO users (id, email, email_verified, password_hash, metadata, disabled,
-			created_at, updated_at, last_sign_in_at, password_changed_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			u.ID, u.Email, u.EmailVerified, u.PasswordHash, string(u.Metadata), u.Disabled,
-			u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro(), v1Micros(u.LastSignInAt), v1Micros(u.PasswordChangedAt))
-	}
-	for _, s := range rows.Sessions {
-		amr := []byte("[]")
-		if len(s.AMR) > 0 {
-			amr, _ = json.Marshal(s.AMR)
-		}
-		exec(`INSERT INTO sessions (id, user_id, created_at, last_active_at, expires_at, revoked_at,
-			user_agent, ip, amr, aal, refresh_hash, parent_hash, rotated_at, generation)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.UserID, s.CreatedAt.UnixMicro(), s.LastActiveAt.UnixMicro(), s.ExpiresAt.UnixMicro(), v1Micros(s.RevokedAt),
-			s.UserAgent, s.IP, string(amr), s.AAL, s.RefreshHash, v1Blob(s.ParentHash), s.RotatedAt.UnixMicro(), s.Generation)
-	}
-	for _, r := range rows.RefreshTokens {
-		exec(`INSERT INTO refresh_tokens (hash, session_id, issued_at) VALUES (?, ?, ?)`,
-			r.Hash, r.SessionID, r.IssuedAt.UnixMicro())
-	}
-	for _, k := range rows.Keys {
-		exec(`INSERT INTO signing_keys (id, algorithm, state, sealed_key, public_key,
-			created_at, activated_at, deactivate_at, retire_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.Algorithm, string(k.State), k.SealedKey, k.PublicKey,
-			k.CreatedAt.UnixMicro(), v1Micros(k.ActivatedAt), v1Micros(k.DeactivateAt), v1Micros(k.RetireAt))
-	}
-	for _, th := range rows.Throttles {
-		exec(`INSERT INTO throttles (key, failures, last_failure_at, blocked_until) VALUES (?, ?, ?, ?)`,
-			th.Key, th.Failures, v1Micros(th.LastFailureAt), v1Micros(th.BlockedUntil))
-	}
-	if err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// seed3 writes one-time tokens with the SQL of schema version 3.
-func seed3(ctx context.Context, db *sql.DB, tokens []store.OneTimeToken) error {
-	for _, t := range tokens {
-		if _, err := db.ExecContext(ctx, `INSERT INTO one_time_tokens (id, user_id, purpose, email, new_email,
-			hash, code_hash, created_at, expires_at, used_at, attempts)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, t.UserID, string(t.Purpose), t.Email, t.NewEmail,
-			t.Hash, v1Blob(t.CodeHash), t.CreatedAt.UnixMicro(), t.ExpiresAt.UnixMicro(), v1Micros(t.UsedAt), t.Attempts); err != nil {
+	for _, r := range rows {
+		params := strings.TrimSuffix(strings.Repeat("?, ", len(r.Values)), ", ")
+		query := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", r.Table, strings.Join(r.Columns, ", "), params)
+		if _, err := tx.ExecContext(ctx, query, r.Values...); err != nil {
 			return err
 		}
 	}
-	return nil
+	return tx.Commit()
 }
 
 func BenchmarkRotate(b *testing.B) {
@@ -223,28 +157,12 @@ func TestOpenDoesNotMigrate(t *testing.T) {
 }
 
 func TestDatabaseTooNew(t *testing.T) {
-	ctx := t.Context()
 	db := open(t)
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	// As if a newer latch had migrated this file.
-	if _, err := db.write.ExecContext(ctx,
-		`INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, 1)`); err != nil {
-		t.Fatal(err)
-	}
-	err := db.Migrate(ctx)
-	if !errors.Is(err, store.ErrDatabaseTooNew) {
-		t.Errorf("Migrate: got %v, want ErrDatabaseTooNew", err)
-	}
-	st, err := db.MigrationStatus(ctx)
-	if !errors.Is(err, store.ErrDatabaseTooNew) {
-		t.Errorf("MigrationStatus: got %v, want ErrDatabaseTooNew", err)
-	}
-	if st.Current != 99999 {
-		t.Errorf("MigrationStatus.Current = %d, want 99999", st.Current)
-	}
+	storetest.CheckDatabaseTooNew(t, db, func(ctx context.Context) error {
+		_, err := db.write.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, 1)`)
+		return err
+	})
 }
 
 // TestMigrateLock checks the companion-file lock that keeps two processes

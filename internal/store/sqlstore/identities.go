@@ -68,31 +68,19 @@ func (s Store[T]) GetIdentity(ctx context.Context, provider, subject string) (st
 // ListIdentities returns the user's identities, oldest first (ties broken
 // by id).
 func (s Store[T]) ListIdentities(ctx context.Context, userID string) ([]store.Identity, error) {
-	userID, ok := store.CanonicalID(userID)
-	if !ok {
-		return nil, nil
-	}
-	ids, err := queryAll(ctx, s.d.Read(), s.scanIdentity, store.ListIdentitiesSQL, userID)
-	return store.Saved(ids, s.finish("list identities", err))
+	return listOfUser(ctx, s, "list identities", s.scanIdentity, store.ListIdentitiesSQL, userID)
 }
 
 // UpdateIdentity applies fn to the identity, locked, and saves its Email
 // and LastSignInAt; changes to its other fields are dropped.
 func (s Store[T]) UpdateIdentity(ctx context.Context, id string, fn func(*store.Identity) error) (store.Identity, error) {
-	id, ok := store.CanonicalID(id)
-	if !ok {
-		return store.Identity{}, s.d.Wrap("update identity", store.ErrNotFound)
-	}
-	var saved store.Identity
-	err := s.d.InTx(ctx, func(tx Querier) (err error) {
-		saved, err = store.Edit(func() (store.Identity, error) {
+	return updateByID(ctx, s, "update identity", id, func(tx Querier, id string) (store.Identity, error) {
+		return store.Edit(func() (store.Identity, error) {
 			return s.scanIdentity(tx.QueryRow(ctx, s.locking(store.GetIdentityByIDSQL, store.GetIdentityByIDSQL+` FOR UPDATE`), id))
 		}, fn, func(i store.Identity) (store.Identity, error) {
 			return s.scanIdentity(tx.QueryRow(ctx, store.UpdateIdentitySQL, s.c.SaveIdentityArgs(id, i)...))
 		})
-		return err
 	})
-	return store.Saved(saved, s.finish("update identity", err))
 }
 
 // DetachIdentity locks the user, reads its identities, runs fn with those

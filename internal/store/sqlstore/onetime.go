@@ -95,27 +95,15 @@ func (s Store[T]) saveToken(ctx context.Context, tx Querier, id string, t store.
 // ListOneTimeTokens returns the user's unused tokens of one purpose,
 // newest first (ties broken by id, descending), expired ones included.
 func (s Store[T]) ListOneTimeTokens(ctx context.Context, userID string, purpose store.TokenPurpose) ([]store.OneTimeToken, error) {
-	userID, ok := store.CanonicalID(userID)
-	if !ok {
-		return nil, nil
-	}
-	tokens, err := queryAll(ctx, s.d.Read(), s.scanToken, store.ListTokensSQL, userID, string(purpose))
-	return store.Saved(tokens, s.finish("list one-time tokens", err))
+	return listOfUser(ctx, s, "list one-time tokens", s.scanToken, store.ListTokensSQL, userID, string(purpose))
 }
 
 // UpdateOneTimeToken applies fn to the token, locked, and saves its
 // UsedAt and Attempts; changes to its other fields are dropped.
 func (s Store[T]) UpdateOneTimeToken(ctx context.Context, id string, fn func(*store.OneTimeToken) error) (store.OneTimeToken, error) {
-	id, ok := store.CanonicalID(id)
-	if !ok {
-		return store.OneTimeToken{}, s.d.Wrap("update one-time token", store.ErrNotFound)
-	}
-	var saved store.OneTimeToken
-	err := s.d.InTx(ctx, func(tx Querier) (err error) {
-		saved, err = store.Edit(func() (store.OneTimeToken, error) {
+	return updateByID(ctx, s, "update one-time token", id, func(tx Querier, id string) (store.OneTimeToken, error) {
+		return store.Edit(func() (store.OneTimeToken, error) {
 			return s.scanToken(tx.QueryRow(ctx, s.locking(store.GetTokenSQL, store.GetTokenSQL+` FOR UPDATE`), id))
 		}, fn, func(t store.OneTimeToken) (store.OneTimeToken, error) { return s.saveToken(ctx, tx, id, t) })
-		return err
 	})
-	return store.Saved(saved, s.finish("update one-time token", err))
 }

@@ -91,12 +91,7 @@ func (s Store[T]) GetSessionByRefreshHash(ctx context.Context, hash []byte) (sto
 // ListSessions returns the user's sessions that are not revoked, newest
 // first (ties broken by id, descending).
 func (s Store[T]) ListSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	userID, ok := store.CanonicalID(userID)
-	if !ok {
-		return nil, nil
-	}
-	sessions, err := queryAll(ctx, s.d.Read(), s.scanSession, store.ListSessionsSQL, userID)
-	return store.Saved(sessions, s.finish("list sessions", err))
+	return listOfUser(ctx, s, "list sessions", s.scanSession, store.ListSessionsSQL, userID)
 }
 
 // UpdateSession applies fn to the session, locked, and saves the result;
@@ -108,20 +103,13 @@ func (s Store[T]) ListSessions(ctx context.Context, userID string) ([]store.Sess
 // the row as the previous one left it: that is what lets exactly one of
 // them rotate a given token.
 func (s Store[T]) UpdateSession(ctx context.Context, id string, fn func(*store.Session) error) (store.Session, error) {
-	id, ok := store.CanonicalID(id)
-	if !ok {
-		return store.Session{}, s.d.Wrap("update session", store.ErrNotFound)
-	}
-	var saved store.Session
-	err := s.d.InTx(ctx, func(tx Querier) error {
+	return updateByID(ctx, s, "update session", id, func(tx Querier, id string) (store.Session, error) {
 		old, err := s.scanSession(tx.QueryRow(ctx, s.locking(store.GetSessionSQL, store.GetSessionSQL+` FOR UPDATE`), id))
 		if err != nil {
-			return err
+			return store.Session{}, err
 		}
-		saved, err = s.saveSession(ctx, tx, old, fn)
-		return err
+		return s.saveSession(ctx, tx, old, fn)
 	})
-	return store.Saved(saved, s.finish("update session", err))
 }
 
 // UpdateSessionByRefreshHash finds the session that issued the refresh

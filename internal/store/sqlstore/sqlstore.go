@@ -104,6 +104,35 @@ func queryAll[V any](ctx context.Context, q Querier, scan func(store.Scanner) (V
 	return store.Saved(out, err)
 }
 
+// listOfUser runs query, a list of one user's rows, with the user's id
+// in canonical form and then args: nil for a malformed id, which no user
+// has.
+func listOfUser[V, T any](ctx context.Context, s Store[T], op string, scan func(store.Scanner) (V, error), query, userID string, args ...any) ([]V, error) {
+	userID, ok := store.CanonicalID(userID)
+	if !ok {
+		return nil, nil
+	}
+	rows, err := queryAll(ctx, s.d.Read(), scan, query, append([]any{userID}, args...)...)
+	return store.Saved(rows, s.finish(op, err))
+}
+
+// updateByID runs edit in one transaction on the row with id, in
+// canonical form: the read-modify-write of an Update method. A malformed
+// id is store.ErrNotFound.
+func updateByID[V, T any](ctx context.Context, s Store[T], op, id string, edit func(tx Querier, id string) (V, error)) (V, error) {
+	id, ok := store.CanonicalID(id)
+	if !ok {
+		var zero V
+		return zero, s.d.Wrap(op, store.ErrNotFound)
+	}
+	var saved V
+	err := s.d.InTx(ctx, func(tx Querier) (err error) {
+		saved, err = edit(tx, id)
+		return err
+	})
+	return store.Saved(saved, s.finish(op, err))
+}
+
 // exactlyOne returns store.ErrNotFound unless n, the rows a statement
 // changed, is at least one.
 func exactlyOne(n int64, err error) error {

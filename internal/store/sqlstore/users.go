@@ -86,16 +86,9 @@ func (s Store[T]) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([
 // UpdateUser applies fn to the user, locked, and saves the result; see
 // store.Users. Changing the id is an error.
 func (s Store[T]) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
-	id, ok := store.CanonicalID(id)
-	if !ok {
-		return store.User{}, s.d.Wrap("update user", store.ErrNotFound)
-	}
-	var saved store.User
-	err := s.d.InTx(ctx, func(tx Querier) (err error) {
-		saved, err = s.editUser(ctx, tx, id, fn)
-		return err
+	return updateByID(ctx, s, "update user", id, func(tx Querier, id string) (store.User, error) {
+		return s.editUser(ctx, tx, id, fn)
 	})
-	return store.Saved(saved, s.finish("update user", err))
 }
 
 // lockUser reads the user with id (canonical) in tx and locks its row

@@ -32,9 +32,7 @@ func newEvent(n int, typ, userID string) store.AuditEvent {
 func mustAppend(t *testing.T, s store.Store, e store.AuditEvent) store.AuditEvent {
 	t.Helper()
 	id, err := s.AppendAudit(t.Context(), e)
-	if err != nil {
-		t.Fatalf("AppendAudit: %v", err)
-	}
+	must(t, "AppendAudit", err)
 	e = stored(e)
 	e.ID = id
 	return e
@@ -111,17 +109,13 @@ func testAuditRoundTrip(t *testing.T, s store.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id, err := s.AppendAudit(ctx, tt.in)
-			if err != nil {
-				t.Fatalf("AppendAudit: %v", err)
-			}
+			must(t, "AppendAudit", err)
 			if id <= prev {
 				t.Errorf("AppendAudit id = %d after %d, want increasing", id, prev)
 			}
 			prev = id
 			got, err := s.ListAudit(ctx, store.ListAuditOptions{Limit: 1})
-			if err != nil {
-				t.Fatalf("ListAudit: %v", err)
-			}
+			must(t, "ListAudit", err)
 			want := tt.want
 			want.ID = id
 			diff(t, "newest event", got, []store.AuditEvent{want})
@@ -150,9 +144,7 @@ func testAppendAuditErrors(t *testing.T, s store.Store) {
 				t.Errorf("AppendAudit = %d, nil; want an error", id)
 			}
 			got, err := s.ListAudit(ctx, store.ListAuditOptions{})
-			if err != nil {
-				t.Fatalf("ListAudit: %v", err)
-			}
+			must(t, "ListAudit", err)
 			diff(t, "events after a refused append", got, []store.AuditEvent{first})
 		})
 	}
@@ -217,9 +209,7 @@ func testListAudit(t *testing.T, s store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			// Limit 0 is 100.
 			got, err := s.ListAudit(ctx, tt.opts)
-			if err != nil {
-				t.Fatalf("ListAudit: %v", err)
-			}
+			must(t, "ListAudit", err)
 			want := tt.want
 			if len(want) > 100 {
 				want = want[:100]
@@ -300,9 +290,7 @@ func testDeleteAuditBefore(t *testing.T, s store.Store) {
 		t.Errorf("DeleteAuditBefore(zero time) = %d, %v; want 0, nil", n, err)
 	}
 	n, err = s.DeleteAuditBefore(ctx, cut)
-	if err != nil {
-		t.Fatalf("DeleteAuditBefore: %v", err)
-	}
+	must(t, "DeleteAuditBefore", err)
 	if n != int64(len(old)) {
 		t.Errorf("DeleteAuditBefore = %d, want %d", n, len(old))
 	}
@@ -341,17 +329,11 @@ func testAuditSurvivesDeleteUser(t *testing.T, s store.Store) {
 	slices.Reverse(want)
 	other := mustAppend(t, s, newEvent(5, "signup", kept.ID))
 
-	if err := s.DeleteUser(ctx, doomed.ID); err != nil {
-		t.Fatalf("DeleteUser: %v", err)
-	}
+	must(t, "DeleteUser", s.DeleteUser(ctx, doomed.ID))
 	got, err := s.ListAudit(ctx, store.ListAuditOptions{UserID: doomed.ID})
-	if err != nil {
-		t.Fatalf("ListAudit: %v", err)
-	}
+	must(t, "ListAudit", err)
 	diff(t, "deleted user's events", got, want)
 	got, err = s.ListAudit(ctx, store.ListAuditOptions{UserID: kept.ID})
-	if err != nil {
-		t.Fatalf("ListAudit: %v", err)
-	}
+	must(t, "ListAudit", err)
 	diff(t, "other user's events", got, []store.AuditEvent{other})
 }

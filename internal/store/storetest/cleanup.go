@@ -115,9 +115,7 @@ func testDeleteEndedSessions(t *testing.T, s store.Store) {
 		t.Errorf("DeleteEndedSessions(zero cut-offs) = %d, %v; want 0, nil", n, err)
 	}
 	n, err = s.DeleteEndedSessions(ctx, revokedBefore, expiredBefore, idleBefore)
-	if err != nil {
-		t.Fatalf("DeleteEndedSessions: %v", err)
-	}
+	must(t, "DeleteEndedSessions", err)
 	if n != want {
 		t.Errorf("DeleteEndedSessions = %d, want %d", n, want)
 	}
@@ -193,9 +191,7 @@ func testCountActiveSessions(t *testing.T, s store.Store) {
 	if n, err := s.CountActiveSessions(ctx, now, idleAfter); err != nil || n != want {
 		t.Errorf("CountActiveSessions = %d, %v; want %d, nil", n, err, want)
 	}
-	if err := s.DeleteUser(ctx, users[1].ID); err != nil {
-		t.Fatalf("DeleteUser: %v", err)
-	}
+	must(t, "DeleteUser", s.DeleteUser(ctx, users[1].ID))
 	if n, err := s.CountActiveSessions(ctx, now, idleAfter); err != nil || n != want-second {
 		t.Errorf("CountActiveSessions after DeleteUser = %d, %v; want %d, nil", n, err, want-second)
 	}
@@ -248,9 +244,7 @@ func testDeleteThrottlesBefore(t *testing.T, s store.Store) {
 		t.Errorf("DeleteThrottlesBefore(zero time) = %d, %v; want 0, nil", n, err)
 	}
 	got, err := s.GetThrottles(ctx, keys)
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	sortThrottles(got)
 	diff(t, "throttles after DeleteThrottlesBefore(zero time)", got, everything)
 
@@ -259,9 +253,7 @@ func testDeleteThrottlesBefore(t *testing.T, s store.Store) {
 		t.Errorf("DeleteThrottlesBefore = %d, %v; want %d, nil", n, err, want)
 	}
 	got, err = s.GetThrottles(ctx, keys)
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	sortThrottles(got)
 	diff(t, "throttles after DeleteThrottlesBefore", got, kept)
 	n, err = s.DeleteThrottlesBefore(ctx, cut)
@@ -331,9 +323,7 @@ func testGrowth(t *testing.T, s store.Store) {
 		t.Helper()
 		next := fmt.Sprintf("%s/%d", tr.s.ID, tr.s.Generation+1)
 		got, err := s.UpdateSession(ctx, tr.s.ID, rotate(next, now))
-		if err != nil {
-			t.Fatalf("refresh: %v", err)
-		}
+		must(t, "refresh", err)
 		tr.s = got
 		tr.hashes = append(tr.hashes, hash(next))
 	}
@@ -359,9 +349,7 @@ func testGrowth(t *testing.T, s store.Store) {
 			}
 			return nil
 		})
-		if err != nil {
-			t.Fatalf("UpdateThrottle: %v", err)
-		}
+		must(t, "UpdateThrottle", err)
 		// A row the clean-up deleted starts again from zero.
 		diff(t, "throttle after a failure", got, want)
 		throttles[key] = got
@@ -481,9 +469,7 @@ func testGrowth(t *testing.T, s store.Store) {
 				}
 			case signedOut:
 				got, err := s.UpdateSession(ctx, ss.ID, func(x *store.Session) error { x.RevokedAt = now; return nil })
-				if err != nil {
-					t.Fatalf("sign out: %v", err)
-				}
+				must(t, "sign out", err)
 				tr.s = got
 			}
 		}
@@ -517,9 +503,7 @@ func testGrowth(t *testing.T, s store.Store) {
 				x.UsedAt = now
 				return nil
 			})
-			if err != nil {
-				t.Fatalf("UseOneTimeToken: %v", err)
-			}
+			must(t, "UseOneTimeToken", err)
 			tokens[got.ID] = got
 		}
 		fresh = nil
@@ -546,9 +530,7 @@ func testGrowth(t *testing.T, s store.Store) {
 		}
 		for {
 			claimed, err := s.ClaimMail(ctx, now, now.Add(lease), 0)
-			if err != nil {
-				t.Fatalf("ClaimMail: %v", err)
-			}
+			must(t, "ClaimMail", err)
 			if len(claimed) == 0 {
 				break
 			}
@@ -557,9 +539,7 @@ func testGrowth(t *testing.T, s store.Store) {
 				want.LockedUntil = now.Add(lease).Truncate(micro)
 				diff(t, "claimed message", m, want)
 				if !m.ExpiresAt.Before(now.Truncate(micro)) && bouncing[m.To] {
-					if err := s.RetryMail(ctx, m.ID, now.Add(step), "550 5.1.1 mailbox unavailable"); err != nil {
-						t.Fatalf("RetryMail: %v", err)
-					}
+					must(t, "RetryMail", s.RetryMail(ctx, m.ID, now.Add(step), "550 5.1.1 mailbox unavailable"))
 					want.Attempts++
 					want.NextAttemptAt = now.Add(step).Truncate(micro)
 					want.LastError = "550 5.1.1 mailbox unavailable"
@@ -568,9 +548,7 @@ func testGrowth(t *testing.T, s store.Store) {
 					continue
 				}
 				// Sent, or expired: gone either way.
-				if err := s.DeleteMail(ctx, m.ID); err != nil {
-					t.Fatalf("DeleteMail: %v", err)
-				}
+				must(t, "DeleteMail", s.DeleteMail(ctx, m.ID))
 				delete(outbox, m.ID)
 				removed["mail"]++
 			}
@@ -611,9 +589,7 @@ func testGrowth(t *testing.T, s store.Store) {
 		}
 	}
 	got, err := s.GetThrottles(ctx, keys)
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	sortThrottles(got)
 	var want []store.Throttle
 	for _, th := range throttles {
@@ -626,9 +602,7 @@ func testGrowth(t *testing.T, s store.Store) {
 	diff(t, "audit events kept", listAllAudit(t, s, store.ListAuditOptions{Limit: 50}), wantEvents)
 	for _, tok := range tokens {
 		got, _, err := peek(t, s, tok.Hash)
-		if err != nil {
-			t.Fatalf("UseOneTimeToken(kept token): %v", err)
-		}
+		must(t, "UseOneTimeToken(kept token)", err)
 		diff(t, "kept token", got, tok)
 	}
 	for _, tok := range goneTok {
@@ -638,9 +612,7 @@ func testGrowth(t *testing.T, s store.Store) {
 	}
 	end := at(steps*step + time.Hour)
 	claimed, err := s.ClaimMail(ctx, end, end.Add(lease), 1000)
-	if err != nil {
-		t.Fatalf("ClaimMail: %v", err)
-	}
+	must(t, "ClaimMail", err)
 	var wantMail mailModel
 	for _, m := range outbox {
 		wantMail = append(wantMail, m)

@@ -49,6 +49,46 @@ func race(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// oneWinner checks the errors of a race that exactly one may win: one is
+// nil and every other one is lose. It returns the winner's index, or -1
+// (having failed the test) when nobody won. what names the contenders in
+// failures.
+func oneWinner(t *testing.T, what string, errs []error, lose error) int {
+	t.Helper()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Errorf("%s %d and %d both succeeded", what, won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, lose):
+			t.Errorf("%s %d: got %v, want nil or %v", what, i, err, lose)
+		}
+	}
+	if won < 0 {
+		t.Errorf("no %s succeeded", what)
+	}
+	return won
+}
+
+// signupRace runs n signups at once of users newUser(base+i) with one
+// email, each through signup, which returns the session it created with
+// the user (zero if none). It returns each signup's error, user id and
+// session.
+func signupRace(n, base int, email string, signup func(i int, u store.User) (store.Session, error)) ([]error, []string, []store.Session) {
+	errs := make([]error, n)
+	ids := make([]string, n)
+	sessions := make([]store.Session, n)
+	race(n, func(i int) {
+		u := newUser(base + i)
+		u.Email = email
+		ids[i] = u.ID
+		sessions[i], errs[i] = signup(i, u)
+	})
+	return errs, ids, sessions
+}
+
 // testSignupRace: twelve signups with one email create one account, half
 // of them with CreateUser and half signing in at once with
 // CreateUserWithSession; a loser of the latter leaves no session behind.
@@ -56,39 +96,20 @@ func testSignupRace(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
 	const n = 12
 	const email = "race@example.com"
-	errs := make([]error, n)
-	ids := make([]string, n)
-	sessions := make([]store.Session, n)
-	race(n, func(i int) {
-		u := newUser(100 + i)
-		u.Email = email
-		ids[i] = u.ID
+	errs, ids, sessions := signupRace(n, 100, email, func(i int, u store.User) (store.Session, error) {
 		db := stores[i%len(stores)]
 		if i%4 < 2 {
-			errs[i] = db.CreateUser(ctx, u)
-			return
+			return store.Session{}, db.CreateUser(ctx, u)
 		}
-		sessions[i] = newSession(u.ID, i)
-		errs[i] = db.CreateUserWithSession(ctx, u, sessions[i])
+		ss := newSession(u.ID, i)
+		return ss, db.CreateUserWithSession(ctx, u, ss)
 	})
-	won := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Errorf("signup %d and %d both succeeded", won, i)
-		case err == nil:
-			won = i
-		case !errors.Is(err, store.ErrAlreadyExists):
-			t.Errorf("signup %d: got %v, want nil or ErrAlreadyExists", i, err)
-		}
-	}
+	won := oneWinner(t, "signup", errs, store.ErrAlreadyExists)
 	if won < 0 {
-		t.Fatalf("no signup succeeded")
+		return
 	}
 	got, err := stores[0].GetUserByEmail(ctx, email)
-	if err != nil {
-		t.Fatalf("GetUserByEmail: %v", err)
-	}
+	must(t, "GetUserByEmail", err)
 	if got.ID != ids[won] {
 		t.Errorf("user with the email is %s, want the winner %s", got.ID, ids[won])
 	}
@@ -102,39 +123,25 @@ func testSignupWithSessionRace(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
 	const n = 12
 	const email = "race-session@example.com"
-	errs := make([]error, n)
-	ids := make([]string, n)
-	sessions := make([]store.Session, n)
-	race(n, func(i int) {
-		u := newUser(200 + i)
-		u.Email = email
-		ids[i] = u.ID
-		sessions[i] = newSession(u.ID, i)
-		errs[i] = stores[i%len(stores)].CreateUserWithSession(ctx, u, sessions[i])
+	errs, ids, sessions := signupRace(n, 200, email, func(i int, u store.User) (store.Session, error) {
+		ss := newSession(u.ID, i)
+		return ss, stores[i%len(stores)].CreateUserWithSession(ctx, u, ss)
 	})
-	won, lost := -1, 0
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Errorf("CreateUserWithSession %d and %d both succeeded", won, i)
-		case err == nil:
-			won = i
-		case errors.Is(err, store.ErrAlreadyExists):
-			lost++
-		default:
-			t.Errorf("CreateUserWithSession %d: got %v, want nil or ErrAlreadyExists", i, err)
-		}
-	}
+	won := oneWinner(t, "CreateUserWithSession", errs, store.ErrAlreadyExists)
 	if won < 0 {
-		t.Fatalf("no CreateUserWithSession succeeded")
+		return
+	}
+	lost := 0
+	for _, err := range errs {
+		if errors.Is(err, store.ErrAlreadyExists) {
+			lost++
+		}
 	}
 	if lost != n-1 {
 		t.Errorf("%d CreateUserWithSession got ErrAlreadyExists, want %d", lost, n-1)
 	}
 	got, err := stores[0].GetUserByEmail(ctx, email)
-	if err != nil {
-		t.Fatalf("GetUserByEmail: %v", err)
-	}
+	must(t, "GetUserByEmail", err)
 	if got.ID != ids[won] {
 		t.Errorf("user with the email is %s, want the winner %s", got.ID, ids[won])
 	}
@@ -202,19 +209,9 @@ func testRotateRace(t *testing.T, stores []store.Store) {
 		})
 	})
 
-	won := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Errorf("rotations %d and %d both won", won, i)
-		case err == nil:
-			won = i
-		case !errors.Is(err, errStale):
-			t.Errorf("UpdateSession %d: got %v, want nil or errStale", i, err)
-		}
-	}
+	won := oneWinner(t, "rotation", errs, errStale)
 	if won < 0 {
-		t.Fatalf("no rotation won")
+		return
 	}
 	winner := hash(fmt.Sprintf("race/%d", won))
 	for i, h := range saw {
@@ -223,9 +220,7 @@ func testRotateRace(t *testing.T, stores []store.Store) {
 		}
 	}
 	got, err := stores[0].GetSession(ctx, sess.ID)
-	if err != nil {
-		t.Fatalf("GetSession: %v", err)
-	}
+	must(t, "GetSession", err)
 	if got.Generation != 1 {
 		t.Errorf("Generation = %d, want 1", got.Generation)
 	}
@@ -273,9 +268,7 @@ func testThrottleRace(t *testing.T, stores []store.Store) {
 		seen[f] = true
 	}
 	got, err := stores[0].GetThrottles(ctx, []string{key})
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	if len(got) != 1 || got[0].Failures != n {
 		t.Errorf("GetThrottles = %+v, want one row with Failures %d", got, n)
 	}
@@ -337,9 +330,7 @@ func testThrottlesRace(t *testing.T, stores []store.Store) {
 		t.Errorf("%d logins got through, want %d", passed, limit)
 	}
 	got, err := stores[0].GetThrottles(ctx, keys)
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	if len(got) != len(keys) {
 		t.Errorf("GetThrottles = %d rows, want %d", len(got), len(keys))
 	}
@@ -375,9 +366,7 @@ func testSigningKeyRace(t *testing.T, stores []store.Store) {
 		}
 	}
 	keys, err := stores[0].ListSigningKeys(ctx)
-	if err != nil {
-		t.Fatalf("ListSigningKeys: %v", err)
-	}
+	must(t, "ListSigningKeys", err)
 	if len(keys) != 1 || keys[0].State != store.KeyCurrent {
 		t.Errorf("ListSigningKeys = %+v, want exactly one current key", keys)
 	}
@@ -546,9 +535,7 @@ func testCleanupRace(t *testing.T, stores []store.Store) {
 	// the clean-up can only have deleted a row before every update: its
 	// count then restarted from zero.
 	got, err := s.GetThrottles(ctx, keys)
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	if len(got) != len(keys) {
 		t.Fatalf("GetThrottles = %d rows, want %d", len(got), len(keys))
 	}
@@ -573,9 +560,7 @@ func testCleanupRace(t *testing.T, stores []store.Store) {
 		t.Errorf("DeleteAuditBefore deleted %d in all, want %d", eventsGone, oldEvents)
 	}
 	events, err := s.ListAudit(ctx, store.ListAuditOptions{UserID: u.ID})
-	if err != nil {
-		t.Fatalf("ListAudit: %v", err)
-	}
+	must(t, "ListAudit", err)
 	diff(t, "audit events after the race", events, []store.AuditEvent{recent})
 
 	if tokensGone != oldTokens {

@@ -102,9 +102,7 @@ func testClaimMailRace(t *testing.T, stores []store.Store) {
 
 	// The retried messages come back once due, each with one attempt.
 	got, err := stores[0].ClaimMail(ctx, later, later.Add(time.Hour), messages)
-	if err != nil {
-		t.Fatalf("ClaimMail(retried): %v", err)
-	}
+	must(t, "ClaimMail(retried)", err)
 	if int64(len(got)) != retried {
 		t.Errorf("ClaimMail(retried) = %d messages, want %d", len(got), retried)
 	}
@@ -112,9 +110,7 @@ func testClaimMailRace(t *testing.T, stores []store.Store) {
 		if m.ID%2 != 1 || m.Attempts != 1 || m.LastError != "busy" {
 			t.Errorf("retried message %d: Attempts %d, LastError %q; want an odd id, 1, busy", m.ID, m.Attempts, m.LastError)
 		}
-		if err := stores[0].DeleteMail(ctx, m.ID); err != nil {
-			t.Fatalf("DeleteMail: %v", err)
-		}
+		must(t, "DeleteMail", stores[0].DeleteMail(ctx, m.ID))
 	}
 }
 
@@ -143,19 +139,9 @@ func testUseTokenRace(t *testing.T, stores []store.Store) {
 		}
 		_, _, errs[i] = s.UseOneTimeToken(ctx, tok.Hash, useOnce(when))
 	})
-	won := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Errorf("uses %d and %d both succeeded", won, i)
-		case err == nil:
-			won = i
-		case !errors.Is(err, errUsed):
-			t.Errorf("use %d: got %v, want nil or errUsed", i, err)
-		}
-	}
+	won := oneWinner(t, "use", errs, errUsed)
 	if won < 0 {
-		t.Fatalf("no use succeeded")
+		return
 	}
 	when := at(time.Duration(won+1) * time.Second).Truncate(micro)
 	got, gotUser := mustPeek(t, stores[0], tok.Hash)
@@ -232,19 +218,9 @@ func testEmailChangeRace(t *testing.T, stores []store.Store) {
 			return nil
 		})
 	})
-	won := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Errorf("email changes %d and %d both succeeded", won, i)
-		case err == nil:
-			won = i
-		case !errors.Is(err, store.ErrAlreadyExists):
-			t.Errorf("email change %d: got %v, want nil or ErrAlreadyExists", i, err)
-		}
-	}
+	won := oneWinner(t, "email change", errs, store.ErrAlreadyExists)
 	if won < 0 {
-		t.Fatalf("no email change succeeded")
+		return
 	}
 	got, err := stores[0].GetUserByEmail(ctx, email)
 	if err != nil || got.ID != users[won].ID {

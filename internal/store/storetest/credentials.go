@@ -25,6 +25,24 @@ func checkNoSession(t *testing.T, s store.Store, ss store.Session) {
 	}
 }
 
+// checkNoUser fails if the refused user was written: a user with its id
+// or its email, other than existing's (existing is zero where there is
+// no user to tell apart).
+func checkNoUser(t *testing.T, s store.Store, refused, existing store.User) {
+	t.Helper()
+	ctx := t.Context()
+	if refused.ID != existing.ID {
+		if _, err := s.GetUser(ctx, refused.ID); !isNotFound(err) {
+			t.Errorf("GetUser(refused user): got %v, want ErrNotFound", err)
+		}
+	}
+	if refused.Email != existing.Email {
+		if _, err := s.GetUserByEmail(ctx, refused.Email); !isNotFound(err) {
+			t.Errorf("GetUserByEmail(refused user): got %v, want ErrNotFound", err)
+		}
+	}
+}
+
 func testUserCredentialEpoch(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	u := newUser(1)
@@ -34,14 +52,10 @@ func testUserCredentialEpoch(t *testing.T, s store.Store) {
 	got := mustGet(t, "GetUser", s.GetUser, u.ID)
 	diff(t, "GetUser", got, want)
 	got, err := s.GetUserByEmail(ctx, u.Email)
-	if err != nil {
-		t.Fatalf("GetUserByEmail: %v", err)
-	}
+	must(t, "GetUserByEmail", err)
 	diff(t, "GetUserByEmail", got, want)
 	list, err := s.ListUsers(ctx, store.ListUsersOptions{})
-	if err != nil {
-		t.Fatalf("ListUsers: %v", err)
-	}
+	must(t, "ListUsers", err)
 	diff(t, "ListUsers", list, []store.User{want})
 
 	// UseOneTimeToken saves the user whole, its epoch included: a
@@ -54,9 +68,7 @@ func testUserCredentialEpoch(t *testing.T, s store.Store) {
 		y.CredentialEpoch++
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UseOneTimeToken: %v", err)
-	}
+	must(t, "UseOneTimeToken", err)
 	if seen != 9 {
 		t.Errorf("UseOneTimeToken's fn saw CredentialEpoch %d, want 9", seen)
 	}
@@ -65,18 +77,14 @@ func testUserCredentialEpoch(t *testing.T, s store.Store) {
 
 	// And UpdateUser, as any change.
 	got, err = s.UpdateUser(ctx, u.ID, func(x *store.User) error { x.CredentialEpoch = 11; return nil })
-	if err != nil {
-		t.Fatalf("UpdateUser: %v", err)
-	}
+	must(t, "UpdateUser", err)
 	want.CredentialEpoch = 11
 	diff(t, "UpdateUser result", got, want)
 	ss := newSession(u.ID, 1)
 	ss.CredentialEpoch = 11
 	mustCreateSession(t, s, ss)
 	_, gotUser, err = s.GetSessionWithUser(ctx, ss.ID)
-	if err != nil {
-		t.Fatalf("GetSessionWithUser: %v", err)
-	}
+	must(t, "GetSessionWithUser", err)
 	diff(t, "GetSessionWithUser user", gotUser, want)
 }
 
@@ -96,9 +104,7 @@ func testCreateSessionStaleEpoch(t *testing.T, s store.Store) {
 			wantErr(t, "CreateSession", s.CreateSession(ctx, ss), store.ErrStale)
 			checkNoSession(t, s, ss)
 			list, err := s.ListSessions(ctx, u.ID)
-			if err != nil {
-				t.Fatalf("ListSessions: %v", err)
-			}
+			must(t, "ListSessions", err)
 			diff(t, "ListSessions after a refused session", list, []store.Session{stored(live)})
 		})
 	}
@@ -138,12 +144,7 @@ func testCreateUserWithSessionStaleEpoch(t *testing.T, s store.Store) {
 			ss.CredentialEpoch = c.session
 			wantErr(t, "CreateUserWithSession", s.CreateUserWithSession(ctx, u, ss), store.ErrStale)
 			// Neither the user nor the session was written.
-			if _, err := s.GetUser(ctx, u.ID); !isNotFound(err) {
-				t.Errorf("GetUser(refused signup): got %v, want ErrNotFound", err)
-			}
-			if _, err := s.GetUserByEmail(ctx, u.Email); !isNotFound(err) {
-				t.Errorf("GetUserByEmail(refused signup): got %v, want ErrNotFound", err)
-			}
+			checkNoUser(t, s, u, store.User{})
 			checkNoSession(t, s, ss)
 		})
 	}
@@ -152,13 +153,9 @@ func testCreateUserWithSessionStaleEpoch(t *testing.T, s store.Store) {
 	u.CredentialEpoch = 5
 	ss := newSession(u.ID, 5)
 	ss.CredentialEpoch = 5
-	if err := s.CreateUserWithSession(ctx, u, ss); err != nil {
-		t.Fatalf("CreateUserWithSession(same epoch): %v", err)
-	}
+	must(t, "CreateUserWithSession(same epoch)", s.CreateUserWithSession(ctx, u, ss))
 	gotSession, gotUser, err := s.GetSessionWithUser(ctx, ss.ID)
-	if err != nil {
-		t.Fatalf("GetSessionWithUser: %v", err)
-	}
+	must(t, "GetSessionWithUser", err)
 	diff(t, "session of the signup", gotSession, stored(ss))
 	diff(t, "user of the signup", gotUser, stored(u))
 }
@@ -218,16 +215,12 @@ func testSessionAuthTimeAndEpoch(t *testing.T, s store.Store) {
 		ss.AuthTime = at(5 * time.Hour)
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateSession: %v", err)
-	}
+	must(t, "UpdateSession", err)
 	diff(t, "session seen by UpdateSession's fn", seen, stored(proved))
 	wantProved.AuthTime = at(5 * time.Hour).Truncate(micro)
 	diff(t, "UpdateSession result", got, wantProved)
 	got, err = s.UpdateSession(ctx, link.ID, rotate(link.ID+"/1", at(6*time.Hour)))
-	if err != nil {
-		t.Fatalf("UpdateSession(rotate): %v", err)
-	}
+	must(t, "UpdateSession(rotate)", err)
 	wantLink.ParentHash, wantLink.RefreshHash = link.RefreshHash, hash(link.ID+"/1")
 	wantLink.RotatedAt, wantLink.LastActiveAt, wantLink.Generation = at(6*time.Hour).Truncate(micro), at(6*time.Hour).Truncate(micro), 1
 	diff(t, "UpdateSession(rotate) result", got, wantLink)
@@ -240,9 +233,7 @@ func testSessionAuthTimeAndEpoch(t *testing.T, s store.Store) {
 		seen, seenUser = *ss, su
 		return rotate(proved.ID+"/1", at(7*time.Hour))(ss)
 	})
-	if err != nil {
-		t.Fatalf("UpdateSessionByRefreshHash: %v", err)
-	}
+	must(t, "UpdateSessionByRefreshHash", err)
 	diff(t, "session seen by UpdateSessionByRefreshHash's fn", seen, wantProved)
 	diff(t, "user seen by UpdateSessionByRefreshHash's fn", seenUser, wantUser)
 	diff(t, "UpdateSessionByRefreshHash user", gotUser, wantUser)
@@ -254,9 +245,7 @@ func testSessionAuthTimeAndEpoch(t *testing.T, s store.Store) {
 		ss.AuthTime = at(8 * time.Hour)
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateSessionByRefreshHash(re-authenticate): %v", err)
-	}
+	must(t, "UpdateSessionByRefreshHash(re-authenticate)", err)
 	if !seen.AuthTime.IsZero() {
 		t.Errorf("fn saw AuthTime %v on a session without one, want zero", seen.AuthTime)
 	}
@@ -269,9 +258,7 @@ func testSessionAuthTimeAndEpoch(t *testing.T, s store.Store) {
 		ss.AuthTime, ss.CredentialEpoch = time.Time{}, 3
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateSession(zero AuthTime): %v", err)
-	}
+	must(t, "UpdateSession(zero AuthTime)", err)
 	wantLink.AuthTime, wantLink.CredentialEpoch = time.Time{}, 3
 	diff(t, "UpdateSession(zero AuthTime) result", got, wantLink)
 	check("after clearing AuthTime")
@@ -327,9 +314,7 @@ func testEpochRace(t *testing.T, stores []store.Store) {
 	}
 
 	list, err := stores[0].ListSessions(ctx, u.ID)
-	if err != nil {
-		t.Fatalf("ListSessions: %v", err)
-	}
+	must(t, "ListSessions", err)
 	for _, ss := range list {
 		t.Errorf("live session %s of epoch %d after the change", ss.ID, ss.CredentialEpoch)
 	}

@@ -64,14 +64,10 @@ func testIdentityRoundTrip(t *testing.T, s store.Store) {
 	// zero.
 	first := newIdentity(u.ID, 1)
 	first.LastSignInAt = time.Time{}
-	if err := s.CreateUserWithIdentity(ctx, u, first); err != nil {
-		t.Fatalf("CreateUserWithIdentity: %v", err)
-	}
+	must(t, "CreateUserWithIdentity", s.CreateUserWithIdentity(ctx, u, first))
 	diff(t, "GetUser", mustGet(t, "GetUser", s.GetUser, u.ID), stored(u))
 	got, err := s.GetIdentity(ctx, first.Provider, first.Subject)
-	if err != nil {
-		t.Fatalf("GetIdentity: %v", err)
-	}
+	must(t, "GetIdentity", err)
 	diff(t, "GetIdentity", got, stored(first))
 
 	// Ids in another spelling are stored in canonical form; an identity
@@ -81,9 +77,7 @@ func testIdentityRoundTrip(t *testing.T, s store.Store) {
 	wantEarlier := stored(earlier)
 	earlier.ID, earlier.UserID = strings.ToUpper(earlier.ID), "{"+strings.ToUpper(u.ID)+"}"
 	gotUser, err := s.AttachIdentity(ctx, earlier, nil)
-	if err != nil {
-		t.Fatalf("AttachIdentity(nil fn): %v", err)
-	}
+	must(t, "AttachIdentity(nil fn)", err)
 	diff(t, "AttachIdentity(nil fn): user", gotUser, stored(u))
 	// The pair is unique, not the subject alone.
 	elsewhere := newIdentity(u.ID, 3)
@@ -92,9 +86,7 @@ func testIdentityRoundTrip(t *testing.T, s store.Store) {
 
 	wantIdentities(t, s, "three identities", u.ID, wantEarlier, stored(first), wantElsewhere)
 	got, err = s.GetIdentity(ctx, "google_work", first.Subject)
-	if err != nil {
-		t.Fatalf("GetIdentity(google_work): %v", err)
-	}
+	must(t, "GetIdentity(google_work)", err)
 	diff(t, "GetIdentity(same subject, other provider)", got, wantElsewhere)
 
 	for _, c := range []struct{ name, provider, subject string }{
@@ -113,9 +105,7 @@ func testCreateUserWithIdentityConflicts(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	existing := newUser(1)
 	taken := newIdentity(existing.ID, 1)
-	if err := s.CreateUserWithIdentity(ctx, existing, taken); err != nil {
-		t.Fatalf("CreateUserWithIdentity: %v", err)
-	}
+	must(t, "CreateUserWithIdentity", s.CreateUserWithIdentity(ctx, existing, taken))
 	wantExisting := stored(existing)
 	wantTaken := stored(taken)
 
@@ -143,16 +133,7 @@ func testCreateUserWithIdentityConflicts(t *testing.T, s store.Store) {
 			err := s.CreateUserWithIdentity(ctx, u, i)
 			wantFailure(t, "CreateUserWithIdentity", err, tt.want)
 			// Neither the user nor the identity was written.
-			if u.ID != existing.ID {
-				if _, err := s.GetUser(ctx, u.ID); !isNotFound(err) {
-					t.Errorf("GetUser(refused user): got %v, want ErrNotFound", err)
-				}
-			}
-			if u.Email != existing.Email {
-				if _, err := s.GetUserByEmail(ctx, u.Email); !isNotFound(err) {
-					t.Errorf("GetUserByEmail(refused user): got %v, want ErrNotFound", err)
-				}
-			}
+			checkNoUser(t, s, u, existing)
 			if i.Subject != taken.Subject {
 				wantNoIdentity(t, s, "refused identity", i.Provider, i.Subject)
 			}
@@ -176,9 +157,7 @@ func testAttachIdentity(t *testing.T, s store.Store) {
 		x.UpdatedAt = at(time.Hour)
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("AttachIdentity: %v", err)
-	}
+	must(t, "AttachIdentity", err)
 	diff(t, "user fn saw", seen, stored(u))
 	want := stored(u)
 	want.PasswordHash, want.CredentialEpoch, want.UpdatedAt = "", 1, at(time.Hour).Truncate(micro)
@@ -271,9 +250,7 @@ func testUpdateIdentity(t *testing.T, s store.Store) {
 		x.Provider, x.Subject, x.UserID, x.CreatedAt = "google", "other", uuid.NewString(), at(9*time.Hour)
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateIdentity: %v", err)
-	}
+	must(t, "UpdateIdentity", err)
 	diff(t, "identity fn saw", seen, i)
 	want := i
 	want.Email, want.LastSignInAt = "renamed@example.org", at(5*time.Hour).Truncate(micro)
@@ -286,9 +263,7 @@ func testUpdateIdentity(t *testing.T, s store.Store) {
 		return nil
 	})
 	want.LastSignInAt, want.Email = time.Time{}, ""
-	if err != nil {
-		t.Fatalf("UpdateIdentity(zero time): %v", err)
-	}
+	must(t, "UpdateIdentity(zero time)", err)
 	diff(t, "UpdateIdentity(zero time)", got, want)
 
 	_, err = s.UpdateIdentity(ctx, i.ID, func(x *store.Identity) error {
@@ -313,9 +288,7 @@ func testDeleteUserCascadesIdentities(t *testing.T, s store.Store) {
 	b := mustAttach(t, s, newIdentity(u.ID, 2))
 	other := mustCreateUser(t, s, newUser(3))
 	kept := mustAttach(t, s, newIdentity(other.ID, 3))
-	if err := s.DeleteUser(ctx, u.ID); err != nil {
-		t.Fatalf("DeleteUser: %v", err)
-	}
+	must(t, "DeleteUser", s.DeleteUser(ctx, u.ID))
 	for _, i := range []store.Identity{a, b} {
 		wantNoIdentity(t, s, "identity of a deleted user", i.Provider, i.Subject)
 	}
@@ -345,9 +318,7 @@ func testDetachIdentity(t *testing.T, s store.Store) {
 		seenUser, seenRemaining = x, remaining
 		return nil
 	}
-	if err := s.DetachIdentity(ctx, strings.ToUpper(u.ID), strings.ToUpper(b.ID), record); err != nil {
-		t.Fatalf("DetachIdentity: %v", err)
-	}
+	must(t, "DetachIdentity", s.DetachIdentity(ctx, strings.ToUpper(u.ID), strings.ToUpper(b.ID), record))
 	diff(t, "user fn saw", seenUser, stored(u))
 	diff(t, "remaining identities fn saw", seenRemaining, []store.Identity{a, c})
 	wantIdentities(t, s, "after DetachIdentity", u.ID, a, c)
@@ -376,12 +347,8 @@ func testDetachIdentity(t *testing.T, s store.Store) {
 	wantIdentities(t, s, "other user", other.ID, theirs)
 
 	// The last one: fn sees none remaining.
-	if err := s.DetachIdentity(ctx, u.ID, c.ID, record); err != nil {
-		t.Fatalf("DetachIdentity(c): %v", err)
-	}
-	if err := s.DetachIdentity(ctx, u.ID, a.ID, record); err != nil {
-		t.Fatalf("DetachIdentity(last): %v", err)
-	}
+	must(t, "DetachIdentity(c)", s.DetachIdentity(ctx, u.ID, c.ID, record))
+	must(t, "DetachIdentity(last)", s.DetachIdentity(ctx, u.ID, a.ID, record))
 	if len(seenRemaining) != 0 {
 		t.Errorf("DetachIdentity(last): fn saw %d remaining, want 0", len(seenRemaining))
 	}
@@ -474,28 +441,20 @@ func testSessionIDP(t *testing.T, s store.Store) {
 	u := newUser(1)
 	ss := newSession(u.ID, 1)
 	ss.IDP = "google"
-	if err := s.CreateUserWithSession(ctx, u, ss); err != nil {
-		t.Fatalf("CreateUserWithSession: %v", err)
-	}
+	must(t, "CreateUserWithSession", s.CreateUserWithSession(ctx, u, ss))
 	own := newSession(u.ID, 2)
 	own.IDP = ""
 	mustCreateSession(t, s, own)
 	want := stored(ss)
 	diff(t, "GetSession", mustGet(t, "GetSession", s.GetSession, ss.ID), want)
 	got, _, err := s.GetSessionWithUser(ctx, ss.ID)
-	if err != nil {
-		t.Fatalf("GetSessionWithUser: %v", err)
-	}
+	must(t, "GetSessionWithUser", err)
 	diff(t, "GetSessionWithUser", got, want)
 	got, err = s.GetSessionByRefreshHash(ctx, ss.RefreshHash)
-	if err != nil {
-		t.Fatalf("GetSessionByRefreshHash: %v", err)
-	}
+	must(t, "GetSessionByRefreshHash", err)
 	diff(t, "GetSessionByRefreshHash", got, want)
 	list, err := s.ListSessions(ctx, u.ID)
-	if err != nil {
-		t.Fatalf("ListSessions: %v", err)
-	}
+	must(t, "ListSessions", err)
 	diff(t, "ListSessions", list, []store.Session{stored(own), want})
 
 	// A rotation keeps it; a rotation that changes it saves it.
@@ -546,19 +505,8 @@ func testDetachRace(t *testing.T, stores []store.Store) {
 				return nil
 			})
 		})
-		won := -1
-		for i, err := range errs {
-			switch {
-			case err == nil && won >= 0:
-				t.Errorf("round %d: both DetachIdentity succeeded", round)
-			case err == nil:
-				won = i
-			case !errors.Is(err, errLastWay):
-				t.Errorf("round %d: DetachIdentity %d: got %v, want nil or errLastWay", round, i, err)
-			}
-		}
+		won := oneWinner(t, fmt.Sprintf("round %d: DetachIdentity", round), errs, errLastWay)
 		if won < 0 {
-			t.Errorf("round %d: no DetachIdentity succeeded", round)
 			continue
 		}
 		wantIdentities(t, stores[0], fmt.Sprintf("round %d", round), u.ID, ids[1-won])
@@ -583,19 +531,8 @@ func testAttachRace(t *testing.T, stores []store.Store) {
 				return nil
 			})
 		})
-		won := -1
-		for i, err := range errs {
-			switch {
-			case err == nil && won >= 0:
-				t.Errorf("round %d: both AttachIdentity succeeded", round)
-			case err == nil:
-				won = i
-			case !errors.Is(err, store.ErrAlreadyExists):
-				t.Errorf("round %d: AttachIdentity %d: got %v, want nil or ErrAlreadyExists", round, i, err)
-			}
-		}
+		won := oneWinner(t, fmt.Sprintf("round %d: AttachIdentity", round), errs, store.ErrAlreadyExists)
 		if won < 0 {
-			t.Errorf("round %d: no AttachIdentity succeeded", round)
 			continue
 		}
 		probe := newIdentity("", 800+round)

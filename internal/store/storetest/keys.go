@@ -23,17 +23,13 @@ func testSigningKeys(t *testing.T, s store.Store) {
 		seen = keys
 		return []store.SigningKey{k2, k1}, nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateSigningKeys (insert): %v", err)
-	}
+	must(t, "UpdateSigningKeys (insert)", err)
 	if len(seen) != 0 {
 		t.Errorf("fn saw %d keys in an empty store, want 0", len(seen))
 	}
 	want := []store.SigningKey{stored(k1), stored(k2)}
 	got, err := s.ListSigningKeys(ctx)
-	if err != nil {
-		t.Fatalf("ListSigningKeys: %v", err)
-	}
+	must(t, "ListSigningKeys", err)
 	diff(t, "keys after insert", got, want)
 
 	// Rotation: current becomes previous, next becomes current, a new next
@@ -48,15 +44,11 @@ func testSigningKeys(t *testing.T, s store.Store) {
 		seen = keys
 		return []store.SigningKey{k1, k2, k3}, nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateSigningKeys (rotate): %v", err)
-	}
+	must(t, "UpdateSigningKeys (rotate)", err)
 	diff(t, "keys seen by fn", seen, want)
 	want = []store.SigningKey{stored(k1), stored(k2), stored(k3)}
 	got, err = s.ListSigningKeys(ctx)
-	if err != nil {
-		t.Fatalf("ListSigningKeys: %v", err)
-	}
+	must(t, "ListSigningKeys", err)
 	diff(t, "keys after rotation", got, want)
 
 	// Keys that fn does not return are left as they are.
@@ -64,24 +56,16 @@ func testSigningKeys(t *testing.T, s store.Store) {
 	err = s.UpdateSigningKeys(ctx, func(keys []store.SigningKey) ([]store.SigningKey, error) {
 		return []store.SigningKey{k1}, nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateSigningKeys (retire): %v", err)
-	}
+	must(t, "UpdateSigningKeys (retire)", err)
 	want[0] = stored(k1)
 	got, err = s.ListSigningKeys(ctx)
-	if err != nil {
-		t.Fatalf("ListSigningKeys: %v", err)
-	}
+	must(t, "ListSigningKeys", err)
 	diff(t, "keys after retiring one", got, want)
 
 	err = s.UpdateSigningKeys(ctx, func(keys []store.SigningKey) ([]store.SigningKey, error) { return nil, nil })
-	if err != nil {
-		t.Fatalf("UpdateSigningKeys (no change): %v", err)
-	}
+	must(t, "UpdateSigningKeys (no change)", err)
 	got, err = s.ListSigningKeys(ctx)
-	if err != nil {
-		t.Fatalf("ListSigningKeys: %v", err)
-	}
+	must(t, "ListSigningKeys", err)
 	diff(t, "keys after no change", got, want)
 }
 
@@ -100,8 +84,6 @@ func testSigningKeysFuncError(t *testing.T, s store.Store) {
 	})
 	wantErr(t, "UpdateSigningKeys", err, errBoom)
 	got, err := s.ListSigningKeys(ctx)
-	if err != nil {
-		t.Fatalf("ListSigningKeys: %v", err)
-	}
+	must(t, "ListSigningKeys", err)
 	diff(t, "keys after failed update", got, []store.SigningKey{stored(k1)})
 }

@@ -63,27 +63,19 @@ func checkStatus(t *testing.T, st store.MigrationStatus, applied bool) {
 
 func testStatusBeforeMigrate(t *testing.T, s store.Store) {
 	st, err := s.MigrationStatus(t.Context())
-	if err != nil {
-		t.Fatalf("MigrationStatus: %v", err)
-	}
+	must(t, "MigrationStatus", err)
 	checkStatus(t, st, false)
 }
 
 func testMigrations(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	st, err := s.MigrationStatus(ctx)
-	if err != nil {
-		t.Fatalf("MigrationStatus: %v", err)
-	}
+	must(t, "MigrationStatus", err)
 	checkStatus(t, st, true)
 
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate again: %v", err)
-	}
+	must(t, "Migrate again", s.Migrate(ctx))
 	again, err := s.MigrationStatus(ctx)
-	if err != nil {
-		t.Fatalf("MigrationStatus: %v", err)
-	}
+	must(t, "MigrationStatus", err)
 	if d := cmp.Diff(st, again); d != "" {
 		t.Errorf("status changed by a second Migrate (-before +after):\n%s", d)
 	}

@@ -37,9 +37,7 @@ func newToken(u store.User, purpose store.TokenPurpose, n int) store.OneTimeToke
 // mustCreateToken creates tok and returns it as the store gives it back.
 func mustCreateToken(t *testing.T, s store.Store, tok store.OneTimeToken) store.OneTimeToken {
 	t.Helper()
-	if err := s.CreateOneTimeToken(t.Context(), tok); err != nil {
-		t.Fatalf("CreateOneTimeToken: %v", err)
-	}
+	must(t, "CreateOneTimeToken", s.CreateOneTimeToken(t.Context(), tok))
 	return stored(tok)
 }
 
@@ -73,9 +71,7 @@ func peek(t *testing.T, s store.Store, h []byte) (store.OneTimeToken, store.User
 func mustPeek(t *testing.T, s store.Store, h []byte) (store.OneTimeToken, store.User) {
 	t.Helper()
 	tok, u, err := peek(t, s, h)
-	if err != nil {
-		t.Fatalf("UseOneTimeToken(peek): %v", err)
-	}
+	must(t, "UseOneTimeToken(peek)", err)
 	return tok, u
 }
 
@@ -138,16 +134,12 @@ func testOneTimeTokenRoundTrip(t *testing.T, s store.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := s.CreateOneTimeToken(ctx, tt.in); err != nil {
-				t.Fatalf("CreateOneTimeToken: %v", err)
-			}
+			must(t, "CreateOneTimeToken", s.CreateOneTimeToken(ctx, tt.in))
 			got, gotUser := mustPeek(t, s, tt.want.Hash)
 			diff(t, "token seen by UseOneTimeToken", got, tt.want)
 			diff(t, "user seen by UseOneTimeToken", gotUser, stored(u))
 			list, err := s.ListOneTimeTokens(ctx, u.ID, tt.want.Purpose)
-			if err != nil {
-				t.Fatalf("ListOneTimeTokens: %v", err)
-			}
+			must(t, "ListOneTimeTokens", err)
 			var want []store.OneTimeToken
 			if tt.want.UsedAt.IsZero() {
 				want = []store.OneTimeToken{tt.want}
@@ -198,9 +190,7 @@ func testCreateOneTimeTokenErrors(t *testing.T, s store.Store) {
 			for _, user := range []store.User{u, other} {
 				for _, p := range []store.TokenPurpose{store.PurposeVerify, store.PurposeRecover} {
 					list, err := s.ListOneTimeTokens(ctx, user.ID, p)
-					if err != nil {
-						t.Fatalf("ListOneTimeTokens: %v", err)
-					}
+					must(t, "ListOneTimeTokens", err)
 					var want []store.OneTimeToken
 					if user.ID == u.ID && p == orig.Purpose {
 						want = []store.OneTimeToken{orig}
@@ -247,9 +237,7 @@ func testUseOneTimeToken(t *testing.T, s store.Store) {
 		y.LastSignInAt = time.Time{}
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UseOneTimeToken: %v", err)
-	}
+	must(t, "UseOneTimeToken", err)
 	diff(t, "token seen by fn", seenToken, tok)
 	diff(t, "user seen by fn", seenUser, stored(u))
 
@@ -267,9 +255,7 @@ func testUseOneTimeToken(t *testing.T, s store.Store) {
 	diff(t, "UseOneTimeToken user", gotUser, wantUser)
 
 	reread, err := s.GetUserByEmail(ctx, tok.NewEmail)
-	if err != nil {
-		t.Fatalf("GetUserByEmail(new email): %v", err)
-	}
+	must(t, "GetUserByEmail(new email)", err)
 	diff(t, "user after UseOneTimeToken", reread, wantUser)
 	if _, err := s.GetUserByEmail(ctx, u.Email); !isNotFound(err) {
 		t.Errorf("GetUserByEmail(old email): got %v, want ErrNotFound", err)
@@ -287,9 +273,7 @@ func testUseOneTimeToken(t *testing.T, s store.Store) {
 		sawUsed = x.UsedAt
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UseOneTimeToken(used token): %v", err)
-	}
+	must(t, "UseOneTimeToken(used token)", err)
 	if !sawUsed.Equal(wantToken.UsedAt) {
 		t.Errorf("fn saw UsedAt %v, want %v", sawUsed, wantToken.UsedAt)
 	}
@@ -309,9 +293,7 @@ func testUseOneTimeToken(t *testing.T, s store.Store) {
 		return nil
 	})
 	wantToken.UsedAt = time.Time{}
-	if err != nil {
-		t.Fatalf("UseOneTimeToken(clear UsedAt): %v", err)
-	}
+	must(t, "UseOneTimeToken(clear UsedAt)", err)
 	diff(t, "token with UsedAt cleared", gotToken, wantToken)
 
 	for _, h := range [][]byte{hash("unknown"), nil, {}} {
@@ -441,9 +423,7 @@ func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
 		x.UsedAt = usedAt
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UseOneTimeToken: %v", err)
-	}
+	must(t, "UseOneTimeToken", err)
 	for _, i := range []int{0, 1, 2} { // the spent token and its unused siblings
 		want[i].UsedAt = usedAt.Truncate(micro)
 	}
@@ -460,9 +440,7 @@ func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
 		{a, store.PurposeEmailChange, []store.OneTimeToken{want[6]}},
 	} {
 		list, err := s.ListOneTimeTokens(ctx, c.user.ID, c.purpose)
-		if err != nil {
-			t.Fatalf("ListOneTimeTokens: %v", err)
-		}
+		must(t, "ListOneTimeTokens", err)
 		diff(t, fmt.Sprintf("ListOneTimeTokens(%s, %s) after the spend", c.user.Email, c.purpose), list, c.want)
 	}
 
@@ -503,9 +481,7 @@ func testListOneTimeTokens(t *testing.T, s store.Store) {
 		x.Attempts = 4
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateOneTimeToken: %v", err)
-	}
+	must(t, "UpdateOneTimeToken", err)
 	verifyA = append(verifyA, attempted)
 	recoverA := mustCreateToken(t, s, newToken(a, store.PurposeRecover, 8))
 	changeA := mustCreateToken(t, s, newToken(a, store.PurposeEmailChange, 9))
@@ -533,9 +509,7 @@ func testListOneTimeTokens(t *testing.T, s store.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := s.ListOneTimeTokens(ctx, tt.userID, tt.purpose)
-			if err != nil {
-				t.Fatalf("ListOneTimeTokens: %v", err)
-			}
+			must(t, "ListOneTimeTokens", err)
 			diff(t, "ListOneTimeTokens", got, tt.want)
 		})
 	}
@@ -607,9 +581,7 @@ func testUpdateOneTimeToken(t *testing.T, s store.Store) {
 
 	// The id in another accepted spelling finds the token.
 	got, err = s.UpdateOneTimeToken(ctx, strings.ToUpper(tok.ID), func(x *store.OneTimeToken) error { return nil })
-	if err != nil {
-		t.Fatalf("UpdateOneTimeToken(id in capitals): %v", err)
-	}
+	must(t, "UpdateOneTimeToken(id in capitals)", err)
 	diff(t, "UpdateOneTimeToken(id in capitals)", got, want)
 }
 

@@ -47,9 +47,7 @@ func enqueued(m store.OutboxMessage, id int64) store.OutboxMessage {
 func mustEnqueue(t *testing.T, s store.Store, m store.OutboxMessage) store.OutboxMessage {
 	t.Helper()
 	id, err := s.EnqueueMail(t.Context(), m)
-	if err != nil {
-		t.Fatalf("EnqueueMail: %v", err)
-	}
+	must(t, "EnqueueMail", err)
 	return enqueued(m, id)
 }
 
@@ -139,18 +137,14 @@ func testOutboxRoundTrip(t *testing.T, s store.Store) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id, err := s.EnqueueMail(ctx, tt.in)
-			if err != nil {
-				t.Fatalf("EnqueueMail: %v", err)
-			}
+			must(t, "EnqueueMail", err)
 			if id <= prev {
 				t.Errorf("EnqueueMail id = %d after %d, want increasing", id, prev)
 			}
 			prev = id
 			wantCount(t, s, "after EnqueueMail", int64(i+1))
 			got, err := s.ClaimMail(ctx, now, until, 5)
-			if err != nil {
-				t.Fatalf("ClaimMail: %v", err)
-			}
+			must(t, "ClaimMail", err)
 			want := tt.want
 			want.ID = id
 			want.LockedUntil = until.Truncate(micro)
@@ -189,9 +183,7 @@ func testEnqueueMailErrors(t *testing.T, s store.Store) {
 		})
 	}
 	got, err := s.ClaimMail(ctx, at(100*time.Hour), at(200*time.Hour), 100)
-	if err != nil {
-		t.Fatalf("ClaimMail: %v", err)
-	}
+	must(t, "ClaimMail", err)
 	first.LockedUntil = at(200 * time.Hour).Truncate(micro)
 	diff(t, "messages after refused enqueues", got, []store.OutboxMessage{first})
 }
@@ -245,9 +237,7 @@ func testClaimMail(t *testing.T, s store.Store) {
 	}
 	// Long after, every lease has lapsed and every message is due.
 	got, err := s.ClaimMail(ctx, now.Add(1000*time.Hour), now.Add(1001*time.Hour), 100)
-	if err != nil {
-		t.Fatalf("ClaimMail(everything): %v", err)
-	}
+	must(t, "ClaimMail(everything)", err)
 	if len(got) != len(mm) {
 		t.Errorf("ClaimMail(everything) = %d messages, want %d", len(got), len(mm))
 	}
@@ -266,31 +256,23 @@ func testRetryMail(t *testing.T, s store.Store) {
 	}
 	lease := now.Add(2 * time.Hour)
 	got, err := s.ClaimMail(ctx, now, lease, 2)
-	if err != nil {
-		t.Fatalf("ClaimMail: %v", err)
-	}
+	must(t, "ClaimMail", err)
 	diff(t, "claimed", got, mm.claim(now, lease, 2))
 
 	// A failed delivery: retried an hour later, the lease released.
 	next := now.Add(time.Hour)
-	if err := s.RetryMail(ctx, mm[0].ID, next, "421 4.7.0 try again later"); err != nil {
-		t.Fatalf("RetryMail: %v", err)
-	}
+	must(t, "RetryMail", s.RetryMail(ctx, mm[0].ID, next, "421 4.7.0 try again later"))
 	mm[0].Attempts = 1
 	mm[0].NextAttemptAt = next.Truncate(micro)
 	mm[0].LastError = "421 4.7.0 try again later"
 	mm[0].LockedUntil = time.Time{}
 	// Not before next; mm[1] is still leased, mm[2] not due.
 	got, err = s.ClaimMail(ctx, next.Add(-micro), lease, 100)
-	if err != nil {
-		t.Fatalf("ClaimMail: %v", err)
-	}
+	must(t, "ClaimMail", err)
 	diff(t, "claimed before the retry is due", got, mm.claim(next.Add(-micro), lease, 100))
 	// At next.
 	got, err = s.ClaimMail(ctx, next, lease, 100)
-	if err != nil {
-		t.Fatalf("ClaimMail: %v", err)
-	}
+	must(t, "ClaimMail", err)
 	want := mm.claim(next, lease, 100)
 	if len(want) != 1 || want[0].ID != mm[0].ID {
 		t.Fatalf("the model claims %v at next, want the retried message", want)
@@ -301,32 +283,24 @@ func testRetryMail(t *testing.T, s store.Store) {
 	// text that is not valid UTF-8, or holds NUL, as a mail server's
 	// reply may, is stored with U+FFFD in their place.
 	next2 := now.Add(30 * time.Hour)
-	if err := s.RetryMail(ctx, mm[0].ID, next2, "550 bad \xff\xfe reply\x00 here"); err != nil {
-		t.Fatalf("RetryMail again: %v", err)
-	}
+	must(t, "RetryMail again", s.RetryMail(ctx, mm[0].ID, next2, "550 bad \xff\xfe reply\x00 here"))
 	mm[0].Attempts = 2
 	mm[0].NextAttemptAt = next2.Truncate(micro)
 	mm[0].LastError = "550 bad \uFFFD reply\uFFFD here"
 	mm[0].LockedUntil = time.Time{}
 	// A message never claimed can be retried too.
-	if err := s.RetryMail(ctx, mm[2].ID, next2, ""); err != nil {
-		t.Fatalf("RetryMail(unclaimed): %v", err)
-	}
+	must(t, "RetryMail(unclaimed)", s.RetryMail(ctx, mm[2].ID, next2, ""))
 	mm[2].Attempts = 1
 	mm[2].NextAttemptAt = next2.Truncate(micro)
 	mm[2].LockedUntil = time.Time{}
 	late, lateLease := now.Add(40*time.Hour), now.Add(41*time.Hour)
 	got, err = s.ClaimMail(ctx, late, lateLease, 100)
-	if err != nil {
-		t.Fatalf("ClaimMail: %v", err)
-	}
+	must(t, "ClaimMail", err)
 	diff(t, "claimed after the retries", got, mm.claim(late, lateLease, 100))
 
 	err = s.RetryMail(ctx, mm[len(mm)-1].ID+1000, next, "gone")
 	wantErr(t, "RetryMail(unknown id)", err, store.ErrNotFound)
-	if err := s.DeleteMail(ctx, mm[1].ID); err != nil {
-		t.Fatalf("DeleteMail: %v", err)
-	}
+	must(t, "DeleteMail", s.DeleteMail(ctx, mm[1].ID))
 	err = s.RetryMail(ctx, mm[1].ID, next, "gone")
 	wantErr(t, "RetryMail(deleted message)", err, store.ErrNotFound)
 	wantCount(t, s, "after the retries", 2)
@@ -350,26 +324,18 @@ func testDeleteMail(t *testing.T, s store.Store) {
 	}
 	wantCount(t, s, "after DeleteMail", 2)
 	got, err := s.ClaimMail(ctx, now, lease, 100)
-	if err != nil {
-		t.Fatalf("ClaimMail: %v", err)
-	}
+	must(t, "ClaimMail", err)
 	kept := mailModel{mm[1], mm[3]}
 	diff(t, "messages after DeleteMail", got, kept.claim(now, lease, 100))
 
 	// Deleting the newest message does not make the store hand its id
 	// out again.
-	if err := s.DeleteMail(ctx, mm[3].ID); err != nil {
-		t.Fatalf("DeleteMail: %v", err)
-	}
+	must(t, "DeleteMail", s.DeleteMail(ctx, mm[3].ID))
 	next := mustEnqueue(t, s, newMail(9, ""))
 	if next.ID <= mm[3].ID {
 		t.Errorf("id after deleting the newest message = %d, want more than %d", next.ID, mm[3].ID)
 	}
-	if err := s.DeleteMail(ctx, mm[1].ID); err != nil {
-		t.Fatalf("DeleteMail: %v", err)
-	}
-	if err := s.DeleteMail(ctx, next.ID); err != nil {
-		t.Fatalf("DeleteMail: %v", err)
-	}
+	must(t, "DeleteMail", s.DeleteMail(ctx, mm[1].ID))
+	must(t, "DeleteMail", s.DeleteMail(ctx, next.ID))
 	wantCount(t, s, "after deleting everything", 0)
 }

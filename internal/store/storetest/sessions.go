@@ -54,9 +54,7 @@ func testSessionRoundTrip(t *testing.T, s store.Store) {
 			got := mustGet(t, "GetSession", s.GetSession, tt.in.ID)
 			diff(t, "GetSession", got, tt.want)
 			got, err := s.GetSessionByRefreshHash(ctx, tt.in.RefreshHash)
-			if err != nil {
-				t.Fatalf("GetSessionByRefreshHash: %v", err)
-			}
+			must(t, "GetSessionByRefreshHash", err)
 			diff(t, "GetSessionByRefreshHash", got, tt.want)
 		})
 	}
@@ -109,22 +107,16 @@ func testUserWithSessionRoundTrip(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	u := newUser(1)
 	ss := newSession(u.ID, 1)
-	if err := s.CreateUserWithSession(ctx, u, ss); err != nil {
-		t.Fatalf("CreateUserWithSession: %v", err)
-	}
+	must(t, "CreateUserWithSession", s.CreateUserWithSession(ctx, u, ss))
 	gotU := mustGet(t, "GetUser", s.GetUser, u.ID)
 	diff(t, "GetUser", gotU, stored(u))
 	got := mustGet(t, "GetSession", s.GetSession, ss.ID)
 	diff(t, "GetSession", got, stored(ss))
 	got, err := s.GetSessionByRefreshHash(ctx, ss.RefreshHash)
-	if err != nil {
-		t.Fatalf("GetSessionByRefreshHash: %v", err)
-	}
+	must(t, "GetSessionByRefreshHash", err)
 	diff(t, "GetSessionByRefreshHash", got, stored(ss))
 	got, gotU, err = s.GetSessionWithUser(ctx, ss.ID)
-	if err != nil {
-		t.Fatalf("GetSessionWithUser: %v", err)
-	}
+	must(t, "GetSessionWithUser", err)
 	diff(t, "GetSessionWithUser session", got, stored(ss))
 	diff(t, "GetSessionWithUser user", gotU, stored(u))
 
@@ -133,9 +125,7 @@ func testUserWithSessionRoundTrip(t *testing.T, s store.Store) {
 	canonical := upper.ID
 	upper.ID = "{" + strings.ToUpper(canonical) + "}"
 	us := newSession(strings.ToUpper(canonical), 2)
-	if err := s.CreateUserWithSession(ctx, upper, us); err != nil {
-		t.Fatalf("CreateUserWithSession with non-canonical ids: %v", err)
-	}
+	must(t, "CreateUserWithSession with non-canonical ids", s.CreateUserWithSession(ctx, upper, us))
 	got = mustGet(t, "GetSession", s.GetSession, us.ID)
 	if got.UserID != canonical {
 		t.Errorf("session's user id = %q, want %q", got.UserID, canonical)
@@ -171,16 +161,7 @@ func testCreateUserWithSessionConflicts(t *testing.T, s store.Store) {
 			wantFailure(t, "CreateUserWithSession", err, tt.want)
 			// Nothing written: no new user, no new session, no new
 			// refresh token.
-			if u.ID != orig.ID {
-				if _, err := s.GetUser(ctx, u.ID); !isNotFound(err) {
-					t.Errorf("GetUser(refused user): got %v, want ErrNotFound", err)
-				}
-			}
-			if u.Email != orig.Email {
-				if _, err := s.GetUserByEmail(ctx, u.Email); !isNotFound(err) {
-					t.Errorf("GetUserByEmail(refused user): got %v, want ErrNotFound", err)
-				}
-			}
+			checkNoUser(t, s, u, orig)
 			if ss.ID != origSess.ID {
 				if _, err := s.GetSession(ctx, ss.ID); !isNotFound(err) {
 					t.Errorf("GetSession(refused session): got %v, want ErrNotFound", err)
@@ -261,9 +242,7 @@ func testRefreshHashHistory(t *testing.T, s store.Store) {
 		diff(t, fmt.Sprintf("session found by hash %d", i), got, last)
 	}
 	got, err := s.GetSessionByRefreshHash(ctx, other.RefreshHash)
-	if err != nil {
-		t.Fatalf("GetSessionByRefreshHash(other): %v", err)
-	}
+	must(t, "GetSessionByRefreshHash(other)", err)
 	diff(t, "other session", got, stored(other))
 }
 
@@ -288,9 +267,7 @@ func testUpdateSession(t *testing.T, s store.Store) {
 		ss.Generation = 1
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateSession: %v", err)
-	}
+	must(t, "UpdateSession", err)
 	diff(t, "session seen by fn", seen, stored(orig))
 
 	want := stored(orig)
@@ -316,9 +293,7 @@ func testUpdateSession(t *testing.T, s store.Store) {
 		ss.ParentHash = nil
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateSession (no rotation): %v", err)
-	}
+	must(t, "UpdateSession (no rotation)", err)
 	want.RevokedAt = time.Time{}
 	want.AMR = nil
 	want.ParentHash = nil
@@ -374,9 +349,7 @@ func testUpdateSessionOneField(t *testing.T, s store.Store) {
 					}
 					return nil
 				})
-				if err != nil {
-					t.Fatalf("UpdateSession: %v", err)
-				}
+				must(t, "UpdateSession", err)
 				diff(t, "UpdateSession result", got, want)
 				reread := mustGet(t, "GetSession", s.GetSession, orig.ID)
 				diff(t, "GetSession after UpdateSession", reread, want)
@@ -440,9 +413,7 @@ func testUpdateSessionErrors(t *testing.T, s store.Store) {
 				t.Errorf("GetSessionByRefreshHash(hash of a rolled-back rotation): got %v, want ErrNotFound", err)
 			}
 			got, err = s.GetSessionByRefreshHash(ctx, other.RefreshHash)
-			if err != nil {
-				t.Fatalf("GetSessionByRefreshHash(other): %v", err)
-			}
+			must(t, "GetSessionByRefreshHash(other)", err)
 			if got.ID != other.ID {
 				t.Errorf("other session's hash now finds session %s, want %s", got.ID, other.ID)
 			}
@@ -492,9 +463,7 @@ func testListSessions(t *testing.T, s store.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := s.ListSessions(ctx, tt.userID)
-			if err != nil {
-				t.Fatalf("ListSessions: %v", err)
-			}
+			must(t, "ListSessions", err)
 			if len(got) == 0 && len(tt.want) == 0 {
 				return
 			}
@@ -537,9 +506,7 @@ func testRevokeSessions(t *testing.T, s store.Store) {
 			}
 			when := at(time.Hour)
 			n, err := s.RevokeSessions(ctx, u.ID, except, when)
-			if err != nil {
-				t.Fatalf("RevokeSessions: %v", err)
-			}
+			must(t, "RevokeSessions", err)
 			if n != tt.want {
 				t.Errorf("RevokeSessions = %d, want %d", n, tt.want)
 			}
@@ -609,9 +576,7 @@ func testSessionWithUser(t *testing.T, s store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			mustCreateSession(t, s, tt.in)
 			gotS, gotU, err := s.GetSessionWithUser(ctx, tt.in.ID)
-			if err != nil {
-				t.Fatalf("GetSessionWithUser: %v", err)
-			}
+			must(t, "GetSessionWithUser", err)
 			diff(t, "session", gotS, stored(tt.in))
 			diff(t, "user", gotU, tt.wantUser)
 		})
@@ -623,9 +588,7 @@ func testSessionWithUser(t *testing.T, s store.Store) {
 	}
 	want := mustGet(t, "GetSession", s.GetSession, fresh.ID)
 	got, _, err := s.GetSessionWithUser(ctx, fresh.ID)
-	if err != nil {
-		t.Fatalf("GetSessionWithUser after UpdateSession: %v", err)
-	}
+	must(t, "GetSessionWithUser after UpdateSession", err)
 	diff(t, "session after UpdateSession", got, want)
 
 	for _, tt := range []struct{ name, id string }{
@@ -640,9 +603,7 @@ func testSessionWithUser(t *testing.T, s store.Store) {
 	}
 
 	// Deleting the user takes its sessions: neither half is left.
-	if err := s.DeleteUser(ctx, disabled.ID); err != nil {
-		t.Fatalf("DeleteUser: %v", err)
-	}
+	must(t, "DeleteUser", s.DeleteUser(ctx, disabled.ID))
 	_, _, err = s.GetSessionWithUser(ctx, expired.ID)
 	wantErr(t, "GetSessionWithUser(session of a deleted user)", err, store.ErrNotFound)
 }
@@ -663,9 +624,7 @@ func testUpdateSessionByRefreshHash(t *testing.T, s store.Store) {
 		seen, seenUser = *ss, su
 		return rotate("byhash/1", at(2*time.Hour))(ss)
 	})
-	if err != nil {
-		t.Fatalf("UpdateSessionByRefreshHash: %v", err)
-	}
+	must(t, "UpdateSessionByRefreshHash", err)
 	diff(t, "session seen by fn", seen, stored(orig))
 	diff(t, "user seen by fn", seenUser, stored(u))
 	diff(t, "user returned", gotUser, stored(u))
@@ -677,9 +636,7 @@ func testUpdateSessionByRefreshHash(t *testing.T, s store.Store) {
 	want.Generation = 1
 	diff(t, "UpdateSessionByRefreshHash result", got, want)
 	reread, err := s.GetSessionByRefreshHash(ctx, hash("byhash/1"))
-	if err != nil {
-		t.Fatalf("GetSessionByRefreshHash(new hash): %v", err)
-	}
+	must(t, "GetSessionByRefreshHash(new hash)", err)
 	diff(t, "session found by the new hash", reread, want)
 
 	// By an older token: the same session, as it is now.
@@ -688,9 +645,7 @@ func testUpdateSessionByRefreshHash(t *testing.T, s store.Store) {
 		ss.RevokedAt = at(3 * time.Hour)
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateSessionByRefreshHash(old hash): %v", err)
-	}
+	must(t, "UpdateSessionByRefreshHash(old hash)", err)
 	diff(t, "session seen by fn through the old hash", seen, want)
 	want.RevokedAt = at(3 * time.Hour).Truncate(time.Microsecond)
 
@@ -732,9 +687,7 @@ func testUpdateSessionByRefreshHash(t *testing.T, s store.Store) {
 	}
 
 	// Deleting the user takes its sessions and their tokens.
-	if err := s.DeleteUser(ctx, u.ID); err != nil {
-		t.Fatalf("DeleteUser: %v", err)
-	}
+	must(t, "DeleteUser", s.DeleteUser(ctx, u.ID))
 	_, _, err = s.UpdateSessionByRefreshHash(ctx, hash("byhash/1"), func(*store.Session, store.User) error { return nil })
 	wantErr(t, "UpdateSessionByRefreshHash(session of a deleted user)", err, store.ErrNotFound)
 }

@@ -144,9 +144,7 @@ func closing(t *testing.T, s store.Store) store.Store {
 func migrated(t *testing.T, s store.Store) store.Store {
 	t.Helper()
 	closing(t, s)
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+	must(t, "Migrate", s.Migrate(t.Context()))
 	return s
 }
 
@@ -273,6 +271,14 @@ func diff[T any](t *testing.T, what string, got, want T) {
 	checkUTC(t, got)
 }
 
+// must stops the test if err, from what, is not nil.
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
 // wantErr fails unless errors.Is(err, want).
 func wantErr(t *testing.T, what string, err, want error) {
 	t.Helper()
@@ -298,9 +304,7 @@ func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 // mustCreateUser creates u or stops the test.
 func mustCreateUser(t *testing.T, s store.Store, u store.User) store.User {
 	t.Helper()
-	if err := s.CreateUser(t.Context(), u); err != nil {
-		t.Fatalf("CreateUser: %v", err)
-	}
+	must(t, "CreateUser", s.CreateUser(t.Context(), u))
 	return u
 }
 
@@ -318,9 +322,7 @@ func mustGet[T any](t *testing.T, what string, get func(context.Context, string)
 // mustCreateSession creates ss or stops the test.
 func mustCreateSession(t *testing.T, s store.Store, ss store.Session) store.Session {
 	t.Helper()
-	if err := s.CreateSession(t.Context(), ss); err != nil {
-		t.Fatalf("CreateSession: %v", err)
-	}
+	must(t, "CreateSession", s.CreateSession(t.Context(), ss))
 	return ss
 }
 

@@ -48,22 +48,14 @@ func testThrottles(t *testing.T, s store.Store) {
 	}
 
 	got, err := s.GetThrottles(ctx, []string{a, b, c})
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	sortThrottles(got)
 	diff(t, "GetThrottles", got, []store.Throttle{stored(steps[1].set), stored(steps[3].set)})
 
-	if err := s.DeleteThrottles(ctx, []string{a, c}); err != nil {
-		t.Fatalf("DeleteThrottles: %v", err)
-	}
-	if err := s.DeleteThrottles(ctx, nil); err != nil {
-		t.Fatalf("DeleteThrottles(nil): %v", err)
-	}
+	must(t, "DeleteThrottles", s.DeleteThrottles(ctx, []string{a, c}))
+	must(t, "DeleteThrottles(nil)", s.DeleteThrottles(ctx, nil))
 	got, err = s.GetThrottles(ctx, []string{a, b})
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	diff(t, "GetThrottles after delete", got, []store.Throttle{stored(steps[3].set)})
 
 	// After a delete the key starts again from zero.
@@ -74,9 +66,7 @@ func testThrottles(t *testing.T, s store.Store) {
 		th.Failures++
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateThrottle: %v", err)
-	}
+	must(t, "UpdateThrottle", err)
 	diff(t, "throttle after delete and update", th, store.Throttle{Key: a, Failures: 1})
 
 	_, err = s.UpdateThrottle(ctx, a, func(th *store.Throttle) error { th.Key = c; return nil })
@@ -100,9 +90,7 @@ func testThrottleFuncError(t *testing.T, s store.Store) {
 		wantErr(t, "UpdateThrottle("+key+")", err, errBoom)
 	}
 	got, err := s.GetThrottles(ctx, []string{"new", existing.Key})
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	diff(t, "throttles after failed updates", got, []store.Throttle{stored(existing)})
 }
 
@@ -128,17 +116,13 @@ func testUpdateThrottles(t *testing.T, s store.Store) {
 		rows[1].LastFailureAt, rows[1].BlockedUntil = at(2*time.Second), at(time.Minute)
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateThrottles: %v", err)
-	}
+	must(t, "UpdateThrottles", err)
 	diff(t, "rows seen by fn", seen, []store.Throttle{{Key: c}, stored(old), {Key: b}})
 	wantC := stored(store.Throttle{Key: c, Failures: 1, LastFailureAt: at(2 * time.Second)})
 	wantA := stored(store.Throttle{Key: a, Failures: 3, LastFailureAt: at(2 * time.Second), BlockedUntil: at(time.Minute)})
 	diff(t, "UpdateThrottles result", got, []store.Throttle{wantC, wantA, {Key: b}})
 	saved, err := s.GetThrottles(ctx, []string{a, b, c})
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	sortThrottles(saved)
 	diff(t, "GetThrottles after UpdateThrottles", saved, []store.Throttle{wantC, wantA})
 
@@ -151,9 +135,7 @@ func testUpdateThrottles(t *testing.T, s store.Store) {
 		t.Fatalf("UpdateThrottles(block only): %v", err)
 	}
 	saved, err = s.GetThrottles(ctx, []string{b})
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	diff(t, "GetThrottles after a block alone", saved, []store.Throttle{blocked})
 
 	// Rows fn leaves zero are deleted, the others saved, in one call.
@@ -165,16 +147,12 @@ func testUpdateThrottles(t *testing.T, s store.Store) {
 		rows[2].Failures++
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateThrottles(reset two): %v", err)
-	}
+	must(t, "UpdateThrottles(reset two)", err)
 	diff(t, "rows seen by fn", seen, []store.Throttle{wantA, blocked, wantC})
 	wantC.Failures++
 	diff(t, "UpdateThrottles(reset two) result", got, []store.Throttle{{Key: a}, {Key: b}, wantC})
 	saved, err = s.GetThrottles(ctx, []string{a, b, c})
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	diff(t, "GetThrottles after resetting two", saved, []store.Throttle{wantC})
 
 	// A reset key starts again from zero, like a new one.
@@ -250,9 +228,7 @@ func testUpdateThrottlesErrors(t *testing.T, s store.Store) {
 			_, err := s.UpdateThrottles(ctx, keys, tt.fn)
 			wantFailure(t, "UpdateThrottles", err, tt.want)
 			got, err := s.GetThrottles(ctx, []string{"new", existing.Key, "other"})
-			if err != nil {
-				t.Fatalf("GetThrottles: %v", err)
-			}
+			must(t, "GetThrottles", err)
 			diff(t, "throttles after a failed UpdateThrottles", got, []store.Throttle{stored(existing)})
 		})
 	}

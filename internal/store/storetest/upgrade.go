@@ -88,9 +88,7 @@ func migrateTo(t *testing.T, up Upgrade, version int64) {
 		t.Fatalf("migrate to version %d: %v", version, err)
 	}
 	st, err := up.Store.MigrationStatus(ctx)
-	if err != nil {
-		t.Fatalf("MigrationStatus: %v", err)
-	}
+	must(t, "MigrationStatus", err)
 	if st.Current != version || st.Latest <= version {
 		t.Fatalf("MigrationStatus = current %d, latest %d; want %d and more than %d", st.Current, st.Latest, version, version)
 	}
@@ -149,9 +147,7 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 			{Key: throttleKeys[1], Failures: 1, LastFailureAt: at(time.Hour)},
 		},
 	}
-	if err := up.Seed1(ctx, rows); err != nil {
-		t.Fatalf("write rows at version 1: %v", err)
-	}
+	must(t, "write rows at version 1", up.Seed1(ctx, rows))
 
 	// One-time tokens came with version 3; the migration after it
 	// rebuilds their table on SQLite.
@@ -163,17 +159,11 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 	verifyTok2 := newToken(full, store.PurposeVerify, 4)
 	otpTok := newToken(bare, store.PurposeOTP, 3)
 	tokens := []store.OneTimeToken{changeTok, verifyTok, verifyTok2, otpTok}
-	if err := up.Seed3(ctx, tokens); err != nil {
-		t.Fatalf("write tokens at version 3: %v", err)
-	}
+	must(t, "write tokens at version 3", up.Seed3(ctx, tokens))
 
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate from version 3: %v", err)
-	}
+	must(t, "Migrate from version 3", s.Migrate(ctx))
 	st, err := s.MigrationStatus(ctx)
-	if err != nil {
-		t.Fatalf("MigrationStatus: %v", err)
-	}
+	must(t, "MigrationStatus", err)
 	checkStatus(t, st, true)
 
 	// Every value reads back; the columns added since hold their
@@ -185,9 +175,7 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 		got := mustGet(t, "GetUser", s.GetUser, u.ID)
 		diff(t, fmt.Sprintf("GetUser(user %d written at version 1)", i), got, wantUsers[i])
 		got, err = s.GetUserByEmail(ctx, u.Email)
-		if err != nil {
-			t.Fatalf("GetUserByEmail: %v", err)
-		}
+		must(t, "GetUserByEmail", err)
 		diff(t, fmt.Sprintf("GetUserByEmail(user %d written at version 1)", i), got, wantUsers[i])
 	}
 	sessionUser := map[string]store.User{full.ID: wantUsers[0], bare.ID: wantUsers[1]}
@@ -195,9 +183,7 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 		got := mustGet(t, "GetSession", s.GetSession, ss.ID)
 		diff(t, "GetSession(session written at version 1)", got, stored(ss))
 		gotS, gotU, err := s.GetSessionWithUser(ctx, ss.ID)
-		if err != nil {
-			t.Fatalf("GetSessionWithUser: %v", err)
-		}
+		must(t, "GetSessionWithUser", err)
 		diff(t, "GetSessionWithUser(session written at version 1): session", gotS, stored(ss))
 		diff(t, "GetSessionWithUser(session written at version 1): user", gotU, sessionUser[ss.UserID])
 	}
@@ -220,27 +206,19 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 		{bare, []store.Session{stored(expired)}}, // expired is
 	} {
 		got, err := s.ListSessions(ctx, c.user.ID)
-		if err != nil {
-			t.Fatalf("ListSessions: %v", err)
-		}
+		must(t, "ListSessions", err)
 		diff(t, "ListSessions("+c.user.Email+")", got, c.want)
 	}
 	keys, err := s.ListSigningKeys(ctx)
-	if err != nil {
-		t.Fatalf("ListSigningKeys: %v", err)
-	}
+	must(t, "ListSigningKeys", err)
 	diff(t, "ListSigningKeys after migrating from version 1", keys, []store.SigningKey{stored(previous), stored(current)})
 	ths, err := s.GetThrottles(ctx, throttleKeys)
-	if err != nil {
-		t.Fatalf("GetThrottles: %v", err)
-	}
+	must(t, "GetThrottles", err)
 	sortThrottles(ths)
 	diff(t, "GetThrottles after migrating from version 1", ths, []store.Throttle{stored(rows.Throttles[0]), stored(rows.Throttles[1])})
 	for _, tok := range tokens {
 		got, u, err := peek(t, s, tok.Hash)
-		if err != nil {
-			t.Fatalf("UseOneTimeToken(token written at version 3): %v", err)
-		}
+		must(t, "UseOneTimeToken(token written at version 3)", err)
 		diff(t, "token written at version 3", got, stored(tok))
 		diff(t, "user of a token written at version 3", u, sessionUser[tok.UserID])
 	}
@@ -254,9 +232,7 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 		{bare, store.PurposeOTP, []store.OneTimeToken{stored(otpTok)}},
 	} {
 		got, err := s.ListOneTimeTokens(ctx, c.user.ID, c.purpose)
-		if err != nil {
-			t.Fatalf("ListOneTimeTokens: %v", err)
-		}
+		must(t, "ListOneTimeTokens", err)
 		diff(t, fmt.Sprintf("ListOneTimeTokens(%s, %s)", c.user.Email, c.purpose), got, c.want)
 	}
 
@@ -295,13 +271,9 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 	wantFull := wantUsers[0]
 	early := newSession(full.ID, 95)
 	early.AuthTime = at(95 * time.Hour)
-	if err := s.CreateSession(ctx, early); err != nil {
-		t.Fatalf("CreateSession(epoch 0 on a user written at version 1): %v", err)
-	}
+	must(t, "CreateSession(epoch 0 on a user written at version 1)", s.CreateSession(ctx, early))
 	gotUser, err := s.UpdateUser(ctx, full.ID, func(u *store.User) error { u.CredentialEpoch++; return nil })
-	if err != nil {
-		t.Fatalf("UpdateUser: %v", err)
-	}
+	must(t, "UpdateUser", err)
 	wantFull.CredentialEpoch = 1
 	diff(t, "user written at version 1 with its epoch raised", gotUser, wantFull)
 	if err := s.CreateSession(ctx, newSession(full.ID, 96)); !errors.Is(err, store.ErrStale) {
@@ -316,9 +288,7 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 	})
 	wantRotated := stored(rotated)
 	wantRotated.AuthTime, wantRotated.CredentialEpoch = now.Truncate(micro), 1
-	if err != nil {
-		t.Fatalf("UpdateSession: %v", err)
-	}
+	must(t, "UpdateSession", err)
 	diff(t, "session written at version 1 with AuthTime and epoch set", got, wantRotated)
 
 	// Spending one of the old verify tokens uses up its unused sibling.
@@ -354,9 +324,7 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 		diff(t, "user created at version 1, seen with its token", u, wantFull)
 	}
 	mail := mailModel{mustEnqueue(t, s, newMail(1, full.ID))}
-	if err := s.DeleteUser(ctx, full.ID); err != nil {
-		t.Fatalf("DeleteUser: %v", err)
-	}
+	must(t, "DeleteUser", s.DeleteUser(ctx, full.ID))
 	// The cascade reaches the tokens written before the table was
 	// rebuilt, and the ones written after.
 	for _, h := range [][]byte{tok.Hash, changeTok.Hash, verifyTok.Hash, revert.Hash} {
@@ -368,14 +336,10 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 		t.Errorf("GetSession(session of a deleted user): got %v, want ErrNotFound", err)
 	}
 	claimed, err := s.ClaimMail(ctx, now, now.Add(time.Hour), 10)
-	if err != nil {
-		t.Fatalf("ClaimMail: %v", err)
-	}
+	must(t, "ClaimMail", err)
 	diff(t, "mail for a deleted user", claimed, mail.claim(now, now.Add(time.Hour), 10))
 	events, err := s.ListAudit(ctx, store.ListAuditOptions{UserID: full.ID})
-	if err != nil {
-		t.Fatalf("ListAudit: %v", err)
-	}
+	must(t, "ListAudit", err)
 	diff(t, "audit of a user created at version 1", events, []store.AuditEvent{want})
 	if got, err := s.GetUser(ctx, bare.ID); err != nil {
 		t.Errorf("GetUser(the other user): %v", err)

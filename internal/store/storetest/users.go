@@ -53,9 +53,7 @@ func testUserRoundTrip(t *testing.T, s store.Store) {
 			got := mustGet(t, "GetUser", s.GetUser, want.ID)
 			diff(t, "GetUser", got, want)
 			got, err := s.GetUserByEmail(ctx, want.Email)
-			if err != nil {
-				t.Fatalf("GetUserByEmail: %v", err)
-			}
+			must(t, "GetUserByEmail", err)
 			diff(t, "GetUserByEmail", got, want)
 		})
 	}
@@ -131,9 +129,7 @@ func testUpdateUser(t *testing.T, s store.Store) {
 		u.CredentialEpoch = 7
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("UpdateUser: %v", err)
-	}
+	must(t, "UpdateUser", err)
 	diff(t, "user seen by fn", seen, stored(orig))
 
 	want := stored(orig)
@@ -156,9 +152,7 @@ func testUpdateUser(t *testing.T, s store.Store) {
 
 	// Nil metadata is saved as the empty object, like on create.
 	got, err = s.UpdateUser(ctx, orig.ID, func(u *store.User) error { u.Metadata = nil; return nil })
-	if err != nil {
-		t.Fatalf("UpdateUser(nil metadata): %v", err)
-	}
+	must(t, "UpdateUser(nil metadata)", err)
 	diff(t, "metadata after nil", got.Metadata, json.RawMessage(`{}`))
 }
 
@@ -224,9 +218,7 @@ func testDeleteUserCascades(t *testing.T, s store.Store) {
 	keptToken := mustCreateToken(t, s, newToken(kept, store.PurposeVerify, 3))
 	mail := mailModel{mustEnqueue(t, s, newMail(1, doomed.ID)), mustEnqueue(t, s, newMail(2, kept.ID))}
 
-	if err := s.DeleteUser(ctx, doomed.ID); err != nil {
-		t.Fatalf("DeleteUser: %v", err)
-	}
+	must(t, "DeleteUser", s.DeleteUser(ctx, doomed.ID))
 	for _, tok := range doomedTokens {
 		if _, _, err := peek(t, s, tok.Hash); !isNotFound(err) {
 			t.Errorf("UseOneTimeToken(token of deleted user): got %v, want ErrNotFound", err)
@@ -245,9 +237,7 @@ func testDeleteUserCascades(t *testing.T, s store.Store) {
 	}
 	now := at(100 * time.Hour)
 	claimed, err := s.ClaimMail(ctx, now, now.Add(time.Hour), 100)
-	if err != nil {
-		t.Fatalf("ClaimMail: %v", err)
-	}
+	must(t, "ClaimMail", err)
 	diff(t, "mail after DeleteUser", claimed, mail.claim(now, now.Add(time.Hour), 100))
 	err = s.CreateOneTimeToken(ctx, newToken(doomed, store.PurposeRecover, 4))
 	wantErr(t, "CreateOneTimeToken(deleted user)", err, store.ErrNotFound)
@@ -275,9 +265,7 @@ func testDeleteUserCascades(t *testing.T, s store.Store) {
 	}
 
 	got, err := s.GetSessionByRefreshHash(ctx, s3.RefreshHash)
-	if err != nil {
-		t.Fatalf("GetSessionByRefreshHash(other user's session): %v", err)
-	}
+	must(t, "GetSessionByRefreshHash(other user's session)", err)
 	diff(t, "other user's session", got, stored(s3))
 
 	wantErr(t, "DeleteUser(deleted)", s.DeleteUser(ctx, doomed.ID), store.ErrNotFound)
@@ -308,9 +296,7 @@ func testListUsers(t *testing.T, s store.Store) {
 	}
 
 	all, err := s.ListUsers(ctx, store.ListUsersOptions{})
-	if err != nil {
-		t.Fatalf("ListUsers: %v", err)
-	}
+	must(t, "ListUsers", err)
 	diff(t, "ListUsers (no limit)", all, want)
 
 	for _, limit := range []int{1, 2, 4, 6, 7} {
