@@ -284,7 +284,7 @@ func (a *Latch) openProviders(o options) ([]auth.Provider, error) {
 	for _, c := range a.Config.Social.Connectors {
 		// The provider's tokens carry the provider's times: they are
 		// judged by the wall clock, not by a test's (WithClock).
-		conn, err := providers.Open(ctx, c, connector.Options{Client: client, Logger: a.Log.With("provider", c.ID), Now: time.Now})
+		conn, err := providers.Open(ctx, c, connector.Options{Client: client, Logger: a.Log, Now: time.Now})
 		if err != nil {
 			return nil, fmt.Errorf("providers: %s: %w", c.ID, err)
 		}
