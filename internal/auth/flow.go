@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"time"
 
@@ -70,6 +71,11 @@ type FlowResult struct {
 	// LinkCode is what an application's link (Redirect set) returns to
 	// it, to redeem with ConfirmLink.
 	LinkCode string
+	// PendingLink, with ErrIdentityLinkRequired, holds the identity the
+	// provider vouched for, sealed: once the person signs in to the
+	// existing account in this browser, OfferedLink shows it and
+	// AcceptLink links it (Keycloak's first broker login).
+	PendingLink string
 	FlowIntent
 }
 
@@ -153,7 +159,52 @@ func (s *Service) FinishFlow(ctx context.Context, providerID, cookie string, ans
 		return res, err
 	}
 	res.Tokens, err = s.federatedSignIn(ctx, p, id, c)
+	if errors.Is(err, ErrIdentityLinkRequired) {
+		res.PendingLink, _ = s.seal(pendingAAD, pendingLink{Provider: p.ID, Identity: id, Expires: s.now().Add(FlowTTL).Unix()})
+	}
 	return res, err
+}
+
+// A provider's identity whose address has an account here, waiting for
+// the person to sign in to that account and accept the link.
+
+const pendingAAD = "pending provider link"
+
+type pendingLink struct {
+	Provider string             `json:"p"`
+	Identity connector.Identity `json:"i"`
+	Expires  int64              `json:"e"`
+}
+
+// OfferedLink reads a pending link: the provider and the address it
+// vouched for. ok is false for a value latch did not seal, or an
+// expired one.
+func (s *Service) OfferedLink(pending string) (p Provider, email string, ok bool) {
+	var l pendingLink
+	if !s.unseal(pendingAAD, pending, &l) || s.now().Unix() >= l.Expires {
+		return Provider{}, "", false
+	}
+	p, ok = s.Provider(l.Provider)
+	return p, l.Identity.Email, ok
+}
+
+// AcceptLink links a pending identity to the person who has just
+// signed in (within RecentAuth) in the browser that holds it, and said
+// yes.
+func (s *Service) AcceptLink(ctx context.Context, pr Principal, pending string) error {
+	var l pendingLink
+	if !s.unseal(pendingAAD, pending, &l) || s.now().Unix() >= l.Expires {
+		return ErrFlowInvalid
+	}
+	if !s.recent(pr.Session) {
+		return ErrInsufficientAuth
+	}
+	p, ok := s.Provider(l.Provider)
+	if !ok {
+		return ErrUnknownProvider
+	}
+	_, err := s.linkIdentity(ctx, pr.User.ID, p, l.Identity)
+	return err
 }
 
 // Linking from an application (POST /v1/user/identities): the

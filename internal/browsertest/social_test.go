@@ -24,7 +24,8 @@ func TestSignInWithAProvider(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, db database) {
 		public := "http://" + freeAddr(t)
 		op := providertest.StartOIDC(t, []string{public + "/v1/callback/corp"},
-			providertest.User{ID: "u-ada", Username: "ada", Password: "ada-at-corp", Email: "ada@corp.example", EmailVerified: true, FirstName: "Ada"})
+			providertest.User{ID: "u-ada", Username: "ada", Password: "ada-at-corp", Email: "ada@corp.example", EmailVerified: true, FirstName: "Ada"},
+			providertest.User{ID: "u-bob", Username: "bob", Password: "bob-at-corp", Email: "bob@corp.example", EmailVerified: true, FirstName: "Bob"})
 		providers := fmt.Sprintf(`[{id: corp, type: oidc, name: Corp SSO, issuer: %q, client_id: %q, client_secret: %q}]`, op.Issuer, op.ClientID, op.ClientSecret)
 		l := startLatchAt(t, db, public, "LATCH_PROVIDERS="+providers)
 		ada := newPerson(t, "social", 2*time.Minute)
@@ -66,5 +67,31 @@ func TestSignInWithAProvider(t *testing.T) {
 			ada.fatalf("second sign-in: %d at %s", st, ada.at())
 		}
 		ada.see("ada@corp.example")
+
+		// Bob has an account with a password at his Corp address. Corp
+		// is a generic provider, not trusted to join it on its word: he
+		// is asked to sign in first, then offered the link.
+		l.createUser(t, "bob@corp.example", password1)
+		bob := newPerson(t, "social-bob", 2*time.Minute)
+		bob.open(l.URL + "/login")
+		bob.press(`.methods a[href^="/login/provider/corp"]`)
+		bob.typeInto("#username", "bob")
+		bob.typeInto("#password", "bob-at-corp")
+		if st := bob.press(`button[type=submit]`); st != http.StatusConflict {
+			bob.fatalf("an existing address through an untrusted provider: %d, want 409", st)
+		}
+		bob.see("already exists")
+		bob.step("4-sign-in-first")
+		bob.press(`a.btn-primary`)
+		if st := bob.signIn("bob@corp.example", password1); st != http.StatusOK || bob.at().Path != "/login/link" {
+			bob.fatalf("after signing in: %d at %s, want the link offer", st, bob.at())
+		}
+		bob.see("Link Corp SSO?")
+		bob.step("5-link-offer")
+		if st := bob.press(`button[value=yes]`); st != http.StatusOK || bob.at().Path != "/account" {
+			bob.fatalf("after linking: %d at %s", st, bob.at())
+		}
+		bob.see("Sign-in providers")
+		bob.see("bob@corp.example · linked")
 	})
 }

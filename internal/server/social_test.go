@@ -514,3 +514,58 @@ func TestSocialProviderDown(t *testing.T) {
 		}
 	})
 }
+
+// Keycloak's first broker login, with a question: the person whose
+// provider may not join an existing account signs in to that account in
+// the same browser and is asked whether to link the provider; only a
+// yes links it, and only that browser is asked.
+func TestSocialSignInFirstThenLink(t *testing.T) {
+	forEachSocialHarness(t, func(t *testing.T, h *harness, op *providertest.OIDC) {
+		owner := h.signup("ada@corp.example")
+		b := h.browser()
+		if r := providerSignIn(t, b, op, "/login/provider/corp", "ada", "ada-op-password"); r.status != http.StatusConflict {
+			t.Fatalf("untrusted provider, existing address: %d", r.status)
+		}
+		// Another browser signing in is not asked.
+		other := h.browser()
+		other.get("/login")
+		if l := location(t, other.post("/login", url.Values{"email": {"ada@corp.example"}, "password": {goodPassword}})); l.Path != "/account" {
+			t.Fatalf("a browser without the pending link went to %s", l)
+		}
+		// "Not now" links nothing and asks no more.
+		b.get("/login")
+		r := b.post("/login", url.Values{"email": {"ada@corp.example"}, "password": {goodPassword}})
+		offer := location(t, r)
+		if offer.Path != "/login/link" {
+			t.Fatalf("after signing in: %s, want the link offer", offer)
+		}
+		page := b.get(local(offer))
+		if !strings.Contains(string(page.body), "Link Corp SSO") {
+			t.Fatalf("the offer: %s", page.body)
+		}
+		if l := location(t, b.post("/login/link", url.Values{"link": {"no"}, "continue": {"/account"}})); l.Path != "/account" {
+			t.Fatalf("after no: %s", l)
+		}
+		ids := func() int {
+			return len(h.do("GET", "/v1/user", owner.access, nil).json(t)["identities"].([]any))
+		}
+		if ids() != 0 {
+			t.Fatal("linked after no")
+		}
+		// Again, and yes: linked; the provider now signs the owner in.
+		c := h.browser()
+		providerSignIn(t, c, op, "/login/provider/corp", "ada", "ada-op-password")
+		c.get("/login")
+		offer = location(t, c.post("/login", url.Values{"email": {"ada@corp.example"}, "password": {goodPassword}}))
+		c.get(local(offer))
+		if l := location(t, c.post("/login/link", url.Values{"link": {"yes"}, "continue": {"/account"}})); l.Path != "/account" {
+			t.Fatalf("after yes: %s", l)
+		}
+		if ids() != 1 {
+			t.Fatal("not linked after yes")
+		}
+		if l := location(t, providerSignIn(t, h.browser(), op, "/login/provider/corp", "ada", "ada-op-password")); l.Path != "/account" {
+			t.Fatalf("the linked provider signs in to %s", l)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
@@ -162,12 +163,15 @@ func (p *Pages) flowFailed(w http.ResponseWriter, r *http.Request, res auth.Flow
 		key = "provider.flow_invalid" // a page, never a redirect: this browser did not start it
 		redirect = ""
 	case errors.Is(err, auth.ErrIdentityLinkRequired):
+		if res.PendingLink != "" {
+			p.setCookie(w, p.cookies.link, res.PendingLink, auth.FlowTTL)
+		}
 		v := p.view(w, r, "message", "provider.link_required_title")
 		login := "/login"
 		if next := checkContinue(res.Continue); next != "" {
 			login += "?" + url.Values{"continue": {next}}.Encode()
 		}
-		v.Data = message{Text: v.T("provider.link_required", "provider", name), Next: &link{Href: login, Label: "common.back_to_signin"}}
+		v.Data = message{Text: v.T("provider.link_required", "provider", name), Next: &link{Href: login, Label: "login.submit"}}
 		p.render(w, r, http.StatusConflict, v)
 		return
 	case errors.Is(err, auth.ErrIdentityTaken):
@@ -237,4 +241,68 @@ func (p *Pages) linkProvider(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) unlinkProvider(r *http.Request, pr auth.Principal) ([]string, error) {
 	return nil, p.d.Auth.UnlinkIdentity(r.Context(), pr, r.PostForm.Get("id"))
+}
+
+// After a provider's person was asked to sign in to the account that has
+// their address (ErrIdentityLinkRequired), the browser holds the
+// identity, sealed, in the link cookie. Their next sign-in on these
+// pages stops at /login/link, which asks whether to link it; only a yes
+// links it. The cookie lives as long as a provider flow and goes at the
+// first answer.
+
+// afterSignIn goes on to next, by way of the link offer when one waits.
+func (p *Pages) afterSignIn(w http.ResponseWriter, r *http.Request, next string) {
+	if c, err := r.Cookie(p.cookies.link); err == nil {
+		if _, _, ok := p.d.Auth.OfferedLink(c.Value); ok {
+			http.Redirect(w, r, "/login/link?"+url.Values{"continue": {next}}.Encode(), http.StatusSeeOther)
+			return
+		}
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// linkOffer is the Data of the link offer page.
+type linkOffer struct {
+	Provider, Email string
+}
+
+func (p *Pages) handleLinkOffer(w http.ResponseWriter, r *http.Request) {
+	pr, ok := p.principal(r)
+	c, err := r.Cookie(p.cookies.link)
+	var prov auth.Provider
+	var email string
+	if ok && err == nil {
+		prov, email, ok = p.d.Auth.OfferedLink(c.Value)
+	}
+	next := checkContinue(r.FormValue("continue"))
+	if next == "" {
+		next = "/account"
+	}
+	if !ok || err != nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	v := p.view(w, r, "link-offer", "provider.link_offer_title")
+	v.withContinue(next)
+	v.Data = linkOffer{Provider: prov.Name, Email: cmp.Or(email, pr.User.Email)}
+	p.render(w, r, http.StatusOK, v)
+}
+
+func (p *Pages) acceptLinkOffer(w http.ResponseWriter, r *http.Request) {
+	next := checkContinue(r.PostForm.Get("continue"))
+	if next == "" {
+		next = "/account"
+	}
+	pr, ok := p.principal(r)
+	c, err := r.Cookie(p.cookies.link)
+	p.setCookie(w, p.cookies.link, "", -1) // one answer
+	if !ok || err != nil || r.PostForm.Get("link") != "yes" {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	if err := p.d.Auth.AcceptLink(r.Context(), pr, c.Value); err != nil {
+		p.flowFailed(w, r, auth.FlowResult{FlowIntent: auth.FlowIntent{LinkUser: pr.User.ID}}, err)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }

@@ -204,7 +204,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, v *vi
 func (p *Pages) csp(page string) string {
 	form := "'self'"
 	switch page {
-	case "login", "signup", "code":
+	case "login", "signup", "code", "link-offer":
 		form += p.formCSP
 	}
 	img := "'self'"

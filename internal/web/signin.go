@@ -104,7 +104,7 @@ func (p *Pages) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.startSession(w, r, tr)
-	http.Redirect(w, r, next(r), http.StatusSeeOther)
+	p.afterSignIn(w, r, next(r))
 }
 
 // handleLoginCode sends a sign-in code (send=1) or signs in with one.
@@ -139,7 +139,7 @@ func (p *Pages) handleLoginCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.startSession(w, r, tr)
-	http.Redirect(w, r, next(r), http.StatusSeeOther)
+	p.afterSignIn(w, r, next(r))
 }
 
 func (p *Pages) signupView(w http.ResponseWriter, r *http.Request) *view {

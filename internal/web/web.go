@@ -149,6 +149,8 @@ func (p *Pages) Routes() []Route {
 		Route{"GET /v1/authorize", http.HandlerFunc(p.handleAuthorize), true},
 		Route{"GET /login", http.HandlerFunc(p.handleLoginPage), false},
 		Route{"GET /login/provider/{id}", http.HandlerFunc(p.handleProviderStart), true},
+		Route{"GET /login/link", http.HandlerFunc(p.handleLinkOffer), false},
+		post("POST /login/link", p.acceptLinkOffer),
 		Route{"GET /v1/link", http.HandlerFunc(p.handleLinkStart), true},
 		// Called by the provider (Apple with a cross-site POST): the flow
 		// cookie, state, nonce and PKCE guard it, not the form checks.
