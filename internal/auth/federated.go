@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -312,11 +313,29 @@ func (s *Service) SignInWithIDToken(ctx context.Context, providerID, rawToken, n
 		s.record(ctx, "login.failure", "", "", map[string]any{"method": "fed", "idp": p.ID, "reason": "id_token"})
 		return TokenResponse{}, providerErr(err, ErrInvalidIDToken)
 	}
-	if err := s.claimNonce(ctx, "id_token", p.ID, nonce, exp); err != nil {
+	// The nonce is spent as the token carries it: an app may give it raw
+	// or already hashed, and either way the token is good once.
+	if err := s.claimNonce(ctx, "id_token", p.ID, tokenNonce(rawToken), exp); err != nil {
 		return TokenResponse{}, err
 	}
 	c.Browser = false
 	return s.federatedSignIn(ctx, p, id, c)
+}
+
+// tokenNonce is the nonce claim of a JWT the connector has verified.
+func tokenNonce(raw string) string {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var c struct {
+		Nonce string `json:"nonce"`
+	}
+	if err != nil || json.Unmarshal(payload, &c) != nil {
+		return ""
+	}
+	return c.Nonce
 }
 
 // claimNonce spends a nonce until expires; ErrInvalidIDToken (or

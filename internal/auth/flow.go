@@ -102,15 +102,6 @@ func (s *Service) StartFlow(ctx context.Context, providerID string, in FlowInten
 	return FlowStart{URL: to, Cookie: cookie}, nil
 }
 
-// PeekFlow reads what a flow cookie is for without finishing it, for a
-// callback that fails before FinishFlow (so that the error can go back
-// to the application). ok is false for a cookie latch did not make, or
-// an expired one.
-func (s *Service) PeekFlow(cookie string) (FlowIntent, bool) {
-	f, ok := s.openFlow(cookie)
-	return f.FlowIntent, ok
-}
-
 func (s *Service) openFlow(cookie string) (flowState, bool) {
 	var f flowState
 	if !s.unseal(flowAAD, cookie, &f) || s.now().Unix() >= f.Expires {

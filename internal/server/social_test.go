@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -298,6 +300,18 @@ func TestSocialIDTokenGrant(t *testing.T) {
 			t.Fatalf("idp %v", claims["idp"])
 		}
 		want(t, grant("native-nonce-1"), http.StatusBadRequest, "invalid_grant") // used
+
+		// Apple's way: the token carries the nonce's SHA-256 and the app
+		// gives the raw nonce. The token is good once, whichever form of
+		// the nonce comes with it.
+		sum := sha256.Sum256([]byte("raw-nonce-2"))
+		hashed := hex.EncodeToString(sum[:])
+		idt2 := opIDToken(t, h, op, hashed)
+		grant2 := func(nonce string) response {
+			return h.do("POST", "/v1/token", "", map[string]any{"grant_type": "id_token", "provider": "corp", "id_token": idt2, "nonce": nonce})
+		}
+		want(t, grant2("raw-nonce-2"), http.StatusOK, "")
+		want(t, grant2(hashed), http.StatusBadRequest, "invalid_grant")
 		r = h.do("POST", "/v1/token", "", map[string]any{"grant_type": "id_token", "provider": "nope", "id_token": idt, "nonce": "native-nonce-1"})
 		want(t, r, http.StatusBadRequest, "invalid_request")
 		// A token signed by someone else: the provider's header and
