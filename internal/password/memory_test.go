@@ -120,6 +120,26 @@ func (f *fakeRuntime) Events() []string {
 	return slices.Clone(f.events)
 }
 
+// guardedHasher is a hasher of concurrency slots whose memory guard
+// runs on a fakeRuntime with a budget of areas areas.
+func guardedHasher(t *testing.T, concurrency int, areas uint64) (*Hasher, *fakeRuntime) {
+	t.Helper()
+	h := newHasher(t, cheapParams, Limits{Concurrency: concurrency})
+	f := &fakeRuntime{}
+	f.install(h, cheapParams, areas)
+	return h, f
+}
+
+// wantHashed fails unless every hash on cs succeeds.
+func wantHashed(t *testing.T, cs ...<-chan result) {
+	t.Helper()
+	for _, c := range cs {
+		if r := recv(t, "a hash", c); r.err != nil {
+			t.Fatalf("Hash: %v", r.err)
+		}
+	}
+}
+
 // install gives h's guard a budget of areas working areas of p and this
 // fake runtime.
 func (f *fakeRuntime) install(h *Hasher, p Params, areas uint64) {
@@ -150,9 +170,7 @@ func (f *fakeRuntime) install(h *Hasher, p Params, areas uint64) {
 // areas of finished hashes have been collected, when it would otherwise
 // take the areas past the budget.
 func TestMemoryGuardCollectsBeforeAnAreaThatWouldNotFit(t *testing.T) {
-	h := newHasher(t, cheapParams, Limits{Concurrency: 1})
-	f := &fakeRuntime{}
-	f.install(h, cheapParams, 2)
+	h, f := guardedHasher(t, 1, 2)
 	for range 3 {
 		mustHash(t, h, "correct horse battery staple")
 	}
@@ -178,9 +196,7 @@ func TestMemoryGuardTrustsCompletedCycles(t *testing.T) {
 		{1, []string{"derive", "derive", "collect", "derive"}},
 		{2, []string{"derive", "derive", "derive"}},
 	} {
-		h := newHasher(t, cheapParams, Limits{Concurrency: 1})
-		f := &fakeRuntime{}
-		f.install(h, cheapParams, 2)
+		h, f := guardedHasher(t, 1, 2)
 		mustHash(t, h, "correct horse battery staple")
 		mustHash(t, h, "correct horse battery staple")
 		f.mu.Lock()
@@ -197,9 +213,7 @@ func TestMemoryGuardTrustsCompletedCycles(t *testing.T) {
 // allocated it: a second hash starting right after the first must not
 // find the room the first is about to fill.
 func TestMemoryGuardCountsApprovedAreas(t *testing.T) {
-	h := newHasher(t, cheapParams, Limits{Concurrency: 2})
-	f := &fakeRuntime{}
-	f.install(h, cheapParams, 2)
+	h, f := guardedHasher(t, 2, 2)
 	mustHash(t, h, "correct horse battery staple") // leaves one dead area
 	b := installBlocking(h)                        // the next derivations hold on
 	first := hashAsync(context.Background(), h)
@@ -207,11 +221,7 @@ func TestMemoryGuardCountsApprovedAreas(t *testing.T) {
 	second := hashAsync(context.Background(), h)
 	<-b.started
 	close(b.release)
-	for _, c := range []<-chan result{first, second} {
-		if r := recv(t, "a hash", c); r.err != nil {
-			t.Fatalf("Hash: %v", r.err)
-		}
-	}
+	wantHashed(t, first, second)
 	if f.forced != 1 {
 		t.Errorf("forced collections = %d, want 1: the second hash's area did not fit beside the first's and the dead one", f.forced)
 	}
@@ -222,9 +232,7 @@ func TestMemoryGuardCountsApprovedAreas(t *testing.T) {
 // runtime has collected by then gone, must still count it, and collect
 // the area that died during the first collection rather than add a third.
 func TestMemoryGuardReservesDuringCollection(t *testing.T) {
-	h := newHasher(t, cheapParams, Limits{Concurrency: 2})
-	f := &fakeRuntime{}
-	f.install(h, cheapParams, 2)
+	h, f := guardedHasher(t, 2, 2)
 	mustHash(t, h, "correct horse battery staple") // A: dead, released at cycle 0
 	b := installBlocking(h)
 	y := hashAsync(context.Background(), h) // Y: live in slot 2
@@ -248,11 +256,7 @@ func TestMemoryGuardReservesDuringCollection(t *testing.T) {
 	z := hashAsync(context.Background(), h) // Z in Y's slot: X + Y + Z > 2
 	waitUntil(t, "Z got a slot", func() bool { return h.Stats().Admitted == 4 })
 	close(finish)
-	for _, c := range []<-chan result{x, z} {
-		if r := recv(t, "a hash", c); r.err != nil {
-			t.Fatalf("Hash: %v", r.err)
-		}
-	}
+	wantHashed(t, x, z)
 	if f.forced != 2 {
 		t.Errorf("forced collections = %d, want 2: Z must collect Y's area before adding its own beside X's", f.forced)
 	}
@@ -261,9 +265,7 @@ func TestMemoryGuardReservesDuringCollection(t *testing.T) {
 // When two hashes need room at once, one collection serves both: the
 // second waits for the first's and finds the room it made.
 func TestMemoryGuardOneCollectionForConcurrentHashes(t *testing.T) {
-	h := newHasher(t, cheapParams, Limits{Concurrency: 2})
-	f := &fakeRuntime{}
-	f.install(h, cheapParams, 3)
+	h, f := guardedHasher(t, 2, 3)
 	for range 3 {
 		mustHash(t, h, "correct horse battery staple") // three dead areas
 	}
@@ -277,11 +279,7 @@ func TestMemoryGuardOneCollectionForConcurrentHashes(t *testing.T) {
 	second := hashAsync(context.Background(), h)
 	waitUntil(t, "the second hash holds a slot", func() bool { return h.Stats().InFlight == 2 })
 	close(release)
-	for _, c := range []<-chan result{first, second} {
-		if r := recv(t, "a hash", c); r.err != nil {
-			t.Fatalf("Hash: %v", r.err)
-		}
-	}
+	wantHashed(t, first, second)
 	if f.forced != 1 {
 		t.Errorf("forced collections = %d, want 1 for both hashes", f.forced)
 	}
@@ -290,9 +288,7 @@ func TestMemoryGuardOneCollectionForConcurrentHashes(t *testing.T) {
 // A collection cannot shrink live areas: when they alone exceed the
 // budget (more slots than the limit holds), hashes go ahead without one.
 func TestMemoryGuardNoUselessCollection(t *testing.T) {
-	h := newHasher(t, cheapParams, Limits{Concurrency: 1})
-	f := &fakeRuntime{}
-	f.install(h, cheapParams, 1)
+	h, f := guardedHasher(t, 1, 1)
 	h.mem.budget = 1 // not even one area fits
 	mustHash(t, h, "correct horse battery staple")
 	f.mu.Lock()
