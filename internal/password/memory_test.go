@@ -130,6 +130,15 @@ func guardedHasher(t *testing.T, concurrency int, areas uint64) (*Hasher, *fakeR
 	return h, f
 }
 
+// wantForced fails unless f has forced want collections; why says why
+// that many.
+func (f *fakeRuntime) wantForced(t *testing.T, want int, why string) {
+	t.Helper()
+	if f.forced != want {
+		t.Errorf("forced collections = %d, want %d: %s", f.forced, want, why)
+	}
+}
+
 // wantHashed fails unless every hash on cs succeeds.
 func wantHashed(t *testing.T, cs ...<-chan result) {
 	t.Helper()
@@ -222,9 +231,7 @@ func TestMemoryGuardCountsApprovedAreas(t *testing.T) {
 	<-b.started
 	close(b.release)
 	wantHashed(t, first, second)
-	if f.forced != 1 {
-		t.Errorf("forced collections = %d, want 1: the second hash's area did not fit beside the first's and the dead one", f.forced)
-	}
+	f.wantForced(t, 1, "the second hash's area did not fit beside the first's and the dead one")
 }
 
 // A hash whose area waits for a collection has reserved it already: a
@@ -257,9 +264,7 @@ func TestMemoryGuardReservesDuringCollection(t *testing.T) {
 	waitUntil(t, "Z got a slot", func() bool { return h.Stats().Admitted == 4 })
 	close(finish)
 	wantHashed(t, x, z)
-	if f.forced != 2 {
-		t.Errorf("forced collections = %d, want 2: Z must collect Y's area before adding its own beside X's", f.forced)
-	}
+	f.wantForced(t, 2, "Z must collect Y's area before adding its own beside X's")
 }
 
 // When two hashes need room at once, one collection serves both: the
@@ -280,9 +285,7 @@ func TestMemoryGuardOneCollectionForConcurrentHashes(t *testing.T) {
 	waitUntil(t, "the second hash holds a slot", func() bool { return h.Stats().InFlight == 2 })
 	close(release)
 	wantHashed(t, first, second)
-	if f.forced != 1 {
-		t.Errorf("forced collections = %d, want 1 for both hashes", f.forced)
-	}
+	f.wantForced(t, 1, "one serves both hashes")
 }
 
 // A collection cannot shrink live areas: when they alone exceed the
@@ -295,9 +298,7 @@ func TestMemoryGuardNoUselessCollection(t *testing.T) {
 	f.cycle += 2 // the first area is collected
 	f.mu.Unlock()
 	mustHash(t, h, "correct horse battery staple")
-	if f.forced != 0 {
-		t.Errorf("forced collections = %d, want 0: none could make room", f.forced)
-	}
+	f.wantForced(t, 0, "none could make room")
 }
 
 func TestMemoryGuardOffWithoutLimit(t *testing.T) {
