@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,6 +157,36 @@ func expectUnavailable(t testing.TB, what string, r reply, err error, limit time
 		t.Errorf("%s: got %s (Retry-After %q), want 503 unavailable with Retry-After", what, r, r.Header.Get("Retry-After"))
 	case r.Took > limit:
 		t.Errorf("%s: 503 after %v, want within %v", what, r.Took.Round(time.Millisecond), limit)
+	}
+}
+
+// probe is one request sent while a fault holds, and the status it must
+// get: 503 means 503 unavailable with Retry-After (expectUnavailable).
+type probe struct {
+	what   string
+	method string
+	path   string
+	bearer string
+	body   any
+	want   int
+}
+
+// sendProbes sends every probe on c at once, as goroutines of wg, and
+// checks that each gets its status within limit. during follows each
+// probe's name in a failure.
+func sendProbes(t *testing.T, wg *sync.WaitGroup, c *client, probes []probe, during string, limit time.Duration) {
+	for _, pr := range probes {
+		wg.Go(func() {
+			what := pr.what + during
+			r, err := c.try(pr.method, pr.path, pr.bearer, pr.body)
+			if pr.want == http.StatusServiceUnavailable {
+				expectUnavailable(t, what, r, err, limit)
+				return
+			}
+			if expectStatus(t, what, r, err, pr.want) && r.Took > limit {
+				t.Errorf("%s: %d after %v, want within %v", what, r.Status, r.Took.Round(time.Millisecond), limit)
+			}
+		})
 	}
 }
 

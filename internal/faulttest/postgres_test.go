@@ -135,30 +135,18 @@ func probeDown(t *testing.T, c *client, l *load, limit time.Duration) {
 	if ch == nil {
 		t.Fatal("the load left no live session to probe with")
 	}
-	type probe struct {
-		what   string
-		method string
-		path   string
-		bearer string
-		body   any
-	}
 	down := []probe{
-		{"GET /v1/user with a valid token (the revocation check must fail closed)", "GET", "/v1/user", ch.access, nil},
-		{"introspection of a valid access token", "POST", "/v1/introspect", adminKey, map[string]any{"token": ch.access}},
-		{"refresh", "POST", "/v1/token", "", map[string]any{"grant_type": "refresh_token", "refresh_token": ch.latest()}},
-		{"sign-in", "POST", "/v1/token", "", map[string]any{"grant_type": "password", "email": acct.email, "password": acct.password}},
-		{"signup", "POST", "/v1/signup", "", map[string]any{"email": "down@fault.example.com", "password": "signed up while the database is down"}},
-		{"GET /v1/sessions", "GET", "/v1/sessions", ch.access, nil},
-		{"logout", "POST", "/v1/logout", ch.access, map[string]any{"scope": "global"}},
-		{"revoke (RFC 7009 §2.2.1: 503 when it could not revoke)", "POST", "/v1/revoke", "", map[string]any{"token": ch.latest()}},
+		{"GET /v1/user with a valid token (the revocation check must fail closed)", "GET", "/v1/user", ch.access, nil, 503},
+		{"introspection of a valid access token", "POST", "/v1/introspect", adminKey, map[string]any{"token": ch.access}, 503},
+		{"refresh", "POST", "/v1/token", "", map[string]any{"grant_type": "refresh_token", "refresh_token": ch.latest()}, 503},
+		{"sign-in", "POST", "/v1/token", "", map[string]any{"grant_type": "password", "email": acct.email, "password": acct.password}, 503},
+		{"signup", "POST", "/v1/signup", "", map[string]any{"email": "down@fault.example.com", "password": "signed up while the database is down"}, 503},
+		{"GET /v1/sessions", "GET", "/v1/sessions", ch.access, nil, 503},
+		{"logout", "POST", "/v1/logout", ch.access, map[string]any{"scope": "global"}, 503},
+		{"revoke (RFC 7009 §2.2.1: 503 when it could not revoke)", "POST", "/v1/revoke", "", map[string]any{"token": ch.latest()}, 503},
 	}
 	var wg sync.WaitGroup
-	for _, p := range down {
-		wg.Go(func() {
-			r, err := c.try(p.method, p.path, p.bearer, p.body)
-			expectUnavailable(t, p.what, r, err, limit)
-		})
-	}
+	sendProbes(t, &wg, c, down, "", limit)
 	wg.Go(func() {
 		r, err := c.try("GET", "/readyz", "", nil)
 		if expectStatus(t, "/readyz", r, err, http.StatusServiceUnavailable) && r.Took > limit {
