@@ -20,18 +20,18 @@ import (
 )
 
 // startUnderLoad starts latch on the PostgreSQL at dbURL, set up for a
-// fault of the database (no rate limit, this refresh reuse grace and
-// request timeout, signing keys reloaded every second), and six clients
-// using it, and returns once the load is under way.
-func startUnderLoad(t *testing.T, dbURL string, grace, requestTimeout time.Duration) (*e2e.Proc, *client, *load) {
+// fault of the database (no rate limit, faultGrace and
+// faultRequestTimeout, signing keys reloaded every second), and six
+// clients using it, and returns once the load is under way.
+func startUnderLoad(t *testing.T, dbURL string) (*e2e.Proc, *client, *load) {
 	t.Helper()
 	env := []string{
 		"LATCH_DATABASE_URL=" + dbURL,
 		"LATCH_SECRET_KEY=" + secretKey,
 		"LATCH_ADMIN_KEY=" + adminKey,
 		"LATCH_RATE_LIMIT=off",
-		"LATCH_REFRESH_REUSE_GRACE=" + grace.String(),
-		"LATCH_REQUEST_TIMEOUT=" + requestTimeout.String(),
+		"LATCH_REFRESH_REUSE_GRACE=" + faultGrace.String(),
+		"LATCH_REQUEST_TIMEOUT=" + faultRequestTimeout.String(),
 		// Reloads of the signing keys fail while the database is away;
 		// they must not leave latch unready or unable to sign after.
 		"LATCH_KEY_RELOAD_INTERVAL=1s",
@@ -43,24 +43,27 @@ func startUnderLoad(t *testing.T, dbURL string, grace, requestTimeout time.Durat
 	return p, c, l
 }
 
+// How latch is set up for a fault of its database: the refresh token
+// reuse grace and request timeout it runs with, and how long past the
+// timeout an answer may take (the hashing before the database call, and
+// a busy machine).
+const (
+	faultGrace          = time.Minute
+	faultRequestTimeout = 3 * time.Second
+	faultSlack          = 2 * time.Second
+)
+
 // TestPostgresStoppedUnderLoad stops latch's PostgreSQL (immediate mode,
 // as a crash would) while six clients use latch, checks how latch answers
 // while the database is away, starts the database again and checks that
 // latch recovers by itself with nothing acknowledged missing.
 func TestPostgresStoppedUnderLoad(t *testing.T) {
-	const (
-		grace          = time.Minute
-		requestTimeout = 3 * time.Second
-		// How long past LATCH_REQUEST_TIMEOUT an answer may take: the
-		// hashing before the database call, and a busy machine.
-		slack = 2 * time.Second
-	)
 	pg := startPostgres(t)
-	p, c, l := startUnderLoad(t, pg.url(), grace, requestTimeout)
+	p, c, l := startUnderLoad(t, pg.url())
 
 	pg.stop(t)
 	fault := time.Now()
-	expectDown(t, c, l, "PostgreSQL stopped", "database down", fault, requestTimeout+slack)
+	expectDown(t, c, l, "PostgreSQL stopped", "database down", fault, faultRequestTimeout+faultSlack)
 	// Long enough for a few key reloads to fail.
 	time.Sleep(time.Until(fault.Add(3500 * time.Millisecond)))
 
@@ -74,7 +77,7 @@ func TestPostgresStoppedUnderLoad(t *testing.T) {
 	if err := p.Wait(0); err == nil || !strings.Contains(err.Error(), "did not exit") {
 		t.Fatalf("latch exited: %v", err)
 	}
-	verify(t, c, l, fault, grace)
+	verify(t, c, l, fault, faultGrace)
 	p.Stop(t)
 	if t.Failed() {
 		t.Logf("latch logs:\n%s", p.Logs())
