@@ -224,25 +224,35 @@ func Do(t testing.TB, method, url, bearer string, body any) Reply {
 	return r
 }
 
-// TryDo is Do that returns transport errors instead of failing the test.
-func TryDo(method, url, bearer string, body any) (Reply, error) {
+// NewRequest makes a request to url with body as JSON (nil for none) and
+// bearer as its access token ("" for none).
+func NewRequest(method, url, bearer string, body any) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return Reply{}, err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		return Reply{}, err
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	return req, nil
+}
+
+// TryDo is Do that returns transport errors instead of failing the test.
+func TryDo(method, url, bearer string, body any) (Reply, error) {
+	req, err := NewRequest(method, url, bearer, body)
+	if err != nil {
+		return Reply{}, err
 	}
 	resp, err := Client.Do(req)
 	if err != nil {

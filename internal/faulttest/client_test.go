@@ -1,7 +1,6 @@
 package faulttest
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -49,23 +48,9 @@ func (r reply) String() string {
 // try sends a JSON request (body nil for none); a transport error is
 // returned, not reported.
 func (c *client) try(method, path, bearer string, body any) (reply, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return reply{}, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+	req, err := e2e.NewRequest(method, c.base+path, bearer, body)
 	if err != nil {
 		return reply{}, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
 	start := time.Now()
 	resp, err := c.hc.Do(req)
