@@ -254,18 +254,26 @@ func TryDo(method, url, bearer string, body any) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
-	resp, err := Client.Do(req)
+	r, _, err := Send(Client, req)
+	return r, err
+}
+
+// Send sends req with hc and reads the whole answer: raw is its body as
+// it came, and the Reply's Body that read as a JSON object (nil if it is
+// not one).
+func Send(hc *http.Client, req *http.Request) (r Reply, raw []byte, err error) {
+	resp, err := hc.Do(req)
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	raw, err = io.ReadAll(resp.Body)
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, nil, err
 	}
-	var m map[string]any
-	_ = json.Unmarshal(raw, &m)
-	return Reply{Status: resp.StatusCode, Header: resp.Header, Body: m}, nil
+	r = Reply{Status: resp.StatusCode, Header: resp.Header}
+	_ = json.Unmarshal(raw, &r.Body)
+	return r, raw, nil
 }
 
 // Expect checks the status of r and returns it.

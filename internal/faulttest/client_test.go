@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -53,18 +52,11 @@ func (c *client) try(method, path, bearer string, body any) (reply, error) {
 		return reply{}, err
 	}
 	start := time.Now()
-	resp, err := c.hc.Do(req)
+	r, raw, err := e2e.Send(c.hc, req)
 	if err != nil {
 		return reply{}, err
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return reply{}, err
-	}
-	r := reply{Reply: e2e.Reply{Status: resp.StatusCode, Header: resp.Header}, Took: time.Since(start), Raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.Body)
-	return r, nil
+	return reply{Reply: r, Took: time.Since(start), Raw: string(raw)}, nil
 }
 
 // do is try that fails the test on a transport error.
