@@ -70,18 +70,36 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// interleave times try with the address known and with an address of no
-// account, in alternation, tries times each (i counts the tries of both),
-// and returns the two sets of times.
-func interleave(tries int, known string, try func(i int, email string) time.Duration) (withKnown, withUnknown []time.Duration) {
+// interleave posts with the address known and with an address of no
+// account, in alternation, tries times each, fails unless every answer
+// is want, and returns the two sets of times.
+func interleave(t *testing.T, tries int, known string, want int, post func(email string) (int, time.Duration, error)) (withKnown, withUnknown []time.Duration) {
+	t.Helper()
 	for i := range 2 * tries {
+		email := known
+		if i%2 == 1 {
+			email = fmt.Sprintf("nobody%d@example.com", i)
+		}
+		status, d, err := post(email)
+		if err != nil || status != want {
+			t.Fatalf("try %d: got %d %v, want %d", i, status, err, want)
+		}
 		if i%2 == 0 {
-			withKnown = append(withKnown, try(i, known))
+			withKnown = append(withKnown, d)
 		} else {
-			withUnknown = append(withUnknown, try(i, fmt.Sprintf("nobody%d@example.com", i)))
+			withUnknown = append(withUnknown, d)
 		}
 	}
 	return withKnown, withUnknown
+}
+
+// startWithAccount starts latch with env (rate limiting off, so that
+// the tries are not slowed) and signs email up.
+func startWithAccount(t *testing.T, email string, env ...string) *e2e.Proc {
+	t.Helper()
+	p := e2e.Start(t, t.TempDir(), append([]string{"LATCH_RATE_LIMIT=off"}, env...)...)
+	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": email, "password": "a long and lovely passphrase"}), 201)
+	return p
 }
 
 // wantSameMedian logs the median times of base and other, measured
@@ -100,17 +118,11 @@ func wantSameMedian(t *testing.T, over, baseName string, base []time.Duration, o
 // An unknown email and a wrong password cost the same (ASVS 5.0 V6.3.8):
 // their median times must be within 10% over interleaved tries.
 func TestMeasureLoginTiming(t *testing.T) {
-	dir := t.TempDir()
-	p := e2e.Start(t, dir, "LATCH_RATE_LIMIT=off")
-	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": "timing@example.com", "password": "a long and lovely passphrase"}), 201)
+	p := startWithAccount(t, "timing@example.com")
 	client := &http.Client{Timeout: 30 * time.Second}
 	const tries = 300
-	wrong, unknown := interleave(tries, "timing@example.com", func(i int, email string) time.Duration {
-		status, d, err := postLogin(client, p.URL, email, "not the password at all")
-		if err != nil || status != 400 {
-			t.Fatalf("try %d: %d %v", i, status, err)
-		}
-		return d
+	wrong, unknown := interleave(t, tries, "timing@example.com", 400, func(email string) (int, time.Duration, error) {
+		return postLogin(client, p.URL, email, "not the password at all")
 	})
 	wantSameMedian(t, fmt.Sprintf("%d interleaved tries each", tries), "wrong password", wrong, "unknown email", unknown, "unknown/wrong")
 }
@@ -119,9 +131,7 @@ func TestMeasureLoginTiming(t *testing.T) {
 // bounded and the excess gets 503 + Retry-After instead of a queue that
 // grows without bound.
 func TestMeasureLoginFlood(t *testing.T) {
-	dir := t.TempDir()
-	p := e2e.Start(t, dir, "LATCH_RATE_LIMIT=off")
-	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": "flood@example.com", "password": "a long and lovely passphrase"}), 201)
+	p := startWithAccount(t, "flood@example.com")
 	idle := peakRSS(t, p.Pid())
 	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 400}}
 	var mu sync.Mutex
@@ -161,22 +171,13 @@ func TestMeasureLoginFlood(t *testing.T) {
 // times"): median times within 10% over interleaved requests. Delivery is
 // asynchronous, so the mail server's speed plays no part.
 func TestMeasureRecoverTiming(t *testing.T) {
-	dir := t.TempDir()
 	// Rate limiting off lifts the per-address message limit too, so one
 	// account can be asked for many times; mail goes to the log.
-	p := e2e.Start(t, dir, "LATCH_RATE_LIMIT=off")
-	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": "known@example.com", "password": "a long and lovely passphrase"}), 201)
+	p := startWithAccount(t, "known@example.com")
 	client := &http.Client{Timeout: 30 * time.Second}
 	const tries = 300
-	known, unknown := interleave(tries, "known@example.com", func(i int, email string) time.Duration {
-		status, d, err := timedPost(client, p.URL+"/v1/recover", map[string]string{"email": email})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if status != 202 {
-			t.Fatalf("try %d: %d", i, status)
-		}
-		return d
+	known, unknown := interleave(t, tries, "known@example.com", 202, func(email string) (int, time.Duration, error) {
+		return timedPost(client, p.URL+"/v1/recover", map[string]string{"email": email})
 	})
 	wantSameMedian(t, fmt.Sprintf("%d interleaved requests each", tries), "known address", known, "unknown address", unknown, "unknown/known")
 }
@@ -186,10 +187,8 @@ func TestMeasureRecoverTiming(t *testing.T) {
 // item 6): every wrong guess makes one read and one write transaction.
 // Median times over interleaved requests, within 10%.
 func TestMeasureOTPTiming(t *testing.T) {
-	dir := t.TempDir()
-	p := e2e.Start(t, dir, "LATCH_RATE_LIMIT=off", "LATCH_PASSWORDLESS=on")
 	const addr = "coded@example.com"
-	e2e.Expect(t, "signup", e2e.Do(t, "POST", p.URL+"/v1/signup", "", map[string]any{"email": addr, "password": "a long and lovely passphrase"}), 201)
+	p := startWithAccount(t, addr, "LATCH_PASSWORDLESS=on")
 	client := &http.Client{Timeout: 30 * time.Second}
 	guess := func(email string) time.Duration {
 		status, d, err := timedPost(client, p.URL+"/v1/token", map[string]string{"grant_type": "otp", "email": email, "code": "000000"})

@@ -5,10 +5,10 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/latchauth/latch/internal/config"
 )
@@ -18,19 +18,13 @@ import (
 func cgroupV2(t *testing.T, limit string) string {
 	t.Helper()
 	root := t.TempDir()
-	files := map[string]string{
-		"proc/self/cgroup":         "0::/\n",
-		"proc/self/mountinfo":      "35 24 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
-		"sys/fs/cgroup/memory.max": limit + "\n",
-	}
-	for name, body := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	err := os.CopyFS(root, fstest.MapFS{
+		"proc/self/cgroup":         {Data: []byte("0::/\n")},
+		"proc/self/mountinfo":      {Data: []byte("35 24 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n")},
+		"sys/fs/cgroup/memory.max": {Data: []byte(limit + "\n")},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return root
 }

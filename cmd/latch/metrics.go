@@ -7,39 +7,38 @@ import (
 	"github.com/latchauth/latch/internal/store"
 )
 
+// statMetrics returns makers of gauges and counters that each show one
+// number from stats, read afresh at every scrape.
+func statMetrics[S any](stats func() S) (gauge, counter func(name, help string, f func(S) float64) prometheus.Collector) {
+	gauge = func(name, help string, f func(S) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(stats()) })
+	}
+	counter = func(name, help string, f func(S) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(stats()) })
+	}
+	return gauge, counter
+}
+
 // registerHashMetrics exposes the password hasher's admission control:
 // how many hashes run, how many wait, and how many were turned away; and
 // its memory guard: how many collections it ran.
 func registerHashMetrics(reg prometheus.Registerer, h *password.Hasher) {
+	gauge, counter := statMetrics(h.Stats)
 	reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "latch_password_hashes_in_flight",
-			Help: "Password hashes being computed now.",
-		}, func() float64 { return float64(h.Stats().InFlight) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "latch_password_hash_queue_depth",
-			Help: "Requests waiting for a password-hashing slot.",
-		}, func() float64 { return float64(h.Stats().Waiting) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "latch_password_hash_rejections_total",
-			Help: "Requests answered 503 because password hashing was saturated.",
-		}, func() float64 { return float64(h.Stats().Rejected) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "latch_password_hash_queued_total",
-			Help: "Requests that waited in the queue for a password-hashing slot and got one.",
-		}, func() float64 { return float64(h.Stats().Queued) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "latch_password_hash_queue_wait_seconds_total",
-			Help: "Time requests spent queued for a password-hashing slot; divide by latch_password_hash_queued_total for the mean wait.",
-		}, func() float64 { return h.Stats().WaitTotal.Seconds() }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "latch_password_hash_abandoned_total",
-			Help: "Requests that gave up while waiting for a password-hashing slot.",
-		}, func() float64 { return float64(h.Stats().Abandoned) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "latch_password_hash_collections_total",
-			Help: "Garbage collections run before a hash so that its working area reuses a finished one's memory instead of passing the soft memory limit.",
-		}, func() float64 { return float64(h.Stats().Collections) }),
+		gauge("latch_password_hashes_in_flight", "Password hashes being computed now.",
+			func(s password.Stats) float64 { return float64(s.InFlight) }),
+		gauge("latch_password_hash_queue_depth", "Requests waiting for a password-hashing slot.",
+			func(s password.Stats) float64 { return float64(s.Waiting) }),
+		counter("latch_password_hash_rejections_total", "Requests answered 503 because password hashing was saturated.",
+			func(s password.Stats) float64 { return float64(s.Rejected) }),
+		counter("latch_password_hash_queued_total", "Requests that waited in the queue for a password-hashing slot and got one.",
+			func(s password.Stats) float64 { return float64(s.Queued) }),
+		counter("latch_password_hash_queue_wait_seconds_total", "Time requests spent queued for a password-hashing slot; divide by latch_password_hash_queued_total for the mean wait.",
+			func(s password.Stats) float64 { return s.WaitTotal.Seconds() }),
+		counter("latch_password_hash_abandoned_total", "Requests that gave up while waiting for a password-hashing slot.",
+			func(s password.Stats) float64 { return float64(s.Abandoned) }),
+		counter("latch_password_hash_collections_total", "Garbage collections run before a hash so that its working area reuses a finished one's memory instead of passing the soft memory limit.",
+			func(s password.Stats) float64 { return float64(s.Collections) }),
 	)
 }
 
@@ -50,12 +49,7 @@ func registerPoolMetrics(reg prometheus.Registerer, db any) {
 	if !ok {
 		return
 	}
-	gauge := func(name, help string, f func(store.PoolStats) float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(p.PoolStats()) })
-	}
-	counter := func(name, help string, f func(store.PoolStats) float64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(p.PoolStats()) })
-	}
+	gauge, counter := statMetrics(p.PoolStats)
 	reg.MustRegister(
 		gauge("latch_db_connections_open", "Open database connections.", func(s store.PoolStats) float64 { return float64(s.Open) }),
 		gauge("latch_db_connections_in_use", "Database connections in use.", func(s store.PoolStats) float64 { return float64(s.InUse) }),

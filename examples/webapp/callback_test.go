@@ -100,7 +100,7 @@ func TestCallbackOnceAndOnlyHere(t *testing.T) {
 func TestCallbackTooLate(t *testing.T) {
 	f := newFakeLatch(t)
 	clk := newClock()
-	f.tamper = func(url.Values) { clk.advance(loginTTL + 1) }
+	f.tamper = func(url.Values) { clk.Advance(loginTTL + 1) }
 	b := startApp(t, f, clk)
 	status, page := b.press("/login", nil)
 	wantPage(t, status, page, http.StatusBadRequest, "no sign-in in progress")

@@ -7,9 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchauth/latch/internal/clocktest"
 )
 
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+// newClock is a settable clock for the app, so expiry needs no sleeping.
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // A person signs in, sees their email, and the browser never holds a
 // token: only the opaque session cookie.
@@ -64,7 +67,7 @@ func TestRefresh(t *testing.T) {
 	b := startApp(t, f, clk)
 	b.press("/login", nil)
 
-	clk.advance(45 * time.Second) // 15 s left: inside the 30 s margin
+	clk.Advance(45 * time.Second) // 15 s left: inside the 30 s margin
 	status, page := b.open("/")
 	wantPage(t, status, page, http.StatusOK, "ada@example.com", "expires in 1m0s")
 	if n, _ := f.counts(); n != 1 {

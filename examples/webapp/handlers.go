@@ -58,11 +58,7 @@ func (a *app) handleHome() http.Handler {
 // makes a PKCE verifier and a state, keeps them server side under a
 // short-lived cookie, and sends the browser to latch's authorize endpoint.
 func (a *app) handleLogin() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.checkedSession(r) == nil {
-			a.formExpired(w)
-			return
-		}
+	return a.form(func(w http.ResponseWriter, r *http.Request, _ *session) {
 		m := a.latch.discover(r.Context())
 		p := pending{
 			verifier: newVerifier(), state: randomString(16),
@@ -101,12 +97,7 @@ func withQuery(endpoint string, q url.Values) string {
 // on demand, to show rotation at work; the app does the same by itself
 // when the access token nears its expiry.
 func (a *app) handleRefresh() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := a.checkedSession(r)
-		if s == nil {
-			a.formExpired(w)
-			return
-		}
+	return a.form(func(w http.ResponseWriter, r *http.Request, s *session) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		switch err := a.refreshNow(r, s); {
@@ -131,12 +122,7 @@ func (a *app) refreshNow(r *http.Request, s *session) error {
 // handleLogout ends the session at latch (POST /v1/logout, scope local),
 // then forgets it here and starts a fresh, signed-out session.
 func (a *app) handleLogout() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := a.checkedSession(r)
-		if s == nil {
-			a.formExpired(w)
-			return
-		}
+	return a.form(func(w http.ResponseWriter, r *http.Request, s *session) {
 		s.mu.Lock()
 		notice := "Signed out of this app. latch's own sign-in page still remembers you, so the next Sign in may not ask for a password; sign out at latch to end that too."
 		if s.tokens != nil {

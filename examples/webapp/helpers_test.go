@@ -8,28 +8,10 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/latchauth/latch/internal/clocktest"
 )
-
-// clock is a settable clock for the app, so expiry needs no sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // browser is a person's browser: it keeps cookies and follows redirects.
 type browser struct {
@@ -40,11 +22,11 @@ type browser struct {
 
 // startApp runs the app on loopback against f, as run would, and
 // returns a fresh browser pointed at it.
-func startApp(t *testing.T, f *fakeLatch, clk *clock) *browser {
+func startApp(t *testing.T, f *fakeLatch, clk *clocktest.Clock) *browser {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil) // its listener exists already
 	base := "http://" + srv.Listener.Addr().String()
-	srv.Config.Handler = newApp(config{latchURL: f.srv.URL, redirectURI: base + "/callback", now: clk.now}).Handler()
+	srv.Config.Handler = newApp(config{latchURL: f.srv.URL, redirectURI: base + "/callback", now: clk.Now}).Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return newBrowser(t, base)

@@ -50,6 +50,19 @@ func (a *app) checkedSession(r *http.Request) *session {
 	return s
 }
 
+// form answers a form POST with f when its CSRF token matches
+// (checkedSession), and with formExpired when it does not.
+func (a *app) form(f func(w http.ResponseWriter, r *http.Request, s *session)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := a.checkedSession(r)
+		if s == nil {
+			a.formExpired(w)
+			return
+		}
+		f(w, r, s)
+	})
+}
+
 // errSignedOut: latch no longer honours this session's tokens (signed
 // out elsewhere, expired, or revoked); the person must sign in again.
 var errSignedOut = errors.New("signed out at latch")

@@ -132,7 +132,7 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 	defer cancel()
 	if _, err := r.store.AppendAudit(ctx, store.AuditEvent{
 		Time: r.now().UTC(), Type: e.Type, UserID: e.UserID, SessionID: e.SessionID,
-		IP: e.IP, UserAgent: truncate(e.UserAgent, 512), Detail: detail,
+		IP: e.IP, UserAgent: Truncate(e.UserAgent, 512), Detail: detail,
 	}); err != nil {
 		r.log.ErrorContext(ctx, "audit event not stored", "event", e.Type, "error", err)
 	}
@@ -151,7 +151,10 @@ func (r *Recorder) Count(typ string) {
 	}
 }
 
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes on a rune boundary, for text stored
+// in a column of bounded size: the trail's user agent, the outbox's last
+// error.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

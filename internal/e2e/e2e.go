@@ -224,19 +224,20 @@ func Do(t testing.TB, method, url, bearer string, body any) Reply {
 	return r
 }
 
-// TryDo is Do that returns transport errors instead of failing the test.
-func TryDo(method, url, bearer string, body any) (Reply, error) {
+// NewRequest makes a request to url with body as JSON (nil for none) and
+// bearer as its access token ("" for none).
+func NewRequest(method, url, bearer string, body any) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return Reply{}, err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		return Reply{}, err
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -244,18 +245,35 @@ func TryDo(method, url, bearer string, body any) (Reply, error) {
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := Client.Do(req)
+	return req, nil
+}
+
+// TryDo is Do that returns transport errors instead of failing the test.
+func TryDo(method, url, bearer string, body any) (Reply, error) {
+	req, err := NewRequest(method, url, bearer, body)
 	if err != nil {
 		return Reply{}, err
+	}
+	r, _, err := Send(Client, req)
+	return r, err
+}
+
+// Send sends req with hc and reads the whole answer: raw is its body as
+// it came, and the Reply's Body that read as a JSON object (nil if it is
+// not one).
+func Send(hc *http.Client, req *http.Request) (r Reply, raw []byte, err error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return Reply{}, nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	raw, err = io.ReadAll(resp.Body)
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, nil, err
 	}
-	var m map[string]any
-	_ = json.Unmarshal(raw, &m)
-	return Reply{Status: resp.StatusCode, Header: resp.Header, Body: m}, nil
+	r = Reply{Status: resp.StatusCode, Header: resp.Header}
+	_ = json.Unmarshal(raw, &r.Body)
+	return r, raw, nil
 }
 
 // Expect checks the status of r and returns it.

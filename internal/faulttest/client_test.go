@@ -1,13 +1,12 @@
 package faulttest
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,37 +47,16 @@ func (r reply) String() string {
 // try sends a JSON request (body nil for none); a transport error is
 // returned, not reported.
 func (c *client) try(method, path, bearer string, body any) (reply, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return reply{}, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+	req, err := e2e.NewRequest(method, c.base+path, bearer, body)
 	if err != nil {
 		return reply{}, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
 	start := time.Now()
-	resp, err := c.hc.Do(req)
+	r, raw, err := e2e.Send(c.hc, req)
 	if err != nil {
 		return reply{}, err
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return reply{}, err
-	}
-	r := reply{Reply: e2e.Reply{Status: resp.StatusCode, Header: resp.Header}, Took: time.Since(start), Raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.Body)
-	return r, nil
+	return reply{Reply: r, Took: time.Since(start), Raw: string(raw)}, nil
 }
 
 // do is try that fails the test on a transport error.
@@ -156,6 +134,36 @@ func expectUnavailable(t testing.TB, what string, r reply, err error, limit time
 		t.Errorf("%s: got %s (Retry-After %q), want 503 unavailable with Retry-After", what, r, r.Header.Get("Retry-After"))
 	case r.Took > limit:
 		t.Errorf("%s: 503 after %v, want within %v", what, r.Took.Round(time.Millisecond), limit)
+	}
+}
+
+// probe is one request sent while a fault holds, and the status it must
+// get: 503 means 503 unavailable with Retry-After (expectUnavailable).
+type probe struct {
+	what   string
+	method string
+	path   string
+	bearer string
+	body   any
+	want   int
+}
+
+// sendProbes sends every probe on c at once, as goroutines of wg, and
+// checks that each gets its status within limit. during follows each
+// probe's name in a failure.
+func sendProbes(t *testing.T, wg *sync.WaitGroup, c *client, probes []probe, during string, limit time.Duration) {
+	for _, pr := range probes {
+		wg.Go(func() {
+			what := pr.what + during
+			r, err := c.try(pr.method, pr.path, pr.bearer, pr.body)
+			if pr.want == http.StatusServiceUnavailable {
+				expectUnavailable(t, what, r, err, limit)
+				return
+			}
+			if expectStatus(t, what, r, err, pr.want) && r.Took > limit {
+				t.Errorf("%s: %d after %v, want within %v", what, r.Status, r.Took.Round(time.Millisecond), limit)
+			}
+		})
 	}
 }
 

@@ -16,18 +16,13 @@ import (
 // the proxy cuts every connection and lets traffic through again, and
 // latch must recover by itself with nothing acknowledged missing.
 func TestPostgresConnectionsHang(t *testing.T) {
-	const (
-		grace          = time.Minute
-		requestTimeout = 3 * time.Second
-		slack          = 2 * time.Second
-	)
 	pg := startPostgres(t)
 	px := startProxy(t, fmt.Sprintf("127.0.0.1:%d", pg.port))
-	p, c, l := startUnderLoad(t, fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", px.addr()), grace, requestTimeout)
+	p, c, l := startUnderLoad(t, fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", px.addr()))
 
 	px.freeze()
 	fault := time.Now()
-	expectDown(t, c, l, "connections frozen", "database hangs", fault, requestTimeout+slack)
+	expectDown(t, c, l, "connections frozen", "database hangs", fault, faultRequestTimeout+faultSlack)
 
 	px.cut()
 	healed := time.Now()
@@ -36,7 +31,7 @@ func TestPostgresConnectionsHang(t *testing.T) {
 	}
 	t.Logf("ready again %v after the connections were cut and traffic let through (%v after the freeze), without a restart",
 		time.Since(healed).Round(time.Millisecond), time.Since(fault).Round(time.Millisecond))
-	verify(t, c, l, fault, grace)
+	verify(t, c, l, fault, faultGrace)
 	p.Stop(t)
 	if t.Failed() {
 		t.Logf("latch logs:\n%s", p.Logs())

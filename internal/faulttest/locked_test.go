@@ -56,14 +56,6 @@ func TestSQLiteWriteLocked(t *testing.T) {
 	defer release()
 
 	limit := requestTimeout + slack
-	type probe struct {
-		what   string
-		method string
-		path   string
-		bearer string
-		body   any
-		want   int // 503 means 503 unavailable with Retry-After
-	}
 	probes := []probe{
 		{"signup", "POST", "/v1/signup", "", map[string]any{"email": "second@fault.example.com", "password": pw}, 503},
 		{"sign-in", "POST", "/v1/token", "", map[string]any{"grant_type": "password", "email": email, "password": pw}, 503},
@@ -75,18 +67,7 @@ func TestSQLiteWriteLocked(t *testing.T) {
 		{"/healthz", "GET", "/healthz", "", nil, 200},
 	}
 	var wg sync.WaitGroup
-	for _, pr := range probes {
-		wg.Go(func() {
-			r, err := c.try(pr.method, pr.path, pr.bearer, pr.body)
-			if pr.want == http.StatusServiceUnavailable {
-				expectUnavailable(t, pr.what+" while another connection holds the write lock", r, err, limit)
-				return
-			}
-			if expectStatus(t, pr.what+" while another connection holds the write lock", r, err, pr.want) && r.Took > limit {
-				t.Errorf("%s while another connection holds the write lock: %d after %v, want within %v (LATCH_REQUEST_TIMEOUT %v)", pr.what, r.Status, r.Took.Round(time.Millisecond), limit, requestTimeout)
-			}
-		})
-	}
+	sendProbes(t, &wg, c, probes, " while another connection holds the write lock", limit)
 	wg.Wait()
 	release()
 

@@ -20,18 +20,18 @@ import (
 )
 
 // startUnderLoad starts latch on the PostgreSQL at dbURL, set up for a
-// fault of the database (no rate limit, this refresh reuse grace and
-// request timeout, signing keys reloaded every second), and six clients
-// using it, and returns once the load is under way.
-func startUnderLoad(t *testing.T, dbURL string, grace, requestTimeout time.Duration) (*e2e.Proc, *client, *load) {
+// fault of the database (no rate limit, faultGrace and
+// faultRequestTimeout, signing keys reloaded every second), and six
+// clients using it, and returns once the load is under way.
+func startUnderLoad(t *testing.T, dbURL string) (*e2e.Proc, *client, *load) {
 	t.Helper()
 	env := []string{
 		"LATCH_DATABASE_URL=" + dbURL,
 		"LATCH_SECRET_KEY=" + secretKey,
 		"LATCH_ADMIN_KEY=" + adminKey,
 		"LATCH_RATE_LIMIT=off",
-		"LATCH_REFRESH_REUSE_GRACE=" + grace.String(),
-		"LATCH_REQUEST_TIMEOUT=" + requestTimeout.String(),
+		"LATCH_REFRESH_REUSE_GRACE=" + faultGrace.String(),
+		"LATCH_REQUEST_TIMEOUT=" + faultRequestTimeout.String(),
 		// Reloads of the signing keys fail while the database is away;
 		// they must not leave latch unready or unable to sign after.
 		"LATCH_KEY_RELOAD_INTERVAL=1s",
@@ -43,24 +43,27 @@ func startUnderLoad(t *testing.T, dbURL string, grace, requestTimeout time.Durat
 	return p, c, l
 }
 
+// How latch is set up for a fault of its database: the refresh token
+// reuse grace and request timeout it runs with, and how long past the
+// timeout an answer may take (the hashing before the database call, and
+// a busy machine).
+const (
+	faultGrace          = time.Minute
+	faultRequestTimeout = 3 * time.Second
+	faultSlack          = 2 * time.Second
+)
+
 // TestPostgresStoppedUnderLoad stops latch's PostgreSQL (immediate mode,
 // as a crash would) while six clients use latch, checks how latch answers
 // while the database is away, starts the database again and checks that
 // latch recovers by itself with nothing acknowledged missing.
 func TestPostgresStoppedUnderLoad(t *testing.T) {
-	const (
-		grace          = time.Minute
-		requestTimeout = 3 * time.Second
-		// How long past LATCH_REQUEST_TIMEOUT an answer may take: the
-		// hashing before the database call, and a busy machine.
-		slack = 2 * time.Second
-	)
 	pg := startPostgres(t)
-	p, c, l := startUnderLoad(t, pg.url(), grace, requestTimeout)
+	p, c, l := startUnderLoad(t, pg.url())
 
 	pg.stop(t)
 	fault := time.Now()
-	expectDown(t, c, l, "PostgreSQL stopped", "database down", fault, requestTimeout+slack)
+	expectDown(t, c, l, "PostgreSQL stopped", "database down", fault, faultRequestTimeout+faultSlack)
 	// Long enough for a few key reloads to fail.
 	time.Sleep(time.Until(fault.Add(3500 * time.Millisecond)))
 
@@ -74,7 +77,7 @@ func TestPostgresStoppedUnderLoad(t *testing.T) {
 	if err := p.Wait(0); err == nil || !strings.Contains(err.Error(), "did not exit") {
 		t.Fatalf("latch exited: %v", err)
 	}
-	verify(t, c, l, fault, grace)
+	verify(t, c, l, fault, faultGrace)
 	p.Stop(t)
 	if t.Failed() {
 		t.Logf("latch logs:\n%s", p.Logs())
@@ -135,30 +138,18 @@ func probeDown(t *testing.T, c *client, l *load, limit time.Duration) {
 	if ch == nil {
 		t.Fatal("the load left no live session to probe with")
 	}
-	type probe struct {
-		what   string
-		method string
-		path   string
-		bearer string
-		body   any
-	}
 	down := []probe{
-		{"GET /v1/user with a valid token (the revocation check must fail closed)", "GET", "/v1/user", ch.access, nil},
-		{"introspection of a valid access token", "POST", "/v1/introspect", adminKey, map[string]any{"token": ch.access}},
-		{"refresh", "POST", "/v1/token", "", map[string]any{"grant_type": "refresh_token", "refresh_token": ch.latest()}},
-		{"sign-in", "POST", "/v1/token", "", map[string]any{"grant_type": "password", "email": acct.email, "password": acct.password}},
-		{"signup", "POST", "/v1/signup", "", map[string]any{"email": "down@fault.example.com", "password": "signed up while the database is down"}},
-		{"GET /v1/sessions", "GET", "/v1/sessions", ch.access, nil},
-		{"logout", "POST", "/v1/logout", ch.access, map[string]any{"scope": "global"}},
-		{"revoke (RFC 7009 §2.2.1: 503 when it could not revoke)", "POST", "/v1/revoke", "", map[string]any{"token": ch.latest()}},
+		{"GET /v1/user with a valid token (the revocation check must fail closed)", "GET", "/v1/user", ch.access, nil, 503},
+		{"introspection of a valid access token", "POST", "/v1/introspect", adminKey, map[string]any{"token": ch.access}, 503},
+		{"refresh", "POST", "/v1/token", "", map[string]any{"grant_type": "refresh_token", "refresh_token": ch.latest()}, 503},
+		{"sign-in", "POST", "/v1/token", "", map[string]any{"grant_type": "password", "email": acct.email, "password": acct.password}, 503},
+		{"signup", "POST", "/v1/signup", "", map[string]any{"email": "down@fault.example.com", "password": "signed up while the database is down"}, 503},
+		{"GET /v1/sessions", "GET", "/v1/sessions", ch.access, nil, 503},
+		{"logout", "POST", "/v1/logout", ch.access, map[string]any{"scope": "global"}, 503},
+		{"revoke (RFC 7009 §2.2.1: 503 when it could not revoke)", "POST", "/v1/revoke", "", map[string]any{"token": ch.latest()}, 503},
 	}
 	var wg sync.WaitGroup
-	for _, p := range down {
-		wg.Go(func() {
-			r, err := c.try(p.method, p.path, p.bearer, p.body)
-			expectUnavailable(t, p.what, r, err, limit)
-		})
-	}
+	sendProbes(t, &wg, c, down, "", limit)
 	wg.Go(func() {
 		r, err := c.try("GET", "/readyz", "", nil)
 		if expectStatus(t, "/readyz", r, err, http.StatusServiceUnavailable) && r.Took > limit {

@@ -171,6 +171,7 @@ func (t *Templates) Render(kind, to string, d Data) (Message, error) {
 	}
 	tr := t.catalog.Lang(d.Lang)
 	v := view{
+		kind:     kind,
 		Lang:     tr.Tag(),
 		tr:       tr,
 		Product:  t.product,
@@ -209,6 +210,7 @@ func (t *Templates) Render(kind, to string, d Data) (Message, error) {
 
 // view is what the templates see.
 type view struct {
+	kind     string
 	Lang     string // the catalog's tag, for <html lang>
 	tr       i18n.Lang
 	Product  string
@@ -269,6 +271,13 @@ type button struct {
 func (v view) T(key string) string {
 	return v.tr.T(key, "product", v.Product, "to", v.To, "new_email", v.NewEmail,
 		"expires", v.Expires, "when", v.When, "ip", v.IP, "provider", v.Provider)
+}
+
+// Key is the catalog key of the message's own text name
+// ("mail.verify.intro" for "intro" in a verify message), for the blocks
+// layout.html defines once for several kinds.
+func (v view) Key(name string) string {
+	return "mail." + v.kind + "." + name
 }
 
 // Button is a button to link labelled with the catalog's message for key.

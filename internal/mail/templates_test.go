@@ -422,6 +422,13 @@ func TestTemplatesUseTheCatalogsKeys(t *testing.T) {
 		for _, m := range key.FindAllStringSubmatch(string(b), -1) {
 			used[m[1]] = true
 		}
+		// A block layout.html defines once names a kind's own keys with
+		// (.Key "name"): each kind that calls it uses mail.KIND.name.
+		if kind, ok := strings.CutSuffix(filepath.Base(f), ".html"); ok && kind != "layout" {
+			for _, name := range layoutKeys(t, string(b)) {
+				used["mail."+kind+"."+name] = true
+			}
+		}
 	}
 	c := i18n.MustLoad()
 	en := c.Lang(i18n.Fallback)
@@ -435,4 +442,37 @@ func TestTemplatesUseTheCatalogsKeys(t *testing.T) {
 			t.Errorf("catalog has %q, which no template uses", k)
 		}
 	}
+}
+
+// layoutKeys lists the names given to .Key in the blocks of layout.html
+// that src calls, directly or through another block.
+func layoutKeys(t *testing.T, src string) []string {
+	t.Helper()
+	b, err := os.ReadFile("templates/layout.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := map[string]string{}
+	for _, chunk := range strings.Split(string(b), "\n{{define \"")[1:] {
+		name, body, _ := strings.Cut(chunk, "\"")
+		blocks[name] = body
+	}
+	call := regexp.MustCompile(`{{template "([a-z_]+)"`)
+	keyOf := regexp.MustCompile(`\(\.Key "([a-z_]+)"\)`)
+	var names []string
+	seen := map[string]bool{}
+	var visit func(string)
+	visit = func(s string) {
+		for _, m := range call.FindAllStringSubmatch(s, -1) {
+			if body, ok := blocks[m[1]]; ok && !seen[m[1]] {
+				seen[m[1]] = true
+				for _, k := range keyOf.FindAllStringSubmatch(body, -1) {
+					names = append(names, k[1])
+				}
+				visit(body)
+			}
+		}
+	}
+	visit(src)
+	return names
 }

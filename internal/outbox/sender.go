@@ -181,18 +181,7 @@ func (s *Sender) retry(ctx context.Context, m store.OutboxMessage, cause error) 
 	s.audit.Count("mail.retry")
 	next := s.now().UTC().Add(retryDelay(m.Attempts + 1))
 	s.log.WarnContext(ctx, "outbox: delivery failed; will retry", "id", m.ID, "kind", m.Kind, "attempt", m.Attempts+1, "next", next, "err", cause)
-	if err := s.store.RetryMail(ctx, m.ID, next, truncate(cause.Error(), 500)); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.store.RetryMail(ctx, m.ID, next, audit.Truncate(cause.Error(), 500)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.WarnContext(ctx, "outbox: cannot reschedule a message", "id", m.ID, "err", err)
 	}
-}
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }

@@ -28,6 +28,13 @@ func BenchmarkHash(b *testing.B) {
 func BenchmarkHashParallel(b *testing.B) {
 	n := runtime.GOMAXPROCS(0)
 	h := newHasher(b, DefaultParams(), Limits{Concurrency: n, Queue: 64 * n})
+	hashParallel(b, h)
+}
+
+// hashParallel hashes on every GOMAXPROCS goroutine for b's run and
+// reports the rate.
+func hashParallel(b *testing.B, h *Hasher) {
+	b.Helper()
 	ctx := context.Background()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -62,17 +69,8 @@ func BenchmarkHashParallelMemory(b *testing.B) {
 			}
 			runtime.GC()
 			resetPeak := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
-			ctx := context.Background()
 			cpu0 := cpuTime()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := h.Hash(ctx, "correct horse battery staple"); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hashes/s")
+			hashParallel(b, h)
 			if cpu := cpuTime() - cpu0; cpu > 0 {
 				b.ReportMetric(cpu.Seconds()*1000/float64(b.N), "cpu-ms/op")
 			}

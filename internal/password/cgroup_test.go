@@ -2,24 +2,22 @@ package password
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 // fakeRoot writes files (path relative to the root → content) into a
 // fresh directory that stands for "/".
 func fakeRoot(t *testing.T, files map[string]string) string {
 	t.Helper()
-	root := t.TempDir()
+	fsys := fstest.MapFS{}
 	for name, body := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		fsys[name] = &fstest.MapFile{Data: []byte(body), Mode: 0o644}
+	}
+	root := t.TempDir()
+	if err := os.CopyFS(root, fsys); err != nil {
+		t.Fatal(err)
 	}
 	return root
 }

@@ -120,6 +120,35 @@ func (f *fakeRuntime) Events() []string {
 	return slices.Clone(f.events)
 }
 
+// guardedHasher is a hasher of concurrency slots whose memory guard
+// runs on a fakeRuntime with a budget of areas areas.
+func guardedHasher(t *testing.T, concurrency int, areas uint64) (*Hasher, *fakeRuntime) {
+	t.Helper()
+	h := newHasher(t, cheapParams, Limits{Concurrency: concurrency})
+	f := &fakeRuntime{}
+	f.install(h, cheapParams, areas)
+	return h, f
+}
+
+// wantForced fails unless f has forced want collections; why says why
+// that many.
+func (f *fakeRuntime) wantForced(t *testing.T, want int, why string) {
+	t.Helper()
+	if f.forced != want {
+		t.Errorf("forced collections = %d, want %d: %s", f.forced, want, why)
+	}
+}
+
+// wantHashed fails unless every hash on cs succeeds.
+func wantHashed(t *testing.T, cs ...<-chan result) {
+	t.Helper()
+	for _, c := range cs {
+		if r := recv(t, "a hash", c); r.err != nil {
+			t.Fatalf("Hash: %v", r.err)
+		}
+	}
+}
+
 // install gives h's guard a budget of areas working areas of p and this
 // fake runtime.
 func (f *fakeRuntime) install(h *Hasher, p Params, areas uint64) {
@@ -150,9 +179,7 @@ func (f *fakeRuntime) install(h *Hasher, p Params, areas uint64) {
 // areas of finished hashes have been collected, when it would otherwise
 // take the areas past the budget.
 func TestMemoryGuardCollectsBeforeAnAreaThatWouldNotFit(t *testing.T) {
-	h := newHasher(t, cheapParams, Limits{Concurrency: 1})
-	f := &fakeRuntime{}
-	f.install(h, cheapParams, 2)
+	h, f := guardedHasher(t, 1, 2)
 	for range 3 {
 		mustHash(t, h, "correct horse battery staple")
 	}
@@ -178,9 +205,7 @@ func TestMemoryGuardTrustsCompletedCycles(t *testing.T) {
 		{1, []string{"derive", "derive", "collect", "derive"}},
 		{2, []string{"derive", "derive", "derive"}},
 	} {
-		h := newHasher(t, cheapParams, Limits{Concurrency: 1})
-		f := &fakeRuntime{}
-		f.install(h, cheapParams, 2)
+		h, f := guardedHasher(t, 1, 2)
 		mustHash(t, h, "correct horse battery staple")
 		mustHash(t, h, "correct horse battery staple")
 		f.mu.Lock()
@@ -197,9 +222,7 @@ func TestMemoryGuardTrustsCompletedCycles(t *testing.T) {
 // allocated it: a second hash starting right after the first must not
 // find the room the first is about to fill.
 func TestMemoryGuardCountsApprovedAreas(t *testing.T) {
-	h := newHasher(t, cheapParams, Limits{Concurrency: 2})
-	f := &fakeRuntime{}
-	f.install(h, cheapParams, 2)
+	h, f := guardedHasher(t, 2, 2)
 	mustHash(t, h, "correct horse battery staple") // leaves one dead area
 	b := installBlocking(h)                        // the next derivations hold on
 	first := hashAsync(context.Background(), h)
@@ -207,14 +230,8 @@ func TestMemoryGuardCountsApprovedAreas(t *testing.T) {
 	second := hashAsync(context.Background(), h)
 	<-b.started
 	close(b.release)
-	for _, c := range []<-chan result{first, second} {
-		if r := recv(t, "a hash", c); r.err != nil {
-			t.Fatalf("Hash: %v", r.err)
-		}
-	}
-	if f.forced != 1 {
-		t.Errorf("forced collections = %d, want 1: the second hash's area did not fit beside the first's and the dead one", f.forced)
-	}
+	wantHashed(t, first, second)
+	f.wantForced(t, 1, "the second hash's area did not fit beside the first's and the dead one")
 }
 
 // A hash whose area waits for a collection has reserved it already: a
@@ -222,9 +239,7 @@ func TestMemoryGuardCountsApprovedAreas(t *testing.T) {
 // runtime has collected by then gone, must still count it, and collect
 // the area that died during the first collection rather than add a third.
 func TestMemoryGuardReservesDuringCollection(t *testing.T) {
-	h := newHasher(t, cheapParams, Limits{Concurrency: 2})
-	f := &fakeRuntime{}
-	f.install(h, cheapParams, 2)
+	h, f := guardedHasher(t, 2, 2)
 	mustHash(t, h, "correct horse battery staple") // A: dead, released at cycle 0
 	b := installBlocking(h)
 	y := hashAsync(context.Background(), h) // Y: live in slot 2
@@ -248,22 +263,14 @@ func TestMemoryGuardReservesDuringCollection(t *testing.T) {
 	z := hashAsync(context.Background(), h) // Z in Y's slot: X + Y + Z > 2
 	waitUntil(t, "Z got a slot", func() bool { return h.Stats().Admitted == 4 })
 	close(finish)
-	for _, c := range []<-chan result{x, z} {
-		if r := recv(t, "a hash", c); r.err != nil {
-			t.Fatalf("Hash: %v", r.err)
-		}
-	}
-	if f.forced != 2 {
-		t.Errorf("forced collections = %d, want 2: Z must collect Y's area before adding its own beside X's", f.forced)
-	}
+	wantHashed(t, x, z)
+	f.wantForced(t, 2, "Z must collect Y's area before adding its own beside X's")
 }
 
 // When two hashes need room at once, one collection serves both: the
 // second waits for the first's and finds the room it made.
 func TestMemoryGuardOneCollectionForConcurrentHashes(t *testing.T) {
-	h := newHasher(t, cheapParams, Limits{Concurrency: 2})
-	f := &fakeRuntime{}
-	f.install(h, cheapParams, 3)
+	h, f := guardedHasher(t, 2, 3)
 	for range 3 {
 		mustHash(t, h, "correct horse battery staple") // three dead areas
 	}
@@ -277,31 +284,21 @@ func TestMemoryGuardOneCollectionForConcurrentHashes(t *testing.T) {
 	second := hashAsync(context.Background(), h)
 	waitUntil(t, "the second hash holds a slot", func() bool { return h.Stats().InFlight == 2 })
 	close(release)
-	for _, c := range []<-chan result{first, second} {
-		if r := recv(t, "a hash", c); r.err != nil {
-			t.Fatalf("Hash: %v", r.err)
-		}
-	}
-	if f.forced != 1 {
-		t.Errorf("forced collections = %d, want 1 for both hashes", f.forced)
-	}
+	wantHashed(t, first, second)
+	f.wantForced(t, 1, "one serves both hashes")
 }
 
 // A collection cannot shrink live areas: when they alone exceed the
 // budget (more slots than the limit holds), hashes go ahead without one.
 func TestMemoryGuardNoUselessCollection(t *testing.T) {
-	h := newHasher(t, cheapParams, Limits{Concurrency: 1})
-	f := &fakeRuntime{}
-	f.install(h, cheapParams, 1)
+	h, f := guardedHasher(t, 1, 1)
 	h.mem.budget = 1 // not even one area fits
 	mustHash(t, h, "correct horse battery staple")
 	f.mu.Lock()
 	f.cycle += 2 // the first area is collected
 	f.mu.Unlock()
 	mustHash(t, h, "correct horse battery staple")
-	if f.forced != 0 {
-		t.Errorf("forced collections = %d, want 0: none could make room", f.forced)
-	}
+	f.wantForced(t, 0, "none could make room")
 }
 
 func TestMemoryGuardOffWithoutLimit(t *testing.T) {

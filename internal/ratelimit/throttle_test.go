@@ -53,6 +53,15 @@ func attempt(t *testing.T, th *Throttler, email, ip string, ok bool) time.Durati
 	return 0
 }
 
+// wantWait fails unless an attempt (as attempt makes it) is told to
+// wait want; what says which attempt.
+func wantWait(t *testing.T, th *Throttler, email, ip string, ok bool, want time.Duration, what string) {
+	t.Helper()
+	if w := attempt(t, th, email, ip, ok); w != want {
+		t.Fatalf("%s: got wait %v, want %v", what, w, want)
+	}
+}
+
 // One address guessing one account is slowed after 5 failures; the same
 // account from another address is not (yet).
 func TestPairSlowsFirst(t *testing.T) {
@@ -62,15 +71,9 @@ func TestPairSlowsFirst(t *testing.T) {
 			t.Fatalf("failure %d throttled early: %v", i+1, w)
 		}
 	}
-	if w := attempt(t, th, "a@x.io", "1.1.1.1", false); w != 0 {
-		t.Fatalf("6th failure: throttled before it was recorded: %v", w)
-	}
-	if w := attempt(t, th, "a@x.io", "1.1.1.1", true); w != time.Second {
-		t.Fatalf("after 6 failures: got wait %v, want 1s", w)
-	}
-	if w := attempt(t, th, "a@x.io", "2.2.2.2", true); w != 0 {
-		t.Fatalf("the owner from another address: got wait %v, want none", w)
-	}
+	wantWait(t, th, "a@x.io", "1.1.1.1", false, 0, "6th failure, not throttled before it is recorded")
+	wantWait(t, th, "a@x.io", "1.1.1.1", true, time.Second, "after 6 failures")
+	wantWait(t, th, "a@x.io", "2.2.2.2", true, 0, "the owner from another address")
 }
 
 // Many addresses against one account: the account key slows them all
@@ -82,19 +85,13 @@ func TestAccountSlowsDistributedGuessing(t *testing.T) {
 	}
 	attempt(t, th, "v@x.io", "10.0.1.1", false) // 11th: 1 s
 	for range 50 {
-		if w := attempt(t, th, "v@x.io", "10.0.2.2", false); w != time.Second {
-			t.Fatalf("during the delay: got wait %v, want an unchanged 1s", w)
-		}
+		wantWait(t, th, "v@x.io", "10.0.2.2", false, time.Second, "during the delay, which must not extend it")
 	}
 	c.Advance(time.Second)
 	// The real user, after the delay, gets in.
-	if w := attempt(t, th, "v@x.io", "192.0.2.7", true); w != 0 {
-		t.Fatalf("owner after the delay: got wait %v", w)
-	}
+	wantWait(t, th, "v@x.io", "192.0.2.7", true, 0, "owner after the delay")
 	// Success forgot the account's failures.
-	if w := attempt(t, th, "v@x.io", "10.0.3.3", false); w != 0 {
-		t.Fatalf("after a success: got wait %v", w)
-	}
+	wantWait(t, th, "v@x.io", "10.0.3.3", false, 0, "after a success")
 }
 
 // An address spraying many accounts is slowed after 30 failures, and a
@@ -104,21 +101,15 @@ func TestAddressSlowsSpraying(t *testing.T) {
 	for i := range 31 {
 		attempt(t, th, fmt.Sprintf("u%d@x.io", i), "3.3.3.3", false)
 	}
-	if w := attempt(t, th, "fresh@x.io", "3.3.3.3", true); w != time.Second {
-		t.Fatalf("sprayer: got wait %v, want 1s", w)
-	}
+	wantWait(t, th, "fresh@x.io", "3.3.3.3", true, time.Second, "sprayer")
 	c.Advance(time.Second)
 	attempt(t, th, "mine@x.io", "3.3.3.3", true)
 	attempt(t, th, "u99@x.io", "3.3.3.3", false) // 32nd: 2 s
-	if w := attempt(t, th, "u100@x.io", "3.3.3.3", false); w != 2*time.Second {
-		t.Fatalf("after a success elsewhere: got wait %v, want 2s", w)
-	}
+	wantWait(t, th, "u100@x.io", "3.3.3.3", false, 2*time.Second, "after a success elsewhere")
 	// Forgotten an hour after the last failure.
 	c.Advance(time.Hour + 3*time.Second)
 	attempt(t, th, "u101@x.io", "3.3.3.3", false)
-	if w := attempt(t, th, "u102@x.io", "3.3.3.3", false); w != 0 {
-		t.Fatalf("after the window: got wait %v, want none", w)
-	}
+	wantWait(t, th, "u102@x.io", "3.3.3.3", false, 0, "after the window")
 }
 
 // NIST SP 800-63B §5.2.2: well under 100 consecutive failures a day on
@@ -149,9 +140,7 @@ func TestUnlock(t *testing.T) {
 	if err := th.Unlock(context.Background(), "lock@x.io"); err != nil {
 		t.Fatal(err)
 	}
-	if w := attempt(t, th, "lock@x.io", "", true); w != 0 {
-		t.Fatalf("after unlock: got wait %v", w)
-	}
+	wantWait(t, th, "lock@x.io", "", true, 0, "after unlock")
 }
 
 // TestTake: a quota allows limit events, refuses the next ones with the
