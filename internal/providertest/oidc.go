@@ -44,9 +44,10 @@ type OIDC struct {
 // are redirects; it stops when the test ends.
 func StartOIDC(t testing.TB, redirects []string, users ...User) *OIDC {
 	t.Helper()
-	var handler http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
+	// The issuer must be known before the provider is built: the
+	// listener is, before the server starts.
+	srv := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + srv.Listener.Addr().String()
 	byID := map[string]*storage.User{}
 	for _, u := range users {
 		byID[u.ID] = &storage.User{ID: u.ID, Username: u.Username, Password: u.Password, Email: u.Email,
@@ -64,13 +65,15 @@ func StartOIDC(t testing.TB, redirects []string, users ...User) *OIDC {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &OIDC{Issuer: srv.URL, ClientID: "latch-test", ClientSecret: "latch-test-secret-0123456789", Server: srv}
+	o := &OIDC{Issuer: issuer, ClientID: "latch-test", ClientSecret: "latch-test-secret-0123456789", Server: srv}
 	st := storage.NewStorageWithClients(us, map[string]*storage.Client{
 		o.ClientID: storage.WebClient(o.ClientID, o.ClientSecret, redirects...),
 	})
 	// The example server logs every request through the default slog
 	// logger, which it replaces with the one it is given: a quiet one.
-	handler = exampleop.SetupServer(srv.URL, st, slog.New(slog.DiscardHandler), false)
+	srv.Config.Handler = exampleop.SetupServer(issuer, st, slog.New(slog.DiscardHandler), false)
+	srv.Start()
+	t.Cleanup(srv.Close)
 	return o
 }
 
