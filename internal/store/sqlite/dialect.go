@@ -96,6 +96,10 @@ func (r reader) QueryRow(ctx context.Context, query string, args ...any) store.S
 }
 
 func (r reader) Query(ctx context.Context, query string, args []any, row func(store.Scanner) error) error {
+	if s := r.stmt(ctx, query); s != nil {
+		rows, err := s.QueryContext(ctx, args...)
+		return eachRow(rows, err, row)
+	}
 	rows, err := r.db.read.QueryContext(ctx, query, args...)
 	return eachRow(rows, err, row)
 }

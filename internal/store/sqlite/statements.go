@@ -39,6 +39,7 @@ var (
 	readStatements = []string{
 		store.GetSessionSQL, store.GetSessionWithUserSQL, store.GetSessionByRefreshHashSQL,
 		store.GetUserSQL, store.GetUserByEmailSQL,
+		store.ListIdentitiesSQL, // GET /v1/user lists them
 	}
 	writeStatements = []string{
 		store.InsertSessionSQL,
