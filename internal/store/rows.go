@@ -60,12 +60,17 @@ func Blob(b []byte) any {
 }
 
 // UserColumns are the columns of users that UserRow scans, in order.
-const UserColumns = `id, email, email_verified, password_hash, metadata, disabled,
+const UserColumns = userWriteColumns + `, identity_count`
+
+// userWriteColumns are the columns of users that InsertUserSQL writes:
+// all but identity_count, which only the identities' statements change.
+const userWriteColumns = `id, email, email_verified, password_hash, metadata, disabled,
 	created_at, updated_at, last_sign_in_at, password_changed_at, credential_epoch`
 
 // UserColumnsOf is UserColumns qualified with the alias u, for joins.
 const UserColumnsOf = `u.id, u.email, u.email_verified, u.password_hash, u.metadata, u.disabled,
-	u.created_at, u.updated_at, u.last_sign_in_at, u.password_changed_at, u.credential_epoch`
+	u.created_at, u.updated_at, u.last_sign_in_at, u.password_changed_at, u.credential_epoch,
+	u.identity_count`
 
 // UserRow receives the columns of UserColumns from a Scan.
 type UserRow[T any] struct {
@@ -77,7 +82,7 @@ type UserRow[T any] struct {
 // Dest returns the Scan destinations of UserColumns.
 func (r *UserRow[T]) Dest() []any {
 	return []any{&r.u.ID, &r.u.Email, &r.u.EmailVerified, &r.u.PasswordHash, &r.metadata, &r.u.Disabled,
-		&r.created, &r.updated, &r.signIn, &r.pwdChgd, &r.u.CredentialEpoch}
+		&r.created, &r.updated, &r.signIn, &r.pwdChgd, &r.u.CredentialEpoch, &r.u.Identities}
 }
 
 // User decodes the scanned columns.

@@ -9,7 +9,7 @@ package store
 // Users.
 const (
 	// InsertUserSQL inserts a user; arguments: Codec.UserArgs.
-	InsertUserSQL = `INSERT INTO users (` + UserColumns + `)
+	InsertUserSQL = `INSERT INTO users (` + userWriteColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	// GetUserSQL reads the user with id $1.
 	GetUserSQL = `SELECT ` + UserColumns + ` FROM users WHERE id = $1`
@@ -161,6 +161,9 @@ const (
 	// Codec.SaveIdentityArgs.
 	UpdateIdentitySQL = `UPDATE identities SET email = $2, last_sign_in_at = $3
 	WHERE id = $1 RETURNING ` + IdentityColumns
+	// CountIdentitiesSQL adds $2 (1 or -1) to the identity count of the
+	// user with id $1.
+	CountIdentitiesSQL = `UPDATE users SET identity_count = identity_count + $2 WHERE id = $1`
 	// DeleteIdentitySQL deletes the identity with id $1 of user $2.
 	DeleteIdentitySQL = `DELETE FROM identities WHERE id = $1 AND user_id = $2`
 	// ClaimNonceSQL records the nonce hash $1 as used until $2, unless it

@@ -48,6 +48,10 @@ type User struct {
 	LastSignInAt time.Time // zero: never signed in
 	// PasswordChangedAt is when the password was last set; zero if never.
 	PasswordChangedAt time.Time
+	// Identities is how many identities the user has. The store keeps it
+	// (CreateUserWithIdentity, AttachIdentity, DetachIdentity); what
+	// CreateUser and UpdateUser are given here is ignored.
+	Identities int
 	// CredentialEpoch counts changes to how the user proves who they are:
 	// a password set, reset or removed, an address changed. Callers
 	// increase it with such a change; a session records the epoch it was

@@ -32,7 +32,10 @@ func (s Store[T]) CreateUserWithIdentity(ctx context.Context, u store.User, i st
 		if _, err := tx.Exec(ctx, store.InsertUserSQL, args...); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, store.InsertIdentitySQL, iargs...)
+		if _, err := tx.Exec(ctx, store.InsertIdentitySQL, iargs...); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, store.CountIdentitiesSQL, ni.UserID, 1)
 		return err
 	})
 	return s.finish("create user with identity", err)
@@ -52,7 +55,11 @@ func (s Store[T]) AttachIdentity(ctx context.Context, i store.Identity, fn func(
 		if saved, err = s.editUser(ctx, tx, ni.UserID, fn); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, store.InsertIdentitySQL, args...)
+		if _, err = tx.Exec(ctx, store.InsertIdentitySQL, args...); err != nil {
+			return err
+		}
+		saved.Identities++
+		_, err = tx.Exec(ctx, store.CountIdentitiesSQL, ni.UserID, 1)
 		return err
 	})
 	return store.Saved(saved, s.finish("attach identity", err))
@@ -105,7 +112,10 @@ func (s Store[T]) DetachIdentity(ctx context.Context, userID, id string, fn func
 		if err := store.Detach(u, ids, id, fn); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, store.DeleteIdentitySQL, id, userID)
+		if _, err = tx.Exec(ctx, store.DeleteIdentitySQL, id, userID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, store.CountIdentitiesSQL, userID, -1)
 		return err
 	})
 	return s.finish("detach identity", err)

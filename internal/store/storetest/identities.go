@@ -40,6 +40,13 @@ func mustAttach(t *testing.T, s store.Store, i store.Identity) store.Identity {
 	return stored(i)
 }
 
+// linked is u as stored, with n identities (the count the store keeps).
+func linked(u store.User, n int) store.User {
+	u = stored(u)
+	u.Identities = n
+	return u
+}
+
 // wantIdentities fails unless the user's identities are want, in order.
 func wantIdentities(t *testing.T, s store.Store, what, userID string, want ...store.Identity) {
 	t.Helper()
@@ -65,7 +72,7 @@ func testIdentityRoundTrip(t *testing.T, s store.Store) {
 	first := newIdentity(u.ID, 1)
 	first.LastSignInAt = time.Time{}
 	must(t, "CreateUserWithIdentity", s.CreateUserWithIdentity(ctx, u, first))
-	diff(t, "GetUser", mustGet(t, "GetUser", s.GetUser, u.ID), stored(u))
+	diff(t, "GetUser", mustGet(t, "GetUser", s.GetUser, u.ID), linked(u, 1))
 	got, err := s.GetIdentity(ctx, first.Provider, first.Subject)
 	must(t, "GetIdentity", err)
 	diff(t, "GetIdentity", got, stored(first))
@@ -78,7 +85,7 @@ func testIdentityRoundTrip(t *testing.T, s store.Store) {
 	earlier.ID, earlier.UserID = strings.ToUpper(earlier.ID), "{"+strings.ToUpper(u.ID)+"}"
 	gotUser, err := s.AttachIdentity(ctx, earlier, nil)
 	must(t, "AttachIdentity(nil fn)", err)
-	diff(t, "AttachIdentity(nil fn): user", gotUser, stored(u))
+	diff(t, "AttachIdentity(nil fn): user", gotUser, linked(u, 2))
 	// The pair is unique, not the subject alone.
 	elsewhere := newIdentity(u.ID, 3)
 	elsewhere.Provider, elsewhere.Subject, elsewhere.Email = "google_work", first.Subject, ""
@@ -106,7 +113,7 @@ func testCreateUserWithIdentityConflicts(t *testing.T, s store.Store) {
 	existing := newUser(1)
 	taken := newIdentity(existing.ID, 1)
 	must(t, "CreateUserWithIdentity", s.CreateUserWithIdentity(ctx, existing, taken))
-	wantExisting := stored(existing)
+	wantExisting := linked(existing, 1)
 	wantTaken := stored(taken)
 
 	tests := []struct {
@@ -159,7 +166,7 @@ func testAttachIdentity(t *testing.T, s store.Store) {
 	})
 	must(t, "AttachIdentity", err)
 	diff(t, "user fn saw", seen, stored(u))
-	want := stored(u)
+	want := linked(u, 1)
 	want.PasswordHash, want.CredentialEpoch, want.UpdatedAt = "", 1, at(time.Hour).Truncate(micro)
 	diff(t, "AttachIdentity: user", got, want)
 	diff(t, "GetUser after AttachIdentity", mustGet(t, "GetUser", s.GetUser, u.ID), want)
@@ -175,7 +182,7 @@ func testAttachIdentityErrors(t *testing.T, s store.Store) {
 	mine := mustAttach(t, s, newIdentity(u.ID, 1))
 	other := mustCreateUser(t, s, newUser(2))
 	theirs := mustAttach(t, s, newIdentity(other.ID, 2))
-	wantUser, wantOther := stored(u), stored(other)
+	wantUser, wantOther := linked(u, 1), linked(other, 1)
 
 	// clear changes the user as a link may; none of it must be saved.
 	clear := func(x *store.User) error {
@@ -319,8 +326,9 @@ func testDetachIdentity(t *testing.T, s store.Store) {
 		return nil
 	}
 	must(t, "DetachIdentity", s.DetachIdentity(ctx, strings.ToUpper(u.ID), strings.ToUpper(b.ID), record))
-	diff(t, "user fn saw", seenUser, stored(u))
+	diff(t, "user fn saw", seenUser, linked(u, 3))
 	diff(t, "remaining identities fn saw", seenRemaining, []store.Identity{a, c})
+	diff(t, "user after DetachIdentity", mustGet(t, "GetUser", s.GetUser, u.ID), linked(u, 2))
 	wantIdentities(t, s, "after DetachIdentity", u.ID, a, c)
 	wantNoIdentity(t, s, "detached identity", b.Provider, b.Subject)
 

@@ -37,7 +37,12 @@ CREATE INDEX id_token_nonces_expires_at ON id_token_nonces (expires_at);
 -- credentials.
 ALTER TABLE sessions ADD COLUMN idp TEXT NOT NULL DEFAULT '';
 
+-- How many identities a user has, kept with them: a user with none
+-- (most) is shown without a query of identities.
+ALTER TABLE users ADD COLUMN identity_count INTEGER NOT NULL DEFAULT 0;
+
 -- +goose Down
+ALTER TABLE users DROP COLUMN identity_count;
 ALTER TABLE sessions DROP COLUMN idp;
 DROP TABLE id_token_nonces;
 DROP TABLE identities;
