@@ -33,6 +33,7 @@ func TestSignInWithAProvider(t *testing.T) {
 		ada.open(l.URL + "/login")
 		ada.see("Continue with Corp SSO")
 		ada.step("1-login")
+		ada.narrow("1-login")
 		ada.press(`.methods a[href^="/login/provider/corp"]`)
 		if !strings.HasPrefix(ada.at().String(), op.Issuer) {
 			ada.fatalf("the button led to %s, want the provider", ada.at())
@@ -53,6 +54,7 @@ func TestSignInWithAProvider(t *testing.T) {
 			ada.fatalf("the flow cookie outlived its callback")
 		}
 		ada.step("3-account")
+		ada.narrow("3-account")
 
 		// Signed out, one press signs in again: the provider remembers
 		// nothing here (its example storage asks again), latch finds the
@@ -82,16 +84,26 @@ func TestSignInWithAProvider(t *testing.T) {
 		}
 		bob.see("already exists")
 		bob.step("4-sign-in-first")
+		bob.narrow("4-sign-in-first")
 		bob.press(`a.btn-primary`)
 		if st := bob.signIn("bob@corp.example", password1); st != http.StatusOK || bob.at().Path != "/login/link" {
 			bob.fatalf("after signing in: %d at %s, want the link offer", st, bob.at())
 		}
 		bob.see("Link Corp SSO?")
 		bob.step("5-link-offer")
+		bob.narrow("5-link-offer")
 		if st := bob.press(`button[value=yes]`); st != http.StatusOK || bob.at().Path != "/account" {
 			bob.fatalf("after linking: %d at %s", st, bob.at())
 		}
 		bob.see("Sign-in providers")
 		bob.see("bob@corp.example · linked")
 	})
+}
+
+// narrow saves the step's screenshot again on a 320-pixel-wide phone.
+func (p *person) narrow(step string) {
+	p.t.Helper()
+	p.viewport(320, 640, true)
+	p.step(step + "-320")
+	p.viewport(1280, 860, false)
 }

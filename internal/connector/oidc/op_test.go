@@ -180,33 +180,27 @@ func TestOPCodeFlow(t *testing.T) {
 	}
 }
 
-func TestOPWrongVerifier(t *testing.T) {
-	o := newOP(t, true)
-	k := o.open(t)
-	u, err := k.AuthURL(t.Context(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer := o.signIn(t, u, "ada", "correct horse")
-	bad := req
-	bad.Verifier = "another-verifier-0123456789-0123456789-0123456789"
-	if _, err := k.Callback(t.Context(), bad, answer); !errors.Is(err, connector.ErrInvalid) {
-		t.Fatalf("got %v, want ErrInvalid (the OP refuses the PKCE verifier)", err)
-	}
-}
-
-func TestOPWrongNonce(t *testing.T) {
-	o := newOP(t, true)
-	k := o.open(t)
-	u, err := k.AuthURL(t.Context(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer := o.signIn(t, u, "ada", "correct horse")
-	bad := req
-	bad.Nonce = "another-nonce"
-	if _, err := k.Callback(t.Context(), bad, answer); !errors.Is(err, connector.ErrInvalid) {
-		t.Fatalf("got %v, want ErrInvalid", err)
+// A callback redeemed with another PKCE verifier (the OP refuses the
+// code) or checked against another nonce is ErrInvalid.
+func TestOPWrongVerifierOrNonce(t *testing.T) {
+	for name, change := range map[string]func(*connector.Request){
+		"verifier": func(r *connector.Request) { r.Verifier = "another-verifier-0123456789-0123456789-0123456789" },
+		"nonce":    func(r *connector.Request) { r.Nonce = "another-nonce" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := newOP(t, true)
+			k := o.open(t)
+			u, err := k.AuthURL(t.Context(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer := o.signIn(t, u, "ada", "correct horse")
+			bad := req
+			change(&bad)
+			if _, err := k.Callback(t.Context(), bad, answer); !errors.Is(err, connector.ErrInvalid) {
+				t.Fatalf("got %v, want ErrInvalid", err)
+			}
+		})
 	}
 }
 
