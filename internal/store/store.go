@@ -557,6 +557,86 @@ type Identities interface {
 	DeleteNoncesBefore(ctx context.Context, t time.Time) (int64, error)
 }
 
+// FactorType is the kind of a second factor.
+type FactorType string
+
+// The types of factor.
+const (
+	// FactorTOTP is an authenticator app (RFC 6238).
+	FactorTOTP FactorType = "totp"
+	// FactorWebAuthn is a passkey or security key (WebAuthn).
+	FactorWebAuthn FactorType = "webauthn"
+	// FactorRecovery is a user's set of recovery codes: one factor
+	// holding every unused code's hash.
+	FactorRecovery FactorType = "recovery"
+)
+
+// Factor is a way for a user to prove who they are besides a password
+// or a provider: an authenticator app, a passkey, or the set of recovery
+// codes. A factor is pending from CreateFactor until VerifyFactor gives
+// it a VerifiedAt (the user proved they hold it); only verified factors
+// count.
+type Factor struct {
+	ID     string // UUID
+	UserID string // its user; must exist
+	Type   FactorType
+	// Name is what the user calls it ("Authenticator app", "YubiKey").
+	Name string
+	// Secret is the factor's private state, opaque to the store: the
+	// sealed TOTP secret, the WebAuthn credential (or, while pending,
+	// the sealed registration challenge), the recovery codes' hashes.
+	Secret []byte
+	// CredentialID is a WebAuthn credential's id, unique across all
+	// factors; nil for other types and for a pending WebAuthn factor.
+	CredentialID []byte
+	// Counter is the last accepted time step of a TOTP factor (a code of
+	// a step at or below it is refused) or the sign count of a WebAuthn
+	// credential; 0 for others.
+	Counter    int64
+	CreatedAt  time.Time
+	VerifiedAt time.Time // zero: pending
+	LastUsedAt time.Time // zero: never used to sign in
+}
+
+// Factors stores users' second factors.
+type Factors interface {
+	// CreateFactor inserts f. ErrAlreadyExists if its id or its
+	// CredentialID is taken; ErrNotFound if its user does not exist.
+	CreateFactor(ctx context.Context, f Factor) error
+	// GetFactor returns the factor with this id; ErrNotFound if none.
+	GetFactor(ctx context.Context, id string) (Factor, error)
+	// GetFactorByCredential returns the factor with this WebAuthn
+	// credential id; ErrNotFound if none.
+	GetFactorByCredential(ctx context.Context, credentialID []byte) (Factor, error)
+	// ListFactors returns the user's factors, pending ones included,
+	// oldest first (ties broken by id).
+	ListFactors(ctx context.Context, userID string) ([]Factor, error)
+	// UpdateFactor applies fn to the locked factor and saves its Name,
+	// Secret, Counter and LastUsedAt (nothing else changes): two updates
+	// at once run one after the other, each seeing what the other saved,
+	// so a TOTP step or a recovery code is accepted once. ErrNotFound if
+	// there is no factor with that id.
+	UpdateFactor(ctx context.Context, id string, fn func(*Factor) error) (Factor, error)
+	// VerifyFactor locks the factor's user, then the factor, and runs fn
+	// with both and the user's other factors; if fn returns nil it saves
+	// the user (as UpdateUser does) and the factor's Name, Secret,
+	// CredentialID, Counter, VerifiedAt and LastUsedAt, in one
+	// transaction: a factor is activated together with the user's new
+	// credential epoch. ErrNotFound if there is no factor with that id;
+	// ErrAlreadyExists if the CredentialID is taken by another factor.
+	VerifyFactor(ctx context.Context, id string, fn func(u *User, f *Factor, others []Factor) error) (User, Factor, error)
+	// DeleteFactors locks the user userID, reads its factors (pending
+	// ones included, oldest first) and runs fn with both; the factors
+	// whose ids fn returns are deleted in the same transaction, and how
+	// many were deleted is returned. Two deletes at once run one after
+	// the other. ErrNotFound if the user does not exist.
+	DeleteFactors(ctx context.Context, userID string, fn func(u User, factors []Factor) ([]string, error)) (int64, error)
+	// DeletePendingFactorsBefore removes the factors still pending that
+	// were created strictly before t and returns how many; a zero t
+	// matches nothing. Batched like DeleteEndedSessions.
+	DeletePendingFactorsBefore(ctx context.Context, t time.Time) (int64, error)
+}
+
 // Store is every role: what a backend implements, and what the
 // command line wires.
 type Store interface {
@@ -568,5 +648,6 @@ type Store interface {
 	OneTimeTokens
 	Outbox
 	Identities
+	Factors
 	Schema
 }
