@@ -125,7 +125,29 @@ func newUser(e *env) *cobra.Command {
 		a.Audit.Record(ctx, audit.Event{Type: "admin.user.unlock", Detail: map[string]any{"email": email}})
 		return nil
 	})
-	return group("user", "Manage users", newUserCreate(e), newUserInvite(e), newUserList(e), disable, enable, del, verify, unlock)
+	return group("user", "Manage users", newUserCreate(e), newUserInvite(e), newUserList(e), disable, enable, del, verify, unlock, newUserMFA(e))
+}
+
+// newUserMFA is 'latch user mfa reset EMAIL|ID'.
+func newUserMFA(e *env) *cobra.Command {
+	reset := &cobra.Command{
+		Use:   "reset EMAIL|ID",
+		Short: "Remove every second factor of a user (authenticator apps, passkeys, recovery codes)",
+		Long: "Remove every second factor of a user who lost theirs, so that they sign in with their password alone and set new ones up. " +
+			"Check who is asking before you do this: it is the way around a second factor. The owner is told by email, and the reset is audited.",
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.withApp(cmd.Context(), func(a *app.Latch) error {
+				n, err := a.Auth.ResetFactors(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "removed %d factor(s) of %s\n", n, args[0])
+				return nil
+			})
+		},
+	}
+	return group("mfa", "Manage users' second factors", reset)
 }
 
 // newUserInvite is 'latch user invite EMAIL'.

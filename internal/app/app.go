@@ -15,6 +15,7 @@ import (
 	"github.com/latchauth/latch/internal/connector"
 	"github.com/latchauth/latch/internal/connector/providers"
 	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/mfa/passkey"
 	"github.com/latchauth/latch/internal/outbox"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/ratelimit"
@@ -182,6 +183,13 @@ func (a *Latch) newAuth(hasher auth.Hasher, sealer *token.Sealer, providers []au
 	cfg := a.Config
 	deps := auth.Deps{Hasher: hasher, Tokens: a.Tokens, MAC: sealer, Audit: a.Audit, Now: a.Now, Log: a.Log, Providers: providers}
 	deps.Storage(a.DB)
+	if cfg.MFA.RPID != "" {
+		rp, err := passkey.New(passkey.Config{RPID: cfg.MFA.RPID, RPName: cfg.Pages.ProductName, Origins: cfg.MFA.Origins})
+		if err != nil {
+			return fmt.Errorf("passkeys: %w", err)
+		}
+		deps.Passkeys = rp
+	}
 	if cfg.Limits.RateLimit {
 		deps.Throttler, deps.Quota = a.Limit, a.Limit
 	}
@@ -209,6 +217,7 @@ func (a *Latch) newAuth(hasher auth.Hasher, sealer *token.Sealer, providers []au
 		AdminKey:            string(cfg.Ops.AdminKey),
 		Policy:              policy,
 		Mail:                mailOptions(cfg),
+		Issuer:              cfg.Pages.ProductName,
 	})
 	return nil
 }

@@ -35,3 +35,13 @@ const (
 	// CodeLastSignInMethod: the change would leave no way to sign in.
 	CodeLastSignInMethod = "last_sign_in_method"
 )
+
+// Codes of second factors.
+const (
+	// CodeMFARequired: the credential was right and the account has a
+	// second factor; the answer carries an mfa_token for grant_type=mfa.
+	CodeMFARequired = "mfa_required"
+	// CodeInvalidMFA: a wrong or used TOTP code, WebAuthn answer or
+	// recovery code.
+	CodeInvalidMFA = "invalid_mfa"
+)

@@ -37,6 +37,9 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, upd UserUpdate) (
 		return store.User{}, err
 	}
 	if upd.Password != nil || upd.Email != nil {
+		if err := s.needLevel(ctx, p); err != nil {
+			return store.User{}, err
+		}
 		current := ""
 		if upd.CurrentPassword != nil {
 			current = *upd.CurrentPassword

@@ -13,12 +13,13 @@ const keepEnded = 7 * 24 * time.Hour
 
 // Cleaned counts what one clean-up removed.
 type Cleaned struct {
-	Sessions, OneTimeTokens, Nonces int64
+	Sessions, OneTimeTokens, Nonces, PendingFactors int64
 }
 
 // Cleanup removes sessions ended more than a week ago (revoked, expired
 // or idle), one-time tokens that expired a day ago and the used nonces of
-// provider flows and ID tokens that expired, so that neither
+// provider flows and ID tokens that expired, and enrolments of factors
+// never finished, so that none
 // table grows without bound. The throttler and the audit recorder clean
 // their own tables; the outbox needs no clean-up, since every message is
 // deleted once sent or expired.
@@ -35,6 +36,11 @@ func (s *Service) Cleanup(ctx context.Context) (Cleaned, error) {
 	}
 	if c.Nonces, err = s.identities.DeleteNoncesBefore(ctx, now); err != nil {
 		return c, fmt.Errorf("clean up used nonces: %w", err)
+	}
+	if s.factors != nil {
+		if c.PendingFactors, err = s.factors.DeletePendingFactorsBefore(ctx, now.Add(-pendingTTL)); err != nil {
+			return c, fmt.Errorf("clean up pending factors: %w", err)
+		}
 	}
 	return c, nil
 }

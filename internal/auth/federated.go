@@ -250,6 +250,9 @@ func (s *Service) Identities(ctx context.Context, userID string) ([]store.Identi
 // UnlinkIdentity removes one of the caller's identities, unless it is
 // their last way in (no password and no other identity).
 func (s *Service) UnlinkIdentity(ctx context.Context, p Principal, identityID string) error {
+	if err := s.needLevel(ctx, p); err != nil {
+		return err
+	}
 	list, err := s.identities.ListIdentities(ctx, p.User.ID)
 	if err != nil {
 		return fmt.Errorf("unlink identity: %w", err)

@@ -190,6 +190,9 @@ func (s *Service) AcceptLink(ctx context.Context, pr Principal, pending string) 
 	if !s.recent(pr.Session) {
 		return ErrInsufficientAuth
 	}
+	if err := s.needLevel(ctx, pr); err != nil {
+		return err
+	}
 	p, ok := s.Provider(l.Provider)
 	if !ok {
 		return ErrUnknownProvider
@@ -240,6 +243,9 @@ type LinkRequest struct {
 // minutes, or the current password) and returns the ticket of a link
 // URL (GET /v1/link?ticket=…).
 func (s *Service) StartLink(ctx context.Context, p Principal, in LinkRequest) (string, error) {
+	if err := s.needLevel(ctx, p); err != nil {
+		return "", err
+	}
 	switch {
 	case in.Provider == "":
 		return "", invalid("provider", "is required")

@@ -39,6 +39,13 @@ type signIn struct {
 	parent *store.Session
 	// idp is the social provider the person signed in with, or "".
 	idp string
+	// aal is the level the sign-in reached: "aal2" when it used two
+	// factors (or one that is both); "" is aal1. Below the account's
+	// level, openSession asks for the second step (mfa.go).
+	aal string
+	// factor is the factor that identified the person (a passkey), which
+	// cannot serve as their second; "" for none.
+	factor string
 	// id is the new session's id; "" for a new one. A method that must
 	// make at most one session per credential (an authorization code)
 	// derives it from the credential, and the store refuses a second.
@@ -52,7 +59,13 @@ type signIn struct {
 // one place a sign-in ends.
 func (s *Service) openSession(ctx context.Context, in signIn) (TokenResponse, error) {
 	u := in.user
+	if err := s.secondStep(ctx, in); err != nil {
+		return TokenResponse{}, err
+	}
 	sess, secret := s.newSession(u, in.via, in.amr, in.authTime)
+	if in.aal != "" {
+		sess.AAL = in.aal
+	}
 	if in.parent != nil {
 		sess.ParentID, sess.AAL, sess.CredentialEpoch, sess.IDP = in.parent.ID, in.parent.AAL, in.parent.CredentialEpoch, in.parent.IDP
 	} else {

@@ -91,6 +91,11 @@ const (
 	kindIdentityLinked    = "identity_linked"
 	kindIdentityUnlinked  = "identity_unlinked"
 	kindAccountClaimed    = "account_claimed"
+	kindFactorAdded       = "factor_added"
+	kindFactorRemoved     = "factor_removed"
+	kindRecoveryCodes     = "recovery_codes"
+	kindRecoveryCodeUsed  = "recovery_code_used"
+	kindMFAReset          = "mfa_reset"
 )
 
 // InviteTTL is how long an invitation's set-password link works.
@@ -115,6 +120,10 @@ type mailData struct {
 	// Provider is a social provider's name, for people (identity
 	// notices).
 	Provider string `json:"provider,omitempty"`
+	// Factor is the name of a second factor (factor notices);
+	// Remaining how many recovery codes are left.
+	Factor    string `json:"factor,omitempty"`
+	Remaining int    `json:"remaining,omitempty"`
 }
 
 // noticeTTL is how long a notice may wait for delivery, and how long the
@@ -230,6 +239,8 @@ func (s *Service) Compose(ctx context.Context, m store.OutboxMessage) (mail.Mess
 		return l.emailChangeNotice()
 	case kindIdentityLinked, kindIdentityUnlinked, kindAccountClaimed:
 		return l.render(m.Kind, mail.Data{Time: m.CreatedAt, IP: l.d.IP, Provider: l.d.Provider})
+	case kindFactorAdded, kindFactorRemoved, kindRecoveryCodes, kindRecoveryCodeUsed, kindMFAReset:
+		return l.render(m.Kind, mail.Data{Time: m.CreatedAt, IP: l.d.IP, Factor: l.d.Factor, Remaining: l.d.Remaining})
 	default:
 		return mail.Message{}, fmt.Errorf("%w: unknown kind %q", outbox.ErrDrop, m.Kind)
 	}

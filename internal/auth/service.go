@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/audit"
+	"github.com/latchauth/latch/internal/mfa/passkey"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/store"
@@ -81,6 +82,8 @@ type Options struct {
 	AdminKey string
 	Policy   password.Policy
 	Mail     MailOptions
+	// Issuer names latch in authenticator apps (the product name).
+	Issuer string
 }
 
 // Service carries out every account and session operation.
@@ -90,6 +93,8 @@ type Service struct {
 	onetime    store.OneTimeTokens
 	identities store.Identities
 	providers  []Provider
+	factors    store.Factors // nil: no second factors
+	passkeys   *passkey.RP   // nil: no WebAuthn
 	outbox     Outbox
 	counters   Counters
 	hasher     Hasher
@@ -116,14 +121,18 @@ type Deps struct {
 	// Identities and Providers: social sign-in (federated.go).
 	Identities store.Identities
 	Providers  []Provider
-	Outbox     Outbox
-	Counters   Counters
-	Hasher     Hasher
-	Tokens     Tokens
-	MAC        MACer
-	Throttler  Throttler // optional
-	Audit      Auditor   // optional: events then only reach the log
-	Renderer   Renderer  // required to Compose messages
+	// Factors stores second factors; Passkeys is the WebAuthn relying
+	// party (nil: no security keys or passkeys).
+	Factors   store.Factors
+	Passkeys  *passkey.RP
+	Outbox    Outbox
+	Counters  Counters
+	Hasher    Hasher
+	Tokens    Tokens
+	MAC       MACer
+	Throttler Throttler // optional
+	Audit     Auditor   // optional: events then only reach the log
+	Renderer  Renderer  // required to Compose messages
 	// Wake, optional, tells the outbox sender that a message is waiting
 	// (*outbox.Sender's Wake).
 	Wake  func()
@@ -135,7 +144,7 @@ type Deps struct {
 // Storage fills the storage roles of d from one backend value that has
 // them all, as both backends do.
 func (d *Deps) Storage(db store.Store) {
-	d.Users, d.Sessions, d.OneTime, d.Outbox, d.Counters, d.Identities = db, db, db, db, db, db
+	d.Users, d.Sessions, d.OneTime, d.Outbox, d.Counters, d.Identities, d.Factors = db, db, db, db, db, db, db
 }
 
 // NewService returns a Service.
@@ -150,7 +159,10 @@ func NewService(d Deps, o Options) *Service {
 		d.Audit = audit.New(nil, d.Log, d.Now, nil)
 	}
 	o.Mail.defaults()
-	return &Service{users: d.Users, sessions: d.Sessions, onetime: d.OneTime, identities: d.Identities, providers: d.Providers, outbox: d.Outbox, counters: d.Counters, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit,
+	if o.Issuer == "" {
+		o.Issuer = "latch"
+	}
+	return &Service{users: d.Users, sessions: d.Sessions, onetime: d.OneTime, identities: d.Identities, providers: d.Providers, factors: d.Factors, passkeys: d.Passkeys, outbox: d.Outbox, counters: d.Counters, hasher: d.Hasher, tokens: d.Tokens, mac: d.MAC, throttler: d.Throttler, audit: d.Audit,
 		renderer: d.Renderer, wake: d.Wake, quotas: d.Quota,
 		opts: o, adminHash: sha256.Sum256([]byte(o.AdminKey)), now: d.Now, log: d.Log}
 }

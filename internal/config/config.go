@@ -40,6 +40,7 @@ type Config struct {
 	Mail      Mail
 	Pages     Pages
 	Social    Social
+	MFA       MFA
 	Log       Log
 	Ops       Ops
 }
@@ -223,6 +224,16 @@ type Pages struct {
 	BrandColor   string // #rrggbb; "" for latch's own
 }
 
+// MFA is how second factors and passkeys work.
+type MFA struct {
+	// RPID is the WebAuthn relying-party id: the public URL's host
+	// unless LATCH_WEBAUTHN_RP_ID says otherwise (derive decides).
+	RPID string
+	// Origins are the origins allowed to run WebAuthn ceremonies: the
+	// public URL's unless LATCH_WEBAUTHN_ORIGINS says otherwise.
+	Origins []string
+}
+
 // Log is the process log.
 type Log struct {
 	Format string // "text", "json" or "" (text on a terminal, else json)
@@ -319,6 +330,12 @@ func (c *Config) derive() {
 	}
 	if len(c.Tokens.Audience) == 0 {
 		c.Tokens.Audience = []string{c.HTTP.PublicURL}
+	}
+	if c.MFA.RPID == "" && c.HTTP.public != nil {
+		c.MFA.RPID = strings.ToLower(c.HTTP.public.Hostname())
+	}
+	if len(c.MFA.Origins) == 0 && c.HTTP.public != nil {
+		c.MFA.Origins = []string{strings.ToLower(c.HTTP.public.Scheme + "://" + c.HTTP.public.Host)}
 	}
 	db, err := parseDatabase(c.Database.URL)
 	db.problem = err

@@ -85,6 +85,8 @@ func Settings() []Setting {
 		bind("recovery_ttl", "1h", "how long a password reset link stays valid", func(c *Config) *time.Duration { return &c.Mail.RecoveryTTL }, duration),
 		bind("otp_ttl", "10m", "how long a sign-in code or link stays valid", func(c *Config) *time.Duration { return &c.Mail.OTPTTL }, duration),
 		listOf("providers", "social sign-in providers: a list of {id, type, client_id, client_secret, …} (see the README)", func(c *Config) *[]Provider { return &c.Social.Providers }),
+		bind("webauthn_rp_id", "", "relying-party id of passkeys: a host name that is the public URL's host or a parent domain of it; passkeys are bound to it for ever, so choose it once; default: the public URL's host", func(c *Config) *string { return &c.MFA.RPID }, lowerTrimmed),
+		bind("webauthn_origins", "", "comma-separated origins (scheme://host[:port]) whose pages may use passkeys, each on the relying-party id or under it; default: the public URL's origin", func(c *Config) *[]string { return &c.MFA.Origins }, origins),
 		bind("address_burst", "40", "burst allowed above address_rate", func(c *Config) *int { return &c.Limits.AddressBurst }, burst),
 	}
 }

@@ -28,6 +28,7 @@ func (c Config) validate() []string {
 	p = append(p, c.Passwords.problems()...)
 	p = append(p, c.Mail.problems()...)
 	p = append(p, c.Pages.problems(c.HTTP.PublicURL)...)
+	p = append(p, c.MFA.problems()...)
 	return p
 }
 
@@ -149,6 +150,29 @@ func (pg Pages) problems(publicURL string) []string {
 	if pg.AppURL != "" {
 		u, err := url.Parse(pg.AppURL)
 		p.check(err != nil || !absoluteHTTP(u), fmt.Sprintf("LATCH_APP_URL: %q is not an absolute http(s) URL without query or fragment", pg.AppURL))
+	}
+	return p
+}
+
+// problems checks the relying party as browsers will: an IP address is
+// never an RP id, and every origin's host must be the RP id or a
+// subdomain of it.
+func (m MFA) problems() []string {
+	var p report
+	if m.RPID == "" {
+		return p // the public URL's own problem says why
+	}
+	if net.ParseIP(m.RPID) != nil || strings.ContainsAny(m.RPID, ":/ ") || strings.HasPrefix(m.RPID, ".") || strings.HasSuffix(m.RPID, ".") {
+		p = append(p, fmt.Sprintf("LATCH_WEBAUTHN_RP_ID: %q is not a host name (browsers refuse an IP address as a relying-party id; use localhost or a domain)", m.RPID))
+		return p
+	}
+	for _, o := range m.Origins {
+		u, err := url.Parse(o)
+		if err != nil {
+			continue // origins() refused it when it was read
+		}
+		h := strings.ToLower(u.Hostname())
+		p.check(h != m.RPID && !strings.HasSuffix(h, "."+m.RPID), fmt.Sprintf("LATCH_WEBAUTHN_ORIGINS: %q is not on the relying-party id %q or under it, so browsers would refuse its passkeys (set LATCH_WEBAUTHN_RP_ID to a parent domain of both)", o, m.RPID))
 	}
 	return p
 }

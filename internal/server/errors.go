@@ -67,6 +67,9 @@ type errorBody struct {
 // once here, at Error, with the request id the client also sees; 4xx at
 // Debug, since they are the client's business.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if writeMFARequired(w, err) {
+		return
+	}
 	ae := toAPIError(err)
 	body := errorBody{Error: ae.Code, Description: ae.Message, Reasons: ae.Reasons}
 	switch {

@@ -351,11 +351,20 @@ func decodeForm(body io.Reader, dst any) error {
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		got, ok := vals[name]
-		if !ok || v.Field(i).Kind() != reflect.String {
+		raw := t.Field(i).Type == reflect.TypeFor[json.RawMessage]()
+		if !ok || (v.Field(i).Kind() != reflect.String && !raw) {
 			continue
 		}
 		if len(got) > 1 {
 			return badRequest("parameter %q is repeated", name)
+		}
+		if raw {
+			// A JSON value in a form field (a WebAuthn credential).
+			if !json.Valid([]byte(got[0])) {
+				return badRequest("parameter %q is not valid JSON", name)
+			}
+			v.Field(i).SetBytes([]byte(got[0]))
+			continue
 		}
 		v.Field(i).SetString(got[0])
 	}

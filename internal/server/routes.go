@@ -29,6 +29,17 @@ func (s *Server) routes() http.Handler {
 	handle("PATCH /v1/user", s.requireUser(s.handlePatchUser()))
 	handle("POST /v1/user/identities", s.requireUser(s.handleLinkIdentity()))
 	handle("DELETE /v1/user/identities/{id}", s.requireUser(s.handleUnlinkIdentity()))
+	if s.auth.FactorsEnabled() {
+		handle("GET /v1/factors", s.requireUser(s.handleListFactors()))
+		handle("POST /v1/factors", s.requireUser(s.handleEnrolFactor()))
+		handle("POST /v1/factors/recovery_codes", s.requireUser(s.handleRecoveryCodes()))
+		handle("POST /v1/factors/{id}/verify", s.requireUser(s.handleVerifyFactor()))
+		handle("DELETE /v1/factors/{id}", s.requireUser(s.handleDeleteFactor()))
+		handle("POST /v1/factors/{id}/challenge", s.limitAddress(s.handleFactorChallenge()))
+	}
+	if s.auth.PasskeysEnabled() {
+		handle("POST /v1/passkeys/challenge", s.limitAddress(s.handlePasskeyChallenge()))
+	}
 	handle("POST /v1/logout", s.requireUser(s.handleLogout()))
 	handle("GET /v1/sessions", s.requireUser(s.handleListSessions()))
 	handle("DELETE /v1/sessions/{id}", s.requireUser(s.handleDeleteSession()))

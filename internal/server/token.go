@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -51,6 +52,15 @@ type grantRequest struct {
 	Provider string `json:"provider"`
 	IDToken  string `json:"id_token"`
 	Nonce    string `json:"nonce"`
+	// grant_type=mfa: the second step of a sign-in.
+	MFAToken     string `json:"mfa_token"`
+	FactorID     string `json:"factor_id"`
+	RecoveryCode string `json:"recovery_code"`
+	// grant_type=mfa with a security key, and grant_type=passkey: a
+	// WebAuthn assertion (AuthenticationResponseJSON); passkey also
+	// needs the challenge_id of POST /v1/passkeys/challenge.
+	Credential  json.RawMessage `json:"credential"`
+	ChallengeID string          `json:"challenge_id"`
 	// "cookie": the refresh token travels in a cookie (refreshcookie.go).
 	TokenDelivery string `json:"token_delivery"`
 }
@@ -128,6 +138,25 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *grantRequest
 			return t, true, nil
 		}
 		t, err = s.auth.SignInWithIDToken(r.Context(), req.Provider, req.IDToken, req.Nonce, s.requester(r))
+	case "mfa":
+		if !s.auth.FactorsEnabled() {
+			err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type mfa is not enabled on this server")
+			break
+		}
+		if !s.addressAllowed(w, r) {
+			return t, true, nil
+		}
+		t, err = s.auth.FinishMFA(r.Context(), auth.MFAAnswer{Token: req.MFAToken, FactorID: req.FactorID, Code: req.Code,
+			Credential: req.Credential, RecoveryCode: req.RecoveryCode}, s.requester(r))
+	case "passkey":
+		if !s.auth.PasskeysEnabled() {
+			err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type passkey is not enabled on this server")
+			break
+		}
+		if !s.addressAllowed(w, r) {
+			return t, true, nil
+		}
+		t, err = s.auth.PasskeySignIn(r.Context(), req.ChallengeID, req.Credential, s.requester(r))
 	case "":
 		err = badRequest("grant_type is required: %s", s.grantTypes())
 	default:
@@ -162,6 +191,12 @@ func (s *Server) grantTypeList() []string {
 	}
 	if len(s.auth.Providers()) > 0 {
 		g = append(g, "id_token")
+	}
+	if s.auth.FactorsEnabled() {
+		g = append(g, "mfa")
+	}
+	if s.auth.PasskeysEnabled() {
+		g = append(g, "passkey")
 	}
 	return g
 }

@@ -170,13 +170,17 @@ const (
 	// PurposeEmailRevert undoes an email change: sent to the old address
 	// (Email), it moves the account back from NewEmail.
 	PurposeEmailRevert TokenPurpose = "email_revert"
+	// PurposeMFA is a sign-in waiting for its second factor (the
+	// mfa_token): Attempts counts wrong answers, UsedAt is set when the
+	// second step succeeds. It is never mailed.
+	PurposeMFA TokenPurpose = "mfa"
 )
 
 // Valid reports whether p is one of the purposes above, the only ones
 // the backends store.
 func (p TokenPurpose) Valid() bool {
 	switch p {
-	case PurposeVerify, PurposeRecover, PurposeEmailChange, PurposeOTP, PurposeEmailRevert:
+	case PurposeVerify, PurposeRecover, PurposeEmailChange, PurposeOTP, PurposeEmailRevert, PurposeMFA:
 		return true
 	}
 	return false
