@@ -68,7 +68,7 @@ type Event struct {
 }
 
 // warnTypes are logged at Warn: they mean someone is probably attacking.
-var warnTypes = map[string]bool{"login.throttled": true, "refresh.reuse": true, "address.throttled": true}
+var warnTypes = map[string]bool{"login.throttled": true, "refresh.reuse": true, "address.throttled": true, "webauthn.sign_count": true}
 
 // countedAs is the metric label an event type is counted under. Metrics
 // are read by more people and systems than the audit trail, and in
