@@ -22,6 +22,7 @@ var migrations = []store.Migration{
 	{Version: 4, Name: "credentials"},
 	{Version: 5, Name: "browser"},
 	{Version: 6, Name: "identities"},
+	{Version: 7, Name: "factors"},
 }
 
 // MigrateTo applies a backend's embedded migrations up to and including
