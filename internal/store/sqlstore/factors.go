@@ -81,8 +81,11 @@ func (s Store[T]) UpdateFactor(ctx context.Context, id string, fn func(*store.Fa
 // first reads the factor's user id without a lock; a factor cannot move
 // to another user, but it can be deleted in between, in which case the
 // locking read finds nothing: store.ErrNotFound, as if it had been
-// deleted just before. The user's lock also keeps the other factors as
-// fn saw them: deleting or verifying one takes the same lock.
+// deleted just before. The user's lock also keeps the set of the other
+// factors as fn saw it: DeleteFactors and VerifyFactor take the same
+// lock, and on PostgreSQL CreateFactor's foreign-key check waits for it.
+// UpdateFactor, which locks its factor only, may still change another
+// factor's counter or last use meanwhile.
 func (s Store[T]) VerifyFactor(ctx context.Context, id string, fn func(u *store.User, f *store.Factor, others []store.Factor) error) (store.User, store.Factor, error) {
 	id, ok := store.CanonicalID(id)
 	if !ok {
