@@ -1,8 +1,8 @@
 // Package store defines latch's persistent entities (users, sessions,
 // signing keys, throttle counters, audit events, one-time email tokens,
-// the mail outbox, and social identities with their ID-token nonces), the
-// Store interface every database backend implements, and the sentinel
-// errors backends map driver errors onto.
+// the mail outbox, social identities with their ID-token nonces, and
+// second factors), the Store interface every database backend
+// implements, and the sentinel errors backends map driver errors onto.
 //
 // It holds no logic about what the entities mean: expiry, rotation,
 // revocation and retention rules live in the domain packages, which pass

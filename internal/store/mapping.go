@@ -148,6 +148,42 @@ func (i Identity) Canonical() (Identity, error) {
 	return i, nil
 }
 
+// Valid reports whether t is one of the factor types, the only ones the
+// backends store.
+func (t FactorType) Valid() bool {
+	switch t {
+	case FactorTOTP, FactorWebAuthn, FactorRecovery:
+		return true
+	}
+	return false
+}
+
+// errCredentialType is returned for a factor other than a WebAuthn one
+// that would be stored with a credential id.
+var errCredentialType = errors.New("only a webauthn factor has a credential id")
+
+// Canonical checks f for CreateFactor and returns it with its ids in
+// canonical form: its id must be a UUID (ErrInvalidID if not; a malformed
+// user id is ErrNotFound, no such user), its type one of the factor
+// types, its creation time not zero, and its CredentialID empty unless
+// it is a WebAuthn factor.
+func (f Factor) Canonical() (Factor, error) {
+	id, userID, err := ownedIDs(f.ID, f.UserID)
+	if err != nil {
+		return Factor{}, err
+	}
+	switch {
+	case !f.Type.Valid():
+		return Factor{}, fmt.Errorf("unknown factor type %q", f.Type)
+	case f.CreatedAt.IsZero():
+		return Factor{}, errors.New("the creation time is zero")
+	case len(f.CredentialID) > 0 && f.Type != FactorWebAuthn:
+		return Factor{}, errCredentialType
+	}
+	f.ID, f.UserID = id, userID
+	return f, nil
+}
+
 // validProvider reports whether p is a provider id: [a-z0-9_]+.
 func validProvider(p string) bool {
 	if p == "" {

@@ -518,3 +518,62 @@ func (c *Codec[T]) NonceArgs(hash []byte, now, expires time.Time) ([]any, error)
 	}
 	return []any{hash, c.Time(expires), c.Time(now)}, nil
 }
+
+// FactorColumns are the columns of factors that ScanFactor reads, in
+// order.
+const FactorColumns = `id, user_id, type, name, secret, credential_id, counter,
+	created_at, verified_at, last_used_at`
+
+// ScanFactor scans and decodes one row of FactorColumns.
+func ScanFactor[T any](c *Codec[T], row Scanner) (Factor, error) {
+	var (
+		f                       Factor
+		typ                     string
+		created, verified, used T
+	)
+	err := row.Scan(&f.ID, &f.UserID, &typ, &f.Name, &f.Secret, &f.CredentialID, &f.Counter,
+		&created, &verified, &used)
+	if err != nil {
+		return Factor{}, err
+	}
+	f.Type = FactorType(typ)
+	f.Secret = nilIfEmpty(f.Secret)
+	f.CredentialID = nilIfEmpty(f.CredentialID)
+	f.CreatedAt = c.FromTime(created)
+	f.VerifiedAt = c.FromTime(verified)
+	f.LastUsedAt = c.FromTime(used)
+	return f, nil
+}
+
+// NewFactor checks f for CreateFactor (see Factor.Canonical) and returns
+// it in canonical form with the arguments of InsertFactorSQL. An empty
+// Secret or CredentialID is stored as NULL and comes back nil.
+func (c *Codec[T]) NewFactor(f Factor) (Factor, []any, error) {
+	f, err := f.Canonical()
+	if err != nil {
+		return Factor{}, nil, err
+	}
+	return f, []any{f.ID, f.UserID, string(f.Type), f.Name, Blob(f.Secret), Blob(f.CredentialID), f.Counter,
+		c.Time(f.CreatedAt), c.NullTime(f.VerifiedAt), c.NullTime(f.LastUsedAt)}, nil
+}
+
+// SaveFactorArgs returns the arguments of UpdateFactorSQL: what
+// UpdateFactor saves of the factor with id (Name, Secret, Counter and
+// LastUsedAt).
+func (c *Codec[T]) SaveFactorArgs(id string, f Factor) []any {
+	return []any{id, f.Name, Blob(f.Secret), f.Counter, c.NullTime(f.LastUsedAt)}
+}
+
+// VerifyFactorArgs checks f, the factor old as a caller's func left it,
+// for VerifyFactor and returns the arguments of VerifyFactorSQL: what
+// VerifyFactor saves of it (Name, Secret, CredentialID, Counter,
+// VerifiedAt and LastUsedAt). Its CredentialID must be empty unless old
+// is a WebAuthn factor; its other fields (the ids, the type, the
+// creation time) are not saved, changed or not.
+func (c *Codec[T]) VerifyFactorArgs(old, f Factor) ([]any, error) {
+	if len(f.CredentialID) > 0 && old.Type != FactorWebAuthn {
+		return nil, errCredentialType
+	}
+	return []any{old.ID, f.Name, Blob(f.Secret), Blob(f.CredentialID), f.Counter,
+		c.NullTime(f.VerifiedAt), c.NullTime(f.LastUsedAt)}, nil
+}

@@ -174,6 +174,39 @@ const (
 	WHERE id_token_nonces.expires_at <= $3`
 )
 
+// Factors.
+const (
+	// InsertFactorSQL inserts a factor; arguments: Codec.NewFactor.
+	InsertFactorSQL = `INSERT INTO factors (` + FactorColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	// GetFactorSQL reads the factor with id $1.
+	GetFactorSQL = `SELECT ` + FactorColumns + ` FROM factors WHERE id = $1`
+	// GetFactorByCredentialSQL reads the factor with credential id $1.
+	GetFactorByCredentialSQL = `SELECT ` + FactorColumns + ` FROM factors WHERE credential_id = $1`
+	// FactorUserSQL reads the user id of the factor with id $1.
+	FactorUserSQL = `SELECT user_id FROM factors WHERE id = $1`
+	// FactorOfUserSQL reads the factor with id $1 if its user is $2.
+	FactorOfUserSQL = `SELECT ` + FactorColumns + ` FROM factors WHERE id = $1 AND user_id = $2`
+	// ListFactorsSQL reads the factors of user $1, oldest first.
+	ListFactorsSQL = `SELECT ` + FactorColumns + ` FROM factors
+	WHERE user_id = $1 ORDER BY created_at, id`
+	// ListOtherFactorsSQL reads the factors of user $1 but the one with
+	// id $2, oldest first.
+	ListOtherFactorsSQL = `SELECT ` + FactorColumns + ` FROM factors
+	WHERE user_id = $1 AND id <> $2 ORDER BY created_at, id`
+	// UpdateFactorSQL saves what UpdateFactor may change of the factor
+	// with id $1 and returns the row; arguments: Codec.SaveFactorArgs.
+	UpdateFactorSQL = `UPDATE factors SET name = $2, secret = $3, counter = $4, last_used_at = $5
+	WHERE id = $1 RETURNING ` + FactorColumns
+	// VerifyFactorSQL saves what VerifyFactor may change of the factor
+	// with id $1 and returns the row; arguments: Codec.VerifyFactorArgs.
+	VerifyFactorSQL = `UPDATE factors SET name = $2, secret = $3, credential_id = $4, counter = $5,
+	verified_at = $6, last_used_at = $7
+	WHERE id = $1 RETURNING ` + FactorColumns
+	// DeleteFactorSQL deletes the factor with id $1 of user $2.
+	DeleteFactorSQL = `DELETE FROM factors WHERE id = $1 AND user_id = $2`
+)
+
 // Reads that more than one role makes.
 const (
 	// TokenUserSQL reads the user id of the token with hash $1.

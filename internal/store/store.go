@@ -322,7 +322,7 @@ type Users interface {
 	// cannot change. ErrAlreadyExists if the new email is taken.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (User, error)
 	// DeleteUser removes the user, its sessions and their refresh tokens,
-	// and its identities.
+	// its identities and its factors.
 	// Its audit events stay, still naming the user id.
 	DeleteUser(ctx context.Context, id string) error
 }

@@ -31,3 +31,13 @@ func (db *DB) DeleteNoncesBefore(ctx context.Context, t time.Time) (int64, error
 		SELECT hash FROM id_token_nonces WHERE expires_at < $1
 		LIMIT $2 FOR UPDATE SKIP LOCKED)`, t)
 }
+
+// DeletePendingFactorsBefore deletes the factors still pending that were
+// created before t. A factor that VerifyFactor holds is skipped; one it
+// verified since the statement began fails the WHERE clause that the lock
+// re-checks, so a verified factor is never deleted.
+func (db *DB) DeletePendingFactorsBefore(ctx context.Context, t time.Time) (int64, error) {
+	return db.deleteBefore(ctx, "delete pending factors before", `DELETE FROM factors WHERE id IN (
+		SELECT id FROM factors WHERE verified_at IS NULL AND created_at < $1
+		LIMIT $2 FOR UPDATE SKIP LOCKED)`, t)
+}

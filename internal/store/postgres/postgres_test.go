@@ -98,7 +98,7 @@ func TestSchemaIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, table := range []string{"goose_db_version", "users", "sessions", "refresh_tokens", "signing_keys", "throttles", "audit_events",
-		"one_time_tokens", "mail_outbox"} {
+		"one_time_tokens", "mail_outbox", "factors"} {
 		var got string
 		err := db.pool.QueryRow(ctx, `SELECT table_schema FROM information_schema.tables WHERE table_name = $1 AND table_schema = $2`,
 			table, schema).Scan(&got)

@@ -27,3 +27,12 @@ func (db *DB) DeleteNoncesBefore(ctx context.Context, t time.Time) (int64, error
 	return db.deleteBefore(ctx, "delete nonces before", `DELETE FROM id_token_nonces WHERE rowid IN (
 		SELECT rowid FROM id_token_nonces WHERE expires_at < ? LIMIT ?)`, t)
 }
+
+// DeletePendingFactorsBefore deletes the factors still pending that were
+// created before t. Each batch holds the writer, as VerifyFactor does:
+// a factor is verified before a batch reads it, or deleted before
+// VerifyFactor looks for it (which then finds none).
+func (db *DB) DeletePendingFactorsBefore(ctx context.Context, t time.Time) (int64, error) {
+	return db.deleteBefore(ctx, "delete pending factors before", `DELETE FROM factors WHERE rowid IN (
+		SELECT rowid FROM factors WHERE verified_at IS NULL AND created_at < ? LIMIT ?)`, t)
+}

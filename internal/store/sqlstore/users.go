@@ -120,9 +120,9 @@ func (s Store[T]) saveUser(ctx context.Context, tx Querier, id string, u store.U
 }
 
 // DeleteUser removes the user; the schema's cascades remove its sessions,
-// their refresh tokens, its one-time tokens and its identities in the
-// same statement. Its audit events and queued mail stay: they reference
-// nothing. store.ErrNotFound if there is no such user.
+// their refresh tokens, its one-time tokens, its identities and its
+// factors in the same statement. Its audit events and queued mail stay:
+// they reference nothing. store.ErrNotFound if there is no such user.
 func (s Store[T]) DeleteUser(ctx context.Context, id string) error {
 	id, ok := store.CanonicalID(id)
 	if !ok {

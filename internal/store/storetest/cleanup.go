@@ -286,6 +286,8 @@ func testGrowth(t *testing.T, s store.Store) {
 		mailLifetime    = 2 * 24 * time.Hour
 		mailPerStep     = 3 // the first of each step bounces until it expires
 		lease           = 5 * time.Minute
+		factorsPerStep  = 2 // enrolments; the first of each is verified a step later
+		keepPending     = 24 * time.Hour
 	)
 	// Fates of a session, by its number.
 	const (
@@ -301,19 +303,22 @@ func testGrowth(t *testing.T, s store.Store) {
 		hashes [][]byte
 	}
 	var (
-		users     []store.User
-		live      = map[string]*tracked{} // what the store must still hold
-		gone      []*tracked              // what the clean-up deleted
-		throttles = map[string]store.Throttle{}
-		keys      []string             // every throttle key ever used
-		events    []store.AuditEvent   // oldest first
-		created   = map[string]int{}   // rows ever created, by table
-		removed   = map[string]int64{} // rows the clean-up reported
-		tokens    = map[string]store.OneTimeToken{}
-		goneTok   []store.OneTimeToken
-		fresh     []store.OneTimeToken // created in the last step
-		outbox    = map[int64]store.OutboxMessage{}
-		bouncing  = map[string]bool{} // recipients whose mail fails
+		users       []store.User
+		live        = map[string]*tracked{} // what the store must still hold
+		gone        []*tracked              // what the clean-up deleted
+		throttles   = map[string]store.Throttle{}
+		keys        []string             // every throttle key ever used
+		events      []store.AuditEvent   // oldest first
+		created     = map[string]int{}   // rows ever created, by table
+		removed     = map[string]int64{} // rows the clean-up reported
+		tokens      = map[string]store.OneTimeToken{}
+		goneTok     []store.OneTimeToken
+		fresh       []store.OneTimeToken // created in the last step
+		outbox      = map[int64]store.OutboxMessage{}
+		bouncing    = map[string]bool{} // recipients whose mail fails
+		factors     = map[string]store.Factor{}
+		goneFactors []store.Factor
+		enrolled    []store.Factor // created in the last step
 	)
 	for i := range 3 {
 		users = append(users, mustCreateUser(t, s, newUser(i)))
@@ -421,6 +426,26 @@ func testGrowth(t *testing.T, s store.Store) {
 		events = events[i:]
 		removed["audit"] += n
 
+		cut = now.Add(-keepPending)
+		want = 0
+		pending := 0
+		for id, f := range factors {
+			switch {
+			case !f.VerifiedAt.IsZero():
+			case f.CreatedAt.Before(cut.Truncate(micro)):
+				want++
+				goneFactors = append(goneFactors, f)
+				delete(factors, id)
+			default:
+				pending++
+			}
+		}
+		n, err = s.DeletePendingFactorsBefore(ctx, cut)
+		if err != nil || n != want {
+			t.Fatalf("at %v: DeletePendingFactorsBefore = %d, %v; want %d, nil", now, n, err, want)
+		}
+		removed["abandoned factors"] += n
+
 		// The bounds hold for the store, not only for the model: the
 		// counts above tie the two together, and the end checks the rows.
 		bounds := []struct {
@@ -441,6 +466,8 @@ func testGrowth(t *testing.T, s store.Store) {
 			// The sender runs every step: what waits is bouncing mail,
 			// dropped at the first attempt after it expired.
 			{"queued messages", len(outbox), int(mailLifetime/step) + 2},
+			// Enrolments left pending within the last keepPending.
+			{"pending factors", pending, factorsPerStep * (int(keepPending/step) + 1)},
 		}
 		for _, b := range bounds {
 			if b.got > b.most {
@@ -517,6 +544,29 @@ func testGrowth(t *testing.T, s store.Store) {
 			created["tokens"]++
 		}
 
+		// Second factors: the first of the last step's enrolments is
+		// verified, the others are abandoned.
+		if len(enrolled) > 0 {
+			_, got, err := s.VerifyFactor(ctx, enrolled[0].ID, func(_ *store.User, f *store.Factor, _ []store.Factor) error {
+				f.VerifiedAt = now
+				return nil
+			})
+			must(t, "VerifyFactor", err)
+			factors[got.ID] = got
+		}
+		enrolled = nil
+		for j := range factorsPerStep {
+			n := k*factorsPerStep + j
+			f := newFactor(users[n%len(users)].ID, store.FactorTOTP, 0)
+			f.CreatedAt = now
+			f = mustCreateFactor(t, s, f)
+			factors[f.ID] = f
+			enrolled = append(enrolled, f)
+			if j > 0 {
+				created["abandoned factors"]++
+			}
+		}
+
 		// Mail: queued, then sent by a sender that drops what expired
 		// and retries what bounced a step later.
 		for j := range mailPerStep {
@@ -561,8 +611,9 @@ func testGrowth(t *testing.T, s store.Store) {
 	}
 	cleanUp(at(steps * step))
 
-	// Most of what was created is gone.
-	for _, table := range []string{"sessions", "throttles", "audit", "tokens", "mail"} {
+	// Most of what was created is gone (of the factors, the abandoned
+	// enrolments: the verified ones stay).
+	for _, table := range []string{"sessions", "throttles", "audit", "tokens", "mail", "abandoned factors"} {
 		if kept := int64(created[table]) - removed[table]; removed[table] == 0 || kept*2 > int64(created[table]) {
 			t.Errorf("%s: created %d, clean-up removed %d; want most removed", table, created[table], removed[table])
 		}
@@ -609,6 +660,16 @@ func testGrowth(t *testing.T, s store.Store) {
 		if _, _, err := peek(t, s, tok.Hash); !isNotFound(err) {
 			t.Errorf("UseOneTimeToken(deleted token): got %v, want ErrNotFound", err)
 		}
+	}
+	byUser := map[string][]store.Factor{}
+	for _, f := range factors {
+		byUser[f.UserID] = append(byUser[f.UserID], f)
+	}
+	for _, u := range users {
+		wantFactors(t, s, "factors kept", u.ID, byCreation(byUser[u.ID])...)
+	}
+	for _, f := range goneFactors {
+		wantNoFactor(t, s, "deleted pending factor", f.ID, nil)
 	}
 	end := at(steps*step + time.Hour)
 	claimed, err := s.ClaimMail(ctx, end, end.Add(lease), 1000)

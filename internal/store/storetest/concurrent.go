@@ -33,6 +33,11 @@ func runConcurrent(t *testing.T, stores []store.Store) {
 	t.Run("CleanupRace", func(t *testing.T) { testCleanupRace(t, stores) })
 	t.Run("DetachRace", func(t *testing.T) { testDetachRace(t, stores) })
 	t.Run("AttachRace", func(t *testing.T) { testAttachRace(t, stores) })
+	t.Run("TOTPReplayRace", func(t *testing.T) { testTOTPReplayRace(t, stores) })
+	t.Run("RecoveryCodeRace", func(t *testing.T) { testRecoveryCodeRace(t, stores) })
+	t.Run("LeaveOneFactorRace", func(t *testing.T) { testLeaveOneFactorRace(t, stores) })
+	t.Run("VerifyFactorRace", func(t *testing.T) { testVerifyFactorRace(t, stores) })
+	t.Run("PendingCleanupRace", func(t *testing.T) { testPendingCleanupRace(t, stores) })
 }
 
 // race runs fn(i) in n goroutines released at the same moment.

@@ -91,6 +91,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimNonce", testClaimNonce},
 		{"DeleteNoncesBefore", testDeleteNoncesBefore},
 		{"SessionIDP", testSessionIDP},
+		{"FactorRoundTrip", testFactorRoundTrip},
+		{"CreateFactorErrors", testCreateFactorErrors},
+		{"UpdateFactor", testUpdateFactor},
+		{"VerifyFactor", testVerifyFactor},
+		{"DeleteFactors", testDeleteFactors},
+		{"DeleteUserCascadesFactors", testDeleteUserCascadesFactors},
+		{"DeletePendingFactorsBefore", testDeletePendingFactorsBefore},
 		{"Growth", testGrowth},
 		{"Migrations", testMigrations},
 	}

@@ -22,6 +22,7 @@ var migrations = []store.Migration{
 	{Version: 4, Name: "credentials"},
 	{Version: 5, Name: "browser"},
 	{Version: 6, Name: "identities"},
+	{Version: 7, Name: "factors"},
 }
 
 // MigrateTo applies a backend's embedded migrations up to and including
@@ -323,8 +324,17 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 		diff(t, "token of a user created at version 1", got, tok)
 		diff(t, "user created at version 1, seen with its token", u, wantFull)
 	}
+	// A user written at version 1 takes second factors.
+	key := mustCreateFactor(t, s, newFactor(full.ID, store.FactorWebAuthn, 1))
+	_, gotKey, err := s.VerifyFactor(ctx, key.ID, func(_ *store.User, f *store.Factor, _ []store.Factor) error {
+		f.VerifiedAt, f.CredentialID = now, credential(key.ID)
+		return nil
+	})
+	must(t, "VerifyFactor(factor of a user created at version 1)", err)
+	wantFactors(t, s, "user created at version 1", full.ID, gotKey)
 	mail := mailModel{mustEnqueue(t, s, newMail(1, full.ID))}
 	must(t, "DeleteUser", s.DeleteUser(ctx, full.ID))
+	wantNoFactor(t, s, "factor of a deleted user created at version 1", key.ID, gotKey.CredentialID)
 	// The cascade reaches the tokens written before the table was
 	// rebuilt, and the ones written after.
 	for _, h := range [][]byte{tok.Hash, changeTok.Hash, verifyTok.Hash, revert.Hash} {
