@@ -117,6 +117,20 @@ func (s *Server) handleVerifyFactor() http.Handler {
 	})
 }
 
+// handleFactorAction is POST /v1/factors/{id}: only recovery_codes
+// answers there.
+func (s *Server) handleFactorAction() http.Handler {
+	codes := s.handleRecoveryCodes()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") != "recovery_codes" {
+			w.Header().Set("Allow", "DELETE")
+			s.writeError(w, r, newError(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method POST is not allowed here; allowed: DELETE"))
+			return
+		}
+		codes.ServeHTTP(w, r)
+	})
+}
+
 // handleRecoveryCodes is POST /v1/factors/recovery_codes: ten new codes,
 // shown once; the old ones stop working.
 func (s *Server) handleRecoveryCodes() http.Handler {

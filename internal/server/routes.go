@@ -32,7 +32,9 @@ func (s *Server) routes() http.Handler {
 	if s.auth.FactorsEnabled() {
 		handle("GET /v1/factors", s.requireUser(s.handleListFactors()))
 		handle("POST /v1/factors", s.requireUser(s.handleEnrolFactor()))
-		handle("POST /v1/factors/recovery_codes", s.requireUser(s.handleRecoveryCodes()))
+		// POST /v1/factors/recovery_codes: one pattern with DELETE's, since
+		// a literal segment beside {id} would split the 405 catch-all.
+		handle("POST /v1/factors/{id}", s.requireUser(s.handleFactorAction()))
 		handle("POST /v1/factors/{id}/verify", s.requireUser(s.handleVerifyFactor()))
 		handle("DELETE /v1/factors/{id}", s.requireUser(s.handleDeleteFactor()))
 		handle("POST /v1/factors/{id}/challenge", s.limitAddress(s.handleFactorChallenge()))
