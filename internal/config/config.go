@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -227,7 +228,8 @@ type Pages struct {
 // MFA is how second factors and passkeys work.
 type MFA struct {
 	// RPID is the WebAuthn relying-party id: the public URL's host
-	// unless LATCH_WEBAUTHN_RP_ID says otherwise (derive decides).
+	// unless LATCH_WEBAUTHN_RP_ID says otherwise (derive decides); ""
+	// when the public URL's host is an IP address: no passkeys.
 	RPID string
 	// Origins are the origins allowed to run WebAuthn ceremonies: the
 	// public URL's unless LATCH_WEBAUTHN_ORIGINS says otherwise.
@@ -331,7 +333,9 @@ func (c *Config) derive() {
 	if len(c.Tokens.Audience) == 0 {
 		c.Tokens.Audience = []string{c.HTTP.PublicURL}
 	}
-	if c.MFA.RPID == "" && c.HTTP.public != nil {
+	if c.MFA.RPID == "" && c.HTTP.public != nil && net.ParseIP(c.HTTP.public.Hostname()) == nil {
+		// Browsers refuse an IP address as a relying-party id: on one,
+		// passkeys stay off unless LATCH_WEBAUTHN_RP_ID names a host.
 		c.MFA.RPID = strings.ToLower(c.HTTP.public.Hostname())
 	}
 	if len(c.MFA.Origins) == 0 && c.HTTP.public != nil {

@@ -438,3 +438,38 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// The WebAuthn relying party follows the public URL unless set, and is
+// checked as browsers will check it: a host name, never an IP address,
+// with every origin on it or under it (WebAuthn Level 3 §5.1.3 step 8,
+// §7.1 step 9).
+func TestWebAuthnRelyingParty(t *testing.T) {
+	c, err := Load(Sources{Getenv: envFrom(map[string]string{"LATCH_PUBLIC_URL": "https://Auth.Example.com:8443"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MFA.RPID != "auth.example.com" || len(c.MFA.Origins) != 1 || c.MFA.Origins[0] != "https://auth.example.com:8443" {
+		t.Fatalf("defaults: rp id %q, origins %q", c.MFA.RPID, c.MFA.Origins)
+	}
+	c, err = Load(Sources{Getenv: envFrom(map[string]string{"LATCH_PUBLIC_URL": "https://auth.example.com",
+		"LATCH_WEBAUTHN_RP_ID": "example.com", "LATCH_WEBAUTHN_ORIGINS": "https://auth.example.com,https://app.example.com"})})
+	if err != nil || c.MFA.RPID != "example.com" || len(c.MFA.Origins) != 2 {
+		t.Fatalf("parent domain: %v, %+v", err, c.MFA)
+	}
+	// On an IP address, passkeys are off rather than the server refused.
+	c, err = Load(Sources{Getenv: envFrom(map[string]string{"LATCH_PUBLIC_URL": "http://127.0.0.1:8080"})})
+	if err != nil || c.MFA.RPID != "" {
+		t.Fatalf("public URL on an IP address: %v, rp id %q; want passkeys off", err, c.MFA.RPID)
+	}
+	for _, bad := range []map[string]string{
+		{"LATCH_WEBAUTHN_RP_ID": "10.0.0.1"},
+		{"LATCH_WEBAUTHN_RP_ID": "example.com", "LATCH_WEBAUTHN_ORIGINS": "https://example.org"},
+		{"LATCH_WEBAUTHN_RP_ID": "example.com", "LATCH_WEBAUTHN_ORIGINS": "https://badexample.com"},
+		{"LATCH_WEBAUTHN_ORIGINS": "https://x.example.com/path"},
+		{"LATCH_WEBAUTHN_RP_ID": "https://example.com"},
+	} {
+		if _, err := Load(Sources{Getenv: envFrom(bad)}); err == nil || !strings.Contains(err.Error(), "LATCH_WEBAUTHN") {
+			t.Errorf("%v: got %v, want a LATCH_WEBAUTHN_* problem", bad, err)
+		}
+	}
+}
