@@ -53,6 +53,17 @@ var (
 	ErrPasswordlessOff = apperr.New(http.StatusBadRequest, apperr.CodeUnsupportedGrantType, "passwordless sign-in is not enabled on this server")
 	// ErrBusy: password hashing is saturated; try again shortly.
 	ErrBusy = password.ErrBusy
+
+	// Second factors (factors.go, mfa.go, passkey.go).
+	// ErrInvalidMFA: a wrong TOTP code, WebAuthn answer or recovery code.
+	ErrInvalidMFA = apperr.New(http.StatusBadRequest, apperr.CodeInvalidMFA, "the code or security key answer is wrong or was already used")
+	// ErrFactorNotFound: no factor of the caller's with that id.
+	ErrFactorNotFound = apperr.New(http.StatusNotFound, apperr.CodeNotFound, "no such factor")
+	// ErrNeedAAL2: the user has a second factor and the session did not
+	// use it; the change needs a sign-in with it.
+	ErrNeedAAL2 = apperr.New(http.StatusUnauthorized, apperr.CodeInsufficientAuth, "this change needs a sign-in with your second factor; sign in again with it and retry")
+	// ErrPasskeysOff: no WebAuthn relying party is configured.
+	ErrPasskeysOff = apperr.New(http.StatusBadRequest, apperr.CodeInvalidRequest, "passkeys are not enabled on this server")
 )
 
 // required answers invalid_request for the first of the fields, given

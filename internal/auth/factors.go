@@ -27,19 +27,6 @@ import (
 // it (a TOTP code, a WebAuthn attestation); only then does it count, and
 // from the first one on, every sign-in of the user needs it (mfa.go).
 
-// Errors of second factors.
-var (
-	// ErrInvalidMFA: a wrong TOTP code, WebAuthn answer or recovery code.
-	ErrInvalidMFA = apperr.New(http.StatusBadRequest, apperr.CodeInvalidMFA, "the code or security key answer is wrong or was already used")
-	// ErrFactorNotFound: no factor of the caller's with that id.
-	ErrFactorNotFound = apperr.New(http.StatusNotFound, apperr.CodeNotFound, "no such factor")
-	// ErrNeedAAL2: the user has a second factor and the session did not
-	// use it; the change needs a sign-in with it.
-	ErrNeedAAL2 = apperr.New(http.StatusUnauthorized, apperr.CodeInsufficientAuth, "this change needs a sign-in with your second factor; sign in again with it and retry")
-	// ErrPasskeysOff: no WebAuthn relying party is configured.
-	ErrPasskeysOff = apperr.New(http.StatusBadRequest, apperr.CodeInvalidRequest, "passkeys are not enabled on this server")
-)
-
 // pendingTTL is how long an enrolment may wait for its verification.
 const pendingTTL = 15 * time.Minute
 

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,15 +98,11 @@ func (s *Service) secondStep(ctx context.Context, in signIn) error {
 	if !in.authTime.IsZero() {
 		t.AuthTime = in.authTime.Unix()
 	}
-	raw, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	sealed, err := s.mac.Seal(raw, []byte("mfa_token"))
+	sealed, err := s.seal("mfa_token", t)
 	if err != nil {
 		return fmt.Errorf("mfa ticket: %w", err)
 	}
-	tok := mfaPrefix + base64.RawURLEncoding.EncodeToString(sealed)
+	tok := mfaPrefix + sealed
 	if err := s.onetime.CreateOneTimeToken(ctx, store.OneTimeToken{ID: t.ID, UserID: t.UserID, Purpose: store.PurposeMFA,
 		Email: in.user.Email, Hash: hashToken(tok), CreatedAt: now, ExpiresAt: now.Add(mfaTTL)}); err != nil {
 		return fmt.Errorf("mfa ticket: %w", err)
@@ -123,20 +118,9 @@ func (s *Service) secondStep(ctx context.Context, in signIn) error {
 // openTicket reads an mfa_token; ErrInvalidMFAToken if it is not one of
 // latch's or has expired.
 func (s *Service) openTicket(tok string) (ticket, error) {
-	rest, ok := strings.CutPrefix(tok, mfaPrefix)
-	if !ok || len(rest) > 2048 {
-		return ticket{}, ErrInvalidMFAToken
-	}
-	sealed, err := base64.RawURLEncoding.DecodeString(rest)
-	if err != nil {
-		return ticket{}, ErrInvalidMFAToken
-	}
-	raw, err := s.mac.Open(sealed, []byte("mfa_token"))
-	if err != nil {
-		return ticket{}, ErrInvalidMFAToken
-	}
 	var t ticket
-	if err := json.Unmarshal(raw, &t); err != nil || !s.now().Before(time.Unix(t.Expires, 0)) {
+	rest, ok := strings.CutPrefix(tok, mfaPrefix)
+	if !ok || !s.unseal("mfa_token", rest, &t) || !s.now().Before(time.Unix(t.Expires, 0)) {
 		return ticket{}, ErrInvalidMFAToken
 	}
 	return t, nil

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,11 +49,7 @@ func (s *Service) NewPasskeyChallenge(ctx context.Context) (PasskeyChallenge, er
 		return PasskeyChallenge{}, ErrPasskeysOff
 	}
 	pc := passkeyChallenge{Challenge: randomBytes(32), Expires: s.now().Add(passkeyChallengeTTL).Unix()}
-	raw, err := json.Marshal(pc)
-	if err != nil {
-		return PasskeyChallenge{}, err
-	}
-	sealed, err := s.mac.Seal(raw, []byte("passkey challenge"))
+	sealed, err := s.seal("passkey challenge", pc)
 	if err != nil {
 		return PasskeyChallenge{}, fmt.Errorf("passkey challenge: %w", err)
 	}
@@ -63,26 +58,15 @@ func (s *Service) NewPasskeyChallenge(ctx context.Context) (PasskeyChallenge, er
 		return PasskeyChallenge{}, fmt.Errorf("passkey challenge: %w", err)
 	}
 	s.audit.Count("passkey.challenge")
-	return PasskeyChallenge{ID: passkeyPrefix + base64.RawURLEncoding.EncodeToString(sealed), Options: opts}, nil
+	return PasskeyChallenge{ID: passkeyPrefix + sealed, Options: opts}, nil
 }
 
 // openPasskeyChallenge reads a challenge_id; ErrInvalidPasskey if it is
 // not latch's or has expired.
 func (s *Service) openPasskeyChallenge(id string) (passkeyChallenge, error) {
-	rest, ok := strings.CutPrefix(id, passkeyPrefix)
-	if !ok || len(rest) > 512 {
-		return passkeyChallenge{}, ErrInvalidPasskey
-	}
-	sealed, err := base64.RawURLEncoding.DecodeString(rest)
-	if err != nil {
-		return passkeyChallenge{}, ErrInvalidPasskey
-	}
-	raw, err := s.mac.Open(sealed, []byte("passkey challenge"))
-	if err != nil {
-		return passkeyChallenge{}, ErrInvalidPasskey
-	}
 	var pc passkeyChallenge
-	if err := json.Unmarshal(raw, &pc); err != nil || len(pc.Challenge) == 0 || !s.now().Before(time.Unix(pc.Expires, 0)) {
+	rest, ok := strings.CutPrefix(id, passkeyPrefix)
+	if !ok || !s.unseal("passkey challenge", rest, &pc) || len(pc.Challenge) == 0 || !s.now().Before(time.Unix(pc.Expires, 0)) {
 		return passkeyChallenge{}, ErrInvalidPasskey
 	}
 	return pc, nil

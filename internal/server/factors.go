@@ -134,15 +134,12 @@ func (s *Server) handleFactorAction() http.Handler {
 // handleRecoveryCodes is POST /v1/factors/recovery_codes: ten new codes,
 // shown once; the old ones stop working.
 func (s *Server) handleRecoveryCodes() http.Handler {
-	type request struct {
-		CurrentPassword string `json:"current_password"`
-	}
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decodeOptional(r, &req); err != nil {
+		current, err := s.currentPassword(r)
+		if err != nil {
 			return err
 		}
-		codes, err := s.auth.NewRecoveryCodes(r.Context(), principal(r.Context()), req.CurrentPassword)
+		codes, err := s.auth.NewRecoveryCodes(r.Context(), principal(r.Context()), current)
 		if err != nil {
 			return err
 		}
@@ -152,15 +149,12 @@ func (s *Server) handleRecoveryCodes() http.Handler {
 }
 
 func (s *Server) handleDeleteFactor() http.Handler {
-	type request struct {
-		CurrentPassword string `json:"current_password"`
-	}
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decodeOptional(r, &req); err != nil {
+		current, err := s.currentPassword(r)
+		if err != nil {
 			return err
 		}
-		if err := s.auth.RemoveFactor(r.Context(), principal(r.Context()), r.PathValue("id"), req.CurrentPassword); err != nil {
+		if err := s.auth.RemoveFactor(r.Context(), principal(r.Context()), r.PathValue("id"), current); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -168,13 +162,18 @@ func (s *Server) handleDeleteFactor() http.Handler {
 	})
 }
 
-// decodeOptional decodes a JSON body that may be absent (a DELETE, or a
-// POST with nothing to say).
-func (s *Server) decodeOptional(r *http.Request, dst any) error {
-	if r.ContentLength == 0 || (r.ContentLength < 0 && r.Header.Get("Content-Type") == "") {
-		return nil
+// currentPassword reads the optional {"current_password"} body of a
+// request that may have none (a DELETE, or a POST with nothing else to
+// say).
+func (s *Server) currentPassword(r *http.Request) (string, error) {
+	var req struct {
+		CurrentPassword string `json:"current_password"`
 	}
-	return s.decode(r, dst, jsonOnly)
+	if r.ContentLength == 0 || (r.ContentLength < 0 && r.Header.Get("Content-Type") == "") {
+		return "", nil
+	}
+	err := s.decode(r, &req, jsonOnly)
+	return req.CurrentPassword, err
 }
 
 // handleFactorChallenge is POST /v1/factors/{id}/challenge: the WebAuthn
