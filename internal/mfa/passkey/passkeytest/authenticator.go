@@ -59,6 +59,11 @@ type Authenticator struct {
 	// ZeroCounter makes the authenticator never count signatures: the
 	// sign count is always 0, as with most synced passkeys.
 	ZeroCounter bool
+	// NoResidentKeys makes an authenticator that cannot store discoverable
+	// credentials, like an old security key: its credentials are never
+	// discoverable, and options with residentKey "required" fail with
+	// ErrNotAllowed.
+	NoResidentKeys bool
 	// AAGUID is the authenticator model's id put in the attested
 	// credential data; zero by default.
 	AAGUID [16]byte
@@ -90,9 +95,10 @@ type Credential struct {
 	UserHandle []byte
 	// UserName is the user's name from the registration options.
 	UserName string
-	// Discoverable says the relying party asked for a resident key
-	// (residentKey "required" or "preferred"): Get can use the credential
-	// without allowCredentials and then returns its user handle.
+	// Discoverable says the credential is a resident key (the relying
+	// party asked for residentKey "required" or "preferred", and the
+	// authenticator can store one): Get can use the credential without
+	// allowCredentials, and then returns its user handle.
 	Discoverable bool
 	// BackupEligible is the BE flag the credential was created with.
 	BackupEligible bool
@@ -318,6 +324,14 @@ func (a *Authenticator) Create(options json.RawMessage, opts ...Option) (json.Ra
 	if err != nil {
 		return nil, err
 	}
+	sel := o.AuthenticatorSelection
+	residentKey := sel.ResidentKey
+	if residentKey == "" && sel.RequireResidentKey {
+		residentKey = "required"
+	}
+	if residentKey == "required" && a.NoResidentKeys {
+		return nil, ErrNotAllowed
+	}
 
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -327,13 +341,12 @@ func (a *Authenticator) Create(options json.RawMessage, opts ...Option) (json.Ra
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
-	sel := o.AuthenticatorSelection
 	cred := &credential{
 		id:             id,
 		rpID:           rpID,
 		userHandle:     slices.Clone([]byte(o.User.ID)),
 		userName:       o.User.Name,
-		discoverable:   sel.ResidentKey == "required" || sel.ResidentKey == "preferred" || (sel.ResidentKey == "" && sel.RequireResidentKey),
+		discoverable:   !a.NoResidentKeys && (residentKey == "required" || residentKey == "preferred"),
 		backupEligible: a.BackupEligible,
 		key:            key,
 	}

@@ -302,6 +302,9 @@ func TestGetChoosesCredential(t *testing.T) {
 	first := create(t, a, creation("localhost", []byte("u1"), "required", "preferred", ""))
 	second := create(t, a, creation("localhost", []byte("u2"), "required", "preferred", ""))
 	nonDisc := create(t, a, creation("localhost", []byte("u3"), "discouraged", "preferred", ""))
+	a.NoResidentKeys = true
+	noRK := create(t, a, creation("localhost", []byte("u5"), "preferred", "preferred", ""))
+	a.NoResidentKeys = false
 	newest := create(t, a, creation("localhost", []byte("u4"), "preferred", "preferred", ""))
 
 	tests := []struct {
@@ -316,6 +319,8 @@ func TestGetChoosesCredential(t *testing.T) {
 		{"picked older", request("localhost", "preferred"), []Option{WithCredential(first.id)}, first.id, true},
 		{"non-discoverable not offered without allow list", request("localhost", "preferred"), []Option{WithCredential(nonDisc.id)}, nil, false},
 		{"non-discoverable by allow list, no user handle", request("localhost", "preferred", nonDisc.id), nil, nonDisc.id, false},
+		{"no resident keys", request("localhost", "preferred"), []Option{WithCredential(noRK.id)}, nil, false},
+		{"no resident keys by allow list", request("localhost", "preferred", noRK.id), nil, noRK.id, false},
 		{"allow list", request("localhost", "preferred", first.id), nil, first.id, true},
 		{"picked outside the allow list", request("localhost", "preferred", first.id), []Option{WithCredential(second.id)}, nil, false},
 		{"unknown id", request("localhost", "preferred", []byte("nope")), nil, nil, false},
@@ -384,6 +389,11 @@ func TestClientRefuses(t *testing.T) {
 		{"UV required, no UV", func(a *Authenticator) error {
 			a.UserVerification = false
 			_, err := a.Create(creation("localhost", user, "required", "required", ""))
+			return err
+		}, ErrNotAllowed},
+		{"resident key required, none possible", func(a *Authenticator) error {
+			a.NoResidentKeys = true
+			_, err := a.Create(creation("localhost", user, "required", "preferred", ""))
 			return err
 		}, ErrNotAllowed},
 		{"excluded", func(a *Authenticator) error {
