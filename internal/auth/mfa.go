@@ -299,7 +299,7 @@ func (s *Service) checkAnswer(ctx context.Context, t ticket, u store.User, a MFA
 		if len(a.Credential) == 0 {
 			return store.Factor{}, ErrInvalidMFA
 		}
-		return s.assert(ctx, f, s.mfaChallenge(t, f.ID), a.Credential)
+		return s.assert(ctx, u, f, s.mfaChallenge(t, f.ID), a.Credential)
 	case store.FactorRecovery:
 		return s.useRecoveryCode(ctx, u, a.Code)
 	}
@@ -309,7 +309,7 @@ func (s *Service) checkAnswer(ctx context.Context, t ticket, u store.User, a MFA
 // assert checks a WebAuthn assertion by the credential of f and records
 // its new sign count. A count that went backwards is refused and audited:
 // the credential may have been cloned.
-func (s *Service) assert(ctx context.Context, f store.Factor, challenge []byte, response json.RawMessage) (store.Factor, error) {
+func (s *Service) assert(ctx context.Context, u store.User, f store.Factor, challenge []byte, response json.RawMessage) (store.Factor, error) {
 	if s.passkeys == nil {
 		return store.Factor{}, ErrPasskeysOff
 	}
@@ -321,9 +321,10 @@ func (s *Service) assert(ctx context.Context, f store.Factor, challenge []byte, 
 		if !equalBytes(rawID, stored.ID) {
 			return passkey.User{}, passkey.Credential{}, ErrInvalidMFA
 		}
-		return passkey.User{}, stored, nil
+		return passkeyUser(u), stored, nil
 	})
 	if err != nil {
+		s.log.DebugContext(ctx, "webauthn assertion refused", "factor_id", f.ID, "err", err)
 		return store.Factor{}, ErrInvalidMFA
 	}
 	return s.recordAssertion(ctx, f, res)

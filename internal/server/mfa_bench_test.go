@@ -1,11 +1,14 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latchauth/latch/internal/mfa/passkey/passkeytest"
 )
 
 // The cost of the second step (issue 14 "Measured"): grant_type=mfa with
@@ -93,6 +96,42 @@ func BenchmarkRefreshGrant8(b *testing.B) {
 					return fmt.Errorf("refresh: %d %s", r.status, r.body)
 				}
 				rts[i] = r.str(b, "refresh_token")
+				return nil
+			})
+		})
+	}
+}
+
+// BenchmarkPasskeyGrant is a passkey sign-in: the challenge, the
+// authenticator's answer (a software one; its ES256 signature is the
+// client's cost, in the round but small) and grant_type=passkey. Each
+// client has its own passkey, as each person does: concurrent answers
+// from one authenticator could reach latch out of order, and a sign
+// count that goes backwards is refused.
+func BenchmarkPasskeyGrant(b *testing.B) {
+	for _, be := range backends() {
+		b.Run(be.name, func(b *testing.B) {
+			h := newHarness(b, be)
+			users := make([]keyUser, benchClients)
+			for i := range users {
+				users[i] = h.enrolKey(b, fmt.Sprintf("bench%d@example.com", i), passkeytest.New(testOrigin))
+			}
+			rounds(b, func(int) {}, func(i int) error {
+				r := h.do("POST", "/v1/passkeys/challenge", "", nil)
+				var c struct {
+					ID      string          `json:"challenge_id"`
+					Options json.RawMessage `json:"options"`
+				}
+				if err := json.Unmarshal(r.body, &c); err != nil {
+					return err
+				}
+				a, err := users[i].key.Get(c.Options)
+				if err != nil {
+					return err
+				}
+				if r := h.passkeyGrant(c.ID, a); r.status != http.StatusOK {
+					return fmt.Errorf("passkey grant: %d %s", r.status, r.body)
+				}
 				return nil
 			})
 		})
