@@ -63,7 +63,7 @@ func (rp *RP) RegistrationOptions(u User, challenge []byte, exclude []Credential
 // ErrAttestation.
 //
 // The caller must still check that no other account holds the credential
-// id (WebAuthn §7.1 step 26): the store refuses a duplicate.
+// id (WebAuthn §7.1): the store refuses a duplicate.
 func (rp *RP) Register(u User, challenge []byte, response []byte) (Credential, error) {
 	if err := checkChallenge(challenge); err != nil {
 		return Credential{}, err
@@ -135,8 +135,8 @@ type Assertion struct {
 	// verified the user (PIN, biometrics), so the login counts as two
 	// factors.
 	UserVerified bool
-	// CloneWarning says the sign count did not grow (WebAuthn §7.2 step
-	// 21: it is at or below the stored one, and not both zero): two copies
+	// CloneWarning says the sign count did not grow (WebAuthn §7.2: it
+	// is at or below the stored one, and not both zero): two copies
 	// of the private key may exist. Credential then keeps the stored
 	// count. It is not an error; the caller decides (latch refuses and
 	// audits).
@@ -183,7 +183,7 @@ func (rp *RP) Login(challenge []byte, allow []Credential, requireUV bool, respon
 		return Assertion{}, ErrNotAllowed
 	}
 	if len(allow) == 0 && len(userHandle) == 0 {
-		// WebAuthn §7.2 step 6: a user not identified before the ceremony
+		// WebAuthn §7.2: a user not identified before the ceremony
 		// must be named by the user handle.
 		return Assertion{}, refuse(ErrUserHandle, "missing in a discoverable login")
 	}
@@ -228,8 +228,8 @@ func (rp *RP) Login(challenge []byte, allow []Credential, requireUV bool, respon
 	}, nil
 }
 
-// checkClientData does WebAuthn §7.1 steps 7 to 10 and §7.2 steps 11 to
-// 14 (go-webauthn does them again), so that the error says which failed.
+// checkClientData checks the client data as WebAuthn §7.1 and §7.2 ask
+// (go-webauthn does it again), so that the error says what failed.
 func (rp *RP) checkClientData(c protocol.CollectedClientData, ceremony protocol.CeremonyType, challenge []byte) error {
 	if c.Type != ceremony {
 		return refuse(ErrMalformed, "client data of type "+string(c.Type))
@@ -237,7 +237,9 @@ func (rp *RP) checkClientData(c protocol.CollectedClientData, ceremony protocol.
 	if subtle.ConstantTimeCompare([]byte(c.Challenge), []byte(encodeChallenge(challenge))) != 1 {
 		return ErrChallenge
 	}
-	if !protocol.IsOriginInHaystack(c.Origin, rp.origins) {
+	// Stricter than go-webauthn, which ignores a path: the client data
+	// must hold an origin as a browser serializes it.
+	if o, _, err := canonicalOrigin(c.Origin); err != nil || !slices.Contains(rp.origins, o) {
 		return refuse(ErrOrigin, c.Origin)
 	}
 	if c.CrossOrigin || c.TopOrigin != "" {
@@ -248,7 +250,8 @@ func (rp *RP) checkClientData(c protocol.CollectedClientData, ceremony protocol.
 }
 
 // checkAuthData does the checks of the authenticator data that need no
-// stored credential (WebAuthn §7.1 steps 13 to 16, §7.2 steps 15 to 18).
+// stored credential (WebAuthn §7.1 and §7.2), so that the error says what
+// failed.
 func (rp *RP) checkAuthData(a protocol.AuthenticatorData, requireUV bool) error {
 	if !bytes.Equal(a.RPIDHash, rp.rpIDHash[:]) {
 		return ErrRPID

@@ -112,8 +112,8 @@ func (rp *RP) RPID() string { return rp.rpID }
 // without default port).
 func (rp *RP) Origins() []string { return slices.Clone(rp.origins) }
 
-// checkRPID refuses what cannot be a relying party id: WebAuthn §5.1.4
-// requires a valid domain string, and browsers refuse IP addresses.
+// checkRPID refuses what cannot be a relying party id: WebAuthn requires a
+// valid domain string, and browsers refuse IP addresses.
 func checkRPID(id string) error {
 	if id != strings.ToLower(id) {
 		return errors.New("not lower case")
@@ -127,21 +127,9 @@ func checkRPID(id string) error {
 // checkOrigin returns the canonical form of origin o, checking that it is
 // an http(s) origin within the RP id.
 func checkOrigin(o, rpID string) (string, error) {
-	u, err := url.Parse(o)
+	canonical, u, err := canonicalOrigin(o)
 	if err != nil {
 		return "", err
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return "", errors.New("not an http or https URL")
-	case u.Opaque != "" || u.Host == "":
-		return "", errors.New("no host")
-	case u.User != nil:
-		return "", errors.New("has user information")
-	case u.Path != "" || u.RawPath != "":
-		return "", errors.New("has a path (an origin has none, not even /)")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(o, "#"):
-		return "", errors.New("has a query or fragment")
 	}
 	host := strings.ToLower(u.Hostname())
 	if rpID != host && !strings.HasSuffix(host, "."+rpID) {
@@ -150,14 +138,39 @@ func checkOrigin(o, rpID string) (string, error) {
 	if u.Scheme == "http" && host != "localhost" && !strings.HasSuffix(host, ".localhost") {
 		return "", errors.New("http is allowed only on localhost; browsers need https elsewhere")
 	}
+	return canonical, nil
+}
+
+// canonicalOrigin returns o as the browser serializes an http(s) origin:
+// the scheme, the host in lower case, and the port unless it is the
+// scheme's default. Anything else in o (a path, even "/", a query, user
+// information) is an error: an origin has none of it.
+func canonicalOrigin(o string) (string, *url.URL, error) {
+	u, err := url.Parse(o)
+	if err != nil {
+		return "", nil, err
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", nil, errors.New("not an http or https URL")
+	case u.Opaque != "" || u.Host == "":
+		return "", nil, errors.New("no host")
+	case u.User != nil:
+		return "", nil, errors.New("has user information")
+	case u.Path != "" || u.RawPath != "":
+		return "", nil, errors.New("has a path (an origin has none, not even /)")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(o, "#"):
+		return "", nil, errors.New("has a query or fragment")
+	}
+	host := strings.ToLower(u.Hostname())
 	port := u.Port()
 	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
 		port = ""
 	}
 	if port != "" {
-		return u.Scheme + "://" + net.JoinHostPort(host, port), nil
+		return u.Scheme + "://" + net.JoinHostPort(host, port), u, nil
 	}
-	return u.Scheme + "://" + host, nil
+	return u.Scheme + "://" + host, u, nil
 }
 
 // User is an account as WebAuthn sees it.

@@ -406,6 +406,31 @@ func TestNonDiscoverable(t *testing.T) {
 	}
 }
 
+// TestOrigins signs in from each of several origins of one RP id,
+// spelled as a browser might not.
+func TestOrigins(t *testing.T) {
+	rp, err := New(Config{RPID: "example.com", RPName: "latch", Origins: []string{"https://example.com", "https://login.example.com:8443"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := passkeytest.New("https://login.example.com:8443")
+	store := newAccounts()
+	cred := register(t, rp, a, ann, true)
+	store.add(ann, cred)
+	for _, o := range []string{"https://login.example.com:8443", "https://example.com", "HTTPS://Example.COM:443"} {
+		response := assert(t, rp, a, loginChallenge, nil, false, passkeytest.WithOrigin(o))
+		if _, err := rp.Login(loginChallenge, nil, false, response, store.find); err != nil {
+			t.Errorf("origin %s: %v", o, err)
+		}
+	}
+	for _, o := range []string{"https://login.example.com", "http://example.com", "https://evil.example.com"} {
+		response := assert(t, rp, a, loginChallenge, nil, false, passkeytest.WithOrigin(o))
+		if _, err := rp.Login(loginChallenge, nil, false, response, store.find); !errors.Is(err, ErrOrigin) {
+			t.Errorf("origin %s: got %v, want ErrOrigin", o, err)
+		}
+	}
+}
+
 // TestRegisterRefuses checks that every registration response that must
 // not be stored is refused with its reason.
 func TestRegisterRefuses(t *testing.T) {
@@ -421,6 +446,9 @@ func TestRegisterRefuses(t *testing.T) {
 		{name: "wrong origin", opts: []passkeytest.Option{passkeytest.WithOrigin("https://evil.example")}, want: ErrOrigin},
 		{name: "origin of another port", opts: []passkeytest.Option{passkeytest.WithOrigin("http://localhost:9999")}, want: ErrOrigin},
 		{name: "origin over https", opts: []passkeytest.Option{passkeytest.WithOrigin("https://localhost:8080")}, want: ErrOrigin},
+		{name: "origin with a path", opts: []passkeytest.Option{passkeytest.WithOrigin(origin + "/")}, want: ErrOrigin},
+		{name: "origin not a URL", opts: []passkeytest.Option{passkeytest.WithOrigin("localhost:8080")}, want: ErrOrigin},
+		{name: "opaque origin", opts: []passkeytest.Option{passkeytest.WithOrigin("android:apk-key-hash:abc")}, want: ErrOrigin},
 		{name: "wrong RP id", opts: []passkeytest.Option{passkeytest.WithRPID("evil.example")}, want: ErrRPID},
 		{name: "another challenge", challenge: otherChallenge, want: ErrChallenge},
 		{name: "no user presence", opts: []passkeytest.Option{passkeytest.WithoutUserPresence()}, want: ErrUserPresence},
