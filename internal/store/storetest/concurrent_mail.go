@@ -246,7 +246,7 @@ func testUseTokenDeleteUserRace(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
 	u := mustCreateUser(t, stores[0], newUser(420))
 	purposes := []store.TokenPurpose{store.PurposeVerify, store.PurposeRecover, store.PurposeEmailChange,
-		store.PurposeOTP, store.PurposeEmailRevert}
+		store.PurposeOTP, store.PurposeEmailRevert, store.PurposeMFA}
 	n := 2 * len(purposes)
 	tokens := make([]store.OneTimeToken, n)
 	for i := range n {
