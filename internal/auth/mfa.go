@@ -189,6 +189,11 @@ func (s *Service) FinishMFA(ctx context.Context, a MFAAnswer, c Requester) (Toke
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	if t.Browser != c.Browser {
+		// A ticket finishes where it started: a page's in a browser
+		// session, an app's in tokens.
+		return TokenResponse{}, ErrInvalidMFAToken
+	}
 	u, err := s.users.GetUser(ctx, t.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return TokenResponse{}, ErrInvalidMFAToken
@@ -220,9 +225,7 @@ func (s *Service) FinishMFA(ctx context.Context, a MFAAnswer, c Requester) (Toke
 	// The session is made under the epoch of the first step: a password
 	// change since then makes the store refuse it.
 	u.CredentialEpoch = t.Epoch
-	via := c
-	via.Browser = t.Browser
-	in := signIn{user: u, via: via, amr: addAMR(t.AMR, factorAMR(used), amrMFA), aal: "aal2", authTime: s.now().UTC(),
+	in := signIn{user: u, via: c, amr: addAMR(t.AMR, factorAMR(used), amrMFA), aal: "aal2", authTime: s.now().UTC(),
 		device: t.Device, idp: t.IDP, stale: ErrInvalidMFAToken}
 	s.audit.Count("mfa.success." + string(used.Type))
 	return s.openSession(ctx, in)
