@@ -229,7 +229,8 @@ type Pages struct {
 type MFA struct {
 	// RPID is the WebAuthn relying-party id: the public URL's host
 	// unless LATCH_WEBAUTHN_RP_ID says otherwise (derive decides); ""
-	// when the public URL's host is an IP address: no passkeys.
+	// when browsers would not run WebAuthn there (an IP address, or
+	// plain http beyond localhost): no passkeys.
 	RPID string
 	// Origins are the origins allowed to run WebAuthn ceremonies: the
 	// public URL's unless LATCH_WEBAUTHN_ORIGINS says otherwise.
@@ -333,9 +334,7 @@ func (c *Config) derive() {
 	if len(c.Tokens.Audience) == 0 {
 		c.Tokens.Audience = []string{c.HTTP.PublicURL}
 	}
-	if c.MFA.RPID == "" && c.HTTP.public != nil && net.ParseIP(c.HTTP.public.Hostname()) == nil {
-		// Browsers refuse an IP address as a relying-party id: on one,
-		// passkeys stay off unless LATCH_WEBAUTHN_RP_ID names a host.
+	if c.MFA.RPID == "" && c.HTTP.public != nil && passkeyHost(c.HTTP.public) {
 		c.MFA.RPID = strings.ToLower(c.HTTP.public.Hostname())
 	}
 	if len(c.MFA.Origins) == 0 && c.HTTP.public != nil {
@@ -370,6 +369,21 @@ func (c *Config) derive() {
 		m.From = fmt.Sprintf("%s <no-reply@%s>", c.Pages.ProductName, host)
 	}
 }
+
+// passkeyHost reports whether browsers run WebAuthn for pages at u: a
+// host name (never an IP address) over https, or localhost over http.
+// Elsewhere passkeys stay off unless LATCH_WEBAUTHN_RP_ID says otherwise.
+func passkeyHost(u *url.URL) bool {
+	h := strings.ToLower(u.Hostname())
+	if h == "" || net.ParseIP(h) != nil {
+		return false
+	}
+	return u.Scheme == "https" || localhostName(h)
+}
+
+// localhostName reports whether h is localhost or under it, which
+// browsers treat as a secure context even over http.
+func localhostName(h string) bool { return h == "localhost" || strings.HasSuffix(h, ".localhost") }
 
 // Error lists every problem found in a configuration.
 type Error struct{ Problems []string }

@@ -456,10 +456,17 @@ func TestWebAuthnRelyingParty(t *testing.T) {
 	if err != nil || c.MFA.RPID != "example.com" || len(c.MFA.Origins) != 2 {
 		t.Fatalf("parent domain: %v, %+v", err, c.MFA)
 	}
-	// On an IP address, passkeys are off rather than the server refused.
-	c, err = Load(Sources{Getenv: envFrom(map[string]string{"LATCH_PUBLIC_URL": "http://127.0.0.1:8080"})})
-	if err != nil || c.MFA.RPID != "" {
-		t.Fatalf("public URL on an IP address: %v, rp id %q; want passkeys off", err, c.MFA.RPID)
+	// On an IP address, or plain http beyond localhost, passkeys are off
+	// rather than the server refused.
+	for _, public := range []string{"http://127.0.0.1:8080", "http://latch.test", "https://[::1]:8443"} {
+		c, err = Load(Sources{Getenv: envFrom(map[string]string{"LATCH_PUBLIC_URL": public, "LATCH_UI": "off"})})
+		if err != nil || c.MFA.RPID != "" {
+			t.Fatalf("public URL %s: %v, rp id %q; want passkeys off", public, err, c.MFA.RPID)
+		}
+	}
+	c, err = Load(Sources{Getenv: envFrom(map[string]string{"LATCH_PUBLIC_URL": "http://app.localhost:8080", "LATCH_UI": "off"})})
+	if err != nil || c.MFA.RPID != "app.localhost" {
+		t.Fatalf("http on a localhost name: %v, rp id %q", err, c.MFA.RPID)
 	}
 	for _, bad := range []map[string]string{
 		{"LATCH_WEBAUTHN_RP_ID": "10.0.0.1"},
@@ -467,6 +474,7 @@ func TestWebAuthnRelyingParty(t *testing.T) {
 		{"LATCH_WEBAUTHN_RP_ID": "example.com", "LATCH_WEBAUTHN_ORIGINS": "https://badexample.com"},
 		{"LATCH_WEBAUTHN_ORIGINS": "https://x.example.com/path"},
 		{"LATCH_WEBAUTHN_RP_ID": "https://example.com"},
+		{"LATCH_PUBLIC_URL": "https://auth.example.com", "LATCH_WEBAUTHN_ORIGINS": "http://auth.example.com"},
 	} {
 		if _, err := Load(Sources{Getenv: envFrom(bad)}); err == nil || !strings.Contains(err.Error(), "LATCH_WEBAUTHN") {
 			t.Errorf("%v: got %v, want a LATCH_WEBAUTHN_* problem", bad, err)

@@ -172,6 +172,7 @@ func (m MFA) problems() []string {
 			continue // origins() refused it when it was read
 		}
 		h := strings.ToLower(u.Hostname())
+		p.check(u.Scheme == "http" && !localhostName(h), fmt.Sprintf("LATCH_WEBAUTHN_ORIGINS: %q is plain http on a host other than localhost, where browsers refuse passkeys; use https", o))
 		p.check(h != m.RPID && !strings.HasSuffix(h, "."+m.RPID), fmt.Sprintf("LATCH_WEBAUTHN_ORIGINS: %q is not on the relying-party id %q or under it, so browsers would refuse its passkeys (set LATCH_WEBAUTHN_RP_ID to a parent domain of both)", o, m.RPID))
 	}
 	return p

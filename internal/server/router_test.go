@@ -102,7 +102,7 @@ func TestWellKnown(t *testing.T) {
 				t.Errorf("discovery %s: got %v, want %s", k, d[k], v)
 			}
 		}
-		if g, _ := d["grant_types_supported"].([]any); len(g) != 3 || g[2] != "authorization_code" {
+		if g, _ := d["grant_types_supported"].([]any); len(g) != 5 || g[2] != "authorization_code" || g[3] != "mfa" || g[4] != "passkey" {
 			t.Errorf("grant_types_supported: %v", d["grant_types_supported"])
 		}
 		// The browser flow (RFC 8414 §2, RFC 7636 §6.2, RFC 9207 §3).
