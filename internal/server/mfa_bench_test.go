@@ -52,54 +52,55 @@ func rounds(b *testing.B, prepare func(i int), send func(i int) error) {
 	}
 }
 
+// onEachBackend runs bench on a fresh harness per database.
+func onEachBackend(b *testing.B, bench func(b *testing.B, h *harness)) {
+	for _, be := range backends() {
+		b.Run(be.name, func(b *testing.B) { bench(b, newHarness(b, be)) })
+	}
+}
+
 // BenchmarkMFAGrantTOTP is grant_type=mfa with a TOTP code.
 func BenchmarkMFAGrantTOTP(b *testing.B) {
-	for _, be := range backends() {
-		b.Run(be.name, func(b *testing.B) {
-			h := newHarness(b, be)
-			users := make([]totpUser, benchClients)
-			for i := range users {
-				users[i] = h.enrolTOTP(b, fmt.Sprintf("bench%d@example.com", i))
+	onEachBackend(b, func(b *testing.B, h *harness) {
+		users := make([]totpUser, benchClients)
+		for i := range users {
+			users[i] = h.enrolTOTP(b, fmt.Sprintf("bench%d@example.com", i))
+		}
+		tickets := make([]string, benchClients)
+		codes := make([]string, benchClients)
+		rounds(b, func(i int) {
+			if i == 0 {
+				h.clock.Advance(30 * time.Second)
 			}
-			tickets := make([]string, benchClients)
-			codes := make([]string, benchClients)
-			rounds(b, func(i int) {
-				if i == 0 {
-					h.clock.Advance(30 * time.Second)
-				}
-				tickets[i] = h.mfaTicket(b, users[i].email)
-				codes[i] = totpAt(users[i].secret, h.clock.Now())
-			}, func(i int) error {
-				r := h.mfa(map[string]any{"mfa_token": tickets[i], "factor_id": users[i].factorID, "code": codes[i]})
-				if r.status != http.StatusOK {
-					return fmt.Errorf("mfa grant: %d %s", r.status, r.body)
-				}
-				return nil
-			})
+			tickets[i] = h.mfaTicket(b, users[i].email)
+			codes[i] = totpAt(users[i].secret, h.clock.Now())
+		}, func(i int) error {
+			r := h.mfa(map[string]any{"mfa_token": tickets[i], "factor_id": users[i].factorID, "code": codes[i]})
+			if r.status != http.StatusOK {
+				return fmt.Errorf("mfa grant: %d %s", r.status, r.body)
+			}
+			return nil
 		})
-	}
+	})
 }
 
 // BenchmarkRefreshGrant8 is the refresh grant measured as the grants
 // above are: the yardstick.
 func BenchmarkRefreshGrant8(b *testing.B) {
-	for _, be := range backends() {
-		b.Run(be.name, func(b *testing.B) {
-			h := newHarness(b, be)
-			rts := make([]string, benchClients)
-			for i := range rts {
-				rts[i] = h.signup(fmt.Sprintf("bench%d@example.com", i)).refresh
+	onEachBackend(b, func(b *testing.B, h *harness) {
+		rts := make([]string, benchClients)
+		for i := range rts {
+			rts[i] = h.signup(fmt.Sprintf("bench%d@example.com", i)).refresh
+		}
+		rounds(b, func(int) {}, func(i int) error {
+			r := h.refresh(rts[i])
+			if r.status != http.StatusOK {
+				return fmt.Errorf("refresh: %d %s", r.status, r.body)
 			}
-			rounds(b, func(int) {}, func(i int) error {
-				r := h.refresh(rts[i])
-				if r.status != http.StatusOK {
-					return fmt.Errorf("refresh: %d %s", r.status, r.body)
-				}
-				rts[i] = r.str(b, "refresh_token")
-				return nil
-			})
+			rts[i] = r.str(b, "refresh_token")
+			return nil
 		})
-	}
+	})
 }
 
 // BenchmarkPasskeyGrant is a passkey sign-in: the challenge, the
@@ -109,31 +110,28 @@ func BenchmarkRefreshGrant8(b *testing.B) {
 // from one authenticator could reach latch out of order, and a sign
 // count that goes backwards is refused.
 func BenchmarkPasskeyGrant(b *testing.B) {
-	for _, be := range backends() {
-		b.Run(be.name, func(b *testing.B) {
-			h := newHarness(b, be)
-			users := make([]keyUser, benchClients)
-			for i := range users {
-				users[i] = h.enrolKey(b, fmt.Sprintf("bench%d@example.com", i), passkeytest.New(testOrigin))
+	onEachBackend(b, func(b *testing.B, h *harness) {
+		users := make([]keyUser, benchClients)
+		for i := range users {
+			users[i] = h.enrolKey(b, fmt.Sprintf("bench%d@example.com", i), passkeytest.New(testOrigin))
+		}
+		rounds(b, func(int) {}, func(i int) error {
+			r := h.do("POST", "/v1/passkeys/challenge", "", nil)
+			var c struct {
+				ID      string          `json:"challenge_id"`
+				Options json.RawMessage `json:"options"`
 			}
-			rounds(b, func(int) {}, func(i int) error {
-				r := h.do("POST", "/v1/passkeys/challenge", "", nil)
-				var c struct {
-					ID      string          `json:"challenge_id"`
-					Options json.RawMessage `json:"options"`
-				}
-				if err := json.Unmarshal(r.body, &c); err != nil {
-					return err
-				}
-				a, err := users[i].key.Get(c.Options)
-				if err != nil {
-					return err
-				}
-				if r := h.passkeyGrant(c.ID, a); r.status != http.StatusOK {
-					return fmt.Errorf("passkey grant: %d %s", r.status, r.body)
-				}
-				return nil
-			})
+			if err := json.Unmarshal(r.body, &c); err != nil {
+				return err
+			}
+			a, err := users[i].key.Get(c.Options)
+			if err != nil {
+				return err
+			}
+			if r := h.passkeyGrant(c.ID, a); r.status != http.StatusOK {
+				return fmt.Errorf("passkey grant: %d %s", r.status, r.body)
+			}
+			return nil
 		})
-	}
+	})
 }
