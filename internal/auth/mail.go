@@ -240,7 +240,7 @@ func (s *Service) Compose(ctx context.Context, m store.OutboxMessage) (mail.Mess
 	case kindIdentityLinked, kindIdentityUnlinked, kindAccountClaimed:
 		return l.render(m.Kind, mail.Data{Time: m.CreatedAt, IP: l.d.IP, Provider: l.d.Provider})
 	case kindFactorAdded, kindFactorRemoved, kindRecoveryCodes, kindRecoveryCodeUsed, kindMFAReset:
-		return l.render(m.Kind, mail.Data{Time: m.CreatedAt, IP: l.d.IP}) // TODO(mfamail): Factor, Remaining
+		return l.render(m.Kind, mail.Data{Time: m.CreatedAt, IP: l.d.IP, Factor: l.d.Factor, Remaining: l.d.Remaining})
 	default:
 		return mail.Message{}, fmt.Errorf("%w: unknown kind %q", outbox.ErrDrop, m.Kind)
 	}

@@ -68,7 +68,7 @@ func TestRedactingLogWritesNoLinksOrCodes(t *testing.T) {
 	const code = "493817"
 	for _, kind := range tpl.Kinds() {
 		t.Run(kind, func(t *testing.T) {
-			m, err := tpl.Render(kind, "zoe@example.com", mail.Data{Link: longLink, Code: code, NewEmail: "new@example.com", Provider: "GitHub", IP: "203.0.113.9", ExpiresIn: time.Hour, Time: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)})
+			m, err := tpl.Render(kind, "zoe@example.com", mail.Data{Link: longLink, Code: code, NewEmail: "new@example.com", Provider: "GitHub", Factor: "YubiKey", IP: "203.0.113.9", ExpiresIn: time.Hour, Time: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,6 +26,8 @@ type Data struct {
 	Time      time.Time     // when the event happened (notices)
 	IP        string        // from where (notices); "" if unknown
 	Provider  string        // social sign-in: the provider's display name ("Google")
+	Factor    string        // a second factor's name ("Authenticator app", "YubiKey")
+	Remaining int           // recovery codes left unused (recovery_code_used)
 	Lang      string        // the language to write in, a tag of latch's catalog; "" for English
 }
 
@@ -40,6 +42,7 @@ const (
 	needCode
 	needNewEmail
 	needProvider
+	needFactor
 )
 
 // kinds lists every message latch sends and what each one needs.
@@ -57,6 +60,11 @@ func kinds() map[string]needs {
 		"identity_linked":     needProvider,
 		"identity_unlinked":   needProvider,
 		"account_claimed":     needProvider,
+		"factor_added":        needFactor,
+		"factor_removed":      needFactor,
+		"recovery_codes":      0,
+		"recovery_code_used":  0,
+		"mfa_reset":           0,
 	}
 }
 
@@ -155,6 +163,11 @@ func (t *Templates) Kinds() []string {
 //	identity_unlinked    a provider was removed from the ways to sign in: Provider; Time, IP, Link (reset) optional
 //	account_claimed      a provider proved the address of an unconfirmed account, whose
 //	                     password was removed and sessions ended: Provider; Time, IP, Link (reset) optional
+//	factor_added         a second factor was added: Factor; Time, IP, Link (reset) optional
+//	factor_removed       a second factor was removed: Factor; Time, IP, Link (reset) optional
+//	recovery_codes       new recovery codes replaced the old: Time, IP, Link (reset) optional
+//	recovery_code_used   a recovery code signed in: Remaining (3 or fewer adds "make new ones"); Time, IP, Link optional
+//	mfa_reset            an administrator removed every second factor: Time, Link (reset) optional
 //
 // ExpiresIn, when set, is written out ("1 hour", "10 minutes") wherever
 // there is a link or a code. Link must be an absolute http or https URL.
@@ -171,17 +184,19 @@ func (t *Templates) Render(kind, to string, d Data) (Message, error) {
 	}
 	tr := t.catalog.Lang(d.Lang)
 	v := view{
-		kind:     kind,
-		Lang:     tr.Tag(),
-		tr:       tr,
-		Product:  t.product,
-		To:       to,
-		Link:     d.Link,
-		Code:     d.Code,
-		NewEmail: d.NewEmail,
-		Expires:  duration(d.ExpiresIn, tr.Tag()),
-		IP:       d.IP,
-		Provider: strings.TrimSpace(d.Provider),
+		kind:      kind,
+		Lang:      tr.Tag(),
+		tr:        tr,
+		Product:   t.product,
+		To:        to,
+		Link:      d.Link,
+		Code:      d.Code,
+		NewEmail:  d.NewEmail,
+		Expires:   duration(d.ExpiresIn, tr.Tag()),
+		IP:        d.IP,
+		Provider:  strings.TrimSpace(d.Provider),
+		Factor:    strings.TrimSpace(d.Factor),
+		Remaining: d.Remaining,
 	}
 	if v.NewEmail == "" && kind == "email_change" {
 		v.NewEmail = to
@@ -210,19 +225,21 @@ func (t *Templates) Render(kind, to string, d Data) (Message, error) {
 
 // view is what the templates see.
 type view struct {
-	kind     string
-	Lang     string // the catalog's tag, for <html lang>
-	tr       i18n.Lang
-	Product  string
-	Subject  string // set once rendered, for the HTML title
-	To       string
-	Link     string
-	Code     string
-	NewEmail string
-	Expires  string // "1 hour"; "" when ExpiresIn is 0
-	When     string // "2 January 2006 at 15:04 UTC"; "" when Time is zero
-	IP       string
-	Provider string
+	kind      string
+	Lang      string // the catalog's tag, for <html lang>
+	tr        i18n.Lang
+	Product   string
+	Subject   string // set once rendered, for the HTML title
+	To        string
+	Link      string
+	Code      string
+	NewEmail  string
+	Expires   string // "1 hour"; "" when ExpiresIn is 0
+	When      string // "2 January 2006 at 15:04 UTC"; "" when Time is zero
+	IP        string
+	Provider  string
+	Factor    string
+	Remaining int
 }
 
 // check refuses missing fields the kind needs and values that could
@@ -237,6 +254,7 @@ func (d Data) check(kind string, n needs) error {
 		{"NewEmail", d.NewEmail, n&needNewEmail != 0},
 		{"IP", d.IP, false},
 		{"Provider", d.Provider, n&needProvider != 0},
+		{"Factor", d.Factor, n&needFactor != 0},
 	} {
 		// Blank is missing too: "A   account was linked" says nothing.
 		if f.need && strings.TrimSpace(f.value) == "" {
@@ -270,7 +288,8 @@ type button struct {
 // every {name} a message may use filled from the view.
 func (v view) T(key string) string {
 	return v.tr.T(key, "product", v.Product, "to", v.To, "new_email", v.NewEmail,
-		"expires", v.Expires, "when", v.When, "ip", v.IP, "provider", v.Provider)
+		"expires", v.Expires, "when", v.When, "ip", v.IP, "provider", v.Provider,
+		"factor", v.Factor, "remaining", strconv.Itoa(v.Remaining))
 }
 
 // Key is the catalog key of the message's own text name

@@ -34,13 +34,16 @@ var fullData = mail.Data{
 	Time:      time.Date(2026, 3, 14, 15, 9, 26, 0, time.FixedZone("CET", 3600)),
 	IP:        "192.0.2.7",
 	Provider:  "Google",
+	Factor:    "YubiKey",
+	Remaining: 2,
 }
 
 func TestKinds(t *testing.T) {
 	want := []string{
 		"account_claimed", "email_change", "email_change_notice", "email_change_taken",
-		"identity_linked", "identity_unlinked", "invite", "otp",
-		"password_changed", "recover", "signup_existing", "verify",
+		"factor_added", "factor_removed", "identity_linked", "identity_unlinked", "invite",
+		"mfa_reset", "otp", "password_changed", "recover", "recovery_code_used", "recovery_codes",
+		"signup_existing", "verify",
 	}
 	if diff := cmp.Diff(want, newTemplates(t).Kinds()); diff != "" {
 		t.Errorf("Kinds (-want +got):\n%s", diff)
@@ -64,6 +67,11 @@ func TestRenderEveryKind(t *testing.T) {
 		"identity_linked":     {"Your Acme ID account (ada@example.com) was linked to Google on 14 March 2026", "14 March 2026 at 14:09 UTC", "192.0.2.7", "sign in with Google"},
 		"identity_unlinked":   {"Google was removed", "14 March 2026 at 14:09 UTC", "192.0.2.7"},
 		"account_claimed":     {"with Google", "14 March 2026 at 14:09 UTC", "192.0.2.7", "password that had been set on it was removed", "signed out", "Secure your Google account"},
+		"factor_added":        {"YubiKey was added as a second sign-in step", "14 March 2026 at 14:09 UTC", "192.0.2.7", "remove YubiKey"},
+		"factor_removed":      {"YubiKey was removed", "192.0.2.7", "set up two-step verification again"},
+		"recovery_codes":      {"New recovery codes", "old codes no longer work"},
+		"recovery_code_used":  {"with a recovery code", "Unused codes left: 2", "running out of codes"},
+		"mfa_reset":           {"An administrator removed every second sign-in step", "password alone signs you in"},
 	}
 	for _, kind := range tp.Kinds() {
 		t.Run(kind, func(t *testing.T) {
@@ -123,6 +131,7 @@ func TestRenderZeroData(t *testing.T) {
 		"verify": "Link", "recover": "Link", "invite": "Link", "email_change": "Link",
 		"email_change_notice": "NewEmail", "otp": "Code",
 		"identity_linked": "Provider", "identity_unlinked": "Provider", "account_claimed": "Provider",
+		"factor_added": "Factor", "factor_removed": "Factor",
 	}
 	for _, kind := range tp.Kinds() {
 		t.Run(kind, func(t *testing.T) {
@@ -154,6 +163,8 @@ func TestRenderZeroData(t *testing.T) {
 			d.Code = "123456"
 		case "Provider":
 			d.Provider = "GitHub"
+		case "Factor":
+			d.Factor = "Authenticator app"
 		}
 		m, err := tp.Render(kind, "ada@example.com", d)
 		if err != nil {
