@@ -476,6 +476,15 @@ func TestMFAReset(t *testing.T) {
 func TestMFAEveryGrantStops(t *testing.T) {
 	forEachHarness(t, func(t *testing.T, h *harness) {
 		u := h.enrolTOTP(t, "ada@example.com")
+		// The owner hears of the new factor (ASVS 5.0 V6.3.7).
+		if m := h.mailTo(u.email, "second sign-in step was added"); !strings.Contains(m.Text, "Authenticator app") {
+			t.Fatalf("factor notice: %s", m.Text)
+		}
+		// A recovery code's use is told too, with what is left.
+		want(t, h.mfa(map[string]any{"mfa_token": h.mfaTicket(t, u.email), "recovery_code": u.codes[0]}), http.StatusOK, "")
+		if m := h.mailTo(u.email, "recovery code was used"); !strings.Contains(m.Text, "Unused codes left: 9") {
+			t.Fatalf("recovery notice: %s", m.Text)
+		}
 		want(t, h.do("POST", "/v1/otp", "", map[string]any{"email": u.email}), http.StatusAccepted, "")
 		code := codeRE.FindString(h.mailTo(u.email, "code").Text)
 		r := h.do("POST", "/v1/token", "", map[string]any{"grant_type": "otp", "email": u.email, "code": code})
