@@ -177,38 +177,26 @@ func (s *Service) EnrolFactor(ctx context.Context, p Principal, typ, name, curre
 	}
 	now := s.now().UTC()
 	f := store.Factor{ID: uuid.Must(uuid.NewV7()).String(), UserID: p.User.ID, Type: store.FactorType(typ), Name: name, CreatedAt: now}
-	var e Enrolment
+	var secret []byte
 	if f.Type == store.FactorTOTP {
 		if f.Name == "" {
 			f.Name = "Authenticator app"
 		}
-		secret, err := totp.NewSecret()
-		if err != nil {
+		if secret, err = totp.NewSecret(); err != nil {
 			return Enrolment{}, err
-		}
-		if f.Secret, err = s.mac.Seal(secret, []byte("totp:"+f.ID)); err != nil {
-			return Enrolment{}, fmt.Errorf("enrol factor: %w", err)
-		}
-		e.Secret = totp.EncodeGrouped(secret)
-		e.OTPAuthURI = totp.URI(s.opts.Issuer, p.User.Email, secret)
-		if e.QRSVG, err = qr.SVG(e.OTPAuthURI, qr.Options{Title: "QR code to add " + s.opts.Issuer + " to an authenticator app"}); err != nil {
-			return Enrolment{}, fmt.Errorf("enrol factor: %w", err)
 		}
 	} else {
 		if f.Name == "" {
 			f.Name = "Passkey"
 		}
-		challenge := randomBytes(32)
-		if f.Secret, err = s.mac.Seal(challenge, []byte("webauthn registration:"+f.ID)); err != nil {
-			return Enrolment{}, fmt.Errorf("enrol factor: %w", err)
-		}
-		existing, err := s.credentials(ctx, p.User.ID)
-		if err != nil {
-			return Enrolment{}, err
-		}
-		if e.Options, err = s.passkeys.RegistrationOptions(passkeyUser(p.User), challenge, existing, true); err != nil {
-			return Enrolment{}, fmt.Errorf("enrol factor: %w", err)
-		}
+		secret = randomBytes(32) // the registration's challenge
+	}
+	if f.Secret, err = s.mac.Seal(secret, []byte(enrolmentAAD(f))); err != nil {
+		return Enrolment{}, fmt.Errorf("enrol factor: %w", err)
+	}
+	e, err := s.enrolment(ctx, p.User, f, secret)
+	if err != nil {
+		return Enrolment{}, err
 	}
 	if err := s.factors.CreateFactor(ctx, f); err != nil {
 		return Enrolment{}, fmt.Errorf("enrol factor: %w", err)
@@ -216,6 +204,59 @@ func (s *Service) EnrolFactor(ctx context.Context, p Principal, typ, name, curre
 	s.record(ctx, "factor.enrol", p.User.ID, p.Session.ID, map[string]any{"factor_id": f.ID, "type": string(f.Type)})
 	e.Factor = s.info(f)
 	return e, nil
+}
+
+// enrolmentAAD binds a pending factor's sealed secret (a TOTP secret, a
+// registration challenge) to the factor.
+func enrolmentAAD(f store.Factor) string {
+	if f.Type == store.FactorTOTP {
+		return "totp:" + f.ID
+	}
+	return "webauthn registration:" + f.ID
+}
+
+// enrolment is what the person needs to finish enrolling f, whose secret
+// (sealed in f) is secret: the key, its otpauth URI and QR code, or the
+// WebAuthn creation options.
+func (s *Service) enrolment(ctx context.Context, u store.User, f store.Factor, secret []byte) (Enrolment, error) {
+	e := Enrolment{Factor: s.info(f)}
+	var err error
+	if f.Type == store.FactorTOTP {
+		e.Secret = totp.EncodeGrouped(secret)
+		e.OTPAuthURI = totp.URI(s.opts.Issuer, u.Email, secret)
+		if e.QRSVG, err = qr.SVG(e.OTPAuthURI, qr.Options{Title: "QR code to add " + s.opts.Issuer + " to an authenticator app"}); err != nil {
+			return Enrolment{}, fmt.Errorf("enrol factor: %w", err)
+		}
+		return e, nil
+	}
+	existing, err := s.credentials(ctx, u.ID)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	if e.Options, err = s.passkeys.RegistrationOptions(passkeyUser(u), secret, existing, true); err != nil {
+		return Enrolment{}, fmt.Errorf("enrol factor: %w", err)
+	}
+	return e, nil
+}
+
+// PendingEnrolment shows again what the caller needs to finish enrolling
+// their pending factor id (a page asks again after a wrong code).
+func (s *Service) PendingEnrolment(ctx context.Context, p Principal, id string) (Enrolment, error) {
+	if err := s.factorsOn(); err != nil {
+		return Enrolment{}, err
+	}
+	f, err := s.ownFactor(ctx, p.User.ID, id)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	if !f.VerifiedAt.IsZero() || f.Type == store.FactorRecovery || (f.Type == store.FactorWebAuthn && s.passkeys == nil) {
+		return Enrolment{}, ErrFactorNotFound
+	}
+	secret, err := s.mac.Open(f.Secret, []byte(enrolmentAAD(f)))
+	if err != nil {
+		return Enrolment{}, fmt.Errorf("pending enrolment: %w", err)
+	}
+	return s.enrolment(ctx, p.User, f, secret)
 }
 
 // factorName checks a name a person gave a factor.
@@ -256,7 +297,7 @@ func (s *Service) VerifyFactor(ctx context.Context, p Principal, id, code string
 		if code == "" {
 			return Verified{}, invalid("code", "is required")
 		}
-		key, err := s.mac.Open(f.Secret, []byte("totp:"+f.ID))
+		key, err := s.mac.Open(f.Secret, []byte(enrolmentAAD(f)))
 		if err != nil {
 			return Verified{}, fmt.Errorf("verify factor: %w", err)
 		}
@@ -270,7 +311,7 @@ func (s *Service) VerifyFactor(ctx context.Context, p Principal, id, code string
 		if len(credential) == 0 {
 			return Verified{}, invalid("credential", "is required")
 		}
-		challenge, err := s.mac.Open(f.Secret, []byte("webauthn registration:"+f.ID))
+		challenge, err := s.mac.Open(f.Secret, []byte(enrolmentAAD(f)))
 		if err != nil {
 			return Verified{}, fmt.Errorf("verify factor: %w", err)
 		}

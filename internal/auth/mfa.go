@@ -36,6 +36,9 @@ const (
 	mfaPrefix = "lmf_"
 )
 
+// MFATTL is how long an mfa_token lives; the pages keep it as long.
+const MFATTL = mfaTTL
+
 // ErrInvalidMFAToken: the mfa_token is unknown, expired, used, or dead
 // after too many wrong answers. One answer for all.
 var ErrInvalidMFAToken = apperr.New(http.StatusBadRequest, apperr.CodeInvalidGrant, "mfa_token is invalid, expired or already used; sign in again")
@@ -124,6 +127,27 @@ func (s *Service) openTicket(tok string) (ticket, error) {
 		return ticket{}, ErrInvalidMFAToken
 	}
 	return t, nil
+}
+
+// PendingFactors returns the factors that can finish the sign-in of the
+// mfa_token tok, for a page that asks for one; ErrInvalidMFAToken if the
+// ticket is not latch's or has expired.
+func (s *Service) PendingFactors(ctx context.Context, tok string) ([]FactorInfo, error) {
+	t, err := s.openTicket(tok)
+	if err != nil || s.factors == nil {
+		return nil, ErrInvalidMFAToken
+	}
+	fs, err := s.activeFactors(ctx, t.UserID)
+	if err != nil {
+		return nil, err
+	}
+	var out []FactorInfo
+	for _, f := range fs {
+		if f.ID != t.Used {
+			out = append(out, s.info(f))
+		}
+	}
+	return out, nil
 }
 
 // MFAAnswer is the second step of a sign-in: the mfa_token and one of a

@@ -15,14 +15,14 @@ import (
 // can plant or overwrite one. Over plain HTTP, which latch allows only on
 // a loopback public URL (development), the prefix cannot be used.
 type cookieNames struct {
-	session, csrf, device, flow, link string
+	session, csrf, device, flow, link, mfa string
 }
 
 func namesFor(secure bool) cookieNames {
 	if secure {
-		return cookieNames{"__Host-latch_session", "__Host-latch_csrf", "__Host-latch_device", "__Host-latch_flow", "__Host-latch_link"}
+		return cookieNames{"__Host-latch_session", "__Host-latch_csrf", "__Host-latch_device", "__Host-latch_flow", "__Host-latch_link", "__Host-latch_mfa"}
 	}
-	return cookieNames{"latch_session", "latch_csrf", "latch_device", "latch_flow", "latch_link"}
+	return cookieNames{"latch_session", "latch_csrf", "latch_device", "latch_flow", "latch_link", "latch_mfa"}
 }
 
 // setCookie sets one of latch's cookies: HttpOnly, SameSite=Lax, Path=/,

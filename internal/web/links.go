@@ -123,6 +123,12 @@ func (p *Pages) linkPost(k linkKind) http.HandlerFunc {
 // and signs the person in on this browser.
 func (p *Pages) verify(w http.ResponseWriter, r *http.Request, tok, pw string) error {
 	tr, err := p.d.Auth.VerifyEmailLink(r.Context(), tok, pw, requester(r.Context()), !p.d.UIOff)
+	var second *auth.MFARequired
+	if errors.As(err, &second) {
+		// Verified; the sign-in waits for a second factor this page
+		// does not ask for: the person signs in from the sign-in page.
+		return nil
+	}
 	if err != nil {
 		return err
 	}

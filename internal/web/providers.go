@@ -110,6 +110,7 @@ func (p *Pages) handleCallback(w http.ResponseWriter, r *http.Request) {
 	p.setFlowCookie(w, "", true) // one callback per flow
 	res, err := p.d.Auth.FinishFlow(r.Context(), r.PathValue("id"), cookie, r.Form, requester(r.Context()))
 	switch {
+	case p.toSecondStep(w, r, err, checkContinue(res.Continue)):
 	case err != nil:
 		p.flowFailed(w, r, res, err)
 	case res.LinkCode != "" && AllowedRedirect(p.d.RedirectURLs, res.Redirect):

@@ -166,6 +166,26 @@ func (v *view) withContinue(next string) {
 	v.Query = "?" + url.Values{"continue": {next}}.Encode()
 }
 
+// EmailAutocomplete is the email field's autocomplete: on the sign-in
+// page with passkeys on, the browser may offer passkeys in it too
+// (WebAuthn's conditional mediation).
+func (v *view) EmailAutocomplete() string {
+	if d, ok := v.Data.(signInData); ok && d.Passkey != nil && v.name == "login" {
+		return "username webauthn"
+	}
+	return "username"
+}
+
+// QueryWith is the page's query (its continuation) with one more
+// parameter, for a link to another form of the same page.
+func (v *view) QueryWith(key, value string) string {
+	q := url.Values{key: {value}}
+	if v.Continue != "" {
+		q.Set("continue", v.Continue)
+	}
+	return "?" + q.Encode()
+}
+
 // render writes the page with the headers every page has: a strict CSP
 // (scripts and styles only from latch itself, no inline code), no
 // framing, no caching, no referrer.
@@ -204,7 +224,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, v *vi
 func (p *Pages) csp(page string) string {
 	form := "'self'"
 	switch page {
-	case "login", "signup", "code", "link-offer":
+	case "login", "signup", "code", "link-offer", "mfa":
 		form += p.formCSP
 	}
 	img := "'self'"

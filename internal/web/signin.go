@@ -65,12 +65,15 @@ func checkContinue(s string) string {
 type signInData struct {
 	Passwordless, Signup bool
 	Providers            []providerButton
+	// Passkey is the challenge of a passkey sign-in; nil when passkeys
+	// are off.
+	Passkey *passkeyData
 }
 
 func (p *Pages) loginView(w http.ResponseWriter, r *http.Request) *view {
 	v := p.view(w, r, "login", "login.title")
 	v.withContinue(checkContinue(r.FormValue("continue")))
-	v.Data = signInData{Passwordless: p.d.Passwordless, Signup: !p.d.SignupOff, Providers: p.providerButtons(v.Continue)}
+	v.Data = signInData{Passwordless: p.d.Passwordless, Signup: !p.d.SignupOff, Providers: p.providerButtons(v.Continue), Passkey: p.passkeyOffer(r)}
 	v.Focus = "email"
 	return v
 }
@@ -91,6 +94,9 @@ func (p *Pages) handleLogin(w http.ResponseWriter, r *http.Request) {
 		device = c.Value
 	}
 	tr, err := p.d.Auth.PasswordLogin(r.Context(), email, pw, device, requester(r.Context()))
+	if p.toSecondStep(w, r, err, checkContinue(r.PostForm.Get("continue"))) {
+		return
+	}
 	if err != nil {
 		v := p.loginView(w, r)
 		v.set("email", email)
@@ -128,6 +134,9 @@ func (p *Pages) handleLoginCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tr, err := p.d.Auth.OTPCodeLogin(r.Context(), email, r.PostForm.Get("code"), requester(r.Context()))
+	if p.toSecondStep(w, r, err, v.Continue) {
+		return
+	}
 	if err != nil {
 		status := http.StatusBadRequest
 		if ae := p.d.Answer(err); ae.Code == apperr.CodeInvalidGrant || ae.Code == apperr.CodeInvalidRequest {
