@@ -33,6 +33,8 @@ type accountData struct {
 	LinkNeedsPassword bool
 	// LastMethod: the only identity is the only way in (no password).
 	LastMethod bool
+	// MFA is the part about second factors.
+	MFA factorSection
 }
 
 // identityRow is one linked provider as the account page lists it.
@@ -89,6 +91,9 @@ func (p *Pages) accountView(w http.ResponseWriter, r *http.Request, pr auth.Prin
 	}
 	d.LinkNeedsPassword = d.HasPassword && !p.d.Auth.SignedInWithin(pr, auth.RecentAuth)
 	d.LastMethod = !d.HasPassword && len(ids) == 1
+	if d.MFA, err = p.factorSection(r, pr, d.HasPassword); err != nil {
+		return v, err
+	}
 	v.Data = d
 	return v, nil
 }
@@ -97,12 +102,15 @@ func (p *Pages) accountView(w http.ResponseWriter, r *http.Request, pr auth.Prin
 // the change redirects to /account?done=NAME (post/redirect/get, so a
 // reload does not submit it again), and only these names are shown.
 var accountNotices = map[string]string{
-	"password":     "account.password_done",
-	"email":        "account.email_sent",
-	"ended":        "account.ended",
-	"ended_others": "account.ended_others",
-	"linked":       "account.linked_done",
-	"unlinked":     "account.unlinked_done",
+	"password":       "account.password_done",
+	"email":          "account.email_sent",
+	"ended":          "account.ended",
+	"ended_others":   "account.ended_others",
+	"linked":         "account.linked_done",
+	"unlinked":       "account.unlinked_done",
+	"factor_added":   "factors.added",
+	"factor_removed": "factors.removed",
+	"codes":          "factors.codes_done",
 }
 
 func (p *Pages) handleAccount(w http.ResponseWriter, r *http.Request) {

@@ -33,6 +33,8 @@ func (p *Pages) explain(r *http.Request, v *view, err error) int {
 			field = "email_password"
 		} else if v.values["link"] != "" {
 			field = "link_password"
+		} else if v.values["factor"] != "" {
+			field = "factor_password"
 		}
 		v.fail(field, v.T("error.wrong_current_password"))
 	case errors.Is(err, auth.ErrInvalidCredentials):
@@ -44,6 +46,8 @@ func (p *Pages) explain(r *http.Request, v *view, err error) int {
 		v.Alert = &alert{"info", v.T("error.email_not_verified")}
 	case ae.Code == apperr.CodeLastSignInMethod:
 		v.Alert = &alert{"error", v.T("account.last_method")}
+	case errors.Is(err, auth.ErrNeedAAL2):
+		v.Alert = &alert{"error", v.T("error.need_second_factor")}
 	case ae.Code == apperr.CodeInsufficientAuth:
 		v.Alert = &alert{"error", v.T("error.recent_signin")}
 	case ae.Code == apperr.CodeRateLimited:

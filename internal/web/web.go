@@ -172,6 +172,10 @@ func (p *Pages) Routes() []Route {
 		post("POST /account/sessions/end-others", p.change("ended_others", p.endOthers)),
 		post("POST /account/identities/link", p.linkProvider),
 		post("POST /account/identities/unlink", p.change("unlinked", p.unlinkProvider)),
+		post("POST /account/factors/add", p.addFactor),
+		post("POST /account/factors/verify", p.verifyFactor),
+		post("POST /account/factors/remove", p.removeFactor),
+		post("POST /account/factors/recovery", p.newCodes),
 	)
 }
 
