@@ -59,7 +59,10 @@ func TestMFATicketFinishesWhereItStarted(t *testing.T) {
 	f := newFixture(t)
 	secret, id := f.withApp(t, "ada@example.com")
 	ctx := context.Background()
-	code := func() string { f.clock.t = f.clock.t.Add(30 * time.Second); return totp.Code(secret, totp.Step(f.clock.now())) }
+	code := func() string {
+		f.clock.t = f.clock.t.Add(30 * time.Second)
+		return totp.Code(secret, totp.Step(f.clock.now()))
+	}
 
 	page := f.ticketOf(t, "ada@example.com", Requester{Browser: true})
 	if _, err := f.svc.FinishMFA(ctx, MFAAnswer{Token: page, FactorID: id, Code: code()}, Requester{}); !errors.Is(err, ErrInvalidMFAToken) {
