@@ -144,7 +144,7 @@ func (p *Pages) verifyFactor(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, auth.ErrInvalidMFA) && e.Factor.Type == store.FactorTOTP:
 		v.fail("code", v.T("mfa.wrong_code"))
 	case errors.Is(err, auth.ErrInvalidMFA):
-		v.Alert = &alert{"error", v.T("webauthn.failed")}
+		v.Alert = &alert{Kind: "error", Text: v.T("webauthn.failed")}
 	case p.d.Answer(err).Field == "code":
 		v.fail("code", v.T("error.required"))
 	default:
