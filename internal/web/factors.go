@@ -100,7 +100,12 @@ func (p *Pages) addFactor(w http.ResponseWriter, r *http.Request) {
 	if c := currentPassword(r, "factor_password"); c != nil {
 		current = *c
 	}
-	e, err := p.d.Auth.EnrolFactor(r.Context(), pr, r.PostForm.Get("type"), r.PostForm.Get("name"), current)
+	typ, name := r.PostForm.Get("type"), strings.TrimSpace(r.PostForm.Get("name"))
+	if name == "" && typ == string(store.FactorTOTP) {
+		// Named in the person's language, as the page lists it.
+		name = p.d.Catalog.Match(r.Header.Get("Accept-Language")).T("factors.kind_totp")
+	}
+	e, err := p.d.Auth.EnrolFactor(r.Context(), pr, typ, name, current)
 	if err != nil {
 		p.showAccount(w, r, pr, pageField(err, "current_password", "factor_password"), nil, "factor", "1")
 		return
@@ -202,9 +207,23 @@ func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request) {
 }
 
 // newCodes replaces the recovery codes and shows the new ones, once.
+// When the person still has codes left, it first asks to confirm: the
+// old ones stop working.
 func (p *Pages) newCodes(w http.ResponseWriter, r *http.Request) {
 	pr, ok := p.signedIn(w, r)
 	if !ok {
+		return
+	}
+	sec, err := p.factorSection(r, pr, pr.User.PasswordHash != "")
+	if err != nil {
+		p.showAccount(w, r, pr, err, nil)
+		return
+	}
+	confirm := sec.Recovery != nil && sec.Recovery.Remaining > 0
+	v := p.view(w, r, "recovery-new", "factors.new_codes_title")
+	v.Data = struct{ NeedsPassword bool }{sec.NeedsPassword}
+	if confirm && r.PostForm.Get("confirm") == "" {
+		p.render(w, r, http.StatusOK, v)
 		return
 	}
 	current := ""
@@ -213,7 +232,13 @@ func (p *Pages) newCodes(w http.ResponseWriter, r *http.Request) {
 	}
 	codes, err := p.d.Auth.NewRecoveryCodes(r.Context(), pr, current)
 	if err != nil {
-		p.showAccount(w, r, pr, pageField(err, "current_password", "factor_password"), nil, "factor", "1")
+		err = pageField(err, "current_password", "factor_password")
+		if !confirm {
+			p.showAccount(w, r, pr, err, nil, "factor", "1")
+			return
+		}
+		v.set("factor", "1")
+		p.render(w, r, p.explain(r, v, err), v)
 		return
 	}
 	p.showCodes(w, r, codes, false)

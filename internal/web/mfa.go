@@ -205,8 +205,10 @@ func (p *Pages) handleMFAOptions(w http.ResponseWriter, r *http.Request) {
 }
 
 // optionsFailed answers a script's request for WebAuthn options that
-// could not be met: {error}, a sentence for the person, with the status
-// the API would give.
+// could not be met: {message}, a sentence for the person, with the
+// status the API would give. (Not "error": the address limiter in front
+// answers 429 with the API's {error, error_description}, a code the
+// script must not show.)
 func (p *Pages) optionsFailed(w http.ResponseWriter, r *http.Request, err error) {
 	ae := p.d.Answer(err)
 	p.logFailure(r, ae.Status, err)
@@ -221,7 +223,7 @@ func (p *Pages) optionsFailed(w http.ResponseWriter, r *http.Request, err error)
 		text = lang.T("error.unavailable")
 	}
 	writeJSON(w, ae.Status, struct {
-		Error string `json:"error"`
+		Message string `json:"message"`
 	}{text})
 }
 

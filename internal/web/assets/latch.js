@@ -19,7 +19,7 @@ document.querySelectorAll(".secret").forEach(function (box) {
 // security key) or "create" (register one) carries its options as JSON
 // in data-options, or names in data-options-url where to get fresh ones
 // (a same-origin POST of the form's fields, answered with {options} and
-// perhaps {challenge_id}, or {error}: a sentence to show). Its button runs
+// perhaps {challenge_id}, or {message}: a sentence to show). Its button runs
 // the ceremony and the form posts the browser's answer
 // (credential.toJSON()) in its "credential" field. With data-conditional
 // the sign-in page also offers passkeys in the email field's autofill,
@@ -56,7 +56,7 @@ document.querySelectorAll(".secret").forEach(function (box) {
       headers: { Accept: "application/json" }
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (body) {
-        if (!res.ok || !body.options) throw refused(body.error || "");
+        if (!res.ok || !body.options) throw refused(body.message || "");
         return body;
       });
     });
