@@ -58,6 +58,15 @@ func (p *Pages) factorSection(r *http.Request, pr auth.Principal, hasPassword bo
 	return d, nil
 }
 
+// factorPassword is the current password a factor form gave, "" if it
+// has none (the sign-in is recent, or the user has no password).
+func factorPassword(r *http.Request) string {
+	if c := currentPassword(r, "factor_password"); c != nil {
+		return *c
+	}
+	return ""
+}
+
 // enrolData is the Data of the pages that finish adding a factor.
 type enrolData struct {
 	ID, Name string
@@ -96,11 +105,7 @@ func (p *Pages) addFactor(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	current := ""
-	if c := currentPassword(r, "factor_password"); c != nil {
-		current = *c
-	}
-	e, err := p.d.Auth.EnrolFactor(r.Context(), pr, r.PostForm.Get("type"), r.PostForm.Get("name"), current)
+	e, err := p.d.Auth.EnrolFactor(r.Context(), pr, r.PostForm.Get("type"), r.PostForm.Get("name"), factorPassword(r))
 	if err != nil {
 		p.showAccount(w, r, pr, pageField(err, "current_password", "factor_password"), nil, "factor", "1")
 		return
@@ -189,11 +194,7 @@ func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusOK, v)
 		return
 	}
-	current := ""
-	if c := currentPassword(r, "factor_password"); c != nil {
-		current = *c
-	}
-	if err := p.d.Auth.RemoveFactor(r.Context(), pr, id, current); err != nil {
+	if err := p.d.Auth.RemoveFactor(r.Context(), pr, id, factorPassword(r)); err != nil {
 		v.set("factor", "1")
 		p.render(w, r, p.explain(r, v, pageField(err, "current_password", "factor_password")), v)
 		return
@@ -207,11 +208,7 @@ func (p *Pages) newCodes(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	current := ""
-	if c := currentPassword(r, "factor_password"); c != nil {
-		current = *c
-	}
-	codes, err := p.d.Auth.NewRecoveryCodes(r.Context(), pr, current)
+	codes, err := p.d.Auth.NewRecoveryCodes(r.Context(), pr, factorPassword(r))
 	if err != nil {
 		p.showAccount(w, r, pr, pageField(err, "current_password", "factor_password"), nil, "factor", "1")
 		return
