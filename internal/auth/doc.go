@@ -11,7 +11,9 @@
 // app session with tokens, or a browser session), refresh.go, sessions.go
 // (logout, revocation, introspection), account.go (a user's own changes),
 // device.go (device tokens), mail.go (what each message says), admin.go,
-// cleanup.go.
+// cleanup.go; federated.go and flow.go (social sign-in); factors.go
+// (enrolling second factors), mfa.go (the second step: openSession's gate
+// and the mfa_token), passkey.go (a passkey as the first factor).
 //
 // It decides every rule about accounts and sessions (who may sign in, when
 // a session has ended, what counts as refresh-token re-use, which sessions

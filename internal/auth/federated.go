@@ -9,13 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/latchauth/latch/internal/apperr"
 	"github.com/latchauth/latch/internal/connector"
 	"github.com/latchauth/latch/internal/store"
 )
@@ -44,38 +42,6 @@ type Provider struct {
 	AllowSignup bool
 	Connector   connector.Connector
 }
-
-// Errors of social sign-in.
-var (
-	// ErrIdentityLinkRequired: an account with the provider's address
-	// exists, and the provider's word is not enough to join it.
-	ErrIdentityLinkRequired = apperr.New(http.StatusConflict, apperr.CodeIdentityLinkRequired, "an account with this email already exists; sign in to it, then link this provider from your account")
-	// ErrIdentityTaken: the provider's account is linked to another user.
-	ErrIdentityTaken = apperr.New(http.StatusConflict, apperr.CodeIdentityTaken, "this provider account is already linked to another user")
-	// ErrLastSignInMethod: removing the identity would leave the user no
-	// way to sign in.
-	ErrLastSignInMethod = apperr.New(http.StatusConflict, apperr.CodeLastSignInMethod, "this is the account's last way to sign in; set a password or link another provider first")
-	// ErrIdentityNotFound: the user has no identity with that id.
-	ErrIdentityNotFound = apperr.New(http.StatusNotFound, apperr.CodeNotFound, "no such identity")
-	// ErrProviderEmail: a new person whose provider did not share a
-	// verified email address; latch accounts need one.
-	ErrProviderEmail = apperr.New(http.StatusForbidden, apperr.CodeEmailNotVerified, "the provider did not share a verified email address; sign up with a password, then link this provider from your account")
-	// ErrAccountDisabled: the person is known but their account is
-	// disabled.
-	ErrAccountDisabled = apperr.New(http.StatusForbidden, apperr.CodeForbidden, "this account is disabled")
-	// ErrUnknownProvider: no provider of that id is configured.
-	ErrUnknownProvider = apperr.Invalid("provider", "no sign-in provider of that name")
-	// ErrInvalidIDToken: an ID token that failed a check, or whose nonce
-	// was used already.
-	ErrInvalidIDToken = apperr.New(http.StatusBadRequest, apperr.CodeInvalidGrant, "the ID token is invalid, expired, not for this application, or its nonce was used already")
-	// ErrFlowInvalid: a callback without a live flow of this browser
-	// (no or an expired flow cookie, another state, a replay).
-	ErrFlowInvalid = apperr.New(http.StatusBadRequest, apperr.CodeInvalidRequest, "this sign-in expired or was started in another browser; start again")
-	// ErrProviderUnavailable: the provider could not be reached.
-	ErrProviderUnavailable = apperr.New(http.StatusServiceUnavailable, apperr.CodeUnavailable, "the sign-in provider cannot be reached; try again later")
-	// ErrProviderAnswer: the provider's answer did not pass a check.
-	ErrProviderAnswer = apperr.New(http.StatusBadRequest, apperr.CodeInvalidGrant, "the sign-in provider's answer could not be checked; start again")
-)
 
 // Providers lists the configured providers, in configuration order.
 func (s *Service) Providers() []Provider { return s.providers }

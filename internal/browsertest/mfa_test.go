@@ -263,7 +263,7 @@ func TestMFAAuthenticatorApp(t *testing.T) {
 		if got := eval[string](ada, `document.querySelector("#code").getAttribute("aria-describedby")`); got != "code-error" {
 			ada.fatalf("the error is not tied to the field: aria-describedby=%q", got)
 		}
-		ada.step("mfa-5-wrong-code")
+		ada.step("mfa-4-second-step-error")
 		// The next step's code: the current one was spent turning it on.
 		if st := ada.answer("code", code(t, key, time.Now().Add(30*time.Second))); st != http.StatusOK || ada.at().Path != "/account" {
 			ada.fatalf("second step: %d at %s, want the account page", st, ada.at())
@@ -278,7 +278,7 @@ func TestMFAAuthenticatorApp(t *testing.T) {
 			ada.secondStep(l, email)
 			ada.press(`a[href*="use=recovery"]`)
 			if round == 0 {
-				ada.step("mfa-6-recovery")
+				ada.step("mfa-5-recovery")
 			}
 			ada.answer("recovery_code", strings.ToUpper(codes[2]))
 			if at := ada.at(); at.Path != want {

@@ -91,7 +91,7 @@ func TestPasskeySignIn(t *testing.T) {
 		grace.authenticator()
 		grace.openSignIn(l, "grace@example.com", password1)
 		grace.addKey("")
-		grace.step("passkey-1-added")
+		grace.step("passkey-1-add")
 		grace.recoveryCodes() // the first factor comes with codes
 		grace.press(`a.btn-primary[href^="/account"]`)
 		grace.see("Passkey")

@@ -26,8 +26,8 @@ type Data struct {
 	Time      time.Time     // when the event happened (notices)
 	IP        string        // from where (notices); "" if unknown
 	Provider  string        // social sign-in: the provider's display name ("Google")
-	Factor    string        // a second factor's name ("Authenticator app", "YubiKey")
-	Remaining int           // recovery codes left unused (recovery_code_used)
+	Factor    string        // a second factor's name as its owner sees it ("Authenticator app", "YubiKey")
+	Remaining int           // recovery_code_used: how many unused recovery codes are left
 	Lang      string        // the language to write in, a tag of latch's catalog; "" for English
 }
 
@@ -165,9 +165,11 @@ func (t *Templates) Kinds() []string {
 //	                     password was removed and sessions ended: Provider; Time, IP, Link (reset) optional
 //	factor_added         a second factor was added: Factor; Time, IP, Link (reset) optional
 //	factor_removed       a second factor was removed: Factor; Time, IP, Link (reset) optional
-//	recovery_codes       new recovery codes replaced the old: Time, IP, Link (reset) optional
-//	recovery_code_used   a recovery code signed in: Remaining (3 or fewer adds "make new ones"); Time, IP, Link optional
+//	recovery_codes       new recovery codes were made, the old ones no longer work: Time, IP, Link (reset) optional
+//	recovery_code_used   a recovery code was used to sign in: Remaining (0 is "none left"; 3 or fewer
+//	                     asks for new codes); Time, IP, Link (reset) optional
 //	mfa_reset            an administrator removed every second factor: Time, Link (reset) optional
+//	                     (IP is not shown: it would be the administrator's)
 //
 // ExpiresIn, when set, is written out ("1 hour", "10 minutes") wherever
 // there is a link or a code. Link must be an absolute http or https URL.
@@ -225,20 +227,22 @@ func (t *Templates) Render(kind, to string, d Data) (Message, error) {
 
 // view is what the templates see.
 type view struct {
-	kind      string
-	Lang      string // the catalog's tag, for <html lang>
-	tr        i18n.Lang
-	Product   string
-	Subject   string // set once rendered, for the HTML title
-	To        string
-	Link      string
-	Code      string
-	NewEmail  string
-	Expires   string // "1 hour"; "" when ExpiresIn is 0
-	When      string // "2 January 2006 at 15:04 UTC"; "" when Time is zero
-	IP        string
-	Provider  string
-	Factor    string
+	kind     string
+	Lang     string // the catalog's tag, for <html lang>
+	tr       i18n.Lang
+	Product  string
+	Subject  string // set once rendered, for the HTML title
+	To       string
+	Link     string
+	Code     string
+	NewEmail string
+	Expires  string // "1 hour"; "" when ExpiresIn is 0
+	When     string // "2 January 2006 at 15:04 UTC"; "" when Time is zero
+	IP       string
+	Provider string
+	Factor   string
+	// Remaining is recovery_code_used's count; its template picks the
+	// sentence, so that no language has to write "1 codes".
 	Remaining int
 }
 
@@ -275,6 +279,9 @@ func (d Data) check(kind string, n needs) error {
 	}
 	if d.ExpiresIn < 0 {
 		return fmt.Errorf("mail: render %s: negative ExpiresIn", kind)
+	}
+	if d.Remaining < 0 {
+		return fmt.Errorf("mail: render %s: negative Remaining", kind)
 	}
 	return nil
 }

@@ -42,8 +42,8 @@ func TestKinds(t *testing.T) {
 	want := []string{
 		"account_claimed", "email_change", "email_change_notice", "email_change_taken",
 		"factor_added", "factor_removed", "identity_linked", "identity_unlinked", "invite",
-		"mfa_reset", "otp", "password_changed", "recover", "recovery_code_used", "recovery_codes",
-		"signup_existing", "verify",
+		"mfa_reset", "otp", "password_changed", "recover", "recovery_code_used",
+		"recovery_codes", "signup_existing", "verify",
 	}
 	if diff := cmp.Diff(want, newTemplates(t).Kinds()); diff != "" {
 		t.Errorf("Kinds (-want +got):\n%s", diff)
@@ -67,11 +67,11 @@ func TestRenderEveryKind(t *testing.T) {
 		"identity_linked":     {"Your Acme ID account (ada@example.com) was linked to Google on 14 March 2026", "14 March 2026 at 14:09 UTC", "192.0.2.7", "sign in with Google"},
 		"identity_unlinked":   {"Google was removed", "14 March 2026 at 14:09 UTC", "192.0.2.7"},
 		"account_claimed":     {"with Google", "14 March 2026 at 14:09 UTC", "192.0.2.7", "password that had been set on it was removed", "signed out", "Secure your Google account"},
-		"factor_added":        {"YubiKey was added as a second sign-in step", "14 March 2026 at 14:09 UTC", "192.0.2.7", "remove YubiKey"},
-		"factor_removed":      {"YubiKey was removed", "192.0.2.7", "set up two-step verification again"},
-		"recovery_codes":      {"New recovery codes", "old codes no longer work"},
-		"recovery_code_used":  {"with a recovery code", "Unused codes left: 2", "running out of codes"},
-		"mfa_reset":           {"An administrator removed every second sign-in step", "password alone signs you in"},
+		"factor_added":        {"“YubiKey” was added as a second sign-in step", "14 March 2026 at 14:09 UTC", "192.0.2.7", "remove “YubiKey” on your account page", "ask an administrator of Acme ID"},
+		"factor_removed":      {"“YubiKey” was removed", "14 March 2026 at 14:09 UTC", "192.0.2.7", "no longer be used"},
+		"recovery_codes":      {"New recovery codes were made", "14 March 2026 at 14:09 UTC", "192.0.2.7", "no longer work", "make new recovery codes"},
+		"recovery_code_used":  {"A recovery code was used to sign in", "14 March 2026 at 14:09 UTC", "192.0.2.7", "only 2 unused recovery codes left", "make new codes on your account page"},
+		"mfa_reset":           {"An administrator of Acme ID removed every second sign-in step", "14 March 2026 at 14:09 UTC", "set up two-step verification again"},
 	}
 	for _, kind := range tp.Kinds() {
 		t.Run(kind, func(t *testing.T) {
@@ -270,6 +270,151 @@ func TestIdentityNoticesWithLeastData(t *testing.T) {
 	}
 }
 
+// The notices of second factors, like the social ones, read right with
+// the least they need: what happened, without when or from where, and a
+// sentence pointing to the sign-in page instead of a button.
+func TestFactorNoticesWithLeastData(t *testing.T) {
+	tp := newTemplates(t)
+	tests := []struct {
+		kind string
+		want []string
+	}{
+		{"factor_added", []string{
+			"“Authenticator app” was added as a second sign-in step to your Acme ID account (ada@example.com). It can now be used",
+			"Reset your password now from the sign-in page, then remove “Authenticator app” on your account page.",
+			"If signing in asks for “Authenticator app” and you do not have it, ask an administrator of Acme ID to remove it.",
+		}},
+		{"factor_removed", []string{
+			"“Authenticator app” was removed from the sign-in steps of your Acme ID account (ada@example.com). It can no longer",
+			"Reset your password now from the sign-in page, then check two-step verification on your account page.",
+		}},
+		{"recovery_codes", []string{
+			"New recovery codes were made for your Acme ID account (ada@example.com). Any recovery codes you had before no longer work.",
+			"Reset your password now from the sign-in page, then make new recovery codes on your account page.",
+		}},
+		{"recovery_code_used", []string{
+			"A recovery code was used to sign in to your Acme ID account (ada@example.com). That code cannot be used again.",
+			"You have no unused recovery codes left: make new codes on your account page.",
+			"Reset your password now from the sign-in page, then make new recovery codes on your account page.",
+		}},
+		{"mfa_reset", []string{
+			"An administrator of Acme ID removed every second sign-in step (authenticator apps, passkeys, security keys and recovery codes) from your account (ada@example.com). Until",
+			"Reset your password now from the sign-in page, then set up two-step verification again on your account page.",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			m, err := tp.Render(tt.kind, "ada@example.com", mail.Data{Factor: "Authenticator app"})
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(m.Text, w) || !strings.Contains(m.HTML, html.EscapeString(w)) {
+					t.Errorf("text and HTML should say %q:\n%s", w, m.Text)
+				}
+			}
+			for _, bad := range []string{"UTC", "IP address", "href="} {
+				if strings.Contains(m.Text, bad) || strings.Contains(m.HTML, bad) {
+					t.Errorf("%q without Time, IP or Link:\n%s", bad, m.Text)
+				}
+			}
+			checkTidy(t, m.Text)
+		})
+	}
+}
+
+// A recovery code's notice says how many are left in a sentence that
+// fits the count, and asks for new codes when 3 or fewer are left.
+func TestRecoveryCodesLeft(t *testing.T) {
+	tp := newTemplates(t)
+	const advice = "make new codes on your account page"
+	tests := []struct {
+		lang      string
+		remaining int
+		want      string
+	}{
+		{"en", 0, "You have no unused recovery codes left: " + advice + "."},
+		{"en", 1, "You have only one unused recovery code left: " + advice + " before you run out."},
+		{"en", 2, "You have only 2 unused recovery codes left: " + advice},
+		{"en", 3, "You have only 3 unused recovery codes left: " + advice},
+		{"en", 4, "You have 4 unused recovery codes left."},
+		{"en", 9, "You have 9 unused recovery codes left."},
+		{"de", 0, "Sie haben keine unbenutzten Wiederherstellungscodes mehr: Erstellen Sie auf Ihrer Kontoseite neue."},
+		{"de", 1, "Sie haben nur noch einen unbenutzten Wiederherstellungscode: Erstellen Sie"},
+		{"de", 3, "Sie haben nur noch 3 unbenutzte Wiederherstellungscodes: Erstellen Sie"},
+		{"de", 4, "Sie haben noch 4 unbenutzte Wiederherstellungscodes."},
+	}
+	for _, tt := range tests {
+		m, err := tp.Render("recovery_code_used", "ada@example.com", mail.Data{Remaining: tt.remaining, Lang: tt.lang})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Text, tt.want) || !strings.Contains(m.HTML, tt.want) {
+			t.Errorf("%s, %d left: text and HTML should say %q:\n%s", tt.lang, tt.remaining, tt.want, m.Text)
+		}
+		few := tt.remaining <= 3
+		for part, body := range map[string]string{"text": m.Text, "html": m.HTML} {
+			if got := strings.Contains(body, advice) || strings.Contains(body, "Erstellen Sie auf Ihrer Kontoseite neue"); got != few {
+				t.Errorf("%s, %d left: %s asks for new codes = %v, want %v", tt.lang, tt.remaining, part, got, few)
+			}
+		}
+	}
+}
+
+// The administrator's reset shows when it happened but not the IP
+// address it came from, which would be the administrator's.
+func TestMFAResetShowsNoIP(t *testing.T) {
+	tp := newTemplates(t)
+	for _, lang := range []string{"en", "de"} {
+		d := fullData
+		d.Lang = lang
+		m, err := tp.Render("mfa_reset", "ada@example.com", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for part, body := range map[string]string{"text": m.Text, "html": m.HTML} {
+			if strings.Contains(body, d.IP) {
+				t.Errorf("%s %s shows the IP address:\n%s", lang, part, body)
+			}
+			if !strings.Contains(body, "14:09 UTC") {
+				t.Errorf("%s %s lacks the time:\n%s", lang, part, body)
+			}
+		}
+	}
+}
+
+// A factor's name is its owner's (or an intruder's) words: it reaches
+// the HTML only as text, never the subject, and the text part in quotes
+// as written.
+func TestRenderEscapesFactor(t *testing.T) {
+	tp := newTemplates(t)
+	hostile := `<a href="https://evil.example">Click</a> 'x' & <img src=x>`
+	for _, kind := range []string{"factor_added", "factor_removed"} {
+		t.Run(kind, func(t *testing.T) {
+			d := fullData
+			d.Factor = hostile
+			m, err := tp.Render(kind, "ada@example.com", d)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			for _, bad := range []string{"<a href=\"https://evil", "<img", "'x'"} {
+				if strings.Contains(m.HTML, bad) {
+					t.Errorf("HTML contains %q unescaped:\n%s", bad, m.HTML)
+				}
+			}
+			if want := html.EscapeString("“" + hostile + "”"); !strings.Contains(m.HTML, want) {
+				t.Errorf("HTML lacks the escaped, quoted name %q:\n%s", want, m.HTML)
+			}
+			if !strings.Contains(m.Text, "“"+hostile+"”") {
+				t.Errorf("Text lacks the quoted name as written:\n%s", m.Text)
+			}
+			if strings.Contains(m.Subject, "evil") {
+				t.Errorf("Subject = %q, want it without the factor's name", m.Subject)
+			}
+		})
+	}
+}
+
 func TestRenderRefuses(t *testing.T) {
 	tp := newTemplates(t)
 	tests := []struct {
@@ -288,6 +433,10 @@ func TestRenderRefuses(t *testing.T) {
 		{"negative expiry", "otp", "ada@example.com", mail.Data{Code: "123456", ExpiresIn: -time.Minute}, "ExpiresIn"},
 		{"blank provider", "identity_linked", "ada@example.com", mail.Data{Provider: "  "}, "Provider is required"},
 		{"provider with a line break", "account_claimed", "ada@example.com", mail.Data{Provider: "Google\nBcc: x@example.com"}, "Provider"},
+		{"blank factor", "factor_added", "ada@example.com", mail.Data{Factor: " \t"}, "Factor is required"},
+		{"no factor", "factor_removed", "ada@example.com", mail.Data{IP: "192.0.2.7"}, "Factor is required"},
+		{"factor with a line break", "factor_removed", "ada@example.com", mail.Data{Factor: "YubiKey\r\nClick https://evil.example"}, "Factor"},
+		{"negative remaining", "recovery_code_used", "ada@example.com", mail.Data{Remaining: -1}, "Remaining"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -399,9 +548,14 @@ func TestRenderEveryKindInEveryLanguage(t *testing.T) {
 		t.Errorf("German date: %s", m.Text)
 	}
 	for kind, want := range map[string]string{
-		"identity_linked":   "mit einem Google-Konto verknüpft",
-		"identity_unlinked": "Google wurde am 14. März 2026 um 14:09 UTC von der IP-Adresse 192.0.2.7 aus als Anmeldemöglichkeit",
-		"account_claimed":   "Das zuvor dafür gesetzte Passwort wurde entfernt",
+		"identity_linked":    "mit einem Google-Konto verknüpft",
+		"identity_unlinked":  "Google wurde am 14. März 2026 um 14:09 UTC von der IP-Adresse 192.0.2.7 aus als Anmeldemöglichkeit",
+		"account_claimed":    "Das zuvor dafür gesetzte Passwort wurde entfernt",
+		"factor_added":       "von der IP-Adresse 192.0.2.7 aus „YubiKey“ als zweiter Anmeldeschritt hinzugefügt",
+		"factor_removed":     "„YubiKey“ von der IP-Adresse 192.0.2.7 aus als zweiter Anmeldeschritt für Ihr Konto",
+		"recovery_codes":     "Frühere Wiederherstellungscodes gelten nicht mehr",
+		"recovery_code_used": "Sie haben nur noch 2 unbenutzte Wiederherstellungscodes: Erstellen Sie auf Ihrer Kontoseite neue",
+		"mfa_reset":          "Bestätigung in zwei Schritten möglichst bald auf Ihrer Kontoseite wieder ein",
 	} {
 		m, err := tp.Render(kind, "ada@example.com", d)
 		if err != nil {

@@ -482,7 +482,7 @@ func TestMFAEveryGrantStops(t *testing.T) {
 		}
 		// A recovery code's use is told too, with what is left.
 		want(t, h.mfa(map[string]any{"mfa_token": h.mfaTicket(t, u.email), "recovery_code": u.codes[0]}), http.StatusOK, "")
-		if m := h.mailTo(u.email, "recovery code was used"); !strings.Contains(m.Text, "Unused codes left: 9") {
+		if m := h.mailTo(u.email, "recovery code was used"); !strings.Contains(m.Text, "9 unused recovery codes left") {
 			t.Fatalf("recovery notice: %s", m.Text)
 		}
 		want(t, h.do("POST", "/v1/otp", "", map[string]any{"email": u.email}), http.StatusAccepted, "")

@@ -250,6 +250,12 @@ func TestPasskeySignIn(t *testing.T) {
 		if c := claimsOf(t, r.str(t, "access_token")); c["aal"] != "aal1" {
 			t.Fatalf("passkey without user verification: aal %v, want aal1", c["aal"])
 		}
+		// That aal1 session may not remove the factor, nor change the
+		// password (ASVS 5.0 V6.3.x: changing authentication factors
+		// needs the level the account has).
+		one := r.str(t, "access_token")
+		want(t, h.do("DELETE", "/v1/factors/"+u.factorID, one, nil), http.StatusUnauthorized, "insufficient_user_authentication")
+		want(t, h.do("PATCH", "/v1/user", one, map[string]any{"password": "a brand new passphrase", "current_password": goodPassword}), http.StatusUnauthorized, "insufficient_user_authentication")
 		// With an authenticator app too, the app is asked for.
 		ticket := h.mfaTicket(t, u.email)
 		o := h.factorChallenge(t, ticket, u.factorID)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -580,6 +581,39 @@ func TestSocialSignInFirstThenLink(t *testing.T) {
 		}
 		if l := location(t, providerSignIn(t, h.browser(), op, "/login/provider/corp", "ada", "ada-op-password")); l.Path != "/account" {
 			t.Fatalf("the linked provider signs in to %s", l)
+		}
+	})
+}
+
+// A person who signs in with a provider and has an authenticator app
+// gets no token from the provider alone: the id_token grant answers
+// mfa_required, and the browser's callback goes to the second step
+// instead of a session (DESIGN.md: no token below the account's level
+// from any sign-in path; NIST SP 800-63B §4.2.1).
+func TestSocialSignInAsksForTheSecondStep(t *testing.T) {
+	forEachSocialHarness(t, func(t *testing.T, h *harness, op *providertest.OIDC) {
+		providerSignIn(t, h.browser(), op, "/login/provider/corp", "ada", "ada-op-password")
+		r := h.do("POST", "/v1/token", "", map[string]any{"grant_type": "id_token", "provider": "corp", "id_token": opIDToken(t, h, op, "nonce-a"), "nonce": "nonce-a"})
+		want(t, r, http.StatusOK, "")
+		access := r.tokens(t).access
+		r = h.do("POST", "/v1/factors", access, map[string]any{"type": "totp"})
+		want(t, r, http.StatusCreated, "")
+		id, secret := r.str(t, "id"), decodeSecret(t, r.str(t, "secret"))
+		want(t, h.do("POST", "/v1/factors/"+id+"/verify", access, map[string]any{"code": totpAt(secret, h.clock.Now())}), http.StatusOK, "")
+
+		r = h.do("POST", "/v1/token", "", map[string]any{"grant_type": "id_token", "provider": "corp", "id_token": opIDToken(t, h, op, "nonce-b"), "nonce": "nonce-b"})
+		want(t, r, http.StatusForbidden, "mfa_required")
+		h.clock.Advance(30 * time.Second)
+		r = h.mfa(map[string]any{"mfa_token": r.str(t, "mfa_token"), "factor_id": id, "code": totpAt(secret, h.clock.Now())})
+		want(t, r, http.StatusOK, "")
+		if c := claimsOf(t, r.str(t, "access_token")); !slices.Equal(amrOf(c), []string{"fed", "otp", "mfa"}) || c["aal"] != "aal2" || c["idp"] != "corp" {
+			t.Fatalf("provider + app: amr %v aal %v idp %v", c["amr"], c["aal"], c["idp"])
+		}
+
+		// The browser: the callback sends it to the second step.
+		back := providerSignIn(t, h.browser(), op, "/login/provider/corp", "ada", "ada-op-password")
+		if back.status != http.StatusSeeOther || !strings.HasPrefix(back.header.Get("Location"), "/login/mfa") {
+			t.Fatalf("callback of a person with an app: %d to %q; want 303 to /login/mfa", back.status, back.header.Get("Location"))
 		}
 	})
 }

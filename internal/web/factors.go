@@ -58,6 +58,15 @@ func (p *Pages) factorSection(r *http.Request, pr auth.Principal, hasPassword bo
 	return d, nil
 }
 
+// factorPassword is the current password a factor form gave, "" if it
+// has none (the sign-in is recent, or the user has no password).
+func factorPassword(r *http.Request) string {
+	if c := currentPassword(r, "factor_password"); c != nil {
+		return *c
+	}
+	return ""
+}
+
 // enrolData is the Data of the pages that finish adding a factor.
 type enrolData struct {
 	ID, Name string
@@ -96,16 +105,12 @@ func (p *Pages) addFactor(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	current := ""
-	if c := currentPassword(r, "factor_password"); c != nil {
-		current = *c
-	}
 	typ, name := r.PostForm.Get("type"), strings.TrimSpace(r.PostForm.Get("name"))
 	if name == "" && typ == string(store.FactorTOTP) {
 		// Named in the person's language, as the page lists it.
 		name = p.d.Catalog.Match(r.Header.Get("Accept-Language")).T("factors.kind_totp")
 	}
-	e, err := p.d.Auth.EnrolFactor(r.Context(), pr, typ, name, current)
+	e, err := p.d.Auth.EnrolFactor(r.Context(), pr, typ, name, factorPassword(r))
 	if err != nil {
 		p.showAccount(w, r, pr, pageField(err, "current_password", "factor_password"), nil, "factor", "1")
 		return
@@ -194,11 +199,7 @@ func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusOK, v)
 		return
 	}
-	current := ""
-	if c := currentPassword(r, "factor_password"); c != nil {
-		current = *c
-	}
-	if err := p.d.Auth.RemoveFactor(r.Context(), pr, id, current); err != nil {
+	if err := p.d.Auth.RemoveFactor(r.Context(), pr, id, factorPassword(r)); err != nil {
 		v.set("factor", "1")
 		p.render(w, r, p.explain(r, v, pageField(err, "current_password", "factor_password")), v)
 		return
@@ -226,11 +227,7 @@ func (p *Pages) newCodes(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusOK, v)
 		return
 	}
-	current := ""
-	if c := currentPassword(r, "factor_password"); c != nil {
-		current = *c
-	}
-	codes, err := p.d.Auth.NewRecoveryCodes(r.Context(), pr, current)
+	codes, err := p.d.Auth.NewRecoveryCodes(r.Context(), pr, factorPassword(r))
 	if err != nil {
 		err = pageField(err, "current_password", "factor_password")
 		if !confirm {
