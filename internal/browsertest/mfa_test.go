@@ -7,11 +7,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
 
@@ -116,6 +119,68 @@ func (p *person) shown(selector string) bool {
 	return eval[bool](p, `(() => { const e = document.querySelector(`+jsString(selector)+`); return !!e && e.checkVisibility(); })()`)
 }
 
+// allowClipboard lets the person's pages read and write the clipboard,
+// as a person who says yes to the browser's question does.
+func (p *person) allowClipboard() {
+	p.t.Helper()
+	ctx, cancel := p.stepCtx()
+	defer cancel()
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		if _, err := chromedp.Call(ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: name}, Setting: browser.PermissionSettingGranted,
+			BrowserContextID: chromedp.FromContext(p.ctx).BrowserContextID,
+		}); err != nil {
+			p.fatalf("allow %s: %v", name, err)
+		}
+	}
+}
+
+// copied presses a Copy button and returns what reached the clipboard.
+func (p *person) copied(button string) string {
+	p.t.Helper()
+	p.click(button)
+	p.waitText(button, "Copied")
+	ctx, cancel := p.stepCtx()
+	defer cancel()
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.fatalf("read the clipboard: %v", err)
+	}
+	return text
+}
+
+// downloaded clicks a download link and returns the file the browser
+// saved, and its name.
+func (p *person) downloaded(link string) (name, content string) {
+	p.t.Helper()
+	dir := p.t.TempDir()
+	ctx, cancel := p.stepCtx()
+	defer cancel()
+	if _, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+		BrowserContextID: chromedp.FromContext(p.ctx).BrowserContextID,
+	}); err != nil {
+		p.fatalf("allow downloads: %v", err)
+	}
+	p.click(link)
+	deadline := time.Now().Add(p.limit)
+	for time.Now().Before(deadline) {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".crdownload") {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err == nil && len(b) > 0 {
+				return e.Name(), string(b)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.fatalf("%s downloaded nothing", link)
+	return "", ""
+}
+
 // signOut presses the account page's sign-out button.
 func (p *person) signOut() {
 	p.t.Helper()
@@ -191,6 +256,7 @@ func TestMFAAuthenticatorApp(t *testing.T) {
 		const email = "ada@example.com"
 		l.createUser(t, email, password1)
 		ada := newPerson(t, "ada", 2*time.Minute)
+		ada.allowClipboard()
 		ada.openSignIn(l, email, password1)
 		ada.see("Two-step verification")
 
@@ -213,6 +279,9 @@ func TestMFAAuthenticatorApp(t *testing.T) {
 		if strings.Count(key, " ") < 3 {
 			ada.fatalf("the key %q is not grouped for typing", key)
 		}
+		if got, want := ada.copied(`button[data-copy="totp-key"]`), strings.Join(strings.Fields(key), ""); got != want {
+			ada.fatalf("Copy put %q on the clipboard, want the key without its spaces %q", got, want)
+		}
 		ada.step("mfa-1-add-app")
 		ada.narrow("mfa-1-add-app")
 		ada.answerEnrolment("")
@@ -226,11 +295,12 @@ func TestMFAAuthenticatorApp(t *testing.T) {
 		// The recovery codes, once, with a way to copy them and a file.
 		codes := ada.recoveryCodes()
 		ada.see("This is the only time they are shown")
-		if !ada.shown(`button[data-copy]`) {
-			ada.fatalf("no Copy button beside the codes")
+		if got, want := ada.copied(`button[data-copy="codes"]`), strings.Join(codes, "\n")+"\n"; got != want {
+			ada.fatalf("Copy put %q on the clipboard, want the codes a line each %q", got, want)
 		}
-		if href := eval[string](ada, `document.querySelector("a[download]").getAttribute("href")`); !strings.HasPrefix(href, "data:text/plain") || !strings.Contains(href, codes[9]) {
-			ada.fatalf("the download link does not carry the codes: %.60s", href)
+		name, file := ada.downloaded(`a[download]`)
+		if name != "recovery-codes.txt" || !strings.Contains(file, strings.Join(codes, "\n")) || !strings.Contains(file, "Each one works once") {
+			ada.fatalf("Download saved %s:\n%s\nwant recovery-codes.txt with the codes, a line each", name, file)
 		}
 		ada.step("mfa-2-recovery-codes")
 		ada.narrow("mfa-2-recovery-codes")

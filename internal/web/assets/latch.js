@@ -120,14 +120,19 @@ document.querySelectorAll(".secret").forEach(function (box) {
   });
 })();
 
-// Recovery codes: "Copy" puts them on the clipboard.
+// "Copy" buttons (the recovery codes, an authenticator app's key): the
+// text of the element data-copy names goes on the clipboard; with
+// data-copy-compact without its spaces (a key grouped for reading).
 document.querySelectorAll("[data-copy]").forEach(function (button) {
   var source = document.getElementById(button.dataset.copy);
   if (!source || !navigator.clipboard) return;
   button.hidden = false;
   button.addEventListener("click", function () {
-    navigator.clipboard.writeText(source.innerText.trim() + "\n").then(function () {
+    var text = source.innerText.trim();
+    if (button.hasAttribute("data-copy-compact")) text = text.replace(/\s+/g, "");
+    else if (text.indexOf("\n") >= 0) text += "\n";
+    navigator.clipboard.writeText(text).then(function () {
       button.textContent = button.dataset.done;
-    });
+    }, function () { /* refused: the text can still be selected */ });
   });
 });
