@@ -54,8 +54,9 @@ func (p *person) withoutAutofill() {
 }
 
 // addKey adds a passkey or security key from the account page, named
-// name ("" for the default), and leaves the tab on the page after it.
-func (p *person) addKey(name string) {
+// name ("" for the default), and leaves the tab on the page after it;
+// shot names the screenshot of the page that adds it ("" for none).
+func (p *person) addKey(name, shot string) {
 	p.t.Helper()
 	if name != "" {
 		p.typeInto("#factor_name", name)
@@ -64,6 +65,9 @@ func (p *person) addKey(name string) {
 		p.fatalf("add a passkey: %d", st)
 	}
 	p.see("Add a passkey or security key")
+	if shot != "" {
+		p.step(shot)
+	}
 	p.click(`form[data-webauthn=create] [data-webauthn-start]`)
 	p.waitFor("/account/factors/verify")
 }
@@ -90,8 +94,7 @@ func TestPasskeySignIn(t *testing.T) {
 		grace := newPerson(t, "grace", 2*time.Minute)
 		grace.authenticator()
 		grace.openSignIn(l, "grace@example.com", password1)
-		grace.addKey("")
-		grace.step("passkey-1-add")
+		grace.addKey("", "passkey-1-add")
 		grace.recoveryCodes() // the first factor comes with codes
 		grace.press(`a.btn-primary[href^="/account"]`)
 		grace.see("Passkey")
@@ -170,7 +173,7 @@ func TestPasskeyAsSecondStep(t *testing.T) {
 		bob := newPerson(t, "bob", 2*time.Minute)
 		bob.authenticator()
 		bob.openSignIn(l, "bob@example.com", password1)
-		bob.addKey("YubiKey")
+		bob.addKey("YubiKey", "")
 		bob.recoveryCodes()
 		bob.press(`a.btn-primary[href^="/account"]`)
 		bob.see("YubiKey")
