@@ -258,7 +258,7 @@ type querier interface {
 
 // queryAll runs query on q and decodes every row it returns with scan;
 // an empty slice, not nil, if there is none.
-func queryAll[T any](ctx context.Context, q querier, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, q querier, scan func(store.Scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -11,8 +11,6 @@ import (
 	"github.com/latchauth/latch/internal/store"
 )
 
-func scanThrottle(row pgx.Row) (store.Throttle, error) { return store.ScanThrottle(codec, row) }
-
 // updateThrottleSQL saves a locked throttle row; arguments:
 // codec.ThrottleArgs.
 const updateThrottleSQL = `UPDATE throttles
@@ -24,7 +22,7 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	ths, err := queryAll(ctx, db.pool, scanThrottle, `SELECT `+store.ThrottleColumns+` FROM throttles WHERE key = ANY($1)`, keys)
+	ths, err := queryAll(ctx, db.pool, codec.ScanThrottle, `SELECT `+store.ThrottleColumns+` FROM throttles WHERE key = ANY($1)`, keys)
 	return store.Saved(ths, finish("get throttles", err))
 }
 
@@ -43,7 +41,7 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Throttle) error) (store.Throttle, error) {
 	var saved store.Throttle
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		th, err := scanThrottle(tx.QueryRow(ctx, `INSERT INTO throttles (key) VALUES ($1)
+		th, err := codec.ScanThrottle(tx.QueryRow(ctx, `INSERT INTO throttles (key) VALUES ($1)
 			ON CONFLICT (key) DO UPDATE SET key = excluded.key
 			RETURNING `+store.ThrottleColumns, key))
 		if err != nil {
@@ -55,7 +53,7 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 		if th.Key != key {
 			return errors.New("the key cannot change")
 		}
-		saved, err = scanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
+		saved, err = codec.ScanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
 		return err
 	})
 	return store.Saved(saved, finish("update throttle", err))
@@ -75,7 +73,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 	slices.Sort(sorted)
 	var saved []store.Throttle
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		locked, err := queryAll(ctx, tx, scanThrottle, `INSERT INTO throttles (key) SELECT k FROM unnest($1::text[]) AS k ORDER BY k
+		locked, err := queryAll(ctx, tx, codec.ScanThrottle, `INSERT INTO throttles (key) SELECT k FROM unnest($1::text[]) AS k ORDER BY k
 			ON CONFLICT (key) DO UPDATE SET key = excluded.key
 			RETURNING `+store.ThrottleColumns, sorted)
 		if err != nil {
@@ -105,7 +103,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 				saved[i] = th
 				continue
 			}
-			saved[i], err = scanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
+			saved[i], err = codec.ScanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
 			if err != nil {
 				return err
 			}

@@ -410,9 +410,6 @@ var codec = &store.Codec[sql.NullInt64]{
 	AMRJSON:  true,
 }
 
-// scanner is a *sql.Row or *sql.Rows.
-type scanner = store.Scanner
-
 // querier is a pool or a transaction, for reads that run in either.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -420,7 +417,7 @@ type querier interface {
 
 // queryAll runs query on q and decodes every row it returns with scan;
 // nil if there is none.
-func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, q querier, scan func(store.Scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -430,7 +427,7 @@ func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, erro
 
 // scanAll decodes every row of rows with scan, and closes rows; nil if
 // there is none.
-func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+func scanAll[T any](rows *sql.Rows, scan func(store.Scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {

@@ -10,8 +10,6 @@ import (
 	"github.com/latchauth/latch/internal/store"
 )
 
-func scanThrottle(row scanner) (store.Throttle, error) { return store.ScanThrottle(codec, row) }
-
 // keyList passes a list of keys as one JSON parameter that json_each
 // expands, so that the statement text does not depend on how many keys
 // there are and no key is ever spliced into SQL.
@@ -37,7 +35,7 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 	if err != nil {
 		return nil, wrap("get throttles", err)
 	}
-	out, err := scanAll(rows, scanThrottle)
+	out, err := scanAll(rows, codec.ScanThrottle)
 	return store.Saved(out, finish("get throttles", err))
 }
 
@@ -51,7 +49,7 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 	}
 	var saved store.Throttle
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		th, err := scanThrottle(tx.StmtContext(ctx, st.selectThrottle).QueryRowContext(ctx, key))
+		th, err := codec.ScanThrottle(tx.StmtContext(ctx, st.selectThrottle).QueryRowContext(ctx, key))
 		if errors.Is(err, sql.ErrNoRows) {
 			th, err = store.Throttle{Key: key}, nil
 		}
@@ -64,7 +62,7 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 		if th.Key != key {
 			return errors.New("the key cannot change")
 		}
-		saved, err = scanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
+		saved, err = codec.ScanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
 		return err
 	})
 	return store.Saved(saved, finish("update throttle", err))
@@ -85,7 +83,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		rows := make([]store.Throttle, len(keys))
 		for i, key := range keys {
-			th, err := scanThrottle(tx.StmtContext(ctx, st.selectThrottle).QueryRowContext(ctx, key))
+			th, err := codec.ScanThrottle(tx.StmtContext(ctx, st.selectThrottle).QueryRowContext(ctx, key))
 			if errors.Is(err, sql.ErrNoRows) {
 				th, err = store.Throttle{Key: key}, nil
 			}
@@ -109,7 +107,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 				saved[i] = th
 				continue
 			}
-			saved[i], err = scanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
+			saved[i], err = codec.ScanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
 			if err != nil {
 				return err
 			}
