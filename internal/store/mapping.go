@@ -307,6 +307,26 @@ func Finish(op string, err error, wrap func(op string, err error) error) error {
 	return wrap(op, err)
 }
 
+// WrapError is a backend's error for op: err, a driver's error, named by
+// the backend and op and mapped onto the store's sentinels. kind is what
+// the backend found err to mean (ErrNotFound for no rows, ErrAlreadyExists
+// for a unique violation, ErrUnavailable), or nil. The driver's message
+// is kept (for logs) only where it helps an operator: for
+// ErrAlreadyExists and ErrNotFound the sentinel says it all (and a
+// driver's detail may quote row values). A sentinel the backend's own
+// code returns stays as it is.
+func WrapError(backend, op string, err, kind error) error {
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrAlreadyExists):
+		return fmt.Errorf("%s: %s: %w", backend, op, err)
+	case kind == ErrUnavailable:
+		return fmt.Errorf("%s: %s: %w: %w", backend, op, kind, err)
+	case kind != nil:
+		return fmt.Errorf("%s: %s: %w", backend, op, kind)
+	}
+	return fmt.Errorf("%s: %s: %w", backend, op, err)
+}
+
 // Saved is what a backend method returns once its work is done: v, or
 // the zero value with err when there is one.
 func Saved[T any](v T, err error) (T, error) {

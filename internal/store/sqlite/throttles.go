@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/latchauth/latch/internal/store"
 )
@@ -131,15 +130,4 @@ func (db *DB) DeleteThrottles(ctx context.Context, keys []string) error {
 		return wrap("delete throttles", err)
 	}
 	return nil
-}
-
-// DeleteThrottlesBefore deletes, in batches (see deleteInBatches), the
-// rows whose last failure (NULL: none, the zero time) and block (NULL:
-// none) both lie before t.
-func (db *DB) DeleteThrottlesBefore(ctx context.Context, t time.Time) (int64, error) {
-	return db.deleteBefore(ctx, "delete throttles before", `DELETE FROM throttles WHERE rowid IN (
-		SELECT rowid FROM throttles
-		WHERE (last_failure_at IS NULL OR last_failure_at < ?1)
-			AND (blocked_until IS NULL OR blocked_until < ?1)
-		LIMIT ?2)`, t)
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"time"
 
 	"github.com/latchauth/latch/internal/store"
@@ -150,6 +151,26 @@ func (s Store[T]) saveSession(ctx context.Context, tx Querier, old store.Session
 		return store.Session{}, err
 	}
 	return s.c.ScanSession(tx.QueryRow(ctx, store.UpdateSessionSQL, args...))
+}
+
+// RevokeSessions marks the user's live sessions revoked at at, except the
+// one with id except (if not ""), and returns how many it marked.
+func (s Store[T]) RevokeSessions(ctx context.Context, userID, except string, at time.Time) (int64, error) {
+	if at.IsZero() {
+		return 0, s.d.Wrap("revoke sessions", errors.New("the revocation time is zero"))
+	}
+	userID, ok := store.CanonicalID(userID)
+	if !ok {
+		return 0, nil
+	}
+	// A malformed except names no session, so every live one is revoked:
+	// failing towards signing out is the safe direction.
+	var exceptID any
+	if id, ok := store.CanonicalID(except); ok {
+		exceptID = id
+	}
+	n, err := s.d.Write().Exec(ctx, store.RevokeSessionsSQL, s.c.Time(at), userID, exceptID)
+	return store.Saved(n, s.finish("revoke sessions", err))
 }
 
 // CountActiveSessions counts the sessions not revoked, expiring after now

@@ -3,11 +3,10 @@
 // write transaction that excludes other writers of the rows it reads, how
 // to map a driver error) and its store.Codec, and embeds the Store this
 // package returns; the backend keeps for itself only what its dialect
-// does differently (batched deletes, throttles, claiming mail, revoking
-// sessions, migrations).
+// does differently (throttles, claiming mail, migrations).
 //
-// It holds no SQL of its own beyond what package store shares, and no
-// knowledge of any driver's types.
+// It holds no SQL of its own beyond what package store shares and the
+// conditions of its clean-ups, and no knowledge of any driver's types.
 package sqlstore
 
 import (
@@ -46,6 +45,13 @@ type Driver interface {
 	Wrap(op string, err error) error
 	// IsForeignKey reports whether err is a foreign-key violation.
 	IsForeignKey(err error) bool
+	// DeleteBatchSQL returns a DELETE of one batch of a clean-up: at most
+	// $limit of the rows of table that match where (a condition on $1 to
+	// $limit-1), picked by key or however the dialect reaches a row
+	// fastest.
+	DeleteBatchSQL(table, key, where string, limit int) string
+	// CleanupBatch is how many rows one such DELETE removes at most.
+	CleanupBatch() int
 }
 
 // SessionSaver is what a Driver may add to save a changed session with a
