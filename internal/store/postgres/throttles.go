@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -46,13 +45,9 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 		if err != nil {
 			return err
 		}
-		if err := fn(&th); err != nil {
-			return store.CallerError{Err: err}
-		}
-		if th.Key != key {
-			return errors.New("the key cannot change")
-		}
-		saved, err = codec.ScanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
+		saved, err = store.EditThrottle(key, th, fn, func(th store.Throttle) (store.Throttle, error) {
+			return codec.ScanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
+		})
 		return err
 	})
 	return store.Saved(saved, finish("update throttle", err))
@@ -87,27 +82,13 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 			ths[i] = byKey[k]
 			ths[i].Key = k
 		}
-		if err := fn(ths); err != nil {
-			return store.CallerError{Err: err}
-		}
-		saved = make([]store.Throttle, len(keys))
-		for i, th := range ths {
-			if th.Key != keys[i] {
-				return errors.New("the key cannot change")
-			}
-			if th.IsZero() {
-				if _, err := tx.Exec(ctx, `DELETE FROM throttles WHERE key = $1`, th.Key); err != nil {
-					return err
-				}
-				saved[i] = th
-				continue
-			}
-			saved[i], err = codec.ScanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		saved, err = store.EditThrottles(keys, ths, fn, func(th store.Throttle) (store.Throttle, error) {
+			return codec.ScanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
+		}, func(key string) error {
+			_, err := tx.Exec(ctx, `DELETE FROM throttles WHERE key = $1`, key)
+			return err
+		})
+		return err
 	})
 	return store.Saved(saved, finish("update throttles", err))
 }

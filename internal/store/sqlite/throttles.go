@@ -55,13 +55,9 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 		if err != nil {
 			return err
 		}
-		if err := fn(&th); err != nil {
-			return store.CallerError{Err: err}
-		}
-		if th.Key != key {
-			return errors.New("the key cannot change")
-		}
-		saved, err = codec.ScanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
+		saved, err = store.EditThrottle(key, th, fn, func(th store.Throttle) (store.Throttle, error) {
+			return codec.ScanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
+		})
 		return err
 	})
 	return store.Saved(saved, finish("update throttle", err))
@@ -91,27 +87,13 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 			}
 			rows[i] = th
 		}
-		if err := fn(rows); err != nil {
-			return store.CallerError{Err: err}
-		}
-		saved = make([]store.Throttle, len(keys))
-		for i, th := range rows {
-			if th.Key != keys[i] {
-				return errors.New("the key cannot change")
-			}
-			if th.IsZero() {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM throttles WHERE key = ?`, th.Key); err != nil {
-					return err
-				}
-				saved[i] = th
-				continue
-			}
-			saved[i], err = codec.ScanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		saved, err = store.EditThrottles(keys, rows, fn, func(th store.Throttle) (store.Throttle, error) {
+			return codec.ScanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
+		}, func(key string) error {
+			_, err := tx.ExecContext(ctx, `DELETE FROM throttles WHERE key = ?`, key)
+			return err
+		})
+		return err
 	})
 	return store.Saved(saved, finish("update throttles", err))
 }
