@@ -326,6 +326,61 @@ func mustGet[T any](t *testing.T, what string, get func(context.Context, string)
 	return v
 }
 
+// lookup is a read that must find nothing, named for its subtest.
+type lookup[T any] struct {
+	name string
+	get  func() (T, error)
+}
+
+// wantNotFound runs each lookup as a subtest and fails unless it answers
+// store.ErrNotFound.
+func wantNotFound[T any](t *testing.T, lookups []lookup[T]) {
+	t.Helper()
+	for _, l := range lookups {
+		t.Run(l.name, func(t *testing.T) {
+			_, err := l.get()
+			wantErr(t, "get", err, store.ErrNotFound)
+		})
+	}
+}
+
+// failedUpdate is a call of an Update method that must fail, for
+// runFailedUpdates: with key (an id, a hash) and fn.
+type failedUpdate[K, T any] struct {
+	name    string
+	key     K
+	fn      func(*T) error
+	want    error // nil: any error will do
+	wantRun bool  // whether fn runs before the call fails
+}
+
+// runFailedUpdates runs each case as a subtest: update (named what) must
+// fail with the case's error, having run its fn or not as the case says,
+// and unchanged then checks that nothing was saved.
+func runFailedUpdates[K, T any](t *testing.T, what string, update func(context.Context, K, func(*T) error) (T, error),
+	cases []failedUpdate[K, T], unchanged func(t *testing.T)) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			ran := false
+			_, err := update(t.Context(), tt.key, func(v *T) error { ran = true; return tt.fn(v) })
+			wantFailure(t, what, err, tt.want)
+			if ran != tt.wantRun {
+				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
+			}
+			unchanged(t)
+		})
+	}
+}
+
+// userWithSession creates newUser(1) and a session of it, newSession 1,
+// or stops the test.
+func userWithSession(t *testing.T, s store.Store) (store.User, store.Session) {
+	t.Helper()
+	u := mustCreateUser(t, s, newUser(1))
+	return u, mustCreateSession(t, s, newSession(u.ID, 1))
+}
+
 // mustCreateSession creates ss or stops the test.
 func mustCreateSession(t *testing.T, s store.Store, ss store.Session) store.Session {
 	t.Helper()

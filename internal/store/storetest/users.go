@@ -93,22 +93,13 @@ func testCreateUserConflicts(t *testing.T, s store.Store) {
 func testUserNotFound(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreateUser(t, s, newUser(1))
-	tests := []struct {
-		name string
-		get  func() (store.User, error)
-	}{
+	wantNotFound(t, []lookup[store.User]{
 		{"unknown id", func() (store.User, error) { return s.GetUser(ctx, uuid.NewString()) }},
 		{"malformed id", func() (store.User, error) { return s.GetUser(ctx, "not-a-uuid") }},
 		{"empty id", func() (store.User, error) { return s.GetUser(ctx, "") }},
 		{"unknown email", func() (store.User, error) { return s.GetUserByEmail(ctx, "nobody@example.com") }},
 		{"email in other case", func() (store.User, error) { return s.GetUserByEmail(ctx, "USER1@example.com") }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.get()
-			wantErr(t, "get", err, store.ErrNotFound)
-		})
-	}
+	})
 }
 
 func testUpdateUser(t *testing.T, s store.Store) {
@@ -157,17 +148,10 @@ func testUpdateUser(t *testing.T, s store.Store) {
 }
 
 func testUpdateUserErrors(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	orig := mustCreateUser(t, s, newUser(1))
 	other := mustCreateUser(t, s, newUser(2))
 
-	tests := []struct {
-		name    string
-		id      string
-		fn      func(*store.User) error
-		want    error // nil: any error will do
-		wantRun bool
-	}{
+	runFailedUpdates(t, "UpdateUser", s.UpdateUser, []failedUpdate[string, store.User]{
 		{"unknown id", uuid.NewString(), func(*store.User) error { return nil }, store.ErrNotFound, false},
 		{"malformed id", "nope", func(*store.User) error { return nil }, store.ErrNotFound, false},
 		{"email taken", orig.ID, func(u *store.User) error { u.Email = other.Email; return nil }, store.ErrAlreadyExists, true},
@@ -178,19 +162,10 @@ func testUpdateUserErrors(t *testing.T, s store.Store) {
 		}, errBoom, true},
 		{"id changed", orig.ID, func(u *store.User) error { u.ID = uuid.NewString(); return nil }, nil, true},
 		{"invalid metadata", orig.ID, func(u *store.User) error { u.Metadata = json.RawMessage(`{"a":`); return nil }, nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ran := false
-			_, err := s.UpdateUser(ctx, tt.id, func(u *store.User) error { ran = true; return tt.fn(u) })
-			wantFailure(t, "UpdateUser", err, tt.want)
-			if ran != tt.wantRun {
-				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
-			}
-			got := mustGet(t, "GetUser", s.GetUser, orig.ID)
-			diff(t, "user after failed update", got, stored(orig))
-		})
-	}
+	}, func(t *testing.T) {
+		got := mustGet(t, "GetUser", s.GetUser, orig.ID)
+		diff(t, "user after failed update", got, stored(orig))
+	})
 }
 
 func testDeleteUserCascades(t *testing.T, s store.Store) {
