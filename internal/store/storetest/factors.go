@@ -493,7 +493,6 @@ func testDeleteUserCascadesFactors(t *testing.T, s store.Store) {
 }
 
 func testDeletePendingFactorsBefore(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	u := mustCreateUser(t, s, newUser(1))
 	cut := at(24 * time.Hour)
 	cases := []struct {
@@ -530,15 +529,9 @@ func testDeletePendingFactorsBefore(t *testing.T, s store.Store) {
 		}
 	}
 
-	n, err := s.DeletePendingFactorsBefore(ctx, time.Time{})
-	if err != nil || n != 0 {
-		t.Errorf("DeletePendingFactorsBefore(zero time) = %d, %v; want 0, nil", n, err)
-	}
+	wantDeleted(t, "DeletePendingFactorsBefore(zero time)", s.DeletePendingFactorsBefore, time.Time{}, 0)
 	wantFactors(t, s, "after DeletePendingFactorsBefore(zero time)", u.ID, byCreation(slices.Clone(factors))...)
-	n, err = s.DeletePendingFactorsBefore(ctx, cut)
-	if err != nil || n != want {
-		t.Errorf("DeletePendingFactorsBefore = %d, %v; want %d, nil", n, err, want)
-	}
+	wantDeleted(t, "DeletePendingFactorsBefore", s.DeletePendingFactorsBefore, cut, want)
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.gone {
@@ -549,10 +542,7 @@ func testDeletePendingFactorsBefore(t *testing.T, s store.Store) {
 		})
 	}
 	diff(t, "GetUser after DeletePendingFactorsBefore", mustGet(t, "GetUser", s.GetUser, u.ID), stored(u))
-	n, err = s.DeletePendingFactorsBefore(ctx, cut)
-	if err != nil || n != 0 {
-		t.Errorf("DeletePendingFactorsBefore again = %d, %v; want 0, nil", n, err)
-	}
+	wantDeleted(t, "DeletePendingFactorsBefore again", s.DeletePendingFactorsBefore, cut, 0)
 }
 
 // The races below use users 900 and up, and factors created after t0:

@@ -623,19 +623,13 @@ func testDeleteOneTimeTokensBefore(t *testing.T, s store.Store) {
 		}
 	}
 
-	n, err := s.DeleteOneTimeTokensBefore(ctx, time.Time{})
-	if err != nil || n != 0 {
-		t.Errorf("DeleteOneTimeTokensBefore(zero time) = %d, %v; want 0, nil", n, err)
-	}
+	wantDeleted(t, "DeleteOneTimeTokensBefore(zero time)", s.DeleteOneTimeTokensBefore, time.Time{}, 0)
 	for i, c := range cases {
 		if _, _, err := peek(t, s, tokens[i].Hash); err != nil {
 			t.Errorf("%s: after DeleteOneTimeTokensBefore(zero time): %v", c.name, err)
 		}
 	}
-	n, err = s.DeleteOneTimeTokensBefore(ctx, cut)
-	if err != nil || n != want {
-		t.Errorf("DeleteOneTimeTokensBefore = %d, %v; want %d, nil", n, err, want)
-	}
+	wantDeleted(t, "DeleteOneTimeTokensBefore", s.DeleteOneTimeTokensBefore, cut, want)
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got, _, err := peek(t, s, tokens[i].Hash)
@@ -652,8 +646,5 @@ func testDeleteOneTimeTokensBefore(t *testing.T, s store.Store) {
 	if _, err := s.GetUser(ctx, u.ID); err != nil {
 		t.Errorf("GetUser after DeleteOneTimeTokensBefore: %v", err)
 	}
-	n, err = s.DeleteOneTimeTokensBefore(ctx, cut)
-	if err != nil || n != 0 {
-		t.Errorf("DeleteOneTimeTokensBefore again = %d, %v; want 0, nil", n, err)
-	}
+	wantDeleted(t, "DeleteOneTimeTokensBefore again", s.DeleteOneTimeTokensBefore, cut, 0)
 }

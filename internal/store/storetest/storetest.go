@@ -373,6 +373,44 @@ func runFailedUpdates[K, T any](t *testing.T, what string, update func(context.C
 	}
 }
 
+// pageThrough reads a list page by page, as a caller resuming from a
+// cursor would: next, named what, returns the page of at most limit rows
+// that follows last, the last row of the previous page (nil for the
+// first). It stops the test when next fails or a page is longer than
+// limit, or when more than maxPages pages do not reach the end (a page
+// shorter than limit), and returns every row read.
+func pageThrough[V any](t *testing.T, what string, limit, maxPages int, next func(last *V) ([]V, error)) []V {
+	t.Helper()
+	var all []V
+	var last *V
+	for pages := 0; ; pages++ {
+		if pages > maxPages {
+			t.Fatalf("limit %d: paging does not end", limit)
+		}
+		page, err := next(last)
+		if err != nil {
+			t.Fatalf("limit %d: %s after page %d: %v", limit, what, pages, err)
+		}
+		if len(page) > limit {
+			t.Fatalf("limit %d: got a page of %d rows", limit, len(page))
+		}
+		all = append(all, page...)
+		if len(page) < limit {
+			return all
+		}
+		last = &page[len(page)-1]
+	}
+}
+
+// wantDeleted fails unless del, a clean-up method, deletes want rows
+// before cut without an error; call names the call in the failure.
+func wantDeleted(t *testing.T, call string, del func(context.Context, time.Time) (int64, error), cut time.Time, want int64) {
+	t.Helper()
+	if n, err := del(t.Context(), cut); err != nil || n != want {
+		t.Errorf("%s = %d, %v; want %d, nil", call, n, err, want)
+	}
+}
+
 // userWithSession creates newUser(1) and a session of it, newSession 1,
 // or stops the test.
 func userWithSession(t *testing.T, s store.Store) (store.User, store.Session) {

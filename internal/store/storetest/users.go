@@ -275,25 +275,13 @@ func testListUsers(t *testing.T, s store.Store) {
 	diff(t, "ListUsers (no limit)", all, want)
 
 	for _, limit := range []int{1, 2, 4, 6, 7} {
-		var got []store.User
-		after := ""
-		for pages := 0; ; pages++ {
-			if pages > len(want) {
-				t.Fatalf("limit %d: paging does not end", limit)
+		got := pageThrough(t, "ListUsers", limit, len(want), func(last *store.User) ([]store.User, error) {
+			opts := store.ListUsersOptions{Limit: limit}
+			if last != nil {
+				opts.After = last.ID
 			}
-			page, err := s.ListUsers(ctx, store.ListUsersOptions{After: after, Limit: limit})
-			if err != nil {
-				t.Fatalf("limit %d: ListUsers(after %q): %v", limit, after, err)
-			}
-			if len(page) > limit {
-				t.Fatalf("limit %d: got a page of %d users", limit, len(page))
-			}
-			got = append(got, page...)
-			if len(page) < limit {
-				break
-			}
-			after = page[len(page)-1].ID
-		}
+			return s.ListUsers(ctx, opts)
+		})
 		diff(t, "pages with limit "+strconv.Itoa(limit), got, want)
 	}
 
