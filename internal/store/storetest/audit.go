@@ -299,8 +299,7 @@ func testDeleteAuditBefore(t *testing.T, s store.Store) {
 
 func testAuditSurvivesDeleteUser(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	doomed := mustCreateUser(t, s, newUser(1))
-	kept := mustCreateUser(t, s, newUser(2))
+	doomed, kept := twoUsers(t, s)
 	sess := mustCreateSession(t, s, newSession(doomed.ID, 1))
 	var want []store.AuditEvent
 	for i, typ := range []string{"signup", "login.success", "admin.user.disable"} {

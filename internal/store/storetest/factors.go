@@ -99,8 +99,7 @@ func byCreation(factors []store.Factor) []store.Factor {
 
 func testFactorRoundTrip(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 
 	// Pending: no credential id, counter 0, zero times.
 	app := newFactor(u.ID, store.FactorTOTP, 1)
@@ -159,8 +158,7 @@ func testFactorRoundTrip(t *testing.T, s store.Store) {
 
 func testCreateFactorErrors(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 	orig := mustCreateFactor(t, s, verified(newFactor(u.ID, store.FactorWebAuthn, 1)))
 
 	tests := []struct {
@@ -205,8 +203,7 @@ func testCreateFactorErrors(t *testing.T, s store.Store) {
 
 func testUpdateFactor(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 	f := mustCreateFactor(t, s, verified(newFactor(u.ID, store.FactorWebAuthn, 1)))
 	pending := mustCreateFactor(t, s, newFactor(u.ID, store.FactorTOTP, 2))
 
@@ -269,8 +266,7 @@ func testUpdateFactor(t *testing.T, s store.Store) {
 
 func testVerifyFactor(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 	codes := mustCreateFactor(t, s, verified(newFactor(u.ID, store.FactorRecovery, 1)))
 	key := mustCreateFactor(t, s, newFactor(u.ID, store.FactorWebAuthn, 2))
 	app := mustCreateFactor(t, s, newFactor(u.ID, store.FactorTOTP, 3))
@@ -384,8 +380,7 @@ func testVerifyFactor(t *testing.T, s store.Store) {
 
 func testDeleteFactors(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 	a := mustCreateFactor(t, s, verified(newFactor(u.ID, store.FactorTOTP, 1)))
 	b := mustCreateFactor(t, s, verified(newFactor(u.ID, store.FactorWebAuthn, 2)))
 	c := mustCreateFactor(t, s, newFactor(u.ID, store.FactorWebAuthn, 3))

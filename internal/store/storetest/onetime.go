@@ -151,8 +151,7 @@ func testOneTimeTokenRoundTrip(t *testing.T, s store.Store) {
 
 func testCreateOneTimeTokenErrors(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 	orig := mustCreateToken(t, s, newToken(u, store.PurposeVerify, 1))
 
 	tests := []struct {
@@ -308,8 +307,7 @@ func testUseOneTimeToken(t *testing.T, s store.Store) {
 
 func testUseOneTimeTokenErrors(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 	tok := newToken(u, store.PurposeEmailChange, 1)
 	tok.NewEmail = other.Email
 	tok = mustCreateToken(t, s, tok)
@@ -368,8 +366,7 @@ func testUseOneTimeTokenErrors(t *testing.T, s store.Store) {
 // the token (fn fails, or leaves UsedAt as it was) changes no sibling.
 func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	a := mustCreateUser(t, s, newUser(1))
-	b := mustCreateUser(t, s, newUser(2))
+	a, b := twoUsers(t, s)
 	spent := mustCreateToken(t, s, newToken(a, store.PurposeRecover, 1))
 	sibling := newToken(a, store.PurposeRecover, 2)
 	sibling.Attempts = 2
@@ -455,8 +452,7 @@ func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
 
 func testListOneTimeTokens(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	a := mustCreateUser(t, s, newUser(1))
-	b := mustCreateUser(t, s, newUser(2))
+	a, b := twoUsers(t, s)
 
 	// Created out of order, so that the order cannot come from insertion.
 	var verifyA []store.OneTimeToken // a's unused verify tokens

@@ -402,8 +402,7 @@ func sessionUnchanged(t *testing.T, s store.Store, id string, want store.Session
 
 func testListSessions(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	v := mustCreateUser(t, s, newUser(2))
+	u, v := twoUsers(t, s)
 	var mine []store.Session
 	// Created out of order so that insertion order cannot pass for
 	// "newest first".

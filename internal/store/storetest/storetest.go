@@ -315,6 +315,12 @@ func mustCreateUser(t *testing.T, s store.Store, u store.User) store.User {
 	return u
 }
 
+// twoUsers creates newUser(1) and newUser(2), or stops the test.
+func twoUsers(t *testing.T, s store.Store) (store.User, store.User) {
+	t.Helper()
+	return mustCreateUser(t, s, newUser(1)), mustCreateUser(t, s, newUser(2))
+}
+
 // mustGet returns what get (a store's GetUser, GetSession...), named
 // what, finds for id, or stops the test.
 func mustGet[T any](t *testing.T, what string, get func(context.Context, string) (T, error), id string) T {

@@ -148,8 +148,7 @@ func testUpdateUser(t *testing.T, s store.Store) {
 }
 
 func testUpdateUserErrors(t *testing.T, s store.Store) {
-	orig := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	orig, other := twoUsers(t, s)
 
 	runFailedUpdates(t, "UpdateUser", s.UpdateUser, []failedUpdate[string, store.User]{
 		{"unknown id", uuid.NewString(), func(*store.User) error { return nil }, store.ErrNotFound, false},
@@ -170,8 +169,7 @@ func testUpdateUserErrors(t *testing.T, s store.Store) {
 
 func testDeleteUserCascades(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	doomed := mustCreateUser(t, s, newUser(1))
-	kept := mustCreateUser(t, s, newUser(2))
+	doomed, kept := twoUsers(t, s)
 	s1 := mustCreateSession(t, s, newSession(doomed.ID, 1))
 	s2 := mustCreateSession(t, s, newSession(doomed.ID, 2))
 	s3 := mustCreateSession(t, s, newSession(kept.ID, 3))
