@@ -318,14 +318,33 @@ func Finish(op string, err error, wrap func(op string, err error) error) error {
 func WrapError(backend, op string, err, kind error) error {
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrAlreadyExists):
-		return fmt.Errorf("%s: %s: %w", backend, op, err)
+		return &opError{backend, op, []error{err}}
 	case kind == ErrUnavailable:
-		return fmt.Errorf("%s: %s: %w: %w", backend, op, kind, err)
+		return &opError{backend, op, []error{kind, err}}
 	case kind != nil:
-		return fmt.Errorf("%s: %s: %w", backend, op, kind)
+		return &opError{backend, op, []error{kind}}
 	}
-	return fmt.Errorf("%s: %s: %w", backend, op, err)
+	return &opError{backend, op, []error{err}}
 }
+
+// opError is what WrapError returns: "backend: op: " and the errors it
+// wraps, separated by ": ", as fmt.Errorf("backend: %s: %w", op, err)
+// would say it, with one allocation fewer on every error (not found
+// included) and the message built only when asked for.
+type opError struct {
+	backend, op string
+	errs        []error
+}
+
+func (e *opError) Error() string {
+	msg := e.backend + ": " + e.op
+	for _, err := range e.errs {
+		msg += ": " + err.Error()
+	}
+	return msg
+}
+
+func (e *opError) Unwrap() []error { return e.errs }
 
 // Saved is what a backend method returns once its work is done: v, or
 // the zero value with err when there is one.
