@@ -109,11 +109,7 @@ func testAuditRoundTrip(t *testing.T, s store.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id, err := s.AppendAudit(ctx, tt.in)
-			must(t, "AppendAudit", err)
-			if id <= prev {
-				t.Errorf("AppendAudit id = %d after %d, want increasing", id, prev)
-			}
-			prev = id
+			wantNextID(t, "AppendAudit", id, err, &prev)
 			got, err := s.ListAudit(ctx, store.ListAuditOptions{Limit: 1})
 			must(t, "ListAudit", err)
 			want := tt.want

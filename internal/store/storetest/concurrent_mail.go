@@ -115,8 +115,7 @@ func testClaimMailRace(t *testing.T, stores []store.Store) {
 // token. Exactly one must use it, and only its changes be saved.
 func testUseTokenRace(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, stores[0], newUser(400))
-	tok := mustCreateToken(t, stores[0], newToken(u, store.PurposeRecover, 1))
+	u, tok := userWithToken(t, stores[0], 400, store.PurposeRecover)
 
 	const n = 12
 	errs := make([]error, n)
@@ -156,8 +155,7 @@ func testUseTokenRace(t *testing.T, stores []store.Store) {
 // be lost.
 func testTokenAttemptsRace(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, stores[0], newUser(401))
-	tok := mustCreateToken(t, stores[0], newToken(u, store.PurposeOTP, 1))
+	_, tok := userWithToken(t, stores[0], 401, store.PurposeOTP)
 
 	const n = 20
 	results := make([]int, n)

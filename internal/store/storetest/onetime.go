@@ -34,6 +34,14 @@ func newToken(u store.User, purpose store.TokenPurpose, n int) store.OneTimeToke
 	return t
 }
 
+// userWithToken creates newUser(n) and a token of it for purpose,
+// newToken 1, or stops the test.
+func userWithToken(t *testing.T, s store.Store, n int, purpose store.TokenPurpose) (store.User, store.OneTimeToken) {
+	t.Helper()
+	u := mustCreateUser(t, s, newUser(n))
+	return u, mustCreateToken(t, s, newToken(u, purpose, 1))
+}
+
 // mustCreateToken creates tok and returns it as the store gives it back.
 func mustCreateToken(t *testing.T, s store.Store, tok store.OneTimeToken) store.OneTimeToken {
 	t.Helper()
@@ -208,8 +216,7 @@ func testCreateOneTimeTokenErrors(t *testing.T, s store.Store) {
 
 func testUseOneTimeToken(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	tok := mustCreateToken(t, s, newToken(u, store.PurposeEmailChange, 1))
+	u, tok := userWithToken(t, s, 1, store.PurposeEmailChange)
 	usedAt := at(10 * time.Minute)
 
 	var (
@@ -513,8 +520,7 @@ func testListOneTimeTokens(t *testing.T, s store.Store) {
 
 func testUpdateOneTimeToken(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	tok := mustCreateToken(t, s, newToken(u, store.PurposeOTP, 1))
+	u, tok := userWithToken(t, s, 1, store.PurposeOTP)
 
 	// Two wrong codes, then the right one.
 	want := tok

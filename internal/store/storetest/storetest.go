@@ -315,6 +315,18 @@ func mustCreateUser(t *testing.T, s store.Store, u store.User) store.User {
 	return u
 }
 
+// wantNextID stops the test if what, which returned id, failed with err,
+// and fails unless id is above *prev, the id what returned before, which
+// it then becomes: the ids the database assigns increase.
+func wantNextID(t *testing.T, what string, id int64, err error, prev *int64) {
+	t.Helper()
+	must(t, what, err)
+	if id <= *prev {
+		t.Errorf("%s id = %d after %d, want increasing", what, id, *prev)
+	}
+	*prev = id
+}
+
 // twoUsers creates newUser(1) and newUser(2), or stops the test.
 func twoUsers(t *testing.T, s store.Store) (store.User, store.User) {
 	t.Helper()
