@@ -11,7 +11,7 @@ import (
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/mail/mailtest"
 	"github.com/latchauth/latch/internal/store"
-	"github.com/latchauth/latch/internal/store/sqlite"
+	"github.com/latchauth/latch/internal/store/sqlite/sqlitetest"
 )
 
 // composeFunc is a Composer from a func: the tests decide what each row
@@ -28,14 +28,7 @@ var t0 = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 // with a server on loopback.
 func setup(t *testing.T, c Composer) (*Sender, store.Store, *mailtest.Server, *time.Time) {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), t.TempDir()+"/o.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.Open(t)
 	srv := mailtest.Start(t, mailtest.Options{})
 	m, err := mail.NewSMTP(srv.URL(), "latch <no-reply@example.com>", mail.SMTPOptions{Retries: -1, Timeout: 5 * time.Second})
 	if err != nil {

@@ -7,19 +7,12 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/clocktest"
-	"github.com/latchauth/latch/internal/store/sqlite"
+	"github.com/latchauth/latch/internal/store/sqlite/sqlitetest"
 )
 
 func newThrottler(t *testing.T) (*Throttler, *clocktest.Clock) {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), t.TempDir()+"/t.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.Open(t)
 	c := clocktest.New(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
 	return New(db, DefaultPolicy(), c.Now), c
 }

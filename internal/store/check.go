@@ -58,6 +58,51 @@ func (th Throttle) IsZero() bool {
 	return th.Failures == 0 && th.LastFailureAt.IsZero() && th.BlockedUntil.IsZero()
 }
 
+// EditThrottle is what both backends' UpdateThrottle do once the row for
+// key, th, is locked (a zero Throttle with the Key set if it is missing):
+// it applies fn (an error of fn comes back as a CallerError), checks that
+// the key did not change, and saves the row with save.
+func EditThrottle(key string, th Throttle, fn func(*Throttle) error, save func(Throttle) (Throttle, error)) (Throttle, error) {
+	if err := fn(&th); err != nil {
+		return Throttle{}, CallerError{Err: err}
+	}
+	if th.Key != key {
+		return Throttle{}, errors.New("the key cannot change")
+	}
+	return save(th)
+}
+
+// EditThrottles is what both backends' UpdateThrottles do once the rows
+// for keys are locked, inside their transaction: rows are those rows in
+// the order of keys, zero Throttles with the Key set for missing ones. It
+// applies fn (an error of fn comes back as a CallerError), checks that no
+// key changed, and saves each row with save, or removes it with remove if
+// fn left it zero; it returns the rows as saved.
+func EditThrottles(keys []string, rows []Throttle, fn func([]Throttle) error,
+	save func(Throttle) (Throttle, error), remove func(key string) error) ([]Throttle, error) {
+	if err := fn(rows); err != nil {
+		return nil, CallerError{Err: err}
+	}
+	saved := make([]Throttle, len(keys))
+	for i, th := range rows {
+		if th.Key != keys[i] {
+			return nil, errors.New("the key cannot change")
+		}
+		if th.IsZero() {
+			if err := remove(th.Key); err != nil {
+				return nil, err
+			}
+			saved[i] = th
+			continue
+		}
+		var err error
+		if saved[i], err = save(th); err != nil {
+			return nil, err
+		}
+	}
+	return saved, nil
+}
+
 // DistinctKeys refuses a list of throttle keys that names one twice: a
 // transaction over several rows must not see one row as two.
 func DistinctKeys(keys []string) error {

@@ -97,7 +97,7 @@ func (r *UserRow[T]) User(c *Codec[T]) User {
 }
 
 // ScanUser scans and decodes one row of UserColumns.
-func ScanUser[T any](c *Codec[T], row Scanner) (User, error) {
+func (c *Codec[T]) ScanUser(row Scanner) (User, error) {
 	var r UserRow[T]
 	if err := row.Scan(r.Dest()...); err != nil {
 		return User{}, err
@@ -191,7 +191,7 @@ func (r *SessionRow[T]) Session(c *Codec[T]) (Session, error) {
 }
 
 // ScanSession scans and decodes one row of SessionColumns.
-func ScanSession[T any](c *Codec[T], row Scanner) (Session, error) {
+func (c *Codec[T]) ScanSession(row Scanner) (Session, error) {
 	var r SessionRow[T]
 	if err := row.Scan(r.Dest(c)...); err != nil {
 		return Session{}, err
@@ -201,7 +201,7 @@ func ScanSession[T any](c *Codec[T], row Scanner) (Session, error) {
 
 // ScanSessionWithUser scans and decodes one row of SessionColumnsOf
 // followed by UserColumnsOf.
-func ScanSessionWithUser[T any](c *Codec[T], row Scanner) (Session, User, error) {
+func (c *Codec[T]) ScanSessionWithUser(row Scanner) (Session, User, error) {
 	var (
 		sr SessionRow[T]
 		ur UserRow[T]
@@ -257,7 +257,7 @@ const TokenColumns = `id, user_id, purpose, email, new_email, hash, code_hash,
 	created_at, expires_at, used_at, attempts, session_id`
 
 // ScanToken scans and decodes one row of TokenColumns.
-func ScanToken[T any](c *Codec[T], row Scanner) (OneTimeToken, error) {
+func (c *Codec[T]) ScanToken(row Scanner) (OneTimeToken, error) {
 	var (
 		t                      OneTimeToken
 		purpose                string
@@ -305,7 +305,7 @@ const KeyColumns = `id, algorithm, state, sealed_key, public_key,
 	created_at, activated_at, deactivate_at, retire_at`
 
 // ScanKey scans and decodes one row of KeyColumns.
-func ScanKey[T any](c *Codec[T], row Scanner) (SigningKey, error) {
+func (c *Codec[T]) ScanKey(row Scanner) (SigningKey, error) {
 	var (
 		k                                      SigningKey
 		state                                  string
@@ -337,7 +337,7 @@ func (c *Codec[T]) KeyArgs(k SigningKey) []any {
 const ThrottleColumns = `key, failures, last_failure_at, blocked_until`
 
 // ScanThrottle scans and decodes one row of ThrottleColumns.
-func ScanThrottle[T any](c *Codec[T], row Scanner) (Throttle, error) {
+func (c *Codec[T]) ScanThrottle(row Scanner) (Throttle, error) {
 	var (
 		th            Throttle
 		last, blocked T
@@ -358,7 +358,7 @@ func (c *Codec[T]) ThrottleArgs(th Throttle) []any {
 // ScanMail scans and decodes one row of a backend's mail columns: those
 // of mail_outbox in the order of EnqueueMailSQL's, after the id, with the
 // user id read as text, "" for NULL.
-func ScanMail[T any](c *Codec[T], row Scanner) (OutboxMessage, error) {
+func (c *Codec[T]) ScanMail(row Scanner) (OutboxMessage, error) {
 	var (
 		m                                    OutboxMessage
 		data                                 []byte
@@ -404,7 +404,7 @@ func (c *Codec[T]) MailArgs(m OutboxMessage) ([]any, error) {
 // ScanAudit scans and decodes one row of a backend's audit columns: those
 // of audit_events in the order of AppendAuditSQL's, after the id, with the
 // ids read as text, "" for NULL.
-func ScanAudit[T any](c *Codec[T], row Scanner) (AuditEvent, error) {
+func (c *Codec[T]) ScanAudit(row Scanner) (AuditEvent, error) {
 	var (
 		e        AuditEvent
 		occurred T
@@ -476,7 +476,7 @@ func (c *Codec[T]) ListAuditQuery(opts ListAuditOptions, columns string) (query 
 const IdentityColumns = `id, user_id, provider, subject, email, created_at, last_sign_in_at`
 
 // ScanIdentity scans and decodes one row of IdentityColumns.
-func ScanIdentity[T any](c *Codec[T], row Scanner) (Identity, error) {
+func (c *Codec[T]) ScanIdentity(row Scanner) (Identity, error) {
 	var (
 		i               Identity
 		created, signIn T
@@ -525,7 +525,7 @@ const FactorColumns = `id, user_id, type, name, secret, credential_id, counter,
 	created_at, verified_at, last_used_at`
 
 // ScanFactor scans and decodes one row of FactorColumns.
-func ScanFactor[T any](c *Codec[T], row Scanner) (Factor, error) {
+func (c *Codec[T]) ScanFactor(row Scanner) (Factor, error) {
 	var (
 		f                       Factor
 		typ                     string

@@ -76,6 +76,10 @@ const (
 	refresh_hash = $10, parent_hash = $11, rotated_at = $12, generation = $13,
 	auth_time = $14, credential_epoch = $15, idp = $16
 	WHERE id = $1 RETURNING ` + SessionColumns
+	// RevokeSessionsSQL marks revoked at $1 the live sessions of user $2
+	// but the one with id $3 (NULL, distinct from every id: none).
+	RevokeSessionsSQL = `UPDATE sessions SET revoked_at = $1
+	WHERE user_id = $2 AND revoked_at IS NULL AND id IS DISTINCT FROM $3`
 	// CountActiveSessionsSQL counts the sessions not revoked, expiring
 	// after $1 and active after $2.
 	CountActiveSessionsSQL = `SELECT count(*) FROM sessions

@@ -379,7 +379,7 @@ type Sessions interface {
 	// tokens become unknown: GetSessionByRefreshHash answers ErrNotFound
 	// for them, so keep revoked sessions as long as re-use of their tokens
 	// should still be recognised. The rows go in batches, each committed on
-	// its own (see the backends), so on an error some may already be gone:
+	// its own (see sqlstore), so on an error some may already be gone:
 	// the count says how many.
 	DeleteEndedSessions(ctx context.Context, revokedBefore, expiredBefore, idleBefore time.Time) (int64, error)
 	// CountActiveSessions counts the sessions that are not revoked, whose

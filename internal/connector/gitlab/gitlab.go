@@ -13,9 +13,6 @@ import (
 // Issuer is gitlab.com's, used when the configuration names none.
 const Issuer = "https://gitlab.com"
 
-// Scopes are the scopes asked for when the configuration names none.
-func Scopes() []string { return oidc.Scopes() }
-
 // New returns the connector; see oidc.New.
 func New(ctx context.Context, c connector.Config, o connector.Options) (*oidc.Connector, error) {
 	if c.Issuer == "" {

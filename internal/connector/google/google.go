@@ -16,9 +16,6 @@ import (
 // Issuer is Google's.
 const Issuer = "https://accounts.google.com"
 
-// Scopes are the scopes asked for when the configuration names none.
-func Scopes() []string { return oidc.Scopes() }
-
 // New returns the connector; see oidc.New.
 func New(ctx context.Context, c connector.Config, o connector.Options) (*oidc.Connector, error) {
 	c.Issuer = Issuer

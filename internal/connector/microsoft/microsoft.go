@@ -41,9 +41,6 @@ var (
 	domain = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$`)
 )
 
-// Scopes are the scopes asked for when the configuration names none.
-func Scopes() []string { return oidc.Scopes() }
-
 // Tenant returns the tenant named by an issuer ("" means common), or
 // the problem with the issuer.
 func Tenant(issuer string) (string, error) {

@@ -188,13 +188,7 @@ func TestOPWrongVerifierOrNonce(t *testing.T) {
 		"nonce":    func(r *connector.Request) { r.Nonce = "another-nonce" },
 	} {
 		t.Run(name, func(t *testing.T) {
-			o := newOP(t, true)
-			k := o.open(t)
-			u, err := k.AuthURL(t.Context(), req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			answer := o.signIn(t, u, "ada", "correct horse")
+			_, k, answer := adaSignedIn(t)
 			bad := req
 			change(&bad)
 			if _, err := k.Callback(t.Context(), bad, answer); !errors.Is(err, connector.ErrInvalid) {
@@ -207,13 +201,7 @@ func TestOPWrongVerifierOrNonce(t *testing.T) {
 // TestOPVerifyIDToken checks an ID token the OP issued, as the id_token
 // grant would: the nonce raw, and as its SHA-256 hex.
 func TestOPVerifyIDToken(t *testing.T) {
-	o := newOP(t, true)
-	k := o.open(t)
-	u, err := k.AuthURL(t.Context(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer := o.signIn(t, u, "ada", "correct horse")
+	o, k, answer := adaSignedIn(t)
 	tok := exchange(t, o, answer.Get("code"))
 	id, exp, err := k.VerifyIDToken(t.Context(), tok, req.Nonce)
 	if err != nil {
@@ -228,6 +216,20 @@ func TestOPVerifyIDToken(t *testing.T) {
 	if _, _, err := k.VerifyIDToken(t.Context(), tok, "other"); !errors.Is(err, connector.ErrInvalid) {
 		t.Errorf("wrong nonce: got %v, want ErrInvalid", err)
 	}
+}
+
+// adaSignedIn starts an OP, opens its connector and signs ada in through
+// the connector's auth URL for req; it returns the OP, the connector and
+// the OP's answer at the redirect.
+func adaSignedIn(t *testing.T) (*op, *oidc.Connector, url.Values) {
+	t.Helper()
+	o := newOP(t, true)
+	k := o.open(t)
+	u, err := k.AuthURL(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o, k, o.signIn(t, u, "ada", "correct horse")
 }
 
 // exchange redeems code at the OP as a plain client would and returns

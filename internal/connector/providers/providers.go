@@ -33,9 +33,9 @@ type kind struct {
 func types() map[string]kind {
 	return map[string]kind{
 		"oidc":      {open: open(oidcNew), check: oidc.Check, scopes: oidc.Scopes},
-		"google":    {open: open(google.New), check: google.Check, trustEmail: true, scopes: google.Scopes},
-		"microsoft": {open: open(microsoft.New), check: microsoft.Check, scopes: microsoft.Scopes},
-		"gitlab":    {open: open(gitlab.New), check: gitlab.Check, scopes: gitlab.Scopes},
+		"google":    {open: open(google.New), check: google.Check, trustEmail: true, scopes: oidc.Scopes},
+		"microsoft": {open: open(microsoft.New), check: microsoft.Check, scopes: oidc.Scopes},
+		"gitlab":    {open: open(gitlab.New), check: gitlab.Check, scopes: oidc.Scopes},
 		"apple":     {open: open(apple.New), check: apple.Check, trustEmail: true, scopes: apple.Scopes, secretless: true},
 		"github":    {open: open(github.New), check: github.Check, scopes: github.Scopes},
 	}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,6 +31,22 @@ func (d *dialect) InTx(ctx context.Context, fn func(tx sqlstore.Querier) error) 
 func (d *dialect) RowLocks() bool                  { return true }
 func (d *dialect) Wrap(op string, err error) error { return wrap(op, err) }
 func (d *dialect) IsForeignKey(err error) bool     { return pgCode(err) == codeForeignKeyViolation }
+
+// DeleteBatchSQL picks the batch's rows with FOR UPDATE SKIP LOCKED: a
+// row that a refresh or a failed login holds right now is left for the
+// next clean-up instead of making this one wait, and instances cleaning
+// up at once share the rows out instead of queueing on the same ones.
+// Under READ COMMITTED the lock re-checks the WHERE clause on the row's
+// latest version, so a session refreshed since the statement began is
+// not deleted for an idleness it no longer has.
+func (d *dialect) DeleteBatchSQL(table, key, where string, limit int) string {
+	return fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (
+		SELECT %[2]s FROM %[1]s WHERE %[3]s
+		LIMIT $%[4]d FOR UPDATE SKIP LOCKED)`, table, key, where, limit)
+}
+
+// CleanupBatch is the package constant, or what a test lowered it to.
+func (d *dialect) CleanupBatch() int { return d.cleanupBatch }
 
 // LockKeysSQL: row locks cannot exclude a caller that would insert the
 // first key, so UpdateSigningKeys locks the whole table in EXCLUSIVE

@@ -4,12 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/latchauth/latch/internal/store"
 )
-
-func scanMail(row pgx.Row) (store.OutboxMessage, error) { return store.ScanMail(codec, row) }
 
 // ClaimMail leases up to limit due messages to the caller until until,
 // oldest first; see store.Store.
@@ -26,7 +22,7 @@ func (db *DB) ClaimMail(ctx context.Context, now, until time.Time, limit int) ([
 	if limit <= 0 {
 		limit = 10
 	}
-	claimed, err := queryAll(ctx, db.pool, scanMail, `WITH claimed AS (
+	claimed, err := queryAll(ctx, db.pool, codec.ScanMail, `WITH claimed AS (
 			UPDATE mail_outbox SET locked_until = $1
 			WHERE id IN (
 				SELECT id FROM mail_outbox

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"time"
@@ -117,45 +116,6 @@ func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return tx.Commit(ctx)
 }
 
-// deleteInBatches runs query, a DELETE whose last parameter is the
-// number of rows to delete at most (deleteInBatches appends it to args),
-// until a run deletes fewer, and returns how many it deleted in all. Each
-// run is a transaction of its own; if one fails, the earlier ones stay
-// committed and are counted.
-//
-// The queries pick their rows with FOR UPDATE SKIP LOCKED: a row that a
-// refresh or a failed login holds right now is left for the next
-// clean-up instead of making this one wait, and instances cleaning up at
-// once share the rows out instead of queueing on the same ones. Under
-// READ COMMITTED the lock re-checks the WHERE clause on the row's latest
-// version, so a session refreshed since the statement began is not
-// deleted for an idleness it no longer has.
-func (db *DB) deleteInBatches(ctx context.Context, op, query string, args ...any) (int64, error) {
-	args = append(args, db.cleanupBatch)
-	var total int64
-	for {
-		tag, err := db.pool.Exec(ctx, query, args...)
-		if err != nil {
-			return total, wrap(op, err)
-		}
-		n := tag.RowsAffected()
-		total += n
-		if n < int64(db.cleanupBatch) {
-			return total, nil
-		}
-	}
-}
-
-// deleteBefore runs deleteInBatches with t as the first parameter of
-// query. Nothing lies before the zero time, not even a NULL, so a zero t
-// deletes nothing.
-func (db *DB) deleteBefore(ctx context.Context, op, query string, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil
-	}
-	return db.deleteInBatches(ctx, op, query, t)
-}
-
 // finish turns a method's error into what it returns: nil for nil, the
 // caller's own error as it was, anything else wrapped and mapped.
 func finish(op string, err error) error { return store.Finish(op, err, wrap) }
@@ -167,21 +127,19 @@ const (
 )
 
 // wrap maps a driver error onto the store sentinels and adds the
-// operation. The driver's message is kept (for logs) only where it helps an
-// operator: for ErrAlreadyExists and ErrNotFound the sentinel says it all,
-// and a PostgreSQL error's Detail, which quotes row values, is never used.
+// operation (see store.WrapError); a PostgreSQL error's Detail, which
+// quotes row values, is never used.
 func wrap(op string, err error) error {
+	var kind error
 	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyExists):
-		return fmt.Errorf("postgres: %s: %w", op, err)
 	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
+		kind = store.ErrNotFound
 	case pgCode(err) == codeUniqueViolation:
-		return fmt.Errorf("postgres: %s: %w", op, store.ErrAlreadyExists)
+		kind = store.ErrAlreadyExists
 	case unavailable(err):
-		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrUnavailable, err)
+		kind = store.ErrUnavailable
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	return store.WrapError("postgres", op, err, kind)
 }
 
 // pgCode returns the SQLSTATE of a PostgreSQL error, or "".
@@ -241,6 +199,15 @@ func fromTS(ts pgtype.Timestamptz) time.Time {
 	return ts.Time.UTC()
 }
 
+// amrArray returns AMR for a NOT NULL text[]: nil becomes the empty
+// array, and comes back nil.
+func amrArray(amr []string) (any, error) {
+	if amr == nil {
+		return []string{}, nil
+	}
+	return amr, nil
+}
+
 // codec passes times as timestamptz, JSON as json or jsonb (which
 // keep, respectively normalise, the text) and AMR as a text[].
 var codec = &store.Codec[pgtype.Timestamptz]{
@@ -258,7 +225,7 @@ type querier interface {
 
 // queryAll runs query on q and decodes every row it returns with scan;
 // an empty slice, not nil, if there is none.
-func queryAll[T any](ctx context.Context, q querier, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, q querier, scan func(store.Scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -28,6 +28,18 @@ func open(tb testing.TB) *DB {
 	return db
 }
 
+// openMigrated opens a store as open does, migrates it, and closes it
+// when the test ends.
+func openMigrated(t *testing.T) *DB {
+	t.Helper()
+	db := open(t)
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return db
+}
+
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
 }
@@ -88,11 +100,7 @@ func BenchmarkRotate(b *testing.B) {
 // the test's schema, not in public.
 func TestSchemaIsolation(t *testing.T) {
 	ctx := t.Context()
-	db := open(t)
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+	db := openMigrated(t)
 	var schema string
 	if err := db.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		t.Fatal(err)
@@ -139,11 +147,7 @@ func TestUnavailable(t *testing.T) {
 		t.Errorf("Open(unreachable): got %v, want ErrUnavailable", err)
 	}
 
-	db := open(t)
-	defer db.Close()
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := openMigrated(t)
 	// A row locked by another transaction past lock_timeout.
 	tx, err := db.pool.Begin(t.Context())
 	if err != nil {
@@ -177,11 +181,7 @@ func TestOpenMalformedURL(t *testing.T) {
 // gone.
 func TestUpdateThrottleRowDeleted(t *testing.T) {
 	ctx := t.Context()
-	db := open(t)
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+	db := openMigrated(t)
 	const key = "account:user1@example.com"
 	old := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := db.UpdateThrottle(ctx, key, func(th *store.Throttle) error {

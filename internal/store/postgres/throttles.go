@@ -2,16 +2,12 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/latchauth/latch/internal/store"
 )
-
-func scanThrottle(row pgx.Row) (store.Throttle, error) { return store.ScanThrottle(codec, row) }
 
 // updateThrottleSQL saves a locked throttle row; arguments:
 // codec.ThrottleArgs.
@@ -24,7 +20,7 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	ths, err := queryAll(ctx, db.pool, scanThrottle, `SELECT `+store.ThrottleColumns+` FROM throttles WHERE key = ANY($1)`, keys)
+	ths, err := queryAll(ctx, db.pool, codec.ScanThrottle, `SELECT `+store.ThrottleColumns+` FROM throttles WHERE key = ANY($1)`, keys)
 	return store.Saved(ths, finish("get throttles", err))
 }
 
@@ -43,19 +39,15 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Throttle) error) (store.Throttle, error) {
 	var saved store.Throttle
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		th, err := scanThrottle(tx.QueryRow(ctx, `INSERT INTO throttles (key) VALUES ($1)
+		th, err := codec.ScanThrottle(tx.QueryRow(ctx, `INSERT INTO throttles (key) VALUES ($1)
 			ON CONFLICT (key) DO UPDATE SET key = excluded.key
 			RETURNING `+store.ThrottleColumns, key))
 		if err != nil {
 			return err
 		}
-		if err := fn(&th); err != nil {
-			return store.CallerError{Err: err}
-		}
-		if th.Key != key {
-			return errors.New("the key cannot change")
-		}
-		saved, err = scanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
+		saved, err = store.EditThrottle(key, th, fn, func(th store.Throttle) (store.Throttle, error) {
+			return codec.ScanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
+		})
 		return err
 	})
 	return store.Saved(saved, finish("update throttle", err))
@@ -75,7 +67,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 	slices.Sort(sorted)
 	var saved []store.Throttle
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		locked, err := queryAll(ctx, tx, scanThrottle, `INSERT INTO throttles (key) SELECT k FROM unnest($1::text[]) AS k ORDER BY k
+		locked, err := queryAll(ctx, tx, codec.ScanThrottle, `INSERT INTO throttles (key) SELECT k FROM unnest($1::text[]) AS k ORDER BY k
 			ON CONFLICT (key) DO UPDATE SET key = excluded.key
 			RETURNING `+store.ThrottleColumns, sorted)
 		if err != nil {
@@ -90,27 +82,13 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 			ths[i] = byKey[k]
 			ths[i].Key = k
 		}
-		if err := fn(ths); err != nil {
-			return store.CallerError{Err: err}
-		}
-		saved = make([]store.Throttle, len(keys))
-		for i, th := range ths {
-			if th.Key != keys[i] {
-				return errors.New("the key cannot change")
-			}
-			if th.IsZero() {
-				if _, err := tx.Exec(ctx, `DELETE FROM throttles WHERE key = $1`, th.Key); err != nil {
-					return err
-				}
-				saved[i] = th
-				continue
-			}
-			saved[i], err = scanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		saved, err = store.EditThrottles(keys, ths, fn, func(th store.Throttle) (store.Throttle, error) {
+			return codec.ScanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
+		}, func(key string) error {
+			_, err := tx.Exec(ctx, `DELETE FROM throttles WHERE key = $1`, key)
+			return err
+		})
+		return err
 	})
 	return store.Saved(saved, finish("update throttles", err))
 }
@@ -127,15 +105,4 @@ func (db *DB) DeleteThrottles(ctx context.Context, keys []string) error {
 		return wrap("delete throttles", err)
 	}
 	return nil
-}
-
-// DeleteThrottlesBefore deletes, in batches (see deleteInBatches), the
-// rows whose last failure (NULL: none, the zero time) and block (NULL:
-// none) both lie before t.
-func (db *DB) DeleteThrottlesBefore(ctx context.Context, t time.Time) (int64, error) {
-	return db.deleteBefore(ctx, "delete throttles before", `DELETE FROM throttles WHERE key IN (
-		SELECT key FROM throttles
-		WHERE (last_failure_at IS NULL OR last_failure_at < $1)
-			AND (blocked_until IS NULL OR blocked_until < $1)
-		LIMIT $2 FOR UPDATE SKIP LOCKED)`, t)
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"time"
 
@@ -44,6 +45,19 @@ func (d *dialect) Wrap(op string, err error) error { return wrap(op, err) }
 func (d *dialect) IsForeignKey(err error) bool {
 	return isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY)
 }
+
+// DeleteBatchSQL picks the batch's rows by rowid, the table's own b-tree
+// key (sessions has a TEXT one), the cheapest way back from the subquery
+// to the rows. Each batch is a statement of its own on the writer, which
+// it gives back in between, so that writes queued behind a long clean-up
+// get their turn.
+func (d *dialect) DeleteBatchSQL(table, _, where string, limit int) string {
+	return fmt.Sprintf(`DELETE FROM %[1]s WHERE rowid IN (
+		SELECT rowid FROM %[1]s WHERE %[2]s LIMIT $%[3]d)`, table, where, limit)
+}
+
+// CleanupBatch is the package constant, or what a test lowered it to.
+func (d *dialect) CleanupBatch() int { return d.cleanupBatch }
 
 // SaveSession saves a rotation with rotateSessionSQL. SQLite rewrites the
 // entry of every index on a column the SET names, changed or not, and each

@@ -10,8 +10,6 @@ import (
 	"github.com/latchauth/latch/internal/store"
 )
 
-func scanMail(row scanner) (store.OutboxMessage, error) { return store.ScanMail(codec, row) }
-
 // claimMailSQL leases the due messages: ?1 until, ?2 now, ?3 limit.
 const claimMailSQL = `UPDATE mail_outbox SET locked_until = ?1
 	WHERE id IN (
@@ -37,7 +35,7 @@ func (db *DB) ClaimMail(ctx context.Context, now, until time.Time, limit int) ([
 	var claimed []store.OutboxMessage
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		claimed, err = queryAll(ctx, tx, scanMail, claimMailSQL, nullMicros(until), micros(now), limit)
+		claimed, err = queryAll(ctx, tx, codec.ScanMail, claimMailSQL, nullMicros(until), micros(now), limit)
 		return err
 	})
 	if err != nil {

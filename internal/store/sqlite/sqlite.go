@@ -295,60 +295,23 @@ func (db *DB) scanWrite(ctx context.Context, query string, args []any, dest ...a
 	return db.write.QueryRowContext(ctx, query, args...).Scan(dest...)
 }
 
-// deleteInBatches runs query, a DELETE that ends in "LIMIT ?" (the
-// parameter deleteInBatches appends to args), until a run deletes fewer
-// rows than the limit, and returns how many it deleted in all. Each run is
-// a transaction of its own that gives the writer back, so that writes
-// queued behind a long clean-up get their turn between batches; if a run
-// fails, the earlier ones stay committed and are counted.
-func (db *DB) deleteInBatches(ctx context.Context, op, query string, args ...any) (int64, error) {
-	args = append(args, db.cleanupBatch)
-	var total int64
-	for {
-		res, err := db.execWrite(ctx, query, args...)
-		if err != nil {
-			return total, wrap(op, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, wrap(op, err)
-		}
-		total += n
-		if n < int64(db.cleanupBatch) {
-			return total, nil
-		}
-	}
-}
-
-// deleteBefore runs deleteInBatches with t as the first parameter of
-// query. Nothing lies before the zero time, not even a NULL, so a zero t
-// deletes nothing.
-func (db *DB) deleteBefore(ctx context.Context, op, query string, t time.Time) (int64, error) {
-	if t.IsZero() {
-		return 0, nil
-	}
-	return db.deleteInBatches(ctx, op, query, micros(t))
-}
-
 // finish turns a method's error into what it returns: nil for nil, the
 // caller's own error as it was, anything else wrapped and mapped.
 func finish(op string, err error) error { return store.Finish(op, err, wrap) }
 
 // wrap maps a driver error onto the store sentinels and adds the
-// operation. The driver's message is kept (for logs) only where it helps an
-// operator: for ErrAlreadyExists and ErrNotFound the sentinel says it all.
+// operation (see store.WrapError).
 func wrap(op string, err error) error {
+	var kind error
 	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyExists):
-		return fmt.Errorf("sqlite: %s: %w", op, err)
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+		kind = store.ErrNotFound
 	case isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE), isCode(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY):
-		return fmt.Errorf("sqlite: %s: %w", op, store.ErrAlreadyExists)
+		kind = store.ErrAlreadyExists
 	case unavailable(err):
-		return fmt.Errorf("sqlite: %s: %w: %w", op, store.ErrUnavailable, err)
+		kind = store.ErrUnavailable
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
+	return store.WrapError("sqlite", op, err, kind)
 }
 
 // isCode reports whether err is a SQLite error with this extended result
@@ -399,6 +362,16 @@ func fromMicros(v sql.NullInt64) time.Time {
 
 var zeroMicros = time.Time{}.UnixMicro()
 
+// amrText encodes AMR as a JSON array; nil and empty are both "[]" and
+// come back nil.
+func amrText(amr []string) (any, error) {
+	if len(amr) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(amr)
+	return string(b), err
+}
+
 // codec encodes times as unix microseconds (see micros), JSON as TEXT
 // and AMR as a JSON array in TEXT.
 var codec = &store.Codec[sql.NullInt64]{
@@ -410,9 +383,6 @@ var codec = &store.Codec[sql.NullInt64]{
 	AMRJSON:  true,
 }
 
-// scanner is a *sql.Row or *sql.Rows.
-type scanner = store.Scanner
-
 // querier is a pool or a transaction, for reads that run in either.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -420,7 +390,7 @@ type querier interface {
 
 // queryAll runs query on q and decodes every row it returns with scan;
 // nil if there is none.
-func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, q querier, scan func(store.Scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -430,7 +400,7 @@ func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, erro
 
 // scanAll decodes every row of rows with scan, and closes rows; nil if
 // there is none.
-func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+func scanAll[T any](rows *sql.Rows, scan func(store.Scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {

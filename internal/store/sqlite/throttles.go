@@ -5,12 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/latchauth/latch/internal/store"
 )
-
-func scanThrottle(row scanner) (store.Throttle, error) { return store.ScanThrottle(codec, row) }
 
 // keyList passes a list of keys as one JSON parameter that json_each
 // expands, so that the statement text does not depend on how many keys
@@ -37,7 +34,7 @@ func (db *DB) GetThrottles(ctx context.Context, keys []string) ([]store.Throttle
 	if err != nil {
 		return nil, wrap("get throttles", err)
 	}
-	out, err := scanAll(rows, scanThrottle)
+	out, err := scanAll(rows, codec.ScanThrottle)
 	return store.Saved(out, finish("get throttles", err))
 }
 
@@ -51,20 +48,16 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 	}
 	var saved store.Throttle
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		th, err := scanThrottle(tx.StmtContext(ctx, st.selectThrottle).QueryRowContext(ctx, key))
+		th, err := codec.ScanThrottle(tx.StmtContext(ctx, st.selectThrottle).QueryRowContext(ctx, key))
 		if errors.Is(err, sql.ErrNoRows) {
 			th, err = store.Throttle{Key: key}, nil
 		}
 		if err != nil {
 			return err
 		}
-		if err := fn(&th); err != nil {
-			return store.CallerError{Err: err}
-		}
-		if th.Key != key {
-			return errors.New("the key cannot change")
-		}
-		saved, err = scanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
+		saved, err = store.EditThrottle(key, th, fn, func(th store.Throttle) (store.Throttle, error) {
+			return codec.ScanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
+		})
 		return err
 	})
 	return store.Saved(saved, finish("update throttle", err))
@@ -85,7 +78,7 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		rows := make([]store.Throttle, len(keys))
 		for i, key := range keys {
-			th, err := scanThrottle(tx.StmtContext(ctx, st.selectThrottle).QueryRowContext(ctx, key))
+			th, err := codec.ScanThrottle(tx.StmtContext(ctx, st.selectThrottle).QueryRowContext(ctx, key))
 			if errors.Is(err, sql.ErrNoRows) {
 				th, err = store.Throttle{Key: key}, nil
 			}
@@ -94,27 +87,13 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 			}
 			rows[i] = th
 		}
-		if err := fn(rows); err != nil {
-			return store.CallerError{Err: err}
-		}
-		saved = make([]store.Throttle, len(keys))
-		for i, th := range rows {
-			if th.Key != keys[i] {
-				return errors.New("the key cannot change")
-			}
-			if th.IsZero() {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM throttles WHERE key = ?`, th.Key); err != nil {
-					return err
-				}
-				saved[i] = th
-				continue
-			}
-			saved[i], err = scanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		saved, err = store.EditThrottles(keys, rows, fn, func(th store.Throttle) (store.Throttle, error) {
+			return codec.ScanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
+		}, func(key string) error {
+			_, err := tx.ExecContext(ctx, `DELETE FROM throttles WHERE key = ?`, key)
+			return err
+		})
+		return err
 	})
 	return store.Saved(saved, finish("update throttles", err))
 }
@@ -133,15 +112,4 @@ func (db *DB) DeleteThrottles(ctx context.Context, keys []string) error {
 		return wrap("delete throttles", err)
 	}
 	return nil
-}
-
-// DeleteThrottlesBefore deletes, in batches (see deleteInBatches), the
-// rows whose last failure (NULL: none, the zero time) and block (NULL:
-// none) both lie before t.
-func (db *DB) DeleteThrottlesBefore(ctx context.Context, t time.Time) (int64, error) {
-	return db.deleteBefore(ctx, "delete throttles before", `DELETE FROM throttles WHERE rowid IN (
-		SELECT rowid FROM throttles
-		WHERE (last_failure_at IS NULL OR last_failure_at < ?1)
-			AND (blocked_until IS NULL OR blocked_until < ?1)
-		LIMIT ?2)`, t)
 }

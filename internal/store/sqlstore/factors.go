@@ -6,10 +6,6 @@ import (
 	"github.com/latchauth/latch/internal/store"
 )
 
-func (s Store[T]) scanFactor(row store.Scanner) (store.Factor, error) {
-	return store.ScanFactor(s.c, row)
-}
-
 // CreateFactor inserts f. store.ErrAlreadyExists if its id or credential
 // id is taken; store.ErrNotFound if its user does not exist (a user id
 // that is not a UUID names no user). f.ID must be a UUID, f.Type one of
@@ -17,41 +13,25 @@ func (s Store[T]) scanFactor(row store.Scanner) (store.Factor, error) {
 // empty unless f is a WebAuthn factor.
 func (s Store[T]) CreateFactor(ctx context.Context, f store.Factor) error {
 	_, args, err := s.c.NewFactor(f)
-	if err != nil {
-		return s.d.Wrap("create factor", err)
-	}
-	_, err = s.d.Write().Exec(ctx, store.InsertFactorSQL, args...)
-	if s.d.IsForeignKey(err) {
-		err = store.ErrNotFound
-	}
-	return s.finish("create factor", err)
+	return s.insert(ctx, "create factor", store.InsertFactorSQL, args, err)
 }
 
 // GetFactor returns the factor with this id, pending or not;
 // store.ErrNotFound if none.
 func (s Store[T]) GetFactor(ctx context.Context, id string) (store.Factor, error) {
-	id, ok := store.CanonicalID(id)
-	if !ok {
-		return store.Factor{}, s.d.Wrap("get factor", store.ErrNotFound)
-	}
-	f, err := s.scanFactor(s.d.Read().QueryRow(ctx, store.GetFactorSQL, id))
-	return store.Saved(f, s.finish("get factor", err))
+	return getByID(ctx, s, "get factor", s.c.ScanFactor, store.GetFactorSQL, id)
 }
 
 // GetFactorByCredential returns the factor with this WebAuthn credential
 // id; store.ErrNotFound if none (an empty id names none).
 func (s Store[T]) GetFactorByCredential(ctx context.Context, credentialID []byte) (store.Factor, error) {
-	if len(credentialID) == 0 {
-		return store.Factor{}, s.d.Wrap("get factor by credential", store.ErrNotFound)
-	}
-	f, err := s.scanFactor(s.d.Read().QueryRow(ctx, store.GetFactorByCredentialSQL, credentialID))
-	return store.Saved(f, s.finish("get factor by credential", err))
+	return getOne(ctx, s, "get factor by credential", s.c.ScanFactor, store.GetFactorByCredentialSQL, credentialID, len(credentialID) > 0)
 }
 
 // ListFactors returns the user's factors, pending ones included, oldest
 // first (ties broken by id).
 func (s Store[T]) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
-	return listOfUser(ctx, s, "list factors", s.scanFactor, store.ListFactorsSQL, userID)
+	return listOfUser(ctx, s, "list factors", s.c.ScanFactor, store.ListFactorsSQL, userID)
 }
 
 // UpdateFactor applies fn to the factor, locked, and saves its Name,
@@ -61,74 +41,47 @@ func (s Store[T]) ListFactors(ctx context.Context, userID string) ([]store.Facto
 // factor run one after the other, the second seeing what the first
 // saved, which is what makes a TOTP step or a recovery code good once.
 func (s Store[T]) UpdateFactor(ctx context.Context, id string, fn func(*store.Factor) error) (store.Factor, error) {
-	return updateByID(ctx, s, "update factor", id, func(tx Querier, id string) (store.Factor, error) {
-		return store.Edit(func() (store.Factor, error) {
-			return s.scanFactor(tx.QueryRow(ctx, s.locking(store.GetFactorSQL, store.GetFactorSQL+` FOR UPDATE`), id))
-		}, fn, func(f store.Factor) (store.Factor, error) {
-			return s.scanFactor(tx.QueryRow(ctx, store.UpdateFactorSQL, s.c.SaveFactorArgs(id, f)...))
-		})
-	})
+	return updateColumns(ctx, s, "update factor", id, fn, s.c.ScanFactor,
+		s.locking(store.GetFactorSQL, store.GetFactorSQL+` FOR UPDATE`), store.UpdateFactorSQL, s.c.SaveFactorArgs)
 }
 
-// VerifyFactor locks the factor's user, then the factor, runs fn with
-// both and the user's other factors (pending ones included, oldest
-// first), and saves the user as UpdateUser does and what VerifyFactor
-// saves of the factor, in one transaction; see store.Factors.
+// VerifyFactor locks the factor's user, then the factor (see editOwned),
+// runs fn with both and the user's other factors (pending ones included,
+// oldest first), and saves the user as UpdateUser does and what
+// VerifyFactor saves of the factor, in one transaction; see
+// store.Factors.
 //
-// It locks the user before the factor, the order DeleteUser takes them in
-// (the user's row, then its factors by cascade) and DeleteFactors too, so
-// that no two of them can each hold a lock the other waits for. So it
-// first reads the factor's user id without a lock; a factor cannot move
-// to another user, but it can be deleted in between, in which case the
-// locking read finds nothing: store.ErrNotFound, as if it had been
-// deleted just before. The user's lock also keeps the set of the other
-// factors as fn saw it: DeleteFactors and VerifyFactor take the same
-// lock, and on PostgreSQL CreateFactor's foreign-key check waits for it.
-// UpdateFactor, which locks its factor only, may still change another
+// The user's lock, which DeleteFactors takes too, also keeps the set of
+// the other factors as fn saw it: DeleteFactors and VerifyFactor take the
+// same lock, and on PostgreSQL CreateFactor's foreign-key check waits for
+// it. UpdateFactor, which locks its factor only, may still change another
 // factor's counter or last use meanwhile.
 func (s Store[T]) VerifyFactor(ctx context.Context, id string, fn func(u *store.User, f *store.Factor, others []store.Factor) error) (store.User, store.Factor, error) {
 	id, ok := store.CanonicalID(id)
 	if !ok {
 		return store.User{}, store.Factor{}, s.d.Wrap("verify factor", store.ErrNotFound)
 	}
-	var (
-		savedUser   store.User
-		savedFactor store.Factor
-	)
-	err := s.d.InTx(ctx, func(tx Querier) error {
-		var userID string
-		if err := tx.QueryRow(ctx, store.FactorUserSQL, id).Scan(&userID); err != nil {
+	var savedFactor store.Factor
+	savedUser, err := editOwned(ctx, s, store.FactorUserSQL, s.locking(store.FactorOfUserSQL, store.FactorOfUserSQL+` FOR UPDATE`), id, s.c.ScanFactor,
+		func(tx Querier, userID string, u *store.User, f store.Factor) error {
+			others, err := queryAll(ctx, tx, s.c.ScanFactor, store.ListOtherFactorsSQL, userID, id)
+			if err != nil {
+				return err
+			}
+			old := f
+			if err := fn(u, &f, others); err != nil {
+				return store.CallerError{Err: err}
+			}
+			args, err := s.c.VerifyFactorArgs(old, f)
+			if err != nil {
+				return err
+			}
+			// A credential id another factor has fails here, with a unique
+			// violation (store.ErrAlreadyExists through Wrap), and the user's
+			// change is rolled back with it.
+			savedFactor, err = s.c.ScanFactor(tx.QueryRow(ctx, store.VerifyFactorSQL, args...))
 			return err
-		}
-		u, err := s.lockUser(ctx, tx, userID)
-		if err != nil {
-			return err
-		}
-		f, err := s.scanFactor(tx.QueryRow(ctx, s.locking(store.FactorOfUserSQL, store.FactorOfUserSQL+` FOR UPDATE`), id, userID))
-		if err != nil {
-			return err
-		}
-		others, err := queryAll(ctx, tx, s.scanFactor, store.ListOtherFactorsSQL, userID, id)
-		if err != nil {
-			return err
-		}
-		old := f
-		if err := fn(&u, &f, others); err != nil {
-			return store.CallerError{Err: err}
-		}
-		args, err := s.c.VerifyFactorArgs(old, f)
-		if err != nil {
-			return err
-		}
-		// A credential id another factor has fails here, with a unique
-		// violation (store.ErrAlreadyExists through Wrap), and the user's
-		// change is rolled back with it.
-		if savedFactor, err = s.scanFactor(tx.QueryRow(ctx, store.VerifyFactorSQL, args...)); err != nil {
-			return err
-		}
-		savedUser, err = s.saveUser(ctx, tx, userID, u)
-		return err
-	})
+		})
 	if err != nil {
 		return store.User{}, store.Factor{}, s.finish("verify factor", err)
 	}
@@ -149,11 +102,7 @@ func (s Store[T]) DeleteFactors(ctx context.Context, userID string, fn func(u st
 	var deleted int64
 	err := s.d.InTx(ctx, func(tx Querier) error {
 		deleted = 0
-		u, err := s.lockUser(ctx, tx, userID)
-		if err != nil {
-			return err
-		}
-		factors, err := queryAll(ctx, tx, s.scanFactor, store.ListFactorsSQL, userID)
+		u, factors, err := lockUserWith(ctx, s, tx, userID, s.c.ScanFactor, store.ListFactorsSQL)
 		if err != nil {
 			return err
 		}

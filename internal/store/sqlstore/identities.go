@@ -2,43 +2,31 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/latchauth/latch/internal/store"
 )
-
-func (s Store[T]) scanIdentity(row store.Scanner) (store.Identity, error) {
-	return store.ScanIdentity(s.c, row)
-}
 
 // CreateUserWithIdentity inserts u, then i, in one transaction:
 // store.ErrAlreadyExists, and nothing written, if the user's id or email,
 // or the identity's id or (provider, subject), is taken. i.UserID must
 // name u.
 func (s Store[T]) CreateUserWithIdentity(ctx context.Context, u store.User, i store.Identity) error {
-	args, err := s.c.UserArgs(u)
-	if err != nil {
-		return s.d.Wrap("create user with identity", err)
-	}
-	ni, iargs, err := s.c.NewIdentity(i)
-	if err != nil {
-		return s.d.Wrap("create user with identity", err)
-	}
-	if id, _ := store.CanonicalID(u.ID); ni.UserID != id {
-		return s.d.Wrap("create user with identity", errors.New("the identity's user id is not the user's"))
-	}
-	err = s.d.InTx(ctx, func(tx Querier) error {
-		if _, err := tx.Exec(ctx, store.InsertUserSQL, args...); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, store.InsertIdentitySQL, iargs...); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, store.CountIdentitiesSQL, ni.UserID, 1)
-		return err
+	ni, args, err := s.c.NewIdentity(i)
+	return s.createUserWith(ctx, "create user with identity", u, "identity", ni.UserID, err, func(tx Querier) error {
+		return s.insertIdentity(ctx, tx, ni.UserID, args)
 	})
-	return s.finish("create user with identity", err)
+}
+
+// insertIdentity inserts an identity of the user with userID, checked and
+// encoded by Codec.NewIdentity into args, and counts it in the user's
+// row, in tx.
+func (s Store[T]) insertIdentity(ctx context.Context, tx Querier, userID string, args []any) error {
+	if _, err := tx.Exec(ctx, store.InsertIdentitySQL, args...); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, store.CountIdentitiesSQL, userID, 1)
+	return err
 }
 
 // AttachIdentity locks the user i.UserID, applies fn (if not nil) and
@@ -55,12 +43,8 @@ func (s Store[T]) AttachIdentity(ctx context.Context, i store.Identity, fn func(
 		if saved, err = s.editUser(ctx, tx, ni.UserID, fn); err != nil {
 			return err
 		}
-		if _, err = tx.Exec(ctx, store.InsertIdentitySQL, args...); err != nil {
-			return err
-		}
 		saved.Identities++
-		_, err = tx.Exec(ctx, store.CountIdentitiesSQL, ni.UserID, 1)
-		return err
+		return s.insertIdentity(ctx, tx, ni.UserID, args)
 	})
 	return store.Saved(saved, s.finish("attach identity", err))
 }
@@ -68,26 +52,21 @@ func (s Store[T]) AttachIdentity(ctx context.Context, i store.Identity, fn func(
 // GetIdentity returns the identity of this provider and subject;
 // store.ErrNotFound if none.
 func (s Store[T]) GetIdentity(ctx context.Context, provider, subject string) (store.Identity, error) {
-	i, err := s.scanIdentity(s.d.Read().QueryRow(ctx, store.GetIdentitySQL, provider, subject))
+	i, err := s.c.ScanIdentity(s.d.Read().QueryRow(ctx, store.GetIdentitySQL, provider, subject))
 	return store.Saved(i, s.finish("get identity", err))
 }
 
 // ListIdentities returns the user's identities, oldest first (ties broken
 // by id).
 func (s Store[T]) ListIdentities(ctx context.Context, userID string) ([]store.Identity, error) {
-	return listOfUser(ctx, s, "list identities", s.scanIdentity, store.ListIdentitiesSQL, userID)
+	return listOfUser(ctx, s, "list identities", s.c.ScanIdentity, store.ListIdentitiesSQL, userID)
 }
 
 // UpdateIdentity applies fn to the identity, locked, and saves its Email
 // and LastSignInAt; changes to its other fields are dropped.
 func (s Store[T]) UpdateIdentity(ctx context.Context, id string, fn func(*store.Identity) error) (store.Identity, error) {
-	return updateByID(ctx, s, "update identity", id, func(tx Querier, id string) (store.Identity, error) {
-		return store.Edit(func() (store.Identity, error) {
-			return s.scanIdentity(tx.QueryRow(ctx, s.locking(store.GetIdentityByIDSQL, store.GetIdentityByIDSQL+` FOR UPDATE`), id))
-		}, fn, func(i store.Identity) (store.Identity, error) {
-			return s.scanIdentity(tx.QueryRow(ctx, store.UpdateIdentitySQL, s.c.SaveIdentityArgs(id, i)...))
-		})
-	})
+	return updateColumns(ctx, s, "update identity", id, fn, s.c.ScanIdentity,
+		s.locking(store.GetIdentityByIDSQL, store.GetIdentityByIDSQL+` FOR UPDATE`), store.UpdateIdentitySQL, s.c.SaveIdentityArgs)
 }
 
 // DetachIdentity locks the user, reads its identities, runs fn with those
@@ -101,11 +80,7 @@ func (s Store[T]) DetachIdentity(ctx context.Context, userID, id string, fn func
 		return s.d.Wrap("detach identity", store.ErrNotFound)
 	}
 	err := s.d.InTx(ctx, func(tx Querier) error {
-		u, err := s.lockUser(ctx, tx, userID)
-		if err != nil {
-			return err
-		}
-		ids, err := queryAll(ctx, tx, s.scanIdentity, store.ListIdentitiesSQL, userID)
+		u, ids, err := lockUserWith(ctx, s, tx, userID, s.c.ScanIdentity, store.ListIdentitiesSQL)
 		if err != nil {
 			return err
 		}

@@ -7,8 +7,7 @@ import (
 )
 
 func (s Store[T]) listKeys(ctx context.Context, q Querier) ([]store.SigningKey, error) {
-	return queryAll(ctx, q, func(row store.Scanner) (store.SigningKey, error) { return store.ScanKey(s.c, row) },
-		store.ListKeysSQL)
+	return queryAll(ctx, q, s.c.ScanKey, store.ListKeysSQL)
 }
 
 // ListSigningKeys returns every key, oldest first.

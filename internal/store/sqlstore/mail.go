@@ -16,12 +16,7 @@ import (
 // and a rolled back insert leaves a gap.
 func (s Store[T]) AppendAudit(ctx context.Context, e store.AuditEvent) (int64, error) {
 	args, err := s.c.AuditArgs(e)
-	if err != nil {
-		return 0, s.d.Wrap("append audit", err)
-	}
-	var id int64
-	err = s.d.Write().QueryRow(ctx, store.AppendAuditSQL, args...).Scan(&id)
-	return store.Saved(id, s.finish("append audit", err))
+	return s.insertID(ctx, "append audit", store.AppendAuditSQL, args, err)
 }
 
 // ListAudit returns the events opts selects, newest first.
@@ -30,9 +25,7 @@ func (s Store[T]) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([
 	if !ok {
 		return nil, nil
 	}
-	events, err := queryAll(ctx, s.d.Read(), func(row store.Scanner) (store.AuditEvent, error) {
-		return store.ScanAudit(s.c, row)
-	}, query, args...)
+	events, err := queryAll(ctx, s.d.Read(), s.c.ScanAudit, query, args...)
 	return store.Saved(events, s.finish("list audit", err))
 }
 
@@ -44,12 +37,19 @@ func (s Store[T]) ListAudit(ctx context.Context, opts store.ListAuditOptions) ([
 // m.LockedUntil and m.LastError are ignored.
 func (s Store[T]) EnqueueMail(ctx context.Context, m store.OutboxMessage) (int64, error) {
 	args, err := s.c.MailArgs(m)
-	if err != nil {
-		return 0, s.d.Wrap("enqueue mail", err)
+	return s.insertID(ctx, "enqueue mail", store.EnqueueMailSQL, args, err)
+}
+
+// insertID runs query, an INSERT ... RETURNING id, with args, unless
+// building them failed with argsErr, and returns the id the database
+// assigned.
+func (s Store[T]) insertID(ctx context.Context, op, query string, args []any, argsErr error) (int64, error) {
+	if argsErr != nil {
+		return 0, s.d.Wrap(op, argsErr)
 	}
 	var id int64
-	err = s.d.Write().QueryRow(ctx, store.EnqueueMailSQL, args...).Scan(&id)
-	return store.Saved(id, s.finish("enqueue mail", err))
+	err := s.d.Write().QueryRow(ctx, query, args...).Scan(&id)
+	return store.Saved(id, s.finish(op, err))
 }
 
 // RetryMail records a failed delivery of the message; store.ErrNotFound if

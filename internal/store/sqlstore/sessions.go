@@ -3,14 +3,11 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"time"
 
 	"github.com/latchauth/latch/internal/store"
 )
-
-func (s Store[T]) scanSession(row store.Scanner) (store.Session, error) {
-	return store.ScanSession(s.c, row)
-}
 
 // insertSession inserts the session, checked and encoded by
 // Codec.NewSession into args, and records its refresh hash as issued by
@@ -56,12 +53,7 @@ func (s Store[T]) CreateSession(ctx context.Context, ss store.Session) error {
 // GetSession returns the session with this id, revoked or not;
 // store.ErrNotFound if none.
 func (s Store[T]) GetSession(ctx context.Context, id string) (store.Session, error) {
-	id, ok := store.CanonicalID(id)
-	if !ok {
-		return store.Session{}, s.d.Wrap("get session", store.ErrNotFound)
-	}
-	ss, err := s.scanSession(s.d.Read().QueryRow(ctx, store.GetSessionSQL, id))
-	return store.Saved(ss, s.finish("get session", err))
+	return getByID(ctx, s, "get session", s.c.ScanSession, store.GetSessionSQL, id)
 }
 
 // GetSessionWithUser returns the session with this id, revoked or not,
@@ -71,7 +63,7 @@ func (s Store[T]) GetSessionWithUser(ctx context.Context, id string) (store.Sess
 	if !ok {
 		return store.Session{}, store.User{}, s.d.Wrap("get session with user", store.ErrNotFound)
 	}
-	ss, u, err := store.ScanSessionWithUser(s.c, s.d.Read().QueryRow(ctx, store.GetSessionWithUserSQL, id))
+	ss, u, err := s.c.ScanSessionWithUser(s.d.Read().QueryRow(ctx, store.GetSessionWithUserSQL, id))
 	if err != nil {
 		return store.Session{}, store.User{}, s.d.Wrap("get session with user", err)
 	}
@@ -81,17 +73,13 @@ func (s Store[T]) GetSessionWithUser(ctx context.Context, id string) (store.Sess
 // GetSessionByRefreshHash returns the session that issued the refresh
 // token with this hash, whether it is the live token or an older one.
 func (s Store[T]) GetSessionByRefreshHash(ctx context.Context, hash []byte) (store.Session, error) {
-	if len(hash) == 0 {
-		return store.Session{}, s.d.Wrap("get session by refresh hash", store.ErrNotFound)
-	}
-	ss, err := s.scanSession(s.d.Read().QueryRow(ctx, store.GetSessionByRefreshHashSQL, hash))
-	return store.Saved(ss, s.finish("get session by refresh hash", err))
+	return getOne(ctx, s, "get session by refresh hash", s.c.ScanSession, store.GetSessionByRefreshHashSQL, hash, len(hash) > 0)
 }
 
 // ListSessions returns the user's sessions that are not revoked, newest
 // first (ties broken by id, descending).
 func (s Store[T]) ListSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	return listOfUser(ctx, s, "list sessions", s.scanSession, store.ListSessionsSQL, userID)
+	return listOfUser(ctx, s, "list sessions", s.c.ScanSession, store.ListSessionsSQL, userID)
 }
 
 // UpdateSession applies fn to the session, locked, and saves the result;
@@ -104,7 +92,7 @@ func (s Store[T]) ListSessions(ctx context.Context, userID string) ([]store.Sess
 // them rotate a given token.
 func (s Store[T]) UpdateSession(ctx context.Context, id string, fn func(*store.Session) error) (store.Session, error) {
 	return updateByID(ctx, s, "update session", id, func(tx Querier, id string) (store.Session, error) {
-		old, err := s.scanSession(tx.QueryRow(ctx, s.locking(store.GetSessionSQL, store.GetSessionSQL+` FOR UPDATE`), id))
+		old, err := s.c.ScanSession(tx.QueryRow(ctx, s.locking(store.GetSessionSQL, store.GetSessionSQL+` FOR UPDATE`), id))
 		if err != nil {
 			return store.Session{}, err
 		}
@@ -125,7 +113,7 @@ func (s Store[T]) UpdateSessionByRefreshHash(ctx context.Context, hash []byte, f
 		u     store.User
 	)
 	err := s.d.InTx(ctx, func(tx Querier) error {
-		old, user, err := store.ScanSessionWithUser(s.c,
+		old, user, err := s.c.ScanSessionWithUser(
 			tx.QueryRow(ctx, s.locking(store.SessionWithUserByRefreshHashSQL,
 				store.SessionWithUserByRefreshHashSQL+` FOR UPDATE OF s`), hash))
 		if err != nil {
@@ -155,14 +143,34 @@ func (s Store[T]) saveSession(ctx context.Context, tx Querier, old store.Session
 	}
 	if saver, ok := s.d.(SessionSaver); ok {
 		if query, args, ok := saver.SaveSession(old, ss); ok {
-			return s.scanSession(tx.QueryRow(ctx, query, args...))
+			return s.c.ScanSession(tx.QueryRow(ctx, query, args...))
 		}
 	}
 	args, err := s.c.SaveSessionArgs(ss)
 	if err != nil {
 		return store.Session{}, err
 	}
-	return s.scanSession(tx.QueryRow(ctx, store.UpdateSessionSQL, args...))
+	return s.c.ScanSession(tx.QueryRow(ctx, store.UpdateSessionSQL, args...))
+}
+
+// RevokeSessions marks the user's live sessions revoked at at, except the
+// one with id except (if not ""), and returns how many it marked.
+func (s Store[T]) RevokeSessions(ctx context.Context, userID, except string, at time.Time) (int64, error) {
+	if at.IsZero() {
+		return 0, s.d.Wrap("revoke sessions", errors.New("the revocation time is zero"))
+	}
+	userID, ok := store.CanonicalID(userID)
+	if !ok {
+		return 0, nil
+	}
+	// A malformed except names no session, so every live one is revoked:
+	// failing towards signing out is the safe direction.
+	var exceptID any
+	if id, ok := store.CanonicalID(except); ok {
+		exceptID = id
+	}
+	n, err := s.d.Write().Exec(ctx, store.RevokeSessionsSQL, s.c.Time(at), userID, exceptID)
+	return store.Saved(n, s.finish("revoke sessions", err))
 }
 
 // CountActiveSessions counts the sessions not revoked, expiring after now

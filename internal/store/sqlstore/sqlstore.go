@@ -3,11 +3,10 @@
 // write transaction that excludes other writers of the rows it reads, how
 // to map a driver error) and its store.Codec, and embeds the Store this
 // package returns; the backend keeps for itself only what its dialect
-// does differently (batched deletes, throttles, claiming mail, revoking
-// sessions, migrations).
+// does differently (throttles, claiming mail, migrations).
 //
-// It holds no SQL of its own beyond what package store shares, and no
-// knowledge of any driver's types.
+// It holds no SQL of its own beyond what package store shares and the
+// conditions of its clean-ups, and no knowledge of any driver's types.
 package sqlstore
 
 import (
@@ -46,6 +45,13 @@ type Driver interface {
 	Wrap(op string, err error) error
 	// IsForeignKey reports whether err is a foreign-key violation.
 	IsForeignKey(err error) bool
+	// DeleteBatchSQL returns a DELETE of one batch of a clean-up: at most
+	// $limit of the rows of table that match where (a condition on $1 to
+	// $limit-1), picked by key or however the dialect reaches a row
+	// fastest.
+	DeleteBatchSQL(table, key, where string, limit int) string
+	// CleanupBatch is how many rows one such DELETE removes at most.
+	CleanupBatch() int
 }
 
 // SessionSaver is what a Driver may add to save a changed session with a
@@ -102,6 +108,55 @@ func queryAll[V any](ctx context.Context, q Querier, scan func(store.Scanner) (V
 		return nil
 	})
 	return store.Saved(out, err)
+}
+
+// getByID runs query, a read of one row by its id, with the id in
+// canonical form (see getOne: a malformed id names no row).
+func getByID[V, T any](ctx context.Context, s Store[T], op string, scan func(store.Scanner) (V, error), query, id string) (V, error) {
+	id, ok := store.CanonicalID(id)
+	return getOne(ctx, s, op, scan, query, id, ok)
+}
+
+// getOne runs query, a read of one row by key, and decodes the row with
+// scan. A key that cannot name a row (not ok: a malformed id, an empty
+// hash) is store.ErrNotFound without a query.
+func getOne[V, T any](ctx context.Context, s Store[T], op string, scan func(store.Scanner) (V, error), query string, key any, ok bool) (V, error) {
+	if !ok {
+		var zero V
+		return zero, s.d.Wrap(op, store.ErrNotFound)
+	}
+	v, err := scan(s.d.Read().QueryRow(ctx, query, key))
+	return store.Saved(v, s.finish(op, err))
+}
+
+// insert runs query, an INSERT, with args, unless building them failed
+// with argsErr. A foreign-key violation is store.ErrNotFound: the row's
+// owner (its user) does not exist.
+func (s Store[T]) insert(ctx context.Context, op, query string, args []any, argsErr error) error {
+	if argsErr != nil {
+		return s.d.Wrap(op, argsErr)
+	}
+	_, err := s.d.Write().Exec(ctx, query, args...)
+	if s.d.IsForeignKey(err) {
+		err = store.ErrNotFound
+	}
+	return s.finish(op, err)
+}
+
+// updateColumns is the Update method of a row of which a caller may
+// change some columns only: it locks the row with id (lockSQL, $1 the id
+// in canonical form), applies fn (see store.Edit) and saves with
+// updateSQL what may change, the arguments args returns, in one
+// transaction.
+func updateColumns[V, T any](ctx context.Context, s Store[T], op, id string, fn func(*V) error,
+	scan func(store.Scanner) (V, error), lockSQL, updateSQL string, args func(id string, v V) []any) (V, error) {
+	return updateByID(ctx, s, op, id, func(tx Querier, id string) (V, error) {
+		return store.Edit(func() (V, error) {
+			return scan(tx.QueryRow(ctx, lockSQL, id))
+		}, fn, func(v V) (V, error) {
+			return scan(tx.QueryRow(ctx, updateSQL, args(id, v)...))
+		})
+	})
 }
 
 // listOfUser runs query, a list of one user's rows, with the user's id

@@ -2,22 +2,16 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"github.com/latchauth/latch/internal/store"
 )
-
-func (s Store[T]) scanUser(row store.Scanner) (store.User, error) { return store.ScanUser(s.c, row) }
 
 // CreateUser inserts u; store.ErrAlreadyExists if its id or email is
 // taken. u.ID must be a UUID.
 func (s Store[T]) CreateUser(ctx context.Context, u store.User) error {
 	args, err := s.c.UserArgs(u)
-	if err != nil {
-		return s.d.Wrap("create user", err)
-	}
-	_, err = s.d.Write().Exec(ctx, store.InsertUserSQL, args...)
-	return s.finish("create user", err)
+	return s.insert(ctx, "create user", store.InsertUserSQL, args, err)
 }
 
 // CreateUserWithSession inserts u, then s and its refresh token, in one
@@ -25,41 +19,47 @@ func (s Store[T]) CreateUser(ctx context.Context, u store.User) error {
 // id or email, or the session's id or refresh hash, is taken. s.UserID must
 // name u.
 func (s Store[T]) CreateUserWithSession(ctx context.Context, u store.User, ss store.Session) error {
+	ns, args, err := s.c.NewSession(ss)
+	return s.createUserWith(ctx, "create user with session", u, "session", ns.UserID, err, func(tx Querier) error {
+		return s.insertSession(ctx, tx, ns, args)
+	})
+}
+
+// createUserWith inserts u and then, with insert, the first row that
+// names it (what: a session, an identity), in one transaction, so that
+// neither is written without the other. userID is that row's user id,
+// in canonical form, which must be u's, and rowErr what checking the row
+// found wrong, if anything.
+func (s Store[T]) createUserWith(ctx context.Context, op string, u store.User, what, userID string, rowErr error, insert func(tx Querier) error) error {
 	args, err := s.c.UserArgs(u)
-	if err != nil {
-		return s.d.Wrap("create user with session", err)
+	switch id, _ := store.CanonicalID(u.ID); {
+	case err != nil:
+	case rowErr != nil:
+		err = rowErr
+	case userID != id:
+		err = fmt.Errorf("the %s's user id is not the user's", what)
 	}
-	ns, sargs, err := s.c.NewSession(ss)
 	if err != nil {
-		return s.d.Wrap("create user with session", err)
-	}
-	if id, _ := store.CanonicalID(u.ID); ns.UserID != id {
-		return s.d.Wrap("create user with session", errors.New("the session's user id is not the user's"))
+		return s.d.Wrap(op, err)
 	}
 	err = s.d.InTx(ctx, func(tx Querier) error {
 		if _, err := tx.Exec(ctx, store.InsertUserSQL, args...); err != nil {
 			return err
 		}
-		return s.insertSession(ctx, tx, ns, sargs)
+		return insert(tx)
 	})
-	return s.finish("create user with session", err)
+	return s.finish(op, err)
 }
 
 // GetUser returns the user with this id; store.ErrNotFound if none.
 func (s Store[T]) GetUser(ctx context.Context, id string) (store.User, error) {
-	id, ok := store.CanonicalID(id)
-	if !ok {
-		return store.User{}, s.d.Wrap("get user", store.ErrNotFound)
-	}
-	u, err := s.scanUser(s.d.Read().QueryRow(ctx, store.GetUserSQL, id))
-	return store.Saved(u, s.finish("get user", err))
+	return getByID(ctx, s, "get user", s.c.ScanUser, store.GetUserSQL, id)
 }
 
 // GetUserByEmail returns the user with this (already normalised) email;
 // store.ErrNotFound if none.
 func (s Store[T]) GetUserByEmail(ctx context.Context, email string) (store.User, error) {
-	u, err := s.scanUser(s.d.Read().QueryRow(ctx, store.GetUserByEmailSQL, email))
-	return store.Saved(u, s.finish("get user by email", err))
+	return getOne(ctx, s, "get user by email", s.c.ScanUser, store.GetUserByEmailSQL, email, true)
 }
 
 // ListUsers pages through users in creation order (ties broken by id).
@@ -79,7 +79,7 @@ func (s Store[T]) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([
 		}
 		query, args = store.ListUsersAfterSQL, []any{created, after, limit}
 	}
-	users, err := queryAll(ctx, s.d.Read(), s.scanUser, query, args...)
+	users, err := queryAll(ctx, s.d.Read(), s.c.ScanUser, query, args...)
 	return store.Saved(users, s.finish("list users", err))
 }
 
@@ -94,7 +94,60 @@ func (s Store[T]) UpdateUser(ctx context.Context, id string, fn func(*store.User
 // lockUser reads the user with id (canonical) in tx and locks its row
 // until tx ends.
 func (s Store[T]) lockUser(ctx context.Context, tx Querier, id string) (store.User, error) {
-	return s.scanUser(tx.QueryRow(ctx, s.locking(store.GetUserSQL, store.GetUserSQL+` FOR UPDATE`), id))
+	return s.c.ScanUser(tx.QueryRow(ctx, s.locking(store.GetUserSQL, store.GetUserSQL+` FOR UPDATE`), id))
+}
+
+// lockUserWith locks the user with id (canonical) in tx, as lockUser
+// does, and reads with listSQL ($1 the user id) the user's rows of one
+// kind (its factors, its identities), decoded with scan. Every method
+// that adds or removes such a row takes the same lock first, so the set
+// stays as read until tx ends.
+func lockUserWith[V, T any](ctx context.Context, s Store[T], tx Querier, id string, scan func(store.Scanner) (V, error), listSQL string) (store.User, []V, error) {
+	u, err := s.lockUser(ctx, tx, id)
+	if err != nil {
+		return store.User{}, nil, err
+	}
+	rows, err := queryAll(ctx, tx, scan, listSQL, id)
+	return u, rows, err
+}
+
+// editOwned is the read-modify-write of a row that belongs to a user (a
+// one-time token, a factor) together with that user, in one transaction:
+// it reads the row's user id with ownerSQL ($1 key), locks the user,
+// locks the row with lockSQL ($1 key, $2 the user id) and decodes it
+// with scan, runs edit with both, and saves the user as edit left it
+// (see saveUser); the user as saved is what it returns.
+//
+// It locks the user before the row, the order DeleteUser takes them in
+// (the user's row, then its rows by cascade): in the other order, one of
+// the two could wait for the other's lock while holding the one the other
+// waits for. So it first reads the row's user id without a lock; the row
+// cannot move to another user, but it can be deleted in between, in which
+// case the locking read finds nothing: store.ErrNotFound, as if it had
+// been deleted just before.
+func editOwned[V, T any](ctx context.Context, s Store[T], ownerSQL, lockSQL string, key any, scan func(store.Scanner) (V, error),
+	edit func(tx Querier, userID string, u *store.User, row V) error) (store.User, error) {
+	var saved store.User
+	err := s.d.InTx(ctx, func(tx Querier) error {
+		var userID string
+		if err := tx.QueryRow(ctx, ownerSQL, key).Scan(&userID); err != nil {
+			return err
+		}
+		u, err := s.lockUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		row, err := scan(tx.QueryRow(ctx, lockSQL, key, userID))
+		if err != nil {
+			return err
+		}
+		if err := edit(tx, userID, &u, row); err != nil {
+			return err
+		}
+		saved, err = s.saveUser(ctx, tx, userID, u)
+		return err
+	})
+	return saved, err
 }
 
 // editUser locks the user with id (canonical) in tx, applies fn and saves
@@ -116,7 +169,7 @@ func (s Store[T]) saveUser(ctx context.Context, tx Querier, id string, u store.U
 	if err != nil {
 		return store.User{}, err
 	}
-	return s.scanUser(tx.QueryRow(ctx, store.UpdateUserSQL, args...))
+	return s.c.ScanUser(tx.QueryRow(ctx, store.UpdateUserSQL, args...))
 }
 
 // DeleteUser removes the user; the schema's cascades remove its sessions,

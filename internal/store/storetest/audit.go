@@ -109,11 +109,7 @@ func testAuditRoundTrip(t *testing.T, s store.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id, err := s.AppendAudit(ctx, tt.in)
-			must(t, "AppendAudit", err)
-			if id <= prev {
-				t.Errorf("AppendAudit id = %d after %d, want increasing", id, prev)
-			}
-			prev = id
+			wantNextID(t, "AppendAudit", id, err, &prev)
 			got, err := s.ListAudit(ctx, store.ListAuditOptions{Limit: 1})
 			must(t, "ListAudit", err)
 			want := tt.want
@@ -227,26 +223,14 @@ func testListAudit(t *testing.T, s store.Store) {
 			// 3 and 35 divide n: the last page is full, and the next one
 			// empty.
 			for _, limit := range []int{3, 35, n, n + 1} {
-				var paged []store.AuditEvent
 				opts := tt.opts
 				opts.Limit = limit
-				for pages := 0; ; pages++ {
-					if pages > n {
-						t.Fatalf("limit %d: paging does not end", limit)
+				paged := pageThrough(t, "ListAudit", limit, n, func(last *store.AuditEvent) ([]store.AuditEvent, error) {
+					if last != nil {
+						opts.Before = last.ID
 					}
-					page, err := s.ListAudit(ctx, opts)
-					if err != nil {
-						t.Fatalf("limit %d: ListAudit(%+v): %v", limit, opts, err)
-					}
-					if len(page) > limit {
-						t.Fatalf("limit %d: got a page of %d events", limit, len(page))
-					}
-					paged = append(paged, page...)
-					if len(page) < limit {
-						break
-					}
-					opts.Before = page[len(page)-1].ID
-				}
+					return s.ListAudit(ctx, opts)
+				})
 				diff(t, fmt.Sprintf("pages with limit %d", limit), paged, tt.want)
 			}
 		})
@@ -285,20 +269,14 @@ func testDeleteAuditBefore(t *testing.T, s store.Store) {
 	old = append(old, mustAppend(t, s, late))
 	slices.Reverse(kept)
 
-	n, err := s.DeleteAuditBefore(ctx, time.Time{})
-	if err != nil || n != 0 {
-		t.Errorf("DeleteAuditBefore(zero time) = %d, %v; want 0, nil", n, err)
-	}
-	n, err = s.DeleteAuditBefore(ctx, cut)
+	wantDeleted(t, "DeleteAuditBefore(zero time)", s.DeleteAuditBefore, time.Time{}, 0)
+	n, err := s.DeleteAuditBefore(ctx, cut)
 	must(t, "DeleteAuditBefore", err)
 	if n != int64(len(old)) {
 		t.Errorf("DeleteAuditBefore = %d, want %d", n, len(old))
 	}
 	diff(t, "events after DeleteAuditBefore", listAllAudit(t, s, store.ListAuditOptions{}), kept)
-	n, err = s.DeleteAuditBefore(ctx, cut)
-	if err != nil || n != 0 {
-		t.Errorf("DeleteAuditBefore again = %d, %v; want 0, nil", n, err)
-	}
+	wantDeleted(t, "DeleteAuditBefore again", s.DeleteAuditBefore, cut, 0)
 
 	// Deleting everything, the newest included, does not make the store
 	// hand out an id again.
@@ -317,8 +295,7 @@ func testDeleteAuditBefore(t *testing.T, s store.Store) {
 
 func testAuditSurvivesDeleteUser(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	doomed := mustCreateUser(t, s, newUser(1))
-	kept := mustCreateUser(t, s, newUser(2))
+	doomed, kept := twoUsers(t, s)
 	sess := mustCreateSession(t, s, newSession(doomed.ID, 1))
 	var want []store.AuditEvent
 	for i, typ := range []string{"signup", "login.success", "admin.user.disable"} {

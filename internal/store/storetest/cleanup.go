@@ -239,27 +239,18 @@ func testDeleteThrottlesBefore(t *testing.T, s store.Store) {
 	sortThrottles(kept)
 	sortThrottles(everything)
 
-	n, err := s.DeleteThrottlesBefore(ctx, time.Time{})
-	if err != nil || n != 0 {
-		t.Errorf("DeleteThrottlesBefore(zero time) = %d, %v; want 0, nil", n, err)
-	}
+	wantDeleted(t, "DeleteThrottlesBefore(zero time)", s.DeleteThrottlesBefore, time.Time{}, 0)
 	got, err := s.GetThrottles(ctx, keys)
 	must(t, "GetThrottles", err)
 	sortThrottles(got)
 	diff(t, "throttles after DeleteThrottlesBefore(zero time)", got, everything)
 
-	n, err = s.DeleteThrottlesBefore(ctx, cut)
-	if err != nil || n != want {
-		t.Errorf("DeleteThrottlesBefore = %d, %v; want %d, nil", n, err, want)
-	}
+	wantDeleted(t, "DeleteThrottlesBefore", s.DeleteThrottlesBefore, cut, want)
 	got, err = s.GetThrottles(ctx, keys)
 	must(t, "GetThrottles", err)
 	sortThrottles(got)
 	diff(t, "throttles after DeleteThrottlesBefore", got, kept)
-	n, err = s.DeleteThrottlesBefore(ctx, cut)
-	if err != nil || n != 0 {
-		t.Errorf("DeleteThrottlesBefore again = %d, %v; want 0, nil", n, err)
-	}
+	wantDeleted(t, "DeleteThrottlesBefore again", s.DeleteThrottlesBefore, cut, 0)
 }
 
 // testGrowth runs two weeks of simulated traffic, with the clean-up a server

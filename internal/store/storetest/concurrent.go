@@ -54,6 +54,32 @@ func race(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// noErrors fails for every error of errs, the results of a race, naming
+// what and the contender's index.
+func noErrors(t *testing.T, what string, errs []error) {
+	t.Helper()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("%s %d: %v", what, i, err)
+		}
+	}
+}
+
+// eachOnce fails unless results, the counts n contenders of a race saw
+// after their increment, hold each of 1..n once: no increment was lost or
+// doubled. what names the results in the failure.
+func eachOnce[N int | int64](t *testing.T, what string, results []N, n int) {
+	t.Helper()
+	seen := make(map[N]bool)
+	for _, r := range results {
+		if r < 1 || r > N(n) || seen[r] {
+			t.Errorf("%s %v: want each of 1..%d once", what, results, n)
+			return
+		}
+		seen[r] = true
+	}
+}
+
 // oneWinner checks the errors of a race that exactly one may win: one is
 // nil and every other one is lose. It returns the winner's index, or -1
 // (having failed the test) when nobody won. what names the contenders in
@@ -258,20 +284,8 @@ func testThrottleRace(t *testing.T, stores []store.Store) {
 		})
 		results[i], errs[i] = th.Failures, err
 	})
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("UpdateThrottle %d: %v", i, err)
-		}
-	}
-	// Each increment saw a different count: none was lost or doubled.
-	seen := make(map[int64]bool)
-	for _, f := range results {
-		if f < 1 || f > n || seen[f] {
-			t.Errorf("UpdateThrottle results %v: want each of 1..%d once", results, n)
-			break
-		}
-		seen[f] = true
-	}
+	noErrors(t, "UpdateThrottle", errs)
+	eachOnce(t, "UpdateThrottle results", results, n)
 	got, err := stores[0].GetThrottles(ctx, []string{key})
 	must(t, "GetThrottles", err)
 	if len(got) != 1 || got[0].Failures != n {
@@ -365,11 +379,7 @@ func testSigningKeyRace(t *testing.T, stores []store.Store) {
 			return []store.SigningKey{newKey(10+i, store.KeyCurrent)}, nil
 		})
 	})
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("UpdateSigningKeys %d: %v", i, err)
-		}
-	}
+	noErrors(t, "UpdateSigningKeys", errs)
 	keys, err := stores[0].ListSigningKeys(ctx)
 	must(t, "ListSigningKeys", err)
 	if len(keys) != 1 || keys[0].State != store.KeyCurrent {

@@ -73,11 +73,7 @@ func testClaimMailRace(t *testing.T, stores []store.Store) {
 			}
 		}
 	})
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("sender %d: %v", i, err)
-		}
-	}
+	noErrors(t, "sender", errs)
 	seen := make(map[int64]int)
 	for _, c := range claimed {
 		for _, id := range c {
@@ -119,8 +115,7 @@ func testClaimMailRace(t *testing.T, stores []store.Store) {
 // token. Exactly one must use it, and only its changes be saved.
 func testUseTokenRace(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, stores[0], newUser(400))
-	tok := mustCreateToken(t, stores[0], newToken(u, store.PurposeRecover, 1))
+	u, tok := userWithToken(t, stores[0], 400, store.PurposeRecover)
 
 	const n = 12
 	errs := make([]error, n)
@@ -160,8 +155,7 @@ func testUseTokenRace(t *testing.T, stores []store.Store) {
 // be lost.
 func testTokenAttemptsRace(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, stores[0], newUser(401))
-	tok := mustCreateToken(t, stores[0], newToken(u, store.PurposeOTP, 1))
+	_, tok := userWithToken(t, stores[0], 401, store.PurposeOTP)
 
 	const n = 20
 	results := make([]int, n)
@@ -176,19 +170,8 @@ func testTokenAttemptsRace(t *testing.T, stores []store.Store) {
 		}
 		results[i] = got.Attempts
 	})
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("attempt %d: %v", i, err)
-		}
-	}
-	seen := make(map[int]bool)
-	for _, a := range results {
-		if a < 1 || a > n || seen[a] {
-			t.Errorf("attempt counts %v: want each of 1..%d once", results, n)
-			break
-		}
-		seen[a] = true
-	}
+	noErrors(t, "attempt", errs)
+	eachOnce(t, "attempt counts", results, n)
 	got, _ := mustPeek(t, stores[0], tok.Hash)
 	if got.Attempts != n {
 		t.Errorf("Attempts = %d, want %d", got.Attempts, n)

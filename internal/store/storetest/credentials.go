@@ -307,11 +307,7 @@ func testEpochRace(t *testing.T, stores []store.Store) {
 		}
 		errs[i] = fmt.Errorf("CreateSession under the old epoch not refused after %d sessions", maxTries)
 	})
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("goroutine %d: %v", i, err)
-		}
-	}
+	noErrors(t, "goroutine", errs)
 
 	list, err := stores[0].ListSessions(ctx, u.ID)
 	must(t, "ListSessions", err)

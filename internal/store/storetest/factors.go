@@ -99,8 +99,7 @@ func byCreation(factors []store.Factor) []store.Factor {
 
 func testFactorRoundTrip(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 
 	// Pending: no credential id, counter 0, zero times.
 	app := newFactor(u.ID, store.FactorTOTP, 1)
@@ -159,8 +158,7 @@ func testFactorRoundTrip(t *testing.T, s store.Store) {
 
 func testCreateFactorErrors(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 	orig := mustCreateFactor(t, s, verified(newFactor(u.ID, store.FactorWebAuthn, 1)))
 
 	tests := []struct {
@@ -205,8 +203,7 @@ func testCreateFactorErrors(t *testing.T, s store.Store) {
 
 func testUpdateFactor(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 	f := mustCreateFactor(t, s, verified(newFactor(u.ID, store.FactorWebAuthn, 1)))
 	pending := mustCreateFactor(t, s, newFactor(u.ID, store.FactorTOTP, 2))
 
@@ -269,8 +266,7 @@ func testUpdateFactor(t *testing.T, s store.Store) {
 
 func testVerifyFactor(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 	codes := mustCreateFactor(t, s, verified(newFactor(u.ID, store.FactorRecovery, 1)))
 	key := mustCreateFactor(t, s, newFactor(u.ID, store.FactorWebAuthn, 2))
 	app := mustCreateFactor(t, s, newFactor(u.ID, store.FactorTOTP, 3))
@@ -384,8 +380,7 @@ func testVerifyFactor(t *testing.T, s store.Store) {
 
 func testDeleteFactors(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 	a := mustCreateFactor(t, s, verified(newFactor(u.ID, store.FactorTOTP, 1)))
 	b := mustCreateFactor(t, s, verified(newFactor(u.ID, store.FactorWebAuthn, 2)))
 	c := mustCreateFactor(t, s, newFactor(u.ID, store.FactorWebAuthn, 3))
@@ -493,7 +488,6 @@ func testDeleteUserCascadesFactors(t *testing.T, s store.Store) {
 }
 
 func testDeletePendingFactorsBefore(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	u := mustCreateUser(t, s, newUser(1))
 	cut := at(24 * time.Hour)
 	cases := []struct {
@@ -530,15 +524,9 @@ func testDeletePendingFactorsBefore(t *testing.T, s store.Store) {
 		}
 	}
 
-	n, err := s.DeletePendingFactorsBefore(ctx, time.Time{})
-	if err != nil || n != 0 {
-		t.Errorf("DeletePendingFactorsBefore(zero time) = %d, %v; want 0, nil", n, err)
-	}
+	wantDeleted(t, "DeletePendingFactorsBefore(zero time)", s.DeletePendingFactorsBefore, time.Time{}, 0)
 	wantFactors(t, s, "after DeletePendingFactorsBefore(zero time)", u.ID, byCreation(slices.Clone(factors))...)
-	n, err = s.DeletePendingFactorsBefore(ctx, cut)
-	if err != nil || n != want {
-		t.Errorf("DeletePendingFactorsBefore = %d, %v; want %d, nil", n, err, want)
-	}
+	wantDeleted(t, "DeletePendingFactorsBefore", s.DeletePendingFactorsBefore, cut, want)
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.gone {
@@ -549,10 +537,7 @@ func testDeletePendingFactorsBefore(t *testing.T, s store.Store) {
 		})
 	}
 	diff(t, "GetUser after DeletePendingFactorsBefore", mustGet(t, "GetUser", s.GetUser, u.ID), stored(u))
-	n, err = s.DeletePendingFactorsBefore(ctx, cut)
-	if err != nil || n != 0 {
-		t.Errorf("DeletePendingFactorsBefore again = %d, %v; want 0, nil", n, err)
-	}
+	wantDeleted(t, "DeletePendingFactorsBefore again", s.DeletePendingFactorsBefore, cut, 0)
 }
 
 // The races below use users 900 and up, and factors created after t0:

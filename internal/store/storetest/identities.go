@@ -423,12 +423,8 @@ func testDeleteNoncesBefore(t *testing.T, s store.Store) {
 			want++
 		}
 	}
-	if n, err := s.DeleteNoncesBefore(ctx, time.Time{}); err != nil || n != 0 {
-		t.Errorf("DeleteNoncesBefore(zero time) = %d, %v; want 0, nil", n, err)
-	}
-	if n, err := s.DeleteNoncesBefore(ctx, cut); err != nil || n != want {
-		t.Errorf("DeleteNoncesBefore = %d, %v; want %d, nil", n, err, want)
-	}
+	wantDeleted(t, "DeleteNoncesBefore(zero time)", s.DeleteNoncesBefore, time.Time{}, 0)
+	wantDeleted(t, "DeleteNoncesBefore", s.DeleteNoncesBefore, cut, want)
 	// A claim at a time before every expiry succeeds only for a nonce
 	// that is gone.
 	for i, c := range cases {

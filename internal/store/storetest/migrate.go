@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -87,21 +86,8 @@ func testConcurrentMigrate(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
 	const n = 4
 	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = stores[i%len(stores)].Migrate(ctx)
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("Migrate %d: %v", i, err)
-		}
-	}
+	race(n, func(i int) { errs[i] = stores[i%len(stores)].Migrate(ctx) })
+	noErrors(t, "Migrate", errs)
 	var first store.MigrationStatus
 	for i, s := range stores {
 		st, err := s.MigrationStatus(ctx)

@@ -34,6 +34,14 @@ func newToken(u store.User, purpose store.TokenPurpose, n int) store.OneTimeToke
 	return t
 }
 
+// userWithToken creates newUser(n) and a token of it for purpose,
+// newToken 1, or stops the test.
+func userWithToken(t *testing.T, s store.Store, n int, purpose store.TokenPurpose) (store.User, store.OneTimeToken) {
+	t.Helper()
+	u := mustCreateUser(t, s, newUser(n))
+	return u, mustCreateToken(t, s, newToken(u, purpose, 1))
+}
+
 // mustCreateToken creates tok and returns it as the store gives it back.
 func mustCreateToken(t *testing.T, s store.Store, tok store.OneTimeToken) store.OneTimeToken {
 	t.Helper()
@@ -151,8 +159,7 @@ func testOneTimeTokenRoundTrip(t *testing.T, s store.Store) {
 
 func testCreateOneTimeTokenErrors(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 	orig := mustCreateToken(t, s, newToken(u, store.PurposeVerify, 1))
 
 	tests := []struct {
@@ -209,8 +216,7 @@ func testCreateOneTimeTokenErrors(t *testing.T, s store.Store) {
 
 func testUseOneTimeToken(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	tok := mustCreateToken(t, s, newToken(u, store.PurposeEmailChange, 1))
+	u, tok := userWithToken(t, s, 1, store.PurposeEmailChange)
 	usedAt := at(10 * time.Minute)
 
 	var (
@@ -308,8 +314,7 @@ func testUseOneTimeToken(t *testing.T, s store.Store) {
 
 func testUseOneTimeTokenErrors(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	u, other := twoUsers(t, s)
 	tok := newToken(u, store.PurposeEmailChange, 1)
 	tok.NewEmail = other.Email
 	tok = mustCreateToken(t, s, tok)
@@ -368,8 +373,7 @@ func testUseOneTimeTokenErrors(t *testing.T, s store.Store) {
 // the token (fn fails, or leaves UsedAt as it was) changes no sibling.
 func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	a := mustCreateUser(t, s, newUser(1))
-	b := mustCreateUser(t, s, newUser(2))
+	a, b := twoUsers(t, s)
 	spent := mustCreateToken(t, s, newToken(a, store.PurposeRecover, 1))
 	sibling := newToken(a, store.PurposeRecover, 2)
 	sibling.Attempts = 2
@@ -455,8 +459,7 @@ func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
 
 func testListOneTimeTokens(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	a := mustCreateUser(t, s, newUser(1))
-	b := mustCreateUser(t, s, newUser(2))
+	a, b := twoUsers(t, s)
 
 	// Created out of order, so that the order cannot come from insertion.
 	var verifyA []store.OneTimeToken // a's unused verify tokens
@@ -517,8 +520,7 @@ func testListOneTimeTokens(t *testing.T, s store.Store) {
 
 func testUpdateOneTimeToken(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	tok := mustCreateToken(t, s, newToken(u, store.PurposeOTP, 1))
+	u, tok := userWithToken(t, s, 1, store.PurposeOTP)
 
 	// Two wrong codes, then the right one.
 	want := tok
@@ -623,19 +625,13 @@ func testDeleteOneTimeTokensBefore(t *testing.T, s store.Store) {
 		}
 	}
 
-	n, err := s.DeleteOneTimeTokensBefore(ctx, time.Time{})
-	if err != nil || n != 0 {
-		t.Errorf("DeleteOneTimeTokensBefore(zero time) = %d, %v; want 0, nil", n, err)
-	}
+	wantDeleted(t, "DeleteOneTimeTokensBefore(zero time)", s.DeleteOneTimeTokensBefore, time.Time{}, 0)
 	for i, c := range cases {
 		if _, _, err := peek(t, s, tokens[i].Hash); err != nil {
 			t.Errorf("%s: after DeleteOneTimeTokensBefore(zero time): %v", c.name, err)
 		}
 	}
-	n, err = s.DeleteOneTimeTokensBefore(ctx, cut)
-	if err != nil || n != want {
-		t.Errorf("DeleteOneTimeTokensBefore = %d, %v; want %d, nil", n, err, want)
-	}
+	wantDeleted(t, "DeleteOneTimeTokensBefore", s.DeleteOneTimeTokensBefore, cut, want)
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got, _, err := peek(t, s, tokens[i].Hash)
@@ -652,8 +648,5 @@ func testDeleteOneTimeTokensBefore(t *testing.T, s store.Store) {
 	if _, err := s.GetUser(ctx, u.ID); err != nil {
 		t.Errorf("GetUser after DeleteOneTimeTokensBefore: %v", err)
 	}
-	n, err = s.DeleteOneTimeTokensBefore(ctx, cut)
-	if err != nil || n != 0 {
-		t.Errorf("DeleteOneTimeTokensBefore again = %d, %v; want 0, nil", n, err)
-	}
+	wantDeleted(t, "DeleteOneTimeTokensBefore again", s.DeleteOneTimeTokensBefore, cut, 0)
 }

@@ -137,11 +137,7 @@ func testOutboxRoundTrip(t *testing.T, s store.Store) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id, err := s.EnqueueMail(ctx, tt.in)
-			must(t, "EnqueueMail", err)
-			if id <= prev {
-				t.Errorf("EnqueueMail id = %d after %d, want increasing", id, prev)
-			}
-			prev = id
+			wantNextID(t, "EnqueueMail", id, err, &prev)
 			wantCount(t, s, "after EnqueueMail", int64(i+1))
 			got, err := s.ClaimMail(ctx, now, until, 5)
 			must(t, "ClaimMail", err)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -62,8 +63,7 @@ func testSessionRoundTrip(t *testing.T, s store.Store) {
 
 func testCreateSessionErrors(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	orig := mustCreateSession(t, s, newSession(u.ID, 1))
+	u, orig := userWithSession(t, s)
 	if _, err := s.UpdateSession(ctx, orig.ID, rotate("orig/1", at(time.Hour))); err != nil {
 		t.Fatalf("UpdateSession: %v", err)
 	}
@@ -190,30 +190,19 @@ func testCreateUserWithSessionConflicts(t *testing.T, s store.Store) {
 
 func testSessionNotFound(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	mustCreateSession(t, s, newSession(u.ID, 1))
-	tests := []struct {
-		name string
-		get  func() (store.Session, error)
-	}{
+	userWithSession(t, s)
+	wantNotFound(t, []lookup[store.Session]{
 		{"unknown id", func() (store.Session, error) { return s.GetSession(ctx, uuid.NewString()) }},
 		{"malformed id", func() (store.Session, error) { return s.GetSession(ctx, "nope") }},
 		{"unknown hash", func() (store.Session, error) { return s.GetSessionByRefreshHash(ctx, hash("unknown")) }},
 		{"nil hash", func() (store.Session, error) { return s.GetSessionByRefreshHash(ctx, nil) }},
 		{"empty hash", func() (store.Session, error) { return s.GetSessionByRefreshHash(ctx, []byte{}) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.get()
-			wantErr(t, "get", err, store.ErrNotFound)
-		})
-	}
+	})
 }
 
 func testRefreshHashHistory(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	sess := mustCreateSession(t, s, newSession(u.ID, 1))
+	u, sess := userWithSession(t, s)
 	other := mustCreateSession(t, s, newSession(u.ID, 2))
 
 	hashes := [][]byte{sess.RefreshHash}
@@ -248,8 +237,7 @@ func testRefreshHashHistory(t *testing.T, s store.Store) {
 
 func testUpdateSession(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	orig := mustCreateSession(t, s, newSession(u.ID, 1))
+	_, orig := userWithSession(t, s)
 
 	var seen store.Session
 	got, err := s.UpdateSession(ctx, orig.ID, func(ss *store.Session) error {
@@ -360,8 +348,7 @@ func testUpdateSessionOneField(t *testing.T, s store.Store) {
 
 func testUpdateSessionErrors(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	orig := mustCreateSession(t, s, newSession(u.ID, 1))
+	u, orig := userWithSession(t, s)
 	if _, err := s.UpdateSession(ctx, orig.ID, rotate("orig/1", at(time.Hour))); err != nil {
 		t.Fatalf("UpdateSession: %v", err)
 	}
@@ -369,13 +356,7 @@ func testUpdateSessionErrors(t *testing.T, s store.Store) {
 	other := mustCreateSession(t, s, newSession(u.ID, 2))
 	otherUser := mustCreateUser(t, s, newUser(2))
 
-	tests := []struct {
-		name    string
-		id      string
-		fn      func(*store.Session) error
-		want    error // nil: any error will do
-		wantRun bool
-	}{
+	runFailedUpdates(t, "UpdateSession", s.UpdateSession, []failedUpdate[string, store.Session]{
 		{"unknown id", uuid.NewString(), func(*store.Session) error { return nil }, store.ErrNotFound, false},
 		{"malformed id", "nope", func(*store.Session) error { return nil }, store.ErrNotFound, false},
 		{"fn error after rotating", orig.ID, func(ss *store.Session) error {
@@ -398,33 +379,30 @@ func testUpdateSessionErrors(t *testing.T, s store.Store) {
 		{"empty refresh hash", orig.ID, func(ss *store.Session) error { ss.RefreshHash = nil; return nil }, nil, true},
 		{"id changed", orig.ID, func(ss *store.Session) error { ss.ID = uuid.NewString(); return nil }, nil, true},
 		{"user id changed", orig.ID, func(ss *store.Session) error { ss.UserID = otherUser.ID; return nil }, nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ran := false
-			_, err := s.UpdateSession(ctx, tt.id, func(ss *store.Session) error { ran = true; return tt.fn(ss) })
-			wantFailure(t, "UpdateSession", err, tt.want)
-			if ran != tt.wantRun {
-				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
-			}
-			got := mustGet(t, "GetSession", s.GetSession, orig.ID)
-			diff(t, "session after failed update", got, want)
-			if _, err := s.GetSessionByRefreshHash(ctx, hash("never")); !isNotFound(err) {
-				t.Errorf("GetSessionByRefreshHash(hash of a rolled-back rotation): got %v, want ErrNotFound", err)
-			}
-			got, err = s.GetSessionByRefreshHash(ctx, other.RefreshHash)
-			must(t, "GetSessionByRefreshHash(other)", err)
-			if got.ID != other.ID {
-				t.Errorf("other session's hash now finds session %s, want %s", got.ID, other.ID)
-			}
-		})
+	}, func(t *testing.T) {
+		sessionUnchanged(t, s, orig.ID, want)
+		got, err := s.GetSessionByRefreshHash(ctx, other.RefreshHash)
+		must(t, "GetSessionByRefreshHash(other)", err)
+		if got.ID != other.ID {
+			t.Errorf("other session's hash now finds session %s, want %s", got.ID, other.ID)
+		}
+	})
+}
+
+// sessionUnchanged checks, after a failed update, that the session with
+// id is still want and that no rotation to hash("never") was recorded.
+func sessionUnchanged(t *testing.T, s store.Store, id string, want store.Session) {
+	t.Helper()
+	got := mustGet(t, "GetSession", s.GetSession, id)
+	diff(t, "session after failed update", got, want)
+	if _, err := s.GetSessionByRefreshHash(t.Context(), hash("never")); !isNotFound(err) {
+		t.Errorf("GetSessionByRefreshHash(hash of a rolled-back rotation): got %v, want ErrNotFound", err)
 	}
 }
 
 func testListSessions(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	v := mustCreateUser(t, s, newUser(2))
+	u, v := twoUsers(t, s)
 	var mine []store.Session
 	// Created out of order so that insertion order cannot pass for
 	// "newest first".
@@ -610,8 +588,7 @@ func testSessionWithUser(t *testing.T, s store.Store) {
 
 func testUpdateSessionByRefreshHash(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, newUser(1))
-	orig := mustCreateSession(t, s, newSession(u.ID, 1))
+	u, orig := userWithSession(t, s)
 	other := mustCreateSession(t, s, newSession(u.ID, 2))
 
 	// By the live token: fn sees the session and its user, and a
@@ -649,42 +626,26 @@ func testUpdateSessionByRefreshHash(t *testing.T, s store.Store) {
 	diff(t, "session seen by fn through the old hash", seen, want)
 	want.RevokedAt = at(3 * time.Hour).Truncate(time.Microsecond)
 
-	tests := []struct {
-		name    string
-		hash    []byte
-		fn      func(*store.Session, store.User) error
-		want    error // nil: any error will do
-		wantRun bool
-	}{
-		{"unknown hash", hash("unknown"), func(*store.Session, store.User) error { return nil }, store.ErrNotFound, false},
-		{"empty hash", nil, func(*store.Session, store.User) error { return nil }, store.ErrNotFound, false},
-		{"fn error after rotating", hash("byhash/1"), func(ss *store.Session, _ store.User) error {
+	// The cases' funcs leave the user alone: they are given the session.
+	byHash := func(ctx context.Context, h []byte, fn func(*store.Session) error) (store.Session, error) {
+		ss, _, err := s.UpdateSessionByRefreshHash(ctx, h, func(ss *store.Session, _ store.User) error { return fn(ss) })
+		return ss, err
+	}
+	runFailedUpdates(t, "UpdateSessionByRefreshHash", byHash, []failedUpdate[[]byte, store.Session]{
+		{"unknown hash", hash("unknown"), func(*store.Session) error { return nil }, store.ErrNotFound, false},
+		{"empty hash", nil, func(*store.Session) error { return nil }, store.ErrNotFound, false},
+		{"fn error after rotating", hash("byhash/1"), func(ss *store.Session) error {
 			if err := rotate("never", at(4*time.Hour))(ss); err != nil {
 				return err
 			}
 			return errBoom
 		}, errBoom, true},
-		{"rotation to another session's hash", hash("byhash/1"), func(ss *store.Session, _ store.User) error {
+		{"rotation to another session's hash", hash("byhash/1"), func(ss *store.Session) error {
 			ss.RefreshHash = other.RefreshHash
 			return nil
 		}, store.ErrAlreadyExists, true},
-		{"id changed", hash("byhash/1"), func(ss *store.Session, _ store.User) error { ss.ID = uuid.NewString(); return nil }, nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ran := false
-			_, _, err := s.UpdateSessionByRefreshHash(ctx, tt.hash, func(ss *store.Session, su store.User) error { ran = true; return tt.fn(ss, su) })
-			wantFailure(t, "UpdateSessionByRefreshHash", err, tt.want)
-			if ran != tt.wantRun {
-				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
-			}
-			got := mustGet(t, "GetSession", s.GetSession, orig.ID)
-			diff(t, "session after failed update", got, want)
-			if _, err := s.GetSessionByRefreshHash(ctx, hash("never")); !isNotFound(err) {
-				t.Errorf("GetSessionByRefreshHash(hash of a rolled-back rotation): got %v, want ErrNotFound", err)
-			}
-		})
-	}
+		{"id changed", hash("byhash/1"), func(ss *store.Session) error { ss.ID = uuid.NewString(); return nil }, nil, true},
+	}, func(t *testing.T) { sessionUnchanged(t, s, orig.ID, want) })
 
 	// Deleting the user takes its sessions and their tokens.
 	must(t, "DeleteUser", s.DeleteUser(ctx, u.ID))

@@ -315,6 +315,24 @@ func mustCreateUser(t *testing.T, s store.Store, u store.User) store.User {
 	return u
 }
 
+// wantNextID stops the test if what, which returned id, failed with err,
+// and fails unless id is above *prev, the id what returned before, which
+// it then becomes: the ids the database assigns increase.
+func wantNextID(t *testing.T, what string, id int64, err error, prev *int64) {
+	t.Helper()
+	must(t, what, err)
+	if id <= *prev {
+		t.Errorf("%s id = %d after %d, want increasing", what, id, *prev)
+	}
+	*prev = id
+}
+
+// twoUsers creates newUser(1) and newUser(2), or stops the test.
+func twoUsers(t *testing.T, s store.Store) (store.User, store.User) {
+	t.Helper()
+	return mustCreateUser(t, s, newUser(1)), mustCreateUser(t, s, newUser(2))
+}
+
 // mustGet returns what get (a store's GetUser, GetSession...), named
 // what, finds for id, or stops the test.
 func mustGet[T any](t *testing.T, what string, get func(context.Context, string) (T, error), id string) T {
@@ -324,6 +342,99 @@ func mustGet[T any](t *testing.T, what string, get func(context.Context, string)
 		t.Fatalf("%s(%s): %v", what, id, err)
 	}
 	return v
+}
+
+// lookup is a read that must find nothing, named for its subtest.
+type lookup[T any] struct {
+	name string
+	get  func() (T, error)
+}
+
+// wantNotFound runs each lookup as a subtest and fails unless it answers
+// store.ErrNotFound.
+func wantNotFound[T any](t *testing.T, lookups []lookup[T]) {
+	t.Helper()
+	for _, l := range lookups {
+		t.Run(l.name, func(t *testing.T) {
+			_, err := l.get()
+			wantErr(t, "get", err, store.ErrNotFound)
+		})
+	}
+}
+
+// failedUpdate is a call of an Update method that must fail, for
+// runFailedUpdates: with key (an id, a hash) and fn.
+type failedUpdate[K, T any] struct {
+	name    string
+	key     K
+	fn      func(*T) error
+	want    error // nil: any error will do
+	wantRun bool  // whether fn runs before the call fails
+}
+
+// runFailedUpdates runs each case as a subtest: update (named what) must
+// fail with the case's error, having run its fn or not as the case says,
+// and unchanged then checks that nothing was saved.
+func runFailedUpdates[K, T any](t *testing.T, what string, update func(context.Context, K, func(*T) error) (T, error),
+	cases []failedUpdate[K, T], unchanged func(t *testing.T)) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			ran := false
+			_, err := update(t.Context(), tt.key, func(v *T) error { ran = true; return tt.fn(v) })
+			wantFailure(t, what, err, tt.want)
+			if ran != tt.wantRun {
+				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
+			}
+			unchanged(t)
+		})
+	}
+}
+
+// pageThrough reads a list page by page, as a caller resuming from a
+// cursor would: next, named what, returns the page of at most limit rows
+// that follows last, the last row of the previous page (nil for the
+// first). It stops the test when next fails or a page is longer than
+// limit, or when more than maxPages pages do not reach the end (a page
+// shorter than limit), and returns every row read.
+func pageThrough[V any](t *testing.T, what string, limit, maxPages int, next func(last *V) ([]V, error)) []V {
+	t.Helper()
+	var all []V
+	var last *V
+	for pages := 0; ; pages++ {
+		if pages > maxPages {
+			t.Fatalf("limit %d: paging does not end", limit)
+		}
+		page, err := next(last)
+		if err != nil {
+			t.Fatalf("limit %d: %s after page %d: %v", limit, what, pages, err)
+		}
+		if len(page) > limit {
+			t.Fatalf("limit %d: got a page of %d rows", limit, len(page))
+		}
+		all = append(all, page...)
+		if len(page) < limit {
+			return all
+		}
+		last = &page[len(page)-1]
+	}
+}
+
+// wantDeleted fails unless del, a clean-up method, deletes want rows
+// before cut without an error; call names the call in the failure.
+func wantDeleted(t *testing.T, call string, del func(context.Context, time.Time) (int64, error), cut time.Time, want int64) {
+	t.Helper()
+	if n, err := del(t.Context(), cut); err != nil || n != want {
+		t.Errorf("%s = %d, %v; want %d, nil", call, n, err, want)
+	}
+}
+
+// userWithSession creates newUser(1) and a session of it, newSession 1,
+// or stops the test.
+func userWithSession(t *testing.T, s store.Store) (store.User, store.Session) {
+	t.Helper()
+	u := mustCreateUser(t, s, newUser(1))
+	return u, mustCreateSession(t, s, newSession(u.ID, 1))
 }
 
 // mustCreateSession creates ss or stops the test.

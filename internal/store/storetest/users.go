@@ -93,22 +93,13 @@ func testCreateUserConflicts(t *testing.T, s store.Store) {
 func testUserNotFound(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreateUser(t, s, newUser(1))
-	tests := []struct {
-		name string
-		get  func() (store.User, error)
-	}{
+	wantNotFound(t, []lookup[store.User]{
 		{"unknown id", func() (store.User, error) { return s.GetUser(ctx, uuid.NewString()) }},
 		{"malformed id", func() (store.User, error) { return s.GetUser(ctx, "not-a-uuid") }},
 		{"empty id", func() (store.User, error) { return s.GetUser(ctx, "") }},
 		{"unknown email", func() (store.User, error) { return s.GetUserByEmail(ctx, "nobody@example.com") }},
 		{"email in other case", func() (store.User, error) { return s.GetUserByEmail(ctx, "USER1@example.com") }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.get()
-			wantErr(t, "get", err, store.ErrNotFound)
-		})
-	}
+	})
 }
 
 func testUpdateUser(t *testing.T, s store.Store) {
@@ -157,17 +148,9 @@ func testUpdateUser(t *testing.T, s store.Store) {
 }
 
 func testUpdateUserErrors(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	orig := mustCreateUser(t, s, newUser(1))
-	other := mustCreateUser(t, s, newUser(2))
+	orig, other := twoUsers(t, s)
 
-	tests := []struct {
-		name    string
-		id      string
-		fn      func(*store.User) error
-		want    error // nil: any error will do
-		wantRun bool
-	}{
+	runFailedUpdates(t, "UpdateUser", s.UpdateUser, []failedUpdate[string, store.User]{
 		{"unknown id", uuid.NewString(), func(*store.User) error { return nil }, store.ErrNotFound, false},
 		{"malformed id", "nope", func(*store.User) error { return nil }, store.ErrNotFound, false},
 		{"email taken", orig.ID, func(u *store.User) error { u.Email = other.Email; return nil }, store.ErrAlreadyExists, true},
@@ -178,25 +161,15 @@ func testUpdateUserErrors(t *testing.T, s store.Store) {
 		}, errBoom, true},
 		{"id changed", orig.ID, func(u *store.User) error { u.ID = uuid.NewString(); return nil }, nil, true},
 		{"invalid metadata", orig.ID, func(u *store.User) error { u.Metadata = json.RawMessage(`{"a":`); return nil }, nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ran := false
-			_, err := s.UpdateUser(ctx, tt.id, func(u *store.User) error { ran = true; return tt.fn(u) })
-			wantFailure(t, "UpdateUser", err, tt.want)
-			if ran != tt.wantRun {
-				t.Errorf("fn ran = %v, want %v", ran, tt.wantRun)
-			}
-			got := mustGet(t, "GetUser", s.GetUser, orig.ID)
-			diff(t, "user after failed update", got, stored(orig))
-		})
-	}
+	}, func(t *testing.T) {
+		got := mustGet(t, "GetUser", s.GetUser, orig.ID)
+		diff(t, "user after failed update", got, stored(orig))
+	})
 }
 
 func testDeleteUserCascades(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	doomed := mustCreateUser(t, s, newUser(1))
-	kept := mustCreateUser(t, s, newUser(2))
+	doomed, kept := twoUsers(t, s)
 	s1 := mustCreateSession(t, s, newSession(doomed.ID, 1))
 	s2 := mustCreateSession(t, s, newSession(doomed.ID, 2))
 	s3 := mustCreateSession(t, s, newSession(kept.ID, 3))
@@ -300,25 +273,13 @@ func testListUsers(t *testing.T, s store.Store) {
 	diff(t, "ListUsers (no limit)", all, want)
 
 	for _, limit := range []int{1, 2, 4, 6, 7} {
-		var got []store.User
-		after := ""
-		for pages := 0; ; pages++ {
-			if pages > len(want) {
-				t.Fatalf("limit %d: paging does not end", limit)
+		got := pageThrough(t, "ListUsers", limit, len(want), func(last *store.User) ([]store.User, error) {
+			opts := store.ListUsersOptions{Limit: limit}
+			if last != nil {
+				opts.After = last.ID
 			}
-			page, err := s.ListUsers(ctx, store.ListUsersOptions{After: after, Limit: limit})
-			if err != nil {
-				t.Fatalf("limit %d: ListUsers(after %q): %v", limit, after, err)
-			}
-			if len(page) > limit {
-				t.Fatalf("limit %d: got a page of %d users", limit, len(page))
-			}
-			got = append(got, page...)
-			if len(page) < limit {
-				break
-			}
-			after = page[len(page)-1].ID
-		}
+			return s.ListUsers(ctx, opts)
+		})
 		diff(t, "pages with limit "+strconv.Itoa(limit), got, want)
 	}
 
