@@ -28,7 +28,7 @@ func TestKillDuringMixedLoad(t *testing.T) {
 	}
 	p := e2e.Start(t, dir, env...)
 	l := startLoad(t, newClient(t, p.URL), 8)
-	l.waitAcked(t, 250, time.Second, 6*time.Second, 50)
+	l.waitAcked(t, 250, time.Second, 30*time.Second, 50)
 	// A random moment, so that over runs the kill lands in every phase of
 	// a request: before its transaction, inside it, after the commit.
 	time.Sleep(time.Duration(rand.IntN(200)) * time.Millisecond)

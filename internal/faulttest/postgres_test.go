@@ -39,7 +39,7 @@ func startUnderLoad(t *testing.T, dbURL string) (*e2e.Proc, *client, *load) {
 	p := e2e.Start(t, t.TempDir(), env...)
 	c := newClient(t, p.URL)
 	l := startLoad(t, c, 6)
-	l.waitAcked(t, 150, time.Second, 6*time.Second, 40)
+	l.waitAcked(t, 150, time.Second, 30*time.Second, 40)
 	return p, c, l
 }
 
