@@ -18,7 +18,7 @@ import (
 // latch allows on loopback, so its cookies are latch_session, latch_csrf
 // and latch_device without the __Host- prefix.
 type latch struct {
-	URL  string // http://127.0.0.1:port, the public URL
+	URL  string // the public URL: http://127.0.0.1:port, or http://localhost:port for passkeys
 	proc *e2e.Proc
 	mail *mailtest.Server // nil unless started withMail
 }
@@ -69,11 +69,30 @@ func freeAddr(t *testing.T) string {
 	return e2e.FreeAddr(t)
 }
 
+// localhostURL is a public URL http://localhost:port on a free port:
+// WebAuthn needs a host name for its relying party (browsers refuse an IP
+// address), so a latch started there offers passkeys.
+func localhostURL(t *testing.T) string {
+	t.Helper()
+	addr := freeAddr(t)
+	return "http://localhost:" + addr[strings.LastIndex(addr, ":")+1:]
+}
+
+// startLocalhost starts latch at a localhostURL, with passkeys on.
+func startLocalhost(t *testing.T, db database, env ...string) *latch {
+	t.Helper()
+	return startLatchAt(t, db, localhostURL(t), env...)
+}
+
 // startLatchAt starts latch at a URL chosen before, for the tests whose
-// other servers must know latch's address first.
+// other servers must know latch's address first. A localhost URL is
+// served on 127.0.0.1.
 func startLatchAt(t *testing.T, db database, public string, env ...string) *latch {
 	t.Helper()
 	addr := strings.TrimPrefix(public, "http://")
+	if port, ok := strings.CutPrefix(addr, "localhost:"); ok {
+		addr = "127.0.0.1:" + port
+	}
 	l := &latch{URL: public}
 	all := []string{"LATCH_ADDR=" + addr, "LATCH_PUBLIC_URL=" + l.URL, "LATCH_METRICS_ADDR=off"}
 	all = append(all, db.env(t)...)
@@ -91,8 +110,8 @@ func startLatchAt(t *testing.T, db database, public string, env ...string) *latc
 			t.Logf("latch's log:\n%s", tail(l.proc.Logs(), 40))
 		}
 	})
-	if l.proc.URL != l.URL {
-		t.Fatalf("latch listens at %s, want %s", l.proc.URL, l.URL)
+	if l.proc.URL != "http://"+addr {
+		t.Fatalf("latch listens at %s, want http://%s", l.proc.URL, addr)
 	}
 	return l
 }

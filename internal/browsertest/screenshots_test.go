@@ -15,7 +15,7 @@ func TestScreenshots(t *testing.T) {
 	t.Parallel()
 	l := startTourLatch(t)
 	p := newPerson(t, "gallery", time.Minute)
-	dark := map[string]bool{"login": true, "account": true}
+	dark := map[string]bool{"login": true, "account": true, "factor-totp": true, "mfa": true}
 	for _, s := range tour {
 		s.visit(p, l)
 		p.viewport(1280, 860, false)

@@ -146,7 +146,7 @@ func (p *Pages) showAccount(w http.ResponseWriter, r *http.Request, pr auth.Prin
 	if failed != nil {
 		status = p.explain(r, v, failed)
 	} else if len(notice) > 0 {
-		v.Alert = &alert{"success", v.T(notice[0], notice[1:]...)}
+		v.Alert = &alert{Kind: "success", Text: v.T(notice[0], notice[1:]...)}
 	}
 	p.render(w, r, status, v)
 }

@@ -38,20 +38,20 @@ func (p *Pages) explain(r *http.Request, v *view, err error) int {
 		}
 		v.fail(field, v.T("error.wrong_current_password"))
 	case errors.Is(err, auth.ErrInvalidCredentials):
-		v.Alert = &alert{"error", v.T("error.invalid_credentials")}
+		v.Alert = &alert{Kind: "error", Text: v.T("error.invalid_credentials")}
 		v.Focus = "password"
 	case errors.Is(err, auth.ErrEmailTaken):
 		v.fail(v.emailField(), v.T("error.email_taken"))
 	case ae.Code == apperr.CodeEmailNotVerified:
-		v.Alert = &alert{"info", v.T("error.email_not_verified")}
+		v.Alert = &alert{Kind: "info", Text: v.T("error.email_not_verified")}
 	case ae.Code == apperr.CodeLastSignInMethod:
-		v.Alert = &alert{"error", v.T("account.last_method")}
+		v.Alert = &alert{Kind: "error", Text: v.T("account.last_method")}
 	case errors.Is(err, auth.ErrNeedAAL2):
-		v.Alert = &alert{"error", v.T("error.need_second_factor")}
+		v.Alert = &alert{Kind: "error", Text: v.T("error.need_second_factor"), Link: signInAgain}
 	case ae.Code == apperr.CodeInsufficientAuth:
-		v.Alert = &alert{"error", v.T("error.recent_signin")}
+		v.Alert = &alert{Kind: "error", Text: v.T("error.recent_signin"), Link: signInAgain}
 	case ae.Code == apperr.CodeRateLimited:
-		v.Alert = &alert{"error", v.T("error.rate_limited", "wait", waitText(ae.RetryAfter))}
+		v.Alert = &alert{Kind: "error", Text: v.T("error.rate_limited", "wait", waitText(ae.RetryAfter))}
 	case ae.Code == apperr.CodeInvalidRequest && ae.Field != "":
 		field := ae.Field
 		if field == "email" {
@@ -68,12 +68,17 @@ func (p *Pages) explain(r *http.Request, v *view, err error) int {
 			v.fail(field, ae.Message)
 		}
 	case ae.Status == http.StatusServiceUnavailable:
-		v.Alert = &alert{"error", v.T("error.unavailable")}
+		v.Alert = &alert{Kind: "error", Text: v.T("error.unavailable")}
 	default:
-		v.Alert = &alert{"error", v.T("error.generic")}
+		v.Alert = &alert{Kind: "error", Text: v.T("error.generic")}
 	}
 	return ae.Status
 }
+
+// signInAgain is the way out of a change that needs a fresher or
+// stronger sign-in: signing in again (with the second step, when the
+// account has one) and coming back to the account page.
+var signInAgain = &link{"/login?continue=%2Faccount", "error.sign_in_again"}
 
 // reason translates one of the password policy's reasons.
 func (p *Pages) reason(v *view, r apperr.Reason) string {

@@ -105,7 +105,12 @@ func (p *Pages) addFactor(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	e, err := p.d.Auth.EnrolFactor(r.Context(), pr, r.PostForm.Get("type"), r.PostForm.Get("name"), factorPassword(r))
+	typ, name := r.PostForm.Get("type"), strings.TrimSpace(r.PostForm.Get("name"))
+	if name == "" && typ == string(store.FactorTOTP) {
+		// Named in the person's language, as the page lists it.
+		name = p.d.Catalog.Match(r.Header.Get("Accept-Language")).T("factors.kind_totp")
+	}
+	e, err := p.d.Auth.EnrolFactor(r.Context(), pr, typ, name, factorPassword(r))
 	if err != nil {
 		p.showAccount(w, r, pr, pageField(err, "current_password", "factor_password"), nil, "factor", "1")
 		return
@@ -149,7 +154,7 @@ func (p *Pages) verifyFactor(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, auth.ErrInvalidMFA) && e.Factor.Type == store.FactorTOTP:
 		v.fail("code", v.T("mfa.wrong_code"))
 	case errors.Is(err, auth.ErrInvalidMFA):
-		v.Alert = &alert{"error", v.T("webauthn.failed")}
+		v.Alert = &alert{Kind: "error", Text: v.T("webauthn.failed")}
 	case p.d.Answer(err).Field == "code":
 		v.fail("code", v.T("error.required"))
 	default:
@@ -203,14 +208,34 @@ func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request) {
 }
 
 // newCodes replaces the recovery codes and shows the new ones, once.
+// When the person still has codes left, it first asks to confirm: the
+// old ones stop working.
 func (p *Pages) newCodes(w http.ResponseWriter, r *http.Request) {
 	pr, ok := p.signedIn(w, r)
 	if !ok {
 		return
 	}
+	sec, err := p.factorSection(r, pr, pr.User.PasswordHash != "")
+	if err != nil {
+		p.showAccount(w, r, pr, err, nil)
+		return
+	}
+	confirm := sec.Recovery != nil && sec.Recovery.Remaining > 0
+	v := p.view(w, r, "recovery-new", "factors.new_codes_title")
+	v.Data = struct{ NeedsPassword bool }{sec.NeedsPassword}
+	if confirm && r.PostForm.Get("confirm") == "" {
+		p.render(w, r, http.StatusOK, v)
+		return
+	}
 	codes, err := p.d.Auth.NewRecoveryCodes(r.Context(), pr, factorPassword(r))
 	if err != nil {
-		p.showAccount(w, r, pr, pageField(err, "current_password", "factor_password"), nil, "factor", "1")
+		err = pageField(err, "current_password", "factor_password")
+		if !confirm {
+			p.showAccount(w, r, pr, err, nil, "factor", "1")
+			return
+		}
+		v.set("factor", "1")
+		p.render(w, r, p.explain(r, v, err), v)
 		return
 	}
 	p.showCodes(w, r, codes, false)

@@ -46,6 +46,7 @@ type view struct {
 type alert struct {
 	Kind string // "error", "success" or "info"
 	Text string
+	Link *link // what to do about it, if anything
 }
 
 // message is the Data of a page that only tells something.
@@ -170,7 +171,7 @@ func (v *view) withContinue(next string) {
 // page with passkeys on, the browser may offer passkeys in it too
 // (WebAuthn's conditional mediation).
 func (v *view) EmailAutocomplete() string {
-	if d, ok := v.Data.(signInData); ok && d.Passkey != nil && v.name == "login" {
+	if d, ok := v.Data.(signInData); ok && d.Passkey && v.name == "login" {
 		return "username webauthn"
 	}
 	return "username"
@@ -227,12 +228,19 @@ func (p *Pages) csp(page string) string {
 	case "login", "signup", "code", "link-offer", "mfa":
 		form += p.formCSP
 	}
+	// The pages whose script asks latch for WebAuthn options may
+	// connect to latch; no other page connects anywhere.
+	connect := ""
+	switch page {
+	case "login", "mfa":
+		connect = "; connect-src 'self'"
+	}
 	img := "'self'"
 	if u, err := url.Parse(p.d.Theme.LogoURL); err == nil && u.Host != "" {
 		img += " " + u.Scheme + "://" + u.Host
 	}
 	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + img +
-		"; form-action " + form + "; frame-ancestors 'none'; base-uri 'none'"
+		connect + "; form-action " + form + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // formSources lists the origins of the redirect URIs, for form-action.

@@ -65,15 +65,14 @@ func checkContinue(s string) string {
 type signInData struct {
 	Passwordless, Signup bool
 	Providers            []providerButton
-	// Passkey is the challenge of a passkey sign-in; nil when passkeys
-	// are off.
-	Passkey *passkeyData
+	// Passkey: the page offers a passkey sign-in (passkeys are on).
+	Passkey bool
 }
 
 func (p *Pages) loginView(w http.ResponseWriter, r *http.Request) *view {
 	v := p.view(w, r, "login", "login.title")
 	v.withContinue(checkContinue(r.FormValue("continue")))
-	v.Data = signInData{Passwordless: p.d.Passwordless, Signup: !p.d.SignupOff, Providers: p.providerButtons(v.Continue), Passkey: p.passkeyOffer(r)}
+	v.Data = signInData{Passwordless: p.d.Passwordless, Signup: !p.d.SignupOff, Providers: p.providerButtons(v.Continue), Passkey: p.d.Auth.PasskeysEnabled()}
 	v.Focus = "email"
 	return v
 }
@@ -246,6 +245,6 @@ func (p *Pages) recoverRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Data = struct{ Sent bool }{true}
-	v.Alert = &alert{"success", v.T("recover.sent", "email", auth.NormalizeEmail(email))}
+	v.Alert = &alert{Kind: "success", Text: v.T("recover.sent", "email", auth.NormalizeEmail(email))}
 	p.render(w, r, http.StatusAccepted, v)
 }

@@ -19,7 +19,7 @@ import (
 // missing key would show on a page as the key itself.
 func TestEveryKeyIsInTheCatalog(t *testing.T) {
 	en := i18n.MustLoad().Lang(i18n.Fallback)
-	keyShape := regexp.MustCompile(`^(account|authorize|code|common|email_change|email_revert|error|field|footer|hint|invite|link|login|logout|nav|reason|recover|reset|signup|verify)\.[a-z_]+$`)
+	keyShape := regexp.MustCompile(`^(account|authorize|code|common|email_change|email_revert|error|factors|field|footer|hint|invite|link|login|logout|mfa|nav|passkey|reason|recover|reset|signup|verify|webauthn)\.[a-z_]+$`)
 	inTemplate := regexp.MustCompile(`\bT "([a-z_.]+)"`)
 	seen := 0
 	files, _ := filepath.Glob("templates/*.html")
@@ -66,6 +66,15 @@ func TestEveryKeyIsInTheCatalog(t *testing.T) {
 			if !en.Has(k.prefix + suffix) {
 				t.Errorf("link page %s: no catalog key %q", k.path, k.prefix+suffix)
 			}
+		}
+	}
+	// Keys built from a part: the second step's errors by field, the
+	// enrolment pages' titles by template.
+	for _, key := range []string{"mfa.wrong_code", "mfa.wrong_recovery_code", "mfa.wrong_key",
+		"factors.factor_totp_title", "factors.factor_webauthn_title"} {
+		seen++
+		if !en.Has(key) {
+			t.Errorf("no catalog key %q", key)
 		}
 	}
 	if seen < 100 {
