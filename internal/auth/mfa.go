@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,15 +83,9 @@ func (s *Service) secondStep(ctx context.Context, in signIn) error {
 	if s.factors == nil || in.parent != nil || in.aal == "aal2" {
 		return nil
 	}
-	all, err := s.activeFactors(ctx, in.user.ID)
+	usable, err := s.usableFactors(ctx, in.user.ID, in.factor)
 	if err != nil {
 		return err
-	}
-	var usable []store.Factor
-	for _, f := range all {
-		if f.ID != in.factor {
-			usable = append(usable, f)
-		}
 	}
 	if len(secondFactors(usable)) == 0 {
 		return nil
@@ -137,17 +132,23 @@ func (s *Service) PendingFactors(ctx context.Context, tok string) ([]FactorInfo,
 	if err != nil || s.factors == nil {
 		return nil, ErrInvalidMFAToken
 	}
-	fs, err := s.activeFactors(ctx, t.UserID)
+	fs, err := s.usableFactors(ctx, t.UserID, t.Used)
 	if err != nil {
 		return nil, err
 	}
-	var out []FactorInfo
+	out := make([]FactorInfo, 0, len(fs))
 	for _, f := range fs {
-		if f.ID != t.Used {
-			out = append(out, s.info(f))
-		}
+		out = append(out, s.info(f))
 	}
 	return out, nil
+}
+
+// usableFactors are the user's active factors that can be a sign-in's
+// second step: all but used, the one that was its first (a passkey
+// without user verification).
+func (s *Service) usableFactors(ctx context.Context, userID, used string) ([]store.Factor, error) {
+	fs, err := s.activeFactors(ctx, userID)
+	return slices.DeleteFunc(fs, func(f store.Factor) bool { return f.ID == used }), err
 }
 
 // MFAAnswer is the second step of a sign-in: the mfa_token and one of a

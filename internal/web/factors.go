@@ -43,7 +43,6 @@ func (p *Pages) factorSection(r *http.Request, pr auth.Principal, hasPassword bo
 	for _, f := range list {
 		switch f.Type {
 		case store.FactorRecovery:
-			f := f
 			d.Recovery = &f
 		case store.FactorTOTP:
 			d.Factors = append(d.Factors, factorRow{f, "factors.kind_totp"})

@@ -64,7 +64,6 @@ func (p *Pages) mfaView(w http.ResponseWriter, r *http.Request, tok string) (*vi
 		switch f.Type {
 		case store.FactorTOTP:
 			if d.TOTP == nil {
-				f := f
 				d.TOTP = &f
 			}
 		case store.FactorWebAuthn:
