@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
@@ -224,25 +225,42 @@ func (p *person) stepCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(p.ctx, p.limit)
 }
 
+// do runs steps, in order, as one step; what names it if it fails.
 func (p *person) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	run(p, what, chromedp.Steps(steps...))
+}
+
+// run runs an action as one step and returns its value; what names it if
+// it fails.
+func run[T any](p *person, what string, a chromedp.Action[T]) T {
 	p.t.Helper()
 	ctx, cancel := p.stepCtx()
 	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
 		p.fatalf("%s: %v", what, err)
 	}
+	return v
+}
+
+// call sends a DevTools protocol command as one step and returns its
+// result; what names it if it fails.
+func call[P, R any](p *person, what string, cmd cdp.Command[P, R], params P) R {
+	p.t.Helper()
+	ctx, cancel := p.stepCtx()
+	defer cancel()
+	r, err := chromedp.Call(ctx, cmd, params)
+	if err != nil {
+		p.fatalf("%s: %v", what, err)
+	}
+	return r
 }
 
 // open loads a page and returns its HTTP status.
 func (p *person) open(u string) int64 {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(u))
-	if err != nil {
-		p.fatalf("open %s: %v", u, err)
-	}
-	return resp.Status
+	return run(p, "open "+u, chromedp.NavigateResponse(u)).Status
 }
 
 // typeInto types text into the field, key by key.
@@ -267,13 +285,7 @@ func (p *person) press(selector string) int64 {
 // text is the visible text of the first element that matches.
 func (p *person) text(selector string) string {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(selector)))
-	if err != nil {
-		p.fatalf("read %s: %v", selector, err)
-	}
-	return s
+	return run(p, "read "+selector, chromedp.Text(chromedp.CSS(selector)))
 }
 
 // see checks that the page shows text.
@@ -287,12 +299,7 @@ func (p *person) see(text string) {
 // at is the tab's address.
 func (p *person) at() *url.URL {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Location())
-	if err != nil {
-		p.fatalf("location: %v", err)
-	}
+	s := run(p, "location", chromedp.Location())
 	u, err := url.Parse(s)
 	if err != nil {
 		p.fatalf("location %q: %v", s, err)
@@ -303,13 +310,7 @@ func (p *person) at() *url.URL {
 // eval runs a script in the page.
 func eval[T any](p *person, script string) T {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](script, chromedp.EvalAwaitPromise))
-	if err != nil {
-		p.fatalf("evaluate %s: %v", script, err)
-	}
-	return v
+	return run(p, "evaluate "+script, chromedp.Evaluate[T](script, chromedp.EvalAwaitPromise))
 }
 
 // exists reports whether an element matches now, without waiting.
@@ -321,13 +322,7 @@ func (p *person) exists(selector string) bool {
 // cookies are the browser's cookies for a URL.
 func (p *person) cookies(u string) []*network.Cookie {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{u}})
-	if err != nil {
-		p.fatalf("cookies of %s: %v", u, err)
-	}
-	return res.Cookies
+	return call(p, "cookies of "+u, network.GetCookies, network.GetCookiesParams{URLs: []string{u}}).Cookies
 }
 
 func cookieNamed(cs []*network.Cookie, name string) *network.Cookie {
@@ -342,47 +337,29 @@ func cookieNamed(cs []*network.Cookie, name string) *network.Cookie {
 // viewport sets the window's size; mobile for a phone's.
 func (p *person) viewport(width, height int64, mobile bool) {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+	call(p, fmt.Sprintf("viewport %dx%d", width, height), emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
 		Width: width, Height: height, DeviceScaleFactor: 1, Mobile: mobile,
-	}); err != nil {
-		p.fatalf("viewport %dx%d: %v", width, height, err)
-	}
+	})
 }
 
 // colorScheme emulates prefers-color-scheme ("light" or "dark").
 func (p *person) colorScheme(scheme string) {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+	call(p, "color scheme "+scheme, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-	}); err != nil {
-		p.fatalf("color scheme %s: %v", scheme, err)
-	}
+	})
 }
 
 // noScript turns JavaScript off in the tab.
 func (p *person) noScript() {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		p.fatalf("disable scripts: %v", err)
-	}
+	call(p, "disable scripts", emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
 }
 
 // screenshot saves the whole page as name.png in the test's directory.
 func (p *person) screenshot(name string) {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		p.fatalf("screenshot %s: %v", name, err)
-	}
-	p.shot.save(p.t, name, png)
+	p.shot.save(p.t, name, run(p, "screenshot "+name, chromedp.FullScreenshot(100)))
 }
 
 // step saves a screenshot named after a step of a flow.

@@ -72,6 +72,14 @@ func (p *person) scriptProblems() []consoleEntry {
 	return out
 }
 
+// noScriptProblems fails if the console has scriptProblems.
+func (p *person) noScriptProblems() {
+	p.t.Helper()
+	if probs := p.scriptProblems(); len(probs) > 0 {
+		p.fatalf("console problems: %v", probs)
+	}
+}
+
 // click clicks an element whose effect (a script's) comes later.
 func (p *person) click(selector string) {
 	p.t.Helper()
@@ -123,15 +131,11 @@ func (p *person) shown(selector string) bool {
 // as a person who says yes to the browser's question does.
 func (p *person) allowClipboard() {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
 	for _, name := range []string{"clipboard-read", "clipboard-write"} {
-		if _, err := chromedp.Call(ctx, browser.SetPermission, browser.SetPermissionParams{
+		call(p, "allow "+name, browser.SetPermission, browser.SetPermissionParams{
 			Permission: &browser.PermissionDescriptor{Name: name}, Setting: browser.PermissionSettingGranted,
 			BrowserContextID: chromedp.FromContext(p.ctx).BrowserContextID,
-		}); err != nil {
-			p.fatalf("allow %s: %v", name, err)
-		}
+		})
 	}
 }
 
@@ -140,13 +144,7 @@ func (p *person) copied(button string) string {
 	p.t.Helper()
 	p.click(button)
 	p.waitText(button, "Copied")
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
-	if err != nil {
-		p.fatalf("read the clipboard: %v", err)
-	}
-	return text
+	return run(p, "read the clipboard", chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
 }
 
 // downloaded clicks a download link and returns the file the browser
@@ -154,14 +152,10 @@ func (p *person) copied(button string) string {
 func (p *person) downloaded(link string) (name, content string) {
 	p.t.Helper()
 	dir := p.t.TempDir()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	if _, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+	call(p, "allow downloads", browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
 		BrowserContextID: chromedp.FromContext(p.ctx).BrowserContextID,
-	}); err != nil {
-		p.fatalf("allow downloads: %v", err)
-	}
+	})
 	p.click(link)
 	deadline := time.Now().Add(p.limit)
 	for time.Now().Before(deadline) {
@@ -384,9 +378,7 @@ func TestMFAAuthenticatorApp(t *testing.T) {
 		if ada.answer("recovery_code", fresh[0]); ada.at().Path != "/account" {
 			ada.fatalf("a new recovery code: at %s, want /account", ada.at())
 		}
-		if probs := ada.scriptProblems(); len(probs) > 0 {
-			ada.fatalf("console problems: %v", probs)
-		}
+		ada.noScriptProblems()
 	})
 }
 

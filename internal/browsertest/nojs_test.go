@@ -57,12 +57,7 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 // through the DOM (no page script needed).
 func (p *person) visible(selector string) bool {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	attrs, err := chromedp.Run(ctx, chromedp.Attributes(chromedp.CSS(selector)))
-	if err != nil {
-		p.fatalf("read %s: %v", selector, err)
-	}
+	attrs := run(p, "read "+selector, chromedp.Attributes(chromedp.CSS(selector)))
 	_, hidden := attrs["hidden"]
 	return !hidden
 }

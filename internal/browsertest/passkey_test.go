@@ -8,7 +8,6 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/webauthn"
-	"github.com/chromedp/chromedp"
 )
 
 // Passkeys and security keys in a real browser, against Chromium's
@@ -21,13 +20,9 @@ import (
 // authenticator that keeps passkeys and verifies its user.
 func (p *person) authenticator() {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
 	off := false
-	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{EnableUI: &off}); err != nil {
-		p.fatalf("enable WebAuthn: %v", err)
-	}
-	if _, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
+	call(p, "enable WebAuthn", webauthn.Enable, webauthn.EnableParams{EnableUI: &off})
+	call(p, "add a virtual authenticator", webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
 		Protocol:                    webauthn.AuthenticatorProtocolCtap2,
 		Ctap2version:                webauthn.Ctap2versionCtap21,
 		Transport:                   webauthn.AuthenticatorTransportInternal,
@@ -35,22 +30,16 @@ func (p *person) authenticator() {
 		HasUserVerification:         true,
 		IsUserVerified:              true,
 		AutomaticPresenceSimulation: true, // Go's zero value would leave every ceremony waiting
-	}}); err != nil {
-		p.fatalf("add a virtual authenticator: %v", err)
-	}
+	}})
 }
 
 // withoutAutofill makes the browser report, on every page from now on,
 // that it offers no passkeys in autofill, as many browsers do.
 func (p *person) withoutAutofill() {
 	p.t.Helper()
-	ctx, cancel := p.stepCtx()
-	defer cancel()
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+	call(p, "turn autofill off", page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
 		Source: `PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);`,
-	}); err != nil {
-		p.fatalf("turn autofill off: %v", err)
-	}
+	})
 }
 
 // addKey adds a passkey or security key from the account page, named
@@ -70,6 +59,21 @@ func (p *person) addKey(name, shot string) {
 	}
 	p.click(`form[data-webauthn=create] [data-webauthn-start]`)
 	p.waitFor("/account/factors/verify")
+}
+
+// addFirstKey adds the account's first factor, a passkey or security key,
+// as addKey does; takes the recovery codes that come with a first factor;
+// and goes back to the account page, which must list the key by its name
+// ("Passkey" by default).
+func (p *person) addFirstKey(name, shot string) {
+	p.t.Helper()
+	p.addKey(name, shot)
+	p.recoveryCodes()
+	p.press(`a.btn-primary[href^="/account"]`)
+	if name == "" {
+		name = "Passkey"
+	}
+	p.see(name)
 }
 
 // TestPasskeySignIn: a person adds a passkey on the account page, signs
@@ -94,10 +98,7 @@ func TestPasskeySignIn(t *testing.T) {
 		grace := newPerson(t, "grace", 2*time.Minute)
 		grace.authenticator()
 		grace.openSignIn(l, "grace@example.com", password1)
-		grace.addKey("", "passkey-1-add")
-		grace.recoveryCodes() // the first factor comes with codes
-		grace.press(`a.btn-primary[href^="/account"]`)
-		grace.see("Passkey")
+		grace.addFirstKey("", "passkey-1-add")
 		grace.step("passkey-2-account")
 
 		// Signed out, the sign-in page offers the passkey in the email
@@ -137,9 +138,7 @@ func TestPasskeySignIn(t *testing.T) {
 		}
 		grace.press(`form[action="/account/factors/recovery"] button.btn-primary`)
 		grace.recoveryCodes()
-		if probs := grace.scriptProblems(); len(probs) > 0 {
-			grace.fatalf("console problems: %v", probs)
-		}
+		grace.noScriptProblems()
 
 		// Someone whose authenticator has no passkey for latch presses
 		// the button: a calm message, not an exception.
@@ -153,9 +152,7 @@ func TestPasskeySignIn(t *testing.T) {
 			alan.fatalf("after a cancelled passkey: at %s, want /login", at)
 		}
 		alan.step("passkey-cancelled")
-		if probs := alan.scriptProblems(); len(probs) > 0 {
-			alan.fatalf("console problems: %v", probs)
-		}
+		alan.noScriptProblems()
 	})
 }
 
@@ -173,10 +170,7 @@ func TestPasskeyAsSecondStep(t *testing.T) {
 		bob := newPerson(t, "bob", 2*time.Minute)
 		bob.authenticator()
 		bob.openSignIn(l, "bob@example.com", password1)
-		bob.addKey("YubiKey", "")
-		bob.recoveryCodes()
-		bob.press(`a.btn-primary[href^="/account"]`)
-		bob.see("YubiKey")
+		bob.addFirstKey("YubiKey", "")
 		bob.signOut()
 
 		bob.withoutAutofill() // else the passkey signs Bob in from the email field
@@ -189,8 +183,6 @@ func TestPasskeyAsSecondStep(t *testing.T) {
 		if !strings.Contains(bob.text("main"), "last used") {
 			bob.fatalf("the key's last use is not on the account page")
 		}
-		if probs := bob.scriptProblems(); len(probs) > 0 {
-			bob.fatalf("console problems: %v", probs)
-		}
+		bob.noScriptProblems()
 	})
 }

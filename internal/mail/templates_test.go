@@ -252,22 +252,31 @@ func TestIdentityNoticesWithLeastData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {
-			m, err := tp.Render(tt.kind, "ada@example.com", mail.Data{Provider: "GitHub"})
-			if err != nil {
-				t.Fatalf("Render: %v", err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(m.Text, w) || !strings.Contains(m.HTML, html.EscapeString(w)) {
-					t.Errorf("text and HTML should say %q:\n%s", w, m.Text)
-				}
-			}
-			for _, bad := range []string{"UTC", "IP address", "href="} {
-				if strings.Contains(m.Text, bad) || strings.Contains(m.HTML, bad) {
-					t.Errorf("%q without Time, IP or Link:\n%s", bad, m.Text)
-				}
-			}
+			checkLeastData(t, tp, tt.kind, mail.Data{Provider: "GitHub"}, tt.want)
 		})
 	}
+}
+
+// checkLeastData renders a notice of kind with d, which has no Time, IP or
+// Link, and checks that it says each of want in its text and its HTML, and
+// nothing of a time, an IP address or a link.
+func checkLeastData(t *testing.T, tp *mail.Templates, kind string, d mail.Data, want []string) mail.Message {
+	t.Helper()
+	m, err := tp.Render(kind, "ada@example.com", d)
+	if err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(m.Text, w) || !strings.Contains(m.HTML, html.EscapeString(w)) {
+			t.Errorf("text and HTML should say %q:\n%s", w, m.Text)
+		}
+	}
+	for _, bad := range []string{"UTC", "IP address", "href="} {
+		if strings.Contains(m.Text, bad) || strings.Contains(m.HTML, bad) {
+			t.Errorf("%q without Time, IP or Link:\n%s", bad, m.Text)
+		}
+	}
+	return m
 }
 
 // The notices of second factors, like the social ones, read right with
@@ -304,20 +313,7 @@ func TestFactorNoticesWithLeastData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {
-			m, err := tp.Render(tt.kind, "ada@example.com", mail.Data{Factor: "Authenticator app"})
-			if err != nil {
-				t.Fatalf("Render: %v", err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(m.Text, w) || !strings.Contains(m.HTML, html.EscapeString(w)) {
-					t.Errorf("text and HTML should say %q:\n%s", w, m.Text)
-				}
-			}
-			for _, bad := range []string{"UTC", "IP address", "href="} {
-				if strings.Contains(m.Text, bad) || strings.Contains(m.HTML, bad) {
-					t.Errorf("%q without Time, IP or Link:\n%s", bad, m.Text)
-				}
-			}
+			m := checkLeastData(t, tp, tt.kind, mail.Data{Factor: "Authenticator app"}, tt.want)
 			checkTidy(t, m.Text)
 		})
 	}

@@ -130,6 +130,26 @@ func guardedHasher(t *testing.T, concurrency int, areas uint64) (*Hasher, *fakeR
 	return h, f
 }
 
+// completeCycles has the runtime complete n collection cycles of its own.
+func (f *fakeRuntime) completeCycles(n uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cycle += n
+}
+
+// holdFirstCollection makes the first forced collection close started
+// and then wait, before it collects, until the test closes release.
+func (f *fakeRuntime) holdFirstCollection() (started, release chan struct{}) {
+	started, release = make(chan struct{}), make(chan struct{})
+	f.onForce = func() {
+		if f.forced == 0 {
+			close(started)
+			<-release
+		}
+	}
+	return started, release
+}
+
 // wantForced fails unless f has forced want collections; why says why
 // that many.
 func (f *fakeRuntime) wantForced(t *testing.T, want int, why string) {
@@ -208,9 +228,7 @@ func TestMemoryGuardTrustsCompletedCycles(t *testing.T) {
 		h, f := guardedHasher(t, 1, 2)
 		mustHash(t, h, "correct horse battery staple")
 		mustHash(t, h, "correct horse battery staple")
-		f.mu.Lock()
-		f.cycle += tc.cycles
-		f.mu.Unlock()
+		f.completeCycles(tc.cycles)
 		mustHash(t, h, "correct horse battery staple")
 		if got := f.Events(); !slices.Equal(got, tc.want) {
 			t.Errorf("%d cycles completed: events = %v, want %v", tc.cycles, got, tc.want)
@@ -244,18 +262,11 @@ func TestMemoryGuardReservesDuringCollection(t *testing.T) {
 	b := installBlocking(h)
 	y := hashAsync(context.Background(), h) // Y: live in slot 2
 	<-b.started
-	collecting, finish := make(chan struct{}), make(chan struct{})
-	f.onForce = func() {
-		if f.forced == 0 {
-			close(collecting)
-			<-finish
-		}
-	}
+	collecting, finish := f.holdFirstCollection()
 	x := hashAsync(context.Background(), h) // X: A + Y + X > 2: collects
 	<-collecting
-	f.mu.Lock()
-	f.cycle += 2 // the runtime's own cycles complete meanwhile: A is surely freed
-	f.mu.Unlock()
+	// The runtime's own cycles complete meanwhile: A is surely freed.
+	f.completeCycles(2)
 	close(b.release) // Y ends during X's collection: its area is dead, uncollected
 	if r := recv(t, "Y", y); r.err != nil {
 		t.Fatalf("Y: %v", r.err)
@@ -274,11 +285,7 @@ func TestMemoryGuardOneCollectionForConcurrentHashes(t *testing.T) {
 	for range 3 {
 		mustHash(t, h, "correct horse battery staple") // three dead areas
 	}
-	started, release := make(chan struct{}), make(chan struct{})
-	f.onForce = func() {
-		close(started)
-		<-release
-	}
+	started, release := f.holdFirstCollection()
 	first := hashAsync(context.Background(), h)
 	<-started
 	second := hashAsync(context.Background(), h)
@@ -294,9 +301,7 @@ func TestMemoryGuardNoUselessCollection(t *testing.T) {
 	h, f := guardedHasher(t, 1, 1)
 	h.mem.budget = 1 // not even one area fits
 	mustHash(t, h, "correct horse battery staple")
-	f.mu.Lock()
-	f.cycle += 2 // the first area is collected
-	f.mu.Unlock()
+	f.completeCycles(2) // the first area is collected
 	mustHash(t, h, "correct horse battery staple")
 	f.wantForced(t, 0, "none could make room")
 }

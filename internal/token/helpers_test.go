@@ -185,6 +185,17 @@ func initialisedStore(t testing.TB, alg string) *fakeKeys {
 	return s.snapshot()
 }
 
+// mustIssue issues an access token for c with m and returns it and the
+// claims it carries.
+func mustIssue(t testing.TB, m *Manager, c Claims) (string, Claims) {
+	t.Helper()
+	raw, issued, err := m.Issue(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, issued
+}
+
 // fixture is a Manager with keys of one algorithm and a manual clock.
 type fixture struct {
 	alg   string

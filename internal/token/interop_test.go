@@ -17,10 +17,7 @@ func TestInteropJWX(t *testing.T) {
 	for _, alg := range algs {
 		t.Run(alg, func(t *testing.T) {
 			fx := newFixture(t, alg)
-			raw, issued, err := fx.m.Issue(Claims{Subject: "user-1", SessionID: "sess-1", AMR: []string{"pwd"}, Email: "ada@example.com"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw, issued := mustIssue(t, fx.m, Claims{Subject: "user-1", SessionID: "sess-1", AMR: []string{"pwd"}, Email: "ada@example.com"})
 			set, err := jwk.Parse(fx.m.JWKS())
 			if err != nil {
 				t.Fatalf("jwx cannot parse latch's JWKS: %v", err)

@@ -158,10 +158,7 @@ func TestRotate(t *testing.T) {
 	if !slices.Contains(jwksKids(t, fx.m.JWKS()), nextKid) {
 		t.Fatalf("next key %s is not in the JWKS before rotation", nextKid)
 	}
-	oldTok, oldClaims, err := fx.m.Issue(Claims{Subject: "u", SessionID: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	oldTok, oldClaims := mustIssue(t, fx.m, Claims{Subject: "u", SessionID: "s"})
 
 	fx.clock.Advance(publishDelay)
 	gotKid, err := fx.m.Rotate(ctx)
@@ -188,10 +185,7 @@ func TestRotate(t *testing.T) {
 	if _, err := fx.m.Verify(ctx, oldTok); err != nil {
 		t.Errorf("token of the previous key after rotation: got %v, want valid", err)
 	}
-	newTok, _, err := fx.m.Issue(Claims{Subject: "u", SessionID: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	newTok, _ := mustIssue(t, fx.m, Claims{Subject: "u", SessionID: "s"})
 	if got := decodeSegment(t, newTok, 0)["kid"]; got != nextKid {
 		t.Errorf("kid of a token issued after rotation: got %v, want %s", got, nextKid)
 	}
@@ -256,10 +250,7 @@ func TestRotateTwoManagers(t *testing.T) {
 		t.Fatal(err)
 	}
 	lists := fx.store.listCount()
-	tok, _, err := a.Issue(Claims{Subject: "u", SessionID: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, _ := mustIssue(t, a, Claims{Subject: "u", SessionID: "s"})
 	if _, err := b.Verify(ctx, tok); err != nil {
 		t.Fatalf("b verifies a's token after one rotation: %v", err)
 	}
@@ -272,10 +263,7 @@ func TestRotateTwoManagers(t *testing.T) {
 	if _, err := a.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err = a.Issue(Claims{Subject: "u", SessionID: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, _ = mustIssue(t, a, Claims{Subject: "u", SessionID: "s"})
 	lists = fx.store.listCount()
 	if _, err := b.Verify(ctx, tok); err != nil {
 		t.Fatalf("b verifies a token of a key it has not loaded: got %v, want valid after one reload", err)
@@ -286,9 +274,7 @@ func TestRotateTwoManagers(t *testing.T) {
 	if diff := cmp.Diff(a.JWKS(), b.JWKS()); diff != "" {
 		t.Errorf("JWKS of b after the kid reload differs from a's (-a +b):\n%s", diff)
 	}
-	if _, _, err := b.Issue(Claims{Subject: "u", SessionID: "s"}); err != nil {
-		t.Fatal(err)
-	}
+	mustIssue(t, b, Claims{Subject: "u", SessionID: "s"})
 	if got, want := b.set.Load().current.id, a.set.Load().current.id; got != want {
 		t.Errorf("b signs with %s, want a's current %s", got, want)
 	}
@@ -365,10 +351,7 @@ func TestUnknownKidReloadSingleFlight(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tok, _, err := fx.m.Issue(Claims{Subject: "u", SessionID: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, _ := mustIssue(t, fx.m, Claims{Subject: "u", SessionID: "s"})
 	before := fx.store.listCount()
 	var wg sync.WaitGroup
 	for range 8 {
@@ -391,10 +374,7 @@ func TestUnknownKidReloadSingleFlight(t *testing.T) {
 func TestAlgorithmChange(t *testing.T) {
 	ctx := context.Background()
 	fx := newFixture(t, ES256)
-	oldTok, _, err := fx.m.Issue(Claims{Subject: "u", SessionID: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	oldTok, _ := mustIssue(t, fx.m, Claims{Subject: "u", SessionID: "s"})
 	oldCur := fx.current().id
 	oldNext := onlyKid(t, fx.store.inState(store.KeyNext))
 
@@ -421,10 +401,7 @@ func TestAlgorithmChange(t *testing.T) {
 	if kid != next[0].ID {
 		t.Errorf("Rotate: got current %s, want the EdDSA key %s", kid, next[0].ID)
 	}
-	tok, _, err := m.Issue(Claims{Subject: "u", SessionID: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, _ := mustIssue(t, m, Claims{Subject: "u", SessionID: "s"})
 	if got := decodeSegment(t, tok, 0)["alg"]; got != EdDSA {
 		t.Errorf("alg after rotation: got %v, want EdDSA", got)
 	}

@@ -281,10 +281,7 @@ func TestAutoRotation(t *testing.T) {
 						t.Fatalf("at +%s: %s publishes %d keys, want at most 3", now.Sub(start), name, got)
 					}
 				}
-				tok, _, err := a.Issue(Claims{Subject: "u", SessionID: "s"})
-				if err != nil {
-					t.Fatal(err)
-				}
+				tok, _ := mustIssue(t, a, Claims{Subject: "u", SessionID: "s"})
 				if _, err := b.Verify(ctx, tok); err != nil {
 					t.Fatalf("at +%s: b refuses a's token: %v", now.Sub(start), err)
 				}

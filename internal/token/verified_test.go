@@ -10,10 +10,7 @@ import (
 func TestVerifiedMemoFollowsKeySet(t *testing.T) {
 	fx := newFixture(t, ES256)
 	ctx := context.Background()
-	raw, _, err := fx.m.Issue(Claims{Subject: "u", SessionID: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, _ := mustIssue(t, fx.m, Claims{Subject: "u", SessionID: "s"})
 	for i := range 2 {
 		if _, err := fx.m.Verify(ctx, raw); err != nil {
 			t.Fatalf("Verify #%d: got %v, want valid", i+1, err)

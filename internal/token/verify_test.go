@@ -27,10 +27,7 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 			fx := newFixture(t, alg)
 			in := signInClaims
 			in.Scope = "openid profile"
-			raw, issued, err := fx.m.Issue(in)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw, issued := mustIssue(t, fx.m, in)
 			now := fx.clock.Now()
 			want := in
 			want.Issuer = testIssuer
@@ -79,10 +76,7 @@ func TestIssueSingleAudienceIsString(t *testing.T) {
 	opts := testOptions(ES256, fx.clock)
 	opts.Audience = []string{testAudience}
 	m := newManager(t, fx.store, opts)
-	raw, _, err := m.Issue(Claims{Subject: "u", SessionID: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, _ := mustIssue(t, m, Claims{Subject: "u", SessionID: "s"})
 	if got := decodeSegment(t, raw, 1)["aud"]; got != testAudience {
 		t.Errorf("aud: got %#v, want the string %q", got, testAudience)
 	}
@@ -498,10 +492,7 @@ func TestVerifyNeverFetches(t *testing.T) {
 // the leeway and not after (RFC 7519 §4.1.4; ASVS 5.0 V9.2.1).
 func TestVerifyExpiryFollowsClock(t *testing.T) {
 	fx := newFixture(t, EdDSA)
-	raw, c, err := fx.m.Issue(Claims{Subject: "u", SessionID: "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, c := mustIssue(t, fx.m, Claims{Subject: "u", SessionID: "s"})
 	steps := []struct {
 		to   time.Time
 		want bool

@@ -71,12 +71,9 @@ func (rp *RP) Register(u User, challenge []byte, response []byte) (Credential, e
 	if err := u.check(); err != nil {
 		return Credential{}, err
 	}
-	if len(response) > MaxResponseSize {
-		return Credential{}, refuse(ErrMalformed, fmt.Sprintf("%d bytes", len(response)))
-	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
+	parsed, err := parseResponse(response, protocol.ParseCredentialCreationResponseBytes)
 	if err != nil {
-		return Credential{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return Credential{}, err
 	}
 	if err := rp.checkClientData(parsed.Response.CollectedClientData, protocol.CreateCeremony, challenge); err != nil {
 		return Credential{}, err
@@ -164,12 +161,9 @@ func (rp *RP) Login(challenge []byte, allow []Credential, requireUV bool, respon
 	if err := checkChallenge(challenge); err != nil {
 		return Assertion{}, err
 	}
-	if len(response) > MaxResponseSize {
-		return Assertion{}, refuse(ErrMalformed, fmt.Sprintf("%d bytes", len(response)))
-	}
-	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
+	parsed, err := parseResponse(response, protocol.ParseCredentialRequestResponseBytes)
 	if err != nil {
-		return Assertion{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return Assertion{}, err
 	}
 	if err := rp.checkClientData(parsed.Response.CollectedClientData, protocol.AssertCeremony, challenge); err != nil {
 		return Assertion{}, err
@@ -226,6 +220,20 @@ func (rp *RP) Login(challenge []byte, allow []Credential, requireUV bool, respon
 		UserVerified: authData.Flags.HasUserVerified(),
 		CloneWarning: cred.Authenticator.CloneWarning,
 	}, nil
+}
+
+// parseResponse parses a response of at most MaxResponseSize bytes with
+// parse, which go-webauthn has for each ceremony; a response too large or
+// one that parse refuses is ErrMalformed.
+func parseResponse[T any](response []byte, parse func([]byte) (*T, error)) (*T, error) {
+	if len(response) > MaxResponseSize {
+		return nil, refuse(ErrMalformed, fmt.Sprintf("%d bytes", len(response)))
+	}
+	parsed, err := parse(response)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return parsed, nil
 }
 
 // checkClientData checks the client data as WebAuthn §7.1 and §7.2 ask

@@ -46,14 +46,7 @@ func TestFuzzSeeds(t *testing.T) {
 	rp := newRP(t)
 	if *updateSeeds {
 		a := passkeytest.New(origin)
-		var s seeds
-		options, err := rp.RegistrationOptions(ann, regChallenge, nil, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s.Registration, err = a.Create(options); err != nil {
-			t.Fatal(err)
-		}
+		s := seeds{Registration: create(t, rp, a, ann, true)}
 		for range 2 {
 			s.Logins = append(s.Logins, assert(t, rp, a, loginChallenge, nil, false))
 		}

@@ -42,19 +42,26 @@ func newRP(t testing.TB) *RP {
 // returns the credential to store.
 func register(t *testing.T, rp *RP, a *passkeytest.Authenticator, u User, discoverable bool) Credential {
 	t.Helper()
-	options, err := rp.RegistrationOptions(u, regChallenge, nil, discoverable)
-	if err != nil {
-		t.Fatal(err)
-	}
-	response, err := a.Create(options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, err := rp.Register(u, regChallenge, response)
+	cred, err := rp.Register(u, regChallenge, create(t, rp, a, u, discoverable))
 	if err != nil {
 		t.Fatalf("Register: %v", err)
 	}
 	return cred
+}
+
+// create runs a.Create with the registration options of u, regChallenge
+// and discoverable and returns the response.
+func create(t *testing.T, rp *RP, a *passkeytest.Authenticator, u User, discoverable bool, opts ...passkeytest.Option) []byte {
+	t.Helper()
+	options, err := rp.RegistrationOptions(u, regChallenge, nil, discoverable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	response, err := a.Create(options, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response
 }
 
 // assert runs a.Get with the login options of challenge, allow and
@@ -494,14 +501,7 @@ func TestRegisterRefuses(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(a)
 			}
-			options, err := rp.RegistrationOptions(ann, regChallenge, nil, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			response, err := a.Create(options, tt.opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			response := create(t, rp, a, ann, true, tt.opts...)
 			if tt.change != nil {
 				response = edit(t, response, func(r, inner map[string]any) { tt.change(t, r, inner) })
 			}
@@ -509,7 +509,7 @@ func TestRegisterRefuses(t *testing.T) {
 			if tt.challenge != nil {
 				challenge = tt.challenge
 			}
-			_, err = rp.Register(ann, challenge, response)
+			_, err := rp.Register(ann, challenge, response)
 			if !errors.Is(err, tt.want) || !errors.Is(err, ErrInvalid) {
 				t.Errorf("got %v, want %v", err, tt.want)
 			}
@@ -713,17 +713,7 @@ func TestSyncedPasskey(t *testing.T) {
 func TestGarbage(t *testing.T) {
 	rp := newRP(t)
 	a := passkeytest.New(origin)
-	valid := func() []byte {
-		options, err := rp.RegistrationOptions(ann, regChallenge, nil, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := a.Create(options)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}()
+	valid := create(t, rp, a, ann, true)
 	inputs := map[string][]byte{
 		"empty":           nil,
 		"null":            []byte("null"),

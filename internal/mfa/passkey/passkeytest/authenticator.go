@@ -233,17 +233,19 @@ type creationOptions struct {
 		Name        string       `json:"name"`
 		DisplayName string       `json:"displayName"`
 	} `json:"user"`
-	Challenge              binaryString `json:"challenge"`
-	PubKeyCredParams       []credParam  `json:"pubKeyCredParams"`
-	ExcludeCredentials     []descriptor `json:"excludeCredentials"`
-	AuthenticatorSelection struct {
-		ResidentKey        string `json:"residentKey"`
-		RequireResidentKey bool   `json:"requireResidentKey"`
-		UserVerification   string `json:"userVerification"`
-	} `json:"authenticatorSelection"`
-	Extensions struct {
+	Challenge              binaryString           `json:"challenge"`
+	PubKeyCredParams       []credParam            `json:"pubKeyCredParams"`
+	ExcludeCredentials     []descriptor           `json:"excludeCredentials"`
+	AuthenticatorSelection authenticatorSelection `json:"authenticatorSelection"`
+	Extensions             struct {
 		CredProps bool `json:"credProps"`
 	} `json:"extensions"`
+}
+
+type authenticatorSelection struct {
+	ResidentKey        string `json:"residentKey"`
+	RequireResidentKey bool   `json:"requireResidentKey"`
+	UserVerification   string `json:"userVerification"`
 }
 
 // requestOptions is the part of PublicKeyCredentialRequestOptionsJSON the
@@ -270,13 +272,31 @@ type attestationObject struct {
 	AuthData []byte         `cbor:"authData"`
 }
 
-type registrationResponse struct {
+// publicKeyCredential is the part of the JSON form of a PublicKeyCredential
+// that registration and authentication responses share.
+type publicKeyCredential struct {
 	ID                      string         `json:"id"`
 	RawID                   string         `json:"rawId"`
 	Type                    string         `json:"type"`
 	AuthenticatorAttachment string         `json:"authenticatorAttachment"`
 	ClientExtensionResults  map[string]any `json:"clientExtensionResults"`
-	Response                struct {
+}
+
+// newPublicKeyCredential returns the shared members for the credential
+// with this id, without client extension results.
+func newPublicKeyCredential(id []byte) publicKeyCredential {
+	return publicKeyCredential{
+		ID:                      b64.EncodeToString(id),
+		RawID:                   b64.EncodeToString(id),
+		Type:                    "public-key",
+		AuthenticatorAttachment: attachment,
+		ClientExtensionResults:  map[string]any{},
+	}
+}
+
+type registrationResponse struct {
+	publicKeyCredential
+	Response struct {
 		ClientDataJSON     string   `json:"clientDataJSON"`
 		AttestationObject  string   `json:"attestationObject"`
 		AuthenticatorData  string   `json:"authenticatorData"`
@@ -287,12 +307,8 @@ type registrationResponse struct {
 }
 
 type authenticationResponse struct {
-	ID                      string         `json:"id"`
-	RawID                   string         `json:"rawId"`
-	Type                    string         `json:"type"`
-	AuthenticatorAttachment string         `json:"authenticatorAttachment"`
-	ClientExtensionResults  map[string]any `json:"clientExtensionResults"`
-	Response                struct {
+	publicKeyCredential
+	Response struct {
 		ClientDataJSON    string  `json:"clientDataJSON"`
 		AuthenticatorData string  `json:"authenticatorData"`
 		Signature         string  `json:"signature"`
@@ -324,15 +340,53 @@ func (a *Authenticator) Create(options json.RawMessage, opts ...Option) (json.Ra
 	if err != nil {
 		return nil, err
 	}
-	sel := o.AuthenticatorSelection
+	discoverable, err := a.discoverable(o.AuthenticatorSelection)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := a.newCredential(rpID, o.User.ID, o.User.Name, discoverable)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.keep(cred, o.ExcludeCredentials); err != nil {
+		return nil, err
+	}
+
+	authData, err := a.attestedAuthData(hashRPID(rpID, c), cred, uv, c)
+	if err != nil {
+		return nil, err
+	}
+	cdj, err := a.clientDataJSON("webauthn.create", o.Challenge, c)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRegistrationResponse(cred, authData, cdj)
+	if err != nil {
+		return nil, err
+	}
+	if o.Extensions.CredProps {
+		r.ClientExtensionResults["credProps"] = map[string]bool{"rk": cred.discoverable}
+	}
+	return json.Marshal(r)
+}
+
+// discoverable says whether the credential the options ask for is a
+// resident key: residentKey "required" or "preferred" (or the older
+// requireResidentKey) on an authenticator that can store one.
+// ErrNotAllowed if the options require one the authenticator cannot store.
+func (a *Authenticator) discoverable(sel authenticatorSelection) (bool, error) {
 	residentKey := sel.ResidentKey
 	if residentKey == "" && sel.RequireResidentKey {
 		residentKey = "required"
 	}
 	if residentKey == "required" && a.NoResidentKeys {
-		return nil, ErrNotAllowed
+		return false, ErrNotAllowed
 	}
+	return !a.NoResidentKeys && (residentKey == "required" || residentKey == "preferred"), nil
+}
 
+// newCredential makes a credential with a fresh key and a random id.
+func (a *Authenticator) newCredential(rpID string, userHandle []byte, userName string, discoverable bool) (*credential, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -341,67 +395,52 @@ func (a *Authenticator) Create(options json.RawMessage, opts ...Option) (json.Ra
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
-	cred := &credential{
+	return &credential{
 		id:             id,
 		rpID:           rpID,
-		userHandle:     slices.Clone([]byte(o.User.ID)),
-		userName:       o.User.Name,
-		discoverable:   !a.NoResidentKeys && (residentKey == "required" || residentKey == "preferred"),
+		userHandle:     slices.Clone(userHandle),
+		userName:       userName,
+		discoverable:   discoverable,
 		backupEligible: a.BackupEligible,
 		key:            key,
-	}
+	}, nil
+}
 
+// keep adds cred to the credentials the authenticator holds, unless it
+// already holds one of exclude for the same RP id: then ErrExcluded.
+func (a *Authenticator) keep(cred *credential, exclude []descriptor) error {
 	a.mu.Lock()
-	for _, ex := range o.ExcludeCredentials {
+	defer a.mu.Unlock()
+	for _, ex := range exclude {
 		for _, held := range a.creds {
-			if held.rpID == rpID && bytes.Equal(held.id, ex.ID) {
-				a.mu.Unlock()
-				return nil, ErrExcluded
+			if held.rpID == cred.rpID && bytes.Equal(held.id, ex.ID) {
+				return ErrExcluded
 			}
 		}
 	}
 	a.creds = append(a.creds, cred)
-	a.mu.Unlock()
+	return nil
+}
 
-	cose, err := coseKey(&key.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	authData := a.authData(hashRPID(rpID, c), cred, uv, c, 0)
-	authData[32] |= flagAT
-	authData = append(authData, a.AAGUID[:]...)
-	authData = binary.BigEndian.AppendUint16(authData, uint16(len(id)))
-	authData = append(authData, id...)
-	authData = append(authData, cose...)
+// newRegistrationResponse returns the RegistrationResponseJSON of a new credential,
+// with its attestation object of format "none".
+func newRegistrationResponse(cred *credential, authData, clientDataJSON []byte) (registrationResponse, error) {
 	attObj, err := encMode.Marshal(attestationObject{Fmt: "none", AttStmt: map[string]any{}, AuthData: authData})
 	if err != nil {
-		return nil, err
+		return registrationResponse{}, err
 	}
-	cdj, err := a.clientDataJSON("webauthn.create", o.Challenge, c)
+	spki, err := x509.MarshalPKIXPublicKey(&cred.key.PublicKey)
 	if err != nil {
-		return nil, err
+		return registrationResponse{}, err
 	}
-	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-
-	var r registrationResponse
-	r.ID = b64.EncodeToString(id)
-	r.RawID = r.ID
-	r.Type = "public-key"
-	r.AuthenticatorAttachment = attachment
-	r.ClientExtensionResults = map[string]any{}
-	if o.Extensions.CredProps {
-		r.ClientExtensionResults["credProps"] = map[string]bool{"rk": cred.discoverable}
-	}
-	r.Response.ClientDataJSON = b64.EncodeToString(cdj)
+	r := registrationResponse{publicKeyCredential: newPublicKeyCredential(cred.id)}
+	r.Response.ClientDataJSON = b64.EncodeToString(clientDataJSON)
 	r.Response.AttestationObject = b64.EncodeToString(attObj)
 	r.Response.AuthenticatorData = b64.EncodeToString(authData)
 	r.Response.Transports = []string{transport}
 	r.Response.PublicKey = b64.EncodeToString(spki)
 	r.Response.PublicKeyAlgorithm = coseES256
-	return json.Marshal(r)
+	return r, nil
 }
 
 // Get does navigator.credentials.get() with options, the JSON form of
@@ -453,12 +492,7 @@ func (a *Authenticator) Get(options json.RawMessage, opts ...Option) (json.RawMe
 		return nil, err
 	}
 
-	var r authenticationResponse
-	r.ID = b64.EncodeToString(cred.id)
-	r.RawID = r.ID
-	r.Type = "public-key"
-	r.AuthenticatorAttachment = attachment
-	r.ClientExtensionResults = map[string]any{}
+	r := authenticationResponse{publicKeyCredential: newPublicKeyCredential(cred.id)}
 	r.Response.ClientDataJSON = b64.EncodeToString(cdj)
 	r.Response.AuthenticatorData = b64.EncodeToString(authData)
 	r.Response.Signature = b64.EncodeToString(sig)
@@ -569,6 +603,22 @@ func (a *Authenticator) authData(rpIDHash [32]byte, cred *credential, uv bool, c
 	out = append(out, rpIDHash[:]...)
 	out = append(out, flags)
 	return binary.BigEndian.AppendUint32(out, count)
+}
+
+// attestedAuthData returns the authenticator data of a new credential: the
+// sign count 0, the AT flag and the attested credential data (the AAGUID,
+// the credential id and its public key).
+func (a *Authenticator) attestedAuthData(rpIDHash [32]byte, cred *credential, uv bool, c call) ([]byte, error) {
+	cose, err := coseKey(&cred.key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	out := a.authData(rpIDHash, cred, uv, c, 0)
+	out[32] |= flagAT
+	out = append(out, a.AAGUID[:]...)
+	out = binary.BigEndian.AppendUint16(out, uint16(len(cred.id)))
+	out = append(out, cred.id...)
+	return append(out, cose...), nil
 }
 
 func (a *Authenticator) clientDataJSON(typ string, challenge []byte, c call) ([]byte, error) {

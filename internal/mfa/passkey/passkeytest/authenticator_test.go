@@ -75,18 +75,12 @@ type registration struct {
 func decodeRegistration(t *testing.T, raw json.RawMessage) registration {
 	t.Helper()
 	var r registrationResponse
-	if err := json.Unmarshal(raw, &r); err != nil {
-		t.Fatal(err)
-	}
-	if r.ID != r.RawID || r.Type != "public-key" {
-		t.Fatalf("id %q, rawId %q, type %q: want equal ids and public-key", r.ID, r.RawID, r.Type)
-	}
+	mustUnmarshal(t, raw, &r)
+	checkCredential(t, r.publicKeyCredential)
 	var reg registration
 	reg.id = mustB64(t, r.RawID)
 	reg.clientDataJSON = mustB64(t, r.Response.ClientDataJSON)
-	if err := json.Unmarshal(reg.clientDataJSON, &reg.clientData); err != nil {
-		t.Fatal(err)
-	}
+	mustUnmarshal(t, reg.clientDataJSON, &reg.clientData)
 	var obj struct {
 		Fmt      string         `cbor:"fmt"`
 		AttStmt  map[string]any `cbor:"attStmt"`
@@ -127,6 +121,14 @@ func decodeRegistration(t *testing.T, raw json.RawMessage) registration {
 	return reg
 }
 
+// checkCredential checks the members every PublicKeyCredential has.
+func checkCredential(t *testing.T, c publicKeyCredential) {
+	t.Helper()
+	if c.ID != c.RawID || c.Type != "public-key" {
+		t.Fatalf("id %q, rawId %q, type %q: want equal ids and public-key", c.ID, c.RawID, c.Type)
+	}
+}
+
 // parseCOSE reads an ES256 COSE_Key.
 func parseCOSE(t *testing.T, m map[int]any) *ecdsa.PublicKey {
 	t.Helper()
@@ -162,12 +164,8 @@ type assertion struct {
 func decodeAssertion(t *testing.T, raw json.RawMessage) assertion {
 	t.Helper()
 	var r authenticationResponse
-	if err := json.Unmarshal(raw, &r); err != nil {
-		t.Fatal(err)
-	}
-	if r.ID != r.RawID || r.Type != "public-key" {
-		t.Fatalf("id %q, rawId %q, type %q: want equal ids and public-key", r.ID, r.RawID, r.Type)
-	}
+	mustUnmarshal(t, raw, &r)
+	checkCredential(t, r.publicKeyCredential)
 	a := assertion{
 		id:             mustB64(t, r.RawID),
 		clientDataJSON: mustB64(t, r.Response.ClientDataJSON),
@@ -178,9 +176,7 @@ func decodeAssertion(t *testing.T, raw json.RawMessage) assertion {
 		a.hasUserHandle = true
 		a.userHandle = mustB64(t, *r.Response.UserHandle)
 	}
-	if err := json.Unmarshal(a.clientDataJSON, &a.clientData); err != nil {
-		t.Fatal(err)
-	}
+	mustUnmarshal(t, a.clientDataJSON, &a.clientData)
 	if len(a.authData) != 37 {
 		t.Fatalf("assertion authData of %d bytes, want 37", len(a.authData))
 	}
@@ -204,6 +200,13 @@ func mustB64(t *testing.T, s string) []byte {
 		t.Fatalf("%q is not base64url: %v", s, err)
 	}
 	return b
+}
+
+func mustUnmarshal(t *testing.T, data []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func rpHash(rpID string) []byte {
