@@ -69,11 +69,7 @@ func (s *Server) handleLinkIdentity() http.Handler {
 		LinkCode        string `json:"link_code"`
 		CodeVerifier    string `json:"code_verifier"`
 	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOnly); err != nil {
-			return err
-		}
+	return handleBody(s, jsonOnly, func(w http.ResponseWriter, r *http.Request, req request) error {
 		p := principal(r.Context())
 		if req.LinkCode != "" {
 			id, err := s.auth.ConfirmLink(r.Context(), p, req.LinkCode, req.CodeVerifier)

@@ -33,8 +33,6 @@ func writeTokens(w http.ResponseWriter, status int, t auth.TokenResponse) {
 	})
 }
 
-// handleToken is the token endpoint (RFC 6749 §3.2): the password grant
-// and the refresh-token grant, in JSON or form encoding.
 // grantRequest is the token endpoint's body, JSON or form.
 type grantRequest struct {
 	GrantType    string `json:"grant_type"`
@@ -65,12 +63,10 @@ type grantRequest struct {
 	TokenDelivery string `json:"token_delivery"`
 }
 
+// handleToken is the token endpoint (RFC 6749 §3.2): every grant, in
+// JSON or form encoding.
 func (s *Server) handleToken() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req grantRequest
-		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			return err
-		}
+	return handleBody(s, jsonOrForm, func(w http.ResponseWriter, r *http.Request, req grantRequest) error {
 		if err := s.checkDelivery(r, req.TokenDelivery); err != nil {
 			return err
 		}
