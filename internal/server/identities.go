@@ -102,11 +102,5 @@ func (s *Server) handleLinkIdentity() http.Handler {
 }
 
 func (s *Server) handleUnlinkIdentity() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.auth.UnlinkIdentity(r.Context(), principal(r.Context()), r.PathValue("id")); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})
+	return s.handleDeleteOwn(s.auth.UnlinkIdentity)
 }
