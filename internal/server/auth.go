@@ -22,6 +22,19 @@ func principal(ctx context.Context) auth.Principal {
 	return p
 }
 
+// handleDeleteOwn serves the DELETE of one of the signed-in user's
+// things by its {id} (a session, a linked identity): remove refuses what
+// is not theirs; 204 once it is gone.
+func (s *Server) handleDeleteOwn(remove func(ctx context.Context, p auth.Principal, id string) error) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if err := remove(r.Context(), principal(r.Context()), r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
 // bearer extracts the token of an "Authorization: Bearer" header (RFC
 // 6750 §2.1). Tokens in the query or the body are never read.
 func bearer(r *http.Request) string {

@@ -64,22 +64,11 @@ func (b *browser) send(method, path string, form url.Values, header ...string) r
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if m := csrfField.FindSubmatch(raw); m != nil {
+	r := exchange(b.t, b.c, req, header...)
+	if m := csrfField.FindSubmatch(r.body); m != nil {
 		b.csrf = string(m[1])
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+	return r
 }
 
 // cookie returns the value of the named cookie the browser holds for

@@ -27,18 +27,6 @@ type emailRequest struct {
 	Email string `json:"email"`
 }
 
-// handleForm serves an endpoint whose body, JSON or a form, decodes into a
-// T: it decodes it and hands it to serve.
-func handleForm[T any](s *Server, serve func(w http.ResponseWriter, r *http.Request, req T) error) http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req T
-		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			return err
-		}
-		return serve(w, r, req)
-	})
-}
-
 // noContent answers 204, not to be cached.
 func noContent(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
@@ -46,7 +34,7 @@ func noContent(w http.ResponseWriter) {
 }
 
 func (s *Server) handleVerify() http.Handler {
-	return handleForm(s, func(w http.ResponseWriter, r *http.Request, req tokenPasswordRequest) error {
+	return handleBody(s, jsonOrForm, func(w http.ResponseWriter, r *http.Request, req tokenPasswordRequest) error {
 		t, err := s.auth.VerifyEmailLink(r.Context(), req.Token, req.Password, s.requester(r), true)
 		if err != nil {
 			return err
@@ -59,7 +47,7 @@ func (s *Server) handleVerify() http.Handler {
 // handleSendByEmail serves the endpoints that take only an address and
 // send something to it: 202 with status, whatever the address.
 func (s *Server) handleSendByEmail(status string, send func(s *auth.Service, r *http.Request, email string) error) http.Handler {
-	return handleForm(s, func(w http.ResponseWriter, r *http.Request, req emailRequest) error {
+	return handleBody(s, jsonOrForm, func(w http.ResponseWriter, r *http.Request, req emailRequest) error {
 		if err := send(s.auth, r, req.Email); err != nil {
 			return err
 		}
@@ -87,7 +75,7 @@ func (s *Server) handleOTP() http.Handler {
 }
 
 func (s *Server) handleRecoverConfirm() http.Handler {
-	return handleForm(s, func(w http.ResponseWriter, r *http.Request, req tokenPasswordRequest) error {
+	return handleBody(s, jsonOrForm, func(w http.ResponseWriter, r *http.Request, req tokenPasswordRequest) error {
 		if err := s.auth.ResetPassword(r.Context(), req.Token, req.Password, s.requester(r)); err != nil {
 			return err
 		}
@@ -97,7 +85,7 @@ func (s *Server) handleRecoverConfirm() http.Handler {
 }
 
 func (s *Server) handleEmailConfirm() http.Handler {
-	return handleForm(s, func(w http.ResponseWriter, r *http.Request, req tokenRequest) error {
+	return handleBody(s, jsonOrForm, func(w http.ResponseWriter, r *http.Request, req tokenRequest) error {
 		u, err := s.auth.ConfirmEmailChange(r.Context(), req.Token, s.requester(r))
 		if err != nil {
 			return err
@@ -111,7 +99,7 @@ func (s *Server) handleEmailConfirm() http.Handler {
 // and the account is back at the old address with no password and no
 // session; a reset link is on its way there.
 func (s *Server) handleEmailRevert() http.Handler {
-	return handleForm(s, func(w http.ResponseWriter, r *http.Request, req tokenRequest) error {
+	return handleBody(s, jsonOrForm, func(w http.ResponseWriter, r *http.Request, req tokenRequest) error {
 		if err := s.auth.RevertEmailChange(r.Context(), req.Token, s.requester(r)); err != nil {
 			return err
 		}

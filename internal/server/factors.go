@@ -73,11 +73,7 @@ func (s *Server) handleEnrolFactor() http.Handler {
 		Name            string `json:"name"`
 		CurrentPassword string `json:"current_password"`
 	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOnly); err != nil {
-			return err
-		}
+	return handleBody(s, jsonOnly, func(w http.ResponseWriter, r *http.Request, req request) error {
 		e, err := s.auth.EnrolFactor(r.Context(), principal(r.Context()), req.Type, req.Name, req.CurrentPassword)
 		if err != nil {
 			return err
@@ -100,11 +96,7 @@ func (s *Server) handleVerifyFactor() http.Handler {
 		Code       string          `json:"code"`
 		Credential json.RawMessage `json:"credential"`
 	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOnly); err != nil {
-			return err
-		}
+	return handleBody(s, jsonOnly, func(w http.ResponseWriter, r *http.Request, req request) error {
 		v, err := s.auth.VerifyFactor(r.Context(), principal(r.Context()), r.PathValue("id"), req.Code, req.Credential)
 		if err != nil {
 			return err
@@ -182,11 +174,7 @@ func (s *Server) handleFactorChallenge() http.Handler {
 	type request struct {
 		MFAToken string `json:"mfa_token"`
 	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			return err
-		}
+	return handleBody(s, jsonOrForm, func(w http.ResponseWriter, r *http.Request, req request) error {
 		if err := required("mfa_token", req.MFAToken); err != nil {
 			return err
 		}

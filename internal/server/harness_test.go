@@ -242,17 +242,24 @@ func (h *harness) do(method, path, bearer string, body any, header ...string) re
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
+	return exchange(h.t, h.srv.Client(), req, header...)
+}
+
+// exchange sends req through c with the extra header name/value pairs
+// and reads the whole answer.
+func exchange(t testing.TB, c *http.Client, req *http.Request, header ...string) response {
+	t.Helper()
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := h.srv.Client().Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL.RequestURI(), err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }

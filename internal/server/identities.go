@@ -69,11 +69,7 @@ func (s *Server) handleLinkIdentity() http.Handler {
 		LinkCode        string `json:"link_code"`
 		CodeVerifier    string `json:"code_verifier"`
 	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOnly); err != nil {
-			return err
-		}
+	return handleBody(s, jsonOnly, func(w http.ResponseWriter, r *http.Request, req request) error {
 		p := principal(r.Context())
 		if req.LinkCode != "" {
 			id, err := s.auth.ConfirmLink(r.Context(), p, req.LinkCode, req.CodeVerifier)
@@ -106,11 +102,5 @@ func (s *Server) handleLinkIdentity() http.Handler {
 }
 
 func (s *Server) handleUnlinkIdentity() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.auth.UnlinkIdentity(r.Context(), principal(r.Context()), r.PathValue("id")); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})
+	return s.handleDeleteOwn(s.auth.UnlinkIdentity)
 }

@@ -60,20 +60,36 @@ func (s *Server) decode(r *http.Request, dst any, kind bodyKind) error {
 	}
 }
 
-func tooLarge(err error) bool {
-	var mbe *http.MaxBytesError
-	return errors.As(err, &mbe)
+// handleBody serves an endpoint whose body decodes into a T: it decodes
+// the body, answering 4xx itself when it cannot, and hands it to serve.
+func handleBody[T any](s *Server, kind bodyKind, serve func(w http.ResponseWriter, r *http.Request, req T) error) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		var req T
+		if err := s.decode(r, &req, kind); err != nil {
+			return err
+		}
+		return serve(w, r, req)
+	})
 }
 
-var errTooLarge = newError(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body is too large")
+// readBody reads all of a body that http.MaxBytesReader limits: 413 past
+// the limit.
+func readBody(body io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(body)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, newError(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body is too large")
+	case err != nil:
+		return nil, badRequest("request body could not be read")
+	}
+	return b, nil
+}
 
 func decodeJSON(body io.Reader, dst any) error {
-	b, err := io.ReadAll(body)
+	b, err := readBody(body)
 	if err != nil {
-		if tooLarge(err) {
-			return errTooLarge
-		}
-		return badRequest("request body could not be read")
+		return err
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return badRequest("request body is empty; send a JSON object")
@@ -328,12 +344,9 @@ func jsonName(f reflect.StructField) (string, bool) {
 // never read, so a token in the URL is ignored (RFC 6750 §2.3 is not
 // supported on purpose).
 func decodeForm(body io.Reader, dst any) error {
-	b, err := io.ReadAll(body)
+	b, err := readBody(body)
 	if err != nil {
-		if tooLarge(err) {
-			return errTooLarge
-		}
-		return badRequest("request body could not be read")
+		return err
 	}
 	vals, err := url.ParseQuery(string(b))
 	if err != nil {

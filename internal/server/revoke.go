@@ -16,7 +16,7 @@ type tokenHintRequest struct {
 // handleTokenHint serves an endpoint whose body is a tokenHintRequest:
 // it decodes it, requires the token and hands it to serve.
 func (s *Server) handleTokenHint(serve func(w http.ResponseWriter, r *http.Request, token string) error) http.Handler {
-	return handleForm(s, func(w http.ResponseWriter, r *http.Request, req tokenHintRequest) error {
+	return handleBody(s, jsonOrForm, func(w http.ResponseWriter, r *http.Request, req tokenHintRequest) error {
 		if err := required("token", req.Token); err != nil {
 			return err
 		}

@@ -63,11 +63,5 @@ func (s *Server) handleListSessions() http.Handler {
 }
 
 func (s *Server) handleDeleteSession() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.auth.RevokeSession(r.Context(), principal(r.Context()), r.PathValue("id")); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})
+	return s.handleDeleteOwn(s.auth.RevokeSession)
 }

@@ -13,11 +13,7 @@ func (s *Server) handleSignup() http.Handler {
 		Password string          `json:"password"`
 		Metadata json.RawMessage `json:"metadata"`
 	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOnly); err != nil {
-			return err
-		}
+	return handleBody(s, jsonOnly, func(w http.ResponseWriter, r *http.Request, req request) error {
 		res, err := s.auth.Signup(r.Context(), auth.SignupInput{
 			Email: req.Email, Password: req.Password, Metadata: req.Metadata, Requester: s.requester(r),
 		})

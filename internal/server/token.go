@@ -33,8 +33,6 @@ func writeTokens(w http.ResponseWriter, status int, t auth.TokenResponse) {
 	})
 }
 
-// handleToken is the token endpoint (RFC 6749 §3.2): the password grant
-// and the refresh-token grant, in JSON or form encoding.
 // grantRequest is the token endpoint's body, JSON or form.
 type grantRequest struct {
 	GrantType    string `json:"grant_type"`
@@ -65,12 +63,10 @@ type grantRequest struct {
 	TokenDelivery string `json:"token_delivery"`
 }
 
+// handleToken is the token endpoint (RFC 6749 §3.2): every grant, in
+// JSON or form encoding.
 func (s *Server) handleToken() http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req grantRequest
-		if err := s.decode(r, &req, jsonOrForm); err != nil {
-			return err
-		}
+	return handleBody(s, jsonOrForm, func(w http.ResponseWriter, r *http.Request, req grantRequest) error {
 		if err := s.checkDelivery(r, req.TokenDelivery); err != nil {
 			return err
 		}
@@ -105,8 +101,11 @@ func (s *Server) checkDelivery(r *http.Request, delivery string) error {
 // grant runs the request's grant; answered reports that it wrote the
 // answer itself (the address bucket's 429).
 func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *grantRequest) (t auth.TokenResponse, answered bool, err error) {
+	if err := s.grantOff(req.GrantType); err != nil {
+		return t, false, err
+	}
 	switch req.GrantType {
-	case "password":
+	case "password", "otp", "id_token", "mfa", "passkey":
 		// Only the grants that check a guessable secret meet the address
 		// bucket: they cost a hash or a guess. Refreshes and codes are
 		// cheap, and a NAT full of users, or an application's back end,
@@ -114,6 +113,9 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *grantRequest
 		if !s.addressAllowed(w, r) {
 			return t, true, nil
 		}
+	}
+	switch req.GrantType {
+	case "password":
 		email := cmp.Or(req.Email, req.Username)
 		t, err = s.auth.PasswordLogin(r.Context(), email, req.Password, req.DeviceToken, s.requester(r))
 	case "refresh_token":
@@ -121,41 +123,17 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *grantRequest
 	case "authorization_code":
 		t, err = s.auth.ExchangeCode(r.Context(), req.Code, req.RedirectURI, req.CodeVerifier, s.requester(r))
 	case "otp":
-		if !s.addressAllowed(w, r) {
-			return t, true, nil
-		}
 		if req.Token != "" {
 			t, err = s.auth.OTPLinkLogin(r.Context(), req.Token, s.requester(r))
 		} else {
 			t, err = s.auth.OTPCodeLogin(r.Context(), req.Email, req.Code, s.requester(r))
 		}
 	case "id_token":
-		if len(s.auth.Providers()) == 0 {
-			err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type id_token needs a sign-in provider; none is configured")
-			break
-		}
-		if !s.addressAllowed(w, r) {
-			return t, true, nil
-		}
 		t, err = s.auth.SignInWithIDToken(r.Context(), req.Provider, req.IDToken, req.Nonce, s.requester(r))
 	case "mfa":
-		if !s.auth.FactorsEnabled() {
-			err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type mfa is not enabled on this server")
-			break
-		}
-		if !s.addressAllowed(w, r) {
-			return t, true, nil
-		}
 		t, err = s.auth.FinishMFA(r.Context(), auth.MFAAnswer{Token: req.MFAToken, FactorID: req.FactorID, Code: req.Code,
 			Credential: req.Credential, RecoveryCode: req.RecoveryCode}, s.requester(r))
 	case "passkey":
-		if !s.auth.PasskeysEnabled() {
-			err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type passkey is not enabled on this server")
-			break
-		}
-		if !s.addressAllowed(w, r) {
-			return t, true, nil
-		}
 		t, err = s.auth.PasskeySignIn(r.Context(), req.ChallengeID, req.Credential, s.requester(r))
 	case "":
 		err = badRequest("grant_type is required: %s", s.grantTypes())
@@ -163,6 +141,18 @@ func (s *Server) grant(w http.ResponseWriter, r *http.Request, req *grantRequest
 		err = newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type "+describe(req.GrantType)+" is not supported; use "+s.grantTypes())
 	}
 	return t, false, err
+}
+
+// grantOff refuses a grant type that latch knows but this server's
+// configuration leaves off, before it meets the address bucket.
+func (s *Server) grantOff(grant string) error {
+	switch {
+	case grant == "id_token" && len(s.auth.Providers()) == 0:
+		return newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type id_token needs a sign-in provider; none is configured")
+	case grant == "mfa" && !s.auth.FactorsEnabled(), grant == "passkey" && !s.auth.PasskeysEnabled():
+		return newError(http.StatusBadRequest, codeUnsupportedGrantType, "grant_type "+grant+" is not enabled on this server")
+	}
+	return nil
 }
 
 // refreshGrant rotates the refresh token of the body, or, when the body

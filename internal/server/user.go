@@ -46,11 +46,7 @@ func (s *Server) handlePatchUser() http.Handler {
 		CurrentPassword *string         `json:"current_password"`
 		Email           *string         `json:"email"`
 	}
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if err := s.decode(r, &req, jsonOnly); err != nil {
-			return err
-		}
+	return handleBody(s, jsonOnly, func(w http.ResponseWriter, r *http.Request, req request) error {
 		u, err := s.auth.UpdateUser(r.Context(), principal(r.Context()), auth.UserUpdate{
 			Metadata:        req.Metadata,
 			Password:        req.Password,

@@ -57,6 +57,22 @@ func (p *Pages) factorSection(r *http.Request, pr auth.Principal, hasPassword bo
 	return d, nil
 }
 
+// signedInFactors is signedIn for the pages that change a factor: the
+// principal and the account's factor section. It has answered when it
+// reports false (the sign-in page, or the account page with the error).
+func (p *Pages) signedInFactors(w http.ResponseWriter, r *http.Request) (auth.Principal, factorSection, bool) {
+	pr, ok := p.signedIn(w, r)
+	if !ok {
+		return pr, factorSection{}, false
+	}
+	sec, err := p.factorSection(r, pr, pr.User.PasswordHash != "")
+	if err != nil {
+		p.showAccount(w, r, pr, err, nil)
+		return pr, sec, false
+	}
+	return pr, sec, true
+}
+
 // factorPassword is the current password a factor form gave, "" if it
 // has none (the sign-in is recent, or the user has no password).
 func factorPassword(r *http.Request) string {
@@ -172,13 +188,8 @@ type removeData struct {
 // removeFactor asks to confirm the removal of one of the person's
 // factors, then removes it.
 func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request) {
-	pr, ok := p.signedIn(w, r)
+	pr, sec, ok := p.signedInFactors(w, r)
 	if !ok {
-		return
-	}
-	sec, err := p.factorSection(r, pr, pr.User.PasswordHash != "")
-	if err != nil {
-		p.showAccount(w, r, pr, err, nil)
 		return
 	}
 	id := r.PostForm.Get("id")
@@ -210,13 +221,8 @@ func (p *Pages) removeFactor(w http.ResponseWriter, r *http.Request) {
 // When the person still has codes left, it first asks to confirm: the
 // old ones stop working.
 func (p *Pages) newCodes(w http.ResponseWriter, r *http.Request) {
-	pr, ok := p.signedIn(w, r)
+	pr, sec, ok := p.signedInFactors(w, r)
 	if !ok {
-		return
-	}
-	sec, err := p.factorSection(r, pr, pr.User.PasswordHash != "")
-	if err != nil {
-		p.showAccount(w, r, pr, err, nil)
 		return
 	}
 	confirm := sec.Recovery != nil && sec.Recovery.Remaining > 0

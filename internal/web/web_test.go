@@ -86,7 +86,8 @@ func TestEveryKeyIsInTheCatalog(t *testing.T) {
 // loopback IP literal's port free.
 func TestAllowedRedirect(t *testing.T) {
 	allowed := []string{"https://app.example.com/cb", "http://127.0.0.1/native", "http://[::1]/native", "http://localhost:3000/cb", "com.example.app:/cb"}
-	for uri, want := range map[string]bool{
+	allowedRedirect := func(uri string) bool { return AllowedRedirect(allowed, uri) }
+	checkEach(t, "AllowedRedirect", allowedRedirect, map[string]bool{
 		"https://app.example.com/cb":            true,
 		"https://app.example.com/cb/":           false,
 		"https://app.example.com/cb?x":          false,
@@ -110,17 +111,13 @@ func TestAllowedRedirect(t *testing.T) {
 		"http://127.0.0.1:5000/native%2F..":     false,
 		"http://127.0.0.1:5000/NATIVE":          false,
 		"http://127.0.0.1.evil.com:5000/native": false,
-	} {
-		if got := AllowedRedirect(allowed, uri); got != want {
-			t.Errorf("AllowedRedirect(%q) = %v, want %v", uri, got, want)
-		}
-	}
+	})
 }
 
 // A continuation stays on latch and leads only back to an authorization
 // request or the account page.
 func TestCheckContinue(t *testing.T) {
-	for in, want := range map[string]string{
+	checkEach(t, "checkContinue", checkContinue, map[string]string{
 		"/account":                         "/account",
 		"/v1/authorize?redirect_uri=x&a=b": "/v1/authorize?redirect_uri=x&a=b",
 		"//evil.example.com/v1/authorize":  "",
@@ -131,11 +128,7 @@ func TestCheckContinue(t *testing.T) {
 		"javascript:alert(1)":              "",
 		"/v1/authorize\r\nLocation: x":     "",
 		"":                                 "",
-	} {
-		if got := checkContinue(in); got != want {
-			t.Errorf("checkContinue(%q) = %q, want %q", in, got, want)
-		}
-	}
+	})
 }
 
 // The text on the brand colour stays readable: dark on light colours,
@@ -150,15 +143,22 @@ func TestThemeContrast(t *testing.T) {
 }
 
 func TestAgentName(t *testing.T) {
-	for ua, want := range map[string]string{
+	checkEach(t, "agentName", agentName, map[string]string{
 		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36":                                   "Chrome · Linux",
 		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1": "Safari · iOS",
 		"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0":                                                        "Firefox · Windows",
 		"curl/8.5.0": "curl/8.5.0",
 		"":           "",
-	} {
-		if got := agentName(ua); got != want {
-			t.Errorf("agentName(%q) = %q, want %q", ua, got, want)
+	})
+}
+
+// checkEach checks f, named name in failures, on each input of cases
+// against the result it maps to.
+func checkEach[T comparable](t *testing.T, name string, f func(string) T, cases map[string]T) {
+	t.Helper()
+	for in, want := range cases {
+		if got := f(in); got != want {
+			t.Errorf("%s(%q) = %#v, want %#v", name, in, got, want)
 		}
 	}
 }
