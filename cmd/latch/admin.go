@@ -26,47 +26,43 @@ func newMigrate(e *env) *cobra.Command {
 		Use:   "up",
 		Short: "Apply every pending migration",
 		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withStore(cmd.Context(), func(db store.Store) error {
-				if err := db.Migrate(cmd.Context()); err != nil {
-					return err
-				}
-				st, err := db.MigrationStatus(cmd.Context())
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "database is at version %d\n", st.Current)
-				return nil
-			})
-		},
+		RunE: e.runWithStore(func(ctx context.Context, db store.Store, _ []string) error {
+			if err := db.Migrate(ctx); err != nil {
+				return err
+			}
+			st, err := db.MigrationStatus(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "database is at version %d\n", st.Current)
+			return nil
+		}),
 	}
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "List migrations and whether each is applied",
 		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withStore(cmd.Context(), func(db store.Store) error {
-				st, err := db.MigrationStatus(cmd.Context())
-				if err != nil {
-					return err
+		RunE: e.runWithStore(func(ctx context.Context, db store.Store, _ []string) error {
+			st, err := db.MigrationStatus(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED")
+			for _, m := range st.Migrations {
+				applied := "pending"
+				if !m.AppliedAt.IsZero() {
+					applied = m.AppliedAt.Format(time.RFC3339)
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED")
-				for _, m := range st.Migrations {
-					applied := "pending"
-					if !m.AppliedAt.IsZero() {
-						applied = m.AppliedAt.Format(time.RFC3339)
-					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\n", m.Version, m.Name, applied)
-				}
-				tw.Flush()
-				fmt.Fprintf(e.stdout, "database version %d, binary version %d\n", st.Current, st.Latest)
-				if st.Current > st.Latest {
-					return store.ErrDatabaseTooNew
-				}
-				return nil
-			})
-		},
+				fmt.Fprintf(tw, "%d\t%s\t%s\n", m.Version, m.Name, applied)
+			}
+			tw.Flush()
+			fmt.Fprintf(e.stdout, "database version %d, binary version %d\n", st.Current, st.Latest)
+			if st.Current > st.Latest {
+				return store.ErrDatabaseTooNew
+			}
+			return nil
+		}),
 	}
 	c := group("migrate", "Apply or list database migrations (bare 'migrate' applies them)", up, status)
 	c.RunE = up.RunE
@@ -86,6 +82,22 @@ func (e *env) withStore(ctx context.Context, fn func(store.Store) error) error {
 	}
 	defer db.Close()
 	return fn(db)
+}
+
+// runWithStore is the RunE of a command that runs fn on the database
+// (withStore), with the command's context and arguments.
+func (e *env) runWithStore(fn func(ctx context.Context, db store.Store, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		return e.withStore(cmd.Context(), func(db store.Store) error { return fn(cmd.Context(), db, args) })
+	}
+}
+
+// runWithApp is the RunE of an admin command that runs fn against the
+// migrated database (withApp), with the command's context and arguments.
+func (e *env) runWithApp(fn func(ctx context.Context, a *app.Latch, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		return e.withApp(cmd.Context(), func(a *app.Latch) error { return fn(cmd.Context(), a, args) })
+	}
 }
 
 // withApp runs an admin command against a migrated database. Its log
@@ -136,16 +148,14 @@ func newUserMFA(e *env) *cobra.Command {
 		Long: "Remove every second factor of a user who lost theirs, so that they sign in with their password alone and set new ones up. " +
 			"Check who is asking before you do this: it is the way around a second factor. The owner is told by email, and the reset is audited.",
 		Args: usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.withApp(cmd.Context(), func(a *app.Latch) error {
-				n, err := a.Auth.ResetFactors(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "removed %d factor(s) of %s\n", n, args[0])
-				return nil
-			})
-		},
+		RunE: e.runWithApp(func(ctx context.Context, a *app.Latch, args []string) error {
+			n, err := a.Auth.ResetFactors(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "removed %d factor(s) of %s\n", n, args[0])
+			return nil
+		}),
 	}
 	return group("mfa", "Manage users' second factors", reset)
 }
@@ -159,16 +169,14 @@ func newUserInvite(e *env) *cobra.Command {
 			"The server sends the message (from the outbox it shares with this command) within seconds if it runs, else when it starts. " +
 			"With LATCH_SIGNUP=off this is how people join.",
 		Args: usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.withApp(cmd.Context(), func(a *app.Latch) error {
-				u, err := a.Auth.Invite(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "invited %s (%s); the link is valid for 72 hours\n", u.Email, u.ID)
-				return nil
-			})
-		},
+		RunE: e.runWithApp(func(ctx context.Context, a *app.Latch, args []string) error {
+			u, err := a.Auth.Invite(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "invited %s (%s); the link is valid for 72 hours\n", u.Email, u.ID)
+			return nil
+		}),
 	}
 }
 
@@ -179,28 +187,26 @@ func newUserCreate(e *env) *cobra.Command {
 		Use:   "create EMAIL",
 		Short: "Create a user; the password is read from standard input",
 		Args:  usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.withApp(cmd.Context(), func(a *app.Latch) error {
-				pw, err := e.readPassword(passwordStdin)
-				if err != nil {
-					return err
+		RunE: e.runWithApp(func(ctx context.Context, a *app.Latch, args []string) error {
+			pw, err := e.readPassword(passwordStdin)
+			if err != nil {
+				return err
+			}
+			u, err := a.Auth.CreateUser(ctx, args[0], pw, verified)
+			var weak *apperr.Error
+			if errors.As(err, &weak) && weak.Code == apperr.CodeWeakPassword {
+				var why []string
+				for _, r := range weak.Reasons {
+					why = append(why, r.Message)
 				}
-				u, err := a.Auth.CreateUser(cmd.Context(), args[0], pw, verified)
-				var weak *apperr.Error
-				if errors.As(err, &weak) && weak.Code == apperr.CodeWeakPassword {
-					var why []string
-					for _, r := range weak.Reasons {
-						why = append(why, r.Message)
-					}
-					return fmt.Errorf("password refused: %s", strings.Join(why, "; "))
-				}
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "created user %s (%s)\n", u.ID, u.Email)
-				return nil
-			})
-		},
+				return fmt.Errorf("password refused: %s", strings.Join(why, "; "))
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "created user %s (%s)\n", u.ID, u.Email)
+			return nil
+		}),
 	}
 	create.Flags().BoolVar(&verified, "verified", false, "mark the email address as verified")
 	create.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input without prompting")
@@ -215,24 +221,22 @@ func newUserList(e *env) *cobra.Command {
 		Use:   "list",
 		Short: "List users in creation order",
 		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withApp(cmd.Context(), func(a *app.Latch) error {
-				users, err := a.Auth.ListUsers(cmd.Context(), after, limit)
+		RunE: e.runWithApp(func(ctx context.Context, a *app.Latch, _ []string) error {
+			users, err := a.Auth.ListUsers(ctx, after, limit)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tEMAIL\tVERIFIED\tDISABLED\tCREATED\tSIGN-IN")
+			for _, u := range users {
+				ways, err := signInWays(ctx, a, u)
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tEMAIL\tVERIFIED\tDISABLED\tCREATED\tSIGN-IN")
-				for _, u := range users {
-					ways, err := signInWays(cmd.Context(), a, u)
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%t\t%t\t%s\t%s\n", u.ID, u.Email, u.EmailVerified, u.Disabled, u.CreatedAt.Format(time.RFC3339), ways)
-				}
-				return tw.Flush()
-			})
-		},
+				fmt.Fprintf(tw, "%s\t%s\t%t\t%t\t%s\t%s\n", u.ID, u.Email, u.EmailVerified, u.Disabled, u.CreatedAt.Format(time.RFC3339), ways)
+			}
+			return tw.Flush()
+		}),
 	}
 	list.Flags().IntVar(&limit, "limit", 100, "list at most this many users")
 	list.Flags().StringVar(&after, "after", "", "list users created after this user id")
@@ -266,15 +270,13 @@ func userAction(e *env, use, short, done string, fn func(ctx context.Context, a 
 		Use:   use + " EMAIL|ID",
 		Short: short,
 		Args:  usageArgs(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.withApp(cmd.Context(), func(a *app.Latch) error {
-				if err := fn(cmd.Context(), a, args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "%s %s\n", done, args[0])
-				return nil
-			})
-		},
+		RunE: e.runWithApp(func(ctx context.Context, a *app.Latch, args []string) error {
+			if err := fn(ctx, a, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s %s\n", done, args[0])
+			return nil
+		}),
 	}
 }
 
@@ -283,20 +285,18 @@ func newKeys(e *env) *cobra.Command {
 		Use:   "list",
 		Short: "List signing keys and their states",
 		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withApp(cmd.Context(), func(a *app.Latch) error {
-				keys, err := a.Tokens.Keys(cmd.Context())
-				if err != nil {
-					return err
-				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRES")
-				for _, k := range keys {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, stamp(k.CreatedAt), stamp(k.ActivatedAt), stamp(k.RetireAt))
-				}
-				return tw.Flush()
-			})
-		},
+		RunE: e.runWithApp(func(ctx context.Context, a *app.Latch, _ []string) error {
+			keys, err := a.Tokens.Keys(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRES")
+			for _, k := range keys {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, stamp(k.CreatedAt), stamp(k.ActivatedAt), stamp(k.RetireAt))
+			}
+			return tw.Flush()
+		}),
 	}
 	var force bool
 	rotate := &cobra.Command{
@@ -309,24 +309,22 @@ The next key must have been published for at least the JWKS cache
 lifetime (about 6 minutes) so that no verifier meets a key it has not
 seen; --force skips that wait (verifiers then refetch on the unknown kid).`,
 		Args: usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withApp(cmd.Context(), func(a *app.Latch) error {
-				rotate := a.Tokens.Rotate
-				if force {
-					rotate = a.Tokens.RotateForce
-				}
-				kid, err := rotate(cmd.Context())
-				if errors.Is(err, token.ErrNextKeyTooNew) {
-					return fmt.Errorf("%w (or run 'latch keys rotate --force')", err)
-				}
-				if err != nil {
-					return err
-				}
-				a.Audit.Record(cmd.Context(), audit.Event{Type: "key.rotate", Detail: map[string]any{"kid": kid, "forced": force}})
-				fmt.Fprintf(e.stdout, "rotated: %s now signs; running instances pick it up on their next key reload\n", kid)
-				return nil
-			})
-		},
+		RunE: e.runWithApp(func(ctx context.Context, a *app.Latch, _ []string) error {
+			rotate := a.Tokens.Rotate
+			if force {
+				rotate = a.Tokens.RotateForce
+			}
+			kid, err := rotate(ctx)
+			if errors.Is(err, token.ErrNextKeyTooNew) {
+				return fmt.Errorf("%w (or run 'latch keys rotate --force')", err)
+			}
+			if err != nil {
+				return err
+			}
+			a.Audit.Record(ctx, audit.Event{Type: "key.rotate", Detail: map[string]any{"kid": kid, "forced": force}})
+			fmt.Fprintf(e.stdout, "rotated: %s now signs; running instances pick it up on their next key reload\n", kid)
+			return nil
+		}),
 	}
 	rotate.Flags().BoolVar(&force, "force", false, "rotate even if the next key was published only moments ago")
 	return group("keys", "Manage signing keys", list, rotate)
@@ -373,36 +371,34 @@ func newAudit(e *env) *cobra.Command {
 		Use:   "list",
 		Short: "List security events, newest first",
 		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return e.withApp(cmd.Context(), func(a *app.Latch) error {
-				opts := store.ListAuditOptions{Type: typ, Limit: limit, Before: before}
-				if user != "" {
-					u, err := a.Auth.FindUser(cmd.Context(), user)
-					switch {
-					case err == nil:
-						opts.UserID = u.ID
-					case errors.Is(err, auth.ErrUserNotFound):
-						opts.UserID = user // a deleted user's events keep their id
-					default:
-						return err
-					}
-				}
-				if since > 0 {
-					opts.Since = time.Now().Add(-since)
-				}
-				events, err := a.DB.ListAudit(cmd.Context(), opts)
-				if err != nil {
+		RunE: e.runWithApp(func(ctx context.Context, a *app.Latch, _ []string) error {
+			opts := store.ListAuditOptions{Type: typ, Limit: limit, Before: before}
+			if user != "" {
+				u, err := a.Auth.FindUser(ctx, user)
+				switch {
+				case err == nil:
+					opts.UserID = u.ID
+				case errors.Is(err, auth.ErrUserNotFound):
+					opts.UserID = user // a deleted user's events keep their id
+				default:
 					return err
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tTIME\tTYPE\tUSER\tSESSION\tIP\tDETAIL")
-				for _, ev := range events {
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.ID, ev.Time.UTC().Format(time.RFC3339), ev.Type,
-						dash(ev.UserID), dash(ev.SessionID), dash(ev.IP), dash(string(ev.Detail)))
-				}
-				return tw.Flush()
-			})
-		},
+			}
+			if since > 0 {
+				opts.Since = time.Now().Add(-since)
+			}
+			events, err := a.DB.ListAudit(ctx, opts)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tTIME\tTYPE\tUSER\tSESSION\tIP\tDETAIL")
+			for _, ev := range events {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.ID, ev.Time.UTC().Format(time.RFC3339), ev.Type,
+					dash(ev.UserID), dash(ev.SessionID), dash(ev.IP), dash(string(ev.Detail)))
+			}
+			return tw.Flush()
+		}),
 	}
 	list.Flags().StringVar(&user, "user", "", "only this user's events (email or id)")
 	list.Flags().StringVar(&typ, "type", "", "only events of this type, e.g. login.failure")

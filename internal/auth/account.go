@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/store"
 )
@@ -50,7 +49,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, upd UserUpdate) (
 	}
 	var newHash string
 	if upd.Password != nil {
-		if newHash, err = s.newPasswordHashFor(ctx, *upd.Password, p.User.Email); err != nil {
+		if newHash, err = s.hashNewPassword(ctx, "update user", *upd.Password, p.User.Email); err != nil {
 			return store.User{}, err
 		}
 	}
@@ -106,20 +105,6 @@ func (upd UserUpdate) check(u store.User) (newEmail string, meta json.RawMessage
 		}
 	}
 	return newEmail, meta, nil
-}
-
-// newPasswordHashFor hashes a new password of the account with this
-// address, once it passes the policy.
-func (s *Service) newPasswordHashFor(ctx context.Context, pw, email string) (string, error) {
-	pw = password.Normalize(pw)
-	if err := s.checkPolicy(ctx, pw, email); err != nil {
-		return "", err
-	}
-	hash, err := s.hasher.Hash(ctx, pw)
-	if err != nil {
-		return "", fmt.Errorf("update user: %w", err)
-	}
-	return hash, nil
 }
 
 // passwordChanged follows a password change the caller p made: every

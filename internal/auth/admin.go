@@ -2,13 +2,12 @@ package auth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/store"
 )
 
@@ -22,25 +21,13 @@ func (s *Service) CreateUser(ctx context.Context, email, pw string, verified boo
 	if err != nil {
 		return store.User{}, err
 	}
-	pw = password.Normalize(pw)
-	if err := s.checkPolicy(ctx, pw, email); err != nil {
+	hash, err := s.hashNewPassword(ctx, "create user", pw, email)
+	if err != nil {
 		return store.User{}, err
 	}
-	hash, err := s.hasher.Hash(ctx, pw)
-	if err != nil {
-		return store.User{}, fmt.Errorf("create user: %w", err)
-	}
 	now := s.now().UTC()
-	u := store.User{
-		ID:                uuid.Must(uuid.NewV7()).String(),
-		Email:             email,
-		EmailVerified:     verified,
-		PasswordHash:      hash,
-		Metadata:          []byte("{}"),
-		CreatedAt:         now,
-		UpdatedAt:         now,
-		PasswordChangedAt: now,
-	}
+	u := newUser(email, now)
+	u.EmailVerified, u.PasswordHash, u.PasswordChangedAt = verified, hash, now
 	if err := s.users.CreateUser(ctx, u); errors.Is(err, store.ErrAlreadyExists) {
 		return store.User{}, ErrEmailTaken
 	} else if err != nil {
@@ -74,18 +61,10 @@ func (s *Service) FindUser(ctx context.Context, emailOrID string) (store.User, e
 // session, so the user's refresh tokens die with it; access tokens are
 // refused by latch at once because Authenticate checks the flag.
 func (s *Service) SetDisabled(ctx context.Context, emailOrID string, disabled bool) (store.User, error) {
-	u, err := s.FindUser(ctx, emailOrID)
+	now := s.now().UTC()
+	u, err := s.changeUser(ctx, "set disabled", emailOrID, now, func(x *store.User) { x.Disabled = disabled })
 	if err != nil {
 		return store.User{}, err
-	}
-	now := s.now().UTC()
-	u, err = s.users.UpdateUser(ctx, u.ID, func(x *store.User) error {
-		x.Disabled = disabled
-		x.UpdatedAt = now
-		return nil
-	})
-	if err != nil {
-		return store.User{}, fmt.Errorf("set disabled: %w", err)
 	}
 	if disabled {
 		if _, err := s.sessions.RevokeSessions(ctx, u.ID, "", now); err != nil {
@@ -103,20 +82,30 @@ func (s *Service) SetDisabled(ctx context.Context, emailOrID string, disabled bo
 // VerifyEmail marks a user's email verified: how an administrator
 // confirms an address without a link (`latch user verify`).
 func (s *Service) VerifyEmail(ctx context.Context, emailOrID string) (store.User, error) {
+	u, err := s.changeUser(ctx, "verify email", emailOrID, s.now().UTC(), func(x *store.User) { x.EmailVerified = true })
+	if err != nil {
+		return store.User{}, err
+	}
+	s.record(ctx, "admin.user.verify", u.ID, "", nil)
+	return u, nil
+}
+
+// changeUser finds the user emailOrID and applies change to them in one
+// transaction, stamped updated at now; op names the command in the error
+// of a failed update.
+func (s *Service) changeUser(ctx context.Context, op, emailOrID string, now time.Time, change func(*store.User)) (store.User, error) {
 	u, err := s.FindUser(ctx, emailOrID)
 	if err != nil {
 		return store.User{}, err
 	}
-	now := s.now().UTC()
 	u, err = s.users.UpdateUser(ctx, u.ID, func(x *store.User) error {
-		x.EmailVerified = true
+		change(x)
 		x.UpdatedAt = now
 		return nil
 	})
 	if err != nil {
-		return store.User{}, fmt.Errorf("verify email: %w", err)
+		return store.User{}, fmt.Errorf("%s: %w", op, err)
 	}
-	s.record(ctx, "admin.user.verify", u.ID, "", nil)
 	return u, nil
 }
 
@@ -151,7 +140,7 @@ func (s *Service) Invite(ctx context.Context, email string) (store.User, error) 
 		return store.User{}, ErrEmailTaken
 	case errors.Is(err, store.ErrNotFound):
 		now := s.now().UTC()
-		u = store.User{ID: uuid.Must(uuid.NewV7()).String(), Email: e, Metadata: json.RawMessage("{}"), CreatedAt: now, UpdatedAt: now}
+		u = newUser(e, now)
 		if err := s.users.CreateUser(ctx, u); errors.Is(err, store.ErrAlreadyExists) {
 			return store.User{}, ErrEmailTaken
 		} else if err != nil {

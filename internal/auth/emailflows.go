@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/store"
 )
@@ -93,15 +92,7 @@ func (s *Service) newPasswordHash(ctx context.Context, tok, pw string, purpose s
 	if pw == "" {
 		return "", invalid("password", "is required")
 	}
-	pw = password.Normalize(pw)
-	if err := s.checkPolicy(ctx, pw, email); err != nil {
-		return "", err
-	}
-	hash, err := s.hasher.Hash(ctx, pw)
-	if err != nil {
-		return "", fmt.Errorf("hash password: %w", err)
-	}
-	return hash, nil
+	return s.hashNewPassword(ctx, "hash password", pw, email)
 }
 
 // setPassword is what a link that sets the password does to its account:
@@ -113,6 +104,31 @@ func (s *Service) setPassword(u *store.User, hash string, now time.Time) {
 	u.EmailVerified = true
 	u.UpdatedAt = now
 	u.CredentialEpoch++
+}
+
+// spendPasswordLink spends the link tok of purpose, which sets the
+// password pw on its account (setPassword), and ends every session of the
+// account. It returns the account, how many sessions ended, and when the
+// password was set; op names the flow in the error of a failed
+// revocation.
+func (s *Service) spendPasswordLink(ctx context.Context, op, tok, pw string, purpose store.TokenPurpose) (store.User, int64, time.Time, error) {
+	hash, err := s.newPasswordHash(ctx, tok, pw, purpose)
+	if err != nil {
+		return store.User{}, 0, time.Time{}, err
+	}
+	now := s.now().UTC()
+	_, u, err := s.useToken(ctx, tok, func(_ *store.OneTimeToken, u *store.User) error {
+		s.setPassword(u, hash, now)
+		return nil
+	}, purpose)
+	if err != nil {
+		return store.User{}, 0, time.Time{}, err
+	}
+	n, err := s.sessions.RevokeSessions(ctx, u.ID, "", now)
+	if err != nil {
+		return store.User{}, 0, time.Time{}, fmt.Errorf("%s: revoke sessions: %w", op, err)
+	}
+	return u, n, now, nil
 }
 
 // VerifyEmailLink spends a verification link. Following the link proves
@@ -128,21 +144,9 @@ func (s *Service) VerifyEmailLink(ctx context.Context, tok, pw string, c Request
 	if tok == "" {
 		return TokenResponse{}, invalid("token", "is required")
 	}
-	hash, err := s.newPasswordHash(ctx, tok, pw, store.PurposeVerify)
+	u, n, now, err := s.spendPasswordLink(ctx, "verify", tok, pw, store.PurposeVerify)
 	if err != nil {
 		return TokenResponse{}, err
-	}
-	now := s.now().UTC()
-	_, u, err := s.useToken(ctx, tok, func(_ *store.OneTimeToken, u *store.User) error {
-		s.setPassword(u, hash, now)
-		return nil
-	}, store.PurposeVerify)
-	if err != nil {
-		return TokenResponse{}, err
-	}
-	n, err := s.sessions.RevokeSessions(ctx, u.ID, "", now)
-	if err != nil {
-		return TokenResponse{}, fmt.Errorf("verify: revoke sessions: %w", err)
 	}
 	s.record(ctx, "email.verify", u.ID, "", map[string]any{"sessions_revoked": n})
 	if !signIn {
@@ -171,14 +175,24 @@ func (s *Service) linkSession(ctx context.Context, u store.User, c Requester, am
 // belongs to an unverified account. The answer is the same either way.
 func (s *Service) ResendVerification(ctx context.Context, email string, c Requester) error {
 	ctx = WithRequester(ctx, c)
-	e, err := ParseEmail(email)
+	e, err := s.mailRequest(ctx, kindVerify, email)
 	if err != nil {
 		return err
 	}
-	if err := s.quota(ctx, kindVerify, e); err != nil {
-		return err
-	}
 	return s.enqueue(ctx, kindVerify, e, "", mailData{}, s.opts.Mail.VerifyTTL)
+}
+
+// mailRequest checks the address a request asks latch to write to and
+// counts the request against the quota of its kind of message.
+func (s *Service) mailRequest(ctx context.Context, kind, email string) (string, error) {
+	e, err := ParseEmail(email)
+	if err != nil {
+		return "", err
+	}
+	if err := s.quota(ctx, kind, e); err != nil {
+		return "", err
+	}
+	return e, nil
 }
 
 // Recover asks for a password reset link. It does the same work, one
@@ -186,11 +200,8 @@ func (s *Service) ResendVerification(ctx context.Context, email string, c Reques
 // later, away from the request, whether there is anyone to write to.
 func (s *Service) Recover(ctx context.Context, email string, c Requester) error {
 	ctx = WithRequester(ctx, c)
-	e, err := ParseEmail(email)
+	e, err := s.mailRequest(ctx, kindRecover, email)
 	if err != nil {
-		return err
-	}
-	if err := s.quota(ctx, kindRecover, e); err != nil {
 		return err
 	}
 	if err := s.enqueue(ctx, kindRecover, e, "", mailData{IP: c.IP}, s.opts.Mail.RecoverTTL); err != nil {
@@ -209,21 +220,9 @@ var errPeek = errors.New("peek")
 // control of the address, so the address becomes verified too.
 func (s *Service) ResetPassword(ctx context.Context, tok, pw string, c Requester) error {
 	ctx = WithRequester(ctx, c)
-	hash, err := s.newPasswordHash(ctx, tok, pw, store.PurposeRecover)
+	u, n, _, err := s.spendPasswordLink(ctx, "reset password", tok, pw, store.PurposeRecover)
 	if err != nil {
 		return err
-	}
-	now := s.now().UTC()
-	_, u, err := s.useToken(ctx, tok, func(_ *store.OneTimeToken, u *store.User) error {
-		s.setPassword(u, hash, now)
-		return nil
-	}, store.PurposeRecover)
-	if err != nil {
-		return err
-	}
-	n, err := s.sessions.RevokeSessions(ctx, u.ID, "", now)
-	if err != nil {
-		return fmt.Errorf("reset password: revoke sessions: %w", err)
 	}
 	// The account's failures, and those from the address that proved
 	// control of the mailbox, are forgotten; a guesser's other addresses
@@ -332,11 +331,8 @@ func (s *Service) RequestOTP(ctx context.Context, email string, c Requester) err
 	if !s.opts.Mail.Passwordless {
 		return ErrPasswordlessOff
 	}
-	e, err := ParseEmail(email)
+	e, err := s.mailRequest(ctx, kindOTP, email)
 	if err != nil {
-		return err
-	}
-	if err := s.quota(ctx, kindOTP, e); err != nil {
 		return err
 	}
 	return s.enqueue(ctx, kindOTP, e, "", mailData{}, s.opts.Mail.OTPTTL)
@@ -406,16 +402,10 @@ func (s *Service) OTPCodeLogin(ctx context.Context, email, code string, c Reques
 	if !s.opts.Mail.Passwordless {
 		return TokenResponse{}, ErrPasswordlessOff
 	}
-	if email == "" {
-		return TokenResponse{}, invalid("email", "is required")
+	if err := required("email", email, "code", code); err != nil {
+		return TokenResponse{}, err
 	}
-	if code == "" {
-		return TokenResponse{}, invalid("code", "is required")
-	}
-	email = NormalizeEmail(email)
-	if len(email) > maxEmailLen {
-		email = email[:maxEmailLen]
-	}
+	email = attemptEmail(email)
 	now := s.now().UTC()
 	var u store.User
 	var claimed bool

@@ -94,11 +94,16 @@ func (s *Service) ListFactors(ctx context.Context, p Principal) ([]FactorInfo, e
 	if err != nil {
 		return nil, err
 	}
+	return s.infos(fs), nil
+}
+
+// infos is fs as their owner sees them.
+func (s *Service) infos(fs []store.Factor) []FactorInfo {
 	out := make([]FactorInfo, 0, len(fs))
 	for _, f := range fs {
 		out = append(out, s.info(f))
 	}
-	return out, nil
+	return out
 }
 
 // activeFactors returns the user's verified factors, recovery codes
@@ -290,62 +295,13 @@ func (s *Service) VerifyFactor(ctx context.Context, p Principal, id, code string
 	if now.Sub(f.CreatedAt) > pendingTTL {
 		return Verified{}, apperr.New(http.StatusBadRequest, apperr.CodeInvalidMFA, "this enrolment has expired; start again")
 	}
-	var secret, credID []byte
-	var counter int64
-	switch f.Type {
-	case store.FactorTOTP:
-		if code == "" {
-			return Verified{}, invalid("code", "is required")
-		}
-		key, err := s.mac.Open(f.Secret, []byte(enrolmentAAD(f)))
-		if err != nil {
-			return Verified{}, fmt.Errorf("verify factor: %w", err)
-		}
-		step, ok := totp.Verify(key, code, now, 0)
-		if !ok {
-			s.record(ctx, "factor.verify.failure", p.User.ID, p.Session.ID, map[string]any{"factor_id": f.ID})
-			return Verified{}, ErrInvalidMFA
-		}
-		secret, counter = f.Secret, step
-	case store.FactorWebAuthn:
-		if len(credential) == 0 {
-			return Verified{}, invalid("credential", "is required")
-		}
-		challenge, err := s.mac.Open(f.Secret, []byte(enrolmentAAD(f)))
-		if err != nil {
-			return Verified{}, fmt.Errorf("verify factor: %w", err)
-		}
-		c, err := s.passkeys.Register(passkeyUser(p.User), challenge, credential)
-		if err != nil {
-			s.record(ctx, "factor.verify.failure", p.User.ID, p.Session.ID, map[string]any{"factor_id": f.ID, "reason": err.Error()})
-			return Verified{}, ErrInvalidMFA
-		}
-		if secret, err = json.Marshal(c); err != nil {
-			return Verified{}, fmt.Errorf("verify factor: %w", err)
-		}
-		credID, counter = c.ID, int64(c.SignCount)
+	proof, err := s.proveFactor(ctx, p, f, code, credential, now)
+	if err != nil {
+		return Verified{}, err
 	}
-	var codes []string
-	var first bool
-	u, f, err := s.factors.VerifyFactor(ctx, f.ID, func(u *store.User, x *store.Factor, others []store.Factor) error {
-		if !x.VerifiedAt.IsZero() {
-			return invalid("id", "names a factor that is already active")
-		}
-		x.Secret, x.CredentialID, x.Counter, x.VerifiedAt = secret, credID, counter, now
-		first = len(secondFactors(verifiedOnly(others))) == 0
-		// The account's level rises: sign-ins in flight from below it
-		// must not finish.
-		u.CredentialEpoch++
-		u.UpdatedAt = now
-		return nil
-	})
-	switch {
-	case errors.Is(err, store.ErrAlreadyExists):
-		return Verified{}, invalid("credential", "is already registered")
-	case errors.Is(err, store.ErrNotFound):
-		return Verified{}, ErrFactorNotFound
-	case err != nil:
-		return Verified{}, fmt.Errorf("verify factor: %w", err)
+	u, f, first, err := s.activateFactor(ctx, f.ID, proof, now)
+	if err != nil {
+		return Verified{}, err
 	}
 	// Every other session was below the new level (or used no factor);
 	// the caller's is raised and re-stamped.
@@ -361,6 +317,7 @@ func (s *Service) VerifyFactor(ctx context.Context, p Principal, id, code string
 	}); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Verified{}, fmt.Errorf("verify factor: %w", err)
 	}
+	var codes []string
 	if first {
 		if codes, err = s.replaceRecoveryCodes(ctx, u.ID); err != nil {
 			return Verified{}, err
@@ -370,6 +327,84 @@ func (s *Service) VerifyFactor(ctx context.Context, p Principal, id, code string
 	s.audit.Count("factor.add." + string(f.Type))
 	s.notifyFactor(ctx, kindFactorAdded, u, f.Name)
 	return Verified{Factor: s.info(f), RecoveryCodes: codes}, nil
+}
+
+// factorProof is what a pending factor keeps once it is verified: its
+// secret (the sealed TOTP key, the WebAuthn credential), the credential
+// id, and the counter (the TOTP step, the sign count) to go on from.
+type factorProof struct {
+	secret, credID []byte
+	counter        int64
+}
+
+// proveFactor checks that the caller holds the pending factor f: a TOTP
+// code from it (code) or a WebAuthn registration response (credential).
+// A wrong answer is audited and ErrInvalidMFA.
+func (s *Service) proveFactor(ctx context.Context, p Principal, f store.Factor, code string, credential json.RawMessage, now time.Time) (factorProof, error) {
+	var proof factorProof
+	switch f.Type {
+	case store.FactorTOTP:
+		if code == "" {
+			return factorProof{}, invalid("code", "is required")
+		}
+		key, err := s.mac.Open(f.Secret, []byte(enrolmentAAD(f)))
+		if err != nil {
+			return factorProof{}, fmt.Errorf("verify factor: %w", err)
+		}
+		step, ok := totp.Verify(key, code, now, 0)
+		if !ok {
+			s.record(ctx, "factor.verify.failure", p.User.ID, p.Session.ID, map[string]any{"factor_id": f.ID})
+			return factorProof{}, ErrInvalidMFA
+		}
+		proof.secret, proof.counter = f.Secret, step
+	case store.FactorWebAuthn:
+		if len(credential) == 0 {
+			return factorProof{}, invalid("credential", "is required")
+		}
+		challenge, err := s.mac.Open(f.Secret, []byte(enrolmentAAD(f)))
+		if err != nil {
+			return factorProof{}, fmt.Errorf("verify factor: %w", err)
+		}
+		c, err := s.passkeys.Register(passkeyUser(p.User), challenge, credential)
+		if err != nil {
+			s.record(ctx, "factor.verify.failure", p.User.ID, p.Session.ID, map[string]any{"factor_id": f.ID, "reason": err.Error()})
+			return factorProof{}, ErrInvalidMFA
+		}
+		if proof.secret, err = json.Marshal(c); err != nil {
+			return factorProof{}, fmt.Errorf("verify factor: %w", err)
+		}
+		proof.credID, proof.counter = c.ID, int64(c.SignCount)
+	}
+	return proof, nil
+}
+
+// activateFactor makes the pending factor id active with proof, in the
+// transaction that raises its user's credential epoch. It returns the
+// user and the factor as saved, and whether this is the user's first
+// second factor.
+func (s *Service) activateFactor(ctx context.Context, id string, proof factorProof, now time.Time) (store.User, store.Factor, bool, error) {
+	var first bool
+	u, f, err := s.factors.VerifyFactor(ctx, id, func(u *store.User, x *store.Factor, others []store.Factor) error {
+		if !x.VerifiedAt.IsZero() {
+			return invalid("id", "names a factor that is already active")
+		}
+		x.Secret, x.CredentialID, x.Counter, x.VerifiedAt = proof.secret, proof.credID, proof.counter, now
+		first = len(secondFactors(verifiedOnly(others))) == 0
+		// The account's level rises: sign-ins in flight from below it
+		// must not finish.
+		u.CredentialEpoch++
+		u.UpdatedAt = now
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrAlreadyExists):
+		return store.User{}, store.Factor{}, false, invalid("credential", "is already registered")
+	case errors.Is(err, store.ErrNotFound):
+		return store.User{}, store.Factor{}, false, ErrFactorNotFound
+	case err != nil:
+		return store.User{}, store.Factor{}, false, fmt.Errorf("verify factor: %w", err)
+	}
+	return u, f, first, nil
 }
 
 // verifiedOnly is fs without its pending factors.

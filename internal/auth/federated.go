@@ -130,7 +130,8 @@ func (s *Service) federatedUser(ctx context.Context, p Provider, id connector.Id
 		s.record(ctx, "signup.refused", "", "", map[string]any{"idp": p.ID, "reason": "email_unverified"})
 		return store.User{}, ErrProviderEmail
 	}
-	u := store.User{ID: uuid.Must(uuid.NewV7()).String(), Email: email, EmailVerified: true, Metadata: json.RawMessage("{}"), CreatedAt: now, UpdatedAt: now}
+	u := newUser(email, now)
+	u.EmailVerified = true
 	err = s.identities.CreateUserWithIdentity(ctx, u, s.newIdentity(u.ID, p, id, now))
 	if errors.Is(err, store.ErrAlreadyExists) && retry {
 		return s.federatedUser(ctx, p, id, false) // the same person, or the address, just arrived

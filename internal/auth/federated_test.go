@@ -40,6 +40,16 @@ func (f *fixture) fed(t *testing.T, provider string, id connector.Identity) (Tok
 	return f.svc.federatedSignIn(context.Background(), f.provider(provider), id, Requester{IP: "192.0.2.1"})
 }
 
+// signInWith is a federated sign-in that must succeed.
+func (f *fixture) signInWith(t *testing.T, provider string, id connector.Identity) TokenResponse {
+	t.Helper()
+	tr, err := f.fed(t, provider, id)
+	if err != nil {
+		t.Fatalf("sign-in with %s as %s: %v", provider, id.Subject, err)
+	}
+	return tr
+}
+
 func (f *fixture) identities(t *testing.T, userID string) []store.Identity {
 	t.Helper()
 	list, err := f.db.ListIdentities(context.Background(), userID)
@@ -77,10 +87,7 @@ func (f *fixture) mailKinds(t *testing.T) []string {
 // how they signed in (amr fed, idp).
 func TestFederatedSignUp(t *testing.T) {
 	f := newFixture(t)
-	tr, err := f.fed(t, "google", connector.Identity{Subject: "g-1", Email: "New@Example.com", EmailVerified: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := f.signInWith(t, "google", connector.Identity{Subject: "g-1", Email: "New@Example.com", EmailVerified: true})
 	u := tr.User
 	if u.Email != "new@example.com" || !u.EmailVerified || u.PasswordHash != "" {
 		t.Fatalf("user %q verified=%v password=%v; want the provider's address, verified, no password", u.Email, u.EmailVerified, u.PasswordHash != "")
@@ -112,10 +119,7 @@ func TestFederatedJoinsVerifiedAccountByTrustedEmail(t *testing.T) {
 	if _, err := f.db.UpdateUser(context.Background(), owner.ID, func(u *store.User) error { u.EmailVerified = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := f.fed(t, "google", connector.Identity{Subject: "g-ada", Email: "ada@example.com", EmailVerified: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := f.signInWith(t, "google", connector.Identity{Subject: "g-ada", Email: "ada@example.com", EmailVerified: true})
 	if tr.User.ID != owner.ID || tr.User.PasswordHash == "" {
 		t.Fatalf("joined user %s (password kept %v); want %s with its password", tr.User.ID, tr.User.PasswordHash != "", owner.ID)
 	}
@@ -135,10 +139,7 @@ func TestFederatedClaimsUnverifiedAccount(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	squatter := f.signup(t, "victim@example.com") // unverified: verification not required here
-	tr, err := f.fed(t, "google", connector.Identity{Subject: "g-victim", Email: "victim@example.com", EmailVerified: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := f.signInWith(t, "google", connector.Identity{Subject: "g-victim", Email: "victim@example.com", EmailVerified: true})
 	u := tr.User
 	if u.ID != squatter.User.ID || u.PasswordHash != "" || !u.EmailVerified {
 		t.Fatalf("claimed account: id %s password %v verified %v; want the same account, no password, verified", u.ID, u.PasswordHash != "", u.EmailVerified)
@@ -235,10 +236,7 @@ func TestFederatedSignupOff(t *testing.T) {
 	}
 	// A known identity still signs in with sign-up off.
 	f.svc.opts.SignupOff = false
-	tr, err := f.fed(t, "google", connector.Identity{Subject: "g-known", Email: "known@example.com", EmailVerified: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := f.signInWith(t, "google", connector.Identity{Subject: "g-known", Email: "known@example.com", EmailVerified: true})
 	f.svc.opts.SignupOff = true
 	if again, err := f.fed(t, "google", connector.Identity{Subject: "g-known"}); err != nil || again.User.ID != tr.User.ID {
 		t.Fatalf("known identity with sign-up off: %v", err)
@@ -249,14 +247,8 @@ func TestFederatedSignupOff(t *testing.T) {
 // same account; the second identity does not make a second account.
 func TestFederatedTwoProvidersOneAddress(t *testing.T) {
 	f := newFixture(t)
-	a, err := f.fed(t, "google", connector.Identity{Subject: "g-1", Email: "same@example.com", EmailVerified: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := f.fed(t, "apple", connector.Identity{Subject: "a-1", Email: "same@example.com", EmailVerified: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := f.signInWith(t, "google", connector.Identity{Subject: "g-1", Email: "same@example.com", EmailVerified: true})
+	b := f.signInWith(t, "apple", connector.Identity{Subject: "a-1", Email: "same@example.com", EmailVerified: true})
 	if a.User.ID != b.User.ID || len(f.identities(t, a.User.ID)) != 2 {
 		t.Fatalf("users %s and %s, identities %d; want one user with two", a.User.ID, b.User.ID, len(f.identities(t, a.User.ID)))
 	}
@@ -291,10 +283,7 @@ func TestFederatedConcurrentFirstSignIn(t *testing.T) {
 // A disabled account does not sign in through a provider either.
 func TestFederatedDisabledAccount(t *testing.T) {
 	f := newFixture(t)
-	tr, err := f.fed(t, "google", connector.Identity{Subject: "g-d", Email: "d@example.com", EmailVerified: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := f.signInWith(t, "google", connector.Identity{Subject: "g-d", Email: "d@example.com", EmailVerified: true})
 	if _, err := f.db.UpdateUser(context.Background(), tr.User.ID, func(u *store.User) error { u.Disabled = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -308,10 +297,7 @@ func TestFederatedDisabledAccount(t *testing.T) {
 func TestLinkAndUnlink(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	fedOnly, err := f.fed(t, "google", connector.Identity{Subject: "g-only", Email: "only@example.com", EmailVerified: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fedOnly := f.signInWith(t, "google", connector.Identity{Subject: "g-only", Email: "only@example.com", EmailVerified: true})
 	withPw := f.signup(t, "pw@example.com")
 	if _, err := f.svc.linkIdentity(ctx, withPw.User.ID, f.provider("google"), connector.Identity{Subject: "g-only"}); !errors.Is(err, ErrIdentityTaken) {
 		t.Fatalf("linking another user's identity: %v, want ErrIdentityTaken", err)

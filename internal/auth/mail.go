@@ -274,53 +274,40 @@ func (l letter) tokenLink(u store.User, purpose store.TokenPurpose, ttl time.Dur
 	return l.s.link(page, tok), nil
 }
 
-func (l letter) verify() (mail.Message, error) {
+// linkMessage is a message of kind whose one content is a link to page
+// with a token of purpose that lives ttl; it is dropped when spent says
+// the account no longer needs it (nil: never).
+func (l letter) linkMessage(kind string, purpose store.TokenPurpose, ttl time.Duration, page string, spent func(store.User) bool) (mail.Message, error) {
 	u, err := l.s.mailUser(l.ctx, l.m)
 	if err != nil {
 		return mail.Message{}, err
 	}
-	if u.EmailVerified {
+	if spent != nil && spent(u) {
 		return mail.Message{}, outbox.ErrDrop
 	}
-	ttl := l.s.opts.Mail.VerifyTTL
-	link, err := l.tokenLink(u, store.PurposeVerify, ttl, "verify", "")
+	link, err := l.tokenLink(u, purpose, ttl, page, "")
 	if err != nil {
 		return mail.Message{}, err
 	}
-	return l.render(kindVerify, mail.Data{Link: link, ExpiresIn: ttl})
+	return l.render(kind, mail.Data{Link: link, ExpiresIn: ttl})
+}
+
+// verify: dropped once the address is verified.
+func (l letter) verify() (mail.Message, error) {
+	return l.linkMessage(kindVerify, store.PurposeVerify, l.s.opts.Mail.VerifyTTL, "verify", func(u store.User) bool { return u.EmailVerified })
 }
 
 // recover: a reset, or a sign-up with a registered address. Both carry a
 // password reset link: someone who signs up again with their own address
 // has most likely forgotten the password.
 func (l letter) recover() (mail.Message, error) {
-	u, err := l.s.mailUser(l.ctx, l.m)
-	if err != nil {
-		return mail.Message{}, err
-	}
-	ttl := l.s.opts.Mail.RecoverTTL
-	link, err := l.tokenLink(u, store.PurposeRecover, ttl, "recover", "")
-	if err != nil {
-		return mail.Message{}, err
-	}
-	return l.render(l.m.Kind, mail.Data{Link: link, ExpiresIn: ttl})
+	return l.linkMessage(l.m.Kind, store.PurposeRecover, l.s.opts.Mail.RecoverTTL, "recover", nil)
 }
 
 // invite: a set-password link, as a reset's, that lives 72 hours;
 // dropped once the account has a password (the invitation was taken up).
 func (l letter) invite() (mail.Message, error) {
-	u, err := l.s.mailUser(l.ctx, l.m)
-	if err != nil {
-		return mail.Message{}, err
-	}
-	if u.PasswordHash != "" {
-		return mail.Message{}, outbox.ErrDrop
-	}
-	link, err := l.tokenLink(u, store.PurposeRecover, InviteTTL, "invite", "")
-	if err != nil {
-		return mail.Message{}, err
-	}
-	return l.render(kindInvite, mail.Data{Link: link, ExpiresIn: InviteTTL})
+	return l.linkMessage(kindInvite, store.PurposeRecover, InviteTTL, "invite", func(u store.User) bool { return u.PasswordHash != "" })
 }
 
 func (l letter) emailChange() (mail.Message, error) {

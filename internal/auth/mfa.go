@@ -105,10 +105,7 @@ func (s *Service) secondStep(ctx context.Context, in signIn) error {
 		Email: in.user.Email, Hash: hashToken(tok), CreatedAt: now, ExpiresAt: now.Add(mfaTTL)}); err != nil {
 		return fmt.Errorf("mfa ticket: %w", err)
 	}
-	e := &MFARequired{Token: tok}
-	for _, f := range usable {
-		e.Factors = append(e.Factors, s.info(f))
-	}
+	e := &MFARequired{Token: tok, Factors: s.infos(usable)}
 	s.record(ctx, "mfa.required", in.user.ID, "", map[string]any{"method": in.amr[0]})
 	return e
 }
@@ -136,11 +133,7 @@ func (s *Service) PendingFactors(ctx context.Context, tok string) ([]FactorInfo,
 	if err != nil {
 		return nil, err
 	}
-	out := make([]FactorInfo, 0, len(fs))
-	for _, f := range fs {
-		out = append(out, s.info(f))
-	}
-	return out, nil
+	return s.infos(fs), nil
 }
 
 // usableFactors are the user's active factors that can be a sign-in's

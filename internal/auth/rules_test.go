@@ -13,7 +13,7 @@ import (
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/ratelimit"
 	"github.com/latchauth/latch/internal/store"
-	"github.com/latchauth/latch/internal/store/sqlite"
+	"github.com/latchauth/latch/internal/store/sqlite/sqlitetest"
 	"github.com/latchauth/latch/internal/token"
 )
 
@@ -33,14 +33,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir()+"/auth.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := sqlitetest.Open(t)
 	clk := &testClock{t: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
 	sealer, err := token.NewSealer([]byte("rules-test-secret-0123456789abcdef0123456789"))
 	if err != nil {

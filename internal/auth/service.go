@@ -309,6 +309,21 @@ func (s *Service) checkPolicy(ctx context.Context, pw, email string) error {
 	return nil
 }
 
+// hashNewPassword hashes a new password of the account with this address
+// once it passes the policy; op names the change in the error of a hash
+// that failed.
+func (s *Service) hashNewPassword(ctx context.Context, op, pw, email string) (string, error) {
+	pw = password.Normalize(pw)
+	if err := s.checkPolicy(ctx, pw, email); err != nil {
+		return "", err
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", op, err)
+	}
+	return hash, nil
+}
+
 // maxMetadataBytes bounds the user-owned metadata object.
 const maxMetadataBytes = 16 << 10
 

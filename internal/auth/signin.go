@@ -20,17 +20,10 @@ import (
 // counter with the device's own.
 func (s *Service) PasswordLogin(ctx context.Context, email, pw, deviceToken string, c Requester) (TokenResponse, error) {
 	ctx = WithRequester(ctx, c)
-	if email == "" {
-		return TokenResponse{}, invalid("email", "is required")
+	if err := required("email", email, "password", pw); err != nil {
+		return TokenResponse{}, err
 	}
-	if pw == "" {
-		return TokenResponse{}, invalid("password", "is required")
-	}
-	email = NormalizeEmail(email)
-	if len(email) > maxEmailLen {
-		// Cannot be an account; cap what reaches the throttle keys.
-		email = email[:maxEmailLen]
-	}
+	email = attemptEmail(email)
 	at := ratelimit.Attempt{Email: email, IP: c.IP}
 	if deviceToken != "" {
 		// Only a token bound to this address's account counts, so the
@@ -60,6 +53,17 @@ func (s *Service) PasswordLogin(ctx context.Context, email, pw, deviceToken stri
 		return TokenResponse{}, ErrEmailNotVerified
 	}
 	return s.startSession(ctx, u, pw, rehash, c, at.Device)
+}
+
+// attemptEmail is the address a guess is counted under: normalised, and
+// cut to the longest an address can be, since a longer one cannot be an
+// account and would only make the throttle's keys longer.
+func attemptEmail(email string) string {
+	email = NormalizeEmail(email)
+	if len(email) > maxEmailLen {
+		email = email[:maxEmailLen]
+	}
+	return email
 }
 
 // auditEmail is how a failed sign-in names the account in the audit

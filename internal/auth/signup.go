@@ -64,15 +64,8 @@ func (s *Service) Signup(ctx context.Context, in SignupInput) (SignupResult, err
 		return SignupResult{}, fmt.Errorf("signup: %w", err)
 	}
 	now := s.now().UTC()
-	u := store.User{
-		ID:                uuid.Must(uuid.NewV7()).String(),
-		Email:             email,
-		PasswordHash:      hash,
-		Metadata:          meta,
-		CreatedAt:         now,
-		UpdatedAt:         now,
-		PasswordChangedAt: now,
-	}
+	u := newUser(email, now)
+	u.PasswordHash, u.Metadata, u.PasswordChangedAt = hash, meta, now
 	if s.opts.RequireVerification {
 		return s.signupToVerify(ctx, u)
 	}
@@ -126,4 +119,10 @@ func (s *Service) signupSignedIn(ctx context.Context, u store.User, c Requester,
 	}
 	tr.DeviceToken = s.newDeviceToken(u.ID, "")
 	return SignupResult{Tokens: tr}, nil
+}
+
+// newUser is a new account for email, made at now: unverified, without a
+// password, with empty metadata.
+func newUser(email string, now time.Time) store.User {
+	return store.User{ID: uuid.Must(uuid.NewV7()).String(), Email: email, Metadata: json.RawMessage("{}"), CreatedAt: now, UpdatedAt: now}
 }
