@@ -34,22 +34,21 @@ type Upgrade struct {
 	// Store is on a new, empty, unmigrated database; RunUpgrade closes it.
 	Store     store.Store
 	MigrateTo MigrateTo
-	// Seed1 writes rows into the database at schema version 1 as a latch
-	// of that version stored them: with version 1's columns, in the
-	// backend's own SQL and encoding, not through Store, whose current
-	// code names columns that version 1 lacks. Every field that version 1
-	// has a column for is written (a zero time in a nullable column as
-	// NULL, an empty ParentHash as NULL, a nil AMR as an empty array);
-	// the other fields are zero and are not written.
-	Seed1 func(ctx context.Context, rows Rows1) error
-	// Seed3 writes one-time tokens at schema version 3 in the same way,
-	// with the columns one_time_tokens had at version 3 (SessionID, added
-	// later, is "" and not written).
-	Seed3 func(ctx context.Context, tokens []store.OneTimeToken) error
+	// Encoding is how the backend's schema stored, at the versions the
+	// seeds write (1 and 3), what has no one SQL encoding.
+	Encoding SeedEncoding
+	// Insert writes the seed's rows in one transaction, as a latch of
+	// their schema version stored them: with SQL of the test's own (see
+	// SeedRow.InsertSQL), not through Store, whose current code names
+	// columns that the older versions lack.
+	Insert func(ctx context.Context, rows []SeedRow) error
 }
 
-// Rows1 is what Seed1 writes: a row for every table that schema version
-// 1 has.
+// Rows1 is what the seed at schema version 1 writes: a row for every
+// table that version 1 has. Every field that version 1 has a column for
+// is written (a zero time in a nullable column as NULL, an empty
+// ParentHash as NULL, a nil AMR as an empty array); the other fields are
+// zero and are not written.
 type Rows1 struct {
 	Users    []store.User
 	Sessions []store.Session
@@ -148,7 +147,7 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 			{Key: throttleKeys[1], Failures: 1, LastFailureAt: at(time.Hour)},
 		},
 	}
-	must(t, "write rows at version 1", up.Seed1(ctx, rows))
+	must(t, "write rows at version 1", up.Insert(ctx, rows.seedRows(up.Encoding)))
 
 	// One-time tokens came with version 3; the migration after it
 	// rebuilds their table on SQLite.
@@ -160,7 +159,7 @@ func testUpgradeFrom1(t *testing.T, up Upgrade) {
 	verifyTok2 := newToken(full, store.PurposeVerify, 4)
 	otpTok := newToken(bare, store.PurposeOTP, 3)
 	tokens := []store.OneTimeToken{changeTok, verifyTok, verifyTok2, otpTok}
-	must(t, "write tokens at version 3", up.Seed3(ctx, tokens))
+	must(t, "write tokens at version 3", up.Insert(ctx, seedTokens3(tokens, up.Encoding)))
 
 	must(t, "Migrate from version 3", s.Migrate(ctx))
 	st, err := s.MigrationStatus(ctx)
