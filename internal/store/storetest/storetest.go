@@ -24,10 +24,43 @@ import (
 //
 // The subtests run in parallel, each on its own database.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	for _, tests := range [][]suiteTest{
+		userTests(),
+		sessionTests(),
+		keyAndThrottleTests(),
+		cleanupAndAuditTests(),
+		tokenAndMailTests(),
+		identityTests(),
+		factorTests(),
+		wholeStoreTests(),
+	} {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				tt.fn(t, migrated(t, open(t)))
+			})
+		}
+	}
+	t.Run("MigrationStatusBeforeMigrate", func(t *testing.T) {
+		t.Parallel()
+		testStatusBeforeMigrate(t, closing(t, open(t)))
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		t.Parallel()
+		s := migrated(t, open(t))
+		runConcurrent(t, []store.Store{s})
+	})
+}
+
+// suiteTest is one test of Run, on a store of its own.
+type suiteTest struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
+// userTests are the tests of Ping and of the users.
+func userTests() []suiteTest {
+	return []suiteTest{
 		{"Ping", testPing},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"CreateUserConflicts", testCreateUserConflicts},
@@ -36,6 +69,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateUserErrors", testUpdateUserErrors},
 		{"DeleteUserCascades", testDeleteUserCascades},
 		{"ListUsers", testListUsers},
+	}
+}
+
+// sessionTests are the tests of the sessions and their refresh tokens.
+func sessionTests() []suiteTest {
+	return []suiteTest{
 		{"SessionRoundTrip", testSessionRoundTrip},
 		{"CreateSessionErrors", testCreateSessionErrors},
 		{"UserWithSessionRoundTrip", testUserWithSessionRoundTrip},
@@ -53,12 +92,24 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CreateSessionStaleEpoch", testCreateSessionStaleEpoch},
 		{"CreateUserWithSessionStaleEpoch", testCreateUserWithSessionStaleEpoch},
 		{"SessionAuthTimeAndEpoch", testSessionAuthTimeAndEpoch},
+	}
+}
+
+// keyAndThrottleTests are the tests of the signing keys and the throttles.
+func keyAndThrottleTests() []suiteTest {
+	return []suiteTest{
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysFuncError", testSigningKeysFuncError},
 		{"Throttles", testThrottles},
 		{"ThrottleFuncError", testThrottleFuncError},
 		{"UpdateThrottles", testUpdateThrottles},
 		{"UpdateThrottlesErrors", testUpdateThrottlesErrors},
+	}
+}
+
+// cleanupAndAuditTests are the tests of the clean-ups of sessions and throttles, and the audit log.
+func cleanupAndAuditTests() []suiteTest {
+	return []suiteTest{
 		{"DeleteEndedSessions", testDeleteEndedSessions},
 		{"CountActiveSessions", testCountActiveSessions},
 		{"DeleteThrottlesBefore", testDeleteThrottlesBefore},
@@ -67,6 +118,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListAudit", testListAudit},
 		{"DeleteAuditBefore", testDeleteAuditBefore},
 		{"AuditSurvivesDeleteUser", testAuditSurvivesDeleteUser},
+	}
+}
+
+// tokenAndMailTests are the tests of the one-time tokens and the mail outbox.
+func tokenAndMailTests() []suiteTest {
+	return []suiteTest{
 		{"OneTimeTokenRoundTrip", testOneTimeTokenRoundTrip},
 		{"CreateOneTimeTokenErrors", testCreateOneTimeTokenErrors},
 		{"UseOneTimeToken", testUseOneTimeToken},
@@ -80,6 +137,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimMail", testClaimMail},
 		{"RetryMail", testRetryMail},
 		{"DeleteMail", testDeleteMail},
+	}
+}
+
+// identityTests are the tests of the sessions' kinds, the provider identities and the nonces.
+func identityTests() []suiteTest {
+	return []suiteTest{
 		{"SessionKindAndParent", testSessionKindAndParent},
 		{"IdentityRoundTrip", testIdentityRoundTrip},
 		{"CreateUserWithIdentityConflicts", testCreateUserWithIdentityConflicts},
@@ -91,6 +154,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimNonce", testClaimNonce},
 		{"DeleteNoncesBefore", testDeleteNoncesBefore},
 		{"SessionIDP", testSessionIDP},
+	}
+}
+
+// factorTests are the tests of the second factors.
+func factorTests() []suiteTest {
+	return []suiteTest{
 		{"FactorRoundTrip", testFactorRoundTrip},
 		{"CreateFactorErrors", testCreateFactorErrors},
 		{"UpdateFactor", testUpdateFactor},
@@ -98,24 +167,15 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteFactors", testDeleteFactors},
 		{"DeleteUserCascadesFactors", testDeleteUserCascadesFactors},
 		{"DeletePendingFactorsBefore", testDeletePendingFactorsBefore},
+	}
+}
+
+// wholeStoreTests are the tests of the store as a whole.
+func wholeStoreTests() []suiteTest {
+	return []suiteTest{
 		{"Growth", testGrowth},
 		{"Migrations", testMigrations},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, migrated(t, open(t)))
-		})
-	}
-	t.Run("MigrationStatusBeforeMigrate", func(t *testing.T) {
-		t.Parallel()
-		testStatusBeforeMigrate(t, closing(t, open(t)))
-	})
-	t.Run("Concurrent", func(t *testing.T) {
-		t.Parallel()
-		s := migrated(t, open(t))
-		runConcurrent(t, []store.Store{s})
-	})
 }
 
 // RunShared runs the tests that need two stores on one database, as two
