@@ -337,19 +337,10 @@ func (g *growth) cleanSessions(t *testing.T, now time.Time) {
 	t.Helper()
 	ctx := t.Context()
 	revokedBefore, expiredBefore, idleBefore := now.Add(-keepRevoked), now, now.Add(-idle)
-	var want int64
-	for id, tr := range g.live {
-		if ended(tr.s, revokedBefore, expiredBefore, idleBefore) {
-			want++
-			g.gone = append(g.gone, tr)
-			delete(g.live, id)
-		}
-	}
+	gone := takeOut(g.live, func(tr *trackedSession) bool { return ended(tr.s, revokedBefore, expiredBefore, idleBefore) })
+	g.gone = append(g.gone, gone...)
 	n, err := g.s.DeleteEndedSessions(ctx, revokedBefore, expiredBefore, idleBefore)
-	if err != nil || n != want {
-		t.Fatalf("at %v: DeleteEndedSessions = %d, %v; want %d, nil", now, n, err, want)
-	}
-	g.removed["sessions"] += n
+	g.deleted(t, now, "DeleteEndedSessions", "sessions", len(gone), n, err)
 
 	var activeNow int64
 	for _, tr := range g.live {
@@ -364,36 +355,18 @@ func (g *growth) cleanSessions(t *testing.T, now time.Time) {
 
 func (g *growth) cleanTokens(t *testing.T, now time.Time) {
 	t.Helper()
-	var want int64
-	for id, tok := range g.tokens {
-		if tok.ExpiresAt.Before(now.Truncate(micro)) {
-			want++
-			g.goneTok = append(g.goneTok, tok)
-			delete(g.tokens, id)
-		}
-	}
+	gone := takeOut(g.tokens, func(tok store.OneTimeToken) bool { return tok.ExpiresAt.Before(now.Truncate(micro)) })
+	g.goneTok = append(g.goneTok, gone...)
 	n, err := g.s.DeleteOneTimeTokensBefore(t.Context(), now)
-	if err != nil || n != want {
-		t.Fatalf("at %v: DeleteOneTimeTokensBefore = %d, %v; want %d, nil", now, n, err, want)
-	}
-	g.removed["tokens"] += n
+	g.deleted(t, now, "DeleteOneTimeTokensBefore", "tokens", len(gone), n, err)
 }
 
 func (g *growth) cleanThrottles(t *testing.T, now time.Time) {
 	t.Helper()
 	cut := now.Add(-keepThrottles)
-	var want int64
-	for key, th := range g.throttles {
-		if stale(th, cut) {
-			want++
-			delete(g.throttles, key)
-		}
-	}
+	gone := takeOut(g.throttles, func(th store.Throttle) bool { return stale(th, cut) })
 	n, err := g.s.DeleteThrottlesBefore(t.Context(), cut)
-	if err != nil || n != want {
-		t.Fatalf("at %v: DeleteThrottlesBefore = %d, %v; want %d, nil", now, n, err, want)
-	}
-	g.removed["throttles"] += n
+	g.deleted(t, now, "DeleteThrottlesBefore", "throttles", len(gone), n, err)
 }
 
 func (g *growth) cleanAudit(t *testing.T, now time.Time) {
@@ -404,11 +377,8 @@ func (g *growth) cleanAudit(t *testing.T, now time.Time) {
 		i = len(g.events)
 	}
 	n, err := g.s.DeleteAuditBefore(t.Context(), cut)
-	if err != nil || n != int64(i) {
-		t.Fatalf("at %v: DeleteAuditBefore = %d, %v; want %d, nil", now, n, err, i)
-	}
+	g.deleted(t, now, "DeleteAuditBefore", "audit", i, n, err)
 	g.events = g.events[i:]
-	g.removed["audit"] += n
 }
 
 // cleanFactors deletes the abandoned enrolments and returns how many
@@ -416,24 +386,40 @@ func (g *growth) cleanAudit(t *testing.T, now time.Time) {
 func (g *growth) cleanFactors(t *testing.T, now time.Time) (pending int) {
 	t.Helper()
 	cut := now.Add(-keepPending)
-	var want int64
-	for id, f := range g.factors {
-		switch {
-		case !f.VerifiedAt.IsZero():
-		case f.CreatedAt.Before(cut.Truncate(micro)):
-			want++
-			g.goneFactors = append(g.goneFactors, f)
-			delete(g.factors, id)
-		default:
+	gone := takeOut(g.factors, func(f store.Factor) bool { return f.VerifiedAt.IsZero() && f.CreatedAt.Before(cut.Truncate(micro)) })
+	g.goneFactors = append(g.goneFactors, gone...)
+	n, err := g.s.DeletePendingFactorsBefore(t.Context(), cut)
+	g.deleted(t, now, "DeletePendingFactorsBefore", "abandoned factors", len(gone), n, err)
+	for _, f := range g.factors {
+		if f.VerifiedAt.IsZero() {
 			pending++
 		}
 	}
-	n, err := g.s.DeletePendingFactorsBefore(t.Context(), cut)
-	if err != nil || n != want {
-		t.Fatalf("at %v: DeletePendingFactorsBefore = %d, %v; want %d, nil", now, n, err, want)
-	}
-	g.removed["abandoned factors"] += n
 	return pending
+}
+
+// takeOut removes from the model's rows m the ones that a clean-up must
+// delete, and returns them.
+func takeOut[K comparable, V any](m map[K]V, deletes func(V) bool) []V {
+	var out []V
+	for k, v := range m {
+		if deletes(v) {
+			out = append(out, v)
+			delete(m, k)
+		}
+	}
+	return out
+}
+
+// deleted checks that op, a clean-up at now, deleted the want rows of
+// table that the model did, as its result n and err say, and counts
+// them.
+func (g *growth) deleted(t *testing.T, now time.Time, op, table string, want int, n int64, err error) {
+	t.Helper()
+	if err != nil || n != int64(want) {
+		t.Fatalf("at %v: %s = %d, %v; want %d, nil", now, op, n, err, want)
+	}
+	g.removed[table] += n
 }
 
 // checkBounds checks that the model keeps no more than the policy's

@@ -24,22 +24,11 @@ import (
 //
 // The subtests run in parallel, each on its own database.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	for _, tests := range [][]suiteTest{
-		userTests(),
-		sessionTests(),
-		keyAndThrottleTests(),
-		cleanupAndAuditTests(),
-		tokenAndMailTests(),
-		identityTests(),
-		factorTests(),
-		wholeStoreTests(),
-	} {
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				t.Parallel()
-				tt.fn(t, migrated(t, open(t)))
-			})
-		}
+	for _, tt := range suiteTests() {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, migrated(t, open(t)))
+		})
 	}
 	t.Run("MigrationStatusBeforeMigrate", func(t *testing.T) {
 		t.Parallel()
@@ -58,8 +47,8 @@ type suiteTest struct {
 	fn   func(t *testing.T, s store.Store)
 }
 
-// userTests are the tests of Ping and of the users.
-func userTests() []suiteTest {
+// suiteTests are the tests of Run.
+func suiteTests() []suiteTest {
 	return []suiteTest{
 		{"Ping", testPing},
 		{"UserRoundTrip", testUserRoundTrip},
@@ -69,12 +58,6 @@ func userTests() []suiteTest {
 		{"UpdateUserErrors", testUpdateUserErrors},
 		{"DeleteUserCascades", testDeleteUserCascades},
 		{"ListUsers", testListUsers},
-	}
-}
-
-// sessionTests are the tests of the sessions and their refresh tokens.
-func sessionTests() []suiteTest {
-	return []suiteTest{
 		{"SessionRoundTrip", testSessionRoundTrip},
 		{"CreateSessionErrors", testCreateSessionErrors},
 		{"UserWithSessionRoundTrip", testUserWithSessionRoundTrip},
@@ -92,24 +75,12 @@ func sessionTests() []suiteTest {
 		{"CreateSessionStaleEpoch", testCreateSessionStaleEpoch},
 		{"CreateUserWithSessionStaleEpoch", testCreateUserWithSessionStaleEpoch},
 		{"SessionAuthTimeAndEpoch", testSessionAuthTimeAndEpoch},
-	}
-}
-
-// keyAndThrottleTests are the tests of the signing keys and the throttles.
-func keyAndThrottleTests() []suiteTest {
-	return []suiteTest{
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysFuncError", testSigningKeysFuncError},
 		{"Throttles", testThrottles},
 		{"ThrottleFuncError", testThrottleFuncError},
 		{"UpdateThrottles", testUpdateThrottles},
 		{"UpdateThrottlesErrors", testUpdateThrottlesErrors},
-	}
-}
-
-// cleanupAndAuditTests are the tests of the clean-ups of sessions and throttles, and the audit log.
-func cleanupAndAuditTests() []suiteTest {
-	return []suiteTest{
 		{"DeleteEndedSessions", testDeleteEndedSessions},
 		{"CountActiveSessions", testCountActiveSessions},
 		{"DeleteThrottlesBefore", testDeleteThrottlesBefore},
@@ -118,12 +89,6 @@ func cleanupAndAuditTests() []suiteTest {
 		{"ListAudit", testListAudit},
 		{"DeleteAuditBefore", testDeleteAuditBefore},
 		{"AuditSurvivesDeleteUser", testAuditSurvivesDeleteUser},
-	}
-}
-
-// tokenAndMailTests are the tests of the one-time tokens and the mail outbox.
-func tokenAndMailTests() []suiteTest {
-	return []suiteTest{
 		{"OneTimeTokenRoundTrip", testOneTimeTokenRoundTrip},
 		{"CreateOneTimeTokenErrors", testCreateOneTimeTokenErrors},
 		{"UseOneTimeToken", testUseOneTimeToken},
@@ -137,12 +102,6 @@ func tokenAndMailTests() []suiteTest {
 		{"ClaimMail", testClaimMail},
 		{"RetryMail", testRetryMail},
 		{"DeleteMail", testDeleteMail},
-	}
-}
-
-// identityTests are the tests of the sessions' kinds, the provider identities and the nonces.
-func identityTests() []suiteTest {
-	return []suiteTest{
 		{"SessionKindAndParent", testSessionKindAndParent},
 		{"IdentityRoundTrip", testIdentityRoundTrip},
 		{"CreateUserWithIdentityConflicts", testCreateUserWithIdentityConflicts},
@@ -154,12 +113,6 @@ func identityTests() []suiteTest {
 		{"ClaimNonce", testClaimNonce},
 		{"DeleteNoncesBefore", testDeleteNoncesBefore},
 		{"SessionIDP", testSessionIDP},
-	}
-}
-
-// factorTests are the tests of the second factors.
-func factorTests() []suiteTest {
-	return []suiteTest{
 		{"FactorRoundTrip", testFactorRoundTrip},
 		{"CreateFactorErrors", testCreateFactorErrors},
 		{"UpdateFactor", testUpdateFactor},
@@ -167,12 +120,6 @@ func factorTests() []suiteTest {
 		{"DeleteFactors", testDeleteFactors},
 		{"DeleteUserCascadesFactors", testDeleteUserCascadesFactors},
 		{"DeletePendingFactorsBefore", testDeletePendingFactorsBefore},
-	}
-}
-
-// wholeStoreTests are the tests of the store as a whole.
-func wholeStoreTests() []suiteTest {
-	return []suiteTest{
 		{"Growth", testGrowth},
 		{"Migrations", testMigrations},
 	}
