@@ -104,6 +104,16 @@ func oneWinner(t *testing.T, what string, errs []error, lose error) int {
 	return won
 }
 
+// raceToWin runs call for n contenders at once, contender i on
+// stores[i%len(stores)], in a race that exactly one may win, and checks
+// it as oneWinner does: it returns the winner's index, or -1.
+func raceToWin(t *testing.T, stores []store.Store, n int, what string, lose error, call func(i int, st store.Store) error) int {
+	t.Helper()
+	errs := make([]error, n)
+	race(n, func(i int) { errs[i] = call(i, stores[i%len(stores)]) })
+	return oneWinner(t, what, errs, lose)
+}
+
 // signupRace runs n signups at once of users newUser(base+i) with one
 // email, each through signup, which returns the session it created with
 // the user (zero if none). It returns each signup's error, user id and
@@ -229,19 +239,17 @@ func testRotateRace(t *testing.T, stores []store.Store) {
 	presented := sess.RefreshHash
 
 	const n = 20
-	errs := make([]error, n)
 	saw := make([][]byte, n) // the live hash a loser found
-	race(n, func(i int) {
-		_, errs[i] = stores[i%len(stores)].UpdateSession(ctx, sess.ID, func(s *store.Session) error {
+	won := raceToWin(t, stores, n, "rotation", errStale, func(i int, st store.Store) error {
+		_, err := st.UpdateSession(ctx, sess.ID, func(s *store.Session) error {
 			if !bytes.Equal(s.RefreshHash, presented) {
 				saw[i] = bytes.Clone(s.RefreshHash)
 				return errStale
 			}
 			return rotate(fmt.Sprintf("race/%d", i), at(time.Duration(i)*time.Second))(s)
 		})
+		return err
 	})
-
-	won := oneWinner(t, "rotation", errs, errStale)
 	if won < 0 {
 		return
 	}

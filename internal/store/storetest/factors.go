@@ -589,9 +589,8 @@ func testTOTPReplayRace(t *testing.T, stores []store.Store) {
 	const n = 12
 	for round := range 4 {
 		step := f.Counter + int64(round) + 1
-		errs := make([]error, n)
-		race(n, func(i int) {
-			_, errs[i] = stores[i%len(stores)].UpdateFactor(ctx, f.ID, func(x *store.Factor) error {
+		won := raceToWin(t, stores, n, fmt.Sprintf("round %d: UpdateFactor", round), errReplayed, func(i int, st store.Store) error {
+			_, err := st.UpdateFactor(ctx, f.ID, func(x *store.Factor) error {
 				if x.Counter >= step {
 					return errReplayed
 				}
@@ -601,8 +600,8 @@ func testTOTPReplayRace(t *testing.T, stores []store.Store) {
 				x.Counter, x.LastUsedAt = step, at(time.Duration(i)*time.Second)
 				return nil
 			})
+			return err
 		})
-		won := oneWinner(t, fmt.Sprintf("round %d: UpdateFactor", round), errs, errReplayed)
 		got := mustGet(t, "GetFactor", stores[0].GetFactor, f.ID)
 		if got.Counter != step {
 			t.Errorf("round %d: Counter = %d, want %d", round, got.Counter, step)
@@ -652,15 +651,14 @@ func testRecoveryCodeRace(t *testing.T, stores []store.Store) {
 	f.Secret = []byte(strings.Join(codes, "\n"))
 	f = mustCreateFactor(t, stores[0], f)
 
-	errs := make([]error, n)
-	race(n, func(i int) {
-		_, errs[i] = stores[i%len(stores)].UpdateFactor(ctx, f.ID, spendCode(codes[0]))
+	raceToWin(t, stores, n, "UpdateFactor(same code)", errCodeSpent, func(_ int, st store.Store) error {
+		_, err := st.UpdateFactor(ctx, f.ID, spendCode(codes[0]))
+		return err
 	})
-	oneWinner(t, "UpdateFactor(same code)", errs, errCodeSpent)
 	got := mustGet(t, "GetFactor", stores[0].GetFactor, f.ID)
 	diff(t, "codes left after the same code raced", string(got.Secret), strings.Join(codes[1:], "\n"))
 
-	errs = make([]error, n-1)
+	errs := make([]error, n-1)
 	race(n-1, func(i int) {
 		_, errs[i] = stores[i%len(stores)].UpdateFactor(ctx, f.ID, spendCode(codes[1+i]))
 	})
@@ -692,10 +690,10 @@ func testLeaveOneFactorRace(t *testing.T, stores []store.Store) {
 			mustCreateFactor(t, stores[0], verified(newFactor(u.ID, store.FactorWebAuthn, 911))),
 		}
 		pending := mustCreateFactor(t, stores[0], newFactor(u.ID, store.FactorWebAuthn, 912))
-		errs := make([]error, 2)
 		deleted := make([]int64, 2)
-		race(2, func(i int) {
-			deleted[i], errs[i] = stores[i%len(stores)].DeleteFactors(ctx, u.ID, func(_ store.User, all []store.Factor) ([]string, error) {
+		won := raceToWin(t, stores, 2, fmt.Sprintf("round %d: DeleteFactors", round), errLastFactor, func(i int, st store.Store) error {
+			var err error
+			deleted[i], err = st.DeleteFactors(ctx, u.ID, func(_ store.User, all []store.Factor) ([]string, error) {
 				left := 0
 				for _, f := range all {
 					if f.ID != factors[i].ID && !f.VerifiedAt.IsZero() {
@@ -708,8 +706,8 @@ func testLeaveOneFactorRace(t *testing.T, stores []store.Store) {
 				time.Sleep(20 * time.Millisecond) // the window a missing lock would open
 				return []string{factors[i].ID}, nil
 			})
+			return err
 		})
-		won := oneWinner(t, fmt.Sprintf("round %d: DeleteFactors", round), errs, errLastFactor)
 		if won < 0 {
 			continue
 		}
@@ -734,9 +732,8 @@ func testVerifyFactorRace(t *testing.T, stores []store.Store) {
 	u := mustCreateUser(t, stores[0], newUser(920))
 	f := mustCreateFactor(t, stores[0], newFactor(u.ID, store.FactorWebAuthn, 920))
 	const n = 8
-	errs := make([]error, n)
-	race(n, func(i int) {
-		_, _, errs[i] = stores[i%len(stores)].VerifyFactor(ctx, f.ID, func(x *store.User, y *store.Factor, _ []store.Factor) error {
+	won := raceToWin(t, stores, n, "VerifyFactor(same factor)", errAlreadyVerified, func(i int, st store.Store) error {
+		_, _, err := st.VerifyFactor(ctx, f.ID, func(x *store.User, y *store.Factor, _ []store.Factor) error {
 			if !y.VerifiedAt.IsZero() {
 				return errAlreadyVerified
 			}
@@ -745,8 +742,8 @@ func testVerifyFactorRace(t *testing.T, stores []store.Store) {
 			y.VerifiedAt, y.CredentialID = at(time.Hour), credential(fmt.Sprint(f.ID, i))
 			return nil
 		})
+		return err
 	})
-	won := oneWinner(t, "VerifyFactor(same factor)", errs, errAlreadyVerified)
 	if got := mustGet(t, "GetUser", stores[0].GetUser, u.ID); got.CredentialEpoch != 1 {
 		t.Errorf("CredentialEpoch = %d, want 1", got.CredentialEpoch)
 	}
@@ -761,15 +758,14 @@ func testVerifyFactorRace(t *testing.T, stores []store.Store) {
 		mustCreateFactor(t, stores[0], newFactor(users[1].ID, store.FactorWebAuthn, 922)),
 	}
 	shared := credential("raced by two users")
-	errs = make([]error, 2)
-	race(2, func(i int) {
-		_, _, errs[i] = stores[i%len(stores)].VerifyFactor(ctx, keys[i].ID, func(x *store.User, y *store.Factor, _ []store.Factor) error {
+	won = raceToWin(t, stores, 2, "VerifyFactor(same credential id)", store.ErrAlreadyExists, func(i int, st store.Store) error {
+		_, _, err := st.VerifyFactor(ctx, keys[i].ID, func(x *store.User, y *store.Factor, _ []store.Factor) error {
 			x.CredentialEpoch++
 			y.VerifiedAt, y.CredentialID = at(time.Hour), shared
 			return nil
 		})
+		return err
 	})
-	won = oneWinner(t, "VerifyFactor(same credential id)", errs, store.ErrAlreadyExists)
 	if won < 0 {
 		return
 	}
