@@ -76,12 +76,7 @@ func (q conn) Query(ctx context.Context, query string, args []any, row func(stor
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return sqlstore.EachRow(rows, row)
 }
 
 func (q conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {

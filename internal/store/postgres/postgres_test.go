@@ -3,13 +3,11 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/latchauth/latch/internal/store"
 	"github.com/latchauth/latch/internal/store/postgres/pgtest"
@@ -57,12 +55,8 @@ func TestUpgrade(t *testing.T) {
 		return storetest.Upgrade{
 			Store:     db,
 			MigrateTo: storetest.GooseMigrateTo(db.provider),
-			Seed1: func(ctx context.Context, rows storetest.Rows1) error {
-				return seed(ctx, db.pool, rows.SeedRows(v1Encoding))
-			},
-			Seed3: func(ctx context.Context, tokens []store.OneTimeToken) error {
-				return seed(ctx, db.pool, storetest.SeedTokens3(tokens, v1Encoding))
-			},
+			Encoding:  v1Encoding,
+			Insert:    db.seed,
 		}
 	})
 }
@@ -77,16 +71,12 @@ var v1Encoding = storetest.SeedEncoding{
 // seed inserts rows in one transaction, with SQL of its own: the
 // package's current statements may have changed since the rows' schema
 // version.
-func seed(ctx context.Context, pool *pgxpool.Pool, rows []storetest.SeedRow) error {
+func (db *DB) seed(ctx context.Context, rows []storetest.SeedRow) error {
 	var b pgx.Batch
 	for _, r := range rows {
-		params := make([]string, len(r.Values))
-		for i := range params {
-			params[i] = fmt.Sprintf("$%d", i+1)
-		}
-		b.Queue(fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", r.Table, strings.Join(r.Columns, ", "), strings.Join(params, ", ")), r.Values...)
+		b.Queue(r.InsertSQL(), r.Values...)
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, &b).Close()
 	})
 }

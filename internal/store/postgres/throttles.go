@@ -45,9 +45,7 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 		if err != nil {
 			return err
 		}
-		saved, err = store.EditThrottle(key, th, fn, func(th store.Throttle) (store.Throttle, error) {
-			return codec.ScanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
-		})
+		saved, err = store.EditThrottle(key, th, fn, lockedThrottles{ctx, tx}.save)
 		return err
 	})
 	return store.Saved(saved, finish("update throttle", err))
@@ -82,15 +80,29 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 			ths[i] = byKey[k]
 			ths[i].Key = k
 		}
-		saved, err = store.EditThrottles(keys, ths, fn, func(th store.Throttle) (store.Throttle, error) {
-			return codec.ScanThrottle(tx.QueryRow(ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
-		}, func(key string) error {
-			_, err := tx.Exec(ctx, `DELETE FROM throttles WHERE key = $1`, key)
-			return err
-		})
+		l := lockedThrottles{ctx, tx}
+		saved, err = store.EditThrottles(keys, ths, fn, l.save, l.remove)
 		return err
 	})
 	return store.Saved(saved, finish("update throttles", err))
+}
+
+// lockedThrottles saves and removes throttle rows that the transaction tx
+// has locked, for store.EditThrottle and store.EditThrottles.
+type lockedThrottles struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+// save writes th's row and returns it as saved.
+func (l lockedThrottles) save(th store.Throttle) (store.Throttle, error) {
+	return codec.ScanThrottle(l.tx.QueryRow(l.ctx, updateThrottleSQL, codec.ThrottleArgs(th)...))
+}
+
+// remove deletes key's row.
+func (l lockedThrottles) remove(key string) error {
+	_, err := l.tx.Exec(l.ctx, `DELETE FROM throttles WHERE key = $1`, key)
+	return err
 }
 
 // DeleteThrottles removes the rows for the keys; missing keys are fine.

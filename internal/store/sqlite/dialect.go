@@ -185,12 +185,7 @@ func eachRow(rows *sql.Rows, err error, row func(store.Scanner) error) error {
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return sqlstore.EachRow(rows, row)
 }
 
 func rowsAffected(res sql.Result, err error) (int64, error) {

@@ -5,10 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -45,12 +43,8 @@ func TestUpgrade(t *testing.T) {
 		return storetest.Upgrade{
 			Store:     db,
 			MigrateTo: storetest.GooseMigrateTo(db.provider),
-			Seed1: func(ctx context.Context, rows storetest.Rows1) error {
-				return seed(ctx, db.write, rows.SeedRows(v1Encoding))
-			},
-			Seed3: func(ctx context.Context, tokens []store.OneTimeToken) error {
-				return seed(ctx, db.write, storetest.SeedTokens3(tokens, v1Encoding))
-			},
+			Encoding:  v1Encoding,
+			Insert:    db.seed,
 		}
 	})
 }
@@ -68,16 +62,14 @@ var v1Encoding = storetest.SeedEncoding{
 // seed inserts rows in one transaction, with SQL of its own: the
 // package's current statements may have changed since the rows' schema
 // version.
-func seed(ctx context.Context, db *sql.DB, rows []storetest.SeedRow) error {
-	tx, err := db.BeginTx(ctx, nil)
+func (db *DB) seed(ctx context.Context, rows []storetest.SeedRow) error {
+	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	for _, r := range rows {
-		params := strings.TrimSuffix(strings.Repeat("?, ", len(r.Values)), ", ")
-		query := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", r.Table, strings.Join(r.Columns, ", "), params)
-		if _, err := tx.ExecContext(ctx, query, r.Values...); err != nil {
+		if _, err := tx.ExecContext(ctx, r.InsertSQL(), r.Values...); err != nil {
 			return err
 		}
 	}

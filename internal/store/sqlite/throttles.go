@@ -48,16 +48,12 @@ func (db *DB) UpdateThrottle(ctx context.Context, key string, fn func(*store.Thr
 	}
 	var saved store.Throttle
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		th, err := codec.ScanThrottle(tx.StmtContext(ctx, st.selectThrottle).QueryRowContext(ctx, key))
-		if errors.Is(err, sql.ErrNoRows) {
-			th, err = store.Throttle{Key: key}, nil
-		}
+		l := lockedThrottles{ctx, tx, st}
+		th, err := l.load(key)
 		if err != nil {
 			return err
 		}
-		saved, err = store.EditThrottle(key, th, fn, func(th store.Throttle) (store.Throttle, error) {
-			return codec.ScanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
-		})
+		saved, err = store.EditThrottle(key, th, fn, l.save)
 		return err
 	})
 	return store.Saved(saved, finish("update throttle", err))
@@ -76,26 +72,49 @@ func (db *DB) UpdateThrottles(ctx context.Context, keys []string, fn func([]stor
 	}
 	var saved []store.Throttle
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		l := lockedThrottles{ctx, tx, st}
 		rows := make([]store.Throttle, len(keys))
 		for i, key := range keys {
-			th, err := codec.ScanThrottle(tx.StmtContext(ctx, st.selectThrottle).QueryRowContext(ctx, key))
-			if errors.Is(err, sql.ErrNoRows) {
-				th, err = store.Throttle{Key: key}, nil
-			}
+			th, err := l.load(key)
 			if err != nil {
 				return err
 			}
 			rows[i] = th
 		}
-		saved, err = store.EditThrottles(keys, rows, fn, func(th store.Throttle) (store.Throttle, error) {
-			return codec.ScanThrottle(tx.StmtContext(ctx, st.upsertThrottle).QueryRowContext(ctx, codec.ThrottleArgs(th)...))
-		}, func(key string) error {
-			_, err := tx.ExecContext(ctx, `DELETE FROM throttles WHERE key = ?`, key)
-			return err
-		})
+		saved, err = store.EditThrottles(keys, rows, fn, l.save, l.remove)
 		return err
 	})
 	return store.Saved(saved, finish("update throttles", err))
+}
+
+// lockedThrottles reads, saves and removes throttle rows in the
+// transaction tx, which holds the write lock, with the prepared
+// statements st.
+type lockedThrottles struct {
+	ctx context.Context
+	tx  *sql.Tx
+	st  *statements
+}
+
+// load returns key's row, or a zero Throttle with Key set if there is
+// none.
+func (l lockedThrottles) load(key string) (store.Throttle, error) {
+	th, err := codec.ScanThrottle(l.tx.StmtContext(l.ctx, l.st.selectThrottle).QueryRowContext(l.ctx, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Throttle{Key: key}, nil
+	}
+	return th, err
+}
+
+// save writes th's row and returns it as saved.
+func (l lockedThrottles) save(th store.Throttle) (store.Throttle, error) {
+	return codec.ScanThrottle(l.tx.StmtContext(l.ctx, l.st.upsertThrottle).QueryRowContext(l.ctx, codec.ThrottleArgs(th)...))
+}
+
+// remove deletes key's row.
+func (l lockedThrottles) remove(key string) error {
+	_, err := l.tx.ExecContext(l.ctx, `DELETE FROM throttles WHERE key = ?`, key)
+	return err
 }
 
 // DeleteThrottles removes the rows for the keys; missing keys are fine.

@@ -27,6 +27,26 @@ type Querier interface {
 	Exec(ctx context.Context, query string, args ...any) (int64, error)
 }
 
+// Rows is a driver's result set as EachRow reads it (*sql.Rows,
+// pgx.Rows).
+type Rows interface {
+	store.Scanner
+	Next() bool
+	Err() error
+}
+
+// EachRow is the loop of a Querier's Query: it calls row for each of
+// rows, stopping at the first error, and then returns the error that
+// ended the rows, if any. The caller closes rows.
+func EachRow(rows Rows, row func(store.Scanner) error) error {
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Driver is what Store needs of a backend.
 type Driver interface {
 	// Read runs reads outside a transaction.

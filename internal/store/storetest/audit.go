@@ -147,20 +147,9 @@ func testAppendAuditErrors(t *testing.T, s store.Store) {
 }
 
 func testListAudit(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	u1, u2 := uuid.NewString(), uuid.NewString()
 	users := []string{u1, u2, ""}
-	types := []string{"login.success", "login.failure", "logout", "refresh.reuse"}
-	// 105 events, more than the default limit, with times that do not
-	// follow the ids: the order is by id alone, while Since looks at the
-	// time.
-	const n = 105
-	var all []store.AuditEvent
-	for i := range n {
-		e := newEvent(i*37%n, types[i%len(types)], users[i%len(users)])
-		all = append(all, mustAppend(t, s, e))
-	}
-	slices.Reverse(all) // newest first
+	all := appendListAuditEvents(t, s, users)
 	since := at(50 * time.Minute)
 	pivot := all[40].ID
 
@@ -194,7 +183,7 @@ func testListAudit(t *testing.T, s store.Store) {
 		{"unknown user", store.ListAuditOptions{UserID: uuid.NewString()}, nil},
 		{"malformed user id", store.ListAuditOptions{UserID: "nope"}, nil},
 		{"unknown type", store.ListAuditOptions{Type: "nope"}, nil},
-		{"before the first id", store.ListAuditOptions{Before: all[n-1].ID}, nil},
+		{"before the first id", store.ListAuditOptions{Before: all[len(all)-1].ID}, nil},
 	}
 	// "since, a microsecond later" tests nothing unless one event is at
 	// exactly since.
@@ -202,38 +191,64 @@ func testListAudit(t *testing.T, s store.Store) {
 		t.Fatalf("%d events at exactly %v, want 1", len(exact), since)
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// Limit 0 is 100.
-			got, err := s.ListAudit(ctx, tt.opts)
-			must(t, "ListAudit", err)
-			want := tt.want
-			if len(want) > 100 {
-				want = want[:100]
-			}
-			if len(want) == 0 {
-				if got != nil {
-					t.Errorf("ListAudit = %d events, want nil", len(got))
-				}
-				return
-			}
-			diff(t, "ListAudit, default limit", got, want)
+		t.Run(tt.name, func(t *testing.T) { checkListAudit(t, s, tt.opts, tt.want) })
+	}
+}
 
-			// Paged from the Before the case gives, as a caller resuming
-			// from a cursor would.
-			// 3 and 35 divide n: the last page is full, and the next one
-			// empty.
-			for _, limit := range []int{3, 35, n, n + 1} {
-				opts := tt.opts
-				opts.Limit = limit
-				paged := pageThrough(t, "ListAudit", limit, n, func(last *store.AuditEvent) ([]store.AuditEvent, error) {
-					if last != nil {
-						opts.Before = last.ID
-					}
-					return s.ListAudit(ctx, opts)
-				})
-				diff(t, fmt.Sprintf("pages with limit %d", limit), paged, tt.want)
+// listAuditEvents is how many events testListAudit appends: more than
+// the default limit.
+const listAuditEvents = 105
+
+// appendListAuditEvents appends testListAudit's events, of users in turn,
+// with times that do not follow the ids: the order is by id alone, while
+// Since looks at the time. It returns them newest first.
+func appendListAuditEvents(t *testing.T, s store.Store, users []string) []store.AuditEvent {
+	t.Helper()
+	const n = listAuditEvents
+	types := []string{"login.success", "login.failure", "logout", "refresh.reuse"}
+	var all []store.AuditEvent
+	for i := range n {
+		e := newEvent(i*37%n, types[i%len(types)], users[i%len(users)])
+		all = append(all, mustAppend(t, s, e))
+	}
+	slices.Reverse(all)
+	return all
+}
+
+// checkListAudit checks ListAudit(opts) against want, every event that
+// opts selects, newest first: with the default limit and paged.
+func checkListAudit(t *testing.T, s store.Store, opts store.ListAuditOptions, want []store.AuditEvent) {
+	ctx := t.Context()
+	const n = listAuditEvents
+	// Limit 0 is 100.
+	got, err := s.ListAudit(ctx, opts)
+	must(t, "ListAudit", err)
+	first := want
+	if len(first) > 100 {
+		first = first[:100]
+	}
+	if len(first) == 0 {
+		if got != nil {
+			t.Errorf("ListAudit = %d events, want nil", len(got))
+		}
+		return
+	}
+	diff(t, "ListAudit, default limit", got, first)
+
+	// Paged from the Before the case gives, as a caller resuming
+	// from a cursor would.
+	// 3 and 35 divide n: the last page is full, and the next one
+	// empty.
+	for _, limit := range []int{3, 35, n, n + 1} {
+		opts := opts
+		opts.Limit = limit
+		paged := pageThrough(t, "ListAudit", limit, n, func(last *store.AuditEvent) ([]store.AuditEvent, error) {
+			if last != nil {
+				opts.Before = last.ID
 			}
+			return s.ListAudit(ctx, opts)
 		})
+		diff(t, fmt.Sprintf("pages with limit %d", limit), paged, want)
 	}
 }
 

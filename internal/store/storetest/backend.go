@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +65,16 @@ type SeedRow struct {
 	Values  []any
 }
 
+// InsertSQL returns the INSERT of r, its values as the parameters $1 to
+// $n, in the order of r.Columns.
+func (r SeedRow) InsertSQL() string {
+	params := make([]string, len(r.Values))
+	for i := range params {
+		params[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", r.Table, strings.Join(r.Columns, ", "), strings.Join(params, ", "))
+}
+
 // SeedEncoding is how a backend's schema stored the values that have no
 // one SQL encoding: a time (in a NOT NULL column; a zero time in a
 // nullable one is NULL) and the AMR list (a nil AMR is an empty list).
@@ -89,9 +101,9 @@ func nullBytes(b []byte) any {
 	return b
 }
 
-// SeedRows returns rows as schema version 1 stored them, in the order
+// seedRows returns rows as schema version 1 stored them, in the order
 // their foreign keys need.
-func (rows Rows1) SeedRows(e SeedEncoding) []SeedRow {
+func (rows Rows1) seedRows(e SeedEncoding) []SeedRow {
 	var out []SeedRow
 	add := func(table string, columns []string, values ...any) {
 		out = append(out, SeedRow{table, columns, values})
@@ -128,8 +140,10 @@ func (rows Rows1) SeedRows(e SeedEncoding) []SeedRow {
 	return out
 }
 
-// SeedTokens3 returns one-time tokens as schema version 3 stored them.
-func SeedTokens3(tokens []store.OneTimeToken, e SeedEncoding) []SeedRow {
+// seedTokens3 returns one-time tokens as schema version 3 stored them,
+// with the columns one_time_tokens had then (SessionID, added later, is
+// "" and not written).
+func seedTokens3(tokens []store.OneTimeToken, e SeedEncoding) []SeedRow {
 	var out []SeedRow
 	for _, t := range tokens {
 		out = append(out, SeedRow{"one_time_tokens", []string{"id", "user_id", "purpose", "email", "new_email",

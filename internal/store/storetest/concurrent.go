@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -101,6 +102,16 @@ func oneWinner(t *testing.T, what string, errs []error, lose error) int {
 		t.Errorf("no %s succeeded", what)
 	}
 	return won
+}
+
+// raceToWin runs call for n contenders at once, contender i on
+// stores[i%len(stores)], in a race that exactly one may win, and checks
+// it as oneWinner does: it returns the winner's index, or -1.
+func raceToWin(t *testing.T, stores []store.Store, n int, what string, lose error, call func(i int, st store.Store) error) int {
+	t.Helper()
+	errs := make([]error, n)
+	race(n, func(i int) { errs[i] = call(i, stores[i%len(stores)]) })
+	return oneWinner(t, what, errs, lose)
 }
 
 // signupRace runs n signups at once of users newUser(base+i) with one
@@ -228,19 +239,17 @@ func testRotateRace(t *testing.T, stores []store.Store) {
 	presented := sess.RefreshHash
 
 	const n = 20
-	errs := make([]error, n)
 	saw := make([][]byte, n) // the live hash a loser found
-	race(n, func(i int) {
-		_, errs[i] = stores[i%len(stores)].UpdateSession(ctx, sess.ID, func(s *store.Session) error {
+	won := raceToWin(t, stores, n, "rotation", errStale, func(i int, st store.Store) error {
+		_, err := st.UpdateSession(ctx, sess.ID, func(s *store.Session) error {
 			if !bytes.Equal(s.RefreshHash, presented) {
 				saw[i] = bytes.Clone(s.RefreshHash)
 				return errStale
 			}
 			return rotate(fmt.Sprintf("race/%d", i), at(time.Duration(i)*time.Second))(s)
 		})
+		return err
 	})
-
-	won := oneWinner(t, "rotation", errs, errStale)
 	if won < 0 {
 		return
 	}
@@ -397,124 +406,8 @@ func testSigningKeyRace(t *testing.T, stores []store.Store) {
 // that the rows of the races before it, on the same stores, are left
 // alone.
 func testCleanupRace(t *testing.T, stores []store.Store) {
-	ctx := t.Context()
-	s := stores[0]
-	u := mustCreateUser(t, s, newUser(300))
-	long, cut, now := at(-1000*time.Hour), at(-500*time.Hour), at(time.Minute)
-
-	var endedIDs []string
-	for i := range 30 {
-		ss := newSession(u.ID, i)
-		switch i % 3 {
-		case 0:
-			ss.RevokedAt = long
-		case 1:
-			ss.CreatedAt, ss.RotatedAt, ss.LastActiveAt, ss.ExpiresAt = long, long, long, long.Add(time.Hour)
-		case 2:
-			ss.LastActiveAt = long
-		}
-		endedIDs = append(endedIDs, mustCreateSession(t, s, ss).ID)
-	}
-	var liveIDs []string
-	for i := range 8 {
-		liveIDs = append(liveIDs, mustCreateSession(t, s, newSession(u.ID, 40+i)).ID)
-	}
-	const oldFailures, updaters = 3, 4
-	var keys []string
-	for i := range 8 {
-		key := fmt.Sprintf("cleanup-race:%d:%s", i, uuid.NewString())
-		keys = append(keys, key)
-		if _, err := s.UpdateThrottle(ctx, key, func(th *store.Throttle) error {
-			th.Failures, th.LastFailureAt = oldFailures, long
-			return nil
-		}); err != nil {
-			t.Fatalf("UpdateThrottle: %v", err)
-		}
-	}
-	const oldEvents = 40
-	for i := range oldEvents {
-		e := newEvent(i, "login.failure", u.ID)
-		e.Time = long
-		mustAppend(t, s, e)
-	}
-	recent := mustAppend(t, s, newEvent(1, "login.success", u.ID))
-	// Each live token has a user of its own: spending a token uses up
-	// the user's other unused tokens of its purpose, and every live token
-	// must be spent once, by its updater. The expired tokens belong to
-	// the same users, with another purpose, so that the clean-up deletes
-	// tokens of users whose rows UseOneTimeToken holds.
-	var tokenUsers []store.User
-	var liveTokens []store.OneTimeToken
-	for i := range 8 {
-		tu := mustCreateUser(t, s, newUser(310+i))
-		tokenUsers = append(tokenUsers, tu)
-		tok := newToken(tu, store.PurposeOTP, i)
-		tok.ExpiresAt = now.Add(time.Hour)
-		liveTokens = append(liveTokens, mustCreateToken(t, s, tok))
-	}
-	const oldTokens = 30
-	for i := range oldTokens {
-		tok := newToken(tokenUsers[i%len(tokenUsers)], store.PurposeVerify, i)
-		tok.CreatedAt, tok.ExpiresAt = long, long.Add(time.Hour)
-		if i%2 == 0 {
-			tok.UsedAt = long
-		}
-		mustCreateToken(t, s, tok)
-	}
-
-	const kinds = 5 // of goroutine, by i%kinds
-	const n = kinds * updaters
-	errs := make([]error, n)
-	deleted := make([]int64, n)
-	race(n, func(i int) {
-		st := stores[i%len(stores)]
-		switch i % kinds {
-		case 0:
-			deleted[i], errs[i] = st.DeleteEndedSessions(ctx, cut, cut, cut)
-		case 1:
-			deleted[i], errs[i] = st.DeleteThrottlesBefore(ctx, cut)
-		case 2:
-			deleted[i], errs[i] = st.DeleteAuditBefore(ctx, cut)
-		case 3:
-			// Updater i/kinds refreshes its share of the live sessions,
-			// tries a wrong code and then the right one on its share of
-			// the live tokens, and fails on every key.
-			for j, id := range liveIDs {
-				if j%updaters != i/kinds {
-					continue
-				}
-				if _, err := st.UpdateSession(ctx, id, rotate(id+"/1", now)); err != nil {
-					errs[i] = err
-					return
-				}
-			}
-			for j, tok := range liveTokens {
-				if j%updaters != i/kinds {
-					continue
-				}
-				if _, err := st.UpdateOneTimeToken(ctx, tok.ID, func(x *store.OneTimeToken) error { x.Attempts++; return nil }); err != nil {
-					errs[i] = err
-					return
-				}
-				if _, _, err := st.UseOneTimeToken(ctx, tok.Hash, useOnce(now)); err != nil {
-					errs[i] = err
-					return
-				}
-			}
-			for _, key := range keys {
-				if _, err := st.UpdateThrottle(ctx, key, func(th *store.Throttle) error {
-					th.Failures++
-					th.LastFailureAt = now
-					return nil
-				}); err != nil {
-					errs[i] = err
-					return
-				}
-			}
-		case 4:
-			deleted[i], errs[i] = st.DeleteOneTimeTokensBefore(ctx, cut)
-		}
-	})
+	r := newCleanupRace(t, stores[0])
+	errs, deleted := r.run(t, stores)
 	var sessionsGone, throttlesGone, eventsGone, tokensGone int64
 	for i, err := range errs {
 		if err != nil {
@@ -531,28 +424,186 @@ func testCleanupRace(t *testing.T, stores []store.Store) {
 			tokensGone += deleted[i]
 		}
 	}
-	if sessionsGone != int64(len(endedIDs)) {
-		t.Errorf("DeleteEndedSessions deleted %d in all, want %d", sessionsGone, len(endedIDs))
+	s := stores[0]
+	t.Run("Sessions", func(t *testing.T) { r.checkSessions(t, s, sessionsGone) })
+	t.Run("Throttles", func(t *testing.T) { r.checkThrottles(t, s, throttlesGone) })
+	t.Run("Audit", func(t *testing.T) { r.checkAudit(t, s, eventsGone) })
+	t.Run("Tokens", func(t *testing.T) { r.checkTokens(t, s, tokensGone) })
+}
+
+// The rows of testCleanupRace and its contenders.
+const (
+	oldFailures = 3  // of each throttle row before the race
+	updaters    = 4  // contenders of each kind
+	oldEvents   = 40 // audit events the clean-up deletes
+	oldTokens   = 30 // one-time tokens the clean-up deletes
+	kinds       = 5  // of contender, by i%kinds
+)
+
+// cleanupRace is the rows testCleanupRace writes before its race.
+type cleanupRace struct {
+	u              store.User
+	long, cut, now time.Time
+	endedIDs       []string // sessions the clean-up deletes
+	liveIDs        []string // sessions the updaters refresh
+	keys           []string // throttles, stale before the updaters fail on them
+	recent         store.AuditEvent
+	tokenUsers     []store.User
+	liveTokens     []store.OneTimeToken // one per user of tokenUsers
+}
+
+// newCleanupRace writes the rows of testCleanupRace to s.
+func newCleanupRace(t *testing.T, s store.Store) *cleanupRace {
+	t.Helper()
+	r := &cleanupRace{long: at(-1000 * time.Hour), cut: at(-500 * time.Hour), now: at(time.Minute)}
+	r.u = mustCreateUser(t, s, newUser(300))
+	for i := range 30 {
+		ss := newSession(r.u.ID, i)
+		switch i % 3 {
+		case 0:
+			ss.RevokedAt = r.long
+		case 1:
+			ss.CreatedAt, ss.RotatedAt, ss.LastActiveAt, ss.ExpiresAt = r.long, r.long, r.long, r.long.Add(time.Hour)
+		case 2:
+			ss.LastActiveAt = r.long
+		}
+		r.endedIDs = append(r.endedIDs, mustCreateSession(t, s, ss).ID)
 	}
-	for _, id := range endedIDs {
+	for i := range 8 {
+		r.liveIDs = append(r.liveIDs, mustCreateSession(t, s, newSession(r.u.ID, 40+i)).ID)
+	}
+	for i := range 8 {
+		key := fmt.Sprintf("cleanup-race:%d:%s", i, uuid.NewString())
+		r.keys = append(r.keys, key)
+		if _, err := s.UpdateThrottle(t.Context(), key, func(th *store.Throttle) error {
+			th.Failures, th.LastFailureAt = oldFailures, r.long
+			return nil
+		}); err != nil {
+			t.Fatalf("UpdateThrottle: %v", err)
+		}
+	}
+	for i := range oldEvents {
+		e := newEvent(i, "login.failure", r.u.ID)
+		e.Time = r.long
+		mustAppend(t, s, e)
+	}
+	r.recent = mustAppend(t, s, newEvent(1, "login.success", r.u.ID))
+	r.writeTokens(t, s)
+	return r
+}
+
+// writeTokens writes the one-time tokens. Each live token has a user of
+// its own: spending a token uses up the user's other unused tokens of its
+// purpose, and every live token must be spent once, by its updater. The
+// expired tokens belong to the same users, with another purpose, so that
+// the clean-up deletes tokens of users whose rows UseOneTimeToken holds.
+func (r *cleanupRace) writeTokens(t *testing.T, s store.Store) {
+	t.Helper()
+	for i := range 8 {
+		tu := mustCreateUser(t, s, newUser(310+i))
+		r.tokenUsers = append(r.tokenUsers, tu)
+		tok := newToken(tu, store.PurposeOTP, i)
+		tok.ExpiresAt = r.now.Add(time.Hour)
+		r.liveTokens = append(r.liveTokens, mustCreateToken(t, s, tok))
+	}
+	for i := range oldTokens {
+		tok := newToken(r.tokenUsers[i%len(r.tokenUsers)], store.PurposeVerify, i)
+		tok.CreatedAt, tok.ExpiresAt = r.long, r.long.Add(time.Hour)
+		if i%2 == 0 {
+			tok.UsedAt = r.long
+		}
+		mustCreateToken(t, s, tok)
+	}
+}
+
+// run runs the clean-ups and the updaters at once, spread over stores,
+// and returns each contender's error and how many rows it deleted.
+func (r *cleanupRace) run(t *testing.T, stores []store.Store) (errs []error, deleted []int64) {
+	ctx := t.Context()
+	const n = kinds * updaters
+	errs = make([]error, n)
+	deleted = make([]int64, n)
+	race(n, func(i int) {
+		st := stores[i%len(stores)]
+		switch i % kinds {
+		case 0:
+			deleted[i], errs[i] = st.DeleteEndedSessions(ctx, r.cut, r.cut, r.cut)
+		case 1:
+			deleted[i], errs[i] = st.DeleteThrottlesBefore(ctx, r.cut)
+		case 2:
+			deleted[i], errs[i] = st.DeleteAuditBefore(ctx, r.cut)
+		case 3:
+			errs[i] = r.update(ctx, st, i/kinds)
+		case 4:
+			deleted[i], errs[i] = st.DeleteOneTimeTokensBefore(ctx, r.cut)
+		}
+	})
+	return errs, deleted
+}
+
+// update is updater k's traffic: it refreshes its share of the live
+// sessions, tries a wrong code and then the right one on its share of the
+// live tokens, and fails on every key.
+func (r *cleanupRace) update(ctx context.Context, st store.Store, k int) error {
+	for j, id := range r.liveIDs {
+		if j%updaters != k {
+			continue
+		}
+		if _, err := st.UpdateSession(ctx, id, rotate(id+"/1", r.now)); err != nil {
+			return err
+		}
+	}
+	for j, tok := range r.liveTokens {
+		if j%updaters != k {
+			continue
+		}
+		if _, err := st.UpdateOneTimeToken(ctx, tok.ID, func(x *store.OneTimeToken) error { x.Attempts++; return nil }); err != nil {
+			return err
+		}
+		if _, _, err := st.UseOneTimeToken(ctx, tok.Hash, useOnce(r.now)); err != nil {
+			return err
+		}
+	}
+	for _, key := range r.keys {
+		if _, err := st.UpdateThrottle(ctx, key, func(th *store.Throttle) error {
+			th.Failures++
+			th.LastFailureAt = r.now
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSessions: every ended session went, once; every live one stays,
+// refreshed.
+func (r *cleanupRace) checkSessions(t *testing.T, s store.Store, gone int64) {
+	ctx := t.Context()
+	if gone != int64(len(r.endedIDs)) {
+		t.Errorf("DeleteEndedSessions deleted %d in all, want %d", gone, len(r.endedIDs))
+	}
+	for _, id := range r.endedIDs {
 		if _, err := s.GetSession(ctx, id); !isNotFound(err) {
 			t.Errorf("GetSession(ended): got %v, want ErrNotFound", err)
 		}
 	}
-	for _, id := range liveIDs {
+	for _, id := range r.liveIDs {
 		got, err := s.GetSessionByRefreshHash(ctx, hash(id+"/1"))
 		if err != nil || got.ID != id || got.Generation != 1 {
 			t.Errorf("live session after the race = %s generation %d, %v; want %s generation 1", got.ID, got.Generation, err, id)
 		}
 	}
+}
 
-	// Once a failure at now is recorded the row is no longer stale, so
-	// the clean-up can only have deleted a row before every update: its
-	// count then restarted from zero.
-	got, err := s.GetThrottles(ctx, keys)
+// checkThrottles: once a failure at now is recorded the row is no
+// longer stale, so the clean-up can only have deleted a row before every
+// update: its count then restarted from zero.
+func (r *cleanupRace) checkThrottles(t *testing.T, s store.Store, gone int64) {
+	got, err := s.GetThrottles(t.Context(), r.keys)
 	must(t, "GetThrottles", err)
-	if len(got) != len(keys) {
-		t.Fatalf("GetThrottles = %d rows, want %d", len(got), len(keys))
+	if len(got) != len(r.keys) {
+		t.Fatalf("GetThrottles = %d rows, want %d", len(got), len(r.keys))
 	}
 	var restarted int64
 	for _, th := range got {
@@ -563,33 +614,40 @@ func testCleanupRace(t *testing.T, stores []store.Store) {
 		default:
 			t.Errorf("throttle %s Failures = %d, want %d or %d", th.Key, th.Failures, updaters, oldFailures+updaters)
 		}
-		if !th.LastFailureAt.Equal(now.Truncate(time.Microsecond)) {
-			t.Errorf("throttle %s LastFailureAt = %v, want %v", th.Key, th.LastFailureAt, now)
+		if !th.LastFailureAt.Equal(r.now.Truncate(time.Microsecond)) {
+			t.Errorf("throttle %s LastFailureAt = %v, want %v", th.Key, th.LastFailureAt, r.now)
 		}
 	}
-	if throttlesGone != restarted {
-		t.Errorf("DeleteThrottlesBefore deleted %d in all, but %d rows restarted from zero", throttlesGone, restarted)
+	if gone != restarted {
+		t.Errorf("DeleteThrottlesBefore deleted %d in all, but %d rows restarted from zero", gone, restarted)
 	}
+}
 
-	if eventsGone != oldEvents {
-		t.Errorf("DeleteAuditBefore deleted %d in all, want %d", eventsGone, oldEvents)
+// checkAudit: the old events went, once; the recent one stays.
+func (r *cleanupRace) checkAudit(t *testing.T, s store.Store, gone int64) {
+	if gone != oldEvents {
+		t.Errorf("DeleteAuditBefore deleted %d in all, want %d", gone, oldEvents)
 	}
-	events, err := s.ListAudit(ctx, store.ListAuditOptions{UserID: u.ID})
+	events, err := s.ListAudit(t.Context(), store.ListAuditOptions{UserID: r.u.ID})
 	must(t, "ListAudit", err)
-	diff(t, "audit events after the race", events, []store.AuditEvent{recent})
+	diff(t, "audit events after the race", events, []store.AuditEvent{r.recent})
+}
 
-	if tokensGone != oldTokens {
-		t.Errorf("DeleteOneTimeTokensBefore deleted %d in all, want %d", tokensGone, oldTokens)
+// checkTokens: the expired tokens went, once; every live one stays,
+// spent by its updater.
+func (r *cleanupRace) checkTokens(t *testing.T, s store.Store, gone int64) {
+	if gone != oldTokens {
+		t.Errorf("DeleteOneTimeTokensBefore deleted %d in all, want %d", gone, oldTokens)
 	}
-	for _, tu := range tokenUsers {
-		if list, err := s.ListOneTimeTokens(ctx, tu.ID, store.PurposeVerify); err != nil || list != nil {
+	for _, tu := range r.tokenUsers {
+		if list, err := s.ListOneTimeTokens(t.Context(), tu.ID, store.PurposeVerify); err != nil || list != nil {
 			t.Errorf("ListOneTimeTokens(expired tokens) after the race = %d tokens, %v; want nil, nil", len(list), err)
 		}
 	}
-	for _, tok := range liveTokens {
+	for _, tok := range r.liveTokens {
 		got, _, err := peek(t, s, tok.Hash)
 		want := tok
-		want.Attempts, want.UsedAt = 1, now.Truncate(micro)
+		want.Attempts, want.UsedAt = 1, r.now.Truncate(micro)
 		if err != nil {
 			t.Errorf("live token after the race: %v", err)
 		} else {

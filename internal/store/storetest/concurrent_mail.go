@@ -118,23 +118,21 @@ func testUseTokenRace(t *testing.T, stores []store.Store) {
 	u, tok := userWithToken(t, stores[0], 400, store.PurposeRecover)
 
 	const n = 12
-	errs := make([]error, n)
-	race(n, func(i int) {
-		s := stores[i%len(stores)]
+	won := raceToWin(t, stores, n, "use", errUsed, func(i int, s store.Store) error {
 		when := at(time.Duration(i+1) * time.Second)
 		if i%3 == 2 {
-			_, errs[i] = s.UpdateOneTimeToken(ctx, tok.ID, func(x *store.OneTimeToken) error {
+			_, err := s.UpdateOneTimeToken(ctx, tok.ID, func(x *store.OneTimeToken) error {
 				if !x.UsedAt.IsZero() {
 					return errUsed
 				}
 				x.UsedAt = when
 				return nil
 			})
-			return
+			return err
 		}
-		_, _, errs[i] = s.UseOneTimeToken(ctx, tok.Hash, useOnce(when))
+		_, _, err := s.UseOneTimeToken(ctx, tok.Hash, useOnce(when))
+		return err
 	})
-	won := oneWinner(t, "use", errs, errUsed)
 	if won < 0 {
 		return
 	}
@@ -193,15 +191,14 @@ func testEmailChangeRace(t *testing.T, stores []store.Store) {
 		tok.NewEmail = email
 		tokens[i] = mustCreateToken(t, stores[0], tok)
 	}
-	errs := make([]error, n)
-	race(n, func(i int) {
-		_, _, errs[i] = stores[i%len(stores)].UseOneTimeToken(ctx, tokens[i].Hash, func(x *store.OneTimeToken, y *store.User) error {
+	won := raceToWin(t, stores, n, "email change", store.ErrAlreadyExists, func(i int, st store.Store) error {
+		_, _, err := st.UseOneTimeToken(ctx, tokens[i].Hash, func(x *store.OneTimeToken, y *store.User) error {
 			x.UsedAt = at(time.Hour)
 			y.Email = x.NewEmail
 			return nil
 		})
+		return err
 	})
-	won := oneWinner(t, "email change", errs, store.ErrAlreadyExists)
 	if won < 0 {
 		return
 	}

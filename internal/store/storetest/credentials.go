@@ -164,83 +164,111 @@ func testCreateUserWithSessionStaleEpoch(t *testing.T, s store.Store) {
 // through every method that reads or writes a session. A zero AuthTime
 // (a session from an email link) stays zero.
 func testSessionAuthTimeAndEpoch(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	u := newUser(1)
 	u.CredentialEpoch = 2
 	mustCreateUser(t, s, u)
-	wantUser := stored(u)
-	proved := newSession(u.ID, 1) // AuthTime with nanoseconds, in a zone
-	proved.CredentialEpoch = 2
-	link := newSession(u.ID, 2)
-	link.CredentialEpoch = 2
-	link.AuthTime = time.Time{}
-	for _, ss := range []store.Session{proved, link} {
+	a := &authTimeCase{s: s, u: u, wantUser: stored(u)}
+	a.proved = newSession(u.ID, 1) // AuthTime with nanoseconds, in a zone
+	a.proved.CredentialEpoch = 2
+	a.link = newSession(u.ID, 2)
+	a.link.CredentialEpoch = 2
+	a.link.AuthTime = time.Time{}
+	for _, ss := range []store.Session{a.proved, a.link} {
 		mustCreateSession(t, s, ss)
 	}
-	wantProved, wantLink := stored(proved), stored(link)
+	a.wantProved, a.wantLink = stored(a.proved), stored(a.link)
+	a.check(t, "created")
 
-	check := func(step string) {
-		t.Helper()
-		for _, want := range []store.Session{wantProved, wantLink} {
-			got, err := s.GetSession(ctx, want.ID)
-			if err != nil {
-				t.Fatalf("%s: GetSession: %v", step, err)
-			}
-			diff(t, step+": GetSession", got, want)
-			got, err = s.GetSessionByRefreshHash(ctx, want.RefreshHash)
-			if err != nil {
-				t.Fatalf("%s: GetSessionByRefreshHash: %v", step, err)
-			}
-			diff(t, step+": GetSessionByRefreshHash", got, want)
-			got, gotUser, err := s.GetSessionWithUser(ctx, want.ID)
-			if err != nil {
-				t.Fatalf("%s: GetSessionWithUser: %v", step, err)
-			}
-			diff(t, step+": GetSessionWithUser session", got, want)
-			diff(t, step+": GetSessionWithUser user", gotUser, wantUser)
-		}
-		list, err := s.ListSessions(ctx, u.ID)
+	t.Run("UpdateSession", a.testUpdateSession)
+	t.Run("UpdateSessionByRefreshHash", a.testUpdateSessionByRefreshHash)
+	t.Run("ZeroAuthTimeNewEpoch", a.testZeroAuthTimeNewEpoch)
+}
+
+// authTimeCase is what the steps of testSessionAuthTimeAndEpoch share:
+// the user at epoch 2 and its two sessions as created (proved, with an
+// AuthTime; link, from an email link, without) and as the store must
+// hold them by now.
+type authTimeCase struct {
+	s                    store.Store
+	u, wantUser          store.User
+	proved, link         store.Session
+	wantProved, wantLink store.Session
+}
+
+// check reads both sessions through every method that returns a session
+// after step.
+func (a *authTimeCase) check(t *testing.T, step string) {
+	t.Helper()
+	ctx := t.Context()
+	for _, want := range []store.Session{a.wantProved, a.wantLink} {
+		got, err := a.s.GetSession(ctx, want.ID)
 		if err != nil {
-			t.Fatalf("%s: ListSessions: %v", step, err)
+			t.Fatalf("%s: GetSession: %v", step, err)
 		}
-		diff(t, step+": ListSessions", list, []store.Session{wantLink, wantProved})
+		diff(t, step+": GetSession", got, want)
+		got, err = a.s.GetSessionByRefreshHash(ctx, want.RefreshHash)
+		if err != nil {
+			t.Fatalf("%s: GetSessionByRefreshHash: %v", step, err)
+		}
+		diff(t, step+": GetSessionByRefreshHash", got, want)
+		got, gotUser, err := a.s.GetSessionWithUser(ctx, want.ID)
+		if err != nil {
+			t.Fatalf("%s: GetSessionWithUser: %v", step, err)
+		}
+		diff(t, step+": GetSessionWithUser session", got, want)
+		diff(t, step+": GetSessionWithUser user", gotUser, a.wantUser)
 	}
-	check("created")
+	list, err := a.s.ListSessions(ctx, a.u.ID)
+	if err != nil {
+		t.Fatalf("%s: ListSessions: %v", step, err)
+	}
+	diff(t, step+": ListSessions", list, []store.Session{a.wantLink, a.wantProved})
+}
 
-	// UpdateSession: fn sees both fields and saves a new AuthTime (a
-	// step-up); a rotation alone keeps them.
+// testUpdateSession: fn sees both fields and saves a new AuthTime (a
+// step-up); a rotation alone keeps them.
+func (a *authTimeCase) testUpdateSession(t *testing.T) {
+	ctx := t.Context()
+	proved, link := a.proved, a.link
 	var seen store.Session
-	got, err := s.UpdateSession(ctx, proved.ID, func(ss *store.Session) error {
+	got, err := a.s.UpdateSession(ctx, proved.ID, func(ss *store.Session) error {
 		seen = *ss
 		ss.AuthTime = at(5 * time.Hour)
 		return nil
 	})
 	must(t, "UpdateSession", err)
 	diff(t, "session seen by UpdateSession's fn", seen, stored(proved))
-	wantProved.AuthTime = at(5 * time.Hour).Truncate(micro)
-	diff(t, "UpdateSession result", got, wantProved)
-	got, err = s.UpdateSession(ctx, link.ID, rotate(link.ID+"/1", at(6*time.Hour)))
+	a.wantProved.AuthTime = at(5 * time.Hour).Truncate(micro)
+	diff(t, "UpdateSession result", got, a.wantProved)
+	got, err = a.s.UpdateSession(ctx, link.ID, rotate(link.ID+"/1", at(6*time.Hour)))
 	must(t, "UpdateSession(rotate)", err)
-	wantLink.ParentHash, wantLink.RefreshHash = link.RefreshHash, hash(link.ID+"/1")
-	wantLink.RotatedAt, wantLink.LastActiveAt, wantLink.Generation = at(6*time.Hour).Truncate(micro), at(6*time.Hour).Truncate(micro), 1
-	diff(t, "UpdateSession(rotate) result", got, wantLink)
-	check("after UpdateSession")
+	a.wantLink.ParentHash, a.wantLink.RefreshHash = link.RefreshHash, hash(link.ID+"/1")
+	a.wantLink.RotatedAt, a.wantLink.LastActiveAt, a.wantLink.Generation = at(6*time.Hour).Truncate(micro), at(6*time.Hour).Truncate(micro), 1
+	diff(t, "UpdateSession(rotate) result", got, a.wantLink)
+	a.check(t, "after UpdateSession")
+}
 
-	// UpdateSessionByRefreshHash: a refresh does not change AuthTime; a
-	// re-authentication through it sets one where there was none.
-	var seenUser store.User
-	got, gotUser, err := s.UpdateSessionByRefreshHash(ctx, proved.RefreshHash, func(ss *store.Session, su store.User) error {
+// testUpdateSessionByRefreshHash: a refresh does not change AuthTime; a
+// re-authentication through it sets one where there was none.
+func (a *authTimeCase) testUpdateSessionByRefreshHash(t *testing.T) {
+	ctx := t.Context()
+	proved := a.proved
+	var (
+		seen     store.Session
+		seenUser store.User
+	)
+	got, gotUser, err := a.s.UpdateSessionByRefreshHash(ctx, proved.RefreshHash, func(ss *store.Session, su store.User) error {
 		seen, seenUser = *ss, su
 		return rotate(proved.ID+"/1", at(7*time.Hour))(ss)
 	})
 	must(t, "UpdateSessionByRefreshHash", err)
-	diff(t, "session seen by UpdateSessionByRefreshHash's fn", seen, wantProved)
-	diff(t, "user seen by UpdateSessionByRefreshHash's fn", seenUser, wantUser)
-	diff(t, "UpdateSessionByRefreshHash user", gotUser, wantUser)
-	wantProved.ParentHash, wantProved.RefreshHash = proved.RefreshHash, hash(proved.ID+"/1")
-	wantProved.RotatedAt, wantProved.LastActiveAt, wantProved.Generation = at(7*time.Hour).Truncate(micro), at(7*time.Hour).Truncate(micro), 1
-	diff(t, "UpdateSessionByRefreshHash result", got, wantProved)
-	got, _, err = s.UpdateSessionByRefreshHash(ctx, wantLink.RefreshHash, func(ss *store.Session, _ store.User) error {
+	diff(t, "session seen by UpdateSessionByRefreshHash's fn", seen, a.wantProved)
+	diff(t, "user seen by UpdateSessionByRefreshHash's fn", seenUser, a.wantUser)
+	diff(t, "UpdateSessionByRefreshHash user", gotUser, a.wantUser)
+	a.wantProved.ParentHash, a.wantProved.RefreshHash = proved.RefreshHash, hash(proved.ID+"/1")
+	a.wantProved.RotatedAt, a.wantProved.LastActiveAt, a.wantProved.Generation = at(7*time.Hour).Truncate(micro), at(7*time.Hour).Truncate(micro), 1
+	diff(t, "UpdateSessionByRefreshHash result", got, a.wantProved)
+	got, _, err = a.s.UpdateSessionByRefreshHash(ctx, a.wantLink.RefreshHash, func(ss *store.Session, _ store.User) error {
 		seen = *ss
 		ss.AuthTime = at(8 * time.Hour)
 		return nil
@@ -249,19 +277,21 @@ func testSessionAuthTimeAndEpoch(t *testing.T, s store.Store) {
 	if !seen.AuthTime.IsZero() {
 		t.Errorf("fn saw AuthTime %v on a session without one, want zero", seen.AuthTime)
 	}
-	wantLink.AuthTime = at(8 * time.Hour).Truncate(micro)
-	diff(t, "UpdateSessionByRefreshHash(re-authenticate) result", got, wantLink)
-	check("after UpdateSessionByRefreshHash")
+	a.wantLink.AuthTime = at(8 * time.Hour).Truncate(micro)
+	diff(t, "UpdateSessionByRefreshHash(re-authenticate) result", got, a.wantLink)
+	a.check(t, "after UpdateSessionByRefreshHash")
+}
 
-	// Back to zero, and a new epoch: both saved.
-	got, err = s.UpdateSession(ctx, link.ID, func(ss *store.Session) error {
+// testZeroAuthTimeNewEpoch: back to zero, and a new epoch: both saved.
+func (a *authTimeCase) testZeroAuthTimeNewEpoch(t *testing.T) {
+	got, err := a.s.UpdateSession(t.Context(), a.link.ID, func(ss *store.Session) error {
 		ss.AuthTime, ss.CredentialEpoch = time.Time{}, 3
 		return nil
 	})
 	must(t, "UpdateSession(zero AuthTime)", err)
-	wantLink.AuthTime, wantLink.CredentialEpoch = time.Time{}, 3
-	diff(t, "UpdateSession(zero AuthTime) result", got, wantLink)
-	check("after clearing AuthTime")
+	a.wantLink.AuthTime, a.wantLink.CredentialEpoch = time.Time{}, 3
+	diff(t, "UpdateSession(zero AuthTime) result", got, a.wantLink)
+	a.check(t, "after clearing AuthTime")
 }
 
 // testEpochRace: a password change raises the user's credential epoch

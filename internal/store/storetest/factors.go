@@ -265,16 +265,37 @@ func testUpdateFactor(t *testing.T, s store.Store) {
 }
 
 func testVerifyFactor(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	u, other := twoUsers(t, s)
-	codes := mustCreateFactor(t, s, verified(newFactor(u.ID, store.FactorRecovery, 1)))
-	key := mustCreateFactor(t, s, newFactor(u.ID, store.FactorWebAuthn, 2))
-	app := mustCreateFactor(t, s, newFactor(u.ID, store.FactorTOTP, 3))
-	theirs := mustCreateFactor(t, s, verified(newFactor(other.ID, store.FactorWebAuthn, 4)))
-	wantUser, wantOther := stored(u), stored(other)
+	v := &verifyFactorCase{s: s, u: u, other: other,
+		codes:  mustCreateFactor(t, s, verified(newFactor(u.ID, store.FactorRecovery, 1))),
+		key:    mustCreateFactor(t, s, newFactor(u.ID, store.FactorWebAuthn, 2)),
+		app:    mustCreateFactor(t, s, newFactor(u.ID, store.FactorTOTP, 3)),
+		theirs: mustCreateFactor(t, s, verified(newFactor(other.ID, store.FactorWebAuthn, 4))),
+	}
+	v.wantUser, v.wantOther = stored(u), stored(other)
+	t.Run("RaisesEpoch", v.testRaisesEpoch)
+	t.Run("Refused", v.testRefused)
+	t.Run("NotFound", v.testNotFound)
+	t.Run("Passkey", v.testPasskey)
+}
 
-	// Verifying the app raises the user's credential epoch: both are
-	// saved, together.
+// verifyFactorCase is what the steps of testVerifyFactor share: a user
+// with recovery codes, a pending passkey (key) and a pending app, the
+// other user with a verified passkey, and what the store must hold by
+// now.
+type verifyFactorCase struct {
+	s                       store.Store
+	u, other                store.User
+	codes, key, app, theirs store.Factor
+	wantUser, wantOther     store.User
+	wantApp                 store.Factor
+}
+
+// testRaisesEpoch: verifying the app raises the user's credential epoch:
+// both are saved, together.
+func (v *verifyFactorCase) testRaisesEpoch(t *testing.T) {
+	ctx := t.Context()
+	s, u, app := v.s, v.u, v.app
 	var (
 		seenUser   store.User
 		seenFactor store.Factor
@@ -287,26 +308,29 @@ func testVerifyFactor(t *testing.T, s store.Store) {
 		f.Name, f.Secret, f.Counter = "Phone", []byte("confirmed"), 55
 		f.VerifiedAt, f.LastUsedAt = at(time.Hour), at(time.Hour+time.Second)
 		// Not saved.
-		f.Type, f.UserID, f.CreatedAt = store.FactorRecovery, other.ID, at(9*time.Hour)
+		f.Type, f.UserID, f.CreatedAt = store.FactorRecovery, v.other.ID, at(9*time.Hour)
 		return nil
 	})
 	must(t, "VerifyFactor", err)
-	diff(t, "user fn saw", seenUser, wantUser)
+	diff(t, "user fn saw", seenUser, v.wantUser)
 	diff(t, "factor fn saw", seenFactor, app)
-	diff(t, "other factors fn saw", seenOthers, []store.Factor{codes, key})
-	wantUser.CredentialEpoch, wantUser.UpdatedAt = 1, at(time.Hour).Truncate(micro)
-	wantApp := app
-	wantApp.Name, wantApp.Secret, wantApp.Counter = "Phone", []byte("confirmed"), 55
-	wantApp.VerifiedAt, wantApp.LastUsedAt = at(time.Hour).Truncate(micro), at(time.Hour+time.Second).Truncate(micro)
-	diff(t, "VerifyFactor: user", gotUser, wantUser)
-	diff(t, "VerifyFactor: factor", gotFactor, wantApp)
-	diff(t, "GetUser after VerifyFactor", mustGet(t, "GetUser", s.GetUser, u.ID), wantUser)
-	wantFactor(t, s, "after VerifyFactor", wantApp)
+	diff(t, "other factors fn saw", seenOthers, []store.Factor{v.codes, v.key})
+	v.wantUser.CredentialEpoch, v.wantUser.UpdatedAt = 1, at(time.Hour).Truncate(micro)
+	v.wantApp = app
+	v.wantApp.Name, v.wantApp.Secret, v.wantApp.Counter = "Phone", []byte("confirmed"), 55
+	v.wantApp.VerifiedAt, v.wantApp.LastUsedAt = at(time.Hour).Truncate(micro), at(time.Hour+time.Second).Truncate(micro)
+	diff(t, "VerifyFactor: user", gotUser, v.wantUser)
+	diff(t, "VerifyFactor: factor", gotFactor, v.wantApp)
+	diff(t, "GetUser after VerifyFactor", mustGet(t, "GetUser", s.GetUser, u.ID), v.wantUser)
+	wantFactor(t, s, "after VerifyFactor", v.wantApp)
 	// The user's new epoch is what a session must now be made under.
 	wantErr(t, "CreateSession(epoch before VerifyFactor)", s.CreateSession(ctx, newSession(u.ID, 1)), store.ErrStale)
+}
 
-	// Refused verifications of the passkey write nothing: neither the
-	// user's change nor the factor's.
+// testRefused: refused verifications of the passkey write nothing:
+// neither the user's change nor the factor's.
+func (v *verifyFactorCase) testRefused(t *testing.T) {
+	s, u, other, key := v.s, v.u, v.other, v.key
 	refused := []struct {
 		name string
 		id   string
@@ -318,7 +342,7 @@ func testVerifyFactor(t *testing.T, s store.Store) {
 			return errBoom
 		}, errBoom},
 		{"credential id of another user's factor", key.ID, func(_ *store.User, f *store.Factor) error {
-			f.VerifiedAt, f.CredentialID = at(time.Hour), theirs.CredentialID
+			f.VerifiedAt, f.CredentialID = at(time.Hour), v.theirs.CredentialID
 			return nil
 		}, store.ErrAlreadyExists},
 		{"fn takes a taken email", key.ID, func(x *store.User, f *store.Factor) error {
@@ -331,51 +355,58 @@ func testVerifyFactor(t *testing.T, s store.Store) {
 			f.VerifiedAt, f.CredentialID = at(time.Hour), credential("refused")
 			return nil
 		}, nil},
-		{"credential id on recovery codes", codes.ID, func(_ *store.User, f *store.Factor) error {
+		{"credential id on recovery codes", v.codes.ID, func(_ *store.User, f *store.Factor) error {
 			f.CredentialID = credential("refused")
 			return nil
 		}, nil},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := s.VerifyFactor(ctx, tt.id, func(x *store.User, f *store.Factor, _ []store.Factor) error {
+			_, _, err := s.VerifyFactor(t.Context(), tt.id, func(x *store.User, f *store.Factor, _ []store.Factor) error {
 				x.CredentialEpoch++
 				return tt.fn(x, f)
 			})
 			wantFailure(t, "VerifyFactor", err, tt.want)
-			diff(t, "user", mustGet(t, "GetUser", s.GetUser, u.ID), wantUser)
-			diff(t, "other user", mustGet(t, "GetUser", s.GetUser, other.ID), wantOther)
-			wantFactors(t, s, "user", u.ID, codes, key, wantApp)
-			wantFactors(t, s, "other user", other.ID, theirs)
+			diff(t, "user", mustGet(t, "GetUser", s.GetUser, u.ID), v.wantUser)
+			diff(t, "other user", mustGet(t, "GetUser", s.GetUser, other.ID), v.wantOther)
+			wantFactors(t, s, "user", u.ID, v.codes, key, v.wantApp)
+			wantFactors(t, s, "other user", other.ID, v.theirs)
 			wantNoFactor(t, s, "refused credential", uuid.NewString(), credential("refused"))
 		})
 	}
+}
+
+func (v *verifyFactorCase) testNotFound(t *testing.T) {
 	for _, id := range []string{uuid.NewString(), "nope", ""} {
-		_, _, err := s.VerifyFactor(ctx, id, func(*store.User, *store.Factor, []store.Factor) error {
+		_, _, err := v.s.VerifyFactor(t.Context(), id, func(*store.User, *store.Factor, []store.Factor) error {
 			t.Errorf("VerifyFactor(%q) called fn", id)
 			return nil
 		})
 		wantErr(t, fmt.Sprintf("VerifyFactor(%q)", id), err, store.ErrNotFound)
 	}
+}
 
-	// The passkey gets its credential; fn saw the app verified among the
-	// others, and not the passkey itself.
-	_, gotFactor, err = s.VerifyFactor(ctx, key.ID, func(_ *store.User, f *store.Factor, others []store.Factor) error {
+// testPasskey: the passkey gets its credential; fn saw the app verified
+// among the others, and not the passkey itself.
+func (v *verifyFactorCase) testPasskey(t *testing.T) {
+	s, key := v.s, v.key
+	var seenOthers []store.Factor
+	_, gotFactor, err := s.VerifyFactor(t.Context(), key.ID, func(_ *store.User, f *store.Factor, others []store.Factor) error {
 		seenOthers = others
 		f.CredentialID, f.VerifiedAt, f.Counter = credential("key"), at(2*time.Hour), 1
 		return nil
 	})
 	must(t, "VerifyFactor(passkey)", err)
-	diff(t, "other factors fn saw", seenOthers, []store.Factor{codes, wantApp})
+	diff(t, "other factors fn saw", seenOthers, []store.Factor{v.codes, v.wantApp})
 	wantKey := key
 	wantKey.CredentialID, wantKey.VerifiedAt, wantKey.Counter = credential("key"), at(2*time.Hour).Truncate(micro), 1
 	diff(t, "VerifyFactor(passkey)", gotFactor, wantKey)
-	got, err := s.GetFactorByCredential(ctx, credential("key"))
+	got, err := s.GetFactorByCredential(t.Context(), credential("key"))
 	must(t, "GetFactorByCredential(verified passkey)", err)
 	diff(t, "GetFactorByCredential(verified passkey)", got, wantKey)
 	// fn changed nothing of the user: it is saved as it was.
-	diff(t, "user after verifying the passkey", mustGet(t, "GetUser", s.GetUser, u.ID), wantUser)
-	wantFactors(t, s, "after verifying every factor", u.ID, codes, wantKey, wantApp)
+	diff(t, "user after verifying the passkey", mustGet(t, "GetUser", s.GetUser, v.u.ID), v.wantUser)
+	wantFactors(t, s, "after verifying every factor", v.u.ID, v.codes, wantKey, v.wantApp)
 }
 
 func testDeleteFactors(t *testing.T, s store.Store) {
@@ -558,9 +589,8 @@ func testTOTPReplayRace(t *testing.T, stores []store.Store) {
 	const n = 12
 	for round := range 4 {
 		step := f.Counter + int64(round) + 1
-		errs := make([]error, n)
-		race(n, func(i int) {
-			_, errs[i] = stores[i%len(stores)].UpdateFactor(ctx, f.ID, func(x *store.Factor) error {
+		won := raceToWin(t, stores, n, fmt.Sprintf("round %d: UpdateFactor", round), errReplayed, func(i int, st store.Store) error {
+			_, err := st.UpdateFactor(ctx, f.ID, func(x *store.Factor) error {
 				if x.Counter >= step {
 					return errReplayed
 				}
@@ -570,8 +600,8 @@ func testTOTPReplayRace(t *testing.T, stores []store.Store) {
 				x.Counter, x.LastUsedAt = step, at(time.Duration(i)*time.Second)
 				return nil
 			})
+			return err
 		})
-		won := oneWinner(t, fmt.Sprintf("round %d: UpdateFactor", round), errs, errReplayed)
 		got := mustGet(t, "GetFactor", stores[0].GetFactor, f.ID)
 		if got.Counter != step {
 			t.Errorf("round %d: Counter = %d, want %d", round, got.Counter, step)
@@ -621,15 +651,14 @@ func testRecoveryCodeRace(t *testing.T, stores []store.Store) {
 	f.Secret = []byte(strings.Join(codes, "\n"))
 	f = mustCreateFactor(t, stores[0], f)
 
-	errs := make([]error, n)
-	race(n, func(i int) {
-		_, errs[i] = stores[i%len(stores)].UpdateFactor(ctx, f.ID, spendCode(codes[0]))
+	raceToWin(t, stores, n, "UpdateFactor(same code)", errCodeSpent, func(_ int, st store.Store) error {
+		_, err := st.UpdateFactor(ctx, f.ID, spendCode(codes[0]))
+		return err
 	})
-	oneWinner(t, "UpdateFactor(same code)", errs, errCodeSpent)
 	got := mustGet(t, "GetFactor", stores[0].GetFactor, f.ID)
 	diff(t, "codes left after the same code raced", string(got.Secret), strings.Join(codes[1:], "\n"))
 
-	errs = make([]error, n-1)
+	errs := make([]error, n-1)
 	race(n-1, func(i int) {
 		_, errs[i] = stores[i%len(stores)].UpdateFactor(ctx, f.ID, spendCode(codes[1+i]))
 	})
@@ -661,10 +690,10 @@ func testLeaveOneFactorRace(t *testing.T, stores []store.Store) {
 			mustCreateFactor(t, stores[0], verified(newFactor(u.ID, store.FactorWebAuthn, 911))),
 		}
 		pending := mustCreateFactor(t, stores[0], newFactor(u.ID, store.FactorWebAuthn, 912))
-		errs := make([]error, 2)
 		deleted := make([]int64, 2)
-		race(2, func(i int) {
-			deleted[i], errs[i] = stores[i%len(stores)].DeleteFactors(ctx, u.ID, func(_ store.User, all []store.Factor) ([]string, error) {
+		won := raceToWin(t, stores, 2, fmt.Sprintf("round %d: DeleteFactors", round), errLastFactor, func(i int, st store.Store) error {
+			var err error
+			deleted[i], err = st.DeleteFactors(ctx, u.ID, func(_ store.User, all []store.Factor) ([]string, error) {
 				left := 0
 				for _, f := range all {
 					if f.ID != factors[i].ID && !f.VerifiedAt.IsZero() {
@@ -677,8 +706,8 @@ func testLeaveOneFactorRace(t *testing.T, stores []store.Store) {
 				time.Sleep(20 * time.Millisecond) // the window a missing lock would open
 				return []string{factors[i].ID}, nil
 			})
+			return err
 		})
-		won := oneWinner(t, fmt.Sprintf("round %d: DeleteFactors", round), errs, errLastFactor)
 		if won < 0 {
 			continue
 		}
@@ -703,9 +732,8 @@ func testVerifyFactorRace(t *testing.T, stores []store.Store) {
 	u := mustCreateUser(t, stores[0], newUser(920))
 	f := mustCreateFactor(t, stores[0], newFactor(u.ID, store.FactorWebAuthn, 920))
 	const n = 8
-	errs := make([]error, n)
-	race(n, func(i int) {
-		_, _, errs[i] = stores[i%len(stores)].VerifyFactor(ctx, f.ID, func(x *store.User, y *store.Factor, _ []store.Factor) error {
+	won := raceToWin(t, stores, n, "VerifyFactor(same factor)", errAlreadyVerified, func(i int, st store.Store) error {
+		_, _, err := st.VerifyFactor(ctx, f.ID, func(x *store.User, y *store.Factor, _ []store.Factor) error {
 			if !y.VerifiedAt.IsZero() {
 				return errAlreadyVerified
 			}
@@ -714,8 +742,8 @@ func testVerifyFactorRace(t *testing.T, stores []store.Store) {
 			y.VerifiedAt, y.CredentialID = at(time.Hour), credential(fmt.Sprint(f.ID, i))
 			return nil
 		})
+		return err
 	})
-	won := oneWinner(t, "VerifyFactor(same factor)", errs, errAlreadyVerified)
 	if got := mustGet(t, "GetUser", stores[0].GetUser, u.ID); got.CredentialEpoch != 1 {
 		t.Errorf("CredentialEpoch = %d, want 1", got.CredentialEpoch)
 	}
@@ -730,15 +758,14 @@ func testVerifyFactorRace(t *testing.T, stores []store.Store) {
 		mustCreateFactor(t, stores[0], newFactor(users[1].ID, store.FactorWebAuthn, 922)),
 	}
 	shared := credential("raced by two users")
-	errs = make([]error, 2)
-	race(2, func(i int) {
-		_, _, errs[i] = stores[i%len(stores)].VerifyFactor(ctx, keys[i].ID, func(x *store.User, y *store.Factor, _ []store.Factor) error {
+	won = raceToWin(t, stores, 2, "VerifyFactor(same credential id)", store.ErrAlreadyExists, func(i int, st store.Store) error {
+		_, _, err := st.VerifyFactor(ctx, keys[i].ID, func(x *store.User, y *store.Factor, _ []store.Factor) error {
 			x.CredentialEpoch++
 			y.VerifiedAt, y.CredentialID = at(time.Hour), shared
 			return nil
 		})
+		return err
 	})
-	won = oneWinner(t, "VerifyFactor(same credential id)", errs, store.ErrAlreadyExists)
 	if won < 0 {
 		return
 	}

@@ -500,16 +500,14 @@ func testDetachRace(t *testing.T, stores []store.Store) {
 			mustAttach(t, stores[0], newIdentity(u.ID, 700+2*round)),
 			mustAttach(t, stores[0], newIdentity(u.ID, 701+2*round)),
 		}
-		errs := make([]error, 2)
-		race(2, func(i int) {
-			errs[i] = stores[i%len(stores)].DetachIdentity(ctx, u.ID, ids[i].ID, func(_ store.User, remaining []store.Identity) error {
+		won := raceToWin(t, stores, 2, fmt.Sprintf("round %d: DetachIdentity", round), errLastWay, func(i int, st store.Store) error {
+			return st.DetachIdentity(ctx, u.ID, ids[i].ID, func(_ store.User, remaining []store.Identity) error {
 				if len(remaining) == 0 {
 					return errLastWay
 				}
 				return nil
 			})
 		})
-		won := oneWinner(t, fmt.Sprintf("round %d: DetachIdentity", round), errs, errLastWay)
 		if won < 0 {
 			continue
 		}
@@ -527,15 +525,14 @@ func testAttachRace(t *testing.T, stores []store.Store) {
 			mustCreateUser(t, stores[0], newUser(800+2*round)),
 			mustCreateUser(t, stores[0], newUser(801+2*round)),
 		}
-		errs := make([]error, 2)
-		race(2, func(i int) {
-			_, errs[i] = stores[i%len(stores)].AttachIdentity(ctx, newIdentity(users[i].ID, 800+round), func(x *store.User) error {
+		won := raceToWin(t, stores, 2, fmt.Sprintf("round %d: AttachIdentity", round), store.ErrAlreadyExists, func(i int, st store.Store) error {
+			_, err := st.AttachIdentity(ctx, newIdentity(users[i].ID, 800+round), func(x *store.User) error {
 				x.PasswordHash = ""
 				x.CredentialEpoch++
 				return nil
 			})
+			return err
 		})
-		won := oneWinner(t, fmt.Sprintf("round %d: AttachIdentity", round), errs, store.ErrAlreadyExists)
 		if won < 0 {
 			continue
 		}

@@ -215,10 +215,40 @@ func testCreateOneTimeTokenErrors(t *testing.T, s store.Store) {
 }
 
 func testUseOneTimeToken(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	u, tok := userWithToken(t, s, 1, store.PurposeEmailChange)
-	usedAt := at(10 * time.Minute)
+	c := &useTokenCase{s: s, u: u, tok: tok}
+	t.Run("SavesTokenAndUser", c.testSaves)
+	t.Run("UsedToken", c.testUsed)
+	t.Run("ExpiredToken", c.testExpired)
+	t.Run("ClearUsedAt", c.testClearUsedAt)
+	t.Run("UnknownHash", func(t *testing.T) {
+		for _, h := range [][]byte{hash("unknown"), nil, {}} {
+			ran := false
+			_, _, err := s.UseOneTimeToken(t.Context(), h, func(*store.OneTimeToken, *store.User) error { ran = true; return nil })
+			wantErr(t, fmt.Sprintf("UseOneTimeToken(%x)", h), err, store.ErrNotFound)
+			if ran {
+				t.Errorf("UseOneTimeToken(%x) ran fn", h)
+			}
+		}
+	})
+}
 
+// useTokenCase is what the steps of testUseOneTimeToken share: an email
+// change token of a user, and both as the store must hold them by now.
+type useTokenCase struct {
+	s               store.Store
+	u               store.User
+	tok             store.OneTimeToken
+	wantToken       store.OneTimeToken
+	wantUser, moved store.User // moved: the user as GetUserByEmail read it after the change
+}
+
+// testSaves: fn's changes of the token's UsedAt and Attempts and of the
+// whole user are saved, nothing else of the token.
+func (c *useTokenCase) testSaves(t *testing.T) {
+	ctx := t.Context()
+	s, u, tok := c.s, c.u, c.tok
+	usedAt := at(10 * time.Minute)
 	var (
 		seenToken store.OneTimeToken
 		seenUser  store.User
@@ -247,69 +277,66 @@ func testUseOneTimeToken(t *testing.T, s store.Store) {
 	diff(t, "token seen by fn", seenToken, tok)
 	diff(t, "user seen by fn", seenUser, stored(u))
 
-	wantToken := tok
-	wantToken.UsedAt = usedAt.Truncate(micro)
-	wantToken.Attempts = 2
-	wantUser := stored(u)
-	wantUser.Email = tok.NewEmail
-	wantUser.EmailVerified = true
-	wantUser.PasswordHash = ""
-	wantUser.Metadata = []byte(`{"moved": true}`)
-	wantUser.UpdatedAt = usedAt.Truncate(micro)
-	wantUser.LastSignInAt = time.Time{}
-	diff(t, "UseOneTimeToken token", gotToken, wantToken)
-	diff(t, "UseOneTimeToken user", gotUser, wantUser)
+	c.wantToken = tok
+	c.wantToken.UsedAt = usedAt.Truncate(micro)
+	c.wantToken.Attempts = 2
+	c.wantUser = stored(u)
+	c.wantUser.Email = tok.NewEmail
+	c.wantUser.EmailVerified = true
+	c.wantUser.PasswordHash = ""
+	c.wantUser.Metadata = []byte(`{"moved": true}`)
+	c.wantUser.UpdatedAt = usedAt.Truncate(micro)
+	c.wantUser.LastSignInAt = time.Time{}
+	diff(t, "UseOneTimeToken token", gotToken, c.wantToken)
+	diff(t, "UseOneTimeToken user", gotUser, c.wantUser)
 
-	reread, err := s.GetUserByEmail(ctx, tok.NewEmail)
+	c.moved, err = s.GetUserByEmail(ctx, tok.NewEmail)
 	must(t, "GetUserByEmail(new email)", err)
-	diff(t, "user after UseOneTimeToken", reread, wantUser)
+	diff(t, "user after UseOneTimeToken", c.moved, c.wantUser)
 	if _, err := s.GetUserByEmail(ctx, u.Email); !isNotFound(err) {
 		t.Errorf("GetUserByEmail(old email): got %v, want ErrNotFound", err)
 	}
 	got, _ := mustPeek(t, s, tok.Hash)
-	diff(t, "token after UseOneTimeToken", got, wantToken)
+	diff(t, "token after UseOneTimeToken", got, c.wantToken)
 	if list, err := s.ListOneTimeTokens(ctx, u.ID, tok.Purpose); err != nil || list != nil {
 		t.Errorf("ListOneTimeTokens after use = %d tokens, %v; want nil, nil", len(list), err)
 	}
+}
 
-	// fn sees a used token, and decides; a func that changes nothing
-	// saves the rows as they are.
+// testUsed: fn sees a used token, and decides; a func that changes
+// nothing saves the rows as they are.
+func (c *useTokenCase) testUsed(t *testing.T) {
 	var sawUsed time.Time
-	gotToken, gotUser, err = s.UseOneTimeToken(ctx, tok.Hash, func(x *store.OneTimeToken, y *store.User) error {
+	gotToken, gotUser, err := c.s.UseOneTimeToken(t.Context(), c.tok.Hash, func(x *store.OneTimeToken, y *store.User) error {
 		sawUsed = x.UsedAt
 		return nil
 	})
 	must(t, "UseOneTimeToken(used token)", err)
-	if !sawUsed.Equal(wantToken.UsedAt) {
-		t.Errorf("fn saw UsedAt %v, want %v", sawUsed, wantToken.UsedAt)
+	if !sawUsed.Equal(c.wantToken.UsedAt) {
+		t.Errorf("fn saw UsedAt %v, want %v", sawUsed, c.wantToken.UsedAt)
 	}
-	diff(t, "used token after a no-op func", gotToken, wantToken)
-	diff(t, "user after a no-op func", gotUser, wantUser)
+	diff(t, "used token after a no-op func", gotToken, c.wantToken)
+	diff(t, "user after a no-op func", gotUser, c.wantUser)
+}
 
-	// And an expired one: the store knows no clock.
-	expired := newToken(reread, store.PurposeVerify, 2)
+// testExpired: fn sees an expired token too: the store knows no clock.
+func (c *useTokenCase) testExpired(t *testing.T) {
+	expired := newToken(c.moved, store.PurposeVerify, 2)
 	expired.ExpiresAt = expired.CreatedAt.Add(-time.Hour)
-	expired = mustCreateToken(t, s, expired)
-	seen, _ := mustPeek(t, s, expired.Hash)
+	expired = mustCreateToken(t, c.s, expired)
+	seen, _ := mustPeek(t, c.s, expired.Hash)
 	diff(t, "expired token seen by fn", seen, expired)
+}
 
-	// Saving UsedAt back to zero stores NULL.
-	gotToken, _, err = s.UseOneTimeToken(ctx, tok.Hash, func(x *store.OneTimeToken, _ *store.User) error {
+// testClearUsedAt: saving UsedAt back to zero stores NULL.
+func (c *useTokenCase) testClearUsedAt(t *testing.T) {
+	gotToken, _, err := c.s.UseOneTimeToken(t.Context(), c.tok.Hash, func(x *store.OneTimeToken, _ *store.User) error {
 		x.UsedAt = time.Time{}
 		return nil
 	})
-	wantToken.UsedAt = time.Time{}
+	c.wantToken.UsedAt = time.Time{}
 	must(t, "UseOneTimeToken(clear UsedAt)", err)
-	diff(t, "token with UsedAt cleared", gotToken, wantToken)
-
-	for _, h := range [][]byte{hash("unknown"), nil, {}} {
-		ran := false
-		_, _, err := s.UseOneTimeToken(ctx, h, func(*store.OneTimeToken, *store.User) error { ran = true; return nil })
-		wantErr(t, fmt.Sprintf("UseOneTimeToken(%x)", h), err, store.ErrNotFound)
-		if ran {
-			t.Errorf("UseOneTimeToken(%x) ran fn", h)
-		}
-	}
+	diff(t, "token with UsedAt cleared", gotToken, c.wantToken)
 }
 
 func testUseOneTimeTokenErrors(t *testing.T, s store.Store) {
@@ -372,7 +399,6 @@ func testUseOneTimeTokenErrors(t *testing.T, s store.Store) {
 // thing stops working; nothing else changes. A use that does not spend
 // the token (fn fails, or leaves UsedAt as it was) changes no sibling.
 func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	a, b := twoUsers(t, s)
 	spent := mustCreateToken(t, s, newToken(a, store.PurposeRecover, 1))
 	sibling := newToken(a, store.PurposeRecover, 2)
@@ -381,7 +407,7 @@ func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
 	expired.ExpiresAt = at(-time.Hour)
 	used := newToken(a, store.PurposeRecover, 4)
 	used.UsedAt = at(5 * time.Minute)
-	want := []store.OneTimeToken{
+	c := &siblingsCase{s: s, a: a, b: b, want: []store.OneTimeToken{
 		spent,
 		mustCreateToken(t, s, sibling),
 		mustCreateToken(t, s, expired),
@@ -389,15 +415,34 @@ func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
 		mustCreateToken(t, s, newToken(a, store.PurposeVerify, 5)),  // another purpose
 		mustCreateToken(t, s, newToken(b, store.PurposeRecover, 6)), // another user
 		mustCreateToken(t, s, newToken(a, store.PurposeEmailChange, 7)),
-	}
-	check := func(step string) {
-		t.Helper()
-		for i, w := range want {
-			got, _ := mustPeek(t, s, w.Hash)
-			diff(t, fmt.Sprintf("%s: token %d", step, i), got, w)
-		}
-	}
+	}}
+	t.Run("NotSpent", c.testNotSpent)
+	t.Run("Spent", c.testSpent)
+	t.Run("LaterToken", c.testLaterToken)
+}
 
+// siblingsCase is what the steps of testUseOneTimeTokenSiblings share:
+// two users, and their tokens as the store must hold them by now, the
+// first the one spent, then its siblings (an unused one, an expired one,
+// a used one) and tokens of another purpose or user.
+type siblingsCase struct {
+	s    store.Store
+	a, b store.User
+	want []store.OneTimeToken
+}
+
+// check reads every token after step.
+func (c *siblingsCase) check(t *testing.T, step string) {
+	t.Helper()
+	for i, w := range c.want {
+		got, _ := mustPeek(t, c.s, w.Hash)
+		diff(t, fmt.Sprintf("%s: token %d", step, i), got, w)
+	}
+}
+
+// testNotSpent: a use whose fn fails, or leaves UsedAt as it was, changes
+// no sibling.
+func (c *siblingsCase) testNotSpent(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		fn   func(*store.OneTimeToken, *store.User) error
@@ -412,18 +457,24 @@ func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
 			return nil
 		}, nil},
 	} {
-		_, _, err := s.UseOneTimeToken(ctx, spent.Hash, tc.fn)
+		_, _, err := c.s.UseOneTimeToken(t.Context(), c.want[0].Hash, tc.fn)
 		if !errors.Is(err, tc.want) {
 			t.Errorf("UseOneTimeToken(%s): got %v, want %v", tc.name, err, tc.want)
 		}
 		if tc.want == nil {
-			want[0].Attempts++
+			c.want[0].Attempts++
 		}
-		check(tc.name)
+		c.check(t, tc.name)
 	}
+}
 
+// testSpent: spending the token uses up its unused siblings, expired or
+// not, and nothing else.
+func (c *siblingsCase) testSpent(t *testing.T) {
+	ctx := t.Context()
+	a, b, want := c.a, c.b, c.want
 	usedAt := at(10 * time.Minute)
-	got, _, err := s.UseOneTimeToken(ctx, spent.Hash, func(x *store.OneTimeToken, _ *store.User) error {
+	got, _, err := c.s.UseOneTimeToken(ctx, want[0].Hash, func(x *store.OneTimeToken, _ *store.User) error {
 		x.UsedAt = usedAt
 		return nil
 	})
@@ -432,8 +483,8 @@ func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
 		want[i].UsedAt = usedAt.Truncate(micro)
 	}
 	diff(t, "UseOneTimeToken result", got, want[0])
-	check("spent")
-	for _, c := range []struct {
+	c.check(t, "spent")
+	for _, tc := range []struct {
 		user    store.User
 		purpose store.TokenPurpose
 		want    []store.OneTimeToken
@@ -443,18 +494,20 @@ func testUseOneTimeTokenSiblings(t *testing.T, s store.Store) {
 		{b, store.PurposeRecover, []store.OneTimeToken{want[5]}},
 		{a, store.PurposeEmailChange, []store.OneTimeToken{want[6]}},
 	} {
-		list, err := s.ListOneTimeTokens(ctx, c.user.ID, c.purpose)
+		list, err := c.s.ListOneTimeTokens(ctx, tc.user.ID, tc.purpose)
 		must(t, "ListOneTimeTokens", err)
-		diff(t, fmt.Sprintf("ListOneTimeTokens(%s, %s) after the spend", c.user.Email, c.purpose), list, c.want)
+		diff(t, fmt.Sprintf("ListOneTimeTokens(%s, %s) after the spend", tc.user.Email, tc.purpose), list, tc.want)
 	}
+}
 
-	// A token issued later is not touched by a second use of the spent
-	// one whose func saves it as it is: UsedAt was set already.
-	want = append(want, mustCreateToken(t, s, newToken(a, store.PurposeRecover, 8)))
-	if _, _, err := s.UseOneTimeToken(ctx, spent.Hash, func(*store.OneTimeToken, *store.User) error { return nil }); err != nil {
+// testLaterToken: a token issued later is not touched by a second use of
+// the spent one whose func saves it as it is: UsedAt was set already.
+func (c *siblingsCase) testLaterToken(t *testing.T) {
+	c.want = append(c.want, mustCreateToken(t, c.s, newToken(c.a, store.PurposeRecover, 8)))
+	if _, _, err := c.s.UseOneTimeToken(t.Context(), c.want[0].Hash, func(*store.OneTimeToken, *store.User) error { return nil }); err != nil {
 		t.Fatalf("UseOneTimeToken(spent token, no-op): %v", err)
 	}
-	check("no-op on the spent token")
+	c.check(t, "no-op on the spent token")
 }
 
 func testListOneTimeTokens(t *testing.T, s store.Store) {

@@ -24,10 +24,32 @@ import (
 //
 // The subtests run in parallel, each on its own database.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	for _, tt := range suiteTests() {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, migrated(t, open(t)))
+		})
+	}
+	t.Run("MigrationStatusBeforeMigrate", func(t *testing.T) {
+		t.Parallel()
+		testStatusBeforeMigrate(t, closing(t, open(t)))
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		t.Parallel()
+		s := migrated(t, open(t))
+		runConcurrent(t, []store.Store{s})
+	})
+}
+
+// suiteTest is one test of Run, on a store of its own.
+type suiteTest struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
+// suiteTests are the tests of Run.
+func suiteTests() []suiteTest {
+	return []suiteTest{
 		{"Ping", testPing},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"CreateUserConflicts", testCreateUserConflicts},
@@ -101,21 +123,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Growth", testGrowth},
 		{"Migrations", testMigrations},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, migrated(t, open(t)))
-		})
-	}
-	t.Run("MigrationStatusBeforeMigrate", func(t *testing.T) {
-		t.Parallel()
-		testStatusBeforeMigrate(t, closing(t, open(t)))
-	})
-	t.Run("Concurrent", func(t *testing.T) {
-		t.Parallel()
-		s := migrated(t, open(t))
-		runConcurrent(t, []store.Store{s})
-	})
 }
 
 // RunShared runs the tests that need two stores on one database, as two
