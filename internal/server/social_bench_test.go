@@ -93,3 +93,22 @@ func BenchmarkRefreshGrant(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGetUser is GET /v1/user with an access token through the real
+// router: the token verified, the session and the user read. Beside
+// BenchmarkRefreshGrant it is the request issue 11 asks to keep as fast
+// as before the reshaping (compare builds with go test -bench in one run).
+func BenchmarkGetUser(b *testing.B) {
+	for _, be := range backends() {
+		b.Run(be.name, func(b *testing.B) {
+			h := newHarness(b, be)
+			access := h.signup("bench@example.com").access
+			b.ResetTimer()
+			for range b.N {
+				if r := h.do("GET", "/v1/user", access, nil); r.status != http.StatusOK {
+					b.Fatalf("user: %d %s", r.status, r.body)
+				}
+			}
+		})
+	}
+}
