@@ -78,20 +78,17 @@ func BenchmarkSocialCallback(b *testing.B) {
 // BenchmarkRefreshGrant is one refresh through the real router: the
 // yardstick beside BenchmarkSocialCallback.
 func BenchmarkRefreshGrant(b *testing.B) {
-	for _, be := range backends() {
-		b.Run(be.name, func(b *testing.B) {
-			h := newHarness(b, be)
-			rt := h.signup("bench@example.com").refresh
-			b.ResetTimer()
-			for range b.N {
-				r := h.refresh(rt)
-				if r.status != http.StatusOK {
-					b.Fatalf("refresh: %d %s", r.status, r.body)
-				}
-				rt = r.str(b, "refresh_token")
+	onEachBackend(b, func(b *testing.B, h *harness) {
+		rt := h.signup("bench@example.com").refresh
+		b.ResetTimer()
+		for range b.N {
+			r := h.refresh(rt)
+			if r.status != http.StatusOK {
+				b.Fatalf("refresh: %d %s", r.status, r.body)
 			}
-		})
-	}
+			rt = r.str(b, "refresh_token")
+		}
+	})
 }
 
 // BenchmarkGetUser is GET /v1/user with an access token through the real
@@ -99,16 +96,13 @@ func BenchmarkRefreshGrant(b *testing.B) {
 // BenchmarkRefreshGrant it is the request issue 11 asks to keep as fast
 // as before the reshaping (compare builds with go test -bench in one run).
 func BenchmarkGetUser(b *testing.B) {
-	for _, be := range backends() {
-		b.Run(be.name, func(b *testing.B) {
-			h := newHarness(b, be)
-			access := h.signup("bench@example.com").access
-			b.ResetTimer()
-			for range b.N {
-				if r := h.do("GET", "/v1/user", access, nil); r.status != http.StatusOK {
-					b.Fatalf("user: %d %s", r.status, r.body)
-				}
+	onEachBackend(b, func(b *testing.B, h *harness) {
+		access := h.signup("bench@example.com").access
+		b.ResetTimer()
+		for range b.N {
+			if r := h.do("GET", "/v1/user", access, nil); r.status != http.StatusOK {
+				b.Fatalf("user: %d %s", r.status, r.body)
 			}
-		})
-	}
+		}
+	})
 }
