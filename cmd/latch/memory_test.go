@@ -90,8 +90,45 @@ func TestHashSizingBadCgroup(t *testing.T) {
 	}
 }
 
+// latch raises the collector's target only where the operator has not set
+// GOGC and a soft memory limit bounds the heap.
+func TestHashSizingGCPercent(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want int
+	}{
+		{"derived limit", nil, gcPercent},
+		{"GOMEMLIMIT", map[string]string{"GOMEMLIMIT": "200MiB"}, gcPercent},
+		{"GOGC is the operator's", map[string]string{"GOGC": "150"}, 0},
+		{"no limit, no raise", map[string]string{"LATCH_MEMORY_LIMIT": "off"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runtimeLimit := int64(math.MaxInt64)
+			if tc.env["GOMEMLIMIT"] != "" {
+				runtimeLimit = 200 << 20
+			}
+			plan, err := hashSizing(loadConfig(t, tc.env), func(k string) string { return tc.env[k] }, runtimeLimit, 2, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan.GCPercent != tc.want {
+				t.Errorf("GCPercent = %d, want %d", plan.GCPercent, tc.want)
+			}
+		})
+	}
+}
+
+// gcPercentNow reads the collector's target without changing it.
+func gcPercentNow() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
 // The derived or configured limit is applied to the runtime and restored
-// afterwards; GOMEMLIMIT's is left as the runtime set it.
+// afterwards; GOMEMLIMIT's is left as the runtime set it. So is the
+// collector's target.
 func TestApplyMemoryLimit(t *testing.T) {
 	const big = 1 << 40 // high enough not to make this test's GC work
 	prev := debug.SetMemoryLimit(-1)
@@ -114,6 +151,22 @@ func TestApplyMemoryLimit(t *testing.T) {
 		t.Errorf("GOMEMLIMIT's plan: runtime limit = %d, want it untouched (%d)", got, prev)
 	}
 	restore()
+
+	prevGC := gcPercentNow()
+	plan.GCPercent = gcPercent
+	restore = applyMemoryLimit(plan, log)
+	if got := gcPercentNow(); got != gcPercent {
+		t.Errorf("GC percent = %d, want %d", got, gcPercent)
+	}
+	restore()
+	if got := gcPercentNow(); got != prevGC {
+		t.Errorf("after restore: GC percent = %d, want the previous %d", got, prevGC)
+	}
+	plan.GCPercent = 0
+	applyMemoryLimit(plan, log)()
+	if got := gcPercentNow(); got != prevGC {
+		t.Errorf("a plan without a target: GC percent = %d, want it untouched (%d)", got, prevGC)
+	}
 }
 
 // The start-up log says how hashing was sized, and warns when the slots
@@ -125,7 +178,7 @@ func TestApplyMemoryLimitLogs(t *testing.T) {
 	plan.Slots, plan.MemoryLimit, plan.BoundBy, plan.Overcommitted = 6, 96<<20, "configured", true
 	applyMemoryLimit(plan, log)()
 	out := buf.String()
-	for _, want := range []string{"event=hash.sizing", "slots=6", "cpus=8", "container_memory=128MiB", "memory_limit=96MiB", "memory_limit_from=GOMEMLIMIT", "event=hash.overcommitted", "LATCH_HASH_CONCURRENCY"} {
+	for _, want := range []string{"event=hash.sizing", "slots=6", "cpus=8", "container_memory=128MiB", "memory_limit=96MiB", "memory_limit_from=GOMEMLIMIT", "gc_percent=\"GOGC or 100\"", "event=hash.overcommitted", "LATCH_HASH_CONCURRENCY"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
