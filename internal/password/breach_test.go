@@ -293,7 +293,10 @@ func TestRangeCheckerTLS(t *testing.T) {
 // warning. Neither warning carries the password, its hash or the prefix,
 // and neither waits much past Timeout.
 func TestRangeCheckerServiceFailures(t *testing.T) {
-	const timeout = 300 * time.Millisecond
+	// short is the Timeout of the cases about time. The others have a
+	// patient one: an answer of a megabyte must not lose a race with the
+	// clock on a loaded machine, or its case would test the deadline.
+	const short, patient = 300 * time.Millisecond, 10 * time.Second
 	// release ends the handlers that block, so that closing their servers
 	// does not wait on them.
 	release := make(chan struct{})
@@ -332,45 +335,47 @@ func TestRangeCheckerServiceFailures(t *testing.T) {
 		url  string
 		// wantErr is a fragment of the warning's err, naming the cause.
 		wantErr string
+		// timeout is the checker's Timeout.
+		timeout time.Duration
 	}{
 		{"status 500", serve(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "oops", http.StatusInternalServerError)
-		}), "500"},
+		}), "500", patient},
 		{"status 429", serve(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", "2")
 			http.Error(w, "slow down", http.StatusTooManyRequests)
-		}), "429"},
-		{"status 404", serve(http.NotFound), "404"},
+		}), "429", patient},
+		{"status 404", serve(http.NotFound), "404", patient},
 		{"redirect, even to a working range server, is not followed", serve(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusFound)
-		}), "302"},
+		}), "302", patient},
 		{"no answer within Timeout", serve(func(w http.ResponseWriter, r *http.Request) {
 			block(r)
-		}), "deadline"},
+		}), "deadline", short},
 		{"body stalls within Timeout", serve(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, strings.Repeat("A", 35)+":1\r\n")
 			w.(http.Flusher).Flush()
 			block(r)
-		}), "read range answer"},
-		{"connection refused", refused(), "refused"},
-		{"oversized answer", serve(oversized), "exceeds"},
+		}), "read range answer", short},
+		{"connection refused", refused(), "refused", patient},
+		{"oversized answer", serve(oversized), "exceeds", patient},
 		{"garbage answer", serve(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, "<!doctype html><html><body><h1>Service Unavailable</h1>\n<p>Try later.</p></body></html>\n")
-		}), "no SUFFIX:COUNT"},
-		{"empty answer", serve(func(w http.ResponseWriter, r *http.Request) {}), "no SUFFIX:COUNT"},
+		}), "no SUFFIX:COUNT", patient},
+		{"empty answer", serve(func(w http.ResponseWriter, r *http.Request) {}), "no SUFFIX:COUNT", patient},
 	}
 	for _, tt := range tests {
 		for _, failClosed := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/fail closed %v", tt.name, failClosed), func(t *testing.T) {
 				log, logs := debugLogger()
-				c := newChecker(t, RangeOptions{URL: tt.url, Timeout: timeout, FailClosed: failClosed, Logger: log})
+				c := newChecker(t, RangeOptions{URL: tt.url, Timeout: tt.timeout, FailClosed: failClosed, Logger: log})
 				start := time.Now()
 				got, err := Policy{Breached: c}.CheckContext(context.Background(), breachedPW, "")
 				if err != nil {
 					t.Fatalf("CheckContext error = %v, want nil: a service failure is a verdict, not an error", err)
 				}
-				if d := time.Since(start); d > timeout+2*time.Second {
-					t.Errorf("CheckContext took %s, want about Timeout (%s) at most", d, timeout)
+				if d := time.Since(start); d > tt.timeout+2*time.Second {
+					t.Errorf("CheckContext took %s, want about Timeout (%s) at most", d, tt.timeout)
 				}
 				var want []string
 				if failClosed {
